@@ -1,0 +1,67 @@
+//! The wasm side of the boundary: the generated `state-machine` export, implemented once for
+//! every applier, converting the generated types to the SDK's and back.
+
+use crate::bindings::exports::wasmraft::applier::state_machine::Guest;
+use crate::bindings::wasmraft::applier::types as wit;
+use crate::contract::{ApplierError, Caller, Encoding, Info, Meta};
+use crate::{Applier, dispatch, sys};
+use std::marker::PhantomData;
+
+/// Implements the exported interface for `A`; `export_applier!` names it.
+pub struct Adapter<A>(PhantomData<A>);
+
+impl From<wit::EntryMeta> for Meta {
+    fn from(m: wit::EntryMeta) -> Self {
+        Meta {
+            index: m.index,
+            term: m.term,
+            timestamp_ns: m.timestamp_ns,
+            caller: m.caller.map(|c| Caller { subject: c.subject, scopes: c.scopes }),
+            entropy: m.entropy,
+        }
+    }
+}
+
+impl From<wit::Encoding> for Encoding {
+    fn from(e: wit::Encoding) -> Self {
+        match e {
+            wit::Encoding::Postcard => Encoding::Postcard,
+            wit::Encoding::Json => Encoding::Json,
+        }
+    }
+}
+
+impl From<ApplierError> for wit::ApplierError {
+    fn from(e: ApplierError) -> Self {
+        wit::ApplierError { code: e.code, message: e.message, body: e.body }
+    }
+}
+
+/// Sends panic messages to the host before the guest traps, so the failed call says why.
+fn install_panic_hook() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| std::panic::set_hook(Box::new(|info| sys::panicked(&info.to_string()))));
+}
+
+impl<A: Applier> Guest for Adapter<A> {
+    fn info() -> wit::ModuleInfo {
+        let Info { name, version } = dispatch::info::<A>();
+        wit::ModuleInfo { name, version }
+    }
+
+    fn apply(meta: wit::EntryMeta, command: wit::Payload) -> Result<Vec<u8>, wit::ApplierError> {
+        install_panic_hook();
+        dispatch::apply::<A>(meta.into(), command.encoding.into(), &command.bytes).map_err(Into::into)
+    }
+
+    fn query(meta: wit::EntryMeta, query: wit::Payload) -> Result<Vec<u8>, wit::ApplierError> {
+        install_panic_hook();
+        dispatch::query::<A>(meta.into(), query.encoding.into(), &query.bytes).map_err(Into::into)
+    }
+
+    fn migrate(meta: wit::EntryMeta, previous: wit::ModuleInfo) -> Result<(), wit::ApplierError> {
+        install_panic_hook();
+        let previous = Info { name: previous.name, version: previous.version };
+        dispatch::migrate::<A>(meta.into(), &previous).map_err(Into::into)
+    }
+}

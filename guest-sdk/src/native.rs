@@ -1,0 +1,62 @@
+//! Running an applier natively, without wasm: the host (or a unit test) lends the applier a
+//! [`Host`] for the duration of one call, and the SDK's store functions reach it through a
+//! thread-local. The applier's code is the same as in its wasm build.
+
+use crate::contract::{ApplierError, Info, Level, Meta, Payload};
+use crate::{Applier, dispatch};
+use std::cell::Cell;
+use std::ptr::NonNull;
+
+/// What a native embedding provides: the `store` and `log` interfaces of the WIT world.
+pub trait Host {
+    fn get(&mut self, key: &[u8]) -> Option<Vec<u8>>;
+    fn put(&mut self, key: &[u8], value: &[u8]);
+    fn delete(&mut self, key: &[u8]);
+    fn scan(&mut self, start: &[u8], end: Option<&[u8]>, limit: u32) -> Vec<(Vec<u8>, Vec<u8>)>;
+    fn log(&mut self, level: Level, message: &str);
+}
+
+thread_local! {
+    static CURRENT: Cell<Option<NonNull<dyn Host>>> = const { Cell::new(None) };
+}
+
+/// Runs `f` with `host` installed as this thread's store.
+fn with_current<R>(host: &mut dyn Host, f: impl FnOnce() -> R) -> R {
+    struct Restore(Option<NonNull<dyn Host>>);
+    impl Drop for Restore {
+        fn drop(&mut self) {
+            CURRENT.with(|c| c.set(self.0));
+        }
+    }
+    let ptr: NonNull<dyn Host + '_> = NonNull::from(host);
+    // Safety: the pointer is only reachable through `with_host` while `f` runs; `Restore`
+    // removes it before `host`'s borrow ends, even if `f` unwinds.
+    let ptr: NonNull<dyn Host + 'static> = unsafe { std::mem::transmute(ptr) };
+    let _restore = Restore(CURRENT.with(|c| c.replace(Some(ptr))));
+    f()
+}
+
+pub(crate) fn with_host<R>(f: impl FnOnce(&mut dyn Host) -> R) -> R {
+    let ptr = CURRENT
+        .with(|c| c.get())
+        .expect("wasmraft-sdk: the store is only reachable during an apply, query or migrate call");
+    // Safety: installed by `with_current` for the current call; the host never calls back
+    // into the applier, so no second `&mut` to it exists while this one lives.
+    f(unsafe { &mut *ptr.as_ptr() })
+}
+
+pub fn info<A: Applier>() -> Info {
+    dispatch::info::<A>()
+}
+
+pub fn apply<A: Applier>(host: &mut dyn Host, meta: &Meta, command: &Payload) -> Result<Vec<u8>, ApplierError> {
+    with_current(host, || dispatch::apply::<A>(meta.clone(), command.encoding, &command.bytes))
+}
+
+pub fn query<A: Applier>(host: &mut dyn Host, meta: &Meta, query: &Payload) -> Result<Vec<u8>, ApplierError> {
+    with_current(host, || dispatch::query::<A>(meta.clone(), query.encoding, &query.bytes))
+}
+
+pub fn migrate<A: Applier>(host: &mut dyn Host, meta: &Meta, previous: &Info) -> Result<(), ApplierError> {
+    with_current(host, || dispatch::migrate::<A>(meta.clone(), previous))
+}

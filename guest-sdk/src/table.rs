@@ -1,0 +1,240 @@
+//! Typed tables and secondary indexes over the ordered store.
+//!
+//! Layout: a table row is `'t' ‖ name ‖ key → postcard(value)`; an index entry is
+//! `'i' ‖ name ‖ index-key ‖ primary-key → ()`. Names and keys use the order-preserving
+//! encoding of [`crate::keys`], so rows scan in key order and an index scans in index-key
+//! order. A table keeps its indexes current on every put and delete.
+//!
+//! ```ignore
+//! const BY_OWNER: Index<Id, Flight, String> = Index::new("flights/owner", |f| vec![f.owner.clone()]);
+//! const FLIGHTS: Table<Id, Flight> = Table::new("flights").with_indexes(&[&BY_OWNER]);
+//! ```
+
+use crate::Error;
+use crate::ctx::{Ctx, Scan};
+use crate::keys::{Key, encode_bytes, prefix_end};
+use serde::{Serialize, de::DeserializeOwned};
+use std::marker::PhantomData;
+use std::ops::{Bound, RangeBounds};
+
+/// Something that must hear about every change to a table's rows (an index).
+pub trait IndexOf<K, V> {
+    fn update(&self, ctx: &mut Ctx, key: &K, old: Option<&V>, new: Option<&V>);
+}
+
+pub struct Table<K: 'static, V: 'static> {
+    name: &'static str,
+    indexes: &'static [&'static (dyn IndexOf<K, V> + Sync)],
+    _types: PhantomData<fn() -> (K, V)>,
+}
+
+fn namespace(tag: u8, name: &str) -> Vec<u8> {
+    let mut out = vec![tag];
+    encode_bytes(name.as_bytes(), &mut out);
+    out
+}
+
+/// Byte bounds `[start, end)` of the keys `prefix ‖ encode(k)` for `k` in `range`.
+fn byte_range<T: Key>(prefix: &[u8], range: &impl RangeBounds<T>) -> (Vec<u8>, Option<Vec<u8>>) {
+    let with = |k: &T, successor: bool| {
+        let mut out = prefix.to_vec();
+        k.encode(&mut out);
+        if successor {
+            // Encodings are self-delimiting, so nothing sorts between `enc(k)` and `enc(k) ‖ 0`.
+            out.push(0);
+        }
+        out
+    };
+    let start = match range.start_bound() {
+        Bound::Included(k) => with(k, false),
+        Bound::Excluded(k) => with(k, true),
+        Bound::Unbounded => prefix.to_vec(),
+    };
+    let end = match range.end_bound() {
+        Bound::Included(k) => Some(with(k, true)),
+        Bound::Excluded(k) => Some(with(k, false)),
+        Bound::Unbounded => prefix_end(prefix),
+    };
+    (start, end)
+}
+
+fn decode_value<V: DeserializeOwned>(what: &str, bytes: &[u8]) -> Result<V, Error> {
+    postcard::from_bytes(bytes).map_err(|e| Error::internal(format!("a stored value of {what} does not decode: {e}")))
+}
+
+fn encode_value<V: Serialize>(what: &str, value: &V) -> Result<Vec<u8>, Error> {
+    postcard::to_allocvec(value).map_err(|e| Error::internal(format!("a value for {what} does not encode: {e}")))
+}
+
+impl<K: Key, V: Serialize + DeserializeOwned> Table<K, V> {
+    pub const fn new(name: &'static str) -> Self {
+        Table { name, indexes: &[], _types: PhantomData }
+    }
+
+    pub const fn with_indexes(self, indexes: &'static [&'static (dyn IndexOf<K, V> + Sync)]) -> Self {
+        Table { indexes, ..self }
+    }
+
+    pub fn name(&self) -> &'static str {
+        self.name
+    }
+
+    fn prefix(&self) -> Vec<u8> {
+        namespace(b't', self.name)
+    }
+
+    fn row_key(&self, key: &K) -> Vec<u8> {
+        let mut out = self.prefix();
+        key.encode(&mut out);
+        out
+    }
+
+    pub fn get(&self, ctx: &Ctx, key: &K) -> Result<Option<V>, Error> {
+        ctx.get(&self.row_key(key)).map(|bytes| decode_value(self.name, &bytes)).transpose()
+    }
+
+    pub fn contains(&self, ctx: &Ctx, key: &K) -> bool {
+        ctx.get(&self.row_key(key)).is_some()
+    }
+
+    /// Inserts or replaces the row at `key`, updating the table's indexes.
+    pub fn put(&self, ctx: &mut Ctx, key: &K, value: &V) -> Result<(), Error> {
+        let row_key = self.row_key(key);
+        if !self.indexes.is_empty() {
+            let old = ctx.get(&row_key).map(|b| decode_value::<V>(self.name, &b)).transpose()?;
+            for index in self.indexes {
+                index.update(ctx, key, old.as_ref(), Some(value));
+            }
+        }
+        ctx.put(&row_key, &encode_value(self.name, value)?);
+        Ok(())
+    }
+
+    /// Removes the row at `key` and its index entries; returns what was there.
+    pub fn delete(&self, ctx: &mut Ctx, key: &K) -> Result<Option<V>, Error> {
+        let row_key = self.row_key(key);
+        let Some(bytes) = ctx.get(&row_key) else { return Ok(None) };
+        let old = decode_value::<V>(self.name, &bytes)?;
+        for index in self.indexes {
+            index.update(ctx, key, Some(&old), None);
+        }
+        ctx.delete(&row_key);
+        Ok(Some(old))
+    }
+
+    /// Every row, in key order.
+    pub fn iter(&self, ctx: &Ctx) -> Rows<K, V> {
+        self.range(ctx, ..)
+    }
+
+    /// The rows whose keys fall in `range`, in key order.
+    pub fn range(&self, ctx: &Ctx, range: impl RangeBounds<K>) -> Rows<K, V> {
+        let prefix = self.prefix();
+        let (start, end) = byte_range(&prefix, &range);
+        Rows { scan: ctx.scan(&start, end.as_deref()), prefix_len: prefix.len(), table: self.name, _t: PhantomData }
+    }
+
+    /// The rows whose keys start with `first` (the leading elements of a tuple key).
+    pub fn with_prefix<P: Key>(&self, ctx: &Ctx, first: &P) -> Rows<K, V> {
+        let prefix = self.prefix();
+        let mut scan_prefix = prefix.clone();
+        first.encode(&mut scan_prefix);
+        Rows { scan: ctx.scan_prefix(&scan_prefix), prefix_len: prefix.len(), table: self.name, _t: PhantomData }
+    }
+}
+
+/// Rows of a table in key order; an error for a row that does not decode.
+pub struct Rows<K, V> {
+    scan: Scan,
+    prefix_len: usize,
+    table: &'static str,
+    _t: PhantomData<fn() -> (K, V)>,
+}
+
+impl<K: Key, V: DeserializeOwned> Iterator for Rows<K, V> {
+    type Item = Result<(K, V), Error>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        let (key, value) = self.scan.next()?;
+        let row = K::from_key_bytes(&key[self.prefix_len..])
+            .ok_or_else(|| Error::internal(format!("a stored key of {} does not decode", self.table)))
+            .and_then(|k| Ok((k, decode_value(self.table, &value)?)));
+        Some(row)
+    }
+}
+
+/// A secondary index of a `Table<K, V>` by `IK`: `keys_of` lists a row's index keys (none,
+/// one or many, such as the cells a volume covers).
+pub struct Index<K, V, IK> {
+    name: &'static str,
+    keys_of: fn(&V) -> Vec<IK>,
+    _types: PhantomData<fn() -> K>,
+}
+
+impl<K: Key, V, IK: Key> Index<K, V, IK> {
+    pub const fn new(name: &'static str, keys_of: fn(&V) -> Vec<IK>) -> Self {
+        Index { name, keys_of, _types: PhantomData }
+    }
+
+    fn prefix(&self) -> Vec<u8> {
+        namespace(b'i', self.name)
+    }
+
+    fn entry_keys(&self, key: &K, value: &V) -> Vec<Vec<u8>> {
+        let prefix = self.prefix();
+        let mut out: Vec<Vec<u8>> = (self.keys_of)(value)
+            .iter()
+            .map(|ik| {
+                let mut entry = prefix.clone();
+                ik.encode(&mut entry);
+                key.encode(&mut entry);
+                entry
+            })
+            .collect();
+        out.sort_unstable();
+        out.dedup();
+        out
+    }
+
+    /// Primary keys of the rows whose index keys include `ik`, in primary-key order.
+    pub fn lookup(&self, ctx: &Ctx, ik: &IK) -> impl Iterator<Item = Result<K, Error>> + use<K, V, IK> {
+        let mut prefix = self.prefix();
+        ik.encode(&mut prefix);
+        let skip = prefix.len();
+        let name = self.name;
+        ctx.scan_prefix(&prefix).map(move |(entry, _)| {
+            K::from_key_bytes(&entry[skip..])
+                .ok_or_else(|| Error::internal(format!("an entry of index {name} does not decode")))
+        })
+    }
+
+    /// `(index key, primary key)` pairs with index keys in `range`, in index-key order.
+    pub fn range<R: RangeBounds<IK>>(
+        &self,
+        ctx: &Ctx,
+        range: R,
+    ) -> impl Iterator<Item = Result<(IK, K), Error>> + use<K, V, IK, R> {
+        let prefix = self.prefix();
+        let (start, end) = byte_range(&prefix, &range);
+        let skip = prefix.len();
+        let name = self.name;
+        ctx.scan(&start, end.as_deref()).map(move |(entry, _)| {
+            <(IK, K)>::from_key_bytes(&entry[skip..])
+                .ok_or_else(|| Error::internal(format!("an entry of index {name} does not decode")))
+        })
+    }
+}
+
+impl<K: Key, V, IK: Key> IndexOf<K, V> for Index<K, V, IK> {
+    fn update(&self, ctx: &mut Ctx, key: &K, old: Option<&V>, new: Option<&V>) {
+        let old = old.map(|v| self.entry_keys(key, v)).unwrap_or_default();
+        let new = new.map(|v| self.entry_keys(key, v)).unwrap_or_default();
+        // Both lists are sorted: touch only the entries that change.
+        for entry in old.iter().filter(|e| new.binary_search(e).is_err()) {
+            ctx.delete(entry);
+        }
+        for entry in new.iter().filter(|e| old.binary_search(e).is_err()) {
+            ctx.put(entry, &[]);
+        }
+    }
+}

@@ -1,0 +1,107 @@
+//! Unit-testing an applier natively: an in-memory store with the host's all-or-nothing rule,
+//! and typed calls that travel through the real encodings.
+
+use crate::codec;
+use crate::contract::{ApplierError, Caller, Encoding, Level, Meta, Payload};
+use crate::native::{self, Host};
+use crate::Applier;
+use serde::{Serialize, de::DeserializeOwned};
+use std::collections::BTreeMap;
+
+/// An in-memory host. Each `apply` is one entry: its index increases, its time is the
+/// host's clock (set it with [`TestHost::set_time`]), and an error discards its writes.
+#[derive(Default)]
+pub struct TestHost {
+    pub store: BTreeMap<Vec<u8>, Vec<u8>>,
+    pub logs: Vec<(Level, String)>,
+    index: u64,
+    time_ns: u64,
+    caller: Option<Caller>,
+}
+
+impl Host for TestHost {
+    fn get(&mut self, key: &[u8]) -> Option<Vec<u8>> {
+        self.store.get(key).cloned()
+    }
+    fn put(&mut self, key: &[u8], value: &[u8]) {
+        self.store.insert(key.to_vec(), value.to_vec());
+    }
+    fn delete(&mut self, key: &[u8]) {
+        self.store.remove(key);
+    }
+    fn scan(&mut self, start: &[u8], end: Option<&[u8]>, limit: u32) -> Vec<(Vec<u8>, Vec<u8>)> {
+        use std::ops::Bound::{Excluded, Included, Unbounded};
+        let end = end.map_or(Unbounded, Excluded);
+        self.store
+            .range::<[u8], _>((Included(start), end))
+            .take(limit as usize)
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect()
+    }
+    fn log(&mut self, level: Level, message: &str) {
+        self.logs.push((level, message.to_string()));
+    }
+}
+
+impl TestHost {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    pub fn set_time(&mut self, ns: u64) {
+        self.time_ns = ns;
+    }
+
+    pub fn set_caller(&mut self, caller: Option<Caller>) {
+        self.caller = caller;
+    }
+
+    fn meta(&self) -> Meta {
+        Meta {
+            index: self.index,
+            term: 1,
+            timestamp_ns: self.time_ns,
+            caller: self.caller.clone(),
+            entropy: self.index.to_le_bytes().repeat(4),
+        }
+    }
+
+    /// Applies one serialized command as the next entry.
+    pub fn apply_payload<A: Applier>(&mut self, command: &Payload) -> Result<Vec<u8>, ApplierError> {
+        self.index += 1;
+        let before = self.store.clone();
+        let meta = self.meta();
+        let result = native::apply::<A>(self, &meta, command);
+        if result.is_err() {
+            self.store = before;
+        }
+        result
+    }
+
+    pub fn query_payload<A: Applier>(&mut self, query: &Payload) -> Result<Vec<u8>, ApplierError> {
+        let meta = self.meta();
+        native::query::<A>(self, &meta, query)
+    }
+
+    /// A typed apply in `encoding`: the command is encoded and the output decoded, as they
+    /// would be across the wasm boundary.
+    pub fn apply<A: Applier>(&mut self, encoding: Encoding, command: &A::Command) -> Result<A::Output, ApplierError>
+    where
+        A::Command: Serialize,
+        A::Output: DeserializeOwned,
+    {
+        let bytes = codec::encode(encoding, command).expect("the command encodes");
+        let output = self.apply_payload::<A>(&Payload { encoding, bytes })?;
+        Ok(codec::decode(encoding, &output).expect("the output decodes"))
+    }
+
+    pub fn query<A: Applier>(&mut self, encoding: Encoding, query: &A::Query) -> Result<A::QueryOutput, ApplierError>
+    where
+        A::Query: Serialize,
+        A::QueryOutput: DeserializeOwned,
+    {
+        let bytes = codec::encode(encoding, query).expect("the query encodes");
+        let output = self.query_payload::<A>(&Payload { encoding, bytes })?;
+        Ok(codec::decode(encoding, &output).expect("the output decodes"))
+    }
+}

@@ -1,0 +1,7 @@
+//! wasmraft: a replicated state-machine host whose state machine is a WebAssembly component.
+//!
+//! - [`runtime`]: applies entries through the applier, deterministically and atomically.
+//! - [`cli`]: the `wasmraft` command.
+
+pub mod cli;
+pub mod runtime;

@@ -1,0 +1,58 @@
+//! What the runtime needs from whatever runs the applier's code: a wasm component
+//! ([`super::wasm::WasmBackend`]) or the same applier compiled natively
+//! ([`super::native::NativeBackend`]).
+
+use super::state::Txn;
+use serde::Serialize;
+use wasmraft_sdk::contract::{ApplierError, Meta, Payload};
+
+/// How a call ended, when it did not return output. Either way it is an entry's outcome,
+/// the same on every node, and its writes are discarded.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CallError {
+    /// The applier returned an error: the instance is healthy.
+    Refused(ApplierError),
+    /// The call trapped (panic, fuel, memory, a host limit): the instance is unusable.
+    Trapped(ApplierError),
+}
+
+impl CallError {
+    pub fn into_error(self) -> ApplierError {
+        match self {
+            CallError::Refused(e) | CallError::Trapped(e) => e,
+        }
+    }
+}
+
+/// A call's outcome: the applier's output, or how it failed.
+pub type Outcome = Result<Vec<u8>, CallError>;
+
+/// A failure of this node, not of the entry: it must not become an entry's outcome (other
+/// nodes may not fail alike), so the caller stops and retries or halts.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum HostError {
+    #[error("cannot create a wasm instance: {0}")]
+    Instantiate(String),
+    #[error("entry {index} does not follow the applied index {applied}")]
+    OutOfOrder { index: u64, applied: u64 },
+}
+
+/// What is running: shown by `status` and `inspect`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ModuleDescriptor {
+    pub name: String,
+    pub version: String,
+    /// blake3 of the component's bytes, hex; none for a native applier.
+    pub hash: Option<String>,
+    pub size_bytes: Option<usize>,
+}
+
+pub trait Backend: Send {
+    fn describe(&self) -> ModuleDescriptor;
+    /// Applies one entry on the long-lived apply instance.
+    fn apply(&mut self, meta: &Meta, command: &Payload, txn: &mut Txn) -> Result<Outcome, HostError>;
+    /// Answers a query on an instance of its own, never the apply instance.
+    fn query(&self, meta: &Meta, query: &Payload, txn: &mut Txn) -> Result<Outcome, HostError>;
+    /// Drops the apply instance: the next apply gets a fresh one.
+    fn reset(&mut self);
+}

@@ -1,0 +1,87 @@
+//! The wasmtime engine, configured for determinism.
+//!
+//! Every setting here is part of the replication protocol: two nodes that differ in one of
+//! them may compute different results for the same entry (a NaN's bits, the instruction at
+//! which fuel runs out, the depth at which the stack overflows). Change them only together
+//! with the wasmtime pin in the workspace `Cargo.toml`, as a cluster-wide upgrade.
+
+use wasmtime::{Config, Enabled, InstanceAllocationStrategy, OptLevel, PoolingAllocationConfig, Strategy};
+
+/// Per-call resource limits. Consensus-critical: every node of a cluster must use the same.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// Fuel for one call (roughly one unit per wasm instruction, plus the host-call costs of
+    /// [`fuel`]). Running out is an `out-of-fuel` error result, the same on every node.
+    pub fuel_per_call: u64,
+    /// Linear memory one instance may grow to.
+    pub memory_bytes: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        // About 0.1 s of guest work on this class of machine; 128 MiB of heap.
+        Limits { fuel_per_call: 1_000_000_000, memory_bytes: 128 << 20 }
+    }
+}
+
+/// Fuel charged for host calls, so that a guest cannot do unbounded work through imports
+/// while its own instruction count stays low. Consensus-critical, like [`Limits`].
+pub mod fuel {
+    /// Each call into the host (a `get`, a `put`, a page of `scan`, ...).
+    pub const HOST_CALL: u64 = 200;
+    /// Each byte the call moves across the boundary costs 1/`BYTES_PER_UNIT` unit.
+    pub const BYTES_PER_UNIT: u64 = 8;
+
+    pub fn for_call(bytes: usize) -> u64 {
+        HOST_CALL + bytes as u64 / BYTES_PER_UNIT
+    }
+}
+
+/// The stack available to guest code. The exact overflow point depends on the compiled
+/// frame sizes, so it is deterministic only for one wasmtime version and one ISA.
+pub const MAX_WASM_STACK: usize = 1 << 20;
+/// Table elements an instance may grow to.
+pub const MAX_TABLE_ELEMENTS: usize = 100_000;
+/// Instances that may be live at once (the apply instance plus concurrent queries).
+const POOL_INSTANCES: u32 = 32;
+
+pub fn deterministic_config(limits: &Limits) -> Config {
+    let mut c = Config::new();
+    c.strategy(Strategy::Cranelift);
+    c.cranelift_opt_level(OptLevel::Speed);
+    // x86 and ARM produce NaNs with different sign bits; canonical NaNs make them agree.
+    c.cranelift_nan_canonicalization(true);
+    // Relaxed SIMD results are ISA-specific by definition; plain SIMD is deterministic.
+    c.wasm_relaxed_simd(false);
+    c.relaxed_simd_deterministic(true);
+    c.wasm_simd(true);
+    // An explicit allow-list of proposals: whatever a future wasmtime turns on by default
+    // stays off until we decide otherwise. Threads and component-model-async are not even
+    // compiled in (see the cargo features of the pin).
+    c.wasm_multi_memory(false);
+    c.wasm_memory64(false);
+    c.wasm_stack_switching(false);
+    c.wasm_tail_call(false);
+    c.wasm_wide_arithmetic(false);
+    c.wasm_custom_page_sizes(false);
+    c.wasm_component_model(true);
+    // Fuel, not epochs: running out must happen at the same instruction on every node.
+    c.consume_fuel(true);
+    c.epoch_interruption(false);
+    c.max_wasm_stack(MAX_WASM_STACK);
+
+    // Pooling with resident pages kept warm: a fresh instance costs microseconds, not the
+    // tens of microseconds of mmap and page faults (../shared/notes/wasm-host.md §5.2).
+    let mut pool = PoolingAllocationConfig::default();
+    pool.total_component_instances(POOL_INSTANCES)
+        .total_core_instances(POOL_INSTANCES * 8)
+        .total_memories(POOL_INSTANCES * 2)
+        .total_tables(POOL_INSTANCES * 8)
+        .max_memory_size(limits.memory_bytes)
+        .table_elements(MAX_TABLE_ELEMENTS)
+        .linear_memory_keep_resident(2 << 20)
+        .table_keep_resident(64 << 10)
+        .pagemap_scan(Enabled::Auto);
+    c.allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
+    c
+}

@@ -1,0 +1,299 @@
+//! Loading applier components: checking that a module is one, compiling it once per content
+//! hash (in memory, and on disk when given a cache directory), and refusing anything that
+//! is not a wasmraft applier with a message that says what is wrong.
+
+use super::backend::ModuleDescriptor;
+use super::engine::{Limits, deterministic_config};
+use super::wasi;
+use super::wasm::{GuestState, Instance, add_imports_to_linker, bindings};
+use semver::Version;
+use std::collections::HashMap;
+use std::fmt;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use wasmraft_sdk::contract::{ABI, Info};
+use wasmtime::component::{Component, Linker, types::ComponentItem};
+use wasmtime::Engine;
+
+/// Modules larger than this are refused before compiling.
+pub const MAX_MODULE_BYTES: usize = 64 << 20;
+
+/// The content hash of a module's bytes: how modules are named in caches, status and logs.
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+pub struct ModuleHash(pub [u8; 32]);
+
+impl ModuleHash {
+    pub fn of(bytes: &[u8]) -> Self {
+        ModuleHash(*blake3::hash(bytes).as_bytes())
+    }
+}
+
+impl fmt::Display for ModuleHash {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&hex::encode(self.0))
+    }
+}
+
+impl fmt::Debug for ModuleHash {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "ModuleHash({self})")
+    }
+}
+
+/// Why a module was refused. Every message names the problem and, where there is one, the fix.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum LoadError {
+    #[error("not a WebAssembly binary (it does not start with the `\\0asm` magic)")]
+    NotWasm,
+    #[error(
+        "a core WebAssembly module, not a component: build the applier with \
+         `cargo build --target wasm32-wasip2` (or wrap a core module with `wasm-tools component new`)"
+    )]
+    CoreModule,
+    #[error("the module is {0} bytes; the limit is {MAX_MODULE_BYTES}")]
+    TooLarge(usize),
+    #[error("the component does not compile: {0}")]
+    Invalid(String),
+    #[error(
+        "the component was built against {found}, but this host speaks {ABI} \
+         (compatible: the same major.minor for 0.x): rebuild it with a matching wasmraft-sdk"
+    )]
+    IncompatibleAbi { found: String },
+    #[error(
+        "the component imports what wasmraft does not provide ({}): appliers get the \
+         `wasmraft:applier` store and log, and a deterministic slice of WASI, but no \
+         filesystem, network, or host clock",
+        .0.join(", ")
+    )]
+    ForbiddenImports(Vec<String>),
+    #[error(
+        "the component does not export the wasmraft applier world \
+         (`wasmraft:applier/state-machine`); it exports: {}",
+        if .0.is_empty() { "nothing".to_string() } else { .0.join(", ") }
+    )]
+    WrongWorld(Vec<String>),
+    #[error("the component does not match the applier world: {0}")]
+    Mismatch(String),
+    #[error("the component's `info` call failed: {0}")]
+    InfoFailed(String),
+    #[error("the component's info is unusable: {0}")]
+    BadInfo(String),
+}
+
+/// A compiled, checked applier, ready to instantiate.
+pub struct LoadedModule {
+    pub hash: ModuleHash,
+    pub info: Info,
+    pub size_bytes: usize,
+    /// The interfaces it imports, with versions.
+    pub imports: Vec<String>,
+    pub(super) pre: bindings::ApplierPre<GuestState>,
+}
+
+impl LoadedModule {
+    pub fn descriptor(&self) -> ModuleDescriptor {
+        ModuleDescriptor {
+            name: self.info.name.clone(),
+            version: self.info.version.clone(),
+            hash: Some(self.hash.to_string()),
+            size_bytes: Some(self.size_bytes),
+        }
+    }
+}
+
+/// `ns:pkg/iface@1.2.3` → (`ns:pkg/iface`, `1.2.3`).
+fn split_version(name: &str) -> (&str, Option<&str>) {
+    match name.split_once('@') {
+        Some((base, version)) => (base, Some(version)),
+        None => (name, None),
+    }
+}
+
+/// The `wasmraft:applier` package version this host speaks.
+fn host_abi_version() -> Version {
+    Version::parse(split_version(ABI).1.expect("ABI has a version")).expect("ABI version is semver")
+}
+
+/// Whether a guest built against `found` can run here (the linker then checks the details).
+fn abi_compatible(found: &str) -> bool {
+    let (Ok(found), host) = (Version::parse(found), host_abi_version()) else { return false };
+    if host.major == 0 { found.major == 0 && found.minor == host.minor } else { found.major == host.major }
+}
+
+const PACKAGE: &str = "wasmraft:applier";
+
+/// Checks a component's imports and exports by name, before linking, to give a precise
+/// refusal rather than the linker's first complaint.
+fn check_surface(imports: &[String], exports: &[String]) -> Result<(), LoadError> {
+    for name in imports.iter().chain(exports) {
+        if let (base, Some(version)) = split_version(name)
+            && base.starts_with(PACKAGE)
+            && !abi_compatible(version)
+        {
+            return Err(LoadError::IncompatibleAbi { found: format!("{PACKAGE}@{version}") });
+        }
+    }
+    let forbidden: Vec<String> = imports
+        .iter()
+        .filter(|name| {
+            let base = split_version(name).0;
+            let ours = matches!(base.strip_prefix(PACKAGE), Some("/store" | "/log" | "/types"));
+            !ours && !wasi::LINKED_INTERFACES.contains(&base)
+        })
+        .cloned()
+        .collect();
+    if !forbidden.is_empty() {
+        return Err(LoadError::ForbiddenImports(forbidden));
+    }
+    if !exports.iter().any(|name| split_version(name).0 == "wasmraft:applier/state-machine") {
+        return Err(LoadError::WrongWorld(exports.to_vec()));
+    }
+    Ok(())
+}
+
+/// The engine and linker every module of this node compiles and links against, and the
+/// cache of compiled modules.
+pub struct WasmEngine {
+    engine: Engine,
+    linker: Linker<GuestState>,
+    limits: Limits,
+    loaded: Mutex<HashMap<ModuleHash, Arc<LoadedModule>>>,
+    cache_dir: Option<PathBuf>,
+}
+
+impl WasmEngine {
+    /// `cache_dir`, when given, keeps compiled code across restarts (only files this node
+    /// wrote there are ever loaded as machine code).
+    pub fn new(limits: Limits, cache_dir: Option<PathBuf>) -> anyhow::Result<Arc<Self>> {
+        let engine = Engine::new(&deterministic_config(&limits)).map_err(|e| anyhow::anyhow!("{e:#}"))?;
+        let mut linker = Linker::new(&engine);
+        let version = split_version(ABI).1.expect("ABI has a version");
+        add_imports_to_linker(&mut linker, version).map_err(|e| anyhow::anyhow!("{e:#}"))?;
+        wasi::add_to_linker(&mut linker).map_err(|e| anyhow::anyhow!("{e:#}"))?;
+        if let Some(dir) = &cache_dir {
+            std::fs::create_dir_all(dir)?;
+        }
+        Ok(Arc::new(WasmEngine { engine, linker, limits, loaded: Mutex::default(), cache_dir }))
+    }
+
+    pub fn engine(&self) -> &Engine {
+        &self.engine
+    }
+
+    pub fn limits(&self) -> &Limits {
+        &self.limits
+    }
+
+    /// Checks and compiles `bytes`, or returns the module already loaded with that hash.
+    pub fn load(&self, bytes: &[u8]) -> Result<Arc<LoadedModule>, LoadError> {
+        let hash = ModuleHash::of(bytes);
+        if let Some(module) = self.loaded.lock().expect("module cache lock").get(&hash) {
+            return Ok(module.clone());
+        }
+        let module = Arc::new(self.load_uncached(bytes, hash)?);
+        self.loaded.lock().expect("module cache lock").insert(hash, module.clone());
+        Ok(module)
+    }
+
+    fn load_uncached(&self, bytes: &[u8], hash: ModuleHash) -> Result<LoadedModule, LoadError> {
+        match Engine::detect_precompiled(bytes) {
+            Some(_) => return Err(LoadError::Invalid("precompiled machine code is never accepted".into())),
+            None if !bytes.starts_with(b"\0asm") => return Err(LoadError::NotWasm),
+            None => {}
+        }
+        if bytes.len() > MAX_MODULE_BYTES {
+            return Err(LoadError::TooLarge(bytes.len()));
+        }
+        // After the magic: a u16 version and a u16 layer, which is 1 for components.
+        if bytes.get(6..8) != Some(&[1, 0]) {
+            return Err(LoadError::CoreModule);
+        }
+        let component = self.compile(bytes, hash)?;
+
+        let ty = component.component_type();
+        let imports: Vec<String> = ty.imports(&self.engine).map(|(name, _)| name.to_string()).collect();
+        let exports: Vec<String> = ty
+            .exports(&self.engine)
+            .filter(|(_, item)| matches!(item.ty, ComponentItem::ComponentInstance(_) | ComponentItem::ComponentFunc(_)))
+            .map(|(name, _)| name.to_string())
+            .collect();
+        check_surface(&imports, &exports)?;
+
+        let pre = self.linker.instantiate_pre(&component).map_err(|e| LoadError::Mismatch(format!("{e:#}")))?;
+        let pre = bindings::ApplierPre::new(pre).map_err(|e| LoadError::Mismatch(format!("{e:#}")))?;
+        let mut module =
+            LoadedModule { hash, info: Info { name: String::new(), version: String::new() }, size_bytes: bytes.len(), imports, pre };
+
+        let mut instance = Instance::new(self, &module, 0).map_err(|e| LoadError::InfoFailed(format!("{e:#}")))?;
+        let info = instance.info().map_err(|e| LoadError::InfoFailed(e.into_error().to_string()))?;
+        if info.name.is_empty() || !info.name.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c)) {
+            return Err(LoadError::BadInfo(format!("name `{}` must be non-empty ASCII letters, digits, `-`, `_` or `.`", info.name)));
+        }
+        Version::parse(&info.version)
+            .map_err(|e| LoadError::BadInfo(format!("version `{}` is not semver: {e}", info.version)))?;
+        module.info = info;
+        Ok(module)
+    }
+
+    /// Compiles, or deserializes what this node compiled before.
+    fn compile(&self, bytes: &[u8], hash: ModuleHash) -> Result<Component, LoadError> {
+        let cached = self.cache_dir.as_ref().map(|dir| {
+            use std::hash::{Hash, Hasher};
+            let mut h = std::hash::DefaultHasher::new();
+            self.engine.precompile_compatibility_hash().hash(&mut h);
+            dir.join(format!("{hash}-{:016x}.cwasm", h.finish()))
+        });
+        if let Some(path) = &cached
+            && path.exists()
+        {
+            // Safety: files in the cache directory are written only by `compile` below, from
+            // modules that passed `Component::new`; a stale or damaged file fails to
+            // deserialize (wasmtime checks its header) and is recompiled.
+            match unsafe { Component::deserialize_file(&self.engine, path) } {
+                Ok(component) => return Ok(component),
+                Err(e) => tracing::warn!(path = %path.display(), "recompiling: cached code unusable: {e:#}"),
+            }
+        }
+        let component = Component::new(&self.engine, bytes).map_err(|e| LoadError::Invalid(format!("{e:#}")))?;
+        if let Some(path) = &cached {
+            let written = component.serialize().map_err(|e| e.to_string()).and_then(|code| {
+                let tmp = path.with_extension("tmp");
+                std::fs::write(&tmp, code).and_then(|()| std::fs::rename(&tmp, path)).map_err(|e| e.to_string())
+            });
+            if let Err(e) = written {
+                tracing::warn!(path = %path.display(), "could not cache compiled code: {e}");
+            }
+        }
+        Ok(component)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn abi_compatibility_follows_semver_for_0x() {
+        assert!(abi_compatible("0.1.0"));
+        assert!(abi_compatible("0.1.7"));
+        assert!(!abi_compatible("0.2.0"));
+        assert!(!abi_compatible("1.0.0"));
+        assert!(!abi_compatible("garbage"));
+    }
+
+    #[test]
+    fn surface_check_names_what_is_wrong() {
+        let s = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        let exports = s(&["wasmraft:applier/state-machine@0.1.0"]);
+        assert_eq!(check_surface(&s(&["wasmraft:applier/store@0.1.0", "wasi:io/error@0.2.6"]), &exports), Ok(()));
+        assert_eq!(
+            check_surface(&s(&["wasi:filesystem/types@0.2.6", "wasi:io/error@0.2.6"]), &exports),
+            Err(LoadError::ForbiddenImports(s(&["wasi:filesystem/types@0.2.6"])))
+        );
+        assert_eq!(
+            check_surface(&s(&["wasmraft:applier/store@0.3.0"]), &exports),
+            Err(LoadError::IncompatibleAbi { found: "wasmraft:applier@0.3.0".into() })
+        );
+        assert_eq!(check_surface(&[], &s(&["hello"])), Err(LoadError::WrongWorld(s(&["hello"]))));
+    }
+}

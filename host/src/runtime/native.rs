@@ -1,0 +1,92 @@
+//! Runs an applier compiled into the host: the same code as its wasm build, without the
+//! boundary. Used to compare the two (determinism tests) and to measure the boundary's cost.
+//!
+//! There are no fuel or memory limits here, and no guest memory to reset: a native applier
+//! that keeps state in statics is not deterministic across restarts. Production nodes run
+//! wasm.
+
+use super::backend::{Backend, CallError, HostError, ModuleDescriptor, Outcome};
+use super::state::{StoreFault, Txn};
+use std::marker::PhantomData;
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use wasmraft_sdk::Applier;
+use wasmraft_sdk::contract::{ApplierError, Level, Meta, Payload};
+use wasmraft_sdk::native::{self, Host};
+
+pub struct NativeBackend<A>(PhantomData<fn() -> A>);
+
+impl<A: Applier> Default for NativeBackend<A> {
+    fn default() -> Self {
+        NativeBackend(PhantomData)
+    }
+}
+
+/// The SDK's native store, backed by the call's transaction. A store fault cannot trap a
+/// native call midway, so the first one is kept and fails the call when it returns.
+struct TxnHost<'a> {
+    txn: &'a mut Txn,
+    fault: Option<StoreFault>,
+}
+
+impl Host for TxnHost<'_> {
+    fn get(&mut self, key: &[u8]) -> Option<Vec<u8>> {
+        self.txn.get(key).map(|v| v.to_vec())
+    }
+    fn put(&mut self, key: &[u8], value: &[u8]) {
+        if let Err(f) = self.txn.put(key, value) {
+            self.fault.get_or_insert(f);
+        }
+    }
+    fn delete(&mut self, key: &[u8]) {
+        if let Err(f) = self.txn.delete(key) {
+            self.fault.get_or_insert(f);
+        }
+    }
+    fn scan(&mut self, start: &[u8], end: Option<&[u8]>, limit: u32) -> Vec<(Vec<u8>, Vec<u8>)> {
+        self.txn.scan(start, end, limit).into_iter().map(|(k, v)| (k.to_vec(), v.to_vec())).collect()
+    }
+    fn log(&mut self, level: Level, message: &str) {
+        match level {
+            Level::Trace => tracing::trace!(target: "applier", "{message}"),
+            Level::Debug => tracing::debug!(target: "applier", "{message}"),
+            Level::Info => tracing::info!(target: "applier", "{message}"),
+            Level::Warn => tracing::warn!(target: "applier", "{message}"),
+            Level::Error => tracing::error!(target: "applier", "{message}"),
+        }
+    }
+}
+
+fn run(txn: &mut Txn, call: impl FnOnce(&mut dyn Host) -> Result<Vec<u8>, ApplierError>) -> Outcome {
+    let mut host = TxnHost { txn, fault: None };
+    let result = catch_unwind(AssertUnwindSafe(|| call(&mut host)));
+    match (result, host.fault) {
+        (_, Some(fault)) => Err(CallError::Trapped(ApplierError::new("limit-exceeded", fault.to_string()))),
+        (Ok(Ok(output)), None) => Ok(output),
+        (Ok(Err(e)), None) => Err(CallError::Refused(e)),
+        (Err(panic), None) => {
+            let message = panic
+                .downcast_ref::<&str>()
+                .map(|s| s.to_string())
+                .or_else(|| panic.downcast_ref::<String>().cloned())
+                .unwrap_or_else(|| "panicked".into());
+            Err(CallError::Trapped(ApplierError::new("panic", format!("the applier panicked: {message}"))))
+        }
+    }
+}
+
+impl<A: Applier> Backend for NativeBackend<A> {
+    fn describe(&self) -> ModuleDescriptor {
+        let info = native::info::<A>();
+        ModuleDescriptor { name: info.name, version: info.version, hash: None, size_bytes: None }
+    }
+
+    fn apply(&mut self, meta: &Meta, command: &Payload, txn: &mut Txn) -> Result<Outcome, HostError> {
+        Ok(run(txn, |host| native::apply::<A>(host, meta, command)))
+    }
+
+    fn query(&self, meta: &Meta, query: &Payload, txn: &mut Txn) -> Result<Outcome, HostError> {
+        Ok(run(txn, |host| native::query::<A>(host, meta, query)))
+    }
+
+    fn reset(&mut self) {}
+}

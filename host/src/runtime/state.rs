@@ -1,0 +1,285 @@
+//! The applier's state: an ordered, persistent key-value map, and the transaction one call
+//! stages its writes in.
+//!
+//! The map is persistent (`imbl::OrdMap`, a B-tree with shared nodes), so a copy of the
+//! whole state is one reference-count increment: checkpoints and queries take one while
+//! applies go on, and only the nodes a later write touches get copied.
+//!
+//! The state digest is a multiset hash, the wrapping sum of `blake3(key, value)` over all
+//! entries, kept current by every commit, so it costs O(writes) rather than O(state) and
+//! two nodes with the same entries have the same digest whatever order they wrote them in.
+
+use bytes::Bytes;
+use imbl::OrdMap;
+use std::collections::BTreeMap;
+use std::ops::Bound;
+
+/// Consensus-critical bounds on what one call may write. Exceeding one traps the call on
+/// every node alike, so they may only change together with the protocol version.
+pub mod limits {
+    pub const MAX_KEY_BYTES: usize = 4 << 10;
+    pub const MAX_VALUE_BYTES: usize = 8 << 20;
+    /// Keys plus values staged by one call.
+    pub const MAX_WRITE_SET_BYTES: usize = 64 << 20;
+    /// Entries one `scan` call returns at most, whatever limit the guest asks for.
+    pub const MAX_SCAN_PAGE: u32 = 1024;
+}
+
+/// An order-independent hash of a set of key-value entries.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
+pub struct Digest([u64; 4]);
+
+fn entry_hash(key: &[u8], value: &[u8]) -> [u64; 4] {
+    let mut h = blake3::Hasher::new();
+    // Length-prefix the key so that (k, v) pairs cannot be confused by shifting the split.
+    h.update(&(key.len() as u64).to_le_bytes());
+    h.update(key);
+    h.update(value);
+    let out = h.finalize();
+    let b = out.as_bytes();
+    std::array::from_fn(|i| u64::from_le_bytes(b[i * 8..i * 8 + 8].try_into().expect("8 bytes")))
+}
+
+impl Digest {
+    fn add(&mut self, key: &[u8], value: &[u8]) {
+        let h = entry_hash(key, value);
+        for (lane, x) in self.0.iter_mut().zip(h) {
+            *lane = lane.wrapping_add(x);
+        }
+    }
+
+    fn remove(&mut self, key: &[u8], value: &[u8]) {
+        let h = entry_hash(key, value);
+        for (lane, x) in self.0.iter_mut().zip(h) {
+            *lane = lane.wrapping_sub(x);
+        }
+    }
+
+    pub fn to_bytes(self) -> [u8; 32] {
+        let mut out = [0u8; 32];
+        for (i, lane) in self.0.iter().enumerate() {
+            out[i * 8..i * 8 + 8].copy_from_slice(&lane.to_le_bytes());
+        }
+        out
+    }
+}
+
+/// The committed state. Cloning is O(1).
+#[derive(Clone, Default)]
+pub struct StateMap {
+    map: OrdMap<Bytes, Bytes>,
+    digest: Digest,
+}
+
+/// Writes staged by one call: `None` deletes.
+pub type WriteSet = BTreeMap<Bytes, Option<Bytes>>;
+
+fn range_bounds<'a>(start: &'a [u8], end: Option<&'a [u8]>) -> (Bound<&'a [u8]>, Bound<&'a [u8]>) {
+    (Bound::Included(start), end.map_or(Bound::Unbounded, Bound::Excluded))
+}
+
+impl StateMap {
+    pub fn len(&self) -> usize {
+        self.map.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.map.is_empty()
+    }
+
+    pub fn digest(&self) -> Digest {
+        self.digest
+    }
+
+    pub fn get(&self, key: &[u8]) -> Option<&Bytes> {
+        self.map.get(key)
+    }
+
+    /// Every entry in key order.
+    pub fn iter(&self) -> impl Iterator<Item = (&Bytes, &Bytes)> {
+        self.map.iter()
+    }
+
+    /// Applies a call's writes; the digest follows.
+    pub fn commit(&mut self, writes: WriteSet) {
+        for (key, value) in writes {
+            let old = match value {
+                Some(value) => {
+                    self.digest.add(&key, &value);
+                    self.map.insert(key.clone(), value)
+                }
+                None => self.map.remove(&key[..]),
+            };
+            if let Some(old) = old {
+                self.digest.remove(&key, &old);
+            }
+        }
+    }
+
+    /// Builds a map from entries (a snapshot being loaded); later duplicates win.
+    pub fn from_entries(entries: impl IntoIterator<Item = (Bytes, Bytes)>) -> Self {
+        let mut state = StateMap::default();
+        state.commit(entries.into_iter().map(|(k, v)| (k, Some(v))).collect());
+        state
+    }
+}
+
+/// Why the host refused a store call; the call traps with it.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum StoreFault {
+    #[error("a key of {0} bytes exceeds the limit of {max}", max = limits::MAX_KEY_BYTES)]
+    KeyTooLarge(usize),
+    #[error("a value of {0} bytes exceeds the limit of {max}", max = limits::MAX_VALUE_BYTES)]
+    ValueTooLarge(usize),
+    #[error("the call's writes exceed {max} bytes", max = limits::MAX_WRITE_SET_BYTES)]
+    WriteSetTooLarge,
+    #[error("a query tried to write: queries are read-only")]
+    WriteInQuery,
+}
+
+/// One call's view of the state: the committed map plus the call's own staged writes.
+/// Nothing reaches the map until the runtime commits [`Txn::into_writes`].
+pub struct Txn {
+    base: StateMap,
+    writes: WriteSet,
+    staged_bytes: usize,
+    writable: bool,
+}
+
+impl Txn {
+    pub fn new(base: StateMap) -> Self {
+        Txn { base, writes: WriteSet::new(), staged_bytes: 0, writable: true }
+    }
+
+    pub fn read_only(base: StateMap) -> Self {
+        Txn { writable: false, ..Txn::new(base) }
+    }
+
+    pub fn get(&self, key: &[u8]) -> Option<Bytes> {
+        match self.writes.get(key) {
+            Some(staged) => staged.clone(),
+            None => self.base.get(key).cloned(),
+        }
+    }
+
+    fn stage(&mut self, key: &[u8], value: Option<&[u8]>) -> Result<(), StoreFault> {
+        if !self.writable {
+            return Err(StoreFault::WriteInQuery);
+        }
+        if key.len() > limits::MAX_KEY_BYTES {
+            return Err(StoreFault::KeyTooLarge(key.len()));
+        }
+        let value_len = value.map_or(0, <[u8]>::len);
+        if value_len > limits::MAX_VALUE_BYTES {
+            return Err(StoreFault::ValueTooLarge(value_len));
+        }
+        // Counts every staged write, overwritten or not: a bound on the call's work.
+        self.staged_bytes += key.len() + value_len;
+        if self.staged_bytes > limits::MAX_WRITE_SET_BYTES {
+            return Err(StoreFault::WriteSetTooLarge);
+        }
+        self.writes.insert(Bytes::copy_from_slice(key), value.map(Bytes::copy_from_slice));
+        Ok(())
+    }
+
+    pub fn put(&mut self, key: &[u8], value: &[u8]) -> Result<(), StoreFault> {
+        self.stage(key, Some(value))
+    }
+
+    pub fn delete(&mut self, key: &[u8]) -> Result<(), StoreFault> {
+        self.stage(key, None)
+    }
+
+    /// Up to `limit` (capped at [`limits::MAX_SCAN_PAGE`]) entries of `[start, end)`, in key
+    /// order, staged writes included and staged deletes left out.
+    pub fn scan(&self, start: &[u8], end: Option<&[u8]>, limit: u32) -> Vec<(Bytes, Bytes)> {
+        let limit = limit.min(limits::MAX_SCAN_PAGE) as usize;
+        let bounds = range_bounds(start, end);
+        let mut base = self.base.map.range::<_, [u8]>(bounds).peekable();
+        let mut staged = self.writes.range::<[u8], _>(bounds).peekable();
+        let mut out = Vec::with_capacity(limit.min(64));
+        while out.len() < limit {
+            // Merge the two ordered streams; on equal keys the staged write wins.
+            let next = match (base.peek(), staged.peek()) {
+                (None, None) => break,
+                (Some(_), None) => base.next().map(|(k, v)| (k.clone(), Some(v.clone()))),
+                (None, Some(_)) => staged.next().map(|(k, v)| (k.clone(), v.clone())),
+                (Some((bk, _)), Some((sk, _))) => match bk.cmp(sk) {
+                    std::cmp::Ordering::Less => base.next().map(|(k, v)| (k.clone(), Some(v.clone()))),
+                    std::cmp::Ordering::Equal => {
+                        base.next();
+                        staged.next().map(|(k, v)| (k.clone(), v.clone()))
+                    }
+                    std::cmp::Ordering::Greater => staged.next().map(|(k, v)| (k.clone(), v.clone())),
+                },
+            };
+            if let Some((key, Some(value))) = next {
+                out.push((key, value));
+            }
+        }
+        out
+    }
+
+    /// The staged writes, for the runtime to commit.
+    pub fn into_writes(self) -> WriteSet {
+        self.writes
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn b(s: &str) -> Bytes {
+        Bytes::copy_from_slice(s.as_bytes())
+    }
+
+    fn state(pairs: &[(&str, &str)]) -> StateMap {
+        StateMap::from_entries(pairs.iter().map(|(k, v)| (b(k), b(v))))
+    }
+
+    #[test]
+    fn digest_depends_on_content_not_history() {
+        let a = state(&[("x", "1"), ("y", "2")]);
+        let mut b2 = state(&[("y", "2"), ("z", "9")]);
+        let mut w = WriteSet::new();
+        w.insert(b("z"), None);
+        w.insert(b("x"), Some(b("0")));
+        b2.commit(w);
+        let mut w = WriteSet::new();
+        w.insert(b("x"), Some(b("1")));
+        b2.commit(w);
+        assert_eq!(a.digest(), b2.digest());
+        assert_ne!(a.digest(), state(&[("x", "1"), ("y", "3")]).digest());
+        assert_ne!(state(&[("ab", "c")]).digest(), state(&[("a", "bc")]).digest());
+        let mut emptied = state(&[("k", "v")]);
+        emptied.commit(WriteSet::from([(b("k"), None)]));
+        assert_eq!(emptied.digest(), StateMap::default().digest());
+    }
+
+    #[test]
+    fn txn_reads_its_own_writes_and_scans_merged() {
+        let base = state(&[("a", "1"), ("b", "2"), ("c", "3"), ("e", "5")]);
+        let mut t = Txn::new(base.clone());
+        t.put(b"b", b"20").unwrap();
+        t.delete(b"c").unwrap();
+        t.put(b"d", b"4").unwrap();
+        assert_eq!(t.get(b"b"), Some(b("20")));
+        assert_eq!(t.get(b"c"), None);
+        assert_eq!(t.scan(b"", None, 100), vec![(b("a"), b("1")), (b("b"), b("20")), (b("d"), b("4")), (b("e"), b("5"))]);
+        assert_eq!(t.scan(b"b", Some(b"e"), 100).len(), 2);
+        assert_eq!(t.scan(b"", None, 2).len(), 2);
+        // The base is untouched until commit.
+        assert_eq!(base.get(b"c"), Some(&b("3")));
+    }
+
+    #[test]
+    fn txn_enforces_limits_and_read_only() {
+        let mut t = Txn::read_only(StateMap::default());
+        assert_eq!(t.put(b"k", b"v"), Err(StoreFault::WriteInQuery));
+        let mut t = Txn::new(StateMap::default());
+        let big_key = vec![0u8; limits::MAX_KEY_BYTES + 1];
+        assert_eq!(t.put(&big_key, b"v"), Err(StoreFault::KeyTooLarge(big_key.len())));
+        assert!(t.into_writes().is_empty());
+    }
+}
