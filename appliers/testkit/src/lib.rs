@@ -21,7 +21,7 @@ pub enum Command {
     Spin,
     /// Allocates `chunk_kib` KiB at a time and keeps all of it, forever.
     Hog { chunk_kib: u32 },
-    /// Recurses `depth` frames deep.
+    /// Recurses `depth` frames deep (and answers a checksum of the levels).
     Recurse { depth: u32 },
     /// Counts `word` in a `HashMap` that lives in guest memory across calls, stores the
     /// count, and answers with it and the map's iteration order: both depend on how long
@@ -59,13 +59,14 @@ fn put_many(ctx: &mut Ctx, count: u32) -> Result<(), Error> {
     Ok(())
 }
 
+/// Not a tail call (work remains after it returns) and no locals in linear memory, so each
+/// level is a frame on the wasm stack.
+#[inline(never)]
 fn recurse(depth: u32) -> u64 {
     if depth == 0 {
         return 0;
     }
-    // Keeps a frame per level alive: the addition happens after the call returns.
-    let frame = black_box([depth as u64; 16]);
-    recurse(black_box(depth - 1)) + frame[(depth % 16) as usize]
+    recurse(depth - 1).rotate_left(1) ^ depth as u64
 }
 
 pub struct Testkit;

@@ -74,6 +74,8 @@ pub enum LoadError {
     WrongWorld(Vec<String>),
     #[error("the component does not match the applier world: {0}")]
     Mismatch(String),
+    #[error("the component cannot be instantiated (an export's type differs from the applier world, or its start-up traps): {0}")]
+    Instantiate(String),
     #[error("the component's `info` call failed: {0}")]
     InfoFailed(String),
     #[error("the component's info is unusable: {0}")]
@@ -224,7 +226,7 @@ impl WasmEngine {
         let mut module =
             LoadedModule { hash, info: Info { name: String::new(), version: String::new() }, size_bytes: bytes.len(), imports, pre };
 
-        let mut instance = Instance::new(self, &module, 0).map_err(|e| LoadError::InfoFailed(format!("{e:#}")))?;
+        let mut instance = Instance::new(self, &module, 0).map_err(|e| LoadError::Instantiate(format!("{e:#}")))?;
         let info = instance.info().map_err(|e| LoadError::InfoFailed(e.into_error().to_string()))?;
         if info.name.is_empty() || !info.name.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c)) {
             return Err(LoadError::BadInfo(format!("name `{}` must be non-empty ASCII letters, digits, `-`, `_` or `.`", info.name)));
@@ -244,12 +246,14 @@ impl WasmEngine {
             dir.join(format!("{hash}-{:016x}.cwasm", h.finish()))
         });
         if let Some(path) = &cached
-            && path.exists()
+            && let Ok(code) = std::fs::read(path)
         {
-            // Safety: files in the cache directory are written only by `compile` below, from
+            // Read, not mmapped: a cache file changed under a live mapping would crash the
+            // node (SIGBUS).
+            // Safety: files in the cache directory are written only by this function, from
             // modules that passed `Component::new`; a stale or damaged file fails to
-            // deserialize (wasmtime checks its header) and is recompiled.
-            match unsafe { Component::deserialize_file(&self.engine, path) } {
+            // deserialize (wasmtime checks its header and engine) and is recompiled.
+            match unsafe { Component::deserialize(&self.engine, &code) } {
                 Ok(component) => return Ok(component),
                 Err(e) => tracing::warn!(path = %path.display(), "recompiling: cached code unusable: {e:#}"),
             }

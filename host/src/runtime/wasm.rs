@@ -222,7 +222,7 @@ impl Instance {
         let result = self.store.set_fuel(budget).and_then(|()| call(&self.bindings, &mut self.store, &input.meta));
         let data = self.store.data_mut();
         *txn = std::mem::replace(&mut data.txn, Txn::new(Default::default()));
-        result.map_err(|e| CallError::Trapped(classify(&e, data.panic.take())))
+        result.map_err(|e| CallError::Trapped(classify(&e, data.panic.take(), budget)))
     }
 
     pub(crate) fn info(&mut self) -> Result<Info, CallError> {
@@ -248,7 +248,7 @@ impl Instance {
 
 /// A trap as an error result. The message is deterministic: it names the fault, never a
 /// backtrace or an address.
-fn classify(err: &wasmtime::Error, panic: Option<String>) -> ApplierError {
+fn classify(err: &wasmtime::Error, panic: Option<String>, budget: u64) -> ApplierError {
     if let Some(fault) = err.downcast_ref::<GuestFault>() {
         let code = match fault {
             GuestFault::OutOfFuel { .. } => "out-of-fuel",
@@ -261,7 +261,7 @@ fn classify(err: &wasmtime::Error, panic: Option<String>) -> ApplierError {
         return ApplierError::new("exit", format!("the applier called exit({})", exit.0));
     }
     match (err.downcast_ref::<Trap>(), panic) {
-        (Some(Trap::OutOfFuel), _) => ApplierError::new("out-of-fuel", "the call used up its fuel budget"),
+        (Some(Trap::OutOfFuel), _) => ApplierError::new("out-of-fuel", GuestFault::OutOfFuel { budget }.to_string()),
         (Some(Trap::StackOverflow), _) => ApplierError::new("stack-overflow", "the call overflowed the wasm stack"),
         (_, Some(message)) => ApplierError::new("panic", format!("the applier {message}")),
         (Some(trap), None) => ApplierError::new("trap", format!("the applier trapped: {trap}")),

@@ -1,0 +1,7 @@
+//! The runtime, driven with the repo's appliers built to wasm (`cargo xtask appliers`).
+
+mod bad_modules;
+mod containment;
+mod determinism;
+mod encodings;
+mod instance_lifetime;
