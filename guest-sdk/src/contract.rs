@@ -29,8 +29,8 @@ pub struct Meta {
     /// Nanoseconds since the Unix epoch, never decreasing from entry to entry.
     pub timestamp_ns: u64,
     pub caller: Option<Caller>,
-    /// Proposer-chosen random bytes (32): the source of ids.
-    pub entropy: Vec<u8>,
+    /// 32 proposer-chosen random bytes: the source of ids.
+    pub entropy: [u8; 32],
 }
 
 /// How a command, query or output is serialized.

@@ -57,12 +57,13 @@ impl Ctx {
         sys::get(key)
     }
 
-    pub fn put(&mut self, key: &[u8], value: &[u8]) {
-        sys::put(key, value)
+    /// Stages a write (an owned `Vec` moves to the host without a copy in native builds).
+    pub fn put(&mut self, key: impl Into<Vec<u8>>, value: impl Into<Vec<u8>>) {
+        sys::put(key.into(), value.into())
     }
 
-    pub fn delete(&mut self, key: &[u8]) {
-        sys::delete(key)
+    pub fn delete(&mut self, key: impl Into<Vec<u8>>) {
+        sys::delete(key.into())
     }
 
     /// Entries with `start <= key < end` (`None`: to the last key), in key order, fetched

@@ -17,7 +17,14 @@ impl From<wit::EntryMeta> for Meta {
             term: m.term,
             timestamp_ns: m.timestamp_ns,
             caller: m.caller.map(|c| Caller { subject: c.subject, scopes: c.scopes }),
-            entropy: m.entropy,
+            entropy: {
+                let (a, b, c, d) = m.entropy;
+                let mut e = [0u8; 32];
+                for (chunk, word) in e.chunks_exact_mut(8).zip([a, b, c, d]) {
+                    chunk.copy_from_slice(&word.to_le_bytes());
+                }
+                e
+            },
         }
     }
 }

@@ -16,11 +16,8 @@ fn splitmix64(mut z: u64) -> u64 {
 }
 
 impl Id {
-    /// The `n`th id of an entry whose entropy is `entropy` (32 bytes; shorter is zero-padded).
-    pub(crate) fn derive(entropy: &[u8], n: u64) -> Id {
-        let mut e = [0u8; 32];
-        let len = entropy.len().min(32);
-        e[..len].copy_from_slice(&entropy[..len]);
+    /// The `n`th id of an entry whose entropy is `e`.
+    pub(crate) fn derive(e: &[u8; 32], n: u64) -> Id {
         let word = |i: usize| u64::from_le_bytes(e[i * 8..i * 8 + 8].try_into().expect("8 bytes"));
         let hi = splitmix64(word(0) ^ splitmix64(n ^ word(2)));
         let lo = splitmix64(word(1) ^ splitmix64(n.wrapping_add(0x632B_E59B_D9B4_E019) ^ word(3)));

@@ -8,6 +8,7 @@
 //! strings escape `0x00` as `0x00 0xFF` and end with `0x00`, as FoundationDB's tuple layer.
 
 use crate::ids::Id;
+use crate::time::Timestamp;
 
 pub trait Key: Sized {
     fn encode(&self, out: &mut Vec<u8>);
@@ -141,6 +142,15 @@ impl Key for Id {
     }
     fn decode(input: &mut &[u8]) -> Option<Self> {
         <[u8; 16]>::decode(input).map(Id)
+    }
+}
+
+impl Key for Timestamp {
+    fn encode(&self, out: &mut Vec<u8>) {
+        self.0.encode(out)
+    }
+    fn decode(input: &mut &[u8]) -> Option<Self> {
+        u64::decode(input).map(Timestamp)
     }
 }
 

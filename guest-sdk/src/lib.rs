@@ -4,7 +4,7 @@
 //! applies every committed entry by calling your `apply`, so it must compute its result from
 //! the command, the entry's meta (index, time, caller, entropy) and the store alone.
 //!
-//! ```ignore
+//! ```
 //! use wasmraft_sdk::{Applier, Ctx, Error, Table};
 //!
 //! const COUNTERS: Table<String, u64> = Table::new("counters");

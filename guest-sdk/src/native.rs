@@ -10,8 +10,8 @@ use std::ptr::NonNull;
 /// What a native embedding provides: the `store` and `log` interfaces of the WIT world.
 pub trait Host {
     fn get(&mut self, key: &[u8]) -> Option<Vec<u8>>;
-    fn put(&mut self, key: &[u8], value: &[u8]);
-    fn delete(&mut self, key: &[u8]);
+    fn put(&mut self, key: Vec<u8>, value: Vec<u8>);
+    fn delete(&mut self, key: Vec<u8>);
     fn scan(&mut self, start: &[u8], end: Option<&[u8]>, limit: u32) -> Vec<(Vec<u8>, Vec<u8>)>;
     fn log(&mut self, level: Level, message: &str);
 }
@@ -49,14 +49,14 @@ pub fn info<A: Applier>() -> Info {
     dispatch::info::<A>()
 }
 
-pub fn apply<A: Applier>(host: &mut dyn Host, meta: &Meta, command: &Payload) -> Result<Vec<u8>, ApplierError> {
-    with_current(host, || dispatch::apply::<A>(meta.clone(), command.encoding, &command.bytes))
+pub fn apply<A: Applier>(host: &mut dyn Host, meta: Meta, command: &Payload) -> Result<Vec<u8>, ApplierError> {
+    with_current(host, || dispatch::apply::<A>(meta, command.encoding, &command.bytes))
 }
 
-pub fn query<A: Applier>(host: &mut dyn Host, meta: &Meta, query: &Payload) -> Result<Vec<u8>, ApplierError> {
-    with_current(host, || dispatch::query::<A>(meta.clone(), query.encoding, &query.bytes))
+pub fn query<A: Applier>(host: &mut dyn Host, meta: Meta, query: &Payload) -> Result<Vec<u8>, ApplierError> {
+    with_current(host, || dispatch::query::<A>(meta, query.encoding, &query.bytes))
 }
 
-pub fn migrate<A: Applier>(host: &mut dyn Host, meta: &Meta, previous: &Info) -> Result<(), ApplierError> {
-    with_current(host, || dispatch::migrate::<A>(meta.clone(), previous))
+pub fn migrate<A: Applier>(host: &mut dyn Host, meta: Meta, previous: &Info) -> Result<(), ApplierError> {
+    with_current(host, || dispatch::migrate::<A>(meta, previous))
 }

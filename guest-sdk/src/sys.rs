@@ -11,11 +11,11 @@ mod imp {
     pub fn get(key: &[u8]) -> Option<Vec<u8>> {
         store::get(key)
     }
-    pub fn put(key: &[u8], value: &[u8]) {
-        store::put(key, value)
+    pub fn put(key: Vec<u8>, value: Vec<u8>) {
+        store::put(&key, &value)
     }
-    pub fn delete(key: &[u8]) {
-        store::delete(key)
+    pub fn delete(key: Vec<u8>) {
+        store::delete(&key)
     }
     pub fn scan(start: &[u8], end: Option<&[u8]>, limit: u32) -> Vec<(Vec<u8>, Vec<u8>)> {
         store::scan(start, end, limit)
@@ -43,10 +43,10 @@ mod imp {
     pub fn get(key: &[u8]) -> Option<Vec<u8>> {
         with_host(|h| h.get(key))
     }
-    pub fn put(key: &[u8], value: &[u8]) {
+    pub fn put(key: Vec<u8>, value: Vec<u8>) {
         with_host(|h| h.put(key, value))
     }
-    pub fn delete(key: &[u8]) {
+    pub fn delete(key: Vec<u8>) {
         with_host(|h| h.delete(key))
     }
     pub fn scan(start: &[u8], end: Option<&[u8]>, limit: u32) -> Vec<(Vec<u8>, Vec<u8>)> {

@@ -106,7 +106,7 @@ impl<K: Key, V: Serialize + DeserializeOwned> Table<K, V> {
                 index.update(ctx, key, old.as_ref(), Some(value));
             }
         }
-        ctx.put(&row_key, &encode_value(self.name, value)?);
+        ctx.put(row_key, encode_value(self.name, value)?);
         Ok(())
     }
 
@@ -118,7 +118,7 @@ impl<K: Key, V: Serialize + DeserializeOwned> Table<K, V> {
         for index in self.indexes {
             index.update(ctx, key, Some(&old), None);
         }
-        ctx.delete(&row_key);
+        ctx.delete(row_key);
         Ok(Some(old))
     }
 
@@ -231,10 +231,10 @@ impl<K: Key, V, IK: Key> IndexOf<K, V> for Index<K, V, IK> {
         let new = new.map(|v| self.entry_keys(key, v)).unwrap_or_default();
         // Both lists are sorted: touch only the entries that change.
         for entry in old.iter().filter(|e| new.binary_search(e).is_err()) {
-            ctx.delete(entry);
+            ctx.delete(entry.as_slice());
         }
         for entry in new.iter().filter(|e| old.binary_search(e).is_err()) {
-            ctx.put(entry, &[]);
+            ctx.put(entry.as_slice(), Vec::new());
         }
     }
 }

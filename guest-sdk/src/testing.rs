@@ -23,11 +23,11 @@ impl Host for TestHost {
     fn get(&mut self, key: &[u8]) -> Option<Vec<u8>> {
         self.store.get(key).cloned()
     }
-    fn put(&mut self, key: &[u8], value: &[u8]) {
-        self.store.insert(key.to_vec(), value.to_vec());
+    fn put(&mut self, key: Vec<u8>, value: Vec<u8>) {
+        self.store.insert(key, value);
     }
-    fn delete(&mut self, key: &[u8]) {
-        self.store.remove(key);
+    fn delete(&mut self, key: Vec<u8>) {
+        self.store.remove(&key);
     }
     fn scan(&mut self, start: &[u8], end: Option<&[u8]>, limit: u32) -> Vec<(Vec<u8>, Vec<u8>)> {
         use std::ops::Bound::{Excluded, Included, Unbounded};
@@ -62,7 +62,11 @@ impl TestHost {
             term: 1,
             timestamp_ns: self.time_ns,
             caller: self.caller.clone(),
-            entropy: self.index.to_le_bytes().repeat(4),
+            entropy: {
+                let mut e = [0u8; 32];
+                e[..8].copy_from_slice(&self.index.to_le_bytes());
+                e
+            },
         }
     }
 
@@ -71,7 +75,7 @@ impl TestHost {
         self.index += 1;
         let before = self.store.clone();
         let meta = self.meta();
-        let result = native::apply::<A>(self, &meta, command);
+        let result = native::apply::<A>(self, meta, command);
         if result.is_err() {
             self.store = before;
         }
@@ -80,7 +84,7 @@ impl TestHost {
 
     pub fn query_payload<A: Applier>(&mut self, query: &Payload) -> Result<Vec<u8>, ApplierError> {
         let meta = self.meta();
-        native::query::<A>(self, &meta, query)
+        native::query::<A>(self, meta, query)
     }
 
     /// A typed apply in `encoding`: the command is encoded and the output decoded, as they

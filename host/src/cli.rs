@@ -109,8 +109,8 @@ fn now_ns() -> u64 {
     SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_nanos() as u64)
 }
 
-fn entropy() -> anyhow::Result<Vec<u8>> {
-    let mut bytes = vec![0u8; 32];
+fn entropy() -> anyhow::Result<[u8; 32]> {
+    let mut bytes = [0u8; 32];
     getrandom::fill(&mut bytes).map_err(|e| anyhow::anyhow!("no entropy from the OS: {e}"))?;
     Ok(bytes)
 }
@@ -148,11 +148,11 @@ fn local(path: &PathBuf, limits: Limits) -> anyhow::Result<()> {
                 let index = runtime.applied().index + 1;
                 let meta = Meta { index, term: 1, timestamp_ns: now_ns(), caller: None, entropy: entropy()? };
                 let payload = Payload::json(serde_json::to_vec(&command)?);
-                outcome_json(index, runtime.apply(meta, &payload)?)
+                outcome_json(index, runtime.apply(meta, payload)?)
             }
             Line::Query(query) => {
                 let payload = Payload::json(serde_json::to_vec(&query)?);
-                outcome_json(runtime.applied().index, runtime.query(None, now_ns(), &payload)?)
+                outcome_json(runtime.applied().index, runtime.query(None, now_ns(), payload)?)
             }
         };
         writeln!(out, "{result}")?;

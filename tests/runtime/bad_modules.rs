@@ -28,7 +28,7 @@ fn a_core_module_is_not_a_component() {
 
 #[test]
 fn truncated_and_corrupted_components() {
-    let kv = module_bytes("kv_applier");
+    let kv = module_bytes("kv");
     assert!(matches!(refusal(&kv[..kv.len() / 2]), LoadError::Invalid(_)));
     let mut flipped = kv.clone();
     for i in (100..flipped.len()).step_by(997) {
@@ -86,10 +86,10 @@ fn a_world_that_traps_in_info() {
 #[test]
 fn the_real_appliers_load_with_their_identity() {
     let engine = engine();
-    let kv = engine.load(&module_bytes("kv_applier")).unwrap();
+    let kv = engine.load(&module_bytes("kv")).unwrap();
     assert_eq!((kv.info.name.as_str(), kv.info.version.as_str()), ("kv", "1.0.0"));
     // Loading the same bytes again is a cache hit: the same compiled module.
-    let again = engine.load(&module_bytes("kv_applier")).unwrap();
+    let again = engine.load(&module_bytes("kv")).unwrap();
     assert!(std::sync::Arc::ptr_eq(&kv, &again));
     assert!(kv.imports.iter().all(|i| !i.starts_with("wasi:filesystem")));
 }
@@ -98,7 +98,7 @@ fn the_real_appliers_load_with_their_identity() {
 fn compiled_code_is_cached_on_disk_by_content_hash() {
     let dir = std::env::temp_dir().join(format!("wasmraft-cache-test-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
-    let bytes = module_bytes("kv_applier");
+    let bytes = module_bytes("kv");
     let first = wasmraft::runtime::WasmEngine::new(Default::default(), Some(dir.clone())).unwrap();
     let hash = first.load(&bytes).unwrap().hash;
     let files: Vec<_> = std::fs::read_dir(&dir).unwrap().map(|e| e.unwrap().file_name().into_string().unwrap()).collect();

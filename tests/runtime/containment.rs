@@ -22,20 +22,20 @@ struct Harness {
 
 impl Harness {
     fn wasm() -> Self {
-        Harness { runtime: wasm_runtime("testkit_applier", limits()), rng: Rng(7) }
+        Harness { runtime: wasm_runtime("testkit", limits()), rng: Rng(7) }
     }
 
     fn apply(&mut self, command: &Command) -> Result<Output, ApplierError> {
         let index = self.runtime.applied().index + 1;
         let meta = meta(index, T0 + index, &mut self.rng);
         let payload = Payload::postcard(codec::encode(Encoding::Postcard, command).unwrap());
-        let out = self.runtime.apply(meta, &payload).expect("no host failure")?;
+        let out = self.runtime.apply(meta, payload).expect("no host failure")?;
         Ok(codec::decode(Encoding::Postcard, &out).unwrap())
     }
 
     fn get(&self, key: &str) -> Option<String> {
         let q = Payload::postcard(codec::encode(Encoding::Postcard, &Query::Get { key: key.into() }).unwrap());
-        let out = self.runtime.query(None, T0, &q).unwrap().unwrap();
+        let out = self.runtime.query(None, T0, q).unwrap().unwrap();
         codec::decode(Encoding::Postcard, &out).unwrap()
     }
 
@@ -110,7 +110,7 @@ fn a_command_that_does_not_decode_is_the_applier_s_error() {
         (Payload::json(b"[1,2,3]".to_vec()), "json"),
     ] {
         let meta = meta(h.runtime.applied().index + 1, T0, &mut h.rng);
-        let err = h.runtime.apply(meta, &payload).unwrap().unwrap_err();
+        let err = h.runtime.apply(meta, payload.clone()).unwrap().unwrap_err();
         assert_eq!(err.code, "bad-request");
         assert!(err.message.starts_with(&format!("command does not decode as {what}")), "{}", err.message);
     }
@@ -159,7 +159,7 @@ fn entry_time_never_goes_backwards() {
     let observe = Payload::postcard(codec::encode(Encoding::Postcard, &Command::Observe).unwrap());
     let at = |index: u64, ts: u64, h: &mut Harness| {
         let meta = meta(index, ts, &mut h.rng);
-        let out = h.runtime.apply(meta, &observe).unwrap().unwrap();
+        let out = h.runtime.apply(meta, observe.clone()).unwrap().unwrap();
         match codec::decode(Encoding::Postcard, &out).unwrap() {
             Output::Observed { now_ns, .. } => now_ns,
             other => panic!("{other:?}"),
@@ -174,7 +174,7 @@ fn entry_time_never_goes_backwards() {
 fn native_panics_are_contained_too() {
     let mut runtime = Runtime::new(Box::new(NativeBackend::<Testkit>::default()));
     let payload = Payload::json(serde_json::to_vec(&Command::PutThenPanic { count: 5 }).unwrap());
-    let err = runtime.apply(meta(1, T0, &mut Rng(1)), &payload).unwrap().unwrap_err();
+    let err = runtime.apply(meta(1, T0, &mut Rng(1)), payload).unwrap().unwrap_err();
     assert_eq!(err.code, "panic");
     assert!(runtime.state().is_empty());
 }

@@ -33,7 +33,7 @@ fn workload(seed: u64) -> Vec<(wasmraft_sdk::Meta, Payload)> {
 }
 
 fn run(runtime: &mut Runtime, entries: &[(wasmraft_sdk::Meta, Payload)]) -> Vec<Result<Vec<u8>, wasmraft_sdk::contract::ApplierError>> {
-    entries.iter().map(|(m, p)| runtime.apply(m.clone(), p).expect("no host failure")).collect()
+    entries.iter().map(|(m, p)| runtime.apply(m.clone(), p.clone()).expect("no host failure")).collect()
 }
 
 fn assert_same(a: &mut Runtime, b: &mut Runtime) {
@@ -55,22 +55,22 @@ fn assert_same(a: &mut Runtime, b: &mut Runtime) {
 
 #[test]
 fn wasm_against_wasm() {
-    let mut a = wasm_runtime("kv_applier", Limits::default());
-    let mut b = wasm_runtime("kv_applier", Limits::default());
+    let mut a = wasm_runtime("kv", Limits::default());
+    let mut b = wasm_runtime("kv", Limits::default());
     assert_same(&mut a, &mut b);
 }
 
 #[test]
 fn wasm_against_native() {
-    let mut wasm = wasm_runtime("kv_applier", Limits::default());
+    let mut wasm = wasm_runtime("kv", Limits::default());
     let mut native = Runtime::new(Box::new(NativeBackend::<Kv>::default()));
     assert_same(&mut wasm, &mut native);
 }
 
 #[test]
 fn different_entries_give_different_hashes() {
-    let mut a = wasm_runtime("kv_applier", Limits::default());
-    let mut b = wasm_runtime("kv_applier", Limits::default());
+    let mut a = wasm_runtime("kv", Limits::default());
+    let mut b = wasm_runtime("kv", Limits::default());
     run(&mut a, &workload(1)[..100]);
     run(&mut b, &workload(2)[..100]);
     assert_ne!(a.state_hash(), b.state_hash());

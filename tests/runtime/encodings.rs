@@ -15,12 +15,12 @@ struct Kv {
 
 impl Kv {
     fn new() -> Self {
-        Kv { runtime: wasm_runtime("kv_applier", Limits::default()), rng: Rng(3) }
+        Kv { runtime: wasm_runtime("kv", Limits::default()), rng: Rng(3) }
     }
 
     fn apply_raw(&mut self, payload: Payload) -> Result<Vec<u8>, ApplierError> {
         let index = self.runtime.applied().index + 1;
-        self.runtime.apply(meta(index, index, &mut self.rng), &payload).unwrap()
+        self.runtime.apply(meta(index, index, &mut self.rng), payload).unwrap()
     }
 
     fn apply<T: DeserializeOwned>(&mut self, encoding: Encoding, command: &Command) -> Result<T, ApplierError> {
@@ -29,7 +29,7 @@ impl Kv {
     }
 
     fn query<Q: Serialize>(&self, encoding: Encoding, query: &Q) -> Result<QueryOutput, ApplierError> {
-        let out = self.runtime.query(None, 0, &Payload { encoding, bytes: codec::encode(encoding, query).unwrap() }).unwrap()?;
+        let out = self.runtime.query(None, 0, Payload { encoding, bytes: codec::encode(encoding, query).unwrap() }).unwrap()?;
         Ok(codec::decode(encoding, &out).unwrap())
     }
 }
@@ -59,7 +59,7 @@ fn json_is_what_the_documentation_shows() {
     let mut kv = Kv::new();
     let out = kv.apply_raw(Payload::json(br#"{"put":{"key":"a","value":"1"}}"#.to_vec())).unwrap();
     assert_eq!(String::from_utf8(out).unwrap(), r#"{"written":{"version":1,"mod_index":1}}"#);
-    let out = kv.runtime.query(None, 0, &Payload::json(br#"{"range":{"start":"","end":null,"limit":10}}"#.to_vec()));
+    let out = kv.runtime.query(None, 0, Payload::json(br#"{"range":{"start":"","end":null,"limit":10}}"#.to_vec()));
     assert_eq!(
         String::from_utf8(out.unwrap().unwrap()).unwrap(),
         r#"{"range":{"entries":[{"key":"a","value":"1","version":1,"create_index":1,"mod_index":1}],"more":false}}"#

@@ -11,12 +11,12 @@ pub fn appliers_dir() -> PathBuf {
     let target = std::env::var_os("CARGO_TARGET_DIR")
         .map(PathBuf::from)
         .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target"));
-    target.join("wasm32-wasip2/applier")
+    target.join("appliers")
 }
 
-/// The bytes of a built applier, e.g. `module_bytes("kv_applier")`.
-pub fn module_bytes(crate_name: &str) -> Vec<u8> {
-    let path = appliers_dir().join(format!("{crate_name}.wasm"));
+/// The bytes of a built applier, by its directory under `appliers/`, e.g. `module_bytes("kv")`.
+pub fn module_bytes(name: &str) -> Vec<u8> {
+    let path = appliers_dir().join(format!("{name}.wasm"));
     std::fs::read(&path).unwrap_or_else(|e| {
         panic!("{}: {e}; build the appliers first: `cargo xtask appliers`", path.display())
     })
@@ -31,15 +31,15 @@ pub fn engine_with(limits: Limits) -> Arc<WasmEngine> {
 }
 
 /// A backend running a built applier on an engine of its own (as another node would).
-pub fn wasm_backend(crate_name: &str, limits: Limits) -> Box<WasmBackend> {
+pub fn wasm_backend(name: &str, limits: Limits) -> Box<WasmBackend> {
     let engine = engine_with(limits);
-    let module = engine.load(&module_bytes(crate_name)).expect("the applier loads");
+    let module = engine.load(&module_bytes(name)).expect("the applier loads");
     Box::new(WasmBackend::new(engine, module))
 }
 
 /// A fresh runtime running a built applier.
-pub fn wasm_runtime(crate_name: &str, limits: Limits) -> Runtime {
-    Runtime::new(wasm_backend(crate_name, limits))
+pub fn wasm_runtime(name: &str, limits: Limits) -> Runtime {
+    Runtime::new(wasm_backend(name, limits))
 }
 
 /// A small deterministic generator (splitmix64), so tests need no RNG crate and every run
@@ -71,7 +71,7 @@ pub fn meta(index: u64, timestamp_ns: u64, rng: &mut Rng) -> Meta {
         term: 1 + index / 5000,
         timestamp_ns,
         caller: Some(Caller { subject: "tester".into(), scopes: vec!["kv.write".into()] }),
-        entropy: rng.bytes(32),
+        entropy: rng.bytes(32).try_into().expect("32 bytes"),
     }
 }
 

@@ -12,6 +12,8 @@ use wasmraft_sdk::{Applier, Ctx, Error, Id, Table};
 pub enum Command {
     /// Does nothing: the bare cost of a call.
     Noop,
+    /// Reads `key` from the store `times` times: the cost of a host import.
+    Read { key: String, times: u32 },
     Put { key: String, value: String },
     /// Puts `count` keys, then panics.
     PutThenPanic { count: u32 },
@@ -83,6 +85,12 @@ impl Applier for Testkit {
     fn apply(ctx: &mut Ctx, command: Command) -> Result<Output, Error> {
         match command {
             Command::Noop => Ok(Output::Done),
+            Command::Read { key, times } => {
+                for _ in 0..times {
+                    black_box(ctx.get(key.as_bytes()));
+                }
+                Ok(Output::Done)
+            }
             Command::Put { key, value } => VALUES.put(ctx, &key, &value).map(|()| Output::Done),
             Command::PutThenPanic { count } => {
                 put_many(ctx, count)?;

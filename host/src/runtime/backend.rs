@@ -50,9 +50,9 @@ pub struct ModuleDescriptor {
 pub trait Backend: Send {
     fn describe(&self) -> ModuleDescriptor;
     /// Applies one entry on the long-lived apply instance.
-    fn apply(&mut self, meta: &Meta, command: &Payload, txn: &mut Txn) -> Result<Outcome, HostError>;
+    fn apply(&mut self, meta: Meta, command: Payload, txn: &mut Txn) -> Result<Outcome, HostError>;
     /// Answers a query on an instance of its own, never the apply instance.
-    fn query(&self, meta: &Meta, query: &Payload, txn: &mut Txn) -> Result<Outcome, HostError>;
+    fn query(&self, meta: Meta, query: Payload, txn: &mut Txn) -> Result<Outcome, HostError>;
     /// Drops the apply instance: the next apply gets a fresh one.
     fn reset(&mut self);
 }

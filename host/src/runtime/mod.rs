@@ -8,12 +8,16 @@
 //! snapshot (fresh instance) would diverge from one that ran all along (warm instance).
 //!
 //! The rule: **the apply instance is replaced at the first entry of every block of
-//! [`RESET_INTERVAL`] log indexes, and after every trap**, and the runtime records a
-//! [`Checkpoint`] (the state just before that entry) each time it does so. Checkpoints are
-//! therefore exactly the points where every node, however it got there, starts the next
-//! entry on a fresh instance, whose `HashMap` seed derives from that entry's index. A
-//! snapshot is a checkpoint, so a restored node continues exactly as the others do. Queries
-//! differ from node to node and never run on the apply instance.
+//! [`RESET_INTERVAL`] log indexes, and after every trap**. A [`Checkpoint`] (the state to
+//! snapshot) is only ever captured at such a point, just before that entry: there every
+//! node, however it got there, starts the next entry on a fresh instance, whose `HashMap`
+//! seed derives from that entry's index. So a node restored from a snapshot continues
+//! exactly as the others do. Queries differ from node to node and never run on the apply
+//! instance.
+//!
+//! Capturing is O(1) (the map is persistent), but afterwards each B-tree node pays one copy
+//! on its next write; so checkpoints are captured on request ([`Runtime::request_checkpoint`])
+//! rather than at every reset.
 
 pub mod backend;
 mod checkpoint;
@@ -80,7 +84,8 @@ pub struct Runtime {
     /// The index block the apply instance was created for; `None`: the next apply gets a
     /// fresh instance.
     instance_block: Option<u64>,
-    checkpoint: Checkpoint,
+    checkpoint_requested: bool,
+    checkpoint: Option<Checkpoint>,
 }
 
 impl Runtime {
@@ -93,11 +98,12 @@ impl Runtime {
     pub fn restore(backend: Box<dyn Backend>, checkpoint: Checkpoint) -> Self {
         Runtime {
             backend,
-            state: checkpoint.state.clone(),
+            state: checkpoint.state,
             clock_ns: checkpoint.clock_ns,
             applied: checkpoint.applied,
             instance_block: None,
-            checkpoint,
+            checkpoint_requested: false,
+            checkpoint: None,
         }
     }
 
@@ -111,21 +117,24 @@ impl Runtime {
     /// Applies a committed entry. The outer error is this node's failure (nothing changed;
     /// retry or stop); the inner result is the entry's outcome, the same on every node: on
     /// error, no write of the call lands.
-    pub fn apply(&mut self, mut meta: Meta, command: &Payload) -> Result<Result<Vec<u8>, ApplierError>, HostError> {
+    pub fn apply(&mut self, mut meta: Meta, command: Payload) -> Result<Result<Vec<u8>, ApplierError>, HostError> {
         self.advance_to(meta.index)?;
         let block = meta.index / RESET_INTERVAL;
         if self.instance_block != Some(block) {
             self.backend.reset();
             self.instance_block = Some(block);
-            self.checkpoint = self.capture();
+            if std::mem::take(&mut self.checkpoint_requested) {
+                self.checkpoint = Some(self.capture());
+            }
         }
         meta.timestamp_ns = meta.timestamp_ns.max(self.clock_ns);
+        let (position, timestamp_ns) = (LogPosition { index: meta.index, term: meta.term }, meta.timestamp_ns);
         let mut txn = Txn::new(self.state.clone());
-        let outcome = self.backend.apply(&meta, command, &mut txn)?;
+        let outcome = self.backend.apply(meta, command, &mut txn)?;
         let outcome = match outcome {
             Ok(output) => {
                 self.state.commit(txn.into_writes());
-                self.clock_ns = meta.timestamp_ns;
+                self.clock_ns = timestamp_ns;
                 Ok(output)
             }
             Err(CallError::Refused(e)) => Err(e),
@@ -135,7 +144,7 @@ impl Runtime {
                 Err(e)
             }
         };
-        self.applied = LogPosition { index: meta.index, term: meta.term };
+        self.applied = position;
         Ok(outcome)
     }
 
@@ -153,21 +162,31 @@ impl Runtime {
         &self,
         caller: Option<Caller>,
         now_ns: u64,
-        query: &Payload,
+        query: Payload,
     ) -> Result<Result<Vec<u8>, ApplierError>, HostError> {
-        let meta = Meta { index: self.applied.index, term: self.applied.term, timestamp_ns: now_ns, caller, entropy: vec![] };
+        let meta = Meta { index: self.applied.index, term: self.applied.term, timestamp_ns: now_ns, caller, entropy: [0; 32] };
         let mut txn = Txn::read_only(self.state.clone());
-        Ok(self.backend.query(&meta, query, &mut txn)?.map_err(CallError::into_error))
+        Ok(self.backend.query(meta, query, &mut txn)?.map_err(CallError::into_error))
     }
 
     fn capture(&self) -> Checkpoint {
         Checkpoint { applied: self.applied, clock_ns: self.clock_ns, state: self.state.clone() }
     }
 
-    /// The latest point a snapshot may be taken at (see the module docs). Cheap: the state
-    /// in it shares structure with the live state.
-    pub fn checkpoint(&self) -> &Checkpoint {
-        &self.checkpoint
+    /// Asks for a checkpoint at the next point where the apply instance is fresh (see the
+    /// module docs): at once if no entry has run since the last reset, else just before the
+    /// next reset. Collect it with [`Runtime::take_checkpoint`].
+    pub fn request_checkpoint(&mut self) {
+        if self.instance_block.is_none() {
+            self.checkpoint = Some(self.capture());
+        } else {
+            self.checkpoint_requested = true;
+        }
+    }
+
+    /// The checkpoint captured since the last call, if any.
+    pub fn take_checkpoint(&mut self) -> Option<Checkpoint> {
+        self.checkpoint.take()
     }
 
     pub fn applied(&self) -> LogPosition {

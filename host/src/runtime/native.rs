@@ -32,12 +32,12 @@ impl Host for TxnHost<'_> {
     fn get(&mut self, key: &[u8]) -> Option<Vec<u8>> {
         self.txn.get(key).map(|v| v.to_vec())
     }
-    fn put(&mut self, key: &[u8], value: &[u8]) {
+    fn put(&mut self, key: Vec<u8>, value: Vec<u8>) {
         if let Err(f) = self.txn.put(key, value) {
             self.fault.get_or_insert(f);
         }
     }
-    fn delete(&mut self, key: &[u8]) {
+    fn delete(&mut self, key: Vec<u8>) {
         if let Err(f) = self.txn.delete(key) {
             self.fault.get_or_insert(f);
         }
@@ -80,12 +80,12 @@ impl<A: Applier> Backend for NativeBackend<A> {
         ModuleDescriptor { name: info.name, version: info.version, hash: None, size_bytes: None }
     }
 
-    fn apply(&mut self, meta: &Meta, command: &Payload, txn: &mut Txn) -> Result<Outcome, HostError> {
-        Ok(run(txn, |host| native::apply::<A>(host, meta, command)))
+    fn apply(&mut self, meta: Meta, command: Payload, txn: &mut Txn) -> Result<Outcome, HostError> {
+        Ok(run(txn, |host| native::apply::<A>(host, meta, &command)))
     }
 
-    fn query(&self, meta: &Meta, query: &Payload, txn: &mut Txn) -> Result<Outcome, HostError> {
-        Ok(run(txn, |host| native::query::<A>(host, meta, query)))
+    fn query(&self, meta: Meta, query: Payload, txn: &mut Txn) -> Result<Outcome, HostError> {
+        Ok(run(txn, |host| native::query::<A>(host, meta, &query)))
     }
 
     fn reset(&mut self) {}

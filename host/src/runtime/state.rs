@@ -5,9 +5,13 @@
 //! whole state is one reference-count increment: checkpoints and queries take one while
 //! applies go on, and only the nodes a later write touches get copied.
 //!
-//! The state digest is a multiset hash, the wrapping sum of `blake3(key, value)` over all
-//! entries, kept current by every commit, so it costs O(writes) rather than O(state) and
-//! two nodes with the same entries have the same digest whatever order they wrote them in.
+//! The state digest is a multiset hash, the wrapping sum of a 256-bit hash of each
+//! (key, value) over all entries, kept current by every commit, so it costs O(writes)
+//! rather than O(state) and two nodes with the same entries have the same digest whatever
+//! order they wrote them in. It detects divergence between replicas (as TiKV's consistency
+//! check does with a CRC), so the entry hash is xxh3, twice with different seeds: 60-80 ns
+//! for a 256-byte value where blake3 took 500 ns here. Integrity against tampering is the
+//! job of the checksums on what is stored or sent (checkpoints, modules), which use blake3.
 
 use bytes::Bytes;
 use imbl::OrdMap;
@@ -30,14 +34,17 @@ pub mod limits {
 pub struct Digest([u64; 4]);
 
 fn entry_hash(key: &[u8], value: &[u8]) -> [u64; 4] {
-    let mut h = blake3::Hasher::new();
-    // Length-prefix the key so that (k, v) pairs cannot be confused by shifting the split.
-    h.update(&(key.len() as u64).to_le_bytes());
-    h.update(key);
-    h.update(value);
-    let out = h.finalize();
-    let b = out.as_bytes();
-    std::array::from_fn(|i| u64::from_le_bytes(b[i * 8..i * 8 + 8].try_into().expect("8 bytes")))
+    // Two seeds make 256 bits. Part of the replicated behaviour: changing the seeds or the
+    // layout changes every node's digest.
+    let [a, b] = [0x7761_736d_7261_6674u64, 0x6469_6765_7374_2d31].map(|seed| {
+        let mut h = xxhash_rust::xxh3::Xxh3::with_seed(seed);
+        // Length-prefix the key so that (k, v) pairs cannot be confused by shifting the split.
+        h.update(&(key.len() as u64).to_le_bytes());
+        h.update(key);
+        h.update(value);
+        h.digest128()
+    });
+    [a as u64, (a >> 64) as u64, b as u64, (b >> 64) as u64]
 }
 
 impl Digest {
@@ -162,14 +169,14 @@ impl Txn {
         }
     }
 
-    fn stage(&mut self, key: &[u8], value: Option<&[u8]>) -> Result<(), StoreFault> {
+    fn stage(&mut self, key: Bytes, value: Option<Bytes>) -> Result<(), StoreFault> {
         if !self.writable {
             return Err(StoreFault::WriteInQuery);
         }
         if key.len() > limits::MAX_KEY_BYTES {
             return Err(StoreFault::KeyTooLarge(key.len()));
         }
-        let value_len = value.map_or(0, <[u8]>::len);
+        let value_len = value.as_ref().map_or(0, Bytes::len);
         if value_len > limits::MAX_VALUE_BYTES {
             return Err(StoreFault::ValueTooLarge(value_len));
         }
@@ -178,16 +185,16 @@ impl Txn {
         if self.staged_bytes > limits::MAX_WRITE_SET_BYTES {
             return Err(StoreFault::WriteSetTooLarge);
         }
-        self.writes.insert(Bytes::copy_from_slice(key), value.map(Bytes::copy_from_slice));
+        self.writes.insert(key, value);
         Ok(())
     }
 
-    pub fn put(&mut self, key: &[u8], value: &[u8]) -> Result<(), StoreFault> {
-        self.stage(key, Some(value))
+    pub fn put(&mut self, key: impl Into<Bytes>, value: impl Into<Bytes>) -> Result<(), StoreFault> {
+        self.stage(key.into(), Some(value.into()))
     }
 
-    pub fn delete(&mut self, key: &[u8]) -> Result<(), StoreFault> {
-        self.stage(key, None)
+    pub fn delete(&mut self, key: impl Into<Bytes>) -> Result<(), StoreFault> {
+        self.stage(key.into(), None)
     }
 
     /// Up to `limit` (capped at [`limits::MAX_SCAN_PAGE`]) entries of `[start, end)`, in key
@@ -261,9 +268,9 @@ mod tests {
     fn txn_reads_its_own_writes_and_scans_merged() {
         let base = state(&[("a", "1"), ("b", "2"), ("c", "3"), ("e", "5")]);
         let mut t = Txn::new(base.clone());
-        t.put(b"b", b"20").unwrap();
-        t.delete(b"c").unwrap();
-        t.put(b"d", b"4").unwrap();
+        t.put(b("b"), b("20")).unwrap();
+        t.delete(b("c")).unwrap();
+        t.put(b("d"), b("4")).unwrap();
         assert_eq!(t.get(b"b"), Some(b("20")));
         assert_eq!(t.get(b"c"), None);
         assert_eq!(t.scan(b"", None, 100), vec![(b("a"), b("1")), (b("b"), b("20")), (b("d"), b("4")), (b("e"), b("5"))]);
@@ -276,10 +283,10 @@ mod tests {
     #[test]
     fn txn_enforces_limits_and_read_only() {
         let mut t = Txn::read_only(StateMap::default());
-        assert_eq!(t.put(b"k", b"v"), Err(StoreFault::WriteInQuery));
+        assert_eq!(t.put(b("k"), b("v")), Err(StoreFault::WriteInQuery));
         let mut t = Txn::new(StateMap::default());
         let big_key = vec![0u8; limits::MAX_KEY_BYTES + 1];
-        assert_eq!(t.put(&big_key, b"v"), Err(StoreFault::KeyTooLarge(big_key.len())));
+        assert_eq!(t.put(big_key.clone(), b("v")), Err(StoreFault::KeyTooLarge(big_key.len())));
         assert!(t.into_writes().is_empty());
     }
 }

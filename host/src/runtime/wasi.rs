@@ -48,18 +48,29 @@ pub fn sealed_ctx() -> WasiCtx {
     WasiCtxBuilder::new().allow_tcp(false).allow_udp(false).allow_ip_name_lookup(false).build()
 }
 
-/// Per-call inputs of the virtual clocks and random source.
+/// Per-call inputs of the virtual clocks and random source. The random stream is set up on
+/// first use: most calls never ask for it.
+#[derive(Default)]
 pub struct EntrySource {
     now_ns: u64,
-    random: blake3::OutputReader,
+    index: u64,
+    entropy: [u8; 32],
+    random: Option<blake3::OutputReader>,
 }
 
 impl EntrySource {
-    pub fn new(index: u64, timestamp_ns: u64, entropy: &[u8]) -> Self {
-        let mut h = blake3::Hasher::new_derive_key("wasmraft wasi random v1");
-        h.update(&index.to_le_bytes());
-        h.update(entropy);
-        EntrySource { now_ns: timestamp_ns, random: h.finalize_xof() }
+    pub fn new(index: u64, timestamp_ns: u64, entropy: [u8; 32]) -> Self {
+        EntrySource { now_ns: timestamp_ns, index, entropy, random: None }
+    }
+
+    fn random(&mut self) -> &mut blake3::OutputReader {
+        let (index, entropy) = (self.index, self.entropy);
+        self.random.get_or_insert_with(|| {
+            let mut h = blake3::Hasher::new_derive_key("wasmraft wasi random v1");
+            h.update(&index.to_le_bytes());
+            h.update(&entropy);
+            h.finalize_xof()
+        })
     }
 }
 
@@ -136,13 +147,13 @@ impl VirtualView<'_> {
             wasmtime::bail!("a request for {len} random bytes exceeds the limit of {MAX_RANDOM_BYTES}");
         }
         let mut out = vec![0u8; len as usize];
-        self.source.random.fill(&mut out);
+        self.source.random().fill(&mut out);
         Ok(out)
     }
 
     fn random_u64(&mut self) -> u64 {
         let mut b = [0u8; 8];
-        self.source.random.fill(&mut b);
+        self.source.random().fill(&mut b);
         u64::from_le_bytes(b)
     }
 }

@@ -1,7 +1,7 @@
 //! Running calls on a wasm component: the store's data, the host side of the `store` and
 //! `log` imports, instance lifetime, and turning traps into deterministic error results.
 
-use super::backend::{Backend, CallError, HostError, ModuleDescriptor};
+use super::backend::{Backend, CallError, HostError, ModuleDescriptor, Outcome};
 use super::engine::{MAX_TABLE_ELEMENTS, fuel};
 use super::module::{LoadedModule, WasmEngine};
 use super::state::{StoreFault, Txn};
@@ -103,12 +103,12 @@ pub(super) fn add_imports_to_linker(linker: &mut Linker<GuestState>, abi_version
     })?;
     store.func_wrap("put", |mut cx: Cx, (key, value): (Vec<u8>, Vec<u8>)| {
         charge(&mut cx, key.len() + value.len())?;
-        cx.data_mut().txn.put(&key, &value).map_err(GuestFault::from)?;
+        cx.data_mut().txn.put(key, value).map_err(GuestFault::from)?;
         Ok(())
     })?;
     store.func_wrap("delete", |mut cx: Cx, (key,): (Vec<u8>,)| {
         charge(&mut cx, key.len())?;
-        cx.data_mut().txn.delete(&key).map_err(GuestFault::from)?;
+        cx.data_mut().txn.delete(key).map_err(GuestFault::from)?;
         Ok(())
     })?;
     store.func_wrap("scan", |mut cx: Cx, (start, end, limit): (Vec<u8>, Option<Vec<u8>>, u32)| {
@@ -157,22 +157,23 @@ struct CallInput {
     source: EntrySource,
 }
 
-fn to_wit_meta(meta: &Meta) -> wit::EntryMeta {
+fn to_wit_meta(meta: Meta) -> wit::EntryMeta {
+    let word = |i: usize| u64::from_le_bytes(meta.entropy[i * 8..i * 8 + 8].try_into().expect("8 bytes"));
     wit::EntryMeta {
         index: meta.index,
         term: meta.term,
         timestamp_ns: meta.timestamp_ns,
-        caller: meta.caller.as_ref().map(|c| wit::Caller { subject: c.subject.clone(), scopes: c.scopes.clone() }),
-        entropy: meta.entropy.clone(),
+        entropy: (word(0), word(1), word(2), word(3)),
+        caller: meta.caller.map(|c| wit::Caller { subject: c.subject, scopes: c.scopes }),
     }
 }
 
-fn to_wit_payload(p: &Payload) -> wit::Payload {
+fn to_wit_payload(p: Payload) -> wit::Payload {
     let encoding = match p.encoding {
         Encoding::Postcard => wit::Encoding::Postcard,
         Encoding::Json => wit::Encoding::Json,
     };
-    wit::Payload { encoding, bytes: p.bytes.clone() }
+    wit::Payload { encoding, bytes: p.bytes }
 }
 
 fn from_wit_error(e: wit::ApplierError) -> ApplierError {
@@ -180,8 +181,9 @@ fn from_wit_error(e: wit::ApplierError) -> ApplierError {
 }
 
 impl CallInput {
-    fn new(meta: &Meta) -> Self {
-        CallInput { meta: to_wit_meta(meta), source: EntrySource::new(meta.index, meta.timestamp_ns, &meta.entropy) }
+    fn new(meta: Meta) -> Self {
+        let source = EntrySource::new(meta.index, meta.timestamp_ns, meta.entropy);
+        CallInput { meta: to_wit_meta(meta), source }
     }
 }
 
@@ -190,7 +192,7 @@ impl Instance {
     pub(crate) fn new(engine: &WasmEngine, module: &LoadedModule, index: u64) -> wasmtime::Result<Self> {
         let state = GuestState {
             txn: Txn::new(Default::default()),
-            source: EntrySource::new(index, 0, &[]),
+            source: EntrySource::default(),
             seed: wasi::insecure_seed(index),
             wasi: wasi::sealed_ctx(),
             table: ResourceTable::new(),
@@ -226,20 +228,20 @@ impl Instance {
     }
 
     pub(crate) fn info(&mut self) -> Result<Info, CallError> {
-        let meta = CallInput::new(&Meta { index: 0, term: 0, timestamp_ns: 0, caller: None, entropy: vec![] });
+        let meta = CallInput::new(Meta { index: 0, term: 0, timestamp_ns: 0, caller: None, entropy: [0; 32] });
         let info = self.run(meta, &mut Txn::read_only(Default::default()), |b, s, _| {
             b.wasmraft_applier_state_machine().call_info(s)
         })?;
         Ok(Info { name: info.name, version: info.version })
     }
 
-    fn apply(&mut self, meta: &Meta, command: &Payload, txn: &mut Txn) -> Result<Vec<u8>, CallError> {
+    fn apply(&mut self, meta: Meta, command: Payload, txn: &mut Txn) -> Result<Vec<u8>, CallError> {
         let payload = to_wit_payload(command);
         self.run(CallInput::new(meta), txn, |b, s, m| b.wasmraft_applier_state_machine().call_apply(s, m, &payload))?
             .map_err(|e| CallError::Refused(from_wit_error(e)))
     }
 
-    fn query(&mut self, meta: &Meta, query: &Payload, txn: &mut Txn) -> Result<Vec<u8>, CallError> {
+    fn query(&mut self, meta: Meta, query: Payload, txn: &mut Txn) -> Result<Vec<u8>, CallError> {
         let payload = to_wit_payload(query);
         self.run(CallInput::new(meta), txn, |b, s, m| b.wasmraft_applier_state_machine().call_query(s, m, &payload))?
             .map_err(|e| CallError::Refused(from_wit_error(e)))
@@ -294,7 +296,7 @@ impl Backend for WasmBackend {
         self.module.descriptor()
     }
 
-    fn apply(&mut self, meta: &Meta, command: &Payload, txn: &mut Txn) -> Result<Result<Vec<u8>, CallError>, HostError> {
+    fn apply(&mut self, meta: Meta, command: Payload, txn: &mut Txn) -> Result<Outcome, HostError> {
         let live = match &mut self.live {
             Some(live) => live,
             None => self.live.insert(self.instance(meta.index)?),
@@ -302,7 +304,7 @@ impl Backend for WasmBackend {
         Ok(live.apply(meta, command, txn))
     }
 
-    fn query(&self, meta: &Meta, query: &Payload, txn: &mut Txn) -> Result<Result<Vec<u8>, CallError>, HostError> {
+    fn query(&self, meta: Meta, query: Payload, txn: &mut Txn) -> Result<Outcome, HostError> {
         Ok(self.instance(meta.index)?.query(meta, query, txn))
     }
 
