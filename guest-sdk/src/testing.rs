@@ -87,25 +87,33 @@ impl TestHost {
         native::query::<A>(self, meta, query)
     }
 
-    /// A typed apply in `encoding`: the command is encoded and the output decoded, as they
-    /// would be across the wasm boundary.
+    /// Encodes `input`, runs `call` on it, and decodes its output, as across the boundary.
+    fn typed<I: Serialize, O: DeserializeOwned>(
+        &mut self,
+        encoding: Encoding,
+        input: &I,
+        call: impl FnOnce(&mut Self, &Payload) -> Result<Vec<u8>, ApplierError>,
+    ) -> Result<O, ApplierError> {
+        let payload = Payload { encoding, bytes: codec::encode(encoding, input).expect("the input encodes") };
+        let output = call(self, &payload)?;
+        Ok(codec::decode(encoding, &output).expect("the output decodes"))
+    }
+
+    /// A typed apply in `encoding`.
     pub fn apply<A: Applier>(&mut self, encoding: Encoding, command: &A::Command) -> Result<A::Output, ApplierError>
     where
         A::Command: Serialize,
         A::Output: DeserializeOwned,
     {
-        let bytes = codec::encode(encoding, command).expect("the command encodes");
-        let output = self.apply_payload::<A>(&Payload { encoding, bytes })?;
-        Ok(codec::decode(encoding, &output).expect("the output decodes"))
+        self.typed(encoding, command, |h, p| h.apply_payload::<A>(p))
     }
 
+    /// A typed query in `encoding`.
     pub fn query<A: Applier>(&mut self, encoding: Encoding, query: &A::Query) -> Result<A::QueryOutput, ApplierError>
     where
         A::Query: Serialize,
         A::QueryOutput: DeserializeOwned,
     {
-        let bytes = codec::encode(encoding, query).expect("the query encodes");
-        let output = self.query_payload::<A>(&Payload { encoding, bytes })?;
-        Ok(codec::decode(encoding, &output).expect("the output decodes"))
+        self.typed(encoding, query, |h, p| h.query_payload::<A>(p))
     }
 }

@@ -104,7 +104,7 @@ fn row(what: &str, native: Stats, wasm: Stats) {
 
 fn main() {
     println!("wasmraft apply benchmark: ns per entry, median (min–max) of {ROUNDS} rounds of {BATCH}\n");
-    println!("{:<34} {:<30} {:<30} {}", "", "native", "wasm", "wasm/native");
+    println!("{:<34} {:<30} {:<30} wasm/native", "", "native", "wasm");
 
     let put = |enc| move |r| entries(r, enc, kv_put);
     let put_native = apply_cost(kv_native(), put(Encoding::Postcard));

@@ -6,8 +6,7 @@
 //! length, key, u32 value length, value, in key order; and a blake3 of everything before
 //! it. Decoding checks the trailer and that the entries hash to the header's state hash.
 
-use super::state::StateMap;
-use super::{LogPosition, StateHash, state_hash};
+use super::state::{LogPosition, StateHash, StateMap, state_hash};
 use bytes::Bytes;
 use serde::{Deserialize, Serialize};
 use std::io::{self, Read, Write};

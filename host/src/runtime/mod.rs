@@ -22,6 +22,8 @@
 pub mod backend;
 mod checkpoint;
 pub mod engine;
+mod guest;
+mod instance;
 pub mod module;
 pub mod native;
 pub mod state;
@@ -33,47 +35,15 @@ pub use checkpoint::{Checkpoint, CheckpointError};
 pub use engine::Limits;
 pub use module::{LoadError, LoadedModule, ModuleHash, WasmEngine};
 pub use native::NativeBackend;
-pub use state::{StateMap, Txn};
+pub use state::{LogPosition, StateHash, StateMap, Txn};
 pub use wasm::WasmBackend;
 
-use serde::{Deserialize, Serialize};
-use std::fmt;
+use state::state_hash;
 use wasmraft_sdk::contract::{ApplierError, Caller, Meta, Payload};
 
 /// The apply instance is replaced at the first entry of each block of this many indexes.
 /// Consensus-critical: it decides what guest memory an entry can observe.
 pub const RESET_INTERVAL: u64 = 1024;
-
-/// A position in the Raft log.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Default, Serialize, Deserialize)]
-pub struct LogPosition {
-    pub index: u64,
-    pub term: u64,
-}
-
-/// A hash of the replicated state: equal on nodes that applied the same entries.
-#[derive(Clone, Copy, PartialEq, Eq, Hash)]
-pub struct StateHash(pub [u8; 32]);
-
-impl fmt::Display for StateHash {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&hex::encode(self.0))
-    }
-}
-
-impl fmt::Debug for StateHash {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "StateHash({self})")
-    }
-}
-
-fn state_hash(state: &StateMap, clock_ns: u64) -> StateHash {
-    let mut h = blake3::Hasher::new_derive_key("wasmraft state hash v1");
-    h.update(&state.digest().to_bytes());
-    h.update(&(state.len() as u64).to_le_bytes());
-    h.update(&clock_ns.to_le_bytes());
-    StateHash(*h.finalize().as_bytes())
-}
 
 pub struct Runtime {
     backend: Box<dyn Backend>,

@@ -4,8 +4,9 @@
 
 use super::backend::ModuleDescriptor;
 use super::engine::{Limits, deterministic_config};
+use super::guest::{GuestState, add_imports_to_linker, bindings};
+use super::instance::Instance;
 use super::wasi;
-use super::wasm::{GuestState, Instance, add_imports_to_linker, bindings};
 use semver::Version;
 use std::collections::HashMap;
 use std::fmt;
@@ -186,6 +187,11 @@ impl WasmEngine {
         &self.limits
     }
 
+    /// A fresh instance of `module` to run the entry at `index`.
+    pub(super) fn instantiate(&self, module: &LoadedModule, index: u64) -> wasmtime::Result<Instance> {
+        Instance::new(&self.engine, &module.pre, &self.limits, &module.info.name, index)
+    }
+
     /// Checks and compiles `bytes`, or returns the module already loaded with that hash.
     pub fn load(&self, bytes: &[u8]) -> Result<Arc<LoadedModule>, LoadError> {
         let hash = ModuleHash::of(bytes);
@@ -226,7 +232,7 @@ impl WasmEngine {
         let mut module =
             LoadedModule { hash, info: Info { name: String::new(), version: String::new() }, size_bytes: bytes.len(), imports, pre };
 
-        let mut instance = Instance::new(self, &module, 0).map_err(|e| LoadError::Instantiate(format!("{e:#}")))?;
+        let mut instance = self.instantiate(&module, 0).map_err(|e| LoadError::Instantiate(format!("{e:#}")))?;
         let info = instance.info().map_err(|e| LoadError::InfoFailed(e.into_error().to_string()))?;
         if info.name.is_empty() || !info.name.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c)) {
             return Err(LoadError::BadInfo(format!("name `{}` must be non-empty ASCII letters, digits, `-`, `_` or `.`", info.name)));

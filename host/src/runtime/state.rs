@@ -15,7 +15,9 @@
 
 use bytes::Bytes;
 use imbl::OrdMap;
+use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
+use std::fmt;
 use std::ops::Bound;
 
 /// Consensus-critical bounds on what one call may write. Exceeding one traps the call on
@@ -69,6 +71,38 @@ impl Digest {
         }
         out
     }
+}
+
+/// A position in the Raft log.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Default, Serialize, Deserialize)]
+pub struct LogPosition {
+    pub index: u64,
+    pub term: u64,
+}
+
+/// A hash of the replicated state: equal on nodes that applied the same entries.
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+pub struct StateHash(pub [u8; 32]);
+
+impl fmt::Display for StateHash {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&hex::encode(self.0))
+    }
+}
+
+impl fmt::Debug for StateHash {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "StateHash({self})")
+    }
+}
+
+/// The hash of the replicated state: the applier's entries and the entry clock.
+pub(super) fn state_hash(state: &StateMap, clock_ns: u64) -> StateHash {
+    let mut h = blake3::Hasher::new_derive_key("wasmraft state hash v1");
+    h.update(&state.digest().to_bytes());
+    h.update(&(state.len() as u64).to_le_bytes());
+    h.update(&clock_ns.to_le_bytes());
+    StateHash(*h.finalize().as_bytes())
 }
 
 /// The committed state. Cloning is O(1).

@@ -12,11 +12,10 @@
 //! Filesystem, sockets and anything else are not linked at all: a module that imports them
 //! is refused at load, with the list of what it asked for.
 
-use super::wasm::GuestState;
 use wasmtime::component::{HasData, Linker, Resource, ResourceTable};
 use wasmtime_wasi::p2::bindings::{cli, clocks, random, sync};
 use wasmtime_wasi::p2::{DynPollable, Pollable, subscribe};
-use wasmtime_wasi::{WasiCtx, WasiCtxBuilder};
+use wasmtime_wasi::{WasiCtx, WasiCtxBuilder, WasiView};
 
 /// The WASI interfaces (without version) that [`add_to_linker`] provides.
 pub const LINKED_INTERFACES: &[&str] = &[
@@ -83,6 +82,11 @@ pub fn insecure_seed(index: u64) -> (u64, u64) {
     (word(0), word(8))
 }
 
+/// What a store's data lends the virtual clocks and random source.
+pub trait WasiHost: WasiView + 'static {
+    fn virtual_parts(&mut self) -> (&mut EntrySource, (u64, u64), &mut ResourceTable);
+}
+
 struct Table;
 impl HasData for Table {
     type Data<'a> = &'a mut ResourceTable;
@@ -99,17 +103,21 @@ pub struct VirtualView<'a> {
     table: &'a mut ResourceTable,
 }
 
-fn virtual_view(state: &mut GuestState) -> VirtualView<'_> {
+fn virtual_view<T: WasiHost>(state: &mut T) -> VirtualView<'_> {
     let (source, seed, table) = state.virtual_parts();
     VirtualView { source, seed, table }
 }
 
-pub fn add_to_linker(linker: &mut Linker<GuestState>) -> wasmtime::Result<()> {
+fn table<T: WasiView>(state: &mut T) -> &mut ResourceTable {
+    state.ctx().table
+}
+
+pub fn add_to_linker<T: WasiHost>(linker: &mut Linker<T>) -> wasmtime::Result<()> {
     use wasmtime_wasi::cli::{WasiCli, WasiCliView};
     let l = linker;
-    sync::io::error::add_to_linker::<_, Table>(l, |s| s.table())?;
-    sync::io::poll::add_to_linker::<_, Table>(l, |s| s.table())?;
-    sync::io::streams::add_to_linker::<_, Table>(l, |s| s.table())?;
+    sync::io::error::add_to_linker::<_, Table>(l, table)?;
+    sync::io::poll::add_to_linker::<_, Table>(l, table)?;
+    sync::io::streams::add_to_linker::<_, Table>(l, table)?;
     cli::exit::add_to_linker::<_, WasiCli>(l, |s| s.cli())?;
     cli::environment::add_to_linker::<_, WasiCli>(l, |s| s.cli())?;
     cli::stdin::add_to_linker::<_, WasiCli>(l, |s| s.cli())?;
@@ -120,11 +128,11 @@ pub fn add_to_linker(linker: &mut Linker<GuestState>) -> wasmtime::Result<()> {
     cli::terminal_stdin::add_to_linker::<_, WasiCli>(l, |s| s.cli())?;
     cli::terminal_stdout::add_to_linker::<_, WasiCli>(l, |s| s.cli())?;
     cli::terminal_stderr::add_to_linker::<_, WasiCli>(l, |s| s.cli())?;
-    clocks::wall_clock::add_to_linker::<_, Virtual>(l, virtual_view)?;
-    clocks::monotonic_clock::add_to_linker::<_, Virtual>(l, virtual_view)?;
-    random::random::add_to_linker::<_, Virtual>(l, virtual_view)?;
-    random::insecure::add_to_linker::<_, Virtual>(l, virtual_view)?;
-    random::insecure_seed::add_to_linker::<_, Virtual>(l, virtual_view)?;
+    clocks::wall_clock::add_to_linker::<_, Virtual>(l, virtual_view::<T>)?;
+    clocks::monotonic_clock::add_to_linker::<_, Virtual>(l, virtual_view::<T>)?;
+    random::random::add_to_linker::<_, Virtual>(l, virtual_view::<T>)?;
+    random::insecure::add_to_linker::<_, Virtual>(l, virtual_view::<T>)?;
+    random::insecure_seed::add_to_linker::<_, Virtual>(l, virtual_view::<T>)?;
     Ok(())
 }
 

@@ -1,0 +1,140 @@
+//! What a call can reach: the store's data (the call's transaction, its entry, its limits)
+//! and the host side of the `wasmraft:applier` imports, `store` and `log`.
+
+use super::engine::{MAX_TABLE_ELEMENTS, fuel};
+use super::state::{StoreFault, Txn};
+use super::wasi::{EntrySource, WasiHost};
+use std::sync::Arc;
+use wasmtime::component::{Linker, ResourceTable};
+use wasmtime::{ResourceLimiter, StoreContextMut};
+use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
+
+pub(crate) mod bindings {
+    wasmtime::component::bindgen!({ path: "../wit", world: "applier" });
+}
+
+use bindings::wasmraft::applier::log::Level as WitLevel;
+
+/// Why the host stopped a call. Each is a function of the entry and the instance's history,
+/// so every node stops the same call at the same point.
+#[derive(Debug, Clone, thiserror::Error)]
+pub(crate) enum GuestFault {
+    #[error("the call used up its budget of {budget} fuel")]
+    OutOfFuel { budget: u64 },
+    #[error("the instance tried to grow its memory to {desired} bytes, beyond the limit of {limit}")]
+    OutOfMemory { desired: usize, limit: usize },
+    #[error("the instance tried to grow a table to {desired} elements, beyond the limit of {MAX_TABLE_ELEMENTS}")]
+    TableLimit { desired: usize },
+    #[error(transparent)]
+    Store(#[from] StoreFault),
+}
+
+/// Everything a call's host functions can reach.
+pub struct GuestState {
+    pub(super) txn: Txn,
+    pub(super) source: EntrySource,
+    pub(super) seed: (u64, u64),
+    pub(super) wasi: WasiCtx,
+    pub(super) table: ResourceTable,
+    pub(super) memory_limit: usize,
+    pub(super) budget: u64,
+    pub(super) panic: Option<String>,
+    pub(super) module: Arc<str>,
+}
+
+impl WasiView for GuestState {
+    fn ctx(&mut self) -> WasiCtxView<'_> {
+        WasiCtxView { ctx: &mut self.wasi, table: &mut self.table }
+    }
+}
+
+impl WasiHost for GuestState {
+    fn virtual_parts(&mut self) -> (&mut EntrySource, (u64, u64), &mut ResourceTable) {
+        (&mut self.source, self.seed, &mut self.table)
+    }
+}
+
+impl ResourceLimiter for GuestState {
+    fn memory_growing(&mut self, _current: usize, desired: usize, _maximum: Option<usize>) -> wasmtime::Result<bool> {
+        if desired > self.memory_limit {
+            return Err(GuestFault::OutOfMemory { desired, limit: self.memory_limit }.into());
+        }
+        Ok(true)
+    }
+
+    fn table_growing(&mut self, _current: usize, desired: usize, _maximum: Option<usize>) -> wasmtime::Result<bool> {
+        if desired > MAX_TABLE_ELEMENTS {
+            return Err(GuestFault::TableLimit { desired }.into());
+        }
+        Ok(true)
+    }
+}
+
+/// Takes a host call's cost out of the guest's fuel, trapping when it runs out.
+fn charge(cx: &mut StoreContextMut<'_, GuestState>, bytes: usize) -> wasmtime::Result<()> {
+    let cost = fuel::for_call(bytes);
+    let left = cx.get_fuel()?;
+    if left < cost {
+        cx.set_fuel(0)?;
+        return Err(GuestFault::OutOfFuel { budget: cx.data().budget }.into());
+    }
+    cx.set_fuel(left - cost)
+}
+
+const MAX_PANIC_MESSAGE: usize = 4096;
+
+/// The host side of `wasmraft:applier/store` and `/log`, registered by hand rather than
+/// through the generated traits so that each call can charge fuel from the store.
+pub(super) fn add_imports_to_linker(linker: &mut Linker<GuestState>, abi_version: &str) -> wasmtime::Result<()> {
+    type Cx<'a> = StoreContextMut<'a, GuestState>;
+    let mut store = linker.instance(&format!("wasmraft:applier/store@{abi_version}"))?;
+    store.func_wrap("get", |mut cx: Cx, (key,): (Vec<u8>,)| {
+        charge(&mut cx, key.len())?;
+        let value = cx.data().txn.get(&key);
+        charge(&mut cx, value.as_ref().map_or(0, |v| v.len()))?;
+        Ok((value.map(|v| v.to_vec()),))
+    })?;
+    store.func_wrap("put", |mut cx: Cx, (key, value): (Vec<u8>, Vec<u8>)| {
+        charge(&mut cx, key.len() + value.len())?;
+        cx.data_mut().txn.put(key, value).map_err(GuestFault::from)?;
+        Ok(())
+    })?;
+    store.func_wrap("delete", |mut cx: Cx, (key,): (Vec<u8>,)| {
+        charge(&mut cx, key.len())?;
+        cx.data_mut().txn.delete(key).map_err(GuestFault::from)?;
+        Ok(())
+    })?;
+    store.func_wrap("scan", |mut cx: Cx, (start, end, limit): (Vec<u8>, Option<Vec<u8>>, u32)| {
+        charge(&mut cx, start.len() + end.as_ref().map_or(0, Vec::len))?;
+        let page = cx.data().txn.scan(&start, end.as_deref(), limit);
+        charge(&mut cx, page.iter().map(|(k, v)| k.len() + v.len()).sum())?;
+        Ok((page.into_iter().map(|(k, v)| (k.to_vec(), v.to_vec())).collect::<Vec<_>>(),))
+    })?;
+
+    let mut log = linker.instance(&format!("wasmraft:applier/log@{abi_version}"))?;
+    log.func_wrap("log", |mut cx: Cx, (level, message): (WitLevel, String)| {
+        charge(&mut cx, message.len())?;
+        let module = &cx.data().module;
+        match level {
+            WitLevel::Trace => tracing::trace!(target: "applier", %module, "{message}"),
+            WitLevel::Debug => tracing::debug!(target: "applier", %module, "{message}"),
+            WitLevel::Info => tracing::info!(target: "applier", %module, "{message}"),
+            WitLevel::Warn => tracing::warn!(target: "applier", %module, "{message}"),
+            WitLevel::Error => tracing::error!(target: "applier", %module, "{message}"),
+        }
+        Ok(())
+    })?;
+    log.func_wrap("panicked", |mut cx: Cx, (mut message,): (String,)| {
+        if message.len() > MAX_PANIC_MESSAGE {
+            let mut cut = MAX_PANIC_MESSAGE;
+            while !message.is_char_boundary(cut) {
+                cut -= 1;
+            }
+            message.truncate(cut);
+        }
+        cx.data_mut().panic = Some(message);
+        Ok(())
+    })?;
+    Ok(())
+}
+
