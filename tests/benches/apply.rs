@@ -137,9 +137,10 @@ fn main() {
         runtime.apply(Meta { index: 1, ..m }, p).unwrap().unwrap();
         runtime
     };
+    // A difference of two medians; its range pairs the extremes of both.
     let per_get = |reads: Stats, noop: Stats| {
         let f = |r: f64, n: f64| (r - n) / 100.0;
-        Stats { median: f(reads.median, noop.median), min: f(reads.min, noop.min), max: f(reads.max, noop.max) }
+        Stats { median: f(reads.median, noop.median), min: f(reads.min, noop.max), max: f(reads.max, noop.min) }
     };
     let get_native = per_get(apply_cost(seed(testkit_native()), tk(reads)), noop_native);
     let get_wasm = per_get(apply_cost(seed(testkit_wasm()), tk(reads)), noop_wasm);
