@@ -1,0 +1,265 @@
+//! Snapshot files: everything a node needs to continue from an applied index without the
+//! log before it: the applier's state (a runtime checkpoint), the active module, and the
+//! Raft membership at that index.
+//!
+//! Format (version 1):
+//! ```text
+//! "WRSNAP" u16 version | u32 len, header (postcard), blake3(header) | module bytes | checkpoint
+//! ```
+//! The header names the index, term, conf state and the module's length and blake3; the
+//! checkpoint carries its own checksum. Files are written to a temporary name, synced, and
+//! renamed, so a snapshot file that exists is whole.
+//!
+//! Raft messages never carry the state: a `MsgSnapshot` carries a small descriptor (index,
+//! term) and the file travels in chunks over its own stream (see `transport`).
+
+use crate::runtime::Checkpoint;
+use protobuf::Message as _;
+use raft::eraftpb::{ConfState, SnapshotMetadata};
+use serde::{Deserialize, Serialize};
+use std::fs::File;
+use std::io::{self, BufReader, BufWriter, Read, Write};
+use std::path::{Path, PathBuf};
+
+const MAGIC: &[u8; 6] = b"WRSNAP";
+const VERSION: u16 = 1;
+const EXTENSION: &str = "wrsnap";
+
+#[derive(Serialize, Deserialize)]
+struct Header {
+    index: u64,
+    term: u64,
+    /// raft-rs's ConfState, protobuf-encoded.
+    conf_state: Vec<u8>,
+    module_len: u64,
+    module_hash: [u8; 32],
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum SnapshotError {
+    #[error("snapshot i/o: {0}")]
+    Io(#[from] io::Error),
+    #[error("not a wasmraft snapshot")]
+    BadMagic,
+    #[error("snapshot format version {0} is not supported (this node reads version {VERSION})")]
+    UnsupportedVersion(u16),
+    #[error("the snapshot is corrupt: {0}")]
+    Corrupt(String),
+    #[error(transparent)]
+    Checkpoint(#[from] crate::runtime::CheckpointError),
+}
+
+/// A snapshot as loaded from disk.
+pub struct SnapshotFile {
+    pub meta: SnapshotMetadata,
+    pub module: Vec<u8>,
+    pub checkpoint: Checkpoint,
+}
+
+/// What a `MsgSnapshot` carries: which snapshot, not its content.
+pub fn descriptor(meta: &SnapshotMetadata) -> Vec<u8> {
+    postcard::to_allocvec(&(meta.index, meta.term)).expect("two integers encode")
+}
+
+pub fn parse_descriptor(bytes: &[u8]) -> Option<(u64, u64)> {
+    postcard::from_bytes(bytes).ok()
+}
+
+fn metadata(index: u64, term: u64, conf_state: ConfState) -> SnapshotMetadata {
+    let mut meta = SnapshotMetadata::default();
+    meta.index = index;
+    meta.term = term;
+    meta.set_conf_state(conf_state);
+    meta
+}
+
+/// The directory of a node's snapshot files.
+pub struct SnapshotDir {
+    dir: PathBuf,
+}
+
+impl SnapshotDir {
+    pub fn open(dir: PathBuf) -> io::Result<Self> {
+        std::fs::create_dir_all(&dir)?;
+        // Leftovers of writes or transfers that never finished.
+        for entry in std::fs::read_dir(&dir)? {
+            let path = entry?.path();
+            if path.extension().is_some_and(|x| x == "tmp") {
+                std::fs::remove_file(&path)?;
+            }
+        }
+        Ok(SnapshotDir { dir })
+    }
+
+    pub fn path(&self, index: u64, term: u64) -> PathBuf {
+        self.dir.join(format!("snap-{index:020}-{term:020}.{EXTENSION}"))
+    }
+
+    /// A temporary path in the directory (for a file being written or received).
+    pub fn temp_path(&self, name: &str) -> PathBuf {
+        self.dir.join(format!("{name}.tmp"))
+    }
+
+    /// Writes a snapshot of `checkpoint` with `module` and `conf_state`.
+    pub fn write(&self, checkpoint: &Checkpoint, term: u64, conf_state: ConfState, module: &[u8]) -> Result<SnapshotMetadata, SnapshotError> {
+        let index = checkpoint.applied.index;
+        let header = Header {
+            index,
+            term,
+            conf_state: conf_state.write_to_bytes().map_err(|e| SnapshotError::Corrupt(e.to_string()))?,
+            module_len: module.len() as u64,
+            module_hash: *blake3::hash(module).as_bytes(),
+        };
+        let tmp = self.temp_path(&format!("build-{index}"));
+        let mut w = BufWriter::new(File::create(&tmp)?);
+        w.write_all(MAGIC)?;
+        w.write_all(&VERSION.to_le_bytes())?;
+        let header_bytes = postcard::to_allocvec(&header).map_err(io::Error::other)?;
+        w.write_all(&(header_bytes.len() as u32).to_le_bytes())?;
+        w.write_all(&header_bytes)?;
+        w.write_all(blake3::hash(&header_bytes).as_bytes())?;
+        w.write_all(module)?;
+        checkpoint.encode(&mut w)?;
+        let file = w.into_inner().map_err(|e| e.into_error())?;
+        file.sync_all()?;
+        let path = self.path(index, term);
+        std::fs::rename(&tmp, &path)?;
+        sync_dir(&self.dir)?;
+        Ok(metadata(index, term, conf_state))
+    }
+
+    /// Moves a received, verified file into place.
+    pub fn adopt(&self, tmp: &Path, index: u64, term: u64) -> io::Result<PathBuf> {
+        let path = self.path(index, term);
+        std::fs::rename(tmp, &path)?;
+        sync_dir(&self.dir)?;
+        Ok(path)
+    }
+
+    /// Snapshot files present, newest (highest index) first.
+    pub fn list(&self) -> io::Result<Vec<(u64, u64, PathBuf)>> {
+        let mut found = Vec::new();
+        for entry in std::fs::read_dir(&self.dir)? {
+            let path = entry?.path();
+            let Some(name) = path.file_name().and_then(|n| n.to_str()) else { continue };
+            let Some(rest) = name.strip_prefix("snap-").and_then(|r| r.strip_suffix(&format!(".{EXTENSION}"))) else {
+                continue;
+            };
+            let Some((i, t)) = rest.split_once('-') else { continue };
+            if let (Ok(i), Ok(t)) = (i.parse::<u64>(), t.parse::<u64>()) {
+                found.push((i, t, path));
+            }
+        }
+        found.sort_by(|a, b| b.0.cmp(&a.0).then(b.1.cmp(&a.1)));
+        Ok(found)
+    }
+
+    /// Keeps the newest `keep` snapshots and removes the rest.
+    pub fn prune(&self, keep: usize) -> io::Result<()> {
+        for (_, _, path) in self.list()?.into_iter().skip(keep) {
+            std::fs::remove_file(path)?;
+        }
+        Ok(())
+    }
+}
+
+fn sync_dir(dir: &Path) -> io::Result<()> {
+    File::open(dir)?.sync_all()
+}
+
+/// Reads and verifies a snapshot file.
+pub fn load(path: &Path) -> Result<SnapshotFile, SnapshotError> {
+    let mut r = BufReader::new(File::open(path)?);
+    let mut magic = [0u8; 6];
+    r.read_exact(&mut magic)?;
+    if &magic != MAGIC {
+        return Err(SnapshotError::BadMagic);
+    }
+    let mut version = [0u8; 2];
+    r.read_exact(&mut version)?;
+    let version = u16::from_le_bytes(version);
+    if version != VERSION {
+        return Err(SnapshotError::UnsupportedVersion(version));
+    }
+    let mut len = [0u8; 4];
+    r.read_exact(&mut len)?;
+    let len = u32::from_le_bytes(len) as usize;
+    if len > 1 << 20 {
+        return Err(SnapshotError::Corrupt(format!("a header of {len} bytes")));
+    }
+    let mut header_bytes = vec![0u8; len];
+    r.read_exact(&mut header_bytes)?;
+    let mut header_hash = [0u8; 32];
+    r.read_exact(&mut header_hash)?;
+    if blake3::hash(&header_bytes).as_bytes() != &header_hash {
+        return Err(SnapshotError::Corrupt("header checksum mismatch".into()));
+    }
+    let header: Header = postcard::from_bytes(&header_bytes).map_err(|e| SnapshotError::Corrupt(format!("header: {e}")))?;
+    if header.module_len > crate::runtime::module::MAX_MODULE_BYTES as u64 {
+        return Err(SnapshotError::Corrupt(format!("a module of {} bytes", header.module_len)));
+    }
+    let mut module = vec![0u8; header.module_len as usize];
+    r.read_exact(&mut module)?;
+    if blake3::hash(&module).as_bytes() != &header.module_hash {
+        return Err(SnapshotError::Corrupt("module checksum mismatch".into()));
+    }
+    let checkpoint = Checkpoint::decode(&mut r)?;
+    if checkpoint.applied.index != header.index {
+        return Err(SnapshotError::Corrupt(format!(
+            "header says index {} but the state is at {}",
+            header.index, checkpoint.applied.index
+        )));
+    }
+    let conf_state = ConfState::parse_from_bytes(&header.conf_state).map_err(|e| SnapshotError::Corrupt(e.to_string()))?;
+    Ok(SnapshotFile { meta: metadata(header.index, header.term, conf_state), module, checkpoint })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::runtime::{LogPosition, StateMap};
+    use bytes::Bytes;
+
+    fn checkpoint(index: u64) -> Checkpoint {
+        let state = StateMap::from_entries((0..50u32).map(|i| (Bytes::from(i.to_be_bytes().to_vec()), Bytes::from(vec![7u8; 20]))));
+        Checkpoint { applied: LogPosition { index, term: 2 }, clock_ns: 9, state }
+    }
+
+    #[test]
+    fn write_list_load_prune() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = SnapshotDir::open(tmp.path().join("snap")).unwrap();
+        let mut cs = ConfState::default();
+        cs.voters = vec![1, 2, 3];
+        for index in [10, 30, 20] {
+            dir.write(&checkpoint(index), 2, cs.clone(), b"module bytes").unwrap();
+        }
+        let listed: Vec<u64> = dir.list().unwrap().iter().map(|s| s.0).collect();
+        assert_eq!(listed, vec![30, 20, 10]);
+        let loaded = load(&dir.list().unwrap()[0].2).unwrap();
+        assert_eq!((loaded.meta.index, loaded.meta.term), (30, 2));
+        assert_eq!(loaded.meta.get_conf_state().voters, vec![1, 2, 3]);
+        assert_eq!(loaded.module, b"module bytes");
+        assert_eq!(loaded.checkpoint.state_hash(), checkpoint(30).state_hash());
+        dir.prune(1).unwrap();
+        assert_eq!(dir.list().unwrap().len(), 1);
+    }
+
+    #[test]
+    fn damage_is_detected() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = SnapshotDir::open(tmp.path().to_path_buf()).unwrap();
+        dir.write(&checkpoint(5), 1, ConfState::default(), b"mod").unwrap();
+        let path = dir.path(5, 1);
+        let mut bytes = std::fs::read(&path).unwrap();
+        for offset in [3, 20, bytes.len() / 2, bytes.len() - 3] {
+            let original = bytes[offset];
+            bytes[offset] ^= 0xFF;
+            std::fs::write(&path, &bytes).unwrap();
+            assert!(load(&path).is_err(), "damage at {offset} went unnoticed");
+            bytes[offset] = original;
+        }
+        std::fs::write(&path, &bytes[..bytes.len() - 10]).unwrap();
+        assert!(load(&path).is_err());
+    }
+}
