@@ -1,5 +1,10 @@
 //! The `wasmraft` command line.
 
+use crate::api::proto::client::client_client::ClientClient;
+use crate::api::proto::client::{
+    Encoding as ProtoEncoding, ProposeRequest, QueryRequest, StatusRequest, propose_response, query_response,
+};
+use crate::node::config::ServeArgs;
 use crate::runtime::{Limits, ModuleDescriptor, Runtime, WasmBackend, WasmEngine};
 use anyhow::{Context, bail};
 use clap::{Args, Parser, Subcommand};
@@ -20,6 +25,39 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Run a node. A new data directory bootstraps a node of a new cluster (give every
+    /// initial member the same --peers and --module); an existing one is recovered.
+    ///
+    /// Example, one of three nodes on this machine:
+    ///   wasmraft serve --id 1 --listen 127.0.0.1:7001 \
+    ///     --peers 1=127.0.0.1:7001,2=127.0.0.1:7002,3=127.0.0.1:7003 \
+    ///     --data-dir /var/lib/wasmraft/1 --module kv.wasm
+    Serve(Box<ServeArgs>),
+    /// Propose a command (the applier's JSON) and print its outcome once applied.
+    ///
+    /// Prints {"index", "term", "output"} or {"index", "term", "error": {"code", "message",
+    /// "body"}}. Exits 1 when the applier refused the command, 2 when the cluster could not
+    /// take it (no leader, deadline passed: then it may or may not have applied).
+    Propose {
+        #[command(flatten)]
+        target: Target,
+        /// The command as JSON; `-` or nothing reads it from stdin.
+        command: Option<String>,
+    },
+    /// Run a query (the applier's JSON) against the node's applied state.
+    ///
+    /// Prints {"applied_index", "output"} or {"applied_index", "error"}; exits like propose.
+    Query {
+        #[command(flatten)]
+        target: Target,
+        /// The query as JSON; `-` or nothing reads it from stdin.
+        query: Option<String>,
+    },
+    /// Print a node's view of itself and of the cluster as JSON.
+    Status {
+        #[command(flatten)]
+        target: Target,
+    },
     /// Check an applier module and print what it is: name, version, content hash, imports.
     ///
     /// Exits non-zero, saying why, if the module is not a usable applier.
@@ -45,6 +83,17 @@ enum Command {
     },
 }
 
+/// Which node to ask, and how long to wait.
+#[derive(Args)]
+struct Target {
+    /// The node's address (HOST:PORT).
+    #[arg(long, env = "WASMRAFT_ENDPOINT", default_value = "127.0.0.1:7001")]
+    endpoint: String,
+    /// How long to wait for the answer, e.g. `10s`, `500ms`.
+    #[arg(long, default_value = "10s")]
+    timeout: humantime::Duration,
+}
+
 /// Per-call limits. In a cluster every node must use the same values.
 #[derive(Args)]
 struct LimitArgs {
@@ -62,25 +111,111 @@ impl LimitArgs {
     }
 }
 
+/// Exit codes of the client commands.
+const REFUSED: u8 = 1;
+const FAILED: u8 = 2;
+
 pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let default_filter = if matches!(cli.command, Command::Serve(_)) { "info" } else { "warn" };
     tracing_subscriber::fmt()
         .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn".into()),
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| default_filter.into()),
         )
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
-    let cli = Cli::parse();
     let result = match cli.command {
-        Command::Inspect { module, limits } => inspect(&module, limits.limits()),
-        Command::Local { module, limits } => local(&module, limits.limits()),
+        Command::Serve(args) => args.resolve().and_then(crate::node::run).map(|()| ExitCode::SUCCESS),
+        Command::Propose { target, command } => client_call(target, |t| propose(t, command)),
+        Command::Query { target, query } => client_call(target, |t| run_query(t, query)),
+        Command::Status { target } => client_call(target, status),
+        Command::Inspect { module, limits } => inspect(&module, limits.limits()).map(|()| ExitCode::SUCCESS),
+        Command::Local { module, limits } => local(&module, limits.limits()).map(|()| ExitCode::SUCCESS),
     };
     match result {
-        Ok(()) => ExitCode::SUCCESS,
+        Ok(code) => code,
         Err(e) => {
             eprintln!("error: {e:#}");
-            ExitCode::FAILURE
+            ExitCode::from(FAILED)
         }
     }
+}
+
+type Connected = (ClientClient<tonic::transport::Channel>, std::time::Duration);
+
+fn client_call<F: std::future::Future<Output = anyhow::Result<ExitCode>>>(
+    target: Target,
+    call: impl FnOnce(Connected) -> F,
+) -> anyhow::Result<ExitCode> {
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    runtime.block_on(async {
+        let timeout: std::time::Duration = target.timeout.into();
+        let endpoint = tonic::transport::Endpoint::from_shared(format!("http://{}", target.endpoint))
+            .with_context(|| format!("`{}` is not HOST:PORT", target.endpoint))?
+            .connect_timeout(timeout)
+            .timeout(timeout);
+        let channel = endpoint.connect().await.with_context(|| format!("cannot reach {}", target.endpoint))?;
+        call((ClientClient::new(channel), timeout)).await
+    })
+}
+
+/// JSON from the argument, or from stdin when it is absent or `-`; checked before sending.
+fn json_input(arg: Option<String>, what: &str) -> anyhow::Result<Vec<u8>> {
+    let text = match arg.as_deref() {
+        None | Some("-") => std::io::read_to_string(std::io::stdin()).context("reading stdin")?,
+        Some(text) => text.to_string(),
+    };
+    let value: Value = serde_json::from_str(&text).with_context(|| format!("the {what} is not JSON"))?;
+    Ok(serde_json::to_vec(&value)?)
+}
+
+fn rpc_error(status: tonic::Status) -> anyhow::Error {
+    anyhow::anyhow!("{:?}: {}", status.code(), status.message())
+}
+
+async fn propose((mut client, _): Connected, command: Option<String>) -> anyhow::Result<ExitCode> {
+    let command = json_input(command, "command")?;
+    let request = ProposeRequest { command, encoding: ProtoEncoding::Json as i32 };
+    let response = client.propose(request).await.map_err(rpc_error)?.into_inner();
+    let outcome = match response.outcome.context("the answer has no outcome")? {
+        propose_response::Outcome::Output(output) => Ok(output),
+        propose_response::Outcome::Error(e) => Err(ApplierError { code: e.code, message: e.message, body: e.body }),
+    };
+    print_outcome(json!({ "index": response.index, "term": response.term }), outcome)
+}
+
+async fn run_query((mut client, _): Connected, query: Option<String>) -> anyhow::Result<ExitCode> {
+    let query = json_input(query, "query")?;
+    let response = client.query(QueryRequest { query, encoding: ProtoEncoding::Json as i32 }).await.map_err(rpc_error)?.into_inner();
+    let outcome = match response.outcome.context("the answer has no outcome")? {
+        query_response::Outcome::Output(output) => Ok(output),
+        query_response::Outcome::Error(e) => Err(ApplierError { code: e.code, message: e.message, body: e.body }),
+    };
+    print_outcome(json!({ "applied_index": response.applied_index }), outcome)
+}
+
+async fn status((mut client, _): Connected) -> anyhow::Result<ExitCode> {
+    let s = client.status(StatusRequest {}).await.map_err(rpc_error)?.into_inner();
+    let members: Vec<Value> = s.members.iter().map(|m| json!({ "id": m.id, "address": m.address, "kind": m.kind })).collect();
+    let module = s.module.map(|m| json!({ "name": m.name, "version": m.version, "hash": m.hash }));
+    let out = json!({
+        "id": s.id, "role": s.role, "term": s.term, "leader": s.leader,
+        "commit_index": s.commit_index, "applied_index": s.applied_index,
+        "members": members, "module": module, "state_hash": s.state_hash,
+        "snapshot_index": s.snapshot_index, "first_log_index": s.first_log_index,
+        "last_log_index": s.last_log_index, "cluster_id": s.cluster_id,
+    });
+    println!("{}", serde_json::to_string_pretty(&out)?);
+    Ok(ExitCode::SUCCESS)
+}
+
+fn print_outcome(mut head: Value, outcome: Result<Vec<u8>, ApplierError>) -> anyhow::Result<ExitCode> {
+    let refused = outcome.is_err();
+    let body = outcome_json(outcome);
+    head.as_object_mut().expect("an object").extend(body.as_object().expect("an object").clone());
+    println!("{head}");
+    Ok(if refused { ExitCode::from(REFUSED) } else { ExitCode::SUCCESS })
 }
 
 fn load(path: &PathBuf, limits: Limits) -> anyhow::Result<(std::sync::Arc<WasmEngine>, std::sync::Arc<crate::runtime::LoadedModule>)> {
@@ -115,18 +250,21 @@ fn entropy() -> anyhow::Result<[u8; 32]> {
     Ok(bytes)
 }
 
-/// An outcome as a JSON line; outputs and error bodies are the applier's JSON.
-fn outcome_json(index: u64, outcome: Result<Vec<u8>, ApplierError>) -> Value {
+/// `{"output": ...}` or `{"error": {...}}`; outputs and error bodies are the applier's JSON.
+fn outcome_json(outcome: Result<Vec<u8>, ApplierError>) -> Value {
     let as_json = |bytes: &[u8]| {
         serde_json::from_slice::<Value>(bytes).unwrap_or_else(|_| Value::String(String::from_utf8_lossy(bytes).into()))
     };
     match outcome {
-        Ok(output) => json!({ "index": index, "output": as_json(&output) }),
-        Err(e) => json!({
-            "index": index,
-            "error": { "code": e.code, "message": e.message, "body": e.body.as_deref().map(as_json) },
-        }),
+        Ok(output) => json!({ "output": as_json(&output) }),
+        Err(e) => json!({ "error": { "code": e.code, "message": e.message, "body": e.body.as_deref().map(as_json) } }),
     }
+}
+
+fn with_index(index: u64, outcome: Result<Vec<u8>, ApplierError>) -> Value {
+    let mut line = json!({ "index": index });
+    line.as_object_mut().expect("an object").extend(outcome_json(outcome).as_object().expect("an object").clone());
+    line
 }
 
 fn local(path: &PathBuf, limits: Limits) -> anyhow::Result<()> {
@@ -148,11 +286,11 @@ fn local(path: &PathBuf, limits: Limits) -> anyhow::Result<()> {
                 let index = runtime.applied().index + 1;
                 let meta = Meta { index, term: 1, timestamp_ns: now_ns(), caller: None, entropy: entropy()? };
                 let payload = Payload::json(serde_json::to_vec(&command)?);
-                outcome_json(index, runtime.apply(meta, payload)?)
+                with_index(index, runtime.apply(meta, payload)?)
             }
             Line::Query(query) => {
                 let payload = Payload::json(serde_json::to_vec(&query)?);
-                outcome_json(runtime.applied().index, runtime.query(None, now_ns(), payload)?)
+                with_index(runtime.applied().index, runtime.query(None, now_ns(), payload)?)
             }
         };
         writeln!(out, "{result}")?;

@@ -4,8 +4,13 @@
 //! - [`cli`]: the `wasmraft` command.
 
 pub mod api;
+pub mod apply;
 pub mod cli;
+pub mod consensus;
+pub mod entry;
 pub mod log;
+pub mod node;
 pub mod runtime;
 pub mod snapshot;
+pub mod transport;
 

@@ -1,1 +1,4 @@
+//! The gRPC APIs: the protocol types and the client service.
+
 pub mod proto;
+pub mod server;

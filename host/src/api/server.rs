@@ -1,0 +1,184 @@
+//! The client API: `Propose`, `Query`, `Status` on any node.
+//!
+//! Every call has a deadline: the client's `grpc-timeout`, else [`ClientService::deadline`],
+//! at most [`MAX_DEADLINE`]. A proposal whose outcome is known to be "not applied" (no
+//! leader, overtaken by a new leader's log) fails at once with a code that says so; one
+//! whose outcome is unknown when the deadline passes fails with DEADLINE_EXCEEDED and says
+//! that it may or may not have applied.
+
+use super::proto::client::client_server::{Client, ClientServer};
+use super::proto::client::{
+    ApplierError as ProtoError, Encoding as ProtoEncoding, Member, Module, ProposeRequest, ProposeResponse, QueryRequest,
+    QueryResponse, StatusRequest, StatusResponse, propose_response, query_response,
+};
+use crate::apply::ApplyTask;
+use crate::consensus::Event;
+use crate::consensus::proposals::{ProposeError, Proposals};
+use crate::entry::{EntryData, ProposedCommand};
+use crate::node::status::StatusBoard;
+use crate::transport::MAX_MESSAGE;
+use crossbeam_channel::Sender;
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use tokio::sync::oneshot;
+use tonic::metadata::MetadataMap;
+use tonic::{Code, Request, Response, Status};
+use wasmraft_sdk::contract::{ApplierError, Encoding, Payload};
+
+pub const MAX_DEADLINE: Duration = Duration::from_secs(120);
+/// Commands larger than this are refused before they reach the log.
+pub const MAX_COMMAND_BYTES: usize = 8 << 20;
+
+pub struct ClientService {
+    pub id: u64,
+    pub cluster_id: u64,
+    pub members: BTreeMap<u64, String>,
+    pub events: Sender<Event>,
+    pub apply: Sender<ApplyTask>,
+    pub proposals: Arc<Proposals>,
+    pub status: Arc<StatusBoard>,
+    /// The deadline of a call that sets none.
+    pub deadline: Duration,
+}
+
+impl ClientService {
+    pub fn into_server(self) -> ClientServer<Self> {
+        ClientServer::new(self).max_decoding_message_size(MAX_MESSAGE)
+    }
+
+    /// The call's deadline: `grpc-timeout` (e.g. `500m`, `10S`), else the default.
+    fn deadline(&self, metadata: &MetadataMap) -> Duration {
+        let parsed = metadata.get("grpc-timeout").and_then(|v| v.to_str().ok()).and_then(|v| {
+            let (digits, unit) = v.split_at(v.len().checked_sub(1)?);
+            let n: u64 = digits.parse().ok()?;
+            Some(match unit {
+                "H" => Duration::from_secs(n.saturating_mul(3600)),
+                "M" => Duration::from_secs(n.saturating_mul(60)),
+                "S" => Duration::from_secs(n),
+                "m" => Duration::from_millis(n),
+                "u" => Duration::from_micros(n),
+                "n" => Duration::from_nanos(n),
+                _ => return None,
+            })
+        });
+        parsed.unwrap_or(self.deadline).min(MAX_DEADLINE)
+    }
+}
+
+fn encoding(value: i32) -> Result<Encoding, Status> {
+    match ProtoEncoding::try_from(value) {
+        Ok(ProtoEncoding::Postcard) => Ok(Encoding::Postcard),
+        Ok(ProtoEncoding::Json) => Ok(Encoding::Json),
+        Err(_) => Err(Status::invalid_argument(format!("unknown encoding {value}"))),
+    }
+}
+
+fn to_proto(e: ApplierError) -> ProtoError {
+    ProtoError { code: e.code, message: e.message, body: e.body }
+}
+
+fn status_of(e: ProposeError) -> Status {
+    let code = match e {
+        ProposeError::NoLeader | ProposeError::ShuttingDown => Code::Unavailable,
+        ProposeError::Overtaken(_) => Code::Aborted,
+        ProposeError::Busy => Code::ResourceExhausted,
+        ProposeError::Halted(_) => Code::Internal,
+    };
+    Status::new(code, e.to_string())
+}
+
+fn now_ns() -> u64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_nanos() as u64)
+}
+
+fn entropy() -> Result<[u8; 32], Status> {
+    let mut bytes = [0u8; 32];
+    getrandom::fill(&mut bytes).map_err(|e| Status::internal(format!("no entropy from the OS: {e}")))?;
+    Ok(bytes)
+}
+
+async fn within<T>(deadline: Duration, rx: oneshot::Receiver<T>, what: &str) -> Result<T, Status> {
+    match tokio::time::timeout(deadline, rx).await {
+        Ok(Ok(value)) => Ok(value),
+        Ok(Err(_)) => Err(Status::unavailable("the node is shutting down")),
+        Err(_) => Err(Status::deadline_exceeded(format!("no answer within {deadline:?}: {what}"))),
+    }
+}
+
+#[tonic::async_trait]
+impl Client for ClientService {
+    async fn propose(&self, request: Request<ProposeRequest>) -> Result<Response<ProposeResponse>, Status> {
+        let deadline = self.deadline(request.metadata());
+        let request = request.into_inner();
+        let encoding = encoding(request.encoding)?;
+        if request.command.len() > MAX_COMMAND_BYTES {
+            return Err(Status::invalid_argument(format!(
+                "the command is {} bytes; the limit is {MAX_COMMAND_BYTES}",
+                request.command.len()
+            )));
+        }
+        let command = ProposedCommand {
+            timestamp_ns: now_ns(),
+            caller: None,
+            entropy: entropy()?,
+            payload: Payload { encoding, bytes: request.command },
+        };
+        let (id, rx) = self.proposals.register();
+        let data = EntryData::Command(command).encode();
+        if self.events.send(Event::Propose { id, data }).is_err() {
+            self.proposals.forget(id);
+            return Err(Status::unavailable("the node is shutting down"));
+        }
+        let outcome = within(deadline, rx, "the command may or may not have been applied").await.inspect_err(|_| {
+            self.proposals.forget(id);
+        })?;
+        let applied = outcome.map_err(status_of)?;
+        let outcome = match applied.result {
+            Ok(output) => propose_response::Outcome::Output(output),
+            Err(e) => propose_response::Outcome::Error(to_proto(e)),
+        };
+        Ok(Response::new(ProposeResponse { index: applied.index, term: applied.term, outcome: Some(outcome) }))
+    }
+
+    async fn query(&self, request: Request<QueryRequest>) -> Result<Response<QueryResponse>, Status> {
+        let deadline = self.deadline(request.metadata());
+        let request = request.into_inner();
+        let payload = Payload { encoding: encoding(request.encoding)?, bytes: request.query };
+        let (reply, rx) = oneshot::channel();
+        self.apply.send(ApplyTask::Query { payload, reply }).map_err(|_| Status::unavailable("shutting down"))?;
+        let answer = within(deadline, rx, "the query did not run").await?.map_err(status_of)?;
+        let outcome = match answer.result {
+            Ok(output) => query_response::Outcome::Output(output),
+            Err(e) => query_response::Outcome::Error(to_proto(e)),
+        };
+        Ok(Response::new(QueryResponse { applied_index: answer.applied_index, outcome: Some(outcome) }))
+    }
+
+    async fn status(&self, _request: Request<StatusRequest>) -> Result<Response<StatusResponse>, Status> {
+        let c = self.status.consensus();
+        let a = self.status.applied();
+        let member = |id: u64, kind: &str| Member {
+            id,
+            address: self.members.get(&id).cloned().unwrap_or_default(),
+            kind: kind.to_string(),
+        };
+        let members = c.voters.iter().map(|&id| member(id, "voter")).chain(c.learners.iter().map(|&id| member(id, "learner")));
+        let module = a.module.map(|m| Module { name: m.name, version: m.version, hash: m.hash.unwrap_or_default() });
+        Ok(Response::new(StatusResponse {
+            id: self.id,
+            role: c.role.to_string(),
+            term: c.term,
+            leader: c.leader,
+            commit_index: c.commit_index,
+            applied_index: a.index,
+            members: members.collect(),
+            module,
+            state_hash: a.state_hash,
+            snapshot_index: c.snapshot_index,
+            first_log_index: c.first_index,
+            last_log_index: c.last_index,
+            cluster_id: format!("{:016x}", self.cluster_id),
+        }))
+    }
+}

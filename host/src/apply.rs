@@ -1,0 +1,184 @@
+//! The apply thread: applies committed entries through the runtime in log order, answers the
+//! proposals and queries waiting on this node, installs snapshots received from the leader,
+//! and asks for a snapshot of its own every `snapshot_interval` entries.
+
+use crate::consensus::Event;
+use crate::consensus::proposals::{ProposeError, Proposals};
+use crate::entry::{EntryData, ProposalId};
+use crate::node::status::{self, StatusBoard};
+use crate::runtime::{Checkpoint, HostError, Runtime, WasmBackend, WasmEngine};
+use crate::snapshot::{self, SnapshotDir};
+use crossbeam_channel::{Receiver, Sender};
+use raft::eraftpb::{ConfState, Entry, EntryType, SnapshotMetadata};
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use tokio::sync::oneshot;
+use wasmraft_sdk::contract::{ApplierError, Meta, Payload};
+
+pub enum ApplyTask {
+    /// Committed entries, in log order; their commit is durable.
+    Entries(Vec<Entry>),
+    /// The log now continues after this snapshot, received from the leader: load it.
+    InstallSnapshot(SnapshotMetadata),
+    Query { payload: Payload, reply: oneshot::Sender<Result<QueryAnswer, ProposeError>> },
+}
+
+pub struct QueryAnswer {
+    pub applied_index: u64,
+    pub result: Result<Vec<u8>, ApplierError>,
+}
+
+/// A checkpoint on its way to becoming a snapshot file.
+pub struct SnapshotJob {
+    pub checkpoint: Checkpoint,
+    pub conf_state: ConfState,
+    pub module: Arc<Vec<u8>>,
+}
+
+pub struct Applier {
+    pub runtime: Runtime,
+    pub engine: Arc<WasmEngine>,
+    /// The active module's bytes: every snapshot carries them.
+    pub module: Arc<Vec<u8>>,
+    /// Membership as of the applied index.
+    pub conf_state: ConfState,
+    pub proposals: Arc<Proposals>,
+    pub events: Sender<Event>,
+    pub snapshots: Arc<SnapshotDir>,
+    pub writer: Sender<SnapshotJob>,
+    pub status: Arc<StatusBoard>,
+    pub snapshot_interval: u64,
+}
+
+/// How often a node-local failure to apply (an instance that cannot be created) is retried
+/// before the node gives up and exits: an entry's outcome must never depend on it.
+const HOST_RETRIES: u32 = 10;
+
+fn now_ns() -> u64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_nanos() as u64)
+}
+
+/// Stops the node: applying cannot continue here, and guessing an outcome would diverge.
+fn halt(proposals: &Proposals, why: &str) -> ! {
+    tracing::error!("halting: {why}");
+    proposals.fail_all(ProposeError::Halted(why.to_string()));
+    std::process::exit(70);
+}
+
+impl Applier {
+    pub fn run(mut self, tasks: Receiver<ApplyTask>) {
+        self.publish();
+        let mut last_request = self.runtime.applied().index;
+        while let Ok(task) = tasks.recv() {
+            match task {
+                ApplyTask::Entries(entries) => {
+                    for entry in entries {
+                        self.apply_with_retries(entry);
+                    }
+                    let applied = self.runtime.applied().index;
+                    let _ = self.events.send(Event::Applied(applied));
+                    if applied >= last_request + self.snapshot_interval {
+                        self.runtime.request_checkpoint();
+                        last_request = applied;
+                    }
+                    if let Some(checkpoint) = self.runtime.take_checkpoint() {
+                        let job = SnapshotJob { checkpoint, conf_state: self.conf_state.clone(), module: self.module.clone() };
+                        let _ = self.writer.send(job);
+                    }
+                }
+                ApplyTask::InstallSnapshot(meta) => {
+                    self.install(&meta);
+                    last_request = meta.index;
+                    let _ = self.events.send(Event::Applied(meta.index));
+                }
+                ApplyTask::Query { payload, reply } => {
+                    let answer = match self.runtime.query(None, now_ns(), payload) {
+                        Ok(result) => Ok(QueryAnswer { applied_index: self.runtime.applied().index, result }),
+                        Err(e) => Err(ProposeError::Halted(e.to_string())),
+                    };
+                    let _ = reply.send(answer);
+                }
+            }
+            self.publish();
+        }
+    }
+
+    fn apply_with_retries(&mut self, entry: Entry) {
+        for attempt in 1..=HOST_RETRIES {
+            match self.apply(&entry) {
+                Ok(()) => return,
+                Err(e) => {
+                    tracing::warn!(index = entry.index, attempt, "cannot apply here: {e}; retrying");
+                    std::thread::sleep(Duration::from_millis(100 * attempt as u64));
+                }
+            }
+        }
+        halt(&self.proposals, &format!("entry {} cannot be applied on this node", entry.index));
+    }
+
+    fn apply(&mut self, entry: &Entry) -> Result<(), HostError> {
+        let (index, term) = (entry.index, entry.term);
+        if index <= self.runtime.applied().index {
+            // Already in the state (replayed after a restart from a snapshot).
+            return Ok(());
+        }
+        let id = ProposalId::from_bytes(&entry.context);
+        let result = match (entry.get_entry_type(), entry.data.is_empty()) {
+            (EntryType::EntryNormal, false) => match EntryData::decode(&entry.data) {
+                Ok(EntryData::Command(cmd)) => {
+                    let meta = Meta { index, term, timestamp_ns: cmd.timestamp_ns, caller: cmd.caller, entropy: cmd.entropy };
+                    self.runtime.apply(meta, cmd.payload)?
+                }
+                Err(e) => {
+                    // Every node holds the same bytes, so every node refuses them alike.
+                    self.runtime.skip(index, term)?;
+                    Err(ApplierError::new("malformed-entry", format!("entry {index} does not decode: {e}")))
+                }
+            },
+            // A new leader's empty entry, or a membership change.
+            _ => {
+                self.runtime.skip(index, term)?;
+                Ok(Vec::new())
+            }
+        };
+        self.proposals.applied(index, term, id, result);
+        Ok(())
+    }
+
+    fn install(&mut self, meta: &SnapshotMetadata) {
+        let path = self.snapshots.path(meta.index, meta.term);
+        let file = snapshot::load(&path)
+            .unwrap_or_else(|e| halt(&self.proposals, &format!("the snapshot at {} does not load: {e}", meta.index)));
+        let module = self
+            .engine
+            .load(&file.module)
+            .unwrap_or_else(|e| halt(&self.proposals, &format!("the snapshot's module does not load: {e}")));
+        self.runtime = Runtime::restore(Box::new(WasmBackend::new(self.engine.clone(), module)), file.checkpoint);
+        self.module = Arc::new(file.module);
+        self.conf_state = file.meta.get_conf_state().clone();
+        tracing::info!(index = meta.index, term = meta.term, "installed a snapshot from the leader");
+    }
+
+    fn publish(&self) {
+        self.status.set_applied(status::Applied {
+            index: self.runtime.applied().index,
+            state_hash: self.runtime.state_hash().to_string(),
+            module: Some(self.runtime.module()),
+        });
+    }
+}
+
+/// Writes snapshot files off the apply path, then tells the raft thread.
+pub fn run_snapshot_writer(jobs: Receiver<SnapshotJob>, dir: Arc<SnapshotDir>, events: Sender<Event>) {
+    for job in jobs {
+        let index = job.checkpoint.applied.index;
+        let started = std::time::Instant::now();
+        match dir.write(&job.checkpoint, job.checkpoint.applied.term, job.conf_state, &job.module) {
+            Ok(meta) => {
+                tracing::info!(index, keys = job.checkpoint.state.len(), took = ?started.elapsed(), "snapshot written");
+                let _ = events.send(Event::SnapshotBuilt(meta));
+            }
+            Err(e) => tracing::error!(index, "cannot write a snapshot: {e}"),
+        }
+    }
+}

@@ -1,0 +1,252 @@
+//! The Raft thread: one raft-rs `RawNode` driven by one Ready loop.
+//!
+//! Order of a Ready (raft-rs pitfalls, `../shared/notes/raft-anchors.md` §4.3):
+//! 1. the leader's messages go out at once: they need nothing durable here;
+//! 2. a snapshot, the new entries and the hard state are made durable in one write (synced
+//!    when raft asks, or when entries are about to apply, so the commit index is durable
+//!    before they do);
+//! 3. committed entries go to the apply thread, a received snapshot is installed first;
+//! 4. only then the messages that promise durability (votes, append acks) go out;
+//! 5. `advance`, and the same for its light ready (commit index persisted first).
+//!
+//! Nothing else runs on this thread: applying happens on the apply thread (which reports
+//! progress with `Applied`), snapshots are written by the snapshot writer, and network I/O
+//! is the transport's. So ticks and heartbeats are never held up by the applier.
+
+pub mod logger;
+pub mod proposals;
+
+use crate::apply::ApplyTask;
+use crate::entry::ProposalId;
+use crate::log::{LogError, Persist, RaftLog};
+use crate::node::status::{self, StatusBoard};
+use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
+use proposals::{ProposeError, Proposals};
+use raft::eraftpb::{Message, SnapshotMetadata};
+use raft::{RawNode, SnapshotStatus, StateRole};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// Everything that reaches the Raft thread.
+pub enum Event {
+    /// Raft messages from peers.
+    Messages(Vec<Message>),
+    /// A client command to propose; its fate reaches the waiter through [`Proposals`].
+    Propose { id: ProposalId, data: Vec<u8> },
+    /// The apply thread's progress.
+    Applied(u64),
+    /// A snapshot file of this node's is durable.
+    SnapshotBuilt(SnapshotMetadata),
+    /// Sending to this peer failed.
+    Unreachable(u64),
+    /// A snapshot transfer to a peer ended.
+    SnapshotSent { to: u64, ok: bool },
+    Shutdown,
+}
+
+/// Where outgoing Raft messages go (the transport).
+pub trait Outbox: Send {
+    fn send(&self, messages: Vec<Message>);
+}
+
+pub struct Settings {
+    pub id: u64,
+    pub tick: Duration,
+    pub election_ticks: usize,
+    pub heartbeat_ticks: usize,
+    /// Entries kept in the log behind a snapshot, for followers that lag a little.
+    pub catchup_entries: u64,
+    /// The applied index the state was restored at.
+    pub applied: u64,
+}
+
+/// Proposals are refused while this many committed entries wait to apply.
+const MAX_APPLY_LAG: u64 = 10_000;
+
+pub struct Consensus<O: Outbox> {
+    node: RawNode<RaftLog>,
+    events: Receiver<Event>,
+    outbox: O,
+    apply: Sender<ApplyTask>,
+    proposals: Arc<Proposals>,
+    status: Arc<StatusBoard>,
+    tick: Duration,
+    catchup_entries: u64,
+    applied: u64,
+}
+
+impl<O: Outbox> Consensus<O> {
+    pub fn new(
+        settings: Settings,
+        log: RaftLog,
+        events: Receiver<Event>,
+        outbox: O,
+        apply: Sender<ApplyTask>,
+        proposals: Arc<Proposals>,
+        status: Arc<StatusBoard>,
+    ) -> Result<Self, raft::Error> {
+        let config = raft::Config {
+            id: settings.id,
+            election_tick: settings.election_ticks,
+            heartbeat_tick: settings.heartbeat_ticks,
+            applied: settings.applied,
+            // raft-rs's defaults are one entry per append and no pre-vote or check-quorum.
+            max_size_per_msg: 1 << 20,
+            max_inflight_msgs: 256,
+            check_quorum: true,
+            pre_vote: true,
+            batch_append: true,
+            max_uncommitted_size: 64 << 20,
+            max_committed_size_per_ready: 16 << 20,
+            ..Default::default()
+        };
+        config.validate()?;
+        let node = RawNode::new(&config, log, &logger::logger())?;
+        Ok(Consensus {
+            node,
+            events,
+            outbox,
+            apply,
+            proposals,
+            status,
+            tick: settings.tick,
+            catchup_entries: settings.catchup_entries,
+            applied: settings.applied,
+        })
+    }
+
+    /// Runs until `Shutdown`. An error is a failure of the log: the node cannot go on.
+    pub fn run(mut self) -> Result<(), LogError> {
+        let mut next_tick = Instant::now() + self.tick;
+        loop {
+            let wait = next_tick.saturating_duration_since(Instant::now());
+            match self.events.recv_timeout(wait) {
+                Ok(event) => {
+                    if !self.handle(event)? {
+                        return Ok(());
+                    }
+                    // Take what else has arrived before the next Ready: one fsync for all.
+                    for event in self.events.try_iter().take(4096).collect::<Vec<_>>() {
+                        if !self.handle(event)? {
+                            return Ok(());
+                        }
+                    }
+                }
+                Err(RecvTimeoutError::Timeout) => {}
+                Err(RecvTimeoutError::Disconnected) => return Ok(()),
+            }
+            if Instant::now() >= next_tick {
+                self.node.tick();
+                next_tick += self.tick;
+                if next_tick < Instant::now() {
+                    next_tick = Instant::now() + self.tick;
+                }
+            }
+            self.on_ready()?;
+            self.publish();
+        }
+    }
+
+    /// Returns false on shutdown.
+    fn handle(&mut self, event: Event) -> Result<bool, LogError> {
+        match event {
+            Event::Messages(messages) => {
+                for m in messages {
+                    if let Err(e) = self.node.step(m) {
+                        tracing::debug!("raft ignored a message: {e}");
+                    }
+                }
+            }
+            Event::Propose { id, data } => {
+                let lag = self.node.raft.raft_log.committed.saturating_sub(self.applied);
+                if lag > MAX_APPLY_LAG {
+                    self.proposals.fail(id, ProposeError::Busy);
+                } else if self.node.propose(id.to_bytes().to_vec(), data).is_err() {
+                    self.proposals.fail(id, ProposeError::NoLeader);
+                }
+            }
+            Event::Applied(index) => {
+                if index > self.applied {
+                    self.applied = index;
+                    self.node.advance_apply_to(index);
+                }
+            }
+            Event::SnapshotBuilt(meta) => {
+                let index = meta.index;
+                self.node.mut_store().set_snapshot(meta)?;
+                self.node.mut_store().compact_to((index + 1).saturating_sub(self.catchup_entries))?;
+            }
+            Event::Unreachable(peer) => self.node.report_unreachable(peer),
+            Event::SnapshotSent { to, ok } => {
+                let status = if ok { SnapshotStatus::Finish } else { SnapshotStatus::Failure };
+                self.node.report_snapshot(to, status);
+            }
+            Event::Shutdown => return Ok(false),
+        }
+        Ok(true)
+    }
+
+    fn on_ready(&mut self) -> Result<(), LogError> {
+        if !self.node.has_ready() {
+            return Ok(());
+        }
+        let mut rd = self.node.ready();
+        self.outbox.send(rd.take_messages());
+
+        let snapshot = (!rd.snapshot().is_empty()).then(|| rd.snapshot().get_metadata().clone());
+        let committed = rd.take_committed_entries();
+        let sync = rd.must_sync() || snapshot.is_some() || !committed.is_empty();
+        self.node.mut_store().persist(
+            Persist { snapshot: snapshot.as_ref(), entries: rd.entries(), hard_state: rd.hs() },
+            sync,
+        )?;
+        for e in rd.entries() {
+            if let Some(id) = ProposalId::from_bytes(&e.context) {
+                self.proposals.placed(id, e.index);
+            }
+        }
+        if let Some(meta) = snapshot {
+            self.applied = meta.index;
+            let _ = self.apply.send(ApplyTask::InstallSnapshot(meta));
+        }
+        if !committed.is_empty() {
+            let _ = self.apply.send(ApplyTask::Entries(committed));
+        }
+        self.outbox.send(rd.take_persisted_messages());
+
+        let mut light = self.node.advance(rd);
+        if let Some(commit) = light.commit_index() {
+            let mut hs = self.node.store().hard_state().clone();
+            hs.commit = commit;
+            self.node.mut_store().persist(Persist { hard_state: Some(&hs), ..Default::default() }, true)?;
+        }
+        self.outbox.send(light.take_messages());
+        let committed = light.take_committed_entries();
+        if !committed.is_empty() {
+            let _ = self.apply.send(ApplyTask::Entries(committed));
+        }
+        Ok(())
+    }
+
+    fn publish(&self) {
+        let raft = &self.node.raft;
+        let conf = raft.prs().conf().to_conf_state();
+        let store = self.node.store();
+        self.status.set_consensus(status::Consensus {
+            role: match raft.state {
+                StateRole::Leader => "leader",
+                StateRole::Follower => "follower",
+                StateRole::Candidate => "candidate",
+                StateRole::PreCandidate => "pre-candidate",
+            },
+            term: raft.term,
+            leader: raft.leader_id,
+            commit_index: raft.raft_log.committed,
+            first_index: store.first_index(),
+            last_index: raft.raft_log.last_index(),
+            snapshot_index: store.snapshot_metadata().map_or(0, |m| m.index),
+            voters: conf.voters,
+            learners: conf.learners,
+        });
+    }
+}

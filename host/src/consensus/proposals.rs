@@ -1,0 +1,163 @@
+//! Proposals waiting for their outcome on the node that took them.
+//!
+//! A waiter learns its proposal's fate from the apply thread: the entry applied (with the
+//! applier's output), or another entry applied at the log position the proposal had taken
+//! (it was overtaken: a new leader truncated it, so it will never apply). What cannot be
+//! known (a proposal lost on its way to a leader) ends at the caller's deadline.
+
+use crate::entry::ProposalId;
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
+use tokio::sync::oneshot;
+use wasmraft_sdk::contract::ApplierError;
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ProposeError {
+    #[error("no leader is known right now; retry shortly")]
+    NoLeader,
+    #[error("the proposal was overtaken at index {0} by a new leader's log; it was not applied")]
+    Overtaken(u64),
+    #[error("too many entries are waiting to apply; retry shortly")]
+    Busy,
+    #[error("the node is shutting down")]
+    ShuttingDown,
+    #[error("this node cannot apply entries: {0}")]
+    Halted(String),
+}
+
+/// An entry's outcome on this node.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Applied {
+    pub index: u64,
+    pub term: u64,
+    pub result: Result<Vec<u8>, ApplierError>,
+}
+
+pub type Outcome = Result<Applied, ProposeError>;
+
+#[derive(Default)]
+struct Inner {
+    waiting: HashMap<u64, oneshot::Sender<Outcome>>,
+    /// Log index -> sequence number, for proposals whose entry this node has persisted.
+    placed: BTreeMap<u64, u64>,
+}
+
+pub struct Proposals {
+    node: u64,
+    next_seq: AtomicU64,
+    inner: Mutex<Inner>,
+}
+
+impl Proposals {
+    pub fn new(node: u64) -> Self {
+        Proposals { node, next_seq: AtomicU64::new(1), inner: Mutex::default() }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
+        self.inner.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// A new proposal id and the receiver of its outcome.
+    pub fn register(&self) -> (ProposalId, oneshot::Receiver<Outcome>) {
+        let seq = self.next_seq.fetch_add(1, Ordering::Relaxed);
+        let (tx, rx) = oneshot::channel();
+        self.lock().waiting.insert(seq, tx);
+        (ProposalId { node: self.node, seq }, rx)
+    }
+
+    /// The caller gave up (deadline): forget the proposal.
+    pub fn forget(&self, id: ProposalId) {
+        self.lock().waiting.remove(&id.seq);
+    }
+
+    pub fn fail(&self, id: ProposalId, error: ProposeError) {
+        if let Some(tx) = self.lock().waiting.remove(&id.seq) {
+            let _ = tx.send(Err(error));
+        }
+    }
+
+    /// Fails every waiting proposal (shutdown, or this node can no longer apply).
+    pub fn fail_all(&self, error: ProposeError) {
+        let mut inner = self.lock();
+        inner.placed.clear();
+        for (_, tx) in inner.waiting.drain() {
+            let _ = tx.send(Err(error.clone()));
+        }
+    }
+
+    /// An entry of ours reached this node's log at `index`.
+    pub fn placed(&self, id: ProposalId, index: u64) {
+        if id.node == self.node {
+            let mut inner = self.lock();
+            if inner.waiting.contains_key(&id.seq) {
+                inner.placed.insert(index, id.seq);
+            }
+        }
+    }
+
+    /// The entry at `index` applied, proposed as `id` (none for entries without a client).
+    pub fn applied(&self, index: u64, term: u64, id: Option<ProposalId>, result: Result<Vec<u8>, ApplierError>) {
+        let mut inner = self.lock();
+        let ours = id.filter(|id| id.node == self.node).map(|id| id.seq);
+        // Proposals placed at or before this index that are not this entry never will be.
+        let settled: Vec<(u64, u64)> = inner.placed.range(..=index).map(|(i, s)| (*i, *s)).collect();
+        for (at, seq) in settled {
+            inner.placed.remove(&at);
+            if Some(seq) != ours
+                && let Some(tx) = inner.waiting.remove(&seq)
+            {
+                let _ = tx.send(Err(ProposeError::Overtaken(at)));
+            }
+        }
+        if let Some(seq) = ours
+            && let Some(tx) = inner.waiting.remove(&seq)
+        {
+            let _ = tx.send(Ok(Applied { index, term, result }));
+        }
+    }
+
+    pub fn waiting(&self) -> usize {
+        self.lock().waiting.len()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_applied_entry_answers_its_proposer() {
+        let p = Proposals::new(1);
+        let (id, mut rx) = p.register();
+        p.placed(id, 7);
+        p.applied(7, 2, Some(id), Ok(b"out".to_vec()));
+        assert_eq!(rx.try_recv().unwrap(), Ok(Applied { index: 7, term: 2, result: Ok(b"out".to_vec()) }));
+        assert_eq!(p.waiting(), 0);
+    }
+
+    #[test]
+    fn another_entry_at_the_placed_index_overtakes() {
+        let p = Proposals::new(1);
+        let (a, mut rx_a) = p.register();
+        let (b, mut rx_b) = p.register();
+        p.placed(a, 5);
+        p.applied(5, 3, Some(ProposalId { node: 2, seq: 9 }), Ok(vec![]));
+        assert_eq!(rx_a.try_recv().unwrap(), Err(ProposeError::Overtaken(5)));
+        // Not placed: it waits (for its entry, or its deadline).
+        assert!(rx_b.try_recv().is_err());
+        p.applied(6, 3, Some(b), Ok(vec![]));
+        assert!(rx_b.try_recv().unwrap().is_ok());
+    }
+
+    #[test]
+    fn other_nodes_proposals_and_forgotten_ones_are_ignored() {
+        let p = Proposals::new(1);
+        let (id, rx) = p.register();
+        drop(rx);
+        p.forget(id);
+        p.applied(1, 1, Some(id), Ok(vec![]));
+        p.placed(ProposalId { node: 3, seq: 1 }, 2);
+        assert_eq!(p.waiting(), 0);
+    }
+}

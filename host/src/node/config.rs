@@ -1,0 +1,196 @@
+//! `wasmraft serve` settings: each from its flag, else from the `--config` TOML file (same
+//! names, kebab-case), else its default.
+
+use crate::runtime::Limits;
+use anyhow::{Context, bail};
+use clap::Args;
+use serde::Deserialize;
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::time::Duration;
+
+#[derive(Args, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct ServeArgs {
+    /// Read settings from this TOML file; flags win over it. Keys are the flag names
+    /// (`id = 1`, `peers = "1=127.0.0.1:7001,2=..."`, `data-dir = "..."`).
+    #[arg(long, value_name = "FILE")]
+    #[serde(skip)]
+    pub config: Option<PathBuf>,
+    /// This node's id: a positive integer, unique in the cluster, never reused.
+    #[arg(long)]
+    pub id: Option<u64>,
+    /// Where to listen for peers and clients, as HOST:PORT.
+    #[arg(long, value_name = "ADDR")]
+    pub listen: Option<String>,
+    /// Every member of the cluster as ID=HOST:PORT, comma-separated, this node included.
+    #[arg(long, value_name = "ID=ADDR,...")]
+    pub peers: Option<String>,
+    /// The node's data directory: its log, snapshots and identity. A new directory
+    /// bootstraps a new node; an existing one is recovered.
+    #[arg(long, value_name = "DIR")]
+    pub data_dir: Option<PathBuf>,
+    /// The applier component (.wasm) a new cluster starts with. Ignored when the data
+    /// directory already holds state: the active module lives in the replicated state.
+    #[arg(long, value_name = "PATH")]
+    pub module: Option<PathBuf>,
+    /// The cluster's name; with the initial members it makes the cluster id that every
+    /// peer message carries [default: wasmraft]
+    #[arg(long)]
+    pub cluster_name: Option<String>,
+    /// Length of one Raft tick, in milliseconds [default: 100]
+    #[arg(long)]
+    pub tick_ms: Option<u64>,
+    /// Ticks without a leader before an election; randomized up to twice this [default: 10]
+    #[arg(long)]
+    pub election_ticks: Option<usize>,
+    /// Ticks between leader heartbeats [default: 1]
+    #[arg(long)]
+    pub heartbeat_ticks: Option<usize>,
+    /// Take a snapshot every this many applied entries [default: 10000]
+    #[arg(long)]
+    pub snapshot_interval: Option<u64>,
+    /// Log entries kept behind a snapshot for followers that lag briefly [default: 5000]
+    #[arg(long)]
+    pub snapshot_catchup: Option<u64>,
+    /// Fuel per applier call; must be the same on every node [default: 1000000000]
+    #[arg(long)]
+    pub fuel: Option<u64>,
+    /// Linear memory per applier instance, MiB; must be the same on every node [default: 128]
+    #[arg(long)]
+    pub memory_mib: Option<usize>,
+    /// Deadline of a client call that sets none, e.g. `10s`, `500ms` [default: 10s]
+    #[arg(long, value_name = "DURATION")]
+    pub request_timeout: Option<String>,
+}
+
+/// Resolved settings of a node.
+#[derive(Debug, Clone)]
+pub struct NodeConfig {
+    pub id: u64,
+    pub listen: String,
+    /// All members, this node included.
+    pub peers: BTreeMap<u64, String>,
+    pub data_dir: PathBuf,
+    pub module: Option<PathBuf>,
+    pub cluster_name: String,
+    pub tick: Duration,
+    pub election_ticks: usize,
+    pub heartbeat_ticks: usize,
+    pub snapshot_interval: u64,
+    pub snapshot_catchup: u64,
+    pub limits: Limits,
+    pub request_timeout: Duration,
+}
+
+/// Parses `1=host:port,2=host:port`.
+pub fn parse_peers(text: &str) -> anyhow::Result<BTreeMap<u64, String>> {
+    let mut peers = BTreeMap::new();
+    for part in text.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+        let (id, address) = part.split_once('=').with_context(|| format!("`{part}` is not ID=HOST:PORT"))?;
+        let id: u64 = id.trim().parse().with_context(|| format!("`{id}` is not a node id"))?;
+        if id == 0 {
+            bail!("node ids start at 1 (`{part}`)");
+        }
+        let address = address.trim();
+        if address.rsplit_once(':').and_then(|(_, port)| port.parse::<u16>().ok()).is_none() {
+            bail!("`{address}` is not HOST:PORT");
+        }
+        if peers.insert(id, address.to_string()).is_some() {
+            bail!("node {id} is listed twice");
+        }
+    }
+    if peers.is_empty() {
+        bail!("--peers lists no members");
+    }
+    Ok(peers)
+}
+
+macro_rules! merge {
+    ($a:ident, $b:ident, $($field:ident),*) => {
+        ServeArgs { config: $a.config, $($field: $a.$field.or($b.$field)),* }
+    };
+}
+
+impl ServeArgs {
+    /// Fills what the flags leave unset from the config file, if one is named.
+    pub fn with_file(self) -> anyhow::Result<ServeArgs> {
+        let Some(path) = &self.config else { return Ok(self) };
+        let text = std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+        let file: ServeArgs = toml::from_str(&text).with_context(|| format!("{} is not a valid config file", path.display()))?;
+        let a = self;
+        Ok(merge!(a, file, id, listen, peers, data_dir, module, cluster_name, tick_ms, election_ticks, heartbeat_ticks,
+            snapshot_interval, snapshot_catchup, fuel, memory_mib, request_timeout))
+    }
+
+    pub fn resolve(self) -> anyhow::Result<NodeConfig> {
+        let args = self.with_file()?;
+        let id = args.id.context("--id is required")?;
+        let peers = parse_peers(&args.peers.context("--peers is required")?)?;
+        if !peers.contains_key(&id) {
+            bail!("--peers must list this node ({id}) too");
+        }
+        let listen = args.listen.context("--listen is required")?;
+        let data_dir = args.data_dir.context("--data-dir is required")?;
+        let defaults = Limits::default();
+        let request_timeout = match args.request_timeout {
+            Some(t) => humantime::parse_duration(&t).with_context(|| format!("--request-timeout `{t}`"))?,
+            None => Duration::from_secs(10),
+        };
+        let election_ticks = args.election_ticks.unwrap_or(10);
+        let heartbeat_ticks = args.heartbeat_ticks.unwrap_or(1);
+        if heartbeat_ticks == 0 || election_ticks <= heartbeat_ticks {
+            bail!("--election-ticks ({election_ticks}) must be larger than --heartbeat-ticks ({heartbeat_ticks}), which must be at least 1");
+        }
+        let tick_ms = args.tick_ms.unwrap_or(100);
+        if tick_ms == 0 {
+            bail!("--tick-ms must be at least 1");
+        }
+        Ok(NodeConfig {
+            id,
+            listen,
+            peers,
+            data_dir,
+            module: args.module,
+            cluster_name: args.cluster_name.unwrap_or_else(|| "wasmraft".into()),
+            tick: Duration::from_millis(tick_ms),
+            election_ticks,
+            heartbeat_ticks,
+            snapshot_interval: args.snapshot_interval.unwrap_or(10_000).max(1),
+            snapshot_catchup: args.snapshot_catchup.unwrap_or(5_000),
+            limits: Limits {
+                fuel_per_call: args.fuel.unwrap_or(defaults.fuel_per_call),
+                memory_bytes: args.memory_mib.map_or(defaults.memory_bytes, |m| m << 20),
+            },
+            request_timeout,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn peers_parse_and_refuse_nonsense() {
+        let p = parse_peers("1=127.0.0.1:7001, 2=localhost:7002").unwrap();
+        assert_eq!(p[&2], "localhost:7002");
+        for bad in ["", "1", "0=a:1", "x=a:1", "1=a", "1=a:99999", "1=a:1,1=b:2"] {
+            assert!(parse_peers(bad).is_err(), "accepted `{bad}`");
+        }
+    }
+
+    #[test]
+    fn flags_win_over_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("node.toml");
+        std::fs::write(&file, "id = 1\nlisten = \"127.0.0.1:7001\"\npeers = \"1=127.0.0.1:7001\"\ndata-dir = \"/tmp/x\"\ntick-ms = 50\n")
+            .unwrap();
+        let args = ServeArgs { config: Some(file.clone()), tick_ms: Some(20), ..Default::default() };
+        let c = args.resolve().unwrap();
+        assert_eq!((c.id, c.tick, c.election_ticks), (1, Duration::from_millis(20), 10));
+        std::fs::write(&file, "id = 1\nbogus = 3\n").unwrap();
+        let err = ServeArgs { config: Some(file), ..Default::default() }.resolve().unwrap_err();
+        assert!(format!("{err:#}").contains("bogus"), "{err:#}");
+    }
+}

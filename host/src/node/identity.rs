@@ -1,0 +1,97 @@
+//! Which cluster and node a data directory belongs to. Written when the node bootstraps;
+//! checked at every start, so that a directory is never run as another node or as a member
+//! of another cluster.
+
+use super::config::NodeConfig;
+use anyhow::{Context, bail};
+use serde::{Deserialize, Serialize};
+use std::path::Path;
+
+const FILE: &str = "identity.json";
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Identity {
+    pub cluster_name: String,
+    /// Hex of [`cluster_id`].
+    pub cluster_id: String,
+    pub node_id: u64,
+    pub initial_members: Vec<u64>,
+}
+
+/// The id every peer message carries: the name and the initial members, hashed.
+pub fn cluster_id(name: &str, members: &[u64]) -> u64 {
+    let mut h = blake3::Hasher::new_derive_key("wasmraft cluster id v1");
+    h.update(name.as_bytes());
+    for m in members {
+        h.update(&m.to_le_bytes());
+    }
+    u64::from_le_bytes(h.finalize().as_bytes()[..8].try_into().expect("8 bytes"))
+}
+
+impl Identity {
+    fn of(config: &NodeConfig) -> Self {
+        let members: Vec<u64> = config.peers.keys().copied().collect();
+        Identity {
+            cluster_name: config.cluster_name.clone(),
+            cluster_id: format!("{:016x}", cluster_id(&config.cluster_name, &members)),
+            node_id: config.id,
+            initial_members: members,
+        }
+    }
+
+    pub fn cluster_id(&self) -> u64 {
+        u64::from_str_radix(&self.cluster_id, 16).unwrap_or(0)
+    }
+}
+
+/// The directory's identity: created if the directory is new, else checked against the
+/// configuration. `is_new` says whether it was created.
+pub fn establish(dir: &Path, config: &NodeConfig) -> anyhow::Result<(Identity, bool)> {
+    let path = dir.join(FILE);
+    let wanted = Identity::of(config);
+    if path.exists() {
+        let text = std::fs::read_to_string(&path).with_context(|| format!("cannot read {}", path.display()))?;
+        let found: Identity =
+            serde_json::from_str(&text).with_context(|| format!("{} is damaged", path.display()))?;
+        if found.node_id != wanted.node_id {
+            bail!(
+                "{} belongs to node {} of cluster `{}`, but this is node {}: give every node its own data directory",
+                dir.display(),
+                found.node_id,
+                found.cluster_name,
+                wanted.node_id
+            );
+        }
+        if found.cluster_id != wanted.cluster_id {
+            bail!(
+                "{} belongs to cluster `{}` (id {}, members {:?}), but the settings describe cluster `{}` (id {}, members {:?})",
+                dir.display(),
+                found.cluster_name,
+                found.cluster_id,
+                found.initial_members,
+                wanted.cluster_name,
+                wanted.cluster_id,
+                wanted.initial_members
+            );
+        }
+        return Ok((found, false));
+    }
+    let unexpected: Vec<String> = std::fs::read_dir(dir)?
+        .filter_map(|e| e.ok().map(|e| e.file_name().to_string_lossy().into_owned()))
+        .filter(|name| name != "LOCK")
+        .collect();
+    if !unexpected.is_empty() {
+        bail!(
+            "{} holds files ({}) but no {FILE}: it is not a wasmraft data directory, or it was damaged; \
+             refusing to bootstrap over it",
+            dir.display(),
+            unexpected.join(", ")
+        );
+    }
+    let tmp = dir.join(format!("{FILE}.tmp"));
+    std::fs::write(&tmp, serde_json::to_vec_pretty(&wanted)?)?;
+    std::fs::File::open(&tmp)?.sync_all()?;
+    std::fs::rename(&tmp, &path)?;
+    std::fs::File::open(dir)?.sync_all()?;
+    Ok((wanted, true))
+}

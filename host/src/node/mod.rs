@@ -1,0 +1,201 @@
+//! A wasmraft node: its data directory, its threads, and how they are wired.
+//!
+//! ```text
+//! data-dir/  LOCK  identity.json  module.wasm (the bootstrap module)
+//!            log/ (raft-engine)  snapshots/  module-cache/ (compiled code)
+//! ```
+//! Threads: the Raft thread ([`crate::consensus`]), the apply thread ([`crate::apply`]),
+//! the snapshot writer, and a small tokio runtime for gRPC (peers and clients, one port).
+
+pub mod config;
+pub mod identity;
+pub mod status;
+
+use crate::api::server::ClientService;
+use crate::apply::{Applier, run_snapshot_writer};
+use crate::consensus::proposals::{ProposeError, Proposals};
+use crate::consensus::{Consensus, Event, Settings};
+use crate::log::RaftLog;
+use crate::runtime::{Checkpoint, Runtime, WasmBackend, WasmEngine};
+use crate::snapshot::{self, SnapshotDir, SnapshotFile};
+use crate::transport::Transport;
+use crate::transport::server::PeerService;
+use anyhow::{Context, bail};
+use config::NodeConfig;
+use fs2::FileExt;
+use status::StatusBoard;
+use std::collections::HashMap;
+use std::path::Path;
+use std::sync::Arc;
+
+/// Holds the data directory's lock for the life of the node.
+fn lock(dir: &Path) -> anyhow::Result<std::fs::File> {
+    let file = std::fs::OpenOptions::new().create(true).truncate(false).write(true).open(dir.join("LOCK"))?;
+    file.try_lock_exclusive()
+        .with_context(|| format!("{} is in use by another wasmraft process", dir.display()))?;
+    Ok(file)
+}
+
+fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    let tmp = path.with_extension("tmp");
+    std::fs::write(&tmp, bytes)?;
+    std::fs::File::open(&tmp)?.sync_all()?;
+    std::fs::rename(&tmp, path)
+}
+
+/// The newest snapshot file that loads and lies within what this node has committed (a
+/// received snapshot whose acceptance never became durable lies beyond it).
+fn newest_usable_snapshot(dir: &SnapshotDir, commit: u64) -> anyhow::Result<Option<SnapshotFile>> {
+    for (index, _, path) in dir.list()? {
+        if index > commit {
+            continue;
+        }
+        match snapshot::load(&path) {
+            Ok(file) => return Ok(Some(file)),
+            Err(e) => tracing::warn!(path = %path.display(), "skipping a snapshot that does not load: {e}"),
+        }
+    }
+    Ok(None)
+}
+
+async fn shutdown_signal() {
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
+    let terminated = async {
+        match term.as_mut() {
+            Some(t) => {
+                t.recv().await;
+            }
+            None => std::future::pending().await,
+        }
+    };
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {},
+        _ = terminated => {},
+    }
+    tracing::info!("shutting down");
+}
+
+/// Runs a node until it is told to stop (SIGINT, SIGTERM).
+pub fn run(config: NodeConfig) -> anyhow::Result<()> {
+    let dir = &config.data_dir;
+    std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    let _lock = lock(dir)?;
+    let (identity, is_new) = identity::establish(dir, &config)?;
+    let cluster_id = identity.cluster_id();
+    let bootstrap_module = dir.join("module.wasm");
+    let engine = WasmEngine::new(config.limits, Some(dir.join("module-cache")))?;
+    if is_new {
+        let source = config.module.as_ref().context("a new node needs --module: the applier its cluster starts with")?;
+        let bytes = std::fs::read(source).with_context(|| format!("cannot read {}", source.display()))?;
+        engine.load(&bytes).with_context(|| format!("{} is not a usable applier", source.display()))?;
+        write_atomically(&bootstrap_module, &bytes)?;
+    } else if config.module.is_some() {
+        tracing::info!("--module is ignored: {} already holds this node's state and module", dir.display());
+    }
+
+    let mut log = RaftLog::open(&dir.join("log")).context("cannot open the write-ahead log")?;
+    if !log.is_initialized() {
+        log.bootstrap(&identity.initial_members)?;
+    }
+    let snapshots = Arc::new(SnapshotDir::open(dir.join("snapshots"))?);
+    let (checkpoint, module_bytes, conf_state) = match newest_usable_snapshot(&snapshots, log.hard_state().commit)? {
+        Some(file) => {
+            if file.meta.index + 1 < log.first_index() {
+                bail!(
+                    "the newest usable snapshot (index {}) is older than the log (which starts at {}): \
+                     this node's state cannot be rebuilt here; remove {} and add the node back to the cluster",
+                    file.meta.index,
+                    log.first_index(),
+                    dir.display()
+                );
+            }
+            log.set_snapshot(file.meta.clone())?;
+            (file.checkpoint, file.module, file.meta.get_conf_state().clone())
+        }
+        None => {
+            if log.first_index() > 1 {
+                bail!("{} has a compacted log but no usable snapshot: remove it and add the node back", dir.display());
+            }
+            let bytes = std::fs::read(&bootstrap_module).with_context(|| format!("cannot read {}", bootstrap_module.display()))?;
+            (Checkpoint::default(), bytes, log.conf_state().clone())
+        }
+    };
+    let module = engine.load(&module_bytes).context("the node's active module does not load")?;
+    let runtime = Runtime::restore(Box::new(WasmBackend::new(engine.clone(), module)), checkpoint);
+    let applied = runtime.applied().index;
+    tracing::info!(id = config.id, cluster = %identity.cluster_id, applied, commit = log.hard_state().commit, "starting");
+
+    let (events_tx, events_rx) = crossbeam_channel::unbounded();
+    let (apply_tx, apply_rx) = crossbeam_channel::unbounded();
+    let (writer_tx, writer_rx) = crossbeam_channel::unbounded();
+    let proposals = Arc::new(Proposals::new(config.id));
+    let status = Arc::new(StatusBoard::default());
+
+    let tokio = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
+    let listener = tokio
+        .block_on(tokio::net::TcpListener::bind(&config.listen))
+        .with_context(|| format!("cannot listen on {}", config.listen))?;
+
+    let others: HashMap<u64, String> =
+        config.peers.iter().filter(|(id, _)| **id != config.id).map(|(id, a)| (*id, a.clone())).collect();
+    let transport = Transport::start(config.id, cluster_id, &others, events_tx.clone(), snapshots.clone(), tokio.handle().clone());
+    let settings = Settings {
+        id: config.id,
+        tick: config.tick,
+        election_ticks: config.election_ticks,
+        heartbeat_ticks: config.heartbeat_ticks,
+        catchup_entries: config.snapshot_catchup,
+        applied,
+    };
+    let consensus = Consensus::new(settings, log, events_rx, transport, apply_tx.clone(), proposals.clone(), status.clone())?;
+    let applier = Applier {
+        runtime,
+        engine,
+        module: Arc::new(module_bytes),
+        conf_state,
+        proposals: proposals.clone(),
+        events: events_tx.clone(),
+        snapshots: snapshots.clone(),
+        writer: writer_tx,
+        status: status.clone(),
+        snapshot_interval: config.snapshot_interval,
+    };
+    let raft_thread = std::thread::Builder::new().name("raft".into()).spawn({
+        let proposals = proposals.clone();
+        move || {
+            if let Err(e) = consensus.run() {
+                tracing::error!("halting: {e}");
+                proposals.fail_all(ProposeError::Halted(e.to_string()));
+                std::process::exit(70);
+            }
+        }
+    })?;
+    std::thread::Builder::new().name("apply".into()).spawn(move || applier.run(apply_rx))?;
+    std::thread::Builder::new().name("snapshot-writer".into()).spawn({
+        let (snapshots, events) = (snapshots.clone(), events_tx.clone());
+        move || run_snapshot_writer(writer_rx, snapshots, events)
+    })?;
+
+    let peer = PeerService { id: config.id, cluster_id, events: events_tx.clone(), snapshots };
+    let client = ClientService {
+        id: config.id,
+        cluster_id,
+        members: config.peers.clone(),
+        events: events_tx.clone(),
+        apply: apply_tx,
+        proposals: proposals.clone(),
+        status,
+        deadline: config.request_timeout,
+    };
+    tracing::info!(listen = %config.listen, "serving peers and clients");
+    let served = tokio.block_on(
+        tonic::transport::Server::builder()
+            .add_service(peer.into_server())
+            .add_service(client.into_server())
+            .serve_with_incoming_shutdown(tokio_stream::wrappers::TcpListenerStream::new(listener), shutdown_signal()),
+    );
+    let _ = events_tx.send(Event::Shutdown);
+    let _ = raft_thread.join();
+    proposals.fail_all(ProposeError::ShuttingDown);
+    served.context("the gRPC server failed")
+}

@@ -1,0 +1,53 @@
+//! What `Status` reports, kept current by the threads that know each part.
+
+use crate::runtime::ModuleDescriptor;
+use std::sync::Mutex;
+
+#[derive(Debug, Clone, Default)]
+pub struct Consensus {
+    pub role: &'static str,
+    pub term: u64,
+    /// 0: none known.
+    pub leader: u64,
+    pub commit_index: u64,
+    pub first_index: u64,
+    pub last_index: u64,
+    pub snapshot_index: u64,
+    pub voters: Vec<u64>,
+    pub learners: Vec<u64>,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct Applied {
+    pub index: u64,
+    pub state_hash: String,
+    pub module: Option<ModuleDescriptor>,
+}
+
+#[derive(Default)]
+pub struct StatusBoard {
+    consensus: Mutex<Consensus>,
+    applied: Mutex<Applied>,
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+impl StatusBoard {
+    pub fn set_consensus(&self, c: Consensus) {
+        *lock(&self.consensus) = c;
+    }
+
+    pub fn set_applied(&self, a: Applied) {
+        *lock(&self.applied) = a;
+    }
+
+    pub fn consensus(&self) -> Consensus {
+        lock(&self.consensus).clone()
+    }
+
+    pub fn applied(&self) -> Applied {
+        lock(&self.applied).clone()
+    }
+}

@@ -1,0 +1,215 @@
+//! Peer transport over gRPC.
+//!
+//! Sending: one task per peer holds a long-lived client stream and sends Raft messages in
+//! batches (raft-rs's own protobuf encoding, as bytes). The Raft thread only ever does a
+//! non-blocking push into the peer's queue: a peer that is down or slow fills its queue,
+//! messages are dropped (Raft retransmits), and raft-rs hears `report_unreachable`, but
+//! the loop never waits. Connection failures back off from 50 ms to 2 s.
+//!
+//! Snapshots go on a stream of their own, in 1 MiB chunks of the snapshot file, and their
+//! outcome reaches raft-rs as `report_snapshot`.
+//!
+//! Receiving is in [`server`].
+
+pub mod server;
+
+use crate::api::proto::peer::peer_client::PeerClient;
+use crate::api::proto::peer::{RaftBatch, SnapshotChunk};
+use crate::consensus::{Event, Outbox};
+use crate::snapshot::{SnapshotDir, parse_descriptor};
+use crossbeam_channel::Sender;
+use protobuf::Message as _;
+use raft::eraftpb::{Message, MessageType};
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::io::AsyncReadExt;
+use tokio::sync::mpsc;
+use tokio_stream::wrappers::ReceiverStream;
+use tonic::transport::{Channel, Endpoint};
+
+/// Messages waiting for one peer before new ones are dropped.
+const QUEUE: usize = 8192;
+/// A batch closes at this many messages or bytes.
+const BATCH_MESSAGES: usize = 1024;
+const BATCH_BYTES: usize = 8 << 20;
+pub const SNAPSHOT_CHUNK: usize = 1 << 20;
+/// The largest gRPC message either side accepts.
+pub const MAX_MESSAGE: usize = 64 << 20;
+const MIN_BACKOFF: Duration = Duration::from_millis(50);
+const MAX_BACKOFF: Duration = Duration::from_secs(2);
+const SNAPSHOT_TIMEOUT: Duration = Duration::from_secs(600);
+
+/// What the per-peer tasks share.
+struct Shared {
+    id: u64,
+    cluster_id: u64,
+    events: Sender<Event>,
+    snapshots: Arc<SnapshotDir>,
+}
+
+struct PeerQueue {
+    address: String,
+    queue: mpsc::Sender<Message>,
+}
+
+pub struct Transport {
+    shared: Arc<Shared>,
+    peers: HashMap<u64, PeerQueue>,
+    runtime: tokio::runtime::Handle,
+}
+
+impl Transport {
+    /// Starts a sender task for every peer (`peers` excludes this node).
+    pub fn start(
+        id: u64,
+        cluster_id: u64,
+        peers: &HashMap<u64, String>,
+        events: Sender<Event>,
+        snapshots: Arc<SnapshotDir>,
+        runtime: tokio::runtime::Handle,
+    ) -> Self {
+        let shared = Arc::new(Shared { id, cluster_id, events, snapshots });
+        let peers = peers
+            .iter()
+            .map(|(&peer, address)| {
+                let (queue, rx) = mpsc::channel(QUEUE);
+                runtime.spawn(run_peer(shared.clone(), peer, address.clone(), rx));
+                (peer, PeerQueue { address: address.clone(), queue })
+            })
+            .collect();
+        Transport { shared, peers, runtime }
+    }
+}
+
+impl Outbox for Transport {
+    fn send(&self, messages: Vec<Message>) {
+        for m in messages {
+            let to = m.to;
+            let Some(peer) = self.peers.get(&to) else {
+                tracing::warn!(to, "no address for peer; message dropped");
+                continue;
+            };
+            if m.get_msg_type() == MessageType::MsgSnapshot {
+                self.runtime.spawn(send_snapshot(self.shared.clone(), to, peer.address.clone(), m));
+            } else if peer.queue.try_send(m).is_err() {
+                let _ = self.shared.events.send(Event::Unreachable(to));
+            }
+        }
+    }
+}
+
+async fn connect(address: &str) -> Result<Channel, tonic::transport::Error> {
+    Endpoint::from_shared(format!("http://{address}"))?
+        .connect_timeout(Duration::from_secs(1))
+        .tcp_nodelay(true)
+        .http2_keep_alive_interval(Duration::from_secs(1))
+        .keep_alive_timeout(Duration::from_secs(2))
+        .connect()
+        .await
+}
+
+async fn run_peer(shared: Arc<Shared>, peer: u64, address: String, mut queue: mpsc::Receiver<Message>) {
+    let mut backoff = MIN_BACKOFF;
+    // Connect when there is something to send.
+    while let Some(first) = queue.recv().await {
+        match stream_to(&shared, &address, first, &mut queue, &mut backoff).await {
+            Ok(()) => return,
+            Err(e) => {
+                tracing::debug!(peer, %address, "peer stream ended: {e}");
+                let _ = shared.events.send(Event::Unreachable(peer));
+                // What waited during the outage is stale; Raft will send again.
+                while queue.try_recv().is_ok() {}
+                tokio::time::sleep(backoff).await;
+                backoff = (backoff * 2).min(MAX_BACKOFF);
+            }
+        }
+    }
+}
+
+/// Streams batches until the queue closes (`Ok`) or the stream fails.
+async fn stream_to(
+    shared: &Shared,
+    address: &str,
+    first: Message,
+    queue: &mut mpsc::Receiver<Message>,
+    backoff: &mut Duration,
+) -> Result<(), String> {
+    let channel = connect(address).await.map_err(|e| format!("connect: {e}"))?;
+    let mut client = PeerClient::new(channel).max_encoding_message_size(MAX_MESSAGE);
+    let (tx, rx) = mpsc::channel::<RaftBatch>(16);
+    let call = tokio::spawn(async move { client.raft(ReceiverStream::new(rx)).await });
+    *backoff = MIN_BACKOFF;
+    let mut next = Some(first);
+    while let Some(m) = next {
+        let mut messages = Vec::new();
+        let mut bytes = 0;
+        let mut pending = Some(m);
+        while let Some(m) = pending.take() {
+            if let Ok(encoded) = m.write_to_bytes() {
+                bytes += encoded.len();
+                messages.push(encoded);
+            }
+            if messages.len() < BATCH_MESSAGES && bytes < BATCH_BYTES {
+                pending = queue.try_recv().ok();
+            }
+        }
+        let batch = RaftBatch { cluster_id: shared.cluster_id, from: shared.id, messages };
+        if tx.send(batch).await.is_err() {
+            let why = match call.await {
+                Ok(Err(status)) => status.message().to_string(),
+                _ => "stream closed".to_string(),
+            };
+            return Err(why);
+        }
+        next = queue.recv().await;
+    }
+    Ok(())
+}
+
+async fn send_snapshot(shared: Arc<Shared>, peer: u64, address: String, message: Message) {
+    let result = tokio::time::timeout(SNAPSHOT_TIMEOUT, try_send_snapshot(&shared, &address, message))
+        .await
+        .unwrap_or_else(|_| Err("timed out".into()));
+    if let Err(e) = &result {
+        tracing::warn!(peer, "sending a snapshot failed: {e}");
+    }
+    let _ = shared.events.send(Event::SnapshotSent { to: peer, ok: result.is_ok() });
+}
+
+async fn try_send_snapshot(shared: &Shared, address: &str, message: Message) -> Result<(), String> {
+    let (index, term) =
+        parse_descriptor(message.get_snapshot().get_data()).ok_or("the snapshot message names no snapshot")?;
+    let path = shared.snapshots.path(index, term);
+    let mut file = tokio::fs::File::open(&path).await.map_err(|e| format!("{}: {e}", path.display()))?;
+    let size = file.metadata().await.map_err(|e| e.to_string())?.len();
+    let mut client = PeerClient::new(connect(address).await.map_err(|e| e.to_string())?);
+    let (tx, rx) = mpsc::channel::<SnapshotChunk>(4);
+    let (cluster_id, from) = (shared.cluster_id, shared.id);
+    let mut first = Some(message.write_to_bytes().map_err(|e| e.to_string())?);
+    let reader = tokio::spawn(async move {
+        let mut sent = 0u64;
+        loop {
+            let mut data = vec![0u8; SNAPSHOT_CHUNK];
+            let mut filled = 0;
+            while filled < data.len() {
+                match file.read(&mut data[filled..]).await {
+                    Ok(0) => break,
+                    Ok(n) => filled += n,
+                    Err(e) => return Err(e.to_string()),
+                }
+            }
+            data.truncate(filled);
+            sent += filled as u64;
+            let last = sent >= size || filled == 0;
+            let chunk = SnapshotChunk { cluster_id, from, message: first.take().unwrap_or_default(), data, last };
+            if tx.send(chunk).await.is_err() || last {
+                return Ok(());
+            }
+        }
+    });
+    client.snapshot(ReceiverStream::new(rx)).await.map_err(|s| s.message().to_string())?;
+    reader.await.map_err(|e| e.to_string())??;
+    tracing::info!(index, bytes = size, "snapshot sent");
+    Ok(())
+}

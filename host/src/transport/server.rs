@@ -1,0 +1,148 @@
+//! The receiving side of the peer transport. Everything here comes from the network, so
+//! nothing is trusted: a batch from another cluster is refused, a message that does not
+//! parse or is not addressed to this node is dropped with a log line, and a snapshot is
+//! stepped into Raft only once its whole file has arrived and verified.
+
+use super::MAX_MESSAGE;
+use crate::api::proto::peer::peer_server::{Peer, PeerServer};
+use crate::api::proto::peer::{Ack, RaftBatch, SnapshotChunk};
+use crate::consensus::Event;
+use crate::snapshot::{self, SnapshotDir, parse_descriptor};
+use crossbeam_channel::Sender;
+use protobuf::Message as _;
+use raft::eraftpb::{Message, MessageType};
+use std::sync::Arc;
+use tokio::io::AsyncWriteExt;
+use tonic::{Request, Response, Status, Streaming};
+
+/// Incoming messages are dropped while this many events wait for the Raft thread.
+const MAX_PENDING_EVENTS: usize = 100_000;
+/// A snapshot larger than this is refused.
+const MAX_SNAPSHOT_BYTES: u64 = 16 << 30;
+
+pub struct PeerService {
+    pub id: u64,
+    pub cluster_id: u64,
+    pub events: Sender<Event>,
+    pub snapshots: Arc<SnapshotDir>,
+}
+
+impl PeerService {
+    pub fn into_server(self) -> PeerServer<Self> {
+        PeerServer::new(self).max_decoding_message_size(MAX_MESSAGE)
+    }
+
+    fn check_cluster(&self, cluster_id: u64, from: u64) -> Result<(), Status> {
+        if cluster_id != self.cluster_id {
+            tracing::warn!(from, "refused traffic from cluster {cluster_id:016x}; this is {:016x}", self.cluster_id);
+            return Err(Status::permission_denied(format!(
+                "this node belongs to cluster {:016x}, not {cluster_id:016x}",
+                self.cluster_id
+            )));
+        }
+        Ok(())
+    }
+
+    /// Parses one message; `None` (logged) if it is garbled or not for this node.
+    fn parse(&self, from: u64, bytes: &[u8]) -> Option<Message> {
+        match Message::parse_from_bytes(bytes) {
+            Ok(m) if m.to != self.id => {
+                tracing::warn!(from, to = m.to, "dropped a message addressed to another node");
+                None
+            }
+            Ok(m) => Some(m),
+            Err(e) => {
+                tracing::warn!(from, len = bytes.len(), "dropped a garbled message: {e}");
+                None
+            }
+        }
+    }
+}
+
+#[tonic::async_trait]
+impl Peer for PeerService {
+    async fn raft(&self, request: Request<Streaming<RaftBatch>>) -> Result<Response<Ack>, Status> {
+        let mut stream = request.into_inner();
+        while let Some(batch) = stream.message().await? {
+            self.check_cluster(batch.cluster_id, batch.from)?;
+            let messages: Vec<Message> = batch
+                .messages
+                .iter()
+                .filter_map(|bytes| self.parse(batch.from, bytes))
+                // A snapshot is only believed once its file is here: see `snapshot`.
+                .filter(|m| m.get_msg_type() != MessageType::MsgSnapshot)
+                .collect();
+            if messages.is_empty() {
+                continue;
+            }
+            if self.events.len() > MAX_PENDING_EVENTS {
+                tracing::warn!(from = batch.from, "the Raft thread is behind; dropped {} messages", messages.len());
+                continue;
+            }
+            if self.events.send(Event::Messages(messages)).is_err() {
+                return Err(Status::unavailable("shutting down"));
+            }
+        }
+        Ok(Response::new(Ack {}))
+    }
+
+    async fn snapshot(&self, request: Request<Streaming<SnapshotChunk>>) -> Result<Response<Ack>, Status> {
+        let mut stream = request.into_inner();
+        let first = stream.message().await?.ok_or_else(|| Status::invalid_argument("empty snapshot stream"))?;
+        self.check_cluster(first.cluster_id, first.from)?;
+        let from = first.from;
+        let message = self
+            .parse(from, &first.message)
+            .filter(|m| m.get_msg_type() == MessageType::MsgSnapshot)
+            .ok_or_else(|| Status::invalid_argument("the first chunk must carry a MsgSnapshot for this node"))?;
+        let meta = message.get_snapshot().get_metadata();
+        let (index, term) = parse_descriptor(message.get_snapshot().get_data())
+            .filter(|&(i, t)| i == meta.index && t == meta.term)
+            .ok_or_else(|| Status::invalid_argument("the snapshot descriptor does not match its metadata"))?;
+
+        let tmp = self.snapshots.temp_path(&format!("recv-{from}-{index}-{term}"));
+        let received = receive_file(&tmp, first, &mut stream).await;
+        let verified = match received {
+            Ok(()) => {
+                let path = tmp.clone();
+                tokio::task::spawn_blocking(move || snapshot::load(&path).map(|f| f.meta.index))
+                    .await
+                    .map_err(|e| e.to_string())
+                    .and_then(|r| r.map_err(|e| e.to_string()))
+                    .and_then(|i| if i == index { Ok(()) } else { Err(format!("the file holds index {i}")) })
+            }
+            Err(e) => Err(e),
+        };
+        if let Err(e) = verified {
+            let _ = tokio::fs::remove_file(&tmp).await;
+            tracing::warn!(from, index, "refused a snapshot: {e}");
+            return Err(Status::invalid_argument(format!("snapshot refused: {e}")));
+        }
+        self.snapshots.adopt(&tmp, index, term).map_err(|e| Status::internal(e.to_string()))?;
+        tracing::info!(from, index, term, "received a snapshot");
+        self.events.send(Event::Messages(vec![message])).map_err(|_| Status::unavailable("shutting down"))?;
+        Ok(Response::new(Ack {}))
+    }
+}
+
+async fn receive_file(path: &std::path::Path, first: SnapshotChunk, stream: &mut Streaming<SnapshotChunk>) -> Result<(), String> {
+    let mut file = tokio::fs::File::create(path).await.map_err(|e| e.to_string())?;
+    let mut chunk = first;
+    let mut total = 0u64;
+    loop {
+        total += chunk.data.len() as u64;
+        if total > MAX_SNAPSHOT_BYTES {
+            return Err(format!("more than {MAX_SNAPSHOT_BYTES} bytes"));
+        }
+        file.write_all(&chunk.data).await.map_err(|e| e.to_string())?;
+        if chunk.last {
+            break;
+        }
+        chunk = match stream.message().await {
+            Ok(Some(c)) => c,
+            Ok(None) => return Err("the stream ended before the last chunk".into()),
+            Err(status) => return Err(status.message().to_string()),
+        };
+    }
+    file.sync_all().await.map_err(|e| e.to_string())
+}
