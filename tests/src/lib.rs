@@ -1,6 +1,8 @@
 //! Helpers for the cross-crate tests: the appliers built to wasm by `cargo xtask appliers`,
 //! engines, entry metadata, and components synthesized from WIT to play broken modules.
 
+pub mod cluster;
+
 use std::path::PathBuf;
 use std::sync::Arc;
 use wasmraft::runtime::{Limits, Runtime, WasmBackend, WasmEngine};

@@ -7,7 +7,8 @@
 //!    before they do);
 //! 3. committed entries go to the apply thread, a received snapshot is installed first;
 //! 4. only then the messages that promise durability (votes, append acks) go out;
-//! 5. `advance`, and the same for its light ready (commit index persisted first).
+//! 5. `advance_append`, and the same for its light ready (commit index persisted first);
+//!    the applied index advances when the apply thread reports it.
 //!
 //! Nothing else runs on this thread: applying happens on the apply thread (which reports
 //! progress with `Applied`), snapshots are written by the snapshot writer, and network I/O
@@ -214,7 +215,9 @@ impl<O: Outbox> Consensus<O> {
         }
         self.outbox.send(rd.take_persisted_messages());
 
-        let mut light = self.node.advance(rd);
+        // Not `advance`: it would also mark everything handed out as applied, but applying
+        // happens on the apply thread, whose progress arrives as `Applied`.
+        let mut light = self.node.advance_append(rd);
         if let Some(commit) = light.commit_index() {
             let mut hs = self.node.store().hard_state().clone();
             hs.commit = commit;

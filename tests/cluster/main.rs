@@ -1,0 +1,4 @@
+//! Real clusters of the release binary on loopback (`cargo xtask test` builds it first).
+
+mod basics;
+mod crashes;

@@ -1,0 +1,406 @@
+//! Real clusters for tests and benchmarks: `wasmraft serve` processes of the release build,
+//! on loopback, each with its own data directory, killed and restarted at will.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+use tonic::transport::Channel;
+use wasmraft::api::proto::client::client_client::ClientClient;
+use wasmraft::api::proto::client::{
+    Encoding, ProposeRequest, ProposeResponse, QueryRequest, StatusRequest, StatusResponse, propose_response, query_response,
+};
+
+pub use tonic::{Code, Status};
+
+/// The release binary (`cargo build --release -p wasmraft`; `cargo xtask test` builds it).
+pub fn binary() -> PathBuf {
+    let path = crate::appliers_dir().parent().expect("target dir").join("release/wasmraft");
+    assert!(path.exists(), "{} is missing: run `cargo build --release -p wasmraft`", path.display());
+    path
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).expect("a free port").port()
+}
+
+pub struct Node {
+    pub id: u64,
+    pub address: String,
+    pub data_dir: PathBuf,
+    log: PathBuf,
+    child: Option<Child>,
+}
+
+pub struct Cluster {
+    pub dir: tempfile::TempDir,
+    pub nodes: BTreeMap<u64, Node>,
+    peers: String,
+    module: PathBuf,
+    args: Vec<String>,
+}
+
+fn signal(child: &Child, signal: i32) {
+    // Safety: a plain kill(2) on our own child's pid.
+    unsafe {
+        libc::kill(child.id() as i32, signal);
+    }
+}
+
+impl Cluster {
+    /// Starts `n` nodes running the KV applier, with extra `serve` flags.
+    pub fn start(n: u64, args: &[&str]) -> Cluster {
+        let dir = tempfile::Builder::new().prefix("wasmraft-cluster-").tempdir().expect("temp dir");
+        let nodes: BTreeMap<u64, Node> = (1..=n)
+            .map(|id| {
+                let node = Node {
+                    id,
+                    address: format!("127.0.0.1:{}", free_port()),
+                    data_dir: dir.path().join(format!("node{id}")),
+                    log: dir.path().join(format!("node{id}.log")),
+                    child: None,
+                };
+                (id, node)
+            })
+            .collect();
+        let peers = nodes.values().map(|n| format!("{}={}", n.id, n.address)).collect::<Vec<_>>().join(",");
+        let mut cluster = Cluster {
+            dir,
+            nodes,
+            peers,
+            module: crate::appliers_dir().join("kv.wasm"),
+            args: args.iter().map(|s| s.to_string()).collect(),
+        };
+        for id in 1..=n {
+            cluster.spawn(id);
+        }
+        cluster
+    }
+
+    /// The command that (re)starts node `id`, with extra flags.
+    pub fn serve_command(&self, id: u64) -> Command {
+        let node = &self.nodes[&id];
+        let mut cmd = Command::new(binary());
+        cmd.arg("serve")
+            .args(["--id", &id.to_string(), "--listen", &node.address, "--peers", &self.peers])
+            .arg("--data-dir")
+            .arg(&node.data_dir)
+            .arg("--module")
+            .arg(&self.module)
+            .args(&self.args)
+            .env("RUST_LOG", "info");
+        cmd
+    }
+
+    pub fn spawn(&mut self, id: u64) {
+        let mut cmd = self.serve_command(id);
+        let node = self.nodes.get_mut(&id).expect("node");
+        let log = std::fs::OpenOptions::new().create(true).append(true).open(&node.log).expect("log file");
+        cmd.stdout(Stdio::null()).stderr(log);
+        node.child = Some(cmd.spawn().expect("wasmraft starts"));
+    }
+
+    /// kill -9: no chance to flush or hand over anything.
+    pub fn kill(&mut self, id: u64) {
+        if let Some(mut child) = self.nodes.get_mut(&id).and_then(|n| n.child.take()) {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    /// SIGTERM, then wait for the process to exit.
+    pub fn stop(&mut self, id: u64) {
+        if let Some(mut child) = self.nodes.get_mut(&id).and_then(|n| n.child.take()) {
+            signal(&child, libc::SIGTERM);
+            let _ = child.wait();
+        }
+    }
+
+    /// SIGSTOP / SIGCONT: the node stays connected but answers nothing.
+    pub fn pause(&self, id: u64, paused: bool) {
+        if let Some(child) = &self.nodes[&id].child {
+            signal(child, if paused { libc::SIGSTOP } else { libc::SIGCONT });
+        }
+    }
+
+    pub fn endpoint(&self, id: u64) -> &str {
+        &self.nodes[&id].address
+    }
+
+    pub fn ids(&self) -> Vec<u64> {
+        self.nodes.keys().copied().collect()
+    }
+
+    pub fn running(&self) -> Vec<u64> {
+        self.nodes.values().filter(|n| n.child.is_some()).map(|n| n.id).collect()
+    }
+
+    pub fn log_of(&self, id: u64) -> String {
+        std::fs::read_to_string(&self.nodes[&id].log).unwrap_or_default()
+    }
+
+    pub async fn client(&self, id: u64) -> Result<ClientClient<Channel>, Status> {
+        let endpoint = tonic::transport::Endpoint::from_shared(format!("http://{}", self.endpoint(id)))
+            .expect("endpoint")
+            .connect_timeout(Duration::from_millis(500))
+            .timeout(Duration::from_secs(5));
+        let channel = endpoint.connect().await.map_err(|e| Status::unavailable(e.to_string()))?;
+        Ok(ClientClient::new(channel))
+    }
+
+    pub async fn status(&self, id: u64) -> Option<StatusResponse> {
+        let mut client = self.client(id).await.ok()?;
+        client.status(StatusRequest {}).await.ok().map(|r| r.into_inner())
+    }
+
+    /// Waits until one running node is leader and the running nodes agree on it.
+    pub async fn leader(&self, within: Duration) -> u64 {
+        let deadline = Instant::now() + within;
+        loop {
+            let mut leaders = Vec::new();
+            for id in self.running() {
+                if let Some(s) = self.status(id).await {
+                    leaders.push(s.leader);
+                }
+            }
+            if let Some(&first) = leaders.first()
+                && first != 0
+                && leaders.iter().all(|&l| l == first)
+                && self.running().contains(&first)
+            {
+                return first;
+            }
+            assert!(Instant::now() < deadline, "no leader within {within:?} (seen {leaders:?})");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// Waits until the running nodes report the same applied index and state hash, at least
+    /// `min_applied`, and returns them.
+    pub async fn converged(&self, min_applied: u64, within: Duration) -> (u64, String) {
+        let deadline = Instant::now() + within;
+        loop {
+            let mut seen = Vec::new();
+            for id in self.running() {
+                seen.push(self.status(id).await.map(|s| (s.applied_index, s.state_hash)));
+            }
+            if let Some(Some(first)) = seen.first()
+                && first.0 >= min_applied
+                && seen.iter().all(|s| s.as_ref() == Some(first))
+            {
+                return first.clone();
+            }
+            assert!(Instant::now() < deadline, "nodes did not converge within {within:?}: {seen:?}");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+}
+
+impl Drop for Cluster {
+    fn drop(&mut self) {
+        for id in self.ids() {
+            self.kill(id);
+        }
+        if std::thread::panicking() {
+            for id in self.ids() {
+                let log = self.log_of(id);
+                let tail: Vec<&str> = log.lines().rev().take(40).collect();
+                eprintln!("---- node {id} log (last 40 lines) ----");
+                for line in tail.iter().rev() {
+                    eprintln!("{line}");
+                }
+            }
+        }
+    }
+}
+
+/// A KV put as JSON.
+pub fn put_command(key: &str, value: &str) -> Vec<u8> {
+    serde_json::to_vec(&serde_json::json!({ "put": { "key": key, "value": value } })).expect("json")
+}
+
+/// Proposes `command` (JSON) on node `id`.
+pub async fn propose(client: &mut ClientClient<Channel>, command: Vec<u8>, deadline: Duration) -> Result<ProposeResponse, Status> {
+    let mut request = tonic::Request::new(ProposeRequest { command, encoding: Encoding::Json as i32 });
+    request.set_timeout(deadline);
+    client.propose(request).await.map(|r| r.into_inner())
+}
+
+/// The applier's JSON output of a proposal, or its refusal as `code: message`.
+pub fn output(response: &ProposeResponse) -> Result<serde_json::Value, String> {
+    match response.outcome.as_ref().expect("an outcome") {
+        propose_response::Outcome::Output(o) => Ok(serde_json::from_slice(o).expect("JSON output")),
+        propose_response::Outcome::Error(e) => Err(format!("{}: {}", e.code, e.message)),
+    }
+}
+
+/// Queries node `id` with `query` (JSON): the applier's output or its refusal.
+pub async fn query(client: &mut ClientClient<Channel>, query: serde_json::Value) -> Result<serde_json::Value, String> {
+    let request = QueryRequest { query: serde_json::to_vec(&query).expect("json"), encoding: Encoding::Json as i32 };
+    let response = client.query(request).await.map_err(|s| s.to_string())?.into_inner();
+    match response.outcome.expect("an outcome") {
+        query_response::Outcome::Output(o) => Ok(serde_json::from_slice(&o).expect("JSON output")),
+        query_response::Outcome::Error(e) => Err(format!("{}: {}", e.code, e.message)),
+    }
+}
+
+/// The value of `key` on node `id`, if any.
+pub async fn get(cluster: &Cluster, id: u64, key: &str) -> Option<String> {
+    let mut client = cluster.client(id).await.ok()?;
+    let out = query(&mut client, serde_json::json!({ "get": { "key": key } })).await.ok()?;
+    out["entry"]["value"].as_str().map(str::to_string)
+}
+
+async fn connect(endpoint: &str) -> Result<ClientClient<Channel>, Status> {
+    let endpoint = tonic::transport::Endpoint::from_shared(format!("http://{endpoint}"))
+        .expect("endpoint")
+        .connect_timeout(Duration::from_millis(500));
+    endpoint.connect().await.map(ClientClient::new).map_err(|e| Status::unavailable(e.to_string()))
+}
+
+/// Writes `key` through whichever node of `endpoints` takes it, trying each in turn (from
+/// `first`) until `within` passes. `Ok` means acknowledged.
+pub async fn put_anywhere(endpoints: &[String], first: usize, key: &str, value: &str, within: Duration) -> Result<ProposeResponse, Status> {
+    let deadline = Instant::now() + within;
+    let mut last = Status::unavailable("no node tried");
+    let mut turn = first;
+    while Instant::now() < deadline {
+        let endpoint = &endpoints[turn % endpoints.len()];
+        turn += 1;
+        match connect(endpoint).await {
+            Ok(mut client) => match propose(&mut client, put_command(key, value), Duration::from_secs(2)).await {
+                Ok(r) => return Ok(r),
+                Err(s) => last = s,
+            },
+            Err(s) => last = s,
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    Err(last)
+}
+
+/// What a write load achieved.
+#[derive(Debug, Default)]
+pub struct Load {
+    /// Acknowledged writes, (key, value, log index).
+    pub acked: Vec<(String, String, u64)>,
+    /// Writes given up on (outcome unknown: they may or may not have applied).
+    pub abandoned: usize,
+}
+
+/// `writers` concurrent clients writing keys `{prefix}-{writer}-{n}` through `endpoints`
+/// (failing over between them) until `stop` is set or `total` writes were attempted.
+pub async fn write_load(endpoints: Vec<String>, prefix: &str, writers: usize, stop: std::sync::Arc<std::sync::atomic::AtomicBool>, total: Option<usize>) -> Load {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let next = std::sync::Arc::new(AtomicUsize::new(0));
+    let tasks: Vec<_> = (0..writers)
+        .map(|w| {
+            let (endpoints, stop, next, prefix) = (endpoints.clone(), stop.clone(), next.clone(), prefix.to_string());
+            tokio::spawn(async move {
+                let mut load = Load::default();
+                let mut client: Option<(usize, ClientClient<Channel>)> = None;
+                let mut turn = w;
+                while !stop.load(Ordering::Relaxed) {
+                    let n = next.fetch_add(1, Ordering::Relaxed);
+                    if total.is_some_and(|t| n >= t) {
+                        break;
+                    }
+                    let (key, value) = (format!("{prefix}-{n:07}"), format!("value-{n}-{}", "x".repeat(200)));
+                    let mut attempts = 0;
+                    loop {
+                        attempts += 1;
+                        if client.as_ref().is_none_or(|(at, _)| *at != turn % endpoints.len()) {
+                            client = connect(&endpoints[turn % endpoints.len()]).await.ok().map(|c| (turn % endpoints.len(), c));
+                        }
+                        let result = match client.as_mut() {
+                            Some((_, c)) => propose(c, put_command(&key, &value), Duration::from_secs(2)).await,
+                            None => Err(Status::unavailable("not connected")),
+                        };
+                        match result {
+                            Ok(r) => {
+                                load.acked.push((key, value, r.index));
+                                break;
+                            }
+                            Err(_) if attempts < 50 && !stop.load(Ordering::Relaxed) => {
+                                turn += 1;
+                                client = None;
+                                tokio::time::sleep(Duration::from_millis(20)).await;
+                            }
+                            Err(_) => {
+                                load.abandoned += 1;
+                                break;
+                            }
+                        }
+                    }
+                }
+                load
+            })
+        })
+        .collect();
+    let mut all = Load::default();
+    for t in tasks {
+        let l = t.await.expect("writer task");
+        all.acked.extend(l.acked);
+        all.abandoned += l.abandoned;
+    }
+    all
+}
+
+/// Every key and value on node `id`, read with range queries a page at a time.
+pub async fn all_entries(cluster: &Cluster, id: u64) -> BTreeMap<String, String> {
+    let mut client = cluster.client(id).await.expect("node reachable");
+    let mut out = BTreeMap::new();
+    let mut start = String::new();
+    loop {
+        let page = query(&mut client, serde_json::json!({ "range": { "start": start, "end": null, "limit": 1000 } }))
+            .await
+            .expect("range query");
+        let entries = page["range"]["entries"].as_array().expect("entries").clone();
+        for e in &entries {
+            out.insert(e["key"].as_str().unwrap().to_string(), e["value"].as_str().unwrap().to_string());
+        }
+        if !page["range"]["more"].as_bool().unwrap_or(false) {
+            return out;
+        }
+        start = format!("{}\0", entries.last().expect("a page")["key"].as_str().unwrap());
+    }
+}
+
+/// Asserts that every acknowledged write is on every running node.
+pub async fn assert_acked_present(cluster: &Cluster, load: &Load) {
+    for id in cluster.running() {
+        let entries = all_entries(cluster, id).await;
+        let missing: Vec<&String> = load.acked.iter().filter(|(k, v, _)| entries.get(k) != Some(v)).map(|(k, _, _)| k).collect();
+        assert!(missing.is_empty(), "node {id} lacks {} acknowledged writes, e.g. {:?}", missing.len(), &missing[..missing.len().min(5)]);
+    }
+}
+
+impl Cluster {
+    pub fn endpoints(&self) -> Vec<String> {
+        self.nodes.values().map(|n| n.address.clone()).collect()
+    }
+
+    /// The newest raft-engine file of node `id`.
+    pub fn newest_log_file(&self, id: u64) -> PathBuf {
+        data_dir_files(&self.nodes[&id].data_dir.join("log"))
+            .into_iter()
+            .filter(|p| p.extension().is_some_and(|x| x == "raftlog"))
+            .max()
+            .expect("a log file")
+    }
+}
+
+pub fn data_dir_files(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    if let Ok(entries) = std::fs::read_dir(dir) {
+        for e in entries.flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                out.extend(data_dir_files(&p));
+            } else {
+                out.push(p);
+            }
+        }
+    }
+    out
+}
