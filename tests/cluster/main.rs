@@ -1,4 +1,5 @@
 //! Real clusters of the release binary on loopback (`cargo xtask test` builds it first).
 
 mod basics;
+mod catch_up;
 mod crashes;

@@ -97,6 +97,14 @@ impl Cluster {
         let node = self.nodes.get_mut(&id).expect("node");
         let log = std::fs::OpenOptions::new().create(true).append(true).open(&node.log).expect("log file");
         cmd.stdout(Stdio::null()).stderr(log);
+        // Nodes die with the test process, even when it is killed.
+        // Safety: prctl is async-signal-safe and touches nothing of the parent.
+        unsafe {
+            std::os::unix::process::CommandExt::pre_exec(&mut cmd, || {
+                libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
+                Ok(())
+            });
+        }
         node.child = Some(cmd.spawn().expect("wasmraft starts"));
     }
 
@@ -108,11 +116,20 @@ impl Cluster {
         }
     }
 
-    /// SIGTERM, then wait for the process to exit.
+    /// SIGTERM, then wait for the process to exit (kill -9 after 10 s: a node that does
+    /// not stop fails the test, it does not hang it).
     pub fn stop(&mut self, id: u64) {
         if let Some(mut child) = self.nodes.get_mut(&id).and_then(|n| n.child.take()) {
             signal(&child, libc::SIGTERM);
-            let _ = child.wait();
+            let deadline = Instant::now() + Duration::from_secs(10);
+            while child.try_wait().ok().flatten().is_none() {
+                if Instant::now() > deadline {
+                    let _ = child.kill();
+                    let _ = child.wait();
+                    panic!("node {id} did not stop within 10 s of SIGTERM");
+                }
+                std::thread::sleep(Duration::from_millis(20));
+            }
         }
     }
 

@@ -28,6 +28,9 @@ use std::collections::HashMap;
 use std::path::Path;
 use std::sync::Arc;
 
+/// How long in-flight calls get to finish once the node is told to stop.
+const SHUTDOWN_GRACE: std::time::Duration = std::time::Duration::from_millis(500);
+
 /// Holds the data directory's lock for the life of the node.
 fn lock(dir: &Path) -> anyhow::Result<std::fs::File> {
     let file = std::fs::OpenOptions::new().create(true).truncate(false).write(true).open(dir.join("LOCK"))?;
@@ -188,14 +191,29 @@ pub fn run(config: NodeConfig) -> anyhow::Result<()> {
         deadline: config.request_timeout,
     };
     tracing::info!(listen = %config.listen, "serving peers and clients");
-    let served = tokio.block_on(
+    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio.spawn(
         tonic::transport::Server::builder()
             .add_service(peer.into_server())
             .add_service(client.into_server())
-            .serve_with_incoming_shutdown(tokio_stream::wrappers::TcpListenerStream::new(listener), shutdown_signal()),
+            .serve_with_incoming_shutdown(tokio_stream::wrappers::TcpListenerStream::new(listener), async {
+                let _ = stop_rx.await;
+            }),
     );
+    let served = tokio.block_on(async {
+        tokio::select! {
+            result = server => result.map_err(anyhow::Error::from).and_then(|r| r.map_err(anyhow::Error::from)),
+            () = shutdown_signal() => {
+                // Peers hold streams open for good: a graceful close gets a moment, no more.
+                let _ = stop_tx.send(());
+                tokio::time::sleep(SHUTDOWN_GRACE).await;
+                Ok(())
+            }
+        }
+    });
     let _ = events_tx.send(Event::Shutdown);
     let _ = raft_thread.join();
     proposals.fail_all(ProposeError::ShuttingDown);
+    tokio.shutdown_timeout(SHUTDOWN_GRACE);
     served.context("the gRPC server failed")
 }

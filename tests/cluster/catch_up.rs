@@ -1,0 +1,47 @@
+//! A node stopped while 10,000 writes happen catches up when it returns: from the log when
+//! the log still reaches back to it, by snapshot when it has been compacted away.
+
+use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
+use std::time::Duration;
+use wasmraft_tests::cluster::{Cluster, assert_acked_present, write_load};
+
+const WRITES: usize = 10_000;
+
+async fn catch_up(cluster: &mut Cluster) -> wasmraft_tests::cluster::Load {
+    cluster.leader(Duration::from_secs(10)).await;
+    cluster.stop(3);
+    let endpoints: Vec<String> = cluster.endpoints().into_iter().take(2).collect();
+    let load = write_load(endpoints, "catchup", 32, Arc::new(AtomicBool::new(false)), Some(WRITES)).await;
+    assert_eq!(load.acked.len(), WRITES, "{} writes abandoned", load.abandoned);
+    cluster.spawn(3);
+    let acked_max = load.acked.iter().map(|a| a.2).max().unwrap();
+    cluster.converged(acked_max, Duration::from_secs(60)).await;
+    assert_acked_present(cluster, &load).await;
+    load
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stopped_node_catches_up_from_the_log() {
+    let mut cluster = Cluster::start(3, &["--snapshot-interval", "1000000"]);
+    catch_up(&mut cluster).await;
+    let status = cluster.status(3).await.unwrap();
+    assert_eq!(status.snapshot_index, 0, "no snapshot was needed");
+    assert!(!cluster.log_of(3).contains("installed a snapshot"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_compaction_set_low_a_stopped_node_catches_up_by_snapshot() {
+    let mut cluster = Cluster::start(3, &["--snapshot-interval", "1000", "--snapshot-catchup", "100"]);
+    catch_up(&mut cluster).await;
+    let leader = cluster.leader(Duration::from_secs(10)).await;
+    let leader_status = cluster.status(leader).await.unwrap();
+    assert!(leader_status.first_log_index > 5000, "the leader compacted its log: {leader_status:?}");
+    let status = cluster.status(3).await.unwrap();
+    assert!(status.snapshot_index > 5000, "node 3 runs from a snapshot: {status:?}");
+    assert!(cluster.log_of(3).contains("installed a snapshot from the leader"));
+    // And the snapshot is durable: node 3 restarts from it.
+    cluster.kill(3);
+    cluster.spawn(3);
+    cluster.converged(status.applied_index, Duration::from_secs(30)).await;
+}
