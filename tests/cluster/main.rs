@@ -3,3 +3,4 @@
 mod basics;
 mod catch_up;
 mod crashes;
+mod faults;

@@ -77,14 +77,19 @@ impl Cluster {
         cluster
     }
 
-    /// The command that (re)starts node `id`, with extra flags.
+    /// The command that (re)starts node `id`.
     pub fn serve_command(&self, id: u64) -> Command {
+        self.serve_command_in(id, &self.nodes[&id].data_dir)
+    }
+
+    /// The command that starts node `id` on `data_dir`.
+    pub fn serve_command_in(&self, id: u64, data_dir: &Path) -> Command {
         let node = &self.nodes[&id];
         let mut cmd = Command::new(binary());
         cmd.arg("serve")
             .args(["--id", &id.to_string(), "--listen", &node.address, "--peers", &self.peers])
             .arg("--data-dir")
-            .arg(&node.data_dir)
+            .arg(data_dir)
             .arg("--module")
             .arg(&self.module)
             .args(&self.args)

@@ -62,7 +62,9 @@ impl ClientService {
                 _ => return None,
             })
         });
-        parsed.unwrap_or(self.deadline).min(MAX_DEADLINE)
+        let deadline = parsed.unwrap_or(self.deadline).min(MAX_DEADLINE);
+        // Answer a little before the caller gives up, so that it hears why.
+        deadline.saturating_sub((deadline / 10).min(Duration::from_millis(200)))
     }
 }
 
