@@ -2,8 +2,8 @@
 //!
 //!   cargo xtask appliers   build every applier in appliers/ to a wasm component
 //!   cargo xtask test       build the appliers, then run every test
-//!   cargo xtask demo       build everything and show the KV applier at work
-//!   cargo xtask bench      build everything and print the apply benchmark
+//!   cargo xtask demo       build everything, start a local 3-node cluster, show it working
+//!   cargo xtask bench      build everything and print the benchmarks
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
@@ -92,49 +92,88 @@ fn relative(p: &Path) -> String {
     p.strip_prefix(root()).unwrap_or(p).display().to_string()
 }
 
+fn build_node() -> Result<PathBuf> {
+    run(cargo().args(["build", "--release", "-p", "wasmraft"]))?;
+    Ok(target_dir().join("release/wasmraft"))
+}
+
 fn test() -> Result {
     build_appliers()?;
+    // The cluster tests run this binary as real processes.
+    build_node()?;
     run(cargo().args(["test", "--release", "--workspace"]))
+}
+
+/// Runs `wasmraft <args>` and shows the command and what it printed.
+fn show(wasmraft: &Path, args: &[&str]) -> Result {
+    eprintln!("\n$ wasmraft {}", args.join(" "));
+    run(Command::new(wasmraft).args(args))
 }
 
 fn demo() -> Result {
     build_appliers()?;
-    run(cargo().args(["build", "--release", "-p", "wasmraft"]))?;
-    let wasmraft = target_dir().join("release/wasmraft");
+    let wasmraft = build_node()?;
     let kv = target_dir().join("appliers/kv.wasm");
-    eprintln!("\n== the KV applier, as the host sees it:");
-    run(Command::new(&wasmraft).arg("inspect").arg(&kv))?;
-    let script = [
-        r#"{"apply": {"put": {"key": "greeting", "value": "hello"}}}"#,
-        r#"{"apply": {"put": {"key": "greeting", "value": "hello, world"}}}"#,
-        r#"{"apply": {"cas": {"key": "greeting", "expected_version": 1, "value": "stale"}}}"#,
-        r#"{"apply": {"put": {"key": "planet", "value": "earth"}}}"#,
-        r#"{"query": {"get": {"key": "greeting"}}}"#,
-        r#"{"query": {"range": {"start": "", "end": null, "limit": 10}}}"#,
-        r#"{"apply": {"delete": {"key": "nothing-here"}}}"#,
-    ];
-    eprintln!("\n== applying commands through the wasm runtime (`wasmraft local`):");
-    for line in script {
-        eprintln!("   {line}");
+    let data = target_dir().join("demo-cluster");
+    let _ = std::fs::remove_dir_all(&data);
+    let peers = "1=127.0.0.1:7001,2=127.0.0.1:7002,3=127.0.0.1:7003";
+    eprintln!("\n== starting 3 nodes on 127.0.0.1:7001-7003 (data in {}, logs beside it)", relative(&data));
+    let mut nodes = Vec::new();
+    for id in 1..=3 {
+        std::fs::create_dir_all(&data).map_err(|e| e.to_string())?;
+        let log = std::fs::File::create(data.join(format!("node{id}.log"))).map_err(|e| e.to_string())?;
+        let child = Command::new(&wasmraft)
+            .args(["serve", "--id", &id.to_string(), "--listen", &format!("127.0.0.1:700{id}"), "--peers", peers])
+            .arg("--data-dir")
+            .arg(data.join(format!("node{id}")))
+            .arg("--module")
+            .arg(&kv)
+            .stderr(log)
+            .spawn()
+            .map_err(|e| format!("cannot start node {id}: {e}"))?;
+        nodes.push(child);
     }
-    let mut child = Command::new(&wasmraft)
-        .args(["local", "--module"])
-        .arg(&kv)
-        .stdin(std::process::Stdio::piped())
-        .spawn()
-        .map_err(|e| e.to_string())?;
-    use std::io::Write;
-    child.stdin.take().unwrap().write_all(script.join("\n").as_bytes()).map_err(|e| e.to_string())?;
-    let status = child.wait().map_err(|e| e.to_string())?;
-    if !status.success() {
-        return Err(format!("wasmraft local failed: {status}"));
+    let result = (|| {
+        // Wait for a leader.
+        for _ in 0..100 {
+            let out = Command::new(&wasmraft).args(["status", "--endpoint", "127.0.0.1:7001"]).output();
+            if out.is_ok_and(|o| o.status.success() && !String::from_utf8_lossy(&o.stdout).contains("\"leader\": 0")) {
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+        show(&wasmraft, &["propose", "--endpoint", "127.0.0.1:7001", r#"{"put": {"key": "greeting", "value": "hello from node 1"}}"#])?;
+        show(&wasmraft, &["propose", "--endpoint", "127.0.0.1:7002", r#"{"cas": {"key": "greeting", "expected_version": 1, "value": "updated through node 2"}}"#])?;
+        show(&wasmraft, &["query", "--endpoint", "127.0.0.1:7003", r#"{"get": {"key": "greeting"}}"#])?;
+        eprintln!("\n(an applier refusal is an answer: exit code 1)");
+        let _ = show(&wasmraft, &["propose", "--endpoint", "127.0.0.1:7003", r#"{"delete": {"key": "nothing-here"}}"#]);
+        for id in 1..=3 {
+            let out = Command::new(&wasmraft)
+                .args(["status", "--endpoint", &format!("127.0.0.1:700{id}")])
+                .output()
+                .map_err(|e| e.to_string())?;
+            let text = String::from_utf8_lossy(&out.stdout);
+            let field = |name: &str| {
+                text.lines().find(|l| l.trim_start().starts_with(&format!("\"{name}\""))).unwrap_or("").trim().to_string()
+            };
+            eprintln!("node {id}: {} {} {}", field("role"), field("applied_index"), field("state_hash"));
+        }
+        Ok(())
+    })();
+    for mut node in nodes {
+        // SIGTERM via `kill`, so the nodes shut down cleanly.
+        let _ = Command::new("kill").arg(node.id().to_string()).status();
+        let _ = node.wait();
     }
-    Ok(())
+    eprintln!("\nstopped the cluster; `wasmraft serve --help` shows every flag");
+    result
 }
 
 fn bench() -> Result {
     build_appliers()?;
-    run(cargo().args(["bench", "-p", "wasmraft-tests", "--bench", "apply"]))
+    build_node()?;
+    run(cargo().args(["bench", "-p", "wasmraft-tests", "--bench", "apply"]))?;
+    run(cargo().args(["bench", "-p", "wasmraft-tests", "--bench", "cluster"]))
 }
 
 fn main() -> ExitCode {

@@ -40,6 +40,8 @@ pub enum Event {
     SnapshotBuilt(SnapshotMetadata),
     /// Sending to this peer failed.
     Unreachable(u64),
+    /// This peer's process is gone: its connection closed and reconnecting is refused.
+    PeerDown(u64),
     /// A snapshot transfer to a peer ended.
     SnapshotSent { to: u64, ok: bool },
     Shutdown,
@@ -178,6 +180,17 @@ impl<O: Outbox> Consensus<O> {
                 self.node.mut_store().compact_to((index + 1).saturating_sub(self.catchup_entries))?;
             }
             Event::Unreachable(peer) => self.node.report_unreachable(peer),
+            Event::PeerDown(peer) => {
+                // Our leader is gone, not merely quiet: skip the rest of its lease and keep
+                // only the randomized part of the election timeout (which spreads the
+                // followers' campaigns apart). Safe: with pre-vote and check-quorum a lone
+                // false alarm wins no votes from followers that still hear the leader.
+                let raft = &mut self.node.raft;
+                if raft.state == StateRole::Follower && raft.leader_id == peer {
+                    raft.election_elapsed = raft.election_elapsed.max(raft.election_timeout());
+                    tracing::info!(peer, "the leader's process is gone; its lease is over");
+                }
+            }
             Event::SnapshotSent { to, ok } => {
                 let status = if ok { SnapshotStatus::Finish } else { SnapshotStatus::Failure };
                 self.node.report_snapshot(to, status);

@@ -118,6 +118,11 @@ async fn run_peer(shared: Arc<Shared>, peer: u64, address: String, mut queue: mp
             Err(e) => {
                 tracing::debug!(peer, %address, "peer stream ended: {e}");
                 let _ = shared.events.send(Event::Unreachable(peer));
+                // A refused connection means the process is gone, which Raft would
+                // otherwise only learn from a silent election timeout.
+                if connect(&address).await.is_err() {
+                    let _ = shared.events.send(Event::PeerDown(peer));
+                }
                 // What waited during the outage is stale; Raft will send again.
                 while queue.try_recv().is_ok() {}
                 tokio::time::sleep(backoff).await;
@@ -138,7 +143,11 @@ async fn stream_to(
     let channel = connect(address).await.map_err(|e| format!("connect: {e}"))?;
     let mut client = PeerClient::new(channel).max_encoding_message_size(MAX_MESSAGE);
     let (tx, rx) = mpsc::channel::<RaftBatch>(16);
-    let call = tokio::spawn(async move { client.raft(ReceiverStream::new(rx)).await });
+    let mut call = tokio::spawn(async move { client.raft(ReceiverStream::new(rx)).await });
+    let ended = |result: Result<Result<_, tonic::Status>, _>| match result {
+        Ok(Err(status)) => status.message().to_string(),
+        _ => "stream closed".to_string(),
+    };
     *backoff = MIN_BACKOFF;
     let mut next = Some(first);
     while let Some(m) = next {
@@ -156,13 +165,13 @@ async fn stream_to(
         }
         let batch = RaftBatch { cluster_id: shared.cluster_id, from: shared.id, messages };
         if tx.send(batch).await.is_err() {
-            let why = match call.await {
-                Ok(Err(status)) => status.message().to_string(),
-                _ => "stream closed".to_string(),
-            };
-            return Err(why);
+            return Err(ended(call.await));
         }
-        next = queue.recv().await;
+        // Wait for the next message, or notice at once that the stream ended.
+        next = tokio::select! {
+            m = queue.recv() => m,
+            result = &mut call => return Err(ended(result)),
+        };
     }
     Ok(())
 }

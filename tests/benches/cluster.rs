@@ -1,0 +1,112 @@
+//! KV puts on a local 3-node cluster (real processes, loopback, fsync on), 256-byte values:
+//! one client writing sequentially, then 64 concurrent clients; and the time from kill -9 of
+//! the leader to the next acknowledged write. Run with `cargo xtask bench`.
+//!
+//! Writes go to the leader, as etcd's benchmark does; keys are drawn from 100,000.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+use wasmraft_tests::Rng;
+use wasmraft_tests::cluster::{Cluster, propose, put_command};
+
+const VALUE: usize = 256;
+const KEYS: u64 = 100_000;
+
+fn value() -> String {
+    "v".repeat(VALUE)
+}
+
+fn percentile(sorted: &[Duration], p: f64) -> Duration {
+    sorted[((sorted.len() as f64 * p) as usize).min(sorted.len() - 1)]
+}
+
+fn report(what: &str, mut latencies: Vec<Duration>, elapsed: Duration) {
+    latencies.sort();
+    println!(
+        "{what:<28} {:>7.0} puts/s   p50 {:>6.2} ms   p99 {:>6.2} ms   ({} puts in {:.1} s)",
+        latencies.len() as f64 / elapsed.as_secs_f64(),
+        percentile(&latencies, 0.50).as_secs_f64() * 1e3,
+        percentile(&latencies, 0.99).as_secs_f64() * 1e3,
+        latencies.len(),
+        elapsed.as_secs_f64()
+    );
+}
+
+async fn puts(cluster: &Cluster, leader: u64, clients: usize, total: usize) -> (Vec<Duration>, Duration) {
+    let next = Arc::new(AtomicUsize::new(0));
+    let started = Instant::now();
+    let tasks: Vec<_> = (0..clients)
+        .map(|c| {
+            let next = next.clone();
+            let endpoint = cluster.endpoint(leader).to_string();
+            tokio::spawn(async move {
+                let mut client = wasmraft::api::proto::client::client_client::ClientClient::connect(format!("http://{endpoint}"))
+                    .await
+                    .expect("connect");
+                let mut rng = Rng(c as u64);
+                let mut latencies = Vec::new();
+                while next.fetch_add(1, Ordering::Relaxed) < total {
+                    let key = format!("key-{:08}", rng.below(KEYS));
+                    let t = Instant::now();
+                    propose(&mut client, put_command(&key, &value()), Duration::from_secs(10)).await.expect("put");
+                    latencies.push(t.elapsed());
+                }
+                latencies
+            })
+        })
+        .collect();
+    let mut all = Vec::new();
+    for t in tasks {
+        all.extend(t.await.expect("client"));
+    }
+    (all, started.elapsed())
+}
+
+/// Kills the leader while one client writes; the time to its next acknowledged write.
+async fn failover(cluster: &mut Cluster) -> Duration {
+    let leader = cluster.leader(Duration::from_secs(15)).await;
+    let endpoints: Vec<String> = cluster.ids().into_iter().filter(|&id| id != leader).map(|id| cluster.endpoint(id).to_string()).collect();
+    let killed = Instant::now();
+    cluster.kill(leader);
+    let mut turn = 0;
+    let acked = loop {
+        let endpoint = &endpoints[turn % endpoints.len()];
+        turn += 1;
+        if let Ok(mut client) = wasmraft::api::proto::client::client_client::ClientClient::connect(format!("http://{endpoint}")).await
+            && propose(&mut client, put_command("failover", "x"), Duration::from_millis(500)).await.is_ok()
+        {
+            break killed.elapsed();
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    };
+    cluster.spawn(leader);
+    cluster.converged(1, Duration::from_secs(30)).await;
+    acked
+}
+
+#[tokio::main(flavor = "multi_thread", worker_threads = 2)]
+async fn main() {
+    println!("\nwasmraft 3-node cluster on loopback, KV puts of {VALUE}-byte values to the leader");
+    let mut cluster = Cluster::start(3, &[]);
+    let leader = cluster.leader(Duration::from_secs(15)).await;
+    // Warm up: connections, compiled module, pages.
+    puts(&cluster, leader, 8, 2_000).await;
+
+    let (latencies, elapsed) = puts(&cluster, leader, 1, 3_000).await;
+    report("1 client, sequential", latencies, elapsed);
+    let (latencies, elapsed) = puts(&cluster, leader, 64, 30_000).await;
+    report("64 concurrent clients", latencies, elapsed);
+
+    let mut times: Vec<Duration> = Vec::new();
+    for _ in 0..5 {
+        times.push(failover(&mut cluster).await);
+    }
+    let text: Vec<String> = times.iter().map(|t| format!("{:.2}", t.as_secs_f64())).collect();
+    times.sort();
+    println!(
+        "kill -9 of the leader -> next acknowledged write: median {:.2} s (runs: {} s)",
+        times[times.len() / 2].as_secs_f64(),
+        text.join(", ")
+    );
+}
