@@ -29,9 +29,11 @@ enum Command {
     /// initial member the same --peers and --module); an existing one is recovered.
     ///
     /// Example, one of three nodes on this machine:
+    ///
     ///   wasmraft serve --id 1 --listen 127.0.0.1:7001 \
     ///     --peers 1=127.0.0.1:7001,2=127.0.0.1:7002,3=127.0.0.1:7003 \
     ///     --data-dir /var/lib/wasmraft/1 --module kv.wasm
+    #[command(verbatim_doc_comment)]
     Serve(Box<ServeArgs>),
     /// Propose a command (the applier's JSON) and print its outcome once applied.
     ///

@@ -116,9 +116,7 @@ impl RaftLog {
 
     /// Writes the initial membership of a new cluster.
     pub fn bootstrap(&mut self, voters: &[u64]) -> Result<(), LogError> {
-        let mut cs = ConfState::default();
-        cs.voters = voters.to_vec();
-        self.set_conf_state(cs)
+        self.set_conf_state(ConfState { voters: voters.to_vec(), ..Default::default() })
     }
 
     pub fn set_conf_state(&mut self, cs: ConfState) -> Result<(), LogError> {
@@ -269,11 +267,7 @@ mod tests {
     use super::*;
 
     fn entry(index: u64, term: u64) -> Entry {
-        let mut e = Entry::default();
-        e.index = index;
-        e.term = term;
-        e.data = format!("entry {index}@{term}").into_bytes().into();
-        e
+        Entry { index, term, data: format!("entry {index}@{term}").into_bytes().into(), ..Default::default() }
     }
 
     fn append(log: &mut RaftLog, entries: &[Entry]) {
@@ -292,10 +286,7 @@ mod tests {
         assert!(!log.is_initialized());
         log.bootstrap(&[1, 2, 3]).unwrap();
         append(&mut log, &(1..=5).map(|i| entry(i, 1)).collect::<Vec<_>>());
-        let mut hs = HardState::default();
-        hs.term = 2;
-        hs.vote = 3;
-        hs.commit = 4;
+        let hs = HardState { term: 2, vote: 3, commit: 4, ..Default::default() };
         log.persist(Persist { hard_state: Some(&hs), ..Default::default() }, true).unwrap();
         drop(log);
         let log = RaftLog::open(dir.path()).unwrap();
@@ -320,11 +311,8 @@ mod tests {
     }
 
     fn snapshot_at(index: u64, term: u64) -> SnapshotMetadata {
-        let mut meta = SnapshotMetadata::default();
-        meta.index = index;
-        meta.term = term;
-        meta.mut_conf_state().voters = vec![1, 2, 3];
-        meta
+        let conf_state = ConfState { voters: vec![1, 2, 3], ..Default::default() };
+        SnapshotMetadata { index, term, conf_state: Some(conf_state).into(), ..Default::default() }
     }
 
     #[test]

@@ -66,11 +66,7 @@ pub fn parse_descriptor(bytes: &[u8]) -> Option<(u64, u64)> {
 }
 
 fn metadata(index: u64, term: u64, conf_state: ConfState) -> SnapshotMetadata {
-    let mut meta = SnapshotMetadata::default();
-    meta.index = index;
-    meta.term = term;
-    meta.set_conf_state(conf_state);
-    meta
+    SnapshotMetadata { index, term, conf_state: Some(conf_state).into(), ..Default::default() }
 }
 
 /// The directory of a node's snapshot files.
@@ -229,8 +225,7 @@ mod tests {
     fn write_list_load_prune() {
         let tmp = tempfile::tempdir().unwrap();
         let dir = SnapshotDir::open(tmp.path().join("snap")).unwrap();
-        let mut cs = ConfState::default();
-        cs.voters = vec![1, 2, 3];
+        let cs = ConfState { voters: vec![1, 2, 3], ..Default::default() };
         for index in [10, 30, 20] {
             dir.write(&checkpoint(index), 2, cs.clone(), b"module bytes").unwrap();
         }

@@ -27,8 +27,7 @@ async fn garbled_peer_traffic_is_dropped_and_the_cluster_carries_on() {
     valid.from = 2;
     valid.term = 1_000_000;
     let valid = protobuf::Message::write_to_bytes(&valid).unwrap();
-    let mut elsewhere = raft::eraftpb::Message::default();
-    elsewhere.to = 7;
+    let elsewhere = raft::eraftpb::Message { to: 7, ..Default::default() };
     let garbage = vec![
         valid[..valid.len() / 2].to_vec(),
         (0..200u8).map(|i| i.wrapping_mul(37)).collect(),
