@@ -2,31 +2,17 @@
 //! proposals and queries waiting on this node, installs snapshots received from the leader,
 //! and asks for a snapshot of its own every `snapshot_interval` entries.
 
-use crate::consensus::Event;
-use crate::consensus::proposals::{ProposeError, Proposals};
 use crate::entry::{EntryData, ProposalId};
-use crate::node::status::{self, StatusBoard};
+use crate::inbox::{ApplyTask, Event, QueryAnswer};
+use crate::proposals::{ProposeError, Proposals};
+use crate::status::{self, StatusBoard};
 use crate::runtime::{Checkpoint, HostError, Runtime, WasmBackend, WasmEngine};
 use crate::snapshot::{self, SnapshotDir};
 use crossbeam_channel::{Receiver, Sender};
 use raft::eraftpb::{ConfState, Entry, EntryType, SnapshotMetadata};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
-use tokio::sync::oneshot;
-use wasmraft_sdk::contract::{ApplierError, Meta, Payload};
-
-pub enum ApplyTask {
-    /// Committed entries, in log order; their commit is durable.
-    Entries(Vec<Entry>),
-    /// The log now continues after this snapshot, received from the leader: load it.
-    InstallSnapshot(SnapshotMetadata),
-    Query { payload: Payload, reply: oneshot::Sender<Result<QueryAnswer, ProposeError>> },
-}
-
-pub struct QueryAnswer {
-    pub applied_index: u64,
-    pub result: Result<Vec<u8>, ApplierError>,
-}
+use wasmraft_sdk::contract::{ApplierError, Meta};
 
 /// A checkpoint on its way to becoming a snapshot file.
 pub struct SnapshotJob {

@@ -1,7 +1,7 @@
 //! The `wasmraft` command line.
 
-use crate::api::proto::client::client_client::ClientClient;
-use crate::api::proto::client::{
+use crate::proto::client::client_client::ClientClient;
+use crate::proto::client::{
     Encoding as ProtoEncoding, ProposeRequest, QueryRequest, StatusRequest, propose_response, query_response,
 };
 use crate::node::config::ServeArgs;

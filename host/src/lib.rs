@@ -1,6 +1,12 @@
 //! wasmraft: a replicated state-machine host whose state machine is a WebAssembly component.
 //!
-//! - [`runtime`]: applies entries through the applier, deterministically and atomically.
+//! Where things are:
+//! - [`node`]: a node's data directory, settings and wiring of its threads;
+//! - [`consensus`]: the Raft thread and its Ready loop;
+//! - [`apply`]: the apply thread, which runs [`runtime`] (the deterministic wasm runtime);
+//! - [`log`]: the write-ahead log; [`snapshot`]: snapshot files;
+//! - [`transport`]: peer gRPC; [`api`]: the client API; [`proto`]: both protocols;
+//! - [`inbox`], [`proposals`], [`status`], [`entry`]: what the threads share;
 //! - [`cli`]: the `wasmraft` command.
 
 pub mod api;
@@ -8,9 +14,12 @@ pub mod apply;
 pub mod cli;
 pub mod consensus;
 pub mod entry;
+pub mod inbox;
 pub mod log;
 pub mod node;
+pub mod proposals;
+pub mod proto;
 pub mod runtime;
 pub mod snapshot;
+pub mod status;
 pub mod transport;
-

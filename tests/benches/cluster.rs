@@ -41,7 +41,7 @@ async fn puts(cluster: &Cluster, leader: u64, clients: usize, total: usize) -> (
             let next = next.clone();
             let endpoint = cluster.endpoint(leader).to_string();
             tokio::spawn(async move {
-                let mut client = wasmraft::api::proto::client::client_client::ClientClient::connect(format!("http://{endpoint}"))
+                let mut client = wasmraft::proto::client::client_client::ClientClient::connect(format!("http://{endpoint}"))
                     .await
                     .expect("connect");
                 let mut rng = Rng(c as u64);
@@ -73,7 +73,7 @@ async fn failover(cluster: &mut Cluster) -> Duration {
     let acked = loop {
         let endpoint = &endpoints[turn % endpoints.len()];
         turn += 1;
-        if let Ok(mut client) = wasmraft::api::proto::client::client_client::ClientClient::connect(format!("http://{endpoint}")).await
+        if let Ok(mut client) = wasmraft::proto::client::client_client::ClientClient::connect(format!("http://{endpoint}")).await
             && propose(&mut client, put_command("failover", "x"), Duration::from_millis(500)).await.is_ok()
         {
             break killed.elapsed();

@@ -4,8 +4,8 @@
 
 use std::io::Write;
 use std::time::{Duration, Instant};
-use wasmraft::api::proto::peer::peer_client::PeerClient;
-use wasmraft::api::proto::peer::{RaftBatch, SnapshotChunk};
+use wasmraft::proto::peer::peer_client::PeerClient;
+use wasmraft::proto::peer::{RaftBatch, SnapshotChunk};
 use wasmraft_tests::cluster::{Cluster, Code, output, propose, put_anywhere, put_command};
 
 async fn peer_client(cluster: &Cluster, id: u64) -> PeerClient<tonic::transport::Channel> {

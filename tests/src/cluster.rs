@@ -6,8 +6,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 use tonic::transport::Channel;
-use wasmraft::api::proto::client::client_client::ClientClient;
-use wasmraft::api::proto::client::{
+use wasmraft::proto::client::client_client::ClientClient;
+use wasmraft::proto::client::{
     Encoding, ProposeRequest, ProposeResponse, QueryRequest, StatusRequest, StatusResponse, propose_response, query_response,
 };
 

@@ -1,4 +1,3 @@
-//! The gRPC APIs: the protocol types and the client service.
+//! The client API service.
 
-pub mod proto;
 pub mod server;

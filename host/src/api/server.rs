@@ -6,17 +6,16 @@
 //! whose outcome is unknown when the deadline passes fails with DEADLINE_EXCEEDED and says
 //! that it may or may not have applied.
 
-use super::proto::client::client_server::{Client, ClientServer};
-use super::proto::client::{
+use crate::proto::client::client_server::{Client, ClientServer};
+use crate::proto::client::{
     ApplierError as ProtoError, Encoding as ProtoEncoding, Member, Module, ProposeRequest, ProposeResponse, QueryRequest,
     QueryResponse, StatusRequest, StatusResponse, propose_response, query_response,
 };
-use crate::apply::ApplyTask;
-use crate::consensus::Event;
-use crate::consensus::proposals::{ProposeError, Proposals};
+use crate::inbox::{ApplyTask, Event};
+use crate::proposals::{ProposeError, Proposals};
 use crate::entry::{EntryData, ProposedCommand};
-use crate::node::status::StatusBoard;
-use crate::transport::MAX_MESSAGE;
+use crate::status::StatusBoard;
+use crate::proto::MAX_MESSAGE;
 use crossbeam_channel::Sender;
 use std::collections::BTreeMap;
 use std::sync::Arc;

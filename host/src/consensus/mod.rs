@@ -15,37 +15,17 @@
 //! is the transport's. So ticks and heartbeats are never held up by the applier.
 
 pub mod logger;
-pub mod proposals;
 
-use crate::apply::ApplyTask;
 use crate::entry::ProposalId;
+use crate::inbox::{ApplyTask, Event};
 use crate::log::{LogError, Persist, RaftLog};
-use crate::node::status::{self, StatusBoard};
+use crate::proposals::{ProposeError, Proposals};
+use crate::status::{self, StatusBoard};
 use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
-use proposals::{ProposeError, Proposals};
-use raft::eraftpb::{Message, SnapshotMetadata};
+use raft::eraftpb::Message;
 use raft::{RawNode, SnapshotStatus, StateRole};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-
-/// Everything that reaches the Raft thread.
-pub enum Event {
-    /// Raft messages from peers.
-    Messages(Vec<Message>),
-    /// A client command to propose; its fate reaches the waiter through [`Proposals`].
-    Propose { id: ProposalId, data: Vec<u8> },
-    /// The apply thread's progress.
-    Applied(u64),
-    /// A snapshot file of this node's is durable.
-    SnapshotBuilt(SnapshotMetadata),
-    /// Sending to this peer failed.
-    Unreachable(u64),
-    /// This peer's process is gone: its connection closed and reconnecting is refused.
-    PeerDown(u64),
-    /// A snapshot transfer to a peer ended.
-    SnapshotSent { to: u64, ok: bool },
-    Shutdown,
-}
 
 /// Where outgoing Raft messages go (the transport).
 pub trait Outbox: Send {

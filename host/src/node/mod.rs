@@ -9,12 +9,12 @@
 
 pub mod config;
 pub mod identity;
-pub mod status;
 
 use crate::api::server::ClientService;
 use crate::apply::{Applier, run_snapshot_writer};
-use crate::consensus::proposals::{ProposeError, Proposals};
-use crate::consensus::{Consensus, Event, Settings};
+use crate::consensus::{Consensus, Settings};
+use crate::inbox::Event;
+use crate::proposals::{ProposeError, Proposals};
 use crate::log::RaftLog;
 use crate::runtime::{Checkpoint, Runtime, WasmBackend, WasmEngine};
 use crate::snapshot::{self, SnapshotDir, SnapshotFile};
@@ -23,7 +23,7 @@ use crate::transport::server::PeerService;
 use anyhow::{Context, bail};
 use config::NodeConfig;
 use fs2::FileExt;
-use status::StatusBoard;
+use crate::status::StatusBoard;
 use std::collections::HashMap;
 use std::path::Path;
 use std::sync::Arc;

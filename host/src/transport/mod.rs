@@ -13,9 +13,11 @@
 
 pub mod server;
 
-use crate::api::proto::peer::peer_client::PeerClient;
-use crate::api::proto::peer::{RaftBatch, SnapshotChunk};
-use crate::consensus::{Event, Outbox};
+use crate::proto::MAX_MESSAGE;
+use crate::proto::peer::peer_client::PeerClient;
+use crate::proto::peer::{RaftBatch, SnapshotChunk};
+use crate::consensus::Outbox;
+use crate::inbox::Event;
 use crate::snapshot::{SnapshotDir, parse_descriptor};
 use crossbeam_channel::Sender;
 use protobuf::Message as _;
@@ -34,8 +36,6 @@ const QUEUE: usize = 8192;
 const BATCH_MESSAGES: usize = 1024;
 const BATCH_BYTES: usize = 8 << 20;
 pub const SNAPSHOT_CHUNK: usize = 1 << 20;
-/// The largest gRPC message either side accepts.
-pub const MAX_MESSAGE: usize = 64 << 20;
 const MIN_BACKOFF: Duration = Duration::from_millis(50);
 const MAX_BACKOFF: Duration = Duration::from_secs(2);
 const SNAPSHOT_TIMEOUT: Duration = Duration::from_secs(600);

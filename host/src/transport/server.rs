@@ -3,10 +3,10 @@
 //! parse or is not addressed to this node is dropped with a log line, and a snapshot is
 //! stepped into Raft only once its whole file has arrived and verified.
 
-use super::MAX_MESSAGE;
-use crate::api::proto::peer::peer_server::{Peer, PeerServer};
-use crate::api::proto::peer::{Ack, RaftBatch, SnapshotChunk};
-use crate::consensus::Event;
+use crate::proto::MAX_MESSAGE;
+use crate::proto::peer::peer_server::{Peer, PeerServer};
+use crate::proto::peer::{Ack, RaftBatch, SnapshotChunk};
+use crate::inbox::Event;
 use crate::snapshot::{self, SnapshotDir, parse_descriptor};
 use crossbeam_channel::Sender;
 use protobuf::Message as _;

@@ -1,0 +1,42 @@
+//! What the node's threads receive: the Raft thread's [`Event`]s and the apply thread's
+//! [`ApplyTask`]s. The transport, the client API and the threads themselves send them.
+
+use crate::entry::ProposalId;
+use crate::proposals::ProposeError;
+use raft::eraftpb::{Entry, Message, SnapshotMetadata};
+use tokio::sync::oneshot;
+use wasmraft_sdk::contract::{ApplierError, Payload};
+
+/// Everything that reaches the Raft thread.
+pub enum Event {
+    /// Raft messages from peers.
+    Messages(Vec<Message>),
+    /// A client command to propose; its fate reaches the waiter through [`Proposals`].
+    Propose { id: ProposalId, data: Vec<u8> },
+    /// The apply thread's progress.
+    Applied(u64),
+    /// A snapshot file of this node's is durable.
+    SnapshotBuilt(SnapshotMetadata),
+    /// Sending to this peer failed.
+    Unreachable(u64),
+    /// This peer's process is gone: its connection closed and reconnecting is refused.
+    PeerDown(u64),
+    /// A snapshot transfer to a peer ended.
+    SnapshotSent { to: u64, ok: bool },
+    Shutdown,
+}
+
+/// Everything that reaches the apply thread.
+pub enum ApplyTask {
+    /// Committed entries, in log order; their commit is durable.
+    Entries(Vec<Entry>),
+    /// The log now continues after this snapshot, received from the leader: load it.
+    InstallSnapshot(SnapshotMetadata),
+    Query { payload: Payload, reply: oneshot::Sender<Result<QueryAnswer, ProposeError>> },
+}
+
+pub struct QueryAnswer {
+    pub applied_index: u64,
+    pub result: Result<Vec<u8>, ApplierError>,
+}
+
