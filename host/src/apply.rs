@@ -154,6 +154,9 @@ impl Applier {
     }
 }
 
+/// Snapshot files kept on disk.
+const KEEP_SNAPSHOTS: usize = 2;
+
 /// Writes snapshot files off the apply path, then tells the raft thread.
 pub fn run_snapshot_writer(jobs: Receiver<SnapshotJob>, dir: Arc<SnapshotDir>, events: Sender<Event>) {
     for job in jobs {
@@ -163,6 +166,11 @@ pub fn run_snapshot_writer(jobs: Receiver<SnapshotJob>, dir: Arc<SnapshotDir>, e
             Ok(meta) => {
                 tracing::info!(index, keys = job.checkpoint.state.len(), took = ?started.elapsed(), "snapshot written");
                 let _ = events.send(Event::SnapshotBuilt(meta));
+                // The new one and the one before (which a transfer may still be reading;
+                // an open file stays readable once unlinked anyway).
+                if let Err(e) = dir.prune(KEEP_SNAPSHOTS) {
+                    tracing::warn!("cannot remove old snapshots: {e}");
+                }
             }
             Err(e) => tracing::error!(index, "cannot write a snapshot: {e}"),
         }

@@ -99,7 +99,7 @@ async fn main() {
     report("64 concurrent clients", latencies, elapsed);
 
     let mut times: Vec<Duration> = Vec::new();
-    for _ in 0..5 {
+    for _ in 0..11 {
         times.push(failover(&mut cluster).await);
     }
     let text: Vec<String> = times.iter().map(|t| format!("{:.2}", t.as_secs_f64())).collect();

@@ -39,6 +39,9 @@ async fn with_compaction_set_low_a_stopped_node_catches_up_by_snapshot() {
     assert!(leader_status.first_log_index > 5000, "the leader compacted its log: {leader_status:?}");
     let status = cluster.status(3).await.unwrap();
     assert!(status.snapshot_index > 5000, "node 3 runs from a snapshot: {status:?}");
+    // Old snapshots are removed: about 10 were taken on the leader, 2 are kept.
+    let files = wasmraft_tests::cluster::data_dir_files(&cluster.nodes[&leader].data_dir.join("snapshots"));
+    assert_eq!(files.len(), 2, "{files:?}");
     assert!(cluster.log_of(3).contains("installed a snapshot from the leader"));
     // And the snapshot is durable: node 3 restarts from it.
     cluster.kill(3);
