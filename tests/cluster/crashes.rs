@@ -4,10 +4,18 @@
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
-use wasmraft_tests::cluster::{Cluster, assert_acked_present, write_load};
+use wasmraft_tests::cluster::{Cluster, Load, assert_acked_present, write_load};
+
+/// Waits for every running node to hold every acknowledged write, with equal state hashes.
+async fn assert_nothing_lost(cluster: &Cluster, load: &Load) {
+    assert!(load.acked.len() > 100, "only {} writes acknowledged", load.acked.len());
+    let acked_max = load.acked.iter().map(|a| a.2).max().unwrap();
+    cluster.converged(acked_max, Duration::from_secs(20)).await;
+    assert_acked_present(cluster, load).await;
+}
 
 /// Runs a write load through every node until `stop` is set.
-fn start_load(cluster: &Cluster, prefix: &str, stop: &Arc<AtomicBool>) -> tokio::task::JoinHandle<wasmraft_tests::cluster::Load> {
+fn start_load(cluster: &Cluster, prefix: &str, stop: &Arc<AtomicBool>) -> tokio::task::JoinHandle<Load> {
     let (endpoints, prefix, stop) = (cluster.endpoints(), prefix.to_string(), stop.clone());
     tokio::spawn(async move { write_load(endpoints, &prefix, 8, stop, None).await })
 }
@@ -27,7 +35,6 @@ async fn killing_the_leader_under_writes_loses_no_acknowledged_write() {
     tokio::time::sleep(Duration::from_secs(2)).await;
     stop.store(true, Ordering::Relaxed);
     let load = load.await.unwrap();
-    assert!(load.acked.len() > 100, "only {} writes acknowledged", load.acked.len());
 
     // Writes resumed under the new leader: some were acknowledged at higher indexes than
     // anything before the kill could have reached.
@@ -35,9 +42,7 @@ async fn killing_the_leader_under_writes_loses_no_acknowledged_write() {
     assert!(load.acked.iter().filter(|a| a.2 > max_index / 2).count() > 10);
 
     cluster.spawn(leader);
-    let acked_max = load.acked.iter().map(|a| a.2).max().unwrap();
-    cluster.converged(acked_max, Duration::from_secs(20)).await;
-    assert_acked_present(&cluster, &load).await;
+    assert_nothing_lost(&cluster, &load).await;
     eprintln!("new leader elected {elected_after:?} after kill -9; {} writes acknowledged, {} abandoned", load.acked.len(), load.abandoned);
 }
 
@@ -53,14 +58,11 @@ async fn every_node_killed_at_once_keeps_every_acknowledged_write() {
     }
     stop.store(true, Ordering::Relaxed);
     let load = load.await.unwrap();
-    assert!(load.acked.len() > 100, "only {} writes acknowledged", load.acked.len());
     for id in cluster.ids() {
         cluster.spawn(id);
     }
     cluster.leader(Duration::from_secs(15)).await;
-    let acked_max = load.acked.iter().map(|a| a.2).max().unwrap();
-    cluster.converged(acked_max, Duration::from_secs(20)).await;
-    assert_acked_present(&cluster, &load).await;
+    assert_nothing_lost(&cluster, &load).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -80,7 +82,5 @@ async fn a_torn_log_tail_after_a_crash_recovers() {
     tokio::time::sleep(Duration::from_secs(1)).await;
     stop.store(true, Ordering::Relaxed);
     let load = load.await.unwrap();
-    let acked_max = load.acked.iter().map(|a| a.2).max().unwrap();
-    cluster.converged(acked_max, Duration::from_secs(20)).await;
-    assert_acked_present(&cluster, &load).await;
+    assert_nothing_lost(&cluster, &load).await;
 }
