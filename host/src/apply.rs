@@ -12,7 +12,9 @@ use crossbeam_channel::{Receiver, Sender};
 use raft::eraftpb::{ConfState, Entry, EntryType, SnapshotMetadata};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
-use wasmraft_sdk::contract::{ApplierError, Meta};
+use wasmraft_sdk::contract::{ApplierError, Meta, Payload};
+
+type QueryReply = tokio::sync::oneshot::Sender<Result<QueryAnswer, ProposeError>>;
 
 /// A checkpoint on its way to becoming a snapshot file.
 pub struct SnapshotJob {
@@ -55,6 +57,8 @@ impl Applier {
     pub fn run(mut self, tasks: Receiver<ApplyTask>) {
         self.publish();
         let mut last_request = self.runtime.applied().index;
+        // Queries waiting for the applied index to reach their read index.
+        let mut waiting: Vec<(u64, Payload, QueryReply)> = Vec::new();
         while let Ok(task) = tasks.recv() {
             match task {
                 ApplyTask::Entries(entries) => {
@@ -77,15 +81,23 @@ impl Applier {
                     last_request = meta.index;
                     let _ = self.events.send(Event::Applied(meta.index));
                 }
-                ApplyTask::Query { payload, reply } => {
-                    let answer = match self.runtime.query(None, now_ns(), payload) {
-                        Ok(result) => Ok(QueryAnswer { applied_index: self.runtime.applied().index, result }),
-                        Err(e) => Err(ProposeError::Halted(e.to_string())),
-                    };
-                    let _ = reply.send(answer);
+                ApplyTask::Query { payload, min_applied, reply } => waiting.push((min_applied, payload, reply)),
+            }
+            let applied = self.runtime.applied().index;
+            for (_, payload, reply) in waiting.extract_if(.., |(min, _, _)| *min <= applied) {
+                if !reply.is_closed() {
+                    let _ = reply.send(self.query(payload));
                 }
             }
+            waiting.retain(|(_, _, reply)| !reply.is_closed());
             self.publish();
+        }
+    }
+
+    fn query(&self, payload: Payload) -> Result<QueryAnswer, ProposeError> {
+        match self.runtime.query(None, now_ns(), payload) {
+            Ok(result) => Ok(QueryAnswer { applied_index: self.runtime.applied().index, result }),
+            Err(e) => Err(ProposeError::Halted(e.to_string())),
         }
     }
 

@@ -2,7 +2,7 @@
 
 use crate::proto::client::client_client::ClientClient;
 use crate::proto::client::{
-    Encoding as ProtoEncoding, ProposeRequest, QueryRequest, StatusRequest, propose_response, query_response,
+    Consistency as ProtoConsistency, Encoding as ProtoEncoding, ProposeRequest, QueryRequest, StatusRequest, propose_response, query_response,
 };
 use crate::node::config::ServeArgs;
 use crate::runtime::{Limits, ModuleDescriptor, Runtime, WasmBackend, WasmEngine};
@@ -46,12 +46,21 @@ enum Command {
         /// The command as JSON; `-` or nothing reads it from stdin.
         command: Option<String>,
     },
-    /// Run a query (the applier's JSON) against the node's applied state.
+    /// Run a query (the applier's JSON) against the node's state.
     ///
-    /// Prints {"applied_index", "output"} or {"applied_index", "error"}; exits like propose.
+    /// Prints {"applied_index", "output"} or {"applied_index", "error"} (stale reads add
+    /// "staleness_ms" and "known_commit_index"); exits like propose.
     Query {
         #[command(flatten)]
         target: Target,
+        /// `linearizable` sees every write acknowledged before it (a Raft ReadIndex round);
+        /// `stale` answers from this node's state if it heard from a leader within
+        /// --max-staleness, else refuses.
+        #[arg(long, value_enum, default_value = "linearizable")]
+        consistency: ReadConsistency,
+        /// For stale reads: the oldest leader contact the answer may rest on.
+        #[arg(long, default_value = "1s")]
+        max_staleness: humantime::Duration,
         /// The query as JSON; `-` or nothing reads it from stdin.
         query: Option<String>,
     },
@@ -130,7 +139,9 @@ pub fn main() -> ExitCode {
     let result = match cli.command {
         Command::Serve(args) => args.resolve().and_then(crate::node::run).map(|()| ExitCode::SUCCESS),
         Command::Propose { target, command } => client_call(target, |t| propose(t, command)),
-        Command::Query { target, query } => client_call(target, |t| run_query(t, query)),
+        Command::Query { target, query, consistency, max_staleness } => {
+            client_call(target, |t| run_query(t, query, consistency, max_staleness.into()))
+        }
         Command::Status { target } => client_call(target, status),
         Command::Inspect { module, limits } => inspect(&module, limits.limits()).map(|()| ExitCode::SUCCESS),
         Command::Local { module, limits } => local(&module, limits.limits()).map(|()| ExitCode::SUCCESS),
@@ -187,14 +198,40 @@ async fn propose((mut client, _): Connected, command: Option<String>) -> anyhow:
     print_outcome(json!({ "index": response.index, "term": response.term }), outcome)
 }
 
-async fn run_query((mut client, _): Connected, query: Option<String>) -> anyhow::Result<ExitCode> {
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum ReadConsistency {
+    Linearizable,
+    Stale,
+}
+
+async fn run_query(
+    (mut client, _): Connected,
+    query: Option<String>,
+    consistency: ReadConsistency,
+    max_staleness: std::time::Duration,
+) -> anyhow::Result<ExitCode> {
     let query = json_input(query, "query")?;
-    let response = client.query(QueryRequest { query, encoding: ProtoEncoding::Json as i32 }).await.map_err(rpc_error)?.into_inner();
+    let consistency = match consistency {
+        ReadConsistency::Linearizable => ProtoConsistency::Linearizable,
+        ReadConsistency::Stale => ProtoConsistency::Stale,
+    };
+    let request = QueryRequest {
+        query,
+        encoding: ProtoEncoding::Json as i32,
+        consistency: consistency as i32,
+        max_staleness_ms: max_staleness.as_millis() as u64,
+    };
+    let response = client.query(request).await.map_err(rpc_error)?.into_inner();
     let outcome = match response.outcome.context("the answer has no outcome")? {
         query_response::Outcome::Output(output) => Ok(output),
         query_response::Outcome::Error(e) => Err(ApplierError { code: e.code, message: e.message, body: e.body }),
     };
-    print_outcome(json!({ "applied_index": response.applied_index }), outcome)
+    let mut head = json!({ "applied_index": response.applied_index });
+    if matches!(consistency, ProtoConsistency::Stale) {
+        head["staleness_ms"] = json!(response.staleness_ms);
+        head["known_commit_index"] = json!(response.known_commit_index);
+    }
+    print_outcome(head, outcome)
 }
 
 async fn status((mut client, _): Connected) -> anyhow::Result<ExitCode> {

@@ -11,6 +11,9 @@ use wasmraft_sdk::contract::{ApplierError, Payload};
 pub enum Event {
     /// Raft messages from peers.
     Messages(Vec<Message>),
+    /// A linearizable read: answered with a read index (the leader's commit index when the
+    /// request reached it); silently never, if Raft drops the request (the caller retries).
+    ReadIndex { reply: oneshot::Sender<u64> },
     /// A client command to propose; its fate reaches the waiter through [`Proposals`].
     Propose { id: ProposalId, data: Vec<u8> },
     /// The apply thread's progress.
@@ -32,7 +35,8 @@ pub enum ApplyTask {
     Entries(Vec<Entry>),
     /// The log now continues after this snapshot, received from the leader: load it.
     InstallSnapshot(SnapshotMetadata),
-    Query { payload: Payload, reply: oneshot::Sender<Result<QueryAnswer, ProposeError>> },
+    /// A query, run once the applied index reaches `min_applied`.
+    Query { payload: Payload, min_applied: u64, reply: oneshot::Sender<Result<QueryAnswer, ProposeError>> },
 }
 
 pub struct QueryAnswer {

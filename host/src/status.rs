@@ -9,6 +9,9 @@ pub struct Consensus {
     pub term: u64,
     /// 0: none known.
     pub leader: u64,
+    /// How long ago this node last heard from the leader (zero on the leader); none
+    /// without a leader.
+    pub leader_contact: Option<std::time::Duration>,
     pub commit_index: u64,
     pub first_index: u64,
     pub last_index: u64,

@@ -4,3 +4,4 @@ mod basics;
 mod catch_up;
 mod crashes;
 mod faults;
+mod reads;

@@ -8,7 +8,8 @@ use std::time::{Duration, Instant};
 use tonic::transport::Channel;
 use wasmraft::proto::client::client_client::ClientClient;
 use wasmraft::proto::client::{
-    Encoding, ProposeRequest, ProposeResponse, QueryRequest, StatusRequest, StatusResponse, propose_response, query_response,
+    Encoding, ProposeRequest, ProposeResponse, QueryRequest, QueryResponse, StatusRequest, StatusResponse, propose_response,
+    query_response,
 };
 
 pub use tonic::{Code, Status};
@@ -256,14 +257,26 @@ pub fn output(response: &ProposeResponse) -> Result<serde_json::Value, String> {
     }
 }
 
-/// Queries node `id` with `query` (JSON): the applier's output or its refusal.
+/// A linearizable query (JSON): the applier's output or its refusal.
 pub async fn query(client: &mut ClientClient<Channel>, query: serde_json::Value) -> Result<serde_json::Value, String> {
-    let request = QueryRequest { query: serde_json::to_vec(&query).expect("json"), encoding: Encoding::Json as i32 };
-    let response = client.query(request).await.map_err(|s| s.to_string())?.into_inner();
-    match response.outcome.expect("an outcome") {
+    let request = QueryRequest { query: serde_json::to_vec(&query).expect("json"), encoding: Encoding::Json as i32, ..Default::default() };
+    query_with(client, request, Duration::from_secs(5)).await.map_err(|s| s.to_string())?.1
+}
+
+/// A query as asked, within `deadline`: the response and the applier's output or refusal.
+pub async fn query_with(
+    client: &mut ClientClient<Channel>,
+    request: QueryRequest,
+    deadline: Duration,
+) -> Result<(QueryResponse, Result<serde_json::Value, String>), Status> {
+    let mut request = tonic::Request::new(request);
+    request.set_timeout(deadline);
+    let response = client.query(request).await?.into_inner();
+    let outcome = match response.outcome.clone().expect("an outcome") {
         query_response::Outcome::Output(o) => Ok(serde_json::from_slice(&o).expect("JSON output")),
         query_response::Outcome::Error(e) => Err(format!("{}: {}", e.code, e.message)),
-    }
+    };
+    Ok((response, outcome))
 }
 
 /// The value of `key` on node `id`, if any.

@@ -8,7 +8,7 @@
 
 use crate::proto::client::client_server::{Client, ClientServer};
 use crate::proto::client::{
-    ApplierError as ProtoError, Encoding as ProtoEncoding, Member, Module, ProposeRequest, ProposeResponse, QueryRequest,
+    ApplierError as ProtoError, Consistency, Encoding as ProtoEncoding, Member, Module, ProposeRequest, ProposeResponse, QueryRequest,
     QueryResponse, StatusRequest, StatusResponse, propose_response, query_response,
 };
 use crate::inbox::{ApplyTask, Event};
@@ -19,7 +19,7 @@ use crate::proto::MAX_MESSAGE;
 use crossbeam_channel::Sender;
 use std::collections::BTreeMap;
 use std::sync::Arc;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use tokio::sync::oneshot;
 use tonic::metadata::MetadataMap;
 use tonic::{Code, Request, Response, Status};
@@ -99,6 +99,29 @@ fn entropy() -> Result<[u8; 32], Status> {
     Ok(bytes)
 }
 
+impl ClientService {
+    /// A read index from Raft, asking again while rounds go unanswered (raft-rs drops a
+    /// ReadIndex silently when there is no leader, or a new one has not committed yet).
+    async fn read_index(&self, until: Instant) -> Result<u64, Status> {
+        loop {
+            let remaining = until.saturating_duration_since(Instant::now());
+            if remaining.is_zero() {
+                return Err(Status::deadline_exceeded(
+                    "no read index before the deadline: this node cannot reach a leader with a quorum",
+                ));
+            }
+            let (reply, rx) = oneshot::channel();
+            self.events.send(Event::ReadIndex { reply }).map_err(|_| Status::unavailable("shutting down"))?;
+            if let Ok(Ok(index)) = tokio::time::timeout(remaining.min(READ_INDEX_RETRY), rx).await {
+                return Ok(index);
+            }
+        }
+    }
+}
+
+/// How long one ReadIndex round may take before the read asks again.
+const READ_INDEX_RETRY: Duration = Duration::from_millis(500);
+
 async fn within<T>(deadline: Duration, rx: oneshot::Receiver<T>, what: &str) -> Result<T, Status> {
     match tokio::time::timeout(deadline, rx).await {
         Ok(Ok(value)) => Ok(value),
@@ -143,17 +166,47 @@ impl Client for ClientService {
     }
 
     async fn query(&self, request: Request<QueryRequest>) -> Result<Response<QueryResponse>, Status> {
+        let started = Instant::now();
         let deadline = self.deadline(request.metadata());
         let request = request.into_inner();
         let payload = Payload { encoding: encoding(request.encoding)?, bytes: request.query };
+        let (min_applied, staleness, known_commit) = match Consistency::try_from(request.consistency) {
+            Ok(Consistency::Linearizable) => (self.read_index(started + deadline).await?, Duration::ZERO, 0),
+            Ok(Consistency::Stale) => {
+                let bound = Duration::from_millis(request.max_staleness_ms);
+                let c = self.status.consensus();
+                let contact = c.leader_contact.ok_or_else(|| {
+                    Status::failed_precondition("no leader is known: this node cannot bound the staleness of its state")
+                })?;
+                if contact > bound {
+                    return Err(Status::failed_precondition(format!(
+                        "this node last heard from the leader {} ms ago, beyond the bound of {} ms",
+                        contact.as_millis(),
+                        bound.as_millis()
+                    )));
+                }
+                // Serve what the node has applied, but not less than it had when it last
+                // knew the leader's commit index; else the bound would not hold.
+                (c.commit_index, contact, c.commit_index)
+            }
+            Err(_) => return Err(Status::invalid_argument(format!("unknown consistency {}", request.consistency))),
+        };
+        let remaining = deadline.saturating_sub(started.elapsed());
         let (reply, rx) = oneshot::channel();
-        self.apply.send(ApplyTask::Query { payload, reply }).map_err(|_| Status::unavailable("shutting down"))?;
-        let answer = within(deadline, rx, "the query did not run").await?.map_err(status_of)?;
+        self.apply
+            .send(ApplyTask::Query { payload, min_applied, reply })
+            .map_err(|_| Status::unavailable("shutting down"))?;
+        let answer = within(remaining, rx, "the node did not apply up to the read index in time").await?.map_err(status_of)?;
         let outcome = match answer.result {
             Ok(output) => query_response::Outcome::Output(output),
             Err(e) => query_response::Outcome::Error(to_proto(e)),
         };
-        Ok(Response::new(QueryResponse { applied_index: answer.applied_index, outcome: Some(outcome) }))
+        Ok(Response::new(QueryResponse {
+            applied_index: answer.applied_index,
+            outcome: Some(outcome),
+            staleness_ms: staleness.as_millis() as u64,
+            known_commit_index: known_commit,
+        }))
     }
 
     async fn status(&self, _request: Request<StatusRequest>) -> Result<Response<StatusResponse>, Status> {

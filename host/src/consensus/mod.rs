@@ -24,8 +24,10 @@ use crate::status::{self, StatusBoard};
 use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
 use raft::eraftpb::Message;
 use raft::{RawNode, SnapshotStatus, StateRole};
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
+use tokio::sync::oneshot;
 
 /// Where outgoing Raft messages go (the transport).
 pub trait Outbox: Send {
@@ -56,7 +58,15 @@ pub struct Consensus<O: Outbox> {
     tick: Duration,
     catchup_entries: u64,
     applied: u64,
+    /// Reads that arrived since the last ReadIndex round: they share the next one.
+    reads_waiting: Vec<oneshot::Sender<u64>>,
+    /// ReadIndex rounds in flight, by request context.
+    reads_in_flight: HashMap<u64, (Instant, Vec<oneshot::Sender<u64>>)>,
+    next_read: u64,
 }
+
+/// A ReadIndex round still unanswered after this is forgotten (its callers have retried).
+const READ_ROUND_TIMEOUT: Duration = Duration::from_secs(10);
 
 impl<O: Outbox> Consensus<O> {
     pub fn new(
@@ -95,6 +105,9 @@ impl<O: Outbox> Consensus<O> {
             tick: settings.tick,
             catchup_entries: settings.catchup_entries,
             applied: settings.applied,
+            reads_waiting: Vec::new(),
+            reads_in_flight: HashMap::new(),
+            next_read: 1,
         })
     }
 
@@ -118,6 +131,7 @@ impl<O: Outbox> Consensus<O> {
                 Err(RecvTimeoutError::Timeout) => {}
                 Err(RecvTimeoutError::Disconnected) => return Ok(()),
             }
+            self.start_read_round();
             if Instant::now() >= next_tick {
                 self.node.tick();
                 next_tick += self.tick;
@@ -140,6 +154,7 @@ impl<O: Outbox> Consensus<O> {
                     }
                 }
             }
+            Event::ReadIndex { reply } => self.reads_waiting.push(reply),
             Event::Propose { id, data } => {
                 let lag = self.node.raft.raft_log.committed.saturating_sub(self.applied);
                 if lag > MAX_APPLY_LAG {
@@ -180,12 +195,36 @@ impl<O: Outbox> Consensus<O> {
         Ok(true)
     }
 
+    /// One ReadIndex round for every read that arrived since the last one (TiKV batches the
+    /// same way): one heartbeat exchange serves them all.
+    fn start_read_round(&mut self) {
+        if self.reads_waiting.is_empty() {
+            return;
+        }
+        let ctx = self.next_read;
+        self.next_read += 1;
+        self.node.read_index(ctx.to_be_bytes().to_vec());
+        self.reads_in_flight.insert(ctx, (Instant::now(), std::mem::take(&mut self.reads_waiting)));
+        // raft-rs drops a ReadIndex silently (no leader, a new leader without a commit in
+        // its term); those rounds never answer, and their callers retry.
+        self.reads_in_flight
+            .retain(|_, (at, waiters)| at.elapsed() < READ_ROUND_TIMEOUT && waiters.iter().any(|w| !w.is_closed()));
+    }
+
     fn on_ready(&mut self) -> Result<(), LogError> {
         if !self.node.has_ready() {
             return Ok(());
         }
         let mut rd = self.node.ready();
         self.outbox.send(rd.take_messages());
+        for state in rd.take_read_states() {
+            let ctx = state.request_ctx.as_slice().try_into().map(u64::from_be_bytes).unwrap_or(0);
+            if let Some((_, waiters)) = self.reads_in_flight.remove(&ctx) {
+                for w in waiters {
+                    let _ = w.send(state.index);
+                }
+            }
+        }
 
         let snapshot = (!rd.snapshot().is_empty()).then(|| rd.snapshot().get_metadata().clone());
         let committed = rd.take_committed_entries();
@@ -237,6 +276,12 @@ impl<O: Outbox> Consensus<O> {
             },
             term: raft.term,
             leader: raft.leader_id,
+            // A follower's election clock restarts whenever the leader speaks to it.
+            leader_contact: match raft.state {
+                StateRole::Leader => Some(Duration::ZERO),
+                _ if raft.leader_id != raft::INVALID_ID => Some(self.tick * raft.election_elapsed as u32),
+                _ => None,
+            },
             commit_index: raft.raft_log.committed,
             first_index: store.first_index(),
             last_index: raft.raft_log.last_index(),

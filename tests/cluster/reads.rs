@@ -1,0 +1,88 @@
+//! Reads that do not go through the log: linearizable (ReadIndex) on any node, and stale
+//! reads with a bound on how old their leader contact may be.
+
+use std::time::{Duration, Instant};
+use wasmraft::proto::client::{Consistency, Encoding, QueryRequest};
+use wasmraft_tests::cluster::{Cluster, Code, output, propose, put_command, query_with};
+
+fn get(key: &str, consistency: Consistency, max_staleness_ms: u64) -> QueryRequest {
+    QueryRequest {
+        query: serde_json::to_vec(&serde_json::json!({ "get": { "key": key } })).unwrap(),
+        encoding: Encoding::Json as i32,
+        consistency: consistency as i32,
+        max_staleness_ms,
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_acknowledged_write_is_read_at_once_on_every_other_node() {
+    let cluster = Cluster::start(3, &[]);
+    cluster.leader(Duration::from_secs(10)).await;
+    let mut clients = Vec::new();
+    for id in cluster.ids() {
+        clients.push(cluster.client(id).await.unwrap());
+    }
+    // The same key written over and over, so a read that lags shows the previous value.
+    for i in 0..150usize {
+        let writer = i % 3;
+        let value = format!("v{i}");
+        let response = propose(&mut clients[writer], put_command("hot", &value), Duration::from_secs(5)).await.unwrap();
+        assert!(output(&response).is_ok());
+        for reader in (0..3).filter(|&r| r != writer) {
+            let (answer, out) =
+                query_with(&mut clients[reader], get("hot", Consistency::Linearizable, 0), Duration::from_secs(5)).await.unwrap();
+            let seen = out.unwrap()["entry"]["value"].as_str().unwrap().to_string();
+            assert_eq!(seen, value, "node {} read a stale value after write {i} through node {}", reader + 1, writer + 1);
+            assert!(answer.applied_index >= response.index);
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cut_off_follower_refuses_linearizable_reads_and_bounds_stale_ones() {
+    let cluster = Cluster::start(3, &[]);
+    let leader = cluster.leader(Duration::from_secs(10)).await;
+    let lonely = cluster.ids().into_iter().find(|&id| id != leader).unwrap();
+    let mut client = cluster.client(lonely).await.unwrap();
+    let response = propose(&mut client, put_command("k", "before"), Duration::from_secs(5)).await.unwrap();
+
+    // Connected: a stale read within a generous bound is served, at once.
+    let (answer, out) = query_with(&mut client, get("k", Consistency::Stale, 2_000), Duration::from_secs(2)).await.unwrap();
+    assert_eq!(out.unwrap()["entry"]["value"], "before");
+    assert!(answer.applied_index >= response.index && answer.staleness_ms < 2_000);
+
+    for id in cluster.ids().into_iter().filter(|&id| id != lonely) {
+        cluster.pause(id, true);
+    }
+    // A stale read still within its bound is served; it says how stale it may be.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let (answer, out) = query_with(&mut client, get("k", Consistency::Stale, 5_000), Duration::from_secs(2)).await.unwrap();
+    assert_eq!(out.unwrap()["entry"]["value"], "before");
+    assert!(answer.staleness_ms >= 200, "staleness reported: {}", answer.staleness_ms);
+
+    // Linearizable reads are refused within the deadline.
+    let deadline = Duration::from_secs(2);
+    let started = Instant::now();
+    let refused = query_with(&mut client, get("k", Consistency::Linearizable, 0), deadline).await.unwrap_err();
+    assert!(matches!(refused.code(), Code::DeadlineExceeded | Code::Unavailable), "{refused:?}");
+    assert!(started.elapsed() < deadline + Duration::from_millis(500), "took {:?}", started.elapsed());
+
+    // Once the leader has been silent longer than the bound, stale reads are refused too.
+    let refused = query_with(&mut client, get("k", Consistency::Stale, 1_000), Duration::from_secs(2)).await.unwrap_err();
+    assert_eq!(refused.code(), Code::FailedPrecondition, "{refused:?}");
+    assert!(refused.message().contains("beyond the bound") || refused.message().contains("no leader"), "{refused:?}");
+
+    for id in cluster.ids() {
+        cluster.pause(id, false);
+    }
+    let started = Instant::now();
+    loop {
+        match query_with(&mut client, get("k", Consistency::Linearizable, 0), Duration::from_secs(2)).await {
+            Ok((_, out)) => {
+                assert_eq!(out.unwrap()["entry"]["value"], "before");
+                break;
+            }
+            Err(e) => assert!(started.elapsed() < Duration::from_secs(15), "no recovery: {e}"),
+        }
+    }
+}
