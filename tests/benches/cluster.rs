@@ -8,7 +8,8 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 use wasmraft_tests::Rng;
-use wasmraft_tests::cluster::{Cluster, propose, put_command};
+use wasmraft::proto::client::{Consistency, Encoding, QueryRequest};
+use wasmraft_tests::cluster::{Cluster, propose, put_command, query_with};
 
 const VALUE: usize = 256;
 const KEYS: u64 = 100_000;
@@ -24,7 +25,7 @@ fn percentile(sorted: &[Duration], p: f64) -> Duration {
 fn report(what: &str, mut latencies: Vec<Duration>, elapsed: Duration) {
     latencies.sort();
     println!(
-        "{what:<28} {:>7.0} puts/s   p50 {:>6.2} ms   p99 {:>6.2} ms   ({} puts in {:.1} s)",
+        "{what:<28} {:>7.0} ops/s   p50 {:>6.2} ms   p99 {:>6.2} ms   ({} puts in {:.1} s)",
         latencies.len() as f64 / elapsed.as_secs_f64(),
         percentile(&latencies, 0.50).as_secs_f64() * 1e3,
         percentile(&latencies, 0.99).as_secs_f64() * 1e3,
@@ -50,6 +51,44 @@ async fn puts(cluster: &Cluster, leader: u64, clients: usize, total: usize) -> (
                     let key = format!("key-{:08}", rng.below(KEYS));
                     let t = Instant::now();
                     propose(&mut client, put_command(&key, &value()), Duration::from_secs(10)).await.expect("put");
+                    latencies.push(t.elapsed());
+                }
+                latencies
+            })
+        })
+        .collect();
+    let mut all = Vec::new();
+    for t in tasks {
+        all.extend(t.await.expect("client"));
+    }
+    (all, started.elapsed())
+}
+
+/// `clients` concurrent readers spread over all nodes, `total` gets of existing keys.
+async fn gets(cluster: &Cluster, consistency: Consistency, clients: usize, total: usize) -> (Vec<Duration>, Duration) {
+    let next = Arc::new(AtomicUsize::new(0));
+    let started = Instant::now();
+    let ids = cluster.ids();
+    let tasks: Vec<_> = (0..clients)
+        .map(|c| {
+            let next = next.clone();
+            let endpoint = cluster.endpoint(ids[c % ids.len()]).to_string();
+            tokio::spawn(async move {
+                let mut client = wasmraft::proto::client::client_client::ClientClient::connect(format!("http://{endpoint}"))
+                    .await
+                    .expect("connect");
+                let mut rng = Rng(1000 + c as u64);
+                let mut latencies = Vec::new();
+                while next.fetch_add(1, Ordering::Relaxed) < total {
+                    let key = format!("key-{:08}", rng.below(KEYS));
+                    let request = QueryRequest {
+                        query: serde_json::to_vec(&serde_json::json!({ "get": { "key": key } })).unwrap(),
+                        encoding: Encoding::Json as i32,
+                        consistency: consistency as i32,
+                        max_staleness_ms: 5_000,
+                    };
+                    let t = Instant::now();
+                    query_with(&mut client, request, Duration::from_secs(10)).await.expect("get");
                     latencies.push(t.elapsed());
                 }
                 latencies
@@ -97,6 +136,11 @@ async fn main() {
     report("1 client, sequential", latencies, elapsed);
     let (latencies, elapsed) = puts(&cluster, leader, 64, 30_000).await;
     report("64 concurrent clients", latencies, elapsed);
+    println!("gets on all three nodes, 64 concurrent clients:");
+    let (latencies, elapsed) = gets(&cluster, Consistency::Linearizable, 64, 30_000).await;
+    report("  linearizable", latencies, elapsed);
+    let (latencies, elapsed) = gets(&cluster, Consistency::Stale, 64, 30_000).await;
+    report("  stale (bound 5 s)", latencies, elapsed);
 
     let mut times: Vec<Duration> = Vec::new();
     for _ in 0..11 {

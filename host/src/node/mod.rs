@@ -196,7 +196,8 @@ pub fn run(config: NodeConfig) -> anyhow::Result<()> {
         tonic::transport::Server::builder()
             .add_service(peer.into_server())
             .add_service(client.into_server())
-            .serve_with_incoming_shutdown(tokio_stream::wrappers::TcpListenerStream::new(listener), async {
+            // Nagle's algorithm with delayed ACKs holds small answers back by ~40 ms.
+            .serve_with_incoming_shutdown(tonic::transport::server::TcpIncoming::from(listener).with_nodelay(Some(true)), async {
                 let _ = stop_rx.await;
             }),
     );
