@@ -127,6 +127,28 @@ impl Applier {
                     let meta = Meta { index, term, timestamp_ns: cmd.timestamp_ns, caller: cmd.caller, entropy: cmd.entropy };
                     self.runtime.apply(meta, cmd.payload)?
                 }
+                Ok(EntryData::Upgrade(up)) => {
+                    let started = std::time::Instant::now();
+                    let meta = Meta { index, term, timestamp_ns: up.timestamp_ns, caller: up.caller, entropy: up.entropy };
+                    // The proposing node compiled and checked it; failing here is this node's
+                    // problem (memory, a different wasmtime), never an outcome to replicate.
+                    let next = self.engine.load(&up.module).unwrap_or_else(|e| {
+                        halt(&self.proposals, &format!("cannot load the module the cluster upgraded to at {index}: {e}"))
+                    });
+                    let backend = Box::new(WasmBackend::new(self.engine.clone(), next));
+                    let outcome = self.runtime.upgrade(meta, backend, up.allow_downgrade)?;
+                    match &outcome {
+                        Ok(()) => {
+                            self.module = Arc::new(up.module);
+                            let m = self.runtime.module();
+                            // How long applies paused for the switch (load, migrate, swap).
+                            let pause_us = started.elapsed().as_micros() as u64;
+                            tracing::info!(index, name = %m.name, version = %m.version, hash = %m.hash, pause_us, "upgraded the applier");
+                        }
+                        Err(e) => tracing::warn!(index, "upgrade refused: {e}"),
+                    }
+                    outcome.map(|()| Vec::new())
+                }
                 Err(e) => {
                     // Every node holds the same bytes, so every node refuses them alike.
                     self.runtime.skip(index, term)?;
@@ -161,7 +183,8 @@ impl Applier {
         self.status.set_applied(status::Applied {
             index: self.runtime.applied().index,
             state_hash: self.runtime.state_hash().to_string(),
-            module: Some(self.runtime.module()),
+            module: self.runtime.module().clone(),
+            upgrades: self.runtime.upgrades().to_vec(),
         });
     }
 }

@@ -2,7 +2,7 @@
 
 use crate::proto::client::client_client::ClientClient;
 use crate::proto::client::{
-    Consistency as ProtoConsistency, Encoding as ProtoEncoding, ProposeRequest, QueryRequest, StatusRequest, propose_response, query_response,
+    Consistency as ProtoConsistency, Encoding as ProtoEncoding, ProposeRequest, QueryRequest, StatusRequest, UpgradeRequest, propose_response, query_response,
 };
 use crate::node::config::ServeArgs;
 use crate::runtime::{Limits, ModuleDescriptor, Runtime, WasmBackend, WasmEngine};
@@ -64,10 +64,27 @@ enum Command {
         /// The query as JSON; `-` or nothing reads it from stdin.
         query: Option<String>,
     },
-    /// Print a node's view of itself and of the cluster as JSON.
+    /// Print a node's view of itself and of the cluster as JSON, including the active
+    /// module (with the index it took effect at) and the history of upgrades.
     Status {
         #[command(flatten)]
         target: Target,
+    },
+    /// Roll out a new version of the applier, through the log: every node switches at the
+    /// same index, and the new module's `migrate` runs there, all or nothing.
+    ///
+    /// The node checks the module before proposing anything: it compiles, it is a
+    /// wasmraft applier, it has the active applier's name and a newer version. A refused
+    /// module never reaches the log. Prints {"index", "term", "module"}.
+    Upgrade {
+        #[command(flatten)]
+        target: Target,
+        /// The new component (.wasm).
+        #[arg(long)]
+        module: PathBuf,
+        /// Accept a version that is not newer than the active one.
+        #[arg(long)]
+        allow_downgrade: bool,
     },
     /// Check an applier module and print what it is: name, version, content hash, imports.
     ///
@@ -143,6 +160,7 @@ pub fn main() -> ExitCode {
             client_call(target, |t| run_query(t, query, consistency, max_staleness.into()))
         }
         Command::Status { target } => client_call(target, status),
+        Command::Upgrade { target, module, allow_downgrade } => client_call(target, |t| upgrade(t, module, allow_downgrade)),
         Command::Inspect { module, limits } => inspect(&module, limits.limits()).map(|()| ExitCode::SUCCESS),
         Command::Local { module, limits } => local(&module, limits.limits()).map(|()| ExitCode::SUCCESS),
     };
@@ -237,15 +255,35 @@ async fn run_query(
 async fn status((mut client, _): Connected) -> anyhow::Result<ExitCode> {
     let s = client.status(StatusRequest {}).await.map_err(rpc_error)?.into_inner();
     let members: Vec<Value> = s.members.iter().map(|m| json!({ "id": m.id, "address": m.address, "kind": m.kind })).collect();
-    let module = s.module.map(|m| json!({ "name": m.name, "version": m.version, "hash": m.hash }));
+    let module = s.module.map(module_json);
+    let upgrades: Vec<Value> = s
+        .upgrades
+        .iter()
+        .map(|u| {
+            let refused = (!u.refused.is_empty()).then_some(&u.refused);
+            json!({ "index": u.index, "name": u.name, "version": u.version, "hash": u.hash, "refused": refused })
+        })
+        .collect();
     let out = json!({
         "id": s.id, "role": s.role, "term": s.term, "leader": s.leader,
         "commit_index": s.commit_index, "applied_index": s.applied_index,
         "members": members, "module": module, "state_hash": s.state_hash,
         "snapshot_index": s.snapshot_index, "first_log_index": s.first_log_index,
-        "last_log_index": s.last_log_index, "cluster_id": s.cluster_id,
+        "last_log_index": s.last_log_index, "cluster_id": s.cluster_id, "upgrades": upgrades,
     });
     println!("{}", serde_json::to_string_pretty(&out)?);
+    Ok(ExitCode::SUCCESS)
+}
+
+fn module_json(m: crate::proto::client::Module) -> Value {
+    json!({ "name": m.name, "version": m.version, "hash": m.hash, "since_index": m.since_index })
+}
+
+async fn upgrade((mut client, _): Connected, module: PathBuf, allow_downgrade: bool) -> anyhow::Result<ExitCode> {
+    let bytes = std::fs::read(&module).with_context(|| format!("cannot read {}", module.display()))?;
+    let response = client.upgrade(UpgradeRequest { module: bytes, allow_downgrade }).await.map_err(rpc_error)?.into_inner();
+    let out = json!({ "index": response.index, "term": response.term, "module": response.module.map(module_json) });
+    println!("{out}");
     Ok(ExitCode::SUCCESS)
 }
 

@@ -10,7 +10,23 @@ use wasmraft_sdk::contract::{Caller, Payload};
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum EntryData {
     Command(ProposedCommand),
+    /// Replace the applier with `module` (a component's bytes).
+    Upgrade(ProposedUpgrade),
 }
+
+/// An upgrade as the proposing node checked and stamped it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProposedUpgrade {
+    pub timestamp_ns: u64,
+    pub caller: Option<Caller>,
+    pub entropy: [u8; 32],
+    pub module: Vec<u8>,
+    pub allow_downgrade: bool,
+}
+
+/// Postcard writes the variant index first: an upgrade entry is recognizable from its first
+/// byte, without decoding the module it carries.
+pub const UPGRADE_TAG: u8 = 1;
 
 /// A client's command as the proposing node stamped it: every node applies it with this
 /// time, caller and entropy.

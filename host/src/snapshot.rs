@@ -213,12 +213,12 @@ pub fn load(path: &Path) -> Result<SnapshotFile, SnapshotError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::runtime::{LogPosition, StateMap};
+    use crate::runtime::{LogPosition, StateMap, SystemState};
     use bytes::Bytes;
 
     fn checkpoint(index: u64) -> Checkpoint {
         let state = StateMap::from_entries((0..50u32).map(|i| (Bytes::from(i.to_be_bytes().to_vec()), Bytes::from(vec![7u8; 20]))));
-        Checkpoint { applied: LogPosition { index, term: 2 }, clock_ns: 9, state }
+        Checkpoint { applied: LogPosition { index, term: 2 }, system: SystemState { clock_ns: 9, ..Default::default() }, state }
     }
 
     #[test]

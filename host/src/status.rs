@@ -1,6 +1,6 @@
 //! What `Status` reports, kept current by the threads that know each part.
 
-use crate::runtime::ModuleDescriptor;
+use crate::runtime::{ModuleRecord, UpgradeRecord};
 use std::sync::Mutex;
 
 #[derive(Debug, Clone, Default)]
@@ -24,7 +24,8 @@ pub struct Consensus {
 pub struct Applied {
     pub index: u64,
     pub state_hash: String,
-    pub module: Option<ModuleDescriptor>,
+    pub module: ModuleRecord,
+    pub upgrades: Vec<UpgradeRecord>,
 }
 
 #[derive(Default)]

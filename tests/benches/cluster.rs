@@ -5,11 +5,12 @@
 //! Writes go to the leader, as etcd's benchmark does; keys are drawn from 100,000.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 use wasmraft_tests::Rng;
 use wasmraft::proto::client::{Consistency, Encoding, QueryRequest};
-use wasmraft_tests::cluster::{Cluster, propose, put_command, query_with};
+use wasmraft_tests::cluster::{Cluster, propose, put_command, query_with, upgrade};
+use wasmraft_tests::{module_bytes, padded};
 
 const VALUE: usize = 256;
 const KEYS: u64 = 100_000;
@@ -35,19 +36,23 @@ fn report(what: &str, mut latencies: Vec<Duration>, elapsed: Duration) {
 }
 
 async fn puts(cluster: &Cluster, leader: u64, clients: usize, total: usize) -> (Vec<Duration>, Duration) {
+    puts_until(cluster.endpoint(leader).to_string(), clients, total, Arc::new(AtomicBool::new(false))).await
+}
+
+/// `clients` concurrent writers to `endpoint`, until `total` puts or `stop`.
+async fn puts_until(endpoint: String, clients: usize, total: usize, stop: Arc<AtomicBool>) -> (Vec<Duration>, Duration) {
     let next = Arc::new(AtomicUsize::new(0));
     let started = Instant::now();
     let tasks: Vec<_> = (0..clients)
         .map(|c| {
-            let next = next.clone();
-            let endpoint = cluster.endpoint(leader).to_string();
+            let (next, stop, endpoint) = (next.clone(), stop.clone(), endpoint.clone());
             tokio::spawn(async move {
                 let mut client = wasmraft::proto::client::client_client::ClientClient::connect(format!("http://{endpoint}"))
                     .await
                     .expect("connect");
                 let mut rng = Rng(c as u64);
                 let mut latencies = Vec::new();
-                while next.fetch_add(1, Ordering::Relaxed) < total {
+                while next.fetch_add(1, Ordering::Relaxed) < total && !stop.load(Ordering::Relaxed) {
                     let key = format!("key-{:08}", rng.below(KEYS));
                     let t = Instant::now();
                     propose(&mut client, put_command(&key, &value()), Duration::from_secs(10)).await.expect("put");
@@ -88,7 +93,7 @@ async fn gets(cluster: &Cluster, consistency: Consistency, clients: usize, total
                         max_staleness_ms: 5_000,
                     };
                     let t = Instant::now();
-                    query_with(&mut client, request, Duration::from_secs(10)).await.expect("get");
+                    let _answered = query_with(&mut client, request, Duration::from_secs(10)).await.expect("get");
                     latencies.push(t.elapsed());
                 }
                 latencies
@@ -100,6 +105,34 @@ async fn gets(cluster: &Cluster, consistency: Consistency, clients: usize, total
         all.extend(t.await.expect("client"));
     }
     (all, started.elapsed())
+}
+
+/// Rolls out `rounds` upgrades (kv 2.0.0 and back to 1.0.0, each under a new content hash,
+/// so each compiles afresh), proposed through a follower while 64 clients write to the
+/// leader. Returns each node's apply pause at each switch (from its log) and the puts'
+/// latencies.
+async fn upgrade_pauses(cluster: &Cluster, leader: u64, rounds: usize) -> (Vec<Duration>, Vec<Duration>, Duration) {
+    let follower = cluster.ids().into_iter().find(|&id| id != leader).unwrap();
+    let stop = Arc::new(AtomicBool::new(false));
+    let load = tokio::spawn(puts_until(cluster.endpoint(leader).to_string(), 64, usize::MAX, stop.clone()));
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    for round in 0..rounds {
+        let (name, downgrade) = if round % 2 == 0 { ("kv2", false) } else { ("kv", true) };
+        let bytes = module_bytes(name);
+        let size = bytes.len() + 64 + round;
+        upgrade(cluster, follower, padded(bytes, size), downgrade).await.expect("upgrade");
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+    stop.store(true, Ordering::Relaxed);
+    let (latencies, elapsed) = load.await.expect("writers");
+    let pauses = cluster
+        .ids()
+        .into_iter()
+        .flat_map(|id| cluster.log_of(id).lines().filter(|l| l.contains("upgraded the applier")).map(str::to_string).collect::<Vec<_>>())
+        .filter_map(|l| l.split("pause_us=").nth(1)?.split_whitespace().next()?.parse().ok())
+        .map(Duration::from_micros)
+        .collect();
+    (pauses, latencies, elapsed)
 }
 
 /// Kills the leader while one client writes; the time to its next acknowledged write.
@@ -141,6 +174,16 @@ async fn main() {
     report("  linearizable", latencies, elapsed);
     let (latencies, elapsed) = gets(&cluster, Consistency::Stale, 64, 30_000).await;
     report("  stale (bound 5 s)", latencies, elapsed);
+
+    let (mut pauses, latencies, elapsed) = upgrade_pauses(&cluster, leader, 10).await;
+    pauses.sort();
+    println!(
+        "apply pause at an upgrade switch, 10 upgrades x 3 nodes under 64 writers: p50 {:.2} ms  p99 {:.2} ms  max {:.2} ms",
+        percentile(&pauses, 0.50).as_secs_f64() * 1e3,
+        percentile(&pauses, 0.99).as_secs_f64() * 1e3,
+        pauses.last().expect("pauses logged").as_secs_f64() * 1e3
+    );
+    report("  puts meanwhile", latencies, elapsed);
 
     let mut times: Vec<Duration> = Vec::new();
     for _ in 0..11 {

@@ -15,7 +15,7 @@ async fn catch_up(cluster: &mut Cluster) -> wasmraft_tests::cluster::Load {
     let load = write_load(endpoints, "catchup", 32, Arc::new(AtomicBool::new(false)), Some(WRITES)).await;
     assert_eq!(load.acked.len(), WRITES, "{} writes abandoned", load.abandoned);
     cluster.spawn(3);
-    let acked_max = load.acked.iter().map(|a| a.2).max().unwrap();
+    let acked_max = load.acked.iter().map(|a| a.index).max().unwrap();
     cluster.converged(acked_max, Duration::from_secs(60)).await;
     assert_acked_present(cluster, &load).await;
     load

@@ -9,7 +9,7 @@ use wasmraft_tests::cluster::{Cluster, Load, assert_acked_present, write_load};
 /// Waits for every running node to hold every acknowledged write, with equal state hashes.
 async fn assert_nothing_lost(cluster: &Cluster, load: &Load) {
     assert!(load.acked.len() > 100, "only {} writes acknowledged", load.acked.len());
-    let acked_max = load.acked.iter().map(|a| a.2).max().unwrap();
+    let acked_max = load.acked.iter().map(|a| a.index).max().unwrap();
     cluster.converged(acked_max, Duration::from_secs(20)).await;
     assert_acked_present(cluster, load).await;
 }
@@ -38,8 +38,8 @@ async fn killing_the_leader_under_writes_loses_no_acknowledged_write() {
 
     // Writes resumed under the new leader: some were acknowledged at higher indexes than
     // anything before the kill could have reached.
-    let max_index = load.acked.iter().map(|a| a.2).max().unwrap();
-    assert!(load.acked.iter().filter(|a| a.2 > max_index / 2).count() > 10);
+    let max_index = load.acked.iter().map(|a| a.index).max().unwrap();
+    assert!(load.acked.iter().filter(|a| a.index > max_index / 2).count() > 10);
 
     cluster.spawn(leader);
     assert_nothing_lost(&cluster, &load).await;

@@ -5,3 +5,4 @@ mod catch_up;
 mod crashes;
 mod faults;
 mod reads;
+mod upgrades;

@@ -8,8 +8,8 @@ use std::time::{Duration, Instant};
 use tonic::transport::Channel;
 use wasmraft::proto::client::client_client::ClientClient;
 use wasmraft::proto::client::{
-    Encoding, ProposeRequest, ProposeResponse, QueryRequest, QueryResponse, StatusRequest, StatusResponse, propose_response,
-    query_response,
+    Encoding, ProposeRequest, ProposeResponse, QueryRequest, QueryResponse, StatusRequest, StatusResponse, UpgradeRequest,
+    UpgradeResponse, propose_response, query_response,
 };
 
 pub use tonic::{Code, Status};
@@ -163,10 +163,15 @@ impl Cluster {
     }
 
     pub async fn client(&self, id: u64) -> Result<ClientClient<Channel>, Status> {
+        self.client_within(id, Duration::from_secs(5)).await
+    }
+
+    /// A client of node `id` whose calls give up after `timeout`.
+    pub async fn client_within(&self, id: u64, timeout: Duration) -> Result<ClientClient<Channel>, Status> {
         let endpoint = tonic::transport::Endpoint::from_shared(format!("http://{}", self.endpoint(id)))
             .expect("endpoint")
             .connect_timeout(Duration::from_millis(500))
-            .timeout(Duration::from_secs(5));
+            .timeout(timeout);
         let channel = endpoint.connect().await.map_err(|e| Status::unavailable(e.to_string()))?;
         Ok(ClientClient::new(channel))
     }
@@ -235,6 +240,15 @@ impl Drop for Cluster {
             }
         }
     }
+}
+
+/// Asks node `id` to roll out `module`.
+pub async fn upgrade(cluster: &Cluster, id: u64, module: Vec<u8>, allow_downgrade: bool) -> Result<UpgradeResponse, Status> {
+    // Compiling on every node takes a while on a busy machine.
+    let mut client = cluster.client_within(id, Duration::from_secs(30)).await?;
+    let mut request = tonic::Request::new(UpgradeRequest { module, allow_downgrade });
+    request.set_timeout(Duration::from_secs(30));
+    client.upgrade(request).await.map(|r| r.into_inner())
 }
 
 /// A KV put as JSON.
@@ -314,13 +328,26 @@ pub async fn put_anywhere(endpoints: &[String], first: usize, key: &str, value: 
     Err(last)
 }
 
+/// A write the cluster acknowledged.
+#[derive(Debug)]
+pub struct Acked {
+    pub key: String,
+    pub value: String,
+    pub index: u64,
+    /// The endpoint (position in the list given) that answered.
+    pub via: usize,
+    /// The applier's output, or its refusal as `code: message`.
+    pub output: Result<serde_json::Value, String>,
+}
+
 /// What a write load achieved.
 #[derive(Debug, Default)]
 pub struct Load {
-    /// Acknowledged writes, (key, value, log index).
-    pub acked: Vec<(String, String, u64)>,
+    pub acked: Vec<Acked>,
     /// Writes given up on (outcome unknown: they may or may not have applied).
     pub abandoned: usize,
+    /// Failed attempts that were tried again (on another node).
+    pub retries: usize,
 }
 
 /// `writers` concurrent clients writing keys `{prefix}-{writer}-{n}` through `endpoints`
@@ -353,10 +380,12 @@ pub async fn write_load(endpoints: Vec<String>, prefix: &str, writers: usize, st
                         };
                         match result {
                             Ok(r) => {
-                                load.acked.push((key, value, r.index));
+                                let via = turn % endpoints.len();
+                                load.acked.push(Acked { key, value, index: r.index, via, output: output(&r) });
                                 break;
                             }
                             Err(_) if attempts < 50 && !stop.load(Ordering::Relaxed) => {
+                                load.retries += 1;
                                 turn += 1;
                                 client = None;
                                 tokio::time::sleep(Duration::from_millis(20)).await;
@@ -377,6 +406,7 @@ pub async fn write_load(endpoints: Vec<String>, prefix: &str, writers: usize, st
         let l = t.await.expect("writer task");
         all.acked.extend(l.acked);
         all.abandoned += l.abandoned;
+        all.retries += l.retries;
     }
     all
 }
@@ -405,7 +435,7 @@ pub async fn all_entries(cluster: &Cluster, id: u64) -> BTreeMap<String, String>
 pub async fn assert_acked_present(cluster: &Cluster, load: &Load) {
     for id in cluster.running() {
         let entries = all_entries(cluster, id).await;
-        let missing: Vec<&String> = load.acked.iter().filter(|(k, v, _)| entries.get(k) != Some(v)).map(|(k, _, _)| k).collect();
+        let missing: Vec<&String> = load.acked.iter().filter(|a| entries.get(&a.key) != Some(&a.value)).map(|a| &a.key).collect();
         assert!(missing.is_empty(), "node {id} lacks {} acknowledged writes, e.g. {:?}", missing.len(), &missing[..missing.len().min(5)]);
     }
 }

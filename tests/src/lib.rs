@@ -24,6 +24,28 @@ pub fn module_bytes(name: &str) -> Vec<u8> {
     })
 }
 
+/// `bytes` (a component) grown to `size` with a custom section, which the runtime ignores:
+/// a large module, or the same applier under another content hash.
+pub fn padded(mut bytes: Vec<u8>, size: usize) -> Vec<u8> {
+    let name = b"padding";
+    let payload = size.saturating_sub(bytes.len() + name.len() + 12);
+    let mut section_len = (1 + name.len() + payload) as u64;
+    bytes.push(0); // custom section id
+    loop {
+        let byte = (section_len & 0x7f) as u8;
+        section_len >>= 7;
+        if section_len == 0 {
+            bytes.push(byte);
+            break;
+        }
+        bytes.push(byte | 0x80);
+    }
+    bytes.push(name.len() as u8);
+    bytes.extend(name);
+    bytes.resize(bytes.len() + payload, 0x5a);
+    bytes
+}
+
 pub fn engine() -> Arc<WasmEngine> {
     engine_with(Limits::default())
 }

@@ -68,16 +68,14 @@ fn appliers() -> Result<Vec<(String, String)>> {
 fn build_appliers() -> Result<Vec<PathBuf>> {
     ensure_wasm_target()?;
     let appliers = appliers()?;
-    let mut cmd = cargo();
-    cmd.args(["build", "--target", TARGET, "--profile", "applier"]);
-    for (_, package) in &appliers {
-        cmd.args(["-p", package]);
-    }
-    run(&mut cmd)?;
     let out = target_dir().join("appliers");
     std::fs::create_dir_all(&out).map_err(|e| e.to_string())?;
     let mut built = Vec::new();
+    // One build per applier, copied out at once: an applier that uses another as a library
+    // turns that one's exports off by a feature, and building it rewrites the other's
+    // .wasm (crate-type cdylib) without them.
     for (dir, package) in appliers {
+        run(cargo().args(["build", "--target", TARGET, "--profile", "applier", "-p", &package]))?;
         let from = target_dir().join(TARGET).join("applier").join(format!("{}.wasm", package.replace('-', "_")));
         let to = out.join(format!("{dir}.wasm"));
         std::fs::copy(&from, &to).map_err(|e| format!("{} -> {}: {e}", from.display(), to.display()))?;
@@ -147,6 +145,11 @@ fn demo() -> Result {
         show(&wasmraft, &["query", "--endpoint", "127.0.0.1:7003", r#"{"get": {"key": "greeting"}}"#])?;
         eprintln!("\n(an applier refusal is an answer: exit code 1)");
         let _ = show(&wasmraft, &["propose", "--endpoint", "127.0.0.1:7003", r#"{"delete": {"key": "nothing-here"}}"#]);
+        eprintln!("\n== hot upgrade: kv 2.0.0 goes through the log; every node switches at its index");
+        let kv2 = target_dir().join("appliers/kv2.wasm");
+        show(&wasmraft, &["upgrade", "--endpoint", "127.0.0.1:7002", "--module", &kv2.to_string_lossy()])?;
+        show(&wasmraft, &["propose", "--endpoint", "127.0.0.1:7003", r#"{"append": {"key": "greeting", "suffix": ", now on v2"}}"#])?;
+        show(&wasmraft, &["query", "--endpoint", "127.0.0.1:7001", r#"{"get": {"key": "greeting"}}"#])?;
         for id in 1..=3 {
             let out = Command::new(&wasmraft)
                 .args(["status", "--endpoint", &format!("127.0.0.1:700{id}")])

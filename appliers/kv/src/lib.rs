@@ -160,6 +160,7 @@ impl Applier for Kv {
     }
 }
 
+#[cfg(not(feature = "library"))]
 wasmraft_sdk::export_applier!(Kv);
 
 #[cfg(test)]

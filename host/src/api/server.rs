@@ -1,4 +1,4 @@
-//! The client API: `Propose`, `Query`, `Status` on any node.
+//! The client API: `Propose`, `Query`, `Status`, `Upgrade` on any node.
 //!
 //! Every call has a deadline: the client's `grpc-timeout`, else [`ClientService::deadline`],
 //! at most [`MAX_DEADLINE`]. A proposal whose outcome is known to be "not applied" (no
@@ -6,16 +6,19 @@
 //! whose outcome is unknown when the deadline passes fails with DEADLINE_EXCEEDED and says
 //! that it may or may not have applied.
 
+use crate::entry::{EntryData, ProposedCommand, ProposedUpgrade};
+use crate::inbox::{ApplyTask, Event};
+use crate::proposals::{ProposeError, Proposals};
+use crate::proto::MAX_MESSAGE;
 use crate::proto::client::client_server::{Client, ClientServer};
 use crate::proto::client::{
     ApplierError as ProtoError, Consistency, Encoding as ProtoEncoding, Member, Module, ProposeRequest, ProposeResponse, QueryRequest,
-    QueryResponse, StatusRequest, StatusResponse, propose_response, query_response,
+    QueryResponse, StatusRequest, StatusResponse, UpgradeRecord as ProtoUpgrade, UpgradeRequest, UpgradeResponse,
+    propose_response, query_response,
 };
-use crate::inbox::{ApplyTask, Event};
-use crate::proposals::{ProposeError, Proposals};
-use crate::entry::{EntryData, ProposedCommand};
+use crate::runtime::{ModuleRecord, WasmEngine, upgrade_check};
 use crate::status::StatusBoard;
-use crate::proto::MAX_MESSAGE;
+use crate::transport;
 use crossbeam_channel::Sender;
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -28,6 +31,8 @@ use wasmraft_sdk::contract::{ApplierError, Encoding, Payload};
 pub const MAX_DEADLINE: Duration = Duration::from_secs(120);
 /// Commands larger than this are refused before they reach the log.
 pub const MAX_COMMAND_BYTES: usize = 8 << 20;
+/// Modules larger than this cannot be rolled out (the entry must fit a gRPC message).
+pub const MAX_UPGRADE_BYTES: usize = 32 << 20;
 
 pub struct ClientService {
     pub id: u64,
@@ -39,6 +44,8 @@ pub struct ClientService {
     pub status: Arc<StatusBoard>,
     /// The deadline of a call that sets none.
     pub deadline: Duration,
+    /// Compiles modules offered for upgrade (and keeps them compiled for the switch).
+    pub engine: Arc<WasmEngine>,
 }
 
 impl ClientService {
@@ -75,6 +82,10 @@ fn encoding(value: i32) -> Result<Encoding, Status> {
     }
 }
 
+fn module_of(m: ModuleRecord) -> Module {
+    Module { name: m.name, version: m.version, hash: m.hash, since_index: m.since_index }
+}
+
 fn to_proto(e: ApplierError) -> ProtoError {
     ProtoError { code: e.code, message: e.message, body: e.body }
 }
@@ -100,6 +111,37 @@ fn entropy() -> Result<[u8; 32], Status> {
 }
 
 impl ClientService {
+    /// Proposes `data` and waits for its outcome on this node until `deadline`.
+    async fn propose_entry(&self, data: Vec<u8>, deadline: Duration) -> Result<crate::proposals::Applied, Status> {
+        let (id, rx) = self.proposals.register();
+        if self.events.send(Event::Propose { id, data }).is_err() {
+            self.proposals.forget(id);
+            return Err(Status::unavailable("the node is shutting down"));
+        }
+        let outcome = within(deadline, rx, "the entry may or may not have been applied").await.inspect_err(|_| {
+            self.proposals.forget(id);
+        })?;
+        outcome.map_err(status_of)
+    }
+
+    /// Has every other member compile `module` before it is proposed, so that no node's
+    /// applies wait for a compile at the switch. Best effort: a member that is away or slow
+    /// compiles when it reaches the entry.
+    async fn prepare_peers(&self, module: &[u8], within: Duration) {
+        let mut calls = tokio::task::JoinSet::new();
+        for (&peer, address) in self.members.iter().filter(|(id, _)| **id != self.id) {
+            let (id, cluster_id, address, module) = (self.id, self.cluster_id, address.clone(), module.to_vec());
+            calls.spawn(async move {
+                match tokio::time::timeout(within, transport::prepare_module(id, cluster_id, &address, module)).await {
+                    Ok(Ok(())) => {}
+                    Ok(Err(e)) => tracing::warn!(peer, "a member did not prepare the module: {e}"),
+                    Err(_) => tracing::warn!(peer, "a member did not prepare the module within {within:?}"),
+                }
+            });
+        }
+        calls.join_all().await;
+    }
+
     /// A read index from Raft, asking again while rounds go unanswered (raft-rs drops a
     /// ReadIndex silently when there is no leader, or a new one has not committed yet).
     async fn read_index(&self, until: Instant) -> Result<u64, Status> {
@@ -148,16 +190,7 @@ impl Client for ClientService {
             entropy: entropy()?,
             payload: Payload { encoding, bytes: request.command },
         };
-        let (id, rx) = self.proposals.register();
-        let data = EntryData::Command(command).encode();
-        if self.events.send(Event::Propose { id, data }).is_err() {
-            self.proposals.forget(id);
-            return Err(Status::unavailable("the node is shutting down"));
-        }
-        let outcome = within(deadline, rx, "the command may or may not have been applied").await.inspect_err(|_| {
-            self.proposals.forget(id);
-        })?;
-        let applied = outcome.map_err(status_of)?;
+        let applied = self.propose_entry(EntryData::Command(command).encode(), deadline).await?;
         let outcome = match applied.result {
             Ok(output) => propose_response::Outcome::Output(output),
             Err(e) => propose_response::Outcome::Error(to_proto(e)),
@@ -218,7 +251,11 @@ impl Client for ClientService {
             kind: kind.to_string(),
         };
         let members = c.voters.iter().map(|&id| member(id, "voter")).chain(c.learners.iter().map(|&id| member(id, "learner")));
-        let module = a.module.map(|m| Module { name: m.name, version: m.version, hash: m.hash.unwrap_or_default() });
+        let upgrades = a
+            .upgrades
+            .into_iter()
+            .map(|u| ProtoUpgrade { index: u.index, name: u.name, version: u.version, hash: u.hash, refused: u.refused.unwrap_or_default() })
+            .collect();
         Ok(Response::new(StatusResponse {
             id: self.id,
             role: c.role.to_string(),
@@ -227,12 +264,56 @@ impl Client for ClientService {
             commit_index: c.commit_index,
             applied_index: a.index,
             members: members.collect(),
-            module,
+            module: Some(module_of(a.module)),
             state_hash: a.state_hash,
+            upgrades,
             snapshot_index: c.snapshot_index,
             first_log_index: c.first_index,
             last_log_index: c.last_index,
             cluster_id: format!("{:016x}", self.cluster_id),
         }))
+    }
+
+    async fn upgrade(&self, request: Request<UpgradeRequest>) -> Result<Response<UpgradeResponse>, Status> {
+        let deadline = self.deadline(request.metadata());
+        let request = request.into_inner();
+        if request.module.len() > MAX_UPGRADE_BYTES {
+            return Err(Status::invalid_argument(format!(
+                "the module is {} bytes; the limit is {MAX_UPGRADE_BYTES}",
+                request.module.len()
+            )));
+        }
+        // Every check that can fail is made here, before anything reaches the log.
+        let engine = self.engine.clone();
+        let bytes = request.module;
+        let (next, bytes) = tokio::task::spawn_blocking(move || (engine.load(&bytes), bytes))
+            .await
+            .map_err(|e| Status::internal(e.to_string()))?;
+        let next = next.map_err(|e| Status::invalid_argument(format!("the module is refused: {e}")))?;
+        let active = self.status.applied().module;
+        upgrade_check(&active, &next.descriptor(), request.allow_downgrade)
+            .map_err(|e| Status::failed_precondition(format!("the module is refused: {}", e.message)))?;
+        self.prepare_peers(&bytes, deadline / 2).await;
+        let upgrade = ProposedUpgrade {
+            timestamp_ns: now_ns(),
+            caller: None,
+            entropy: entropy()?,
+            module: bytes,
+            allow_downgrade: request.allow_downgrade,
+        };
+        let applied = self.propose_entry(EntryData::Upgrade(upgrade).encode(), deadline).await?;
+        if let Err(e) = applied.result {
+            return Err(Status::failed_precondition(format!(
+                "the cluster applied the upgrade entry at {} and kept its module: {}",
+                applied.index, e.message
+            )));
+        }
+        let module = ModuleRecord {
+            name: next.info.name.clone(),
+            version: next.info.version.clone(),
+            hash: next.hash.to_string(),
+            since_index: applied.index,
+        };
+        Ok(Response::new(UpgradeResponse { index: applied.index, term: applied.term, module: Some(module_of(module)) }))
     }
 }

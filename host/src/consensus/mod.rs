@@ -16,7 +16,7 @@
 
 pub mod logger;
 
-use crate::entry::ProposalId;
+use crate::entry::{ProposalId, UPGRADE_TAG};
 use crate::inbox::{ApplyTask, Event};
 use crate::log::{LogError, Persist, RaftLog};
 use crate::proposals::{ProposeError, Proposals};
@@ -63,6 +63,9 @@ pub struct Consensus<O: Outbox> {
     /// ReadIndex rounds in flight, by request context.
     reads_in_flight: HashMap<u64, (Instant, Vec<oneshot::Sender<u64>>)>,
     next_read: u64,
+    /// Told about every upgrade entry as it reaches this node's log, so that its module
+    /// compiles before the entry commits and the switch does not stall applies.
+    upgrade_appended: Box<dyn Fn(&[u8]) + Send>,
 }
 
 /// A ReadIndex round still unanswered after this is forgotten (its callers have retried).
@@ -108,7 +111,14 @@ impl<O: Outbox> Consensus<O> {
             reads_waiting: Vec::new(),
             reads_in_flight: HashMap::new(),
             next_read: 1,
+            upgrade_appended: Box::new(|_| {}),
         })
+    }
+
+    /// Calls `hook` with the data of every upgrade entry this node appends.
+    pub fn on_upgrade_appended(mut self, hook: impl Fn(&[u8]) + Send + 'static) -> Self {
+        self.upgrade_appended = Box::new(hook);
+        self
     }
 
     /// Runs until `Shutdown`. An error is a failure of the log: the node cannot go on.
@@ -236,6 +246,9 @@ impl<O: Outbox> Consensus<O> {
         for e in rd.entries() {
             if let Some(id) = ProposalId::from_bytes(&e.context) {
                 self.proposals.placed(id, e.index);
+            }
+            if e.get_entry_type() == raft::eraftpb::EntryType::EntryNormal && e.data.first() == Some(&UPGRADE_TAG) {
+                (self.upgrade_appended)(&e.data);
             }
         }
         if let Some(meta) = snapshot {

@@ -13,6 +13,7 @@ pub mod identity;
 use crate::api::server::ClientService;
 use crate::apply::{Applier, run_snapshot_writer};
 use crate::consensus::{Consensus, Settings};
+use crate::entry::EntryData;
 use crate::inbox::Event;
 use crate::proposals::{ProposeError, Proposals};
 use crate::log::RaftLog;
@@ -150,10 +151,23 @@ pub fn run(config: NodeConfig) -> anyhow::Result<()> {
         catchup_entries: config.snapshot_catchup,
         applied,
     };
-    let consensus = Consensus::new(settings, log, events_rx, transport, apply_tx.clone(), proposals.clone(), status.clone())?;
+    let precompile = engine.clone();
+    let consensus = Consensus::new(settings, log, events_rx, transport, apply_tx.clone(), proposals.clone(), status.clone())?
+        .on_upgrade_appended(move |data| {
+            // Compiled code is cached by content hash: at apply time, loading is a lookup
+            // (or waits for this compile to finish). Off the raft thread, decoding included.
+            let (engine, data) = (precompile.clone(), data.to_vec());
+            std::thread::spawn(move || {
+                if let Ok(EntryData::Upgrade(up)) = EntryData::decode(&data)
+                    && let Err(e) = engine.load(&up.module)
+                {
+                    tracing::warn!("an appended upgrade's module does not compile here: {e}");
+                }
+            });
+        });
     let applier = Applier {
         runtime,
-        engine,
+        engine: engine.clone(),
         module: Arc::new(module_bytes),
         conf_state,
         proposals: proposals.clone(),
@@ -179,7 +193,7 @@ pub fn run(config: NodeConfig) -> anyhow::Result<()> {
         move || run_snapshot_writer(writer_rx, snapshots, events)
     })?;
 
-    let peer = PeerService { id: config.id, cluster_id, events: events_tx.clone(), snapshots };
+    let peer = PeerService { id: config.id, cluster_id, events: events_tx.clone(), snapshots, engine: engine.clone() };
     let client = ClientService {
         id: config.id,
         cluster_id,
@@ -189,6 +203,7 @@ pub fn run(config: NodeConfig) -> anyhow::Result<()> {
         proposals: proposals.clone(),
         status,
         deadline: config.request_timeout,
+        engine,
     };
     tracing::info!(listen = %config.listen, "serving peers and clients");
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();

@@ -4,7 +4,7 @@
 
 use super::state::Txn;
 use serde::Serialize;
-use wasmraft_sdk::contract::{ApplierError, Meta, Payload};
+use wasmraft_sdk::contract::{ApplierError, Info, Meta, Payload};
 
 /// How a call ended, when it did not return output. Either way it is an entry's outcome,
 /// the same on every node, and its writes are discarded.
@@ -53,6 +53,8 @@ pub trait Backend: Send {
     fn apply(&mut self, meta: Meta, command: Payload, txn: &mut Txn) -> Result<Outcome, HostError>;
     /// Answers a query on an instance of its own, never the apply instance.
     fn query(&self, meta: Meta, query: Payload, txn: &mut Txn) -> Result<Outcome, HostError>;
+    /// Runs this module's `migrate` from `previous`, on an instance of its own.
+    fn migrate(&mut self, meta: Meta, previous: &Info, txn: &mut Txn) -> Result<Result<(), CallError>, HostError>;
     /// Drops the apply instance: the next apply gets a fresh one.
     fn reset(&mut self);
 }

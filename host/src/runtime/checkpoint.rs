@@ -1,30 +1,30 @@
 //! A checkpoint: the replicated state at a point where every node starts the next entry on a
 //! fresh instance, and its byte form for snapshots.
 //!
-//! Format (version 1): the magic `WRCKPT` and a u16 version; a length-prefixed postcard
-//! header (applied position, clock, entry count, state hash); each entry as a u32 key
+//! Format (version 2): the magic `WRCKPT` and a u16 version; a length-prefixed postcard
+//! header (applied position, system state, entry count, state hash); each entry as a u32 key
 //! length, key, u32 value length, value, in key order; and a blake3 of everything before
 //! it. Decoding checks the trailer and that the entries hash to the header's state hash.
 
-use super::state::{LogPosition, StateHash, StateMap, state_hash};
+use super::state::{LogPosition, StateHash, StateMap, SystemState, state_hash};
 use bytes::Bytes;
 use serde::{Deserialize, Serialize};
 use std::io::{self, Read, Write};
 
 const MAGIC: &[u8; 6] = b"WRCKPT";
-const VERSION: u16 = 1;
+const VERSION: u16 = 2;
 
 #[derive(Clone, Default)]
 pub struct Checkpoint {
     pub applied: LogPosition,
-    pub clock_ns: u64,
+    pub system: SystemState,
     pub state: StateMap,
 }
 
 #[derive(Serialize, Deserialize)]
 struct Header {
     applied: LogPosition,
-    clock_ns: u64,
+    system: SystemState,
     entries: u64,
     state_hash: [u8; 32],
 }
@@ -89,7 +89,7 @@ fn write_field<W: Write>(w: &mut W, bytes: &[u8]) -> io::Result<()> {
 
 impl Checkpoint {
     pub fn state_hash(&self) -> StateHash {
-        state_hash(&self.state, self.clock_ns)
+        state_hash(&self.state, &self.system)
     }
 
     pub fn encode<W: Write>(&self, w: W) -> io::Result<()> {
@@ -98,7 +98,7 @@ impl Checkpoint {
         w.write_all(&VERSION.to_le_bytes())?;
         let header = Header {
             applied: self.applied,
-            clock_ns: self.clock_ns,
+            system: self.system.clone(),
             entries: self.state.len() as u64,
             state_hash: self.state_hash().0,
         };
@@ -139,7 +139,7 @@ impl Checkpoint {
         if trailer != expected {
             return Err(CheckpointError::Corrupt("checksum mismatch".into()));
         }
-        let checkpoint = Checkpoint { applied: header.applied, clock_ns: header.clock_ns, state: StateMap::from_entries(entries) };
+        let checkpoint = Checkpoint { applied: header.applied, system: header.system, state: StateMap::from_entries(entries) };
         if checkpoint.state_hash().0 != header.state_hash {
             return Err(CheckpointError::Corrupt("the entries do not match the recorded state hash".into()));
         }
@@ -153,7 +153,8 @@ mod tests {
 
     fn sample() -> Checkpoint {
         let entries = (0..100u32).map(|i| (Bytes::from(i.to_be_bytes().to_vec()), Bytes::from(vec![i as u8; 10])));
-        Checkpoint { applied: LogPosition { index: 1023, term: 3 }, clock_ns: 42, state: StateMap::from_entries(entries) }
+        let system = SystemState { clock_ns: 42, ..Default::default() };
+        Checkpoint { applied: LogPosition { index: 1023, term: 3 }, system, state: StateMap::from_entries(entries) }
     }
 
     #[test]
@@ -163,7 +164,7 @@ mod tests {
         cp.encode(&mut bytes).unwrap();
         let back = Checkpoint::decode(&bytes[..]).unwrap();
         assert_eq!(back.applied, cp.applied);
-        assert_eq!(back.clock_ns, 42);
+        assert_eq!(back.system.clock_ns, 42);
         assert_eq!(back.state_hash(), cp.state_hash());
     }
 

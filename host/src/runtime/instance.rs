@@ -116,6 +116,12 @@ impl Instance {
             .map_err(|e| CallError::Refused(from_wit_error(e)))
     }
 
+    pub(super) fn migrate(&mut self, meta: Meta, previous: &Info, txn: &mut Txn) -> Result<(), CallError> {
+        let previous = wit::ModuleInfo { name: previous.name.clone(), version: previous.version.clone() };
+        self.run(CallInput::new(meta), txn, |b, s, m| b.wasmraft_applier_state_machine().call_migrate(s, m, &previous))?
+            .map_err(|e| CallError::Refused(from_wit_error(e)))
+    }
+
     pub(super) fn query(&mut self, meta: Meta, query: Payload, txn: &mut Txn) -> Result<Vec<u8>, CallError> {
         let payload = to_wit_payload(query);
         self.run(CallInput::new(meta), txn, |b, s, m| b.wasmraft_applier_state_machine().call_query(s, m, &payload))?

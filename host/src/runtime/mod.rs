@@ -35,21 +35,44 @@ pub use checkpoint::{Checkpoint, CheckpointError};
 pub use engine::Limits;
 pub use module::{LoadError, LoadedModule, ModuleHash, WasmEngine};
 pub use native::NativeBackend;
-pub use state::{LogPosition, StateHash, StateMap, Txn};
+pub use state::{LogPosition, ModuleRecord, StateHash, StateMap, SystemState, Txn, UpgradeRecord};
 pub use wasm::WasmBackend;
 
 use state::state_hash;
-use wasmraft_sdk::contract::{ApplierError, Caller, Meta, Payload};
+use wasmraft_sdk::contract::{ApplierError, Caller, Info, Meta, Payload};
 
 /// The apply instance is replaced at the first entry of each block of this many indexes.
 /// Consensus-critical: it decides what guest memory an entry can observe.
 pub const RESET_INTERVAL: u64 = 1024;
 
+fn record(d: &ModuleDescriptor, since_index: u64) -> ModuleRecord {
+    ModuleRecord { name: d.name.clone(), version: d.version.clone(), hash: d.hash.clone().unwrap_or_default(), since_index }
+}
+
+/// The rules of replacement, checked the same way on every node: the same applier, and a
+/// newer semver version unless a downgrade is asked for.
+pub fn upgrade_check(active: &ModuleRecord, next: &ModuleDescriptor, allow_downgrade: bool) -> Result<(), ApplierError> {
+    if next.name != active.name {
+        return Err(ApplierError::new(
+            "upgrade-refused",
+            format!("the module is applier `{}`, but the cluster runs `{}`", next.name, active.name),
+        ));
+    }
+    let parse = |v: &str| semver::Version::parse(v).map_err(|e| ApplierError::new("upgrade-refused", format!("version `{v}`: {e}")));
+    let (from, to) = (parse(&active.version)?, parse(&next.version)?);
+    if to <= from && !allow_downgrade {
+        return Err(ApplierError::new(
+            "upgrade-refused",
+            format!("version {to} is not newer than the active {from} (a downgrade must be asked for explicitly)"),
+        ));
+    }
+    Ok(())
+}
+
 pub struct Runtime {
     backend: Box<dyn Backend>,
     state: StateMap,
-    /// The latest committed entry's timestamp: entry time never goes below it.
-    clock_ns: u64,
+    system: SystemState,
     applied: LogPosition,
     /// The index block the apply instance was created for; `None`: the next apply gets a
     /// fresh instance.
@@ -64,12 +87,17 @@ impl Runtime {
         Runtime::restore(backend, Checkpoint::default())
     }
 
-    /// A runtime that continues from `checkpoint`.
+    /// A runtime that continues from `checkpoint`. A checkpoint that names no module (a new
+    /// cluster's) takes `backend`'s as its bootstrap module.
     pub fn restore(backend: Box<dyn Backend>, checkpoint: Checkpoint) -> Self {
+        let mut system = checkpoint.system;
+        if system.module.name.is_empty() {
+            system.module = record(&backend.describe(), 0);
+        }
         Runtime {
             backend,
             state: checkpoint.state,
-            clock_ns: checkpoint.clock_ns,
+            system,
             applied: checkpoint.applied,
             instance_block: None,
             checkpoint_requested: false,
@@ -97,14 +125,14 @@ impl Runtime {
                 self.checkpoint = Some(self.capture());
             }
         }
-        meta.timestamp_ns = meta.timestamp_ns.max(self.clock_ns);
+        meta.timestamp_ns = meta.timestamp_ns.max(self.system.clock_ns);
         let (position, timestamp_ns) = (LogPosition { index: meta.index, term: meta.term }, meta.timestamp_ns);
         let mut txn = Txn::new(self.state.clone());
         let outcome = self.backend.apply(meta, command, &mut txn)?;
         let outcome = match outcome {
             Ok(output) => {
                 self.state.commit(txn.into_writes());
-                self.clock_ns = timestamp_ns;
+                self.system.clock_ns = timestamp_ns;
                 Ok(output)
             }
             Err(CallError::Refused(e)) => Err(e),
@@ -140,7 +168,7 @@ impl Runtime {
     }
 
     fn capture(&self) -> Checkpoint {
-        Checkpoint { applied: self.applied, clock_ns: self.clock_ns, state: self.state.clone() }
+        Checkpoint { applied: self.applied, system: self.system.clone(), state: self.state.clone() }
     }
 
     /// Asks for a checkpoint at the next point where the apply instance is fresh (see the
@@ -168,10 +196,63 @@ impl Runtime {
     }
 
     pub fn state_hash(&self) -> StateHash {
-        state_hash(&self.state, self.clock_ns)
+        state_hash(&self.state, &self.system)
     }
 
-    pub fn module(&self) -> ModuleDescriptor {
-        self.backend.describe()
+    /// The active module as the replicated state records it.
+    pub fn module(&self) -> &ModuleRecord {
+        &self.system.module
+    }
+
+    /// Every upgrade entry applied so far, and its fate.
+    pub fn upgrades(&self) -> &[UpgradeRecord] {
+        &self.system.upgrades
+    }
+
+    /// Applies an upgrade entry: `next` replaces the active module if it is the same applier
+    /// at a newer version (or any version with `allow_downgrade`) and its `migrate` succeeds.
+    /// Like `apply`, all or nothing: a refusal keeps the module and the state as they were,
+    /// on every node. The outer error is this node's failure, as for `apply`.
+    pub fn upgrade(
+        &mut self,
+        mut meta: Meta,
+        mut next: Box<dyn Backend>,
+        allow_downgrade: bool,
+    ) -> Result<Result<(), ApplierError>, HostError> {
+        self.advance_to(meta.index)?;
+        meta.timestamp_ns = meta.timestamp_ns.max(self.system.clock_ns);
+        let (position, timestamp_ns) = (LogPosition { index: meta.index, term: meta.term }, meta.timestamp_ns);
+        let to = next.describe();
+        let outcome = match upgrade_check(&self.system.module, &to, allow_downgrade) {
+            Err(e) => Err(e),
+            Ok(()) => {
+                let previous = Info { name: self.system.module.name.clone(), version: self.system.module.version.clone() };
+                let mut txn = Txn::new(self.state.clone());
+                match next.migrate(meta, &previous, &mut txn)? {
+                    Ok(()) => {
+                        self.state.commit(txn.into_writes());
+                        self.system.clock_ns = timestamp_ns;
+                        self.backend = next;
+                        self.system.module = record(&to, position.index);
+                        // The next entry starts on a fresh instance of the new module.
+                        self.instance_block = None;
+                        Ok(())
+                    }
+                    Err(e) => {
+                        let e = e.into_error();
+                        Err(ApplierError::new("migrate-failed", format!("{} {}'s migrate failed: {}", to.name, to.version, e)))
+                    }
+                }
+            }
+        };
+        self.system.upgrades.push(UpgradeRecord {
+            index: position.index,
+            name: to.name,
+            version: to.version,
+            hash: to.hash.unwrap_or_default(),
+            refused: outcome.as_ref().err().map(|e| e.message.clone()),
+        });
+        self.applied = position;
+        Ok(outcome)
     }
 }

@@ -161,6 +161,10 @@ pub struct WasmEngine {
     linker: Linker<GuestState>,
     limits: Limits,
     loaded: Mutex<HashMap<ModuleHash, Arc<LoadedModule>>>,
+    /// One lock per module being compiled: a second `load` of the same bytes (the apply
+    /// thread reaching an upgrade entry whose module is still compiling since it was
+    /// appended) waits for the first rather than compiling again.
+    compiling: Mutex<HashMap<ModuleHash, Arc<Mutex<()>>>>,
     cache_dir: Option<PathBuf>,
 }
 
@@ -176,7 +180,7 @@ impl WasmEngine {
         if let Some(dir) = &cache_dir {
             std::fs::create_dir_all(dir)?;
         }
-        Ok(Arc::new(WasmEngine { engine, linker, limits, loaded: Mutex::default(), cache_dir }))
+        Ok(Arc::new(WasmEngine { engine, linker, limits, loaded: Mutex::default(), compiling: Mutex::default(), cache_dir }))
     }
 
     pub fn engine(&self) -> &Engine {
@@ -195,12 +199,22 @@ impl WasmEngine {
     /// Checks and compiles `bytes`, or returns the module already loaded with that hash.
     pub fn load(&self, bytes: &[u8]) -> Result<Arc<LoadedModule>, LoadError> {
         let hash = ModuleHash::of(bytes);
-        if let Some(module) = self.loaded.lock().expect("module cache lock").get(&hash) {
-            return Ok(module.clone());
+        let cached = || self.loaded.lock().expect("module cache lock").get(&hash).cloned();
+        if let Some(module) = cached() {
+            return Ok(module);
         }
-        let module = Arc::new(self.load_uncached(bytes, hash)?);
-        self.loaded.lock().expect("module cache lock").insert(hash, module.clone());
-        Ok(module)
+        let slot = self.compiling.lock().expect("compile lock").entry(hash).or_default().clone();
+        let _compiling = slot.lock().expect("compile lock");
+        let result = match cached() {
+            Some(module) => Ok(module),
+            None => self.load_uncached(bytes, hash).map(|module| {
+                let module = Arc::new(module);
+                self.loaded.lock().expect("module cache lock").insert(hash, module.clone());
+                module
+            }),
+        };
+        self.compiling.lock().expect("compile lock").remove(&hash);
+        result
     }
 
     fn load_uncached(&self, bytes: &[u8], hash: ModuleHash) -> Result<LoadedModule, LoadError> {

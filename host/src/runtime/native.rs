@@ -10,7 +10,7 @@ use super::state::{StoreFault, Txn};
 use std::marker::PhantomData;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use wasmraft_sdk::Applier;
-use wasmraft_sdk::contract::{ApplierError, Level, Meta, Payload};
+use wasmraft_sdk::contract::{ApplierError, Info, Level, Meta, Payload};
 use wasmraft_sdk::native::{self, Host};
 
 pub struct NativeBackend<A>(PhantomData<fn() -> A>);
@@ -86,6 +86,10 @@ impl<A: Applier> Backend for NativeBackend<A> {
 
     fn query(&self, meta: Meta, query: Payload, txn: &mut Txn) -> Result<Outcome, HostError> {
         Ok(run(txn, |host| native::query::<A>(host, meta, &query)))
+    }
+
+    fn migrate(&mut self, meta: Meta, previous: &Info, txn: &mut Txn) -> Result<Result<(), CallError>, HostError> {
+        Ok(run(txn, |host| native::migrate::<A>(host, meta, previous).map(|()| Vec::new())).map(drop))
     }
 
     fn reset(&mut self) {}

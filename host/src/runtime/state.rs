@@ -96,12 +96,50 @@ impl fmt::Debug for StateHash {
     }
 }
 
-/// The hash of the replicated state: the applier's entries and the entry clock.
-pub(super) fn state_hash(state: &StateMap, clock_ns: u64) -> StateHash {
-    let mut h = blake3::Hasher::new_derive_key("wasmraft state hash v1");
+/// The applier module that applies entries, as the replicated state records it.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ModuleRecord {
+    pub name: String,
+    pub version: String,
+    /// blake3 of the component, hex (empty for a native applier).
+    pub hash: String,
+    /// The log index it took effect at (0: the bootstrap module).
+    pub since_index: u64,
+}
+
+/// One upgrade entry and what became of it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UpgradeRecord {
+    pub index: u64,
+    pub name: String,
+    pub version: String,
+    pub hash: String,
+    /// Why the cluster kept its module, if it did.
+    pub refused: Option<String>,
+}
+
+/// What the host replicates besides the applier's entries.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SystemState {
+    /// The latest committed entry's timestamp: entry time never goes below it.
+    pub clock_ns: u64,
+    pub module: ModuleRecord,
+    pub upgrades: Vec<UpgradeRecord>,
+}
+
+/// The hash of the replicated state: the applier's entries, the entry clock, the active
+/// module's name, version and activation index, and the upgrade history. The module's
+/// bytes are not in it (a native build of the same applier has none); different bytes
+/// show in the entries, and Status reports the content hash.
+pub(super) fn state_hash(state: &StateMap, system: &SystemState) -> StateHash {
+    let mut h = blake3::Hasher::new_derive_key("wasmraft state hash v2");
     h.update(&state.digest().to_bytes());
     h.update(&(state.len() as u64).to_le_bytes());
-    h.update(&clock_ns.to_le_bytes());
+    h.update(&system.clock_ns.to_le_bytes());
+    let m = &system.module;
+    let identity = (&m.name, &m.version, m.since_index);
+    let history: Vec<_> = system.upgrades.iter().map(|u| (u.index, &u.name, &u.version, &u.refused)).collect();
+    h.update(&postcard::to_allocvec(&(identity, history)).expect("encodes"));
     StateHash(*h.finalize().as_bytes())
 }
 

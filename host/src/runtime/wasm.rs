@@ -6,7 +6,8 @@ use super::instance::Instance;
 use super::module::{LoadedModule, WasmEngine};
 use super::state::Txn;
 use std::sync::Arc;
-use wasmraft_sdk::contract::{Meta, Payload};
+use super::backend::CallError;
+use wasmraft_sdk::contract::{Info, Meta, Payload};
 
 /// Applies entries with a wasm component. The apply instance lives until the runtime resets
 /// it; every query gets a fresh instance of its own.
@@ -41,6 +42,10 @@ impl Backend for WasmBackend {
 
     fn query(&self, meta: Meta, query: Payload, txn: &mut Txn) -> Result<Outcome, HostError> {
         Ok(self.instance(meta.index)?.query(meta, query, txn))
+    }
+
+    fn migrate(&mut self, meta: Meta, previous: &Info, txn: &mut Txn) -> Result<Result<(), CallError>, HostError> {
+        Ok(self.instance(meta.index)?.migrate(meta, previous, txn))
     }
 
     fn reset(&mut self) {

@@ -15,7 +15,7 @@ pub mod server;
 
 use crate::proto::MAX_MESSAGE;
 use crate::proto::peer::peer_client::PeerClient;
-use crate::proto::peer::{RaftBatch, SnapshotChunk};
+use crate::proto::peer::{PrepareModule, RaftBatch, SnapshotChunk};
 use crate::consensus::Outbox;
 use crate::inbox::Event;
 use crate::snapshot::{SnapshotDir, parse_descriptor};
@@ -173,6 +173,14 @@ async fn stream_to(
             result = &mut call => return Err(ended(result)),
         };
     }
+    Ok(())
+}
+
+/// Has the node at `address` compile `module` (see `Peer.Prepare`); `Err` says why it did not.
+pub async fn prepare_module(id: u64, cluster_id: u64, address: &str, module: Vec<u8>) -> Result<(), String> {
+    let channel = connect(address).await.map_err(|e| format!("connect: {e}"))?;
+    let mut client = PeerClient::new(channel).max_encoding_message_size(MAX_MESSAGE);
+    client.prepare(PrepareModule { cluster_id, from: id, module }).await.map_err(|s| s.message().to_string())?;
     Ok(())
 }
 

@@ -5,7 +5,8 @@
 
 use crate::proto::MAX_MESSAGE;
 use crate::proto::peer::peer_server::{Peer, PeerServer};
-use crate::proto::peer::{Ack, RaftBatch, SnapshotChunk};
+use crate::proto::peer::{Ack, PrepareModule, Prepared, RaftBatch, SnapshotChunk};
+use crate::runtime::WasmEngine;
 use crate::inbox::Event;
 use crate::snapshot::{self, SnapshotDir, parse_descriptor};
 use crossbeam_channel::Sender;
@@ -25,6 +26,7 @@ pub struct PeerService {
     pub cluster_id: u64,
     pub events: Sender<Event>,
     pub snapshots: Arc<SnapshotDir>,
+    pub engine: Arc<WasmEngine>,
 }
 
 impl PeerService {
@@ -122,6 +124,18 @@ impl Peer for PeerService {
         tracing::info!(from, index, term, "received a snapshot");
         self.events.send(Event::Messages(vec![message])).map_err(|_| Status::unavailable("shutting down"))?;
         Ok(Response::new(Ack {}))
+    }
+
+    async fn prepare(&self, request: Request<PrepareModule>) -> Result<Response<Prepared>, Status> {
+        let request = request.into_inner();
+        self.check_cluster(request.cluster_id, request.from)?;
+        let engine = self.engine.clone();
+        let loaded = tokio::task::spawn_blocking(move || engine.load(&request.module))
+            .await
+            .map_err(|e| Status::internal(e.to_string()))?
+            .map_err(|e| Status::invalid_argument(format!("the module is refused: {e}")))?;
+        tracing::info!(from = request.from, hash = %loaded.hash, "compiled a module an upgrade is about to propose");
+        Ok(Response::new(Prepared { hash: loaded.hash.to_string() }))
     }
 }
 
