@@ -9,7 +9,10 @@ use crate::status::{self, StatusBoard};
 use crate::runtime::{Checkpoint, HostError, Runtime, WasmBackend, WasmEngine};
 use crate::snapshot::{self, SnapshotDir};
 use crossbeam_channel::{Receiver, Sender};
-use raft::eraftpb::{ConfState, Entry, EntryType, SnapshotMetadata};
+use crate::membership::MemberBook;
+use protobuf::Message as _;
+use raft::eraftpb::{ConfChange, ConfChangeSingle, ConfChangeV2, ConfState, Entry, EntryType, SnapshotMetadata};
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use wasmraft_sdk::contract::{ApplierError, Meta, Payload};
@@ -20,6 +23,7 @@ type QueryReply = tokio::sync::oneshot::Sender<Result<QueryAnswer, ProposeError>
 pub struct SnapshotJob {
     pub checkpoint: Checkpoint,
     pub conf_state: ConfState,
+    pub members: MemberBook,
     pub module: Arc<Vec<u8>>,
 }
 
@@ -30,6 +34,9 @@ pub struct Applier {
     pub module: Arc<Vec<u8>>,
     /// Membership as of the applied index.
     pub conf_state: ConfState,
+    pub members: MemberBook,
+    /// Where `members.json` is kept.
+    pub data_dir: PathBuf,
     pub proposals: Arc<Proposals>,
     pub events: Sender<Event>,
     pub snapshots: Arc<SnapshotDir>,
@@ -72,7 +79,12 @@ impl Applier {
                         last_request = applied;
                     }
                     if let Some(checkpoint) = self.runtime.take_checkpoint() {
-                        let job = SnapshotJob { checkpoint, conf_state: self.conf_state.clone(), module: self.module.clone() };
+                        let job = SnapshotJob {
+                            checkpoint,
+                            conf_state: self.conf_state.clone(),
+                            members: self.members.clone(),
+                            module: self.module.clone(),
+                        };
                         let _ = self.writer.send(job);
                     }
                 }
@@ -155,7 +167,12 @@ impl Applier {
                     Err(ApplierError::new("malformed-entry", format!("entry {index} does not decode: {e}")))
                 }
             },
-            // A new leader's empty entry, or a membership change.
+            (EntryType::EntryConfChange | EntryType::EntryConfChangeV2, _) => {
+                let outcome = self.change_members(entry);
+                self.runtime.skip(index, term)?;
+                outcome.map(|()| Vec::new())
+            }
+            // A new leader's empty entry.
             _ => {
                 self.runtime.skip(index, term)?;
                 Ok(Vec::new())
@@ -163,6 +180,40 @@ impl Applier {
         };
         self.proposals.applied(index, term, id, result);
         Ok(())
+    }
+
+    /// Applies a committed conf change: Raft's configuration (on the raft thread, which
+    /// answers with the new one or why the change is void on every node), then the member
+    /// book.
+    fn change_members(&mut self, entry: &Entry) -> Result<(), ApplierError> {
+        let decoded = match entry.get_entry_type() {
+            EntryType::EntryConfChange => ConfChange::parse_from_bytes(&entry.data).map(v2),
+            _ => ConfChangeV2::parse_from_bytes(&entry.data),
+        };
+        let change = decoded.map_err(|e| ApplierError::new("malformed-entry", format!("conf change {}: {e}", entry.index)))?;
+        let mut members = self.members.clone();
+        members.apply(&change);
+        let (reply, answer) = crossbeam_channel::bounded(1);
+        let addresses = members.addresses.clone();
+        if self.events.send(Event::ApplyConfChange { change, addresses, reply }).is_err() {
+            halt(&self.proposals, "the raft thread stopped");
+        }
+        let conf_state = answer
+            .recv()
+            .unwrap_or_else(|_| halt(&self.proposals, "the raft thread stopped"))
+            .map_err(|e| ApplierError::new("membership-refused", e))?;
+        tracing::info!(index = entry.index, voters = ?conf_state.voters, learners = ?conf_state.learners, "membership changed");
+        self.conf_state = conf_state;
+        self.members = members;
+        self.save_members();
+        Ok(())
+    }
+
+    fn save_members(&self) {
+        if let Err(e) = self.members.save(&self.data_dir) {
+            // The book is rebuilt from the log or a snapshot at the next start.
+            tracing::warn!("cannot save the member book: {e}");
+        }
     }
 
     fn install(&mut self, meta: &SnapshotMetadata) {
@@ -176,6 +227,8 @@ impl Applier {
         self.runtime = Runtime::restore(Box::new(WasmBackend::new(self.engine.clone(), module)), file.checkpoint);
         self.module = Arc::new(file.module);
         self.conf_state = file.meta.get_conf_state().clone();
+        self.members = file.members;
+        self.save_members();
         tracing::info!(index = meta.index, term = meta.term, "installed a snapshot from the leader");
     }
 
@@ -185,8 +238,20 @@ impl Applier {
             state_hash: self.runtime.state_hash().to_string(),
             module: self.runtime.module().clone(),
             upgrades: self.runtime.upgrades().to_vec(),
+            members: self.members.clone(),
         });
     }
+}
+
+/// A legacy (single) conf change as a `ConfChangeV2`.
+fn v2(mut cc: ConfChange) -> ConfChangeV2 {
+    let mut single = ConfChangeSingle::default();
+    single.set_change_type(cc.get_change_type());
+    single.node_id = cc.node_id;
+    let mut out = ConfChangeV2::default();
+    out.set_changes(vec![single].into());
+    out.set_context(cc.take_context());
+    out
 }
 
 /// Snapshot files kept on disk.
@@ -197,7 +262,7 @@ pub fn run_snapshot_writer(jobs: Receiver<SnapshotJob>, dir: Arc<SnapshotDir>, e
     for job in jobs {
         let index = job.checkpoint.applied.index;
         let started = std::time::Instant::now();
-        match dir.write(&job.checkpoint, job.checkpoint.applied.term, job.conf_state, &job.module) {
+        match dir.write(&job.checkpoint, job.checkpoint.applied.term, job.conf_state, &job.members, &job.module) {
             Ok(meta) => {
                 tracing::info!(index, keys = job.checkpoint.state.len(), took = ?started.elapsed(), "snapshot written");
                 let _ = events.send(Event::SnapshotBuilt(meta));

@@ -86,6 +86,21 @@ enum Command {
         #[arg(long)]
         allow_downgrade: bool,
     },
+    /// Change or list the cluster's members. One change at a time, through the log; any
+    /// node takes it. A new node joins in three steps: `member add` it, start it with
+    /// `wasmraft serve --join ADDR_OF_A_MEMBER`, and `member promote` it once it has caught up.
+    Member {
+        #[command(subcommand)]
+        change: MemberCommand,
+    },
+    /// Hand leadership to another voter (the most caught-up one unless --to is given); waits
+    /// until it leads. Prints {"leader", "term"}.
+    TransferLeader {
+        #[command(flatten)]
+        target: Target,
+        #[arg(long, default_value_t = 0, hide_default_value = true)]
+        to: u64,
+    },
     /// Check an applier module and print what it is: name, version, content hash, imports.
     ///
     /// Exits non-zero, saying why, if the module is not a usable applier.
@@ -108,6 +123,41 @@ enum Command {
         module: PathBuf,
         #[command(flatten)]
         limits: LimitArgs,
+    },
+}
+
+#[derive(Subcommand)]
+enum MemberCommand {
+    /// Print the voters and learners with their addresses.
+    List {
+        #[command(flatten)]
+        target: Target,
+    },
+    /// Add node ID as a learner: it receives the log (or a snapshot) but does not vote yet.
+    /// The id must be new: a removed id is never reused.
+    Add {
+        #[command(flatten)]
+        target: Target,
+        id: u64,
+        /// Where the new node will listen (HOST:PORT), for peers and clients.
+        #[arg(long)]
+        address: String,
+    },
+    /// Make learner ID a voter, once it has caught up with the log.
+    Promote {
+        #[command(flatten)]
+        target: Target,
+        id: u64,
+        /// Remove this voter in the same change (joint consensus): a replacement that never
+        /// changes the number of voters.
+        #[arg(long, value_name = "OLD_ID")]
+        replacing: Option<u64>,
+    },
+    /// Remove node ID. The leader cannot remove itself: `transfer-leader` first.
+    Remove {
+        #[command(flatten)]
+        target: Target,
+        id: u64,
     },
 }
 
@@ -161,6 +211,8 @@ pub fn main() -> ExitCode {
         }
         Command::Status { target } => client_call(target, status),
         Command::Upgrade { target, module, allow_downgrade } => client_call(target, |t| upgrade(t, module, allow_downgrade)),
+        Command::Member { change } => member(change),
+        Command::TransferLeader { target, to } => client_call(target, |t| transfer_leader(t, to)),
         Command::Inspect { module, limits } => inspect(&module, limits.limits()).map(|()| ExitCode::SUCCESS),
         Command::Local { module, limits } => local(&module, limits.limits()).map(|()| ExitCode::SUCCESS),
     };
@@ -254,7 +306,7 @@ async fn run_query(
 
 async fn status((mut client, _): Connected) -> anyhow::Result<ExitCode> {
     let s = client.status(StatusRequest {}).await.map_err(rpc_error)?.into_inner();
-    let members: Vec<Value> = s.members.iter().map(|m| json!({ "id": m.id, "address": m.address, "kind": m.kind })).collect();
+    let members = members_json(&s.members);
     let module = s.module.map(module_json);
     let upgrades: Vec<Value> = s
         .upgrades
@@ -284,6 +336,38 @@ async fn upgrade((mut client, _): Connected, module: PathBuf, allow_downgrade: b
     let response = client.upgrade(UpgradeRequest { module: bytes, allow_downgrade }).await.map_err(rpc_error)?.into_inner();
     let out = json!({ "index": response.index, "term": response.term, "module": response.module.map(module_json) });
     println!("{out}");
+    Ok(ExitCode::SUCCESS)
+}
+
+fn member(command: MemberCommand) -> anyhow::Result<ExitCode> {
+    use crate::proto::client::{AddLearner, MemberChange, Promote, Remove, member_change::Change};
+    let (target, change) = match command {
+        MemberCommand::List { target } => return client_call(target, list_members),
+        MemberCommand::Add { target, id, address } => (target, Change::AddLearner(AddLearner { id, address })),
+        MemberCommand::Promote { target, id, replacing } => (target, Change::Promote(Promote { id, replacing: replacing.unwrap_or(0) })),
+        MemberCommand::Remove { target, id } => (target, Change::Remove(Remove { id })),
+    };
+    client_call(target, |(mut client, _)| async move {
+        let response = client.change_members(MemberChange { change: Some(change) }).await.map_err(rpc_error)?.into_inner();
+        println!("{}", json!({ "index": response.index, "members": members_json(&response.members) }));
+        Ok(ExitCode::SUCCESS)
+    })
+}
+
+fn members_json(members: &[crate::proto::client::Member]) -> Vec<Value> {
+    members.iter().map(|m| json!({ "id": m.id, "address": m.address, "kind": m.kind })).collect()
+}
+
+async fn list_members((mut client, _): Connected) -> anyhow::Result<ExitCode> {
+    let s = client.status(StatusRequest {}).await.map_err(rpc_error)?.into_inner();
+    println!("{}", serde_json::to_string_pretty(&json!({ "leader": s.leader, "members": members_json(&s.members) }))?);
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn transfer_leader((mut client, _): Connected, to: u64) -> anyhow::Result<ExitCode> {
+    let request = crate::proto::client::TransferLeaderRequest { to };
+    let response = client.transfer_leader(request).await.map_err(rpc_error)?.into_inner();
+    println!("{}", json!({ "leader": response.leader, "term": response.term }));
     Ok(ExitCode::SUCCESS)
 }
 

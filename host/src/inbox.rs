@@ -3,7 +3,9 @@
 
 use crate::entry::ProposalId;
 use crate::proposals::ProposeError;
-use raft::eraftpb::{Entry, Message, SnapshotMetadata};
+use crossbeam_channel::Sender;
+use raft::eraftpb::{ConfChangeV2, ConfState, Entry, Message, SnapshotMetadata};
+use std::collections::BTreeMap;
 use tokio::sync::oneshot;
 use wasmraft_sdk::contract::{ApplierError, Payload};
 
@@ -16,6 +18,14 @@ pub enum Event {
     ReadIndex { reply: oneshot::Sender<u64> },
     /// A client command to propose; its fate reaches the waiter through [`Proposals`].
     Propose { id: ProposalId, data: Vec<u8> },
+    /// A membership change to propose, if this node leads and no other change is pending.
+    /// `promote`: the learner that must have caught up first.
+    ChangeMembers { id: ProposalId, change: ConfChangeV2, promote: Option<u64> },
+    /// A committed conf change reached the apply thread: make it Raft's configuration, send
+    /// to `addresses` from now on, and answer with the new configuration or why not.
+    ApplyConfChange { change: ConfChangeV2, addresses: BTreeMap<u64, String>, reply: Sender<Result<ConfState, String>> },
+    /// Hand leadership to `to` (0: the most caught-up voter); answered with the target.
+    TransferLeader { to: u64, reply: oneshot::Sender<Result<u64, ProposeError>> },
     /// The apply thread's progress.
     Applied(u64),
     /// A snapshot file of this node's is durable.

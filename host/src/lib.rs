@@ -4,7 +4,7 @@
 //! - [`node`]: a node's data directory, settings and wiring of its threads;
 //! - [`consensus`]: the Raft thread and its Ready loop;
 //! - [`apply`]: the apply thread, which runs [`runtime`] (the deterministic wasm runtime);
-//! - [`log`]: the write-ahead log; [`snapshot`]: snapshot files;
+//! - [`log`]: the write-ahead log; [`snapshot`]: snapshot files; [`membership`]: member addresses and changes;
 //! - [`transport`]: peer gRPC; [`api`]: the client API; [`proto`]: both protocols;
 //! - [`inbox`], [`proposals`], [`status`], [`entry`]: what the threads share;
 //! - [`cli`]: the `wasmraft` command.
@@ -16,6 +16,7 @@ pub mod consensus;
 pub mod entry;
 pub mod inbox;
 pub mod log;
+pub mod membership;
 pub mod node;
 pub mod proposals;
 pub mod proto;

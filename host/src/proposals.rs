@@ -22,6 +22,11 @@ pub enum ProposeError {
     Busy,
     #[error("the node is shutting down")]
     ShuttingDown,
+    /// Only the leader takes this; `0`: none known.
+    #[error("only the leader takes this, and this node is not it (leader: {0})")]
+    NotLeader(u64),
+    #[error("{0}")]
+    Refused(String),
     #[error("this node cannot apply entries: {0}")]
     Halted(String),
 }

@@ -15,6 +15,7 @@
 
 use crate::runtime::Checkpoint;
 use protobuf::Message as _;
+use crate::membership::MemberBook;
 use raft::eraftpb::{ConfState, SnapshotMetadata};
 use serde::{Deserialize, Serialize};
 use std::fs::File;
@@ -22,7 +23,7 @@ use std::io::{self, BufReader, BufWriter, Read, Write};
 use std::path::{Path, PathBuf};
 
 const MAGIC: &[u8; 6] = b"WRSNAP";
-const VERSION: u16 = 1;
+const VERSION: u16 = 2;
 const EXTENSION: &str = "wrsnap";
 
 #[derive(Serialize, Deserialize)]
@@ -31,6 +32,7 @@ struct Header {
     term: u64,
     /// raft-rs's ConfState, protobuf-encoded.
     conf_state: Vec<u8>,
+    members: MemberBook,
     module_len: u64,
     module_hash: [u8; 32],
 }
@@ -52,6 +54,7 @@ pub enum SnapshotError {
 /// A snapshot as loaded from disk.
 pub struct SnapshotFile {
     pub meta: SnapshotMetadata,
+    pub members: MemberBook,
     pub module: Vec<u8>,
     pub checkpoint: Checkpoint,
 }
@@ -96,13 +99,21 @@ impl SnapshotDir {
         self.dir.join(format!("{name}.tmp"))
     }
 
-    /// Writes a snapshot of `checkpoint` with `module` and `conf_state`.
-    pub fn write(&self, checkpoint: &Checkpoint, term: u64, conf_state: ConfState, module: &[u8]) -> Result<SnapshotMetadata, SnapshotError> {
+    /// Writes a snapshot of `checkpoint` with `module` and the membership.
+    pub fn write(
+        &self,
+        checkpoint: &Checkpoint,
+        term: u64,
+        conf_state: ConfState,
+        members: &MemberBook,
+        module: &[u8],
+    ) -> Result<SnapshotMetadata, SnapshotError> {
         let index = checkpoint.applied.index;
         let header = Header {
             index,
             term,
             conf_state: conf_state.write_to_bytes().map_err(|e| SnapshotError::Corrupt(e.to_string()))?,
+            members: members.clone(),
             module_len: module.len() as u64,
             module_hash: *blake3::hash(module).as_bytes(),
         };
@@ -207,7 +218,7 @@ pub fn load(path: &Path) -> Result<SnapshotFile, SnapshotError> {
         )));
     }
     let conf_state = ConfState::parse_from_bytes(&header.conf_state).map_err(|e| SnapshotError::Corrupt(e.to_string()))?;
-    Ok(SnapshotFile { meta: metadata(header.index, header.term, conf_state), module, checkpoint })
+    Ok(SnapshotFile { meta: metadata(header.index, header.term, conf_state), members: header.members, module, checkpoint })
 }
 
 #[cfg(test)]
@@ -227,7 +238,7 @@ mod tests {
         let dir = SnapshotDir::open(tmp.path().join("snap")).unwrap();
         let cs = ConfState { voters: vec![1, 2, 3], ..Default::default() };
         for index in [10, 30, 20] {
-            dir.write(&checkpoint(index), 2, cs.clone(), b"module bytes").unwrap();
+            dir.write(&checkpoint(index), 2, cs.clone(), &MemberBook::default(), b"module bytes").unwrap();
         }
         let listed: Vec<u64> = dir.list().unwrap().iter().map(|s| s.0).collect();
         assert_eq!(listed, vec![30, 20, 10]);
@@ -244,7 +255,7 @@ mod tests {
     fn damage_is_detected() {
         let tmp = tempfile::tempdir().unwrap();
         let dir = SnapshotDir::open(tmp.path().to_path_buf()).unwrap();
-        dir.write(&checkpoint(5), 1, ConfState::default(), b"mod").unwrap();
+        dir.write(&checkpoint(5), 1, ConfState::default(), &MemberBook::default(), b"mod").unwrap();
         let path = dir.path(5, 1);
         let mut bytes = std::fs::read(&path).unwrap();
         for offset in [3, 20, bytes.len() / 2, bytes.len() - 3] {

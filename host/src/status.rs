@@ -1,5 +1,6 @@
 //! What `Status` reports, kept current by the threads that know each part.
 
+use crate::membership::MemberBook;
 use crate::runtime::{ModuleRecord, UpgradeRecord};
 use std::sync::Mutex;
 
@@ -26,6 +27,8 @@ pub struct Applied {
     pub state_hash: String,
     pub module: ModuleRecord,
     pub upgrades: Vec<UpgradeRecord>,
+    /// Member addresses and removed ids, as of the applied index.
+    pub members: MemberBook,
 }
 
 #[derive(Default)]

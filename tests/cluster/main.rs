@@ -4,5 +4,6 @@ mod basics;
 mod catch_up;
 mod crashes;
 mod faults;
+mod membership;
 mod reads;
 mod upgrades;

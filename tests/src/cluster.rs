@@ -8,8 +8,8 @@ use std::time::{Duration, Instant};
 use tonic::transport::Channel;
 use wasmraft::proto::client::client_client::ClientClient;
 use wasmraft::proto::client::{
-    Encoding, ProposeRequest, ProposeResponse, QueryRequest, QueryResponse, StatusRequest, StatusResponse, UpgradeRequest,
-    UpgradeResponse, propose_response, query_response,
+    Encoding, MemberChange, MemberChangeResponse, ProposeRequest, ProposeResponse, QueryRequest, QueryResponse, StatusRequest,
+    StatusResponse, TransferLeaderRequest, UpgradeRequest, UpgradeResponse, member_change, propose_response, query_response,
 };
 
 pub use tonic::{Code, Status};
@@ -31,6 +31,8 @@ pub struct Node {
     pub data_dir: PathBuf,
     log: PathBuf,
     child: Option<Child>,
+    /// For a node added to the running cluster: the member it joins through.
+    join: Option<String>,
 }
 
 pub struct Cluster {
@@ -60,6 +62,7 @@ impl Cluster {
                     data_dir: dir.path().join(format!("node{id}")),
                     log: dir.path().join(format!("node{id}.log")),
                     child: None,
+                    join: None,
                 };
                 (id, node)
             })
@@ -87,15 +90,35 @@ impl Cluster {
     pub fn serve_command_in(&self, id: u64, data_dir: &Path) -> Command {
         let node = &self.nodes[&id];
         let mut cmd = Command::new(binary());
-        cmd.arg("serve")
-            .args(["--id", &id.to_string(), "--listen", &node.address, "--peers", &self.peers])
-            .arg("--data-dir")
-            .arg(data_dir)
-            .arg("--module")
-            .arg(&self.module)
-            .args(&self.args)
-            .env("RUST_LOG", "info");
+        cmd.arg("serve").args(["--id", &id.to_string(), "--listen", &node.address]);
+        match &node.join {
+            Some(through) => cmd.args(["--join", through]),
+            None => cmd.args(["--peers", &self.peers]).arg("--module").arg(&self.module),
+        };
+        cmd.arg("--data-dir").arg(data_dir).args(&self.args).env("RUST_LOG", "info");
         cmd
+    }
+
+    /// Registers node `id` (not started) on a fresh port, to join through node `through`;
+    /// returns its address.
+    pub fn new_node(&mut self, id: u64, through: u64) -> String {
+        let node = Node {
+            id,
+            address: format!("127.0.0.1:{}", free_port()),
+            data_dir: self.dir.path().join(format!("node{id}")),
+            log: self.dir.path().join(format!("node{id}.log")),
+            child: None,
+            join: Some(self.endpoint(through).to_string()),
+        };
+        let address = node.address.clone();
+        self.nodes.insert(id, node);
+        address
+    }
+
+    /// Forgets node `id` (killed first): it left the cluster.
+    pub fn forget(&mut self, id: u64) {
+        self.kill(id);
+        self.nodes.remove(&id);
     }
 
     pub fn spawn(&mut self, id: u64) {
@@ -203,6 +226,15 @@ impl Cluster {
         }
     }
 
+    /// Waits until node `id` answers and knows a leader.
+    pub async fn serving(&self, id: u64, within: Duration) {
+        let deadline = Instant::now() + within;
+        while self.status(id).await.is_none_or(|s| s.leader == 0) {
+            assert!(Instant::now() < deadline, "node {id} is not serving within {within:?}");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
     /// Waits until the running nodes report the same applied index and state hash, at least
     /// `min_applied`, and returns them.
     pub async fn converged(&self, min_applied: u64, within: Duration) -> (u64, String) {
@@ -240,6 +272,18 @@ impl Drop for Cluster {
             }
         }
     }
+}
+
+/// Asks node `id` for a membership change.
+pub async fn change_members(cluster: &Cluster, id: u64, change: member_change::Change) -> Result<MemberChangeResponse, Status> {
+    let mut client = cluster.client_within(id, Duration::from_secs(10)).await?;
+    client.change_members(MemberChange { change: Some(change) }).await.map(|r| r.into_inner())
+}
+
+/// Asks node `id` to hand leadership to `to`.
+pub async fn transfer_leader(cluster: &Cluster, id: u64, to: u64) -> Result<u64, Status> {
+    let mut client = cluster.client_within(id, Duration::from_secs(10)).await?;
+    client.transfer_leader(TransferLeaderRequest { to }).await.map(|r| r.into_inner().leader)
 }
 
 /// Asks node `id` to roll out `module`.

@@ -1,3 +1,4 @@
 //! The client API service.
 
+mod members;
 pub mod server;

@@ -1,4 +1,5 @@
-//! The client API: `Propose`, `Query`, `Status`, `Upgrade` on any node.
+//! The client API: `Propose`, `Query`, `Status`, `Upgrade` on any node (membership calls:
+//! [`super::members`]).
 //!
 //! Every call has a deadline: the client's `grpc-timeout`, else [`ClientService::deadline`],
 //! at most [`MAX_DEADLINE`]. A proposal whose outcome is known to be "not applied" (no
@@ -6,21 +7,21 @@
 //! whose outcome is unknown when the deadline passes fails with DEADLINE_EXCEEDED and says
 //! that it may or may not have applied.
 
-use crate::entry::{EntryData, ProposedCommand, ProposedUpgrade};
+use super::members::members_of;
+use crate::entry::{EntryData, ProposalId, ProposedCommand, ProposedUpgrade};
 use crate::inbox::{ApplyTask, Event};
-use crate::proposals::{ProposeError, Proposals};
+use crate::proposals::{Applied, ProposeError, Proposals};
 use crate::proto::MAX_MESSAGE;
 use crate::proto::client::client_server::{Client, ClientServer};
 use crate::proto::client::{
-    ApplierError as ProtoError, Consistency, Encoding as ProtoEncoding, Member, Module, ProposeRequest, ProposeResponse, QueryRequest,
-    QueryResponse, StatusRequest, StatusResponse, UpgradeRecord as ProtoUpgrade, UpgradeRequest, UpgradeResponse,
-    propose_response, query_response,
+    ApplierError as ProtoError, Consistency, Encoding as ProtoEncoding, MemberChange, MemberChangeResponse, Module, ProposeRequest,
+    ProposeResponse, QueryRequest, QueryResponse, StatusRequest, StatusResponse, TransferLeaderRequest, TransferLeaderResponse,
+    UpgradeRecord as ProtoUpgrade, UpgradeRequest, UpgradeResponse, propose_response, query_response,
 };
 use crate::runtime::{ModuleRecord, WasmEngine, upgrade_check};
 use crate::status::StatusBoard;
 use crate::transport;
 use crossbeam_channel::Sender;
-use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use tokio::sync::oneshot;
@@ -37,7 +38,6 @@ pub const MAX_UPGRADE_BYTES: usize = 32 << 20;
 pub struct ClientService {
     pub id: u64,
     pub cluster_id: u64,
-    pub members: BTreeMap<u64, String>,
     pub events: Sender<Event>,
     pub apply: Sender<ApplyTask>,
     pub proposals: Arc<Proposals>,
@@ -54,7 +54,7 @@ impl ClientService {
     }
 
     /// The call's deadline: `grpc-timeout` (e.g. `500m`, `10S`), else the default.
-    fn deadline(&self, metadata: &MetadataMap) -> Duration {
+    pub(super) fn deadline(&self, metadata: &MetadataMap) -> Duration {
         let parsed = metadata.get("grpc-timeout").and_then(|v| v.to_str().ok()).and_then(|v| {
             let (digits, unit) = v.split_at(v.len().checked_sub(1)?);
             let n: u64 = digits.parse().ok()?;
@@ -90,9 +90,10 @@ fn to_proto(e: ApplierError) -> ProtoError {
     ProtoError { code: e.code, message: e.message, body: e.body }
 }
 
-fn status_of(e: ProposeError) -> Status {
+pub(super) fn status_of(e: ProposeError) -> Status {
     let code = match e {
-        ProposeError::NoLeader | ProposeError::ShuttingDown => Code::Unavailable,
+        ProposeError::NoLeader | ProposeError::ShuttingDown | ProposeError::NotLeader(_) => Code::Unavailable,
+        ProposeError::Refused(_) => Code::FailedPrecondition,
         ProposeError::Overtaken(_) => Code::Aborted,
         ProposeError::Busy => Code::ResourceExhausted,
         ProposeError::Halted(_) => Code::Internal,
@@ -112,16 +113,25 @@ fn entropy() -> Result<[u8; 32], Status> {
 
 impl ClientService {
     /// Proposes `data` and waits for its outcome on this node until `deadline`.
-    async fn propose_entry(&self, data: Vec<u8>, deadline: Duration) -> Result<crate::proposals::Applied, Status> {
+    async fn propose_entry(&self, data: Vec<u8>, deadline: Duration) -> Result<Applied, Status> {
+        self.propose_with(|id| Event::Propose { id, data }, deadline).await?.map_err(status_of)
+    }
+
+    /// Sends the proposal `event` makes and waits for its outcome on this node until
+    /// `deadline` (the outer error: the deadline passed, or the node is stopping).
+    pub(super) async fn propose_with(
+        &self,
+        event: impl FnOnce(ProposalId) -> Event,
+        deadline: Duration,
+    ) -> Result<Result<Applied, ProposeError>, Status> {
         let (id, rx) = self.proposals.register();
-        if self.events.send(Event::Propose { id, data }).is_err() {
+        if self.events.send(event(id)).is_err() {
             self.proposals.forget(id);
             return Err(Status::unavailable("the node is shutting down"));
         }
-        let outcome = within(deadline, rx, "the entry may or may not have been applied").await.inspect_err(|_| {
+        within(deadline, rx, "the entry may or may not have been applied").await.inspect_err(|_| {
             self.proposals.forget(id);
-        })?;
-        outcome.map_err(status_of)
+        })
     }
 
     /// Has every other member compile `module` before it is proposed, so that no node's
@@ -129,7 +139,8 @@ impl ClientService {
     /// compiles when it reaches the entry.
     async fn prepare_peers(&self, module: &[u8], within: Duration) {
         let mut calls = tokio::task::JoinSet::new();
-        for (&peer, address) in self.members.iter().filter(|(id, _)| **id != self.id) {
+        let addresses = self.status.applied().members.addresses;
+        for (&peer, address) in addresses.iter().filter(|(id, _)| **id != self.id) {
             let (id, cluster_id, address, module) = (self.id, self.cluster_id, address.clone(), module.to_vec());
             calls.spawn(async move {
                 match tokio::time::timeout(within, transport::prepare_module(id, cluster_id, &address, module)).await {
@@ -245,12 +256,7 @@ impl Client for ClientService {
     async fn status(&self, _request: Request<StatusRequest>) -> Result<Response<StatusResponse>, Status> {
         let c = self.status.consensus();
         let a = self.status.applied();
-        let member = |id: u64, kind: &str| Member {
-            id,
-            address: self.members.get(&id).cloned().unwrap_or_default(),
-            kind: kind.to_string(),
-        };
-        let members = c.voters.iter().map(|&id| member(id, "voter")).chain(c.learners.iter().map(|&id| member(id, "learner")));
+        let members = members_of(&c, &a.members.addresses);
         let upgrades = a
             .upgrades
             .into_iter()
@@ -263,7 +269,7 @@ impl Client for ClientService {
             leader: c.leader,
             commit_index: c.commit_index,
             applied_index: a.index,
-            members: members.collect(),
+            members,
             module: Some(module_of(a.module)),
             state_hash: a.state_hash,
             upgrades,
@@ -315,5 +321,13 @@ impl Client for ClientService {
             since_index: applied.index,
         };
         Ok(Response::new(UpgradeResponse { index: applied.index, term: applied.term, module: Some(module_of(module)) }))
+    }
+
+    async fn change_members(&self, request: Request<MemberChange>) -> Result<Response<MemberChangeResponse>, Status> {
+        self.change_members_call(request).await.map(Response::new)
+    }
+
+    async fn transfer_leader(&self, request: Request<TransferLeaderRequest>) -> Result<Response<TransferLeaderResponse>, Status> {
+        self.transfer_leader_call(request).await.map(Response::new)
     }
 }

@@ -22,9 +22,9 @@ use crate::log::{LogError, Persist, RaftLog};
 use crate::proposals::{ProposeError, Proposals};
 use crate::status::{self, StatusBoard};
 use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
-use raft::eraftpb::Message;
+use raft::eraftpb::{ConfChangeV2, Message};
 use raft::{RawNode, SnapshotStatus, StateRole};
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::sync::oneshot;
@@ -32,7 +32,13 @@ use tokio::sync::oneshot;
 /// Where outgoing Raft messages go (the transport).
 pub trait Outbox: Send {
     fn send(&self, messages: Vec<Message>);
+    /// The peers to send to from now on (this node excluded), after a membership change.
+    fn set_peers(&mut self, peers: &BTreeMap<u64, String>);
 }
+
+/// A learner is promoted only when it is at most this many entries behind the commit index
+/// (etcd refuses to promote a learner that is not in sync with the leader, too).
+const PROMOTE_MAX_LAG: u64 = 1000;
 
 pub struct Settings {
     pub id: u64,
@@ -65,8 +71,11 @@ pub struct Consensus<O: Outbox> {
     next_read: u64,
     /// Told about every upgrade entry as it reaches this node's log, so that its module
     /// compiles before the entry commits and the switch does not stall applies.
-    upgrade_appended: Box<dyn Fn(&[u8]) + Send>,
+    upgrade_appended: AppendHook,
 }
+
+/// Called with the data of an appended entry.
+type AppendHook = Box<dyn Fn(&[u8]) + Send>;
 
 /// A ReadIndex round still unanswered after this is forgotten (its callers have retried).
 const READ_ROUND_TIMEOUT: Duration = Duration::from_secs(10);
@@ -173,6 +182,18 @@ impl<O: Outbox> Consensus<O> {
                     self.proposals.fail(id, ProposeError::NoLeader);
                 }
             }
+            Event::ChangeMembers { id, change, promote } => self.propose_change(id, change, promote),
+            Event::ApplyConfChange { change, addresses, reply } => {
+                let result = self.node.apply_conf_change(&change).map_err(|e| e.to_string());
+                if result.is_ok() {
+                    let peers = addresses.into_iter().filter(|(id, _)| *id != self.node.raft.id).collect();
+                    self.outbox.set_peers(&peers);
+                }
+                let _ = reply.send(result);
+            }
+            Event::TransferLeader { to, reply } => {
+                let _ = reply.send(self.transfer_leader(to));
+            }
             Event::Applied(index) => {
                 if index > self.applied {
                     self.applied = index;
@@ -203,6 +224,57 @@ impl<O: Outbox> Consensus<O> {
             Event::Shutdown => return Ok(false),
         }
         Ok(true)
+    }
+
+    /// Proposes a membership change if this node leads, no change is pending, and a learner
+    /// to promote has caught up: raft-rs would otherwise drop the entry without a word.
+    fn propose_change(&mut self, id: ProposalId, change: ConfChangeV2, promote: Option<u64>) {
+        let raft = &self.node.raft;
+        if raft.state != StateRole::Leader {
+            return self.proposals.fail(id, ProposeError::NotLeader(raft.leader_id));
+        }
+        let me = raft.id;
+        if change.get_changes().iter().any(|c| c.node_id == me && c.get_change_type() == raft::eraftpb::ConfChangeType::RemoveNode) {
+            let why = format!("node {me} is the leader and cannot remove itself: hand leadership over first (`wasmraft transfer-leader`)");
+            return self.proposals.fail(id, ProposeError::Refused(why));
+        }
+        if raft.has_pending_conf() {
+            let why = "another membership change is still in progress; retry once it has applied";
+            return self.proposals.fail(id, ProposeError::Refused(why.into()));
+        }
+        if let Some(learner) = promote {
+            let matched = raft.prs().get(learner).map_or(0, |p| p.matched);
+            let commit = raft.raft_log.committed;
+            if matched + PROMOTE_MAX_LAG < commit {
+                let why = format!("learner {learner} has not caught up (it has {matched} of {commit} entries); retry shortly");
+                return self.proposals.fail(id, ProposeError::Refused(why));
+            }
+        }
+        if let Err(e) = self.node.propose_conf_change(id.to_bytes().to_vec(), change) {
+            self.proposals.fail(id, ProposeError::Refused(format!("raft refused the change: {e}")));
+        }
+    }
+
+    /// Starts a leadership transfer (raft-rs finishes it: it catches the target up, then
+    /// tells it to campaign at once).
+    fn transfer_leader(&mut self, to: u64) -> Result<u64, ProposeError> {
+        let raft = &self.node.raft;
+        if raft.state != StateRole::Leader {
+            return Err(ProposeError::NotLeader(raft.leader_id));
+        }
+        let me = raft.id;
+        let voters: Vec<u64> = raft.prs().conf().voters().ids().iter().filter(|&v| v != me).collect();
+        let to = match to {
+            0 => *voters
+                .iter()
+                .max_by_key(|&&v| raft.prs().get(v).map_or(0, |p| p.matched))
+                .ok_or_else(|| ProposeError::Refused("there is no other voter to hand leadership to".into()))?,
+            id if id == me => return Ok(me),
+            id if voters.contains(&id) => id,
+            id => return Err(ProposeError::Refused(format!("node {id} is not a voter"))),
+        };
+        self.node.transfer_leader(to);
+        Ok(to)
     }
 
     /// One ReadIndex round for every read that arrived since the last one (TiKV batches the

@@ -23,9 +23,14 @@ pub struct ServeArgs {
     /// Where to listen for peers and clients, as HOST:PORT.
     #[arg(long, value_name = "ADDR")]
     pub listen: Option<String>,
-    /// Every member of the cluster as ID=HOST:PORT, comma-separated, this node included.
-    #[arg(long, value_name = "ID=ADDR,...")]
+    /// A new cluster's members as ID=HOST:PORT, comma-separated, this node included.
+    /// Needed to bootstrap; a node that already has a data directory knows its members.
+    #[arg(long, value_name = "ID=ADDR,...", conflicts_with = "join")]
     pub peers: Option<String>,
+    /// Join a running cluster through one of its members (HOST:PORT). Add the node first:
+    /// `wasmraft member add ID --address ADDR`; it then catches up as a learner.
+    #[arg(long, value_name = "ADDR")]
+    pub join: Option<String>,
     /// The node's data directory: its log, snapshots and identity. A new directory
     /// bootstraps a new node; an existing one is recovered.
     #[arg(long, value_name = "DIR")]
@@ -69,8 +74,10 @@ pub struct ServeArgs {
 pub struct NodeConfig {
     pub id: u64,
     pub listen: String,
-    /// All members, this node included.
+    /// A new cluster's members, this node included (empty unless bootstrapping).
     pub peers: BTreeMap<u64, String>,
+    /// A member to join the cluster through.
+    pub join: Option<String>,
     pub data_dir: PathBuf,
     pub module: Option<PathBuf>,
     pub cluster_name: String,
@@ -119,15 +126,21 @@ impl ServeArgs {
         let text = std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
         let file: ServeArgs = toml::from_str(&text).with_context(|| format!("{} is not a valid config file", path.display()))?;
         let a = self;
-        Ok(merge!(a, file, id, listen, peers, data_dir, module, cluster_name, tick_ms, election_ticks, heartbeat_ticks,
+        Ok(merge!(a, file, id, listen, peers, join, data_dir, module, cluster_name, tick_ms, election_ticks, heartbeat_ticks,
             snapshot_interval, snapshot_catchup, fuel, memory_mib, request_timeout))
     }
 
     pub fn resolve(self) -> anyhow::Result<NodeConfig> {
         let args = self.with_file()?;
         let id = args.id.context("--id is required")?;
-        let peers = parse_peers(&args.peers.context("--peers is required")?)?;
-        if !peers.contains_key(&id) {
+        let peers = match &args.peers {
+            Some(text) => parse_peers(text)?,
+            None => BTreeMap::new(),
+        };
+        if args.peers.is_some() && args.join.is_some() {
+            bail!("--peers starts a new cluster and --join joins a running one: give one of them");
+        }
+        if !peers.is_empty() && !peers.contains_key(&id) {
             bail!("--peers must list this node ({id}) too");
         }
         let listen = args.listen.context("--listen is required")?;
@@ -150,6 +163,7 @@ impl ServeArgs {
             id,
             listen,
             peers,
+            join: args.join,
             data_dir,
             module: args.module,
             cluster_name: args.cluster_name.unwrap_or_else(|| "wasmraft".into()),

@@ -29,7 +29,8 @@ pub fn cluster_id(name: &str, members: &[u64]) -> u64 {
 }
 
 impl Identity {
-    fn of(config: &NodeConfig) -> Self {
+    /// A member of the new cluster `config.peers` describes.
+    pub fn bootstrapping(config: &NodeConfig) -> Self {
         let members: Vec<u64> = config.peers.keys().copied().collect();
         Identity {
             cluster_name: config.cluster_name.clone(),
@@ -44,25 +45,31 @@ impl Identity {
     }
 }
 
-/// The directory's identity: created if the directory is new, else checked against the
-/// configuration. `is_new` says whether it was created.
-pub fn establish(dir: &Path, config: &NodeConfig) -> anyhow::Result<(Identity, bool)> {
+/// Whether `dir` already holds a node.
+pub fn exists(dir: &Path) -> bool {
+    dir.join(FILE).exists()
+}
+
+/// The directory's identity: created from `wanted` if the directory is new, else checked
+/// against it (when there is one: a restarted node needs no `--peers`). `is_new` says
+/// whether it was created.
+pub fn establish(dir: &Path, node_id: u64, wanted: Option<Identity>) -> anyhow::Result<(Identity, bool)> {
     let path = dir.join(FILE);
-    let wanted = Identity::of(config);
     if path.exists() {
         let text = std::fs::read_to_string(&path).with_context(|| format!("cannot read {}", path.display()))?;
         let found: Identity =
             serde_json::from_str(&text).with_context(|| format!("{} is damaged", path.display()))?;
-        if found.node_id != wanted.node_id {
+        if found.node_id != node_id {
             bail!(
-                "{} belongs to node {} of cluster `{}`, but this is node {}: give every node its own data directory",
+                "{} belongs to node {} of cluster `{}`, but this is node {node_id}: give every node its own data directory",
                 dir.display(),
                 found.node_id,
                 found.cluster_name,
-                wanted.node_id
             );
         }
-        if found.cluster_id != wanted.cluster_id {
+        if let Some(wanted) = wanted
+            && found.cluster_id != wanted.cluster_id
+        {
             bail!(
                 "{} belongs to cluster `{}` (id {}, members {:?}), but the settings describe cluster `{}` (id {}, members {:?})",
                 dir.display(),
@@ -76,9 +83,17 @@ pub fn establish(dir: &Path, config: &NodeConfig) -> anyhow::Result<(Identity, b
         }
         return Ok((found, false));
     }
+    let Some(wanted) = wanted else {
+        bail!(
+            "{} holds no node yet: start a new cluster with --peers, or join a running one with --join \
+             (after `wasmraft member add`)",
+            dir.display()
+        );
+    };
     let unexpected: Vec<String> = std::fs::read_dir(dir)?
         .filter_map(|e| e.ok().map(|e| e.file_name().to_string_lossy().into_owned()))
-        .filter(|name| name != "LOCK")
+        // The lock, and the compile cache the node opened to check its module.
+        .filter(|name| name != "LOCK" && name != "module-cache")
         .collect();
     if !unexpected.is_empty() {
         bail!(

@@ -19,13 +19,15 @@ use crate::proposals::{ProposeError, Proposals};
 use crate::log::RaftLog;
 use crate::runtime::{Checkpoint, Runtime, WasmBackend, WasmEngine};
 use crate::snapshot::{self, SnapshotDir, SnapshotFile};
-use crate::transport::Transport;
+use crate::transport::{self, Transport};
 use crate::transport::server::PeerService;
 use anyhow::{Context, bail};
 use config::NodeConfig;
+use identity::Identity;
+use crate::membership::MemberBook;
 use fs2::FileExt;
 use crate::status::StatusBoard;
-use std::collections::HashMap;
+use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::Arc;
 
@@ -79,30 +81,87 @@ async fn shutdown_signal() {
     tracing::info!("shutting down");
 }
 
+/// The data directory's identity, bootstrapping a new node: from `--peers` (a new cluster)
+/// or from a member reached with `--join`. A new node's directory gets the module its
+/// cluster started with and the member book.
+fn establish(config: &NodeConfig, engine: &WasmEngine, tokio: &tokio::runtime::Runtime) -> anyhow::Result<Identity> {
+    let dir = &config.data_dir;
+    if identity::exists(dir) {
+        let wanted = (!config.peers.is_empty()).then(|| Identity::bootstrapping(config));
+        if config.module.is_some() {
+            tracing::info!("--module is ignored: {} already holds this node's state and module", dir.display());
+        }
+        return Ok(identity::establish(dir, config.id, wanted)?.0);
+    }
+    let (wanted, module, members) = match &config.join {
+        Some(through) => {
+            let info = tokio
+                .block_on(transport::ask_to_join(through, config.id))
+                .map_err(|e| anyhow::anyhow!("cannot join the cluster through {through}: {e}"))?;
+            let identity = Identity {
+                cluster_name: info.cluster_name,
+                cluster_id: format!("{:016x}", info.cluster_id),
+                node_id: config.id,
+                initial_members: info.initial_members,
+            };
+            (Some(identity), info.bootstrap_module, MemberBook::from_addresses(info.addresses.into_iter().collect()))
+        }
+        None => {
+            let source = config.module.as_ref().context("a new node needs --module: the applier its cluster starts with")?;
+            let bytes = std::fs::read(source).with_context(|| format!("cannot read {}", source.display()))?;
+            let wanted = (!config.peers.is_empty()).then(|| Identity::bootstrapping(config));
+            (wanted, bytes, MemberBook::from_addresses(config.peers.clone()))
+        }
+    };
+    engine.load(&module).context("the cluster's first module is not a usable applier")?;
+    let (identity, _) = identity::establish(dir, config.id, wanted)?;
+    write_atomically(&dir.join("module.wasm"), &module)?;
+    members.save(dir)?;
+    Ok(identity)
+}
+
+/// How long a leader that is asked to stop waits for another voter to take over.
+const HANDOVER: std::time::Duration = std::time::Duration::from_secs(3);
+
+/// A leader that stops hands leadership to the most caught-up voter first, so that the
+/// cluster does not wait out an election timeout.
+async fn hand_over_leadership(events: &crossbeam_channel::Sender<Event>, status: &StatusBoard, me: u64) {
+    if status.consensus().leader != me {
+        return;
+    }
+    let (reply, answer) = tokio::sync::oneshot::channel();
+    if events.send(Event::TransferLeader { to: 0, reply }).is_err() {
+        return;
+    }
+    let Ok(Ok(to)) = answer.await else { return };
+    let until = std::time::Instant::now() + HANDOVER;
+    while std::time::Instant::now() < until {
+        if status.consensus().leader == to {
+            tracing::info!(to, "handed leadership over");
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    tracing::warn!(to, "leadership did not move within {HANDOVER:?}; stopping anyway");
+}
+
 /// Runs a node until it is told to stop (SIGINT, SIGTERM).
 pub fn run(config: NodeConfig) -> anyhow::Result<()> {
     let dir = &config.data_dir;
     std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
     let _lock = lock(dir)?;
-    let (identity, is_new) = identity::establish(dir, &config)?;
+    let tokio = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
+    let engine = WasmEngine::new(config.limits, Some(dir.join("module-cache")))?;
+    let identity = establish(&config, &engine, &tokio)?;
     let cluster_id = identity.cluster_id();
     let bootstrap_module = dir.join("module.wasm");
-    let engine = WasmEngine::new(config.limits, Some(dir.join("module-cache")))?;
-    if is_new {
-        let source = config.module.as_ref().context("a new node needs --module: the applier its cluster starts with")?;
-        let bytes = std::fs::read(source).with_context(|| format!("cannot read {}", source.display()))?;
-        engine.load(&bytes).with_context(|| format!("{} is not a usable applier", source.display()))?;
-        write_atomically(&bootstrap_module, &bytes)?;
-    } else if config.module.is_some() {
-        tracing::info!("--module is ignored: {} already holds this node's state and module", dir.display());
-    }
 
     let mut log = RaftLog::open(&dir.join("log")).context("cannot open the write-ahead log")?;
     if !log.is_initialized() {
         log.bootstrap(&identity.initial_members)?;
     }
     let snapshots = Arc::new(SnapshotDir::open(dir.join("snapshots"))?);
-    let (checkpoint, module_bytes, conf_state) = match newest_usable_snapshot(&snapshots, log.hard_state().commit)? {
+    let (checkpoint, module_bytes, conf_state, snapshot_members) = match newest_usable_snapshot(&snapshots, log.hard_state().commit)? {
         Some(file) => {
             if file.meta.index + 1 < log.first_index() {
                 bail!(
@@ -114,14 +173,14 @@ pub fn run(config: NodeConfig) -> anyhow::Result<()> {
                 );
             }
             log.set_snapshot(file.meta.clone())?;
-            (file.checkpoint, file.module, file.meta.get_conf_state().clone())
+            (file.checkpoint, file.module, file.meta.get_conf_state().clone(), Some(file.members))
         }
         None => {
             if log.first_index() > 1 {
                 bail!("{} has a compacted log but no usable snapshot: remove it and add the node back", dir.display());
             }
             let bytes = std::fs::read(&bootstrap_module).with_context(|| format!("cannot read {}", bootstrap_module.display()))?;
-            (Checkpoint::default(), bytes, log.conf_state().clone())
+            (Checkpoint::default(), bytes, log.conf_state().clone(), None)
         }
     };
     let module = engine.load(&module_bytes).context("the node's active module does not load")?;
@@ -135,13 +194,17 @@ pub fn run(config: NodeConfig) -> anyhow::Result<()> {
     let proposals = Arc::new(Proposals::new(config.id));
     let status = Arc::new(StatusBoard::default());
 
-    let tokio = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
+    // The latest book this node saved; replaying the log from the snapshot is idempotent on it.
+    let members = match MemberBook::load(dir)? {
+        Some(book) => book,
+        None => snapshot_members.unwrap_or_else(|| MemberBook::from_addresses(config.peers.clone())),
+    };
     let listener = tokio
         .block_on(tokio::net::TcpListener::bind(&config.listen))
         .with_context(|| format!("cannot listen on {}", config.listen))?;
 
-    let others: HashMap<u64, String> =
-        config.peers.iter().filter(|(id, _)| **id != config.id).map(|(id, a)| (*id, a.clone())).collect();
+    let others: BTreeMap<u64, String> =
+        members.addresses.iter().filter(|(id, _)| **id != config.id).map(|(id, a)| (*id, a.clone())).collect();
     let transport = Transport::start(config.id, cluster_id, &others, events_tx.clone(), snapshots.clone(), tokio.handle().clone());
     let settings = Settings {
         id: config.id,
@@ -170,6 +233,8 @@ pub fn run(config: NodeConfig) -> anyhow::Result<()> {
         engine: engine.clone(),
         module: Arc::new(module_bytes),
         conf_state,
+        members,
+        data_dir: dir.clone(),
         proposals: proposals.clone(),
         events: events_tx.clone(),
         snapshots: snapshots.clone(),
@@ -193,15 +258,23 @@ pub fn run(config: NodeConfig) -> anyhow::Result<()> {
         move || run_snapshot_writer(writer_rx, snapshots, events)
     })?;
 
-    let peer = PeerService { id: config.id, cluster_id, events: events_tx.clone(), snapshots, engine: engine.clone() };
+    let peer = PeerService {
+        id: config.id,
+        cluster_id,
+        identity: identity.clone(),
+        bootstrap_module,
+        events: events_tx.clone(),
+        snapshots,
+        engine: engine.clone(),
+        status: status.clone(),
+    };
     let client = ClientService {
         id: config.id,
         cluster_id,
-        members: config.peers.clone(),
         events: events_tx.clone(),
         apply: apply_tx,
         proposals: proposals.clone(),
-        status,
+        status: status.clone(),
         deadline: config.request_timeout,
         engine,
     };
@@ -220,6 +293,7 @@ pub fn run(config: NodeConfig) -> anyhow::Result<()> {
         tokio::select! {
             result = server => result.map_err(anyhow::Error::from).and_then(|r| r.map_err(anyhow::Error::from)),
             () = shutdown_signal() => {
+                hand_over_leadership(&events_tx, &status, config.id).await;
                 // Peers hold streams open for good: a graceful close gets a moment, no more.
                 let _ = stop_tx.send(());
                 tokio::time::sleep(SHUTDOWN_GRACE).await;

@@ -15,14 +15,14 @@ pub mod server;
 
 use crate::proto::MAX_MESSAGE;
 use crate::proto::peer::peer_client::PeerClient;
-use crate::proto::peer::{PrepareModule, RaftBatch, SnapshotChunk};
+use crate::proto::peer::{JoinInfo, JoinRequest, PrepareModule, RaftBatch, SnapshotChunk};
 use crate::consensus::Outbox;
 use crate::inbox::Event;
 use crate::snapshot::{SnapshotDir, parse_descriptor};
 use crossbeam_channel::Sender;
 use protobuf::Message as _;
 use raft::eraftpb::{Message, MessageType};
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::io::AsyncReadExt;
@@ -64,25 +64,31 @@ impl Transport {
     pub fn start(
         id: u64,
         cluster_id: u64,
-        peers: &HashMap<u64, String>,
+        peers: &BTreeMap<u64, String>,
         events: Sender<Event>,
         snapshots: Arc<SnapshotDir>,
         runtime: tokio::runtime::Handle,
     ) -> Self {
         let shared = Arc::new(Shared { id, cluster_id, events, snapshots });
-        let peers = peers
-            .iter()
-            .map(|(&peer, address)| {
-                let (queue, rx) = mpsc::channel(QUEUE);
-                runtime.spawn(run_peer(shared.clone(), peer, address.clone(), rx));
-                (peer, PeerQueue { address: address.clone(), queue })
-            })
-            .collect();
-        Transport { shared, peers, runtime }
+        let mut transport = Transport { shared, peers: HashMap::new(), runtime };
+        transport.set_peers(peers);
+        transport
     }
 }
 
 impl Outbox for Transport {
+    fn set_peers(&mut self, peers: &BTreeMap<u64, String>) {
+        // A dropped queue ends its sender task.
+        self.peers.retain(|id, p| peers.get(id) == Some(&p.address));
+        for (&peer, address) in peers {
+            if !self.peers.contains_key(&peer) {
+                let (queue, rx) = mpsc::channel(QUEUE);
+                self.runtime.spawn(run_peer(self.shared.clone(), peer, address.clone(), rx));
+                self.peers.insert(peer, PeerQueue { address: address.clone(), queue });
+            }
+        }
+    }
+
     fn send(&self, messages: Vec<Message>) {
         for m in messages {
             let to = m.to;
@@ -174,6 +180,13 @@ async fn stream_to(
         };
     }
     Ok(())
+}
+
+/// Asks the member at `address` what node `id` needs to join its cluster.
+pub async fn ask_to_join(address: &str, id: u64) -> Result<JoinInfo, String> {
+    let channel = connect(address).await.map_err(|e| format!("connect: {e}"))?;
+    let mut client = PeerClient::new(channel).max_decoding_message_size(MAX_MESSAGE);
+    client.join(JoinRequest { id }).await.map(|r| r.into_inner()).map_err(|s| s.message().to_string())
 }
 
 /// Has the node at `address` compile `module` (see `Peer.Prepare`); `Err` says why it did not.

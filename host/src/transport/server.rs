@@ -5,7 +5,9 @@
 
 use crate::proto::MAX_MESSAGE;
 use crate::proto::peer::peer_server::{Peer, PeerServer};
-use crate::proto::peer::{Ack, PrepareModule, Prepared, RaftBatch, SnapshotChunk};
+use crate::node::identity::Identity;
+use crate::proto::peer::{Ack, JoinInfo, JoinRequest, PrepareModule, Prepared, RaftBatch, SnapshotChunk};
+use crate::status::StatusBoard;
 use crate::runtime::WasmEngine;
 use crate::inbox::Event;
 use crate::snapshot::{self, SnapshotDir, parse_descriptor};
@@ -24,9 +26,13 @@ const MAX_SNAPSHOT_BYTES: u64 = 16 << 30;
 pub struct PeerService {
     pub id: u64,
     pub cluster_id: u64,
+    pub identity: Identity,
+    /// The module the cluster started with (a joining node replays the log from its start).
+    pub bootstrap_module: std::path::PathBuf,
     pub events: Sender<Event>,
     pub snapshots: Arc<SnapshotDir>,
     pub engine: Arc<WasmEngine>,
+    pub status: Arc<StatusBoard>,
 }
 
 impl PeerService {
@@ -124,6 +130,30 @@ impl Peer for PeerService {
         tracing::info!(from, index, term, "received a snapshot");
         self.events.send(Event::Messages(vec![message])).map_err(|_| Status::unavailable("shutting down"))?;
         Ok(Response::new(Ack {}))
+    }
+
+    async fn join(&self, request: Request<JoinRequest>) -> Result<Response<JoinInfo>, Status> {
+        let id = request.into_inner().id;
+        let (consensus, applied) = (self.status.consensus(), self.status.applied());
+        if applied.members.removed.contains(&id) {
+            return Err(Status::failed_precondition(format!("node id {id} was removed from this cluster; ids are never reused")));
+        }
+        if !consensus.voters.contains(&id) && !consensus.learners.contains(&id) {
+            return Err(Status::failed_precondition(format!(
+                "node {id} is not a member of this cluster (as node {} sees it): add it first with \
+                 `wasmraft member add {id} --address HOST:PORT`",
+                self.id
+            )));
+        }
+        let bootstrap_module =
+            tokio::fs::read(&self.bootstrap_module).await.map_err(|e| Status::internal(format!("reading the first module: {e}")))?;
+        Ok(Response::new(JoinInfo {
+            cluster_id: self.cluster_id,
+            cluster_name: self.identity.cluster_name.clone(),
+            initial_members: self.identity.initial_members.clone(),
+            bootstrap_module,
+            addresses: applied.members.addresses.into_iter().collect(),
+        }))
     }
 
     async fn prepare(&self, request: Request<PrepareModule>) -> Result<Response<Prepared>, Status> {

@@ -1,0 +1,128 @@
+//! Membership calls of the client API: `ChangeMembers` and `TransferLeader`. Any node takes
+//! them; only the leader can check and propose them, so a follower hands the call to the
+//! leader (once: a forwarded call is never forwarded again).
+
+use super::server::{ClientService, status_of};
+use crate::inbox::Event;
+use crate::membership::Change;
+use crate::proposals::ProposeError;
+use crate::proto::client::client_client::ClientClient;
+use crate::proto::client::{
+    Member, MemberChange, MemberChangeResponse, TransferLeaderRequest, TransferLeaderResponse, member_change,
+};
+use crate::status::Consensus;
+use raft::eraftpb::ConfState;
+use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
+use tonic::{Request, Status};
+
+/// Set on a call a follower hands to the leader.
+const FORWARDED: &str = "x-wasmraft-forwarded";
+
+/// The members as `Status` shows them: voters, then learners, with their addresses.
+pub fn members_of(c: &Consensus, addresses: &BTreeMap<u64, String>) -> Vec<Member> {
+    let member = |id: u64, kind: &str| Member { id, address: addresses.get(&id).cloned().unwrap_or_default(), kind: kind.into() };
+    let (mut voters, mut learners) = (c.voters.clone(), c.learners.clone());
+    voters.sort_unstable();
+    learners.sort_unstable();
+    voters.iter().map(|&id| member(id, "voter")).chain(learners.iter().map(|&id| member(id, "learner"))).collect()
+}
+
+fn parse(request: &MemberChange) -> Result<Change, Status> {
+    Ok(match &request.change {
+        Some(member_change::Change::AddLearner(a)) => Change::AddLearner { id: a.id, address: a.address.clone() },
+        Some(member_change::Change::Promote(p)) => {
+            Change::Promote { id: p.id, replacing: (p.replacing != 0).then_some(p.replacing) }
+        }
+        Some(member_change::Change::Remove(r)) => Change::Remove { id: r.id },
+        None => return Err(Status::invalid_argument("the request names no change")),
+    })
+}
+
+fn refused(e: ProposeError) -> Status {
+    match e {
+        ProposeError::Refused(why) => Status::failed_precondition(why),
+        e => status_of(e),
+    }
+}
+
+impl ClientService {
+    /// The leader's client, when this node is not it and the call was not forwarded yet.
+    async fn leader_client<T>(
+        &self,
+        request: &Request<T>,
+        leader: u64,
+    ) -> Result<ClientClient<tonic::transport::Channel>, Status> {
+        if request.metadata().contains_key(FORWARDED) || leader == 0 || leader == self.id {
+            return Err(Status::unavailable("no leader is known right now; retry shortly"));
+        }
+        let address = self.status.applied().members.addresses.get(&leader).cloned();
+        let address = address.ok_or_else(|| Status::unavailable(format!("the leader ({leader}) has no known address")))?;
+        let channel = tonic::transport::Endpoint::from_shared(format!("http://{address}"))
+            .map_err(|e| Status::internal(e.to_string()))?
+            .connect_timeout(Duration::from_secs(1))
+            .connect()
+            .await
+            .map_err(|e| Status::unavailable(format!("cannot reach the leader ({leader} at {address}): {e}")))?;
+        Ok(ClientClient::new(channel))
+    }
+
+    fn forwarded<T>(message: T, deadline: Duration) -> Request<T> {
+        let mut request = Request::new(message);
+        request.metadata_mut().insert(FORWARDED, "1".parse().expect("ascii"));
+        request.set_timeout(deadline);
+        request
+    }
+
+    pub(super) async fn change_members_call(&self, request: Request<MemberChange>) -> Result<MemberChangeResponse, Status> {
+        let deadline = self.deadline(request.metadata());
+        let change = parse(request.get_ref())?;
+        let (c, book) = (self.status.consensus(), self.status.applied().members);
+        let conf = ConfState { voters: c.voters.clone(), learners: c.learners.clone(), ..Default::default() };
+        change.check(&conf, &book).map_err(Status::failed_precondition)?;
+        let promote = match change {
+            Change::Promote { id, .. } => Some(id),
+            _ => None,
+        };
+        let cc = change.to_conf_change();
+        let outcome = self.propose_with(|id| Event::ChangeMembers { id, change: cc, promote }, deadline).await?;
+        let applied = match outcome {
+            Err(ProposeError::NotLeader(leader)) => {
+                let mut client = self.leader_client(&request, leader).await?;
+                return client.change_members(Self::forwarded(request.into_inner(), deadline)).await.map(|r| r.into_inner());
+            }
+            other => other.map_err(refused)?,
+        };
+        if let Err(e) = applied.result {
+            return Err(Status::failed_precondition(format!("the change applied at {} was void: {}", applied.index, e.message)));
+        }
+        let members = members_of(&self.status.consensus(), &self.status.applied().members.addresses);
+        Ok(MemberChangeResponse { index: applied.index, members })
+    }
+
+    pub(super) async fn transfer_leader_call(&self, request: Request<TransferLeaderRequest>) -> Result<TransferLeaderResponse, Status> {
+        let deadline = self.deadline(request.metadata());
+        let until = Instant::now() + deadline;
+        let (reply, answer) = tokio::sync::oneshot::channel();
+        self.events
+            .send(Event::TransferLeader { to: request.get_ref().to, reply })
+            .map_err(|_| Status::unavailable("the node is shutting down"))?;
+        let target = match answer.await.map_err(|_| Status::unavailable("the node is shutting down"))? {
+            Err(ProposeError::NotLeader(leader)) => {
+                let mut client = self.leader_client(&request, leader).await?;
+                return client.transfer_leader(Self::forwarded(request.into_inner(), deadline)).await.map(|r| r.into_inner());
+            }
+            other => other.map_err(refused)?,
+        };
+        loop {
+            let c = self.status.consensus();
+            if c.leader == target {
+                return Ok(TransferLeaderResponse { leader: target, term: c.term });
+            }
+            if Instant::now() >= until {
+                return Err(Status::deadline_exceeded(format!("leadership did not move to {target} in time (leader: {})", c.leader)));
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+}

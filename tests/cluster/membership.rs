@@ -1,0 +1,163 @@
+//! Membership changes under writes: growing 3 -> 5 -> 3, replacing a node (joint
+//! consensus) after the log was compacted, a removed id refused, and a stopping leader
+//! handing over.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+use wasmraft::proto::client::member_change::Change;
+use wasmraft::proto::client::{AddLearner, Promote, Remove};
+use wasmraft_tests::cluster::{Cluster, Code, Load, assert_acked_present, change_members, transfer_leader, write_load};
+
+/// Writes through nodes `through` until the returned flag is set.
+fn start_load(cluster: &Cluster, through: &[u64], prefix: &str) -> (Arc<AtomicBool>, tokio::task::JoinHandle<Load>) {
+    let stop = Arc::new(AtomicBool::new(false));
+    let endpoints: Vec<String> = through.iter().map(|&id| cluster.endpoint(id).to_string()).collect();
+    let (flag, prefix) = (stop.clone(), prefix.to_string());
+    (stop, tokio::spawn(async move { write_load(endpoints, &prefix, 8, flag, None).await }))
+}
+
+/// Adds node `id` as a learner (through node `via`), starts it with `--join`, and promotes
+/// it (replacing `replacing`, if given) once it has caught up.
+async fn add_voter(cluster: &mut Cluster, id: u64, via: u64, replacing: Option<u64>) {
+    let address = cluster.new_node(id, via);
+    change_members(cluster, via, Change::AddLearner(AddLearner { id, address })).await.expect("learner added");
+    cluster.spawn(id);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let promote = Promote { id, replacing: replacing.unwrap_or(0) };
+        match change_members(cluster, via, Change::Promote(promote)).await {
+            Ok(r) => {
+                assert!(r.members.iter().any(|m| m.id == id && m.kind == "voter"), "{r:?}");
+                return;
+            }
+            // Not caught up yet, or the previous change still applying.
+            Err(e) if e.code() == Code::FailedPrecondition && Instant::now() < deadline => {
+                assert!(e.message().contains("caught up") || e.message().contains("in progress"), "{e:?}");
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+            Err(e) => panic!("promoting {id}: {e:?}"),
+        }
+    }
+}
+
+/// Removes node `id` (handing leadership away from it first), then stops it.
+async fn remove(cluster: &mut Cluster, id: u64, via: u64) {
+    let leader = cluster.leader(Duration::from_secs(10)).await;
+    if leader == id {
+        transfer_leader(cluster, via, via).await.expect("leadership moves");
+    }
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        match change_members(cluster, via, Change::Remove(Remove { id })).await {
+            Ok(r) => {
+                assert!(r.members.iter().all(|m| m.id != id), "{r:?}");
+                break;
+            }
+            Err(e) if e.message().contains("in progress") && Instant::now() < deadline => {
+                tokio::time::sleep(Duration::from_millis(100)).await
+            }
+            Err(e) => panic!("removing {id}: {e:?}"),
+        }
+    }
+    cluster.forget(id);
+}
+
+async fn voters(cluster: &Cluster, id: u64) -> Vec<u64> {
+    let status = cluster.status(id).await.expect("status");
+    status.members.iter().filter(|m| m.kind == "voter").map(|m| m.id).collect()
+}
+
+async fn assert_nothing_lost(cluster: &Cluster, load: &Load) {
+    assert!(load.acked.len() > 100, "only {} writes acknowledged", load.acked.len());
+    let max = load.acked.iter().map(|a| a.index).max().unwrap();
+    cluster.converged(max, Duration::from_secs(30)).await;
+    assert_acked_present(cluster, load).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn growing_to_five_and_back_to_three_under_writes() {
+    let mut cluster = Cluster::start(3, &[]);
+    cluster.leader(Duration::from_secs(10)).await;
+    let (stop, load) = start_load(&cluster, &[1, 2, 3], "grow");
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    add_voter(&mut cluster, 4, 1, None).await;
+    add_voter(&mut cluster, 5, 2, None).await;
+    assert_eq!(voters(&cluster, 3).await, vec![1, 2, 3, 4, 5]);
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    // The new voters count: with two of the original three down, 1, 4 and 5 still commit.
+    cluster.stop(2);
+    cluster.stop(3);
+    cluster.leader(Duration::from_secs(10)).await;
+    let mut client = cluster.client(1).await.unwrap();
+    let put = wasmraft_tests::cluster::put_command("quorum-of-new-voters", "yes");
+    wasmraft_tests::cluster::propose(&mut client, put, Duration::from_secs(10)).await.expect("1, 4 and 5 commit");
+    cluster.spawn(2);
+    cluster.spawn(3);
+    for id in [2, 3] {
+        cluster.serving(id, Duration::from_secs(10)).await;
+    }
+
+    remove(&mut cluster, 4, 1).await;
+    remove(&mut cluster, 5, 3).await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    stop.store(true, Ordering::Relaxed);
+    let load = load.await.unwrap();
+    for id in [1, 2, 3] {
+        assert_eq!(voters(&cluster, id).await, vec![1, 2, 3], "node {id}");
+    }
+    assert_nothing_lost(&cluster, &load).await;
+    // A removed id is never reused.
+    let again = change_members(&cluster, 1, Change::AddLearner(AddLearner { id: 4, address: "127.0.0.1:1".into() })).await;
+    let e = again.expect_err("id 4 was removed");
+    assert!(e.message().contains("cannot be reused"), "{e:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn replacing_a_node_after_compaction_goes_by_snapshot_and_joint_consensus() {
+    let mut cluster = Cluster::start(3, &["--snapshot-interval", "500", "--snapshot-catchup", "50"]);
+    cluster.leader(Duration::from_secs(10)).await;
+    let (stop, load) = start_load(&cluster, &[1, 2], "replace");
+    // Enough for every node to compact its log past the start.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while cluster.status(1).await.map_or(0, |s| s.first_log_index) < 2 {
+        assert!(Instant::now() < deadline, "no compaction");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    // Replace 3 by 6: a joint change keeps three voters throughout. (A leader cannot
+    // remove itself: leadership moves first.)
+    if cluster.leader(Duration::from_secs(10)).await == 3 {
+        transfer_leader(&cluster, 1, 1).await.expect("leadership moves");
+    }
+    add_voter(&mut cluster, 6, 1, Some(3)).await;
+    let status = cluster.status(6).await.unwrap();
+    assert!(status.snapshot_index > 0, "node 6 started from a snapshot: {status:?}");
+    assert!(cluster.log_of(6).contains("installed a snapshot from the leader"));
+    cluster.forget(3);
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    stop.store(true, Ordering::Relaxed);
+    let load = load.await.unwrap();
+    for id in [1, 2, 6] {
+        assert_eq!(voters(&cluster, id).await, vec![1, 2, 6], "node {id}");
+    }
+    assert_nothing_lost(&cluster, &load).await;
+    // The joined node restarts from its own directory (no --join needed to find its peers).
+    cluster.kill(6);
+    cluster.spawn(6);
+    let max = load.acked.iter().map(|a| a.index).max().unwrap();
+    cluster.converged(max, Duration::from_secs(20)).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_leader_that_stops_hands_leadership_over() {
+    let mut cluster = Cluster::start(3, &[]);
+    let leader = cluster.leader(Duration::from_secs(10)).await;
+    cluster.stop(leader);
+    assert!(cluster.log_of(leader).contains("handed leadership over"), "{}", cluster.log_of(leader));
+    let next = cluster.leader(Duration::from_secs(10)).await;
+    assert_ne!(next, leader);
+    // Asked for, leadership moves to the node named.
+    let other = cluster.running().into_iter().find(|&id| id != next).unwrap();
+    assert_eq!(transfer_leader(&cluster, next, other).await.expect("transfer"), other);
+    assert_eq!(cluster.leader(Duration::from_secs(5)).await, other);
+}
