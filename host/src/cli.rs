@@ -26,13 +26,20 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Run a node. A new data directory bootstraps a node of a new cluster (give every
-    /// initial member the same --peers and --module); an existing one is recovered.
+    /// initial member the same --peers and --module) or joins a running cluster (--join,
+    /// after `wasmraft member add`); an existing one is recovered (it needs no --peers, --module or --join then).
     ///
     /// Example, one of three nodes on this machine:
     ///
     ///   wasmraft serve --id 1 --listen 127.0.0.1:7001 \
     ///     --peers 1=127.0.0.1:7001,2=127.0.0.1:7002,3=127.0.0.1:7003 \
     ///     --data-dir /var/lib/wasmraft/1 --module kv.wasm
+    ///
+    /// and a fourth node joining it:
+    ///
+    ///   wasmraft member add --endpoint 127.0.0.1:7001 4 --address 127.0.0.1:7004
+    ///   wasmraft serve --id 4 --listen 127.0.0.1:7004 --join 127.0.0.1:7001 \
+    ///     --data-dir /var/lib/wasmraft/4
     #[command(verbatim_doc_comment)]
     Serve(Box<ServeArgs>),
     /// Propose a command (the applier's JSON) and print its outcome once applied.

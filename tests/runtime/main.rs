@@ -5,3 +5,4 @@ mod containment;
 mod determinism;
 mod encodings;
 mod instance_lifetime;
+mod upgrades;
