@@ -9,7 +9,7 @@ use crate::status::{self, StatusBoard};
 use crate::runtime::{Checkpoint, HostError, Runtime, WasmBackend, WasmEngine};
 use crate::snapshot::{self, SnapshotDir};
 use crossbeam_channel::{Receiver, Sender};
-use crate::membership::MemberBook;
+use crate::membership::{MemberBook, MembershipOutput};
 use protobuf::Message as _;
 use raft::eraftpb::{ConfChange, ConfChangeSingle, ConfChangeV2, ConfState, Entry, EntryType, SnapshotMetadata};
 use std::path::PathBuf;
@@ -170,7 +170,7 @@ impl Applier {
             (EntryType::EntryConfChange | EntryType::EntryConfChangeV2, _) => {
                 let outcome = self.change_members(entry);
                 self.runtime.skip(index, term)?;
-                outcome.map(|()| Vec::new())
+                outcome
             }
             // A new leader's empty entry.
             _ => {
@@ -184,8 +184,8 @@ impl Applier {
 
     /// Applies a committed conf change: Raft's configuration (on the raft thread, which
     /// answers with the new one or why the change is void on every node), then the member
-    /// book.
-    fn change_members(&mut self, entry: &Entry) -> Result<(), ApplierError> {
+    /// book. The output is the new membership, for the proposer to show.
+    fn change_members(&mut self, entry: &Entry) -> Result<Vec<u8>, ApplierError> {
         let decoded = match entry.get_entry_type() {
             EntryType::EntryConfChange => ConfChange::parse_from_bytes(&entry.data).map(v2),
             _ => ConfChangeV2::parse_from_bytes(&entry.data),
@@ -203,10 +203,15 @@ impl Applier {
             .unwrap_or_else(|_| halt(&self.proposals, "the raft thread stopped"))
             .map_err(|e| ApplierError::new("membership-refused", e))?;
         tracing::info!(index = entry.index, voters = ?conf_state.voters, learners = ?conf_state.learners, "membership changed");
+        let output = MembershipOutput {
+            voters: conf_state.voters.clone(),
+            learners: conf_state.learners.clone(),
+            addresses: members.addresses.clone(),
+        };
         self.conf_state = conf_state;
         self.members = members;
         self.save_members();
-        Ok(())
+        Ok(postcard::to_allocvec(&output).expect("membership encodes"))
     }
 
     fn save_members(&self) {

@@ -18,6 +18,14 @@ pub struct MemberBook {
     pub removed: BTreeSet<u64>,
 }
 
+/// The membership right after a change applied: the output of a conf-change entry.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MembershipOutput {
+    pub voters: Vec<u64>,
+    pub learners: Vec<u64>,
+    pub addresses: BTreeMap<u64, String>,
+}
+
 /// A membership change as an operator asks for it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Change {

@@ -6,7 +6,7 @@
 //! known (a proposal lost on its way to a leader) ends at the caller's deadline.
 
 use crate::entry::ProposalId;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 use tokio::sync::oneshot;
@@ -27,6 +27,8 @@ pub enum ProposeError {
     NotLeader(u64),
     #[error("{0}")]
     Refused(String),
+    #[error("the leader changed before the proposal reached this node's log: it may or may not be applied; retry")]
+    LeaderChanged,
     #[error("this node cannot apply entries: {0}")]
     Halted(String),
 }
@@ -46,6 +48,8 @@ struct Inner {
     waiting: HashMap<u64, oneshot::Sender<Outcome>>,
     /// Log index -> sequence number, for proposals whose entry this node has persisted.
     placed: BTreeMap<u64, u64>,
+    /// Handed to Raft (on a follower: forwarded to the leader), not placed yet.
+    submitted: HashSet<u64>,
 }
 
 pub struct Proposals {
@@ -73,12 +77,33 @@ impl Proposals {
 
     /// The caller gave up (deadline): forget the proposal.
     pub fn forget(&self, id: ProposalId) {
-        self.lock().waiting.remove(&id.seq);
+        let mut inner = self.lock();
+        inner.waiting.remove(&id.seq);
+        inner.submitted.remove(&id.seq);
     }
 
     pub fn fail(&self, id: ProposalId, error: ProposeError) {
-        if let Some(tx) = self.lock().waiting.remove(&id.seq) {
+        let mut inner = self.lock();
+        inner.submitted.remove(&id.seq);
+        if let Some(tx) = inner.waiting.remove(&id.seq) {
             let _ = tx.send(Err(error));
+        }
+    }
+
+    /// Raft took the proposal (a follower forwarded it to the leader).
+    pub fn submitted(&self, id: ProposalId) {
+        self.lock().submitted.insert(id.seq);
+    }
+
+    /// The leader changed: a proposal Raft took but that has not reached this node's log
+    /// was most likely dropped with the old leader (raft-rs says nothing when it is). Its
+    /// caller hears so now instead of at its deadline.
+    pub fn leader_changed(&self) {
+        let mut inner = self.lock();
+        for seq in std::mem::take(&mut inner.submitted) {
+            if let Some(tx) = inner.waiting.remove(&seq) {
+                let _ = tx.send(Err(ProposeError::LeaderChanged));
+            }
         }
     }
 
@@ -86,6 +111,7 @@ impl Proposals {
     pub fn fail_all(&self, error: ProposeError) {
         let mut inner = self.lock();
         inner.placed.clear();
+        inner.submitted.clear();
         for (_, tx) in inner.waiting.drain() {
             let _ = tx.send(Err(error.clone()));
         }
@@ -95,6 +121,7 @@ impl Proposals {
     pub fn placed(&self, id: ProposalId, index: u64) {
         if id.node == self.node {
             let mut inner = self.lock();
+            inner.submitted.remove(&id.seq);
             if inner.waiting.contains_key(&id.seq) {
                 inner.placed.insert(index, id.seq);
             }
@@ -130,6 +157,24 @@ impl Proposals {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_leader_change_fails_what_never_reached_the_log() {
+        let p = Proposals::new(1);
+        let (placed, mut placed_rx) = p.register();
+        let (lost, mut lost_rx) = p.register();
+        let (unsent, mut unsent_rx) = p.register();
+        p.submitted(placed);
+        p.submitted(lost);
+        p.placed(placed, 4);
+        p.leader_changed();
+        assert_eq!(lost_rx.try_recv().unwrap(), Err(ProposeError::LeaderChanged));
+        assert!(placed_rx.try_recv().is_err(), "placed: its entry decides");
+        assert!(unsent_rx.try_recv().is_err(), "not yet handed to Raft");
+        p.applied(4, 2, Some(placed), Ok(Vec::new()));
+        assert!(placed_rx.try_recv().unwrap().is_ok());
+        let _ = unsent;
+    }
 
     #[test]
     fn the_applied_entry_answers_its_proposer() {

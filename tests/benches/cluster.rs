@@ -135,12 +135,17 @@ async fn upgrade_pauses(cluster: &Cluster, leader: u64, rounds: usize) -> (Vec<D
     (pauses, latencies, elapsed)
 }
 
-/// Kills the leader while one client writes; the time to its next acknowledged write.
-async fn failover(cluster: &mut Cluster) -> Duration {
+/// Kills the leader (or, `graceful`, stops it with SIGTERM, when it hands leadership over)
+/// while one client writes; the time to its next acknowledged write.
+async fn failover(cluster: &mut Cluster, graceful: bool) -> Duration {
     let leader = cluster.leader(Duration::from_secs(15)).await;
     let endpoints: Vec<String> = cluster.ids().into_iter().filter(|&id| id != leader).map(|id| cluster.endpoint(id).to_string()).collect();
     let killed = Instant::now();
-    cluster.kill(leader);
+    if graceful {
+        cluster.terminate(leader);
+    } else {
+        cluster.kill(leader);
+    }
     let mut turn = 0;
     let acked = loop {
         let endpoint = &endpoints[turn % endpoints.len()];
@@ -152,6 +157,7 @@ async fn failover(cluster: &mut Cluster) -> Duration {
         }
         tokio::time::sleep(Duration::from_millis(5)).await;
     };
+    cluster.stop(leader);
     cluster.spawn(leader);
     cluster.converged(1, Duration::from_secs(30)).await;
     acked
@@ -185,15 +191,17 @@ async fn main() {
     );
     report("  puts meanwhile", latencies, elapsed);
 
-    let mut times: Vec<Duration> = Vec::new();
-    for _ in 0..11 {
-        times.push(failover(&mut cluster).await);
+    for (what, graceful, runs) in [("kill -9 of", false, 11), ("SIGTERM to", true, 7)] {
+        let mut times: Vec<Duration> = Vec::new();
+        for _ in 0..runs {
+            times.push(failover(&mut cluster, graceful).await);
+        }
+        let text: Vec<String> = times.iter().map(|t| format!("{:.2}", t.as_secs_f64())).collect();
+        times.sort();
+        println!(
+            "{what} the leader -> next acknowledged write: median {:.2} s (runs: {} s)",
+            times[times.len() / 2].as_secs_f64(),
+            text.join(", ")
+        );
     }
-    let text: Vec<String> = times.iter().map(|t| format!("{:.2}", t.as_secs_f64())).collect();
-    times.sort();
-    println!(
-        "kill -9 of the leader -> next acknowledged write: median {:.2} s (runs: {} s)",
-        times[times.len() / 2].as_secs_f64(),
-        text.join(", ")
-    );
 }

@@ -165,7 +165,7 @@ async fn a_large_module_reaches_a_node_that_was_away_by_snapshot() {
     let mut cluster = Cluster::start(3, &["--snapshot-interval", "1000", "--snapshot-catchup", "100"]);
     cluster.leader(Duration::from_secs(10)).await;
     cluster.stop(3);
-    // (A proposal forwarded to a leader that just went away waits out its deadline.)
+    // (A proposal forwarded to a leader that is going away fails: ask the next one.)
     let leader = cluster.leader(Duration::from_secs(10)).await;
     // 6 MiB: several times the largest append message and the snapshot chunk.
     let big = padded(module("kv2"), 6 << 20);

@@ -145,11 +145,18 @@ impl Cluster {
         }
     }
 
+    /// SIGTERM, without waiting: the node shuts down gracefully (see `stop`).
+    pub fn terminate(&self, id: u64) {
+        if let Some(child) = &self.nodes[&id].child {
+            signal(child, libc::SIGTERM);
+        }
+    }
+
     /// SIGTERM, then wait for the process to exit (kill -9 after 10 s: a node that does
     /// not stop fails the test, it does not hang it).
     pub fn stop(&mut self, id: u64) {
+        self.terminate(id);
         if let Some(mut child) = self.nodes.get_mut(&id).and_then(|n| n.child.take()) {
-            signal(&child, libc::SIGTERM);
             let deadline = Instant::now() + Duration::from_secs(10);
             while child.try_wait().ok().flatten().is_none() {
                 if Instant::now() > deadline {

@@ -4,7 +4,7 @@
 
 use super::server::{ClientService, status_of};
 use crate::inbox::Event;
-use crate::membership::Change;
+use crate::membership::{Change, MembershipOutput};
 use crate::proposals::ProposeError;
 use crate::proto::client::client_client::ClientClient;
 use crate::proto::client::{
@@ -93,11 +93,12 @@ impl ClientService {
             }
             other => other.map_err(refused)?,
         };
-        if let Err(e) = applied.result {
-            return Err(Status::failed_precondition(format!("the change applied at {} was void: {}", applied.index, e.message)));
-        }
-        let members = members_of(&self.status.consensus(), &self.status.applied().members.addresses);
-        Ok(MemberChangeResponse { index: applied.index, members })
+        let output = applied.result.map_err(|e| {
+            Status::failed_precondition(format!("the change applied at {} was void: {}", applied.index, e.message))
+        })?;
+        let after: MembershipOutput = postcard::from_bytes(&output).map_err(|e| Status::internal(e.to_string()))?;
+        let conf = Consensus { voters: after.voters, learners: after.learners, ..Default::default() };
+        Ok(MemberChangeResponse { index: applied.index, members: members_of(&conf, &after.addresses) })
     }
 
     pub(super) async fn transfer_leader_call(&self, request: Request<TransferLeaderRequest>) -> Result<TransferLeaderResponse, Status> {

@@ -92,7 +92,9 @@ fn to_proto(e: ApplierError) -> ProtoError {
 
 pub(super) fn status_of(e: ProposeError) -> Status {
     let code = match e {
-        ProposeError::NoLeader | ProposeError::ShuttingDown | ProposeError::NotLeader(_) => Code::Unavailable,
+        ProposeError::NoLeader | ProposeError::ShuttingDown | ProposeError::NotLeader(_) | ProposeError::LeaderChanged => {
+            Code::Unavailable
+        }
         ProposeError::Refused(_) => Code::FailedPrecondition,
         ProposeError::Overtaken(_) => Code::Aborted,
         ProposeError::Busy => Code::ResourceExhausted,

@@ -72,6 +72,8 @@ pub struct Consensus<O: Outbox> {
     /// Told about every upgrade entry as it reaches this node's log, so that its module
     /// compiles before the entry commits and the switch does not stall applies.
     upgrade_appended: AppendHook,
+    /// (term, leader) as of the last Ready.
+    leader_seen: (u64, u64),
 }
 
 /// Called with the data of an appended entry.
@@ -121,6 +123,7 @@ impl<O: Outbox> Consensus<O> {
             reads_in_flight: HashMap::new(),
             next_read: 1,
             upgrade_appended: Box::new(|_| {}),
+            leader_seen: (0, 0),
         })
     }
 
@@ -159,6 +162,7 @@ impl<O: Outbox> Consensus<O> {
                 }
             }
             self.on_ready()?;
+            self.notice_leader_change();
             self.publish();
         }
     }
@@ -180,6 +184,8 @@ impl<O: Outbox> Consensus<O> {
                     self.proposals.fail(id, ProposeError::Busy);
                 } else if self.node.propose(id.to_bytes().to_vec(), data).is_err() {
                     self.proposals.fail(id, ProposeError::NoLeader);
+                } else {
+                    self.proposals.submitted(id);
                 }
             }
             Event::ChangeMembers { id, change, promote } => self.propose_change(id, change, promote),
@@ -250,8 +256,9 @@ impl<O: Outbox> Consensus<O> {
                 return self.proposals.fail(id, ProposeError::Refused(why));
             }
         }
-        if let Err(e) = self.node.propose_conf_change(id.to_bytes().to_vec(), change) {
-            self.proposals.fail(id, ProposeError::Refused(format!("raft refused the change: {e}")));
+        match self.node.propose_conf_change(id.to_bytes().to_vec(), change) {
+            Ok(()) => self.proposals.submitted(id),
+            Err(e) => self.proposals.fail(id, ProposeError::Refused(format!("raft refused the change: {e}"))),
         }
     }
 
@@ -346,6 +353,15 @@ impl<O: Outbox> Consensus<O> {
             let _ = self.apply.send(ApplyTask::Entries(committed));
         }
         Ok(())
+    }
+
+    /// After this Ready placed what reached the log: see [`Proposals::leader_changed`].
+    fn notice_leader_change(&mut self) {
+        let now = (self.node.raft.term, self.node.raft.leader_id);
+        if now != self.leader_seen {
+            self.leader_seen = now;
+            self.proposals.leader_changed();
+        }
     }
 
     fn publish(&self) {
