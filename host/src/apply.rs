@@ -194,8 +194,7 @@ impl Applier {
         let mut members = self.members.clone();
         members.apply(&change);
         let (reply, answer) = crossbeam_channel::bounded(1);
-        let addresses = members.addresses.clone();
-        if self.events.send(Event::ApplyConfChange { change, addresses, reply }).is_err() {
+        if self.events.send(Event::ApplyConfChange { change, members: members.clone(), reply }).is_err() {
             halt(&self.proposals, "the raft thread stopped");
         }
         let conf_state = answer

@@ -2,10 +2,10 @@
 //! [`ApplyTask`]s. The transport, the client API and the threads themselves send them.
 
 use crate::entry::ProposalId;
+use crate::membership::{Change, MemberBook};
 use crate::proposals::ProposeError;
 use crossbeam_channel::Sender;
 use raft::eraftpb::{ConfChangeV2, ConfState, Entry, Message, SnapshotMetadata};
-use std::collections::BTreeMap;
 use tokio::sync::oneshot;
 use wasmraft_sdk::contract::{ApplierError, Payload};
 
@@ -18,12 +18,12 @@ pub enum Event {
     ReadIndex { reply: oneshot::Sender<u64> },
     /// A client command to propose; its fate reaches the waiter through [`Proposals`].
     Propose { id: ProposalId, data: Vec<u8> },
-    /// A membership change to propose, if this node leads and no other change is pending.
-    /// `promote`: the learner that must have caught up first.
-    ChangeMembers { id: ProposalId, change: ConfChangeV2, promote: Option<u64> },
-    /// A committed conf change reached the apply thread: make it Raft's configuration, send
-    /// to `addresses` from now on, and answer with the new configuration or why not.
-    ApplyConfChange { change: ConfChangeV2, addresses: BTreeMap<u64, String>, reply: Sender<Result<ConfState, String>> },
+    /// A membership change to check and propose, if this node leads.
+    ChangeMembers { id: ProposalId, change: Change },
+    /// A committed conf change reached the apply thread: make it Raft's configuration, use
+    /// `members` (the book after it) from now on, and answer with the new configuration or
+    /// why the change is void.
+    ApplyConfChange { change: ConfChangeV2, members: MemberBook, reply: Sender<Result<ConfState, String>> },
     /// Hand leadership to `to` (0: the most caught-up voter); answered with the target.
     TransferLeader { to: u64, reply: oneshot::Sender<Result<u64, ProposeError>> },
     /// The apply thread's progress.

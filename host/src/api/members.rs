@@ -11,7 +11,6 @@ use crate::proto::client::{
     Member, MemberChange, MemberChangeResponse, TransferLeaderRequest, TransferLeaderResponse, member_change,
 };
 use crate::status::Consensus;
-use raft::eraftpb::ConfState;
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 use tonic::{Request, Status};
@@ -77,15 +76,7 @@ impl ClientService {
     pub(super) async fn change_members_call(&self, request: Request<MemberChange>) -> Result<MemberChangeResponse, Status> {
         let deadline = self.deadline(request.metadata());
         let change = parse(request.get_ref())?;
-        let (c, book) = (self.status.consensus(), self.status.applied().members);
-        let conf = ConfState { voters: c.voters.clone(), learners: c.learners.clone(), ..Default::default() };
-        change.check(&conf, &book).map_err(Status::failed_precondition)?;
-        let promote = match change {
-            Change::Promote { id, .. } => Some(id),
-            _ => None,
-        };
-        let cc = change.to_conf_change();
-        let outcome = self.propose_with(|id| Event::ChangeMembers { id, change: cc, promote }, deadline).await?;
+        let outcome = self.propose_with(|id| Event::ChangeMembers { id, change }, deadline).await?;
         let applied = match outcome {
             Err(ProposeError::NotLeader(leader)) => {
                 let mut client = self.leader_client(&request, leader).await?;

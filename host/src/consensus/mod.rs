@@ -19,10 +19,11 @@ pub mod logger;
 use crate::entry::{ProposalId, UPGRADE_TAG};
 use crate::inbox::{ApplyTask, Event};
 use crate::log::{LogError, Persist, RaftLog};
+use crate::membership::{Change, MemberBook};
 use crate::proposals::{ProposeError, Proposals};
 use crate::status::{self, StatusBoard};
 use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
-use raft::eraftpb::{ConfChangeV2, Message};
+use raft::eraftpb::Message;
 use raft::{RawNode, SnapshotStatus, StateRole};
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
@@ -49,6 +50,8 @@ pub struct Settings {
     pub catchup_entries: u64,
     /// The applied index the state was restored at.
     pub applied: u64,
+    /// The member book as of `applied`.
+    pub members: MemberBook,
 }
 
 /// Proposals are refused while this many committed entries wait to apply.
@@ -74,6 +77,8 @@ pub struct Consensus<O: Outbox> {
     upgrade_appended: AppendHook,
     /// (term, leader) as of the last Ready.
     leader_seen: (u64, u64),
+    /// As of the last conf change applied: what membership changes are checked against.
+    members: MemberBook,
 }
 
 /// Called with the data of an appended entry.
@@ -124,6 +129,7 @@ impl<O: Outbox> Consensus<O> {
             next_read: 1,
             upgrade_appended: Box::new(|_| {}),
             leader_seen: (0, 0),
+            members: settings.members,
         })
     }
 
@@ -188,12 +194,14 @@ impl<O: Outbox> Consensus<O> {
                     self.proposals.submitted(id);
                 }
             }
-            Event::ChangeMembers { id, change, promote } => self.propose_change(id, change, promote),
-            Event::ApplyConfChange { change, addresses, reply } => {
+            Event::ChangeMembers { id, change } => self.propose_change(id, change),
+            Event::ApplyConfChange { change, members, reply } => {
                 let result = self.node.apply_conf_change(&change).map_err(|e| e.to_string());
                 if result.is_ok() {
-                    let peers = addresses.into_iter().filter(|(id, _)| *id != self.node.raft.id).collect();
+                    let me = self.node.raft.id;
+                    let peers = members.addresses.iter().filter(|(id, _)| **id != me).map(|(i, a)| (*i, a.clone())).collect();
                     self.outbox.set_peers(&peers);
+                    self.members = members;
                 }
                 let _ = reply.send(result);
             }
@@ -232,33 +240,42 @@ impl<O: Outbox> Consensus<O> {
         Ok(true)
     }
 
-    /// Proposes a membership change if this node leads, no change is pending, and a learner
-    /// to promote has caught up: raft-rs would otherwise drop the entry without a word.
-    fn propose_change(&mut self, id: ProposalId, change: ConfChangeV2, promote: Option<u64>) {
+    /// Proposes a membership change if this node leads, no change is pending, it fits the
+    /// current membership, and a learner to promote has caught up: raft-rs would otherwise
+    /// drop some of these without a word.
+    fn propose_change(&mut self, id: ProposalId, change: Change) {
         let raft = &self.node.raft;
-        if raft.state != StateRole::Leader {
-            return self.proposals.fail(id, ProposeError::NotLeader(raft.leader_id));
-        }
-        let me = raft.id;
-        if change.get_changes().iter().any(|c| c.node_id == me && c.get_change_type() == raft::eraftpb::ConfChangeType::RemoveNode) {
-            let why = format!("node {me} is the leader and cannot remove itself: hand leadership over first (`wasmraft transfer-leader`)");
-            return self.proposals.fail(id, ProposeError::Refused(why));
-        }
-        if raft.has_pending_conf() {
-            let why = "another membership change is still in progress; retry once it has applied";
-            return self.proposals.fail(id, ProposeError::Refused(why.into()));
-        }
-        if let Some(learner) = promote {
-            let matched = raft.prs().get(learner).map_or(0, |p| p.matched);
-            let commit = raft.raft_log.committed;
-            if matched + PROMOTE_MAX_LAG < commit {
-                let why = format!("learner {learner} has not caught up (it has {matched} of {commit} entries); retry shortly");
-                return self.proposals.fail(id, ProposeError::Refused(why));
+        let refuse = |why: String| Err(ProposeError::Refused(why));
+        let checked = if raft.state != StateRole::Leader {
+            Err(ProposeError::NotLeader(raft.leader_id))
+        } else if raft.has_pending_conf() {
+            refuse("another membership change is still in progress; retry once it has applied".into())
+        } else if let Err(why) = change.check(&raft.prs().conf().to_conf_state(), &self.members) {
+            refuse(why)
+        } else {
+            match change {
+                Change::Remove { id: gone } | Change::Promote { replacing: Some(gone), .. } if gone == raft.id => refuse(format!(
+                    "node {gone} is the leader and cannot remove itself: hand leadership over first (`wasmraft transfer-leader`)"
+                )),
+                Change::Promote { id: learner, .. } => {
+                    let matched = raft.prs().get(learner).map_or(0, |p| p.matched);
+                    let commit = raft.raft_log.committed;
+                    match matched + PROMOTE_MAX_LAG < commit {
+                        true => refuse(format!("learner {learner} has not caught up (it has {matched} of {commit} entries); retry shortly")),
+                        false => Ok(()),
+                    }
+                }
+                _ => Ok(()),
             }
-        }
-        match self.node.propose_conf_change(id.to_bytes().to_vec(), change) {
+        };
+        let proposed = checked.and_then(|()| {
+            self.node
+                .propose_conf_change(id.to_bytes().to_vec(), change.to_conf_change())
+                .map_err(|e| ProposeError::Refused(format!("raft refused the change: {e}")))
+        });
+        match proposed {
             Ok(()) => self.proposals.submitted(id),
-            Err(e) => self.proposals.fail(id, ProposeError::Refused(format!("raft refused the change: {e}"))),
+            Err(e) => self.proposals.fail(id, e),
         }
     }
 

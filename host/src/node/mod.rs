@@ -213,6 +213,7 @@ pub fn run(config: NodeConfig) -> anyhow::Result<()> {
         heartbeat_ticks: config.heartbeat_ticks,
         catchup_entries: config.snapshot_catchup,
         applied,
+        members: members.clone(),
     };
     let precompile = engine.clone();
     let consensus = Consensus::new(settings, log, events_rx, transport, apply_tx.clone(), proposals.clone(), status.clone())?
