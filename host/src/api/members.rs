@@ -2,30 +2,19 @@
 //! them; only the leader can check and propose them, so a follower hands the call to the
 //! leader (once: a forwarded call is never forwarded again).
 
+use super::members_of;
 use super::server::{ClientService, status_of};
 use crate::inbox::Event;
 use crate::membership::{Change, MembershipOutput};
 use crate::proposals::ProposeError;
 use crate::proto::client::client_client::ClientClient;
-use crate::proto::client::{
-    Member, MemberChange, MemberChangeResponse, TransferLeaderRequest, TransferLeaderResponse, member_change,
-};
+use crate::proto::client::{MemberChange, MemberChangeResponse, TransferLeaderRequest, TransferLeaderResponse, member_change};
 use crate::status::Consensus;
-use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 use tonic::{Request, Status};
 
 /// Set on a call a follower hands to the leader.
 const FORWARDED: &str = "x-wasmraft-forwarded";
-
-/// The members as `Status` shows them: voters, then learners, with their addresses.
-pub fn members_of(c: &Consensus, addresses: &BTreeMap<u64, String>) -> Vec<Member> {
-    let member = |id: u64, kind: &str| Member { id, address: addresses.get(&id).cloned().unwrap_or_default(), kind: kind.into() };
-    let (mut voters, mut learners) = (c.voters.clone(), c.learners.clone());
-    voters.sort_unstable();
-    learners.sort_unstable();
-    voters.iter().map(|&id| member(id, "voter")).chain(learners.iter().map(|&id| member(id, "learner"))).collect()
-}
 
 fn parse(request: &MemberChange) -> Result<Change, Status> {
     Ok(match &request.change {

@@ -7,7 +7,7 @@
 //! whose outcome is unknown when the deadline passes fails with DEADLINE_EXCEEDED and says
 //! that it may or may not have applied.
 
-use super::members::members_of;
+use super::members_of;
 use crate::entry::{EntryData, ProposalId, ProposedCommand, ProposedUpgrade};
 use crate::inbox::{ApplyTask, Event};
 use crate::proposals::{Applied, ProposeError, Proposals};
