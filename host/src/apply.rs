@@ -71,21 +71,17 @@ impl Applier {
                 ApplyTask::Entries(entries) => {
                     for entry in entries {
                         self.apply_with_retries(entry);
+                        // Entry by entry: a checkpoint captured before this entry must leave
+                        // with the module and membership of its own index, which a later
+                        // entry of the batch (an upgrade, a conf change) may change.
+                        self.send_checkpoint();
                     }
                     let applied = self.runtime.applied().index;
                     let _ = self.events.send(Event::Applied(applied));
                     if applied >= last_request + self.snapshot_interval {
                         self.runtime.request_checkpoint();
+                        self.send_checkpoint();
                         last_request = applied;
-                    }
-                    if let Some(checkpoint) = self.runtime.take_checkpoint() {
-                        let job = SnapshotJob {
-                            checkpoint,
-                            conf_state: self.conf_state.clone(),
-                            members: self.members.clone(),
-                            module: self.module.clone(),
-                        };
-                        let _ = self.writer.send(job);
                     }
                 }
                 ApplyTask::InstallSnapshot(meta) => {
@@ -103,6 +99,21 @@ impl Applier {
             }
             waiting.retain(|(_, _, reply)| !reply.is_closed());
             self.publish();
+        }
+    }
+
+    /// Hands a captured checkpoint to the snapshot writer, with what else a snapshot
+    /// carries as of now. Only a normal entry captures one (just before it runs), so "now"
+    /// is the checkpoint's index as far as the module and the membership go.
+    fn send_checkpoint(&mut self) {
+        if let Some(checkpoint) = self.runtime.take_checkpoint() {
+            let job = SnapshotJob {
+                checkpoint,
+                conf_state: self.conf_state.clone(),
+                members: self.members.clone(),
+                module: self.module.clone(),
+            };
+            let _ = self.writer.send(job);
         }
     }
 

@@ -166,11 +166,16 @@ impl RaftLog {
         Ok(())
     }
 
-    /// Records a snapshot this node built (its file is already durable), so raft can send it.
+    /// Records a snapshot this node built (its file is already durable), so raft can send
+    /// it, and its membership as the one a restart begins with: a restart replays the log
+    /// from the snapshot, conf changes included, so Raft's configuration must start where
+    /// the snapshot's state does.
     pub fn set_snapshot(&mut self, meta: SnapshotMetadata) -> Result<(), LogError> {
         let mut batch = LogBatch::default();
         batch.put_message(GROUP, SNAPSHOT.to_vec(), &meta)?;
+        batch.put_message(GROUP, CONF_STATE.to_vec(), meta.get_conf_state())?;
         self.engine.write(&mut batch, true)?;
+        self.conf_state = meta.get_conf_state().clone();
         self.snapshot = Some(meta);
         Ok(())
     }

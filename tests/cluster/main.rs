@@ -6,4 +6,5 @@ mod crashes;
 mod faults;
 mod membership;
 mod reads;
+mod soak;
 mod upgrades;

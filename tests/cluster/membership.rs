@@ -6,8 +6,10 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 use wasmraft::proto::client::member_change::Change;
-use wasmraft::proto::client::{AddLearner, Promote, Remove};
-use wasmraft_tests::cluster::{Cluster, Code, Load, assert_acked_present, change_members, transfer_leader, write_load};
+use wasmraft::proto::client::{AddLearner, MemberChangeResponse, Promote, Remove};
+use wasmraft_tests::cluster::{
+    Cluster, Load, assert_acked_present, change_members, change_members_until, transfer_leader, write_load,
+};
 
 /// Writes through nodes `through` until the returned flag is set.
 fn start_load(cluster: &Cluster, through: &[u64], prefix: &str) -> (Arc<AtomicBool>, tokio::task::JoinHandle<Load>) {
@@ -17,49 +19,28 @@ fn start_load(cluster: &Cluster, through: &[u64], prefix: &str) -> (Arc<AtomicBo
     (stop, tokio::spawn(async move { write_load(endpoints, &prefix, 8, flag, None).await }))
 }
 
+async fn change(cluster: &Cluster, via: u64, change: Change) -> MemberChangeResponse {
+    let what = format!("{change:?} through {via}");
+    change_members_until(cluster, via, change, Duration::from_secs(30)).await.unwrap_or_else(|e| panic!("{what}: {e:?}"))
+}
+
 /// Adds node `id` as a learner (through node `via`), starts it with `--join`, and promotes
 /// it (replacing `replacing`, if given) once it has caught up.
 async fn add_voter(cluster: &mut Cluster, id: u64, via: u64, replacing: Option<u64>) {
     let address = cluster.new_node(id, via);
-    change_members(cluster, via, Change::AddLearner(AddLearner { id, address })).await.expect("learner added");
+    change(cluster, via, Change::AddLearner(AddLearner { id, address })).await;
     cluster.spawn(id);
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        let promote = Promote { id, replacing: replacing.unwrap_or(0) };
-        match change_members(cluster, via, Change::Promote(promote)).await {
-            Ok(r) => {
-                assert!(r.members.iter().any(|m| m.id == id && m.kind == "voter"), "{r:?}");
-                return;
-            }
-            // Not caught up yet, or the previous change still applying.
-            Err(e) if e.code() == Code::FailedPrecondition && Instant::now() < deadline => {
-                assert!(e.message().contains("caught up") || e.message().contains("in progress"), "{e:?}");
-                tokio::time::sleep(Duration::from_millis(100)).await;
-            }
-            Err(e) => panic!("promoting {id}: {e:?}"),
-        }
-    }
+    let r = change(cluster, via, Change::Promote(Promote { id, replacing: replacing.unwrap_or(0) })).await;
+    assert!(r.members.iter().any(|m| m.id == id && m.kind == "voter"), "{r:?}");
 }
 
 /// Removes node `id` (handing leadership away from it first), then stops it.
 async fn remove(cluster: &mut Cluster, id: u64, via: u64) {
-    let leader = cluster.leader(Duration::from_secs(10)).await;
-    if leader == id {
+    if cluster.leader(Duration::from_secs(10)).await == id {
         transfer_leader(cluster, via, via).await.expect("leadership moves");
     }
-    let deadline = Instant::now() + Duration::from_secs(10);
-    loop {
-        match change_members(cluster, via, Change::Remove(Remove { id })).await {
-            Ok(r) => {
-                assert!(r.members.iter().all(|m| m.id != id), "{r:?}");
-                break;
-            }
-            Err(e) if e.message().contains("in progress") && Instant::now() < deadline => {
-                tokio::time::sleep(Duration::from_millis(100)).await
-            }
-            Err(e) => panic!("removing {id}: {e:?}"),
-        }
-    }
+    let r = change(cluster, via, Change::Remove(Remove { id })).await;
+    assert!(r.members.iter().all(|m| m.id != id), "{r:?}");
     cluster.forget(id);
 }
 
@@ -130,20 +111,28 @@ async fn replacing_a_node_after_compaction_goes_by_snapshot_and_joint_consensus(
         transfer_leader(&cluster, 1, 1).await.expect("leadership moves");
     }
     add_voter(&mut cluster, 6, 1, Some(3)).await;
+    let changed_at = cluster.status(1).await.unwrap().applied_index;
     let status = cluster.status(6).await.unwrap();
     assert!(status.snapshot_index > 0, "node 6 started from a snapshot: {status:?}");
     assert!(cluster.log_of(6).contains("installed a snapshot from the leader"));
     cluster.forget(3);
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    // Long enough for every node to snapshot after the change.
+    tokio::time::sleep(Duration::from_millis(1500)).await;
     stop.store(true, Ordering::Relaxed);
     let load = load.await.unwrap();
     for id in [1, 2, 6] {
         assert_eq!(voters(&cluster, id).await, vec![1, 2, 6], "node {id}");
     }
     assert_nothing_lost(&cluster, &load).await;
-    // The joined node restarts from its own directory (no --join needed to find its peers).
-    cluster.kill(6);
-    cluster.spawn(6);
+    // Restarted from their own snapshots, taken after the change, the nodes start with the
+    // new membership (the joined node needs no --join to find its peers).
+    for id in [6, 1] {
+        assert!(cluster.status(id).await.unwrap().snapshot_index > changed_at, "node {id} has a snapshot after the change");
+        cluster.kill(id);
+        cluster.spawn(id);
+        cluster.serving(id, Duration::from_secs(10)).await;
+        assert_eq!(voters(&cluster, id).await, vec![1, 2, 6], "node {id} after a restart");
+    }
     let max = load.acked.iter().map(|a| a.index).max().unwrap();
     cluster.converged(max, Duration::from_secs(20)).await;
 }

@@ -5,4 +5,5 @@ mod containment;
 mod determinism;
 mod encodings;
 mod instance_lifetime;
+mod snapshot_points;
 mod upgrades;

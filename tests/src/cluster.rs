@@ -269,6 +269,13 @@ impl Drop for Cluster {
             self.kill(id);
         }
         if std::thread::panicking() {
+            // WASMRAFT_KEEP_LOGS=DIR keeps every node's whole log of a failed run.
+            if let Some(keep) = std::env::var_os("WASMRAFT_KEEP_LOGS").map(PathBuf::from) {
+                let _ = std::fs::create_dir_all(&keep);
+                for node in self.nodes.values() {
+                    let _ = std::fs::copy(&node.log, keep.join(format!("node{}.log", node.id)));
+                }
+            }
             for id in self.ids() {
                 let log = self.log_of(id);
                 let tail: Vec<&str> = log.lines().rev().take(40).collect();
@@ -285,6 +292,37 @@ impl Drop for Cluster {
 pub async fn change_members(cluster: &Cluster, id: u64, change: member_change::Change) -> Result<MemberChangeResponse, Status> {
     let mut client = cluster.client_within(id, Duration::from_secs(10)).await?;
     client.change_members(MemberChange { change: Some(change) }).await.map(|r| r.into_inner())
+}
+
+/// Asks for `change` through node `via` until it is taken or `within` passes, while the
+/// refusals are the passing kind: another change still applying, a learner catching up, a
+/// leader changing, or the change removing the leader (leadership is moved away first).
+pub async fn change_members_until(
+    cluster: &Cluster,
+    via: u64,
+    change: member_change::Change,
+    within: Duration,
+) -> Result<MemberChangeResponse, Status> {
+    let deadline = Instant::now() + within;
+    loop {
+        let e = match change_members(cluster, via, change.clone()).await {
+            Ok(r) => return Ok(r),
+            Err(e) => e,
+        };
+        let message = e.message();
+        let passing = match e.code() {
+            Code::Unavailable => true,
+            Code::FailedPrecondition => ["in progress", "caught up", "cannot remove itself"].iter().any(|m| message.contains(m)),
+            _ => false,
+        };
+        if !passing || Instant::now() >= deadline {
+            return Err(e);
+        }
+        if message.contains("cannot remove itself") {
+            let _ = transfer_leader(cluster, via, 0).await;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
 }
 
 /// Asks node `id` to hand leadership to `to`.

@@ -4,6 +4,7 @@
 //!   cargo xtask test       build the appliers, then run every test
 //!   cargo xtask demo       build everything, start a local 3-node cluster, show it working
 //!   cargo xtask bench      build everything and print the benchmarks
+//!   cargo xtask soak       a long randomized fault run (kills, pauses, member changes, upgrades)
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
@@ -179,6 +180,18 @@ fn bench() -> Result {
     run(cargo().args(["bench", "-p", "wasmraft-tests", "--bench", "cluster"]))
 }
 
+/// The randomized fault run, out of the default suite: `cargo xtask soak [SECONDS] [SEED]`.
+fn soak() -> Result {
+    build_appliers()?;
+    build_node()?;
+    let mut args = std::env::args().skip(2);
+    let (seconds, seed) = (args.next().unwrap_or_else(|| "120".into()), args.next().unwrap_or_else(|| "1".into()));
+    run(cargo()
+        .args(["test", "--release", "-p", "wasmraft-tests", "--test", "cluster", "soak", "--", "--ignored", "--nocapture"])
+        .env("WASMRAFT_SOAK_SECONDS", seconds)
+        .env("WASMRAFT_SOAK_SEED", seed))
+}
+
 fn main() -> ExitCode {
     let task = std::env::args().nth(1).unwrap_or_default();
     let result = match task.as_str() {
@@ -186,8 +199,9 @@ fn main() -> ExitCode {
         "test" => test(),
         "demo" => demo(),
         "bench" => bench(),
+        "soak" => soak(),
         _ => {
-            eprintln!("usage: cargo xtask <appliers | test | demo | bench>");
+            eprintln!("usage: cargo xtask <appliers | test | demo | bench | soak [SECONDS] [SEED]>");
             return ExitCode::from(2);
         }
     };

@@ -347,6 +347,7 @@ impl<O: Outbox> Consensus<O> {
                 (self.upgrade_appended)(&e.data);
             }
         }
+        let restored = snapshot.as_ref().map(|meta| meta.index);
         if let Some(meta) = snapshot {
             self.applied = meta.index;
             let _ = self.apply.send(ApplyTask::InstallSnapshot(meta));
@@ -359,6 +360,12 @@ impl<O: Outbox> Consensus<O> {
         // Not `advance`: it would also mark everything handed out as applied, but applying
         // happens on the apply thread, whose progress arrives as `Applied`.
         let mut light = self.node.advance_append(rd);
+        if let Some(index) = restored {
+            // Raft's applied index moves to the snapshot now (it is persisted), not when the
+            // apply thread reports: the entries before it are gone from the log, and raft-rs
+            // reads the unapplied ones, from its applied index on, when it campaigns.
+            self.node.advance_apply_to(index);
+        }
         if let Some(commit) = light.commit_index() {
             let mut hs = self.node.store().hard_state().clone();
             hs.commit = commit;

@@ -120,6 +120,17 @@ fn establish(config: &NodeConfig, engine: &WasmEngine, tokio: &tokio::runtime::R
     Ok(identity)
 }
 
+/// A panic in any thread stops the node: a node whose Raft or apply thread died but whose
+/// gRPC server still answers would look alive to its peers and to operators.
+fn exit_on_panic() {
+    let report = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        report(info);
+        tracing::error!("halting: {info}");
+        std::process::exit(70);
+    }));
+}
+
 /// How long a leader that is asked to stop waits for another voter to take over.
 const HANDOVER: std::time::Duration = std::time::Duration::from_secs(3);
 
@@ -147,6 +158,7 @@ async fn hand_over_leadership(events: &crossbeam_channel::Sender<Event>, status:
 
 /// Runs a node until it is told to stop (SIGINT, SIGTERM).
 pub fn run(config: NodeConfig) -> anyhow::Result<()> {
+    exit_on_panic();
     let dir = &config.data_dir;
     std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
     let _lock = lock(dir)?;
@@ -180,6 +192,9 @@ pub fn run(config: NodeConfig) -> anyhow::Result<()> {
                 bail!("{} has a compacted log but no usable snapshot: remove it and add the node back", dir.display());
             }
             let bytes = std::fs::read(&bootstrap_module).with_context(|| format!("cannot read {}", bootstrap_module.display()))?;
+            // The log replays from its start, conf changes included: Raft starts from the
+            // first membership (whatever a snapshot that no longer loads recorded).
+            log.bootstrap(&identity.initial_members)?;
             (Checkpoint::default(), bytes, log.conf_state().clone(), None)
         }
     };
