@@ -153,7 +153,7 @@ async fn modules_the_checks_refuse_never_reach_the_log() {
         assert_eq!(e.code(), code, "{what}: {e:?}");
         assert!(e.message().contains(says), "{what}: {e:?}");
     }
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    cluster.converged(applied + 1, Duration::from_secs(10)).await;
     let after = statuses(&cluster).await;
     // Only the allowed replacement was proposed: one entry.
     assert_eq!(last_index(&after), before.iter().map(|i| i + 1).collect::<Vec<_>>(), "refused modules were proposed");
