@@ -43,6 +43,9 @@ pub struct Applier {
     pub writer: Sender<SnapshotJob>,
     pub status: Arc<StatusBoard>,
     pub snapshot_interval: u64,
+    /// The module, the upgrade history or the members changed since the last publish (true
+    /// to begin with, so that the first publish has them).
+    pub setup_changed: bool,
 }
 
 /// How often a node-local failure to apply (an instance that cannot be created) is retried
@@ -170,6 +173,8 @@ impl Applier {
                         }
                         Err(e) => tracing::warn!(index, "upgrade refused: {e}"),
                     }
+                    // Either way the history has a new record.
+                    self.setup_changed = true;
                     outcome.map(|()| Vec::new())
                 }
                 Err(e) => {
@@ -221,6 +226,7 @@ impl Applier {
         self.conf_state = conf_state;
         self.members = members;
         self.save_members();
+        self.setup_changed = true;
         Ok(postcard::to_allocvec(&output).expect("membership encodes"))
     }
 
@@ -244,16 +250,23 @@ impl Applier {
         self.conf_state = file.meta.get_conf_state().clone();
         self.members = file.members;
         self.save_members();
+        self.setup_changed = true;
         tracing::info!(index = meta.index, term = meta.term, "installed a snapshot from the leader");
     }
 
-    fn publish(&self) {
+    fn publish(&mut self) {
+        // The setup only when an entry or a snapshot changed it: the history and the book
+        // only grow, and this runs after every batch.
+        if std::mem::take(&mut self.setup_changed) {
+            self.status.set_setup(status::Setup {
+                module: self.runtime.module().clone(),
+                upgrades: self.runtime.upgrades().to_vec(),
+                members: self.members.clone(),
+            });
+        }
         self.status.set_applied(status::Applied {
             index: self.runtime.applied().index,
             state_hash: self.runtime.state_hash().to_string(),
-            module: self.runtime.module().clone(),
-            upgrades: self.runtime.upgrades().to_vec(),
-            members: self.members.clone(),
         });
     }
 }

@@ -21,13 +21,21 @@ pub struct Consensus {
     pub learners: Vec<u64>,
 }
 
+/// Published after every batch of applied entries.
 #[derive(Debug, Clone, Default)]
 pub struct Applied {
     pub index: u64,
     pub state_hash: String,
+}
+
+/// What the cluster runs and who is in it, as of the applied index. It changes only with
+/// upgrade entries, conf changes and snapshots, so it is published only then, not with
+/// every batch.
+#[derive(Debug, Clone, Default)]
+pub struct Setup {
     pub module: ModuleRecord,
     pub upgrades: Vec<UpgradeRecord>,
-    /// Member addresses and removed ids, as of the applied index.
+    /// Member addresses and removed ids.
     pub members: MemberBook,
 }
 
@@ -35,6 +43,7 @@ pub struct Applied {
 pub struct StatusBoard {
     consensus: Mutex<Consensus>,
     applied: Mutex<Applied>,
+    setup: Mutex<Setup>,
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -48,6 +57,14 @@ impl StatusBoard {
 
     pub fn set_applied(&self, a: Applied) {
         *lock(&self.applied) = a;
+    }
+
+    pub fn set_setup(&self, s: Setup) {
+        *lock(&self.setup) = s;
+    }
+
+    pub fn setup(&self) -> Setup {
+        lock(&self.setup).clone()
     }
 
     pub fn consensus(&self) -> Consensus {

@@ -1,5 +1,6 @@
-//! KV puts on a local 3-node cluster (real processes, loopback, fsync on), 256-byte values:
-//! one client writing sequentially, then 64 concurrent clients; and the time from kill -9 of
+//! A local 3-node cluster (real processes, loopback, fsync on), 256-byte values: KV puts from
+//! one client, then 64; gets from 64 clients on all nodes, linearizable and stale; the pause
+//! in applies at upgrade switches under 64 writers; and the time from kill -9 (or SIGTERM) of
 //! the leader to the next acknowledged write. Run with `cargo xtask bench`.
 //!
 //! Writes go to the leader, as etcd's benchmark does; keys are drawn from 100,000.
@@ -8,6 +9,8 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 use wasmraft_tests::Rng;
+use tonic::transport::Channel;
+use wasmraft::proto::client::client_client::ClientClient;
 use wasmraft::proto::client::{Consistency, Encoding, QueryRequest};
 use wasmraft_tests::cluster::{Cluster, propose, put_command, query_with, upgrade};
 use wasmraft_tests::{module_bytes, padded};
@@ -26,7 +29,7 @@ fn percentile(sorted: &[Duration], p: f64) -> Duration {
 fn report(what: &str, mut latencies: Vec<Duration>, elapsed: Duration) {
     latencies.sort();
     println!(
-        "{what:<28} {:>7.0} ops/s   p50 {:>6.2} ms   p99 {:>6.2} ms   ({} puts in {:.1} s)",
+        "{what:<28} {:>7.0} ops/s   p50 {:>6.2} ms   p99 {:>6.2} ms   ({} ops in {:.1} s)",
         latencies.len() as f64 / elapsed.as_secs_f64(),
         percentile(&latencies, 0.50).as_secs_f64() * 1e3,
         percentile(&latencies, 0.99).as_secs_f64() * 1e3,
@@ -35,76 +38,74 @@ fn report(what: &str, mut latencies: Vec<Duration>, elapsed: Duration) {
     );
 }
 
+/// `clients` concurrent clients, client `c` on `endpoints[c % len]`, each running `op` on
+/// random keys (of `KEYS`, drawn from seed `seed + c`) until `total` operations in all, or
+/// `stop`; every latency, and the time it all took.
+async fn drive<F, Fut>(
+    endpoints: Vec<String>,
+    seed: u64,
+    clients: usize,
+    total: usize,
+    stop: Arc<AtomicBool>,
+    op: F,
+) -> (Vec<Duration>, Duration)
+where
+    F: Fn(ClientClient<Channel>, String) -> Fut + Clone + Send + 'static,
+    Fut: std::future::Future<Output = ()> + Send,
+{
+    let next = Arc::new(AtomicUsize::new(0));
+    let started = Instant::now();
+    let tasks: Vec<_> = (0..clients)
+        .map(|c| {
+            let (next, stop, op) = (next.clone(), stop.clone(), op.clone());
+            let endpoint = endpoints[c % endpoints.len()].clone();
+            tokio::spawn(async move {
+                let client = ClientClient::connect(format!("http://{endpoint}")).await.expect("connect");
+                let mut rng = Rng(seed + c as u64);
+                let mut latencies = Vec::new();
+                while next.fetch_add(1, Ordering::Relaxed) < total && !stop.load(Ordering::Relaxed) {
+                    let key = format!("key-{:08}", rng.below(KEYS));
+                    let t = Instant::now();
+                    op(client.clone(), key).await;
+                    latencies.push(t.elapsed());
+                }
+                latencies
+            })
+        })
+        .collect();
+    let mut all = Vec::new();
+    for t in tasks {
+        all.extend(t.await.expect("client"));
+    }
+    (all, started.elapsed())
+}
+
 async fn puts(cluster: &Cluster, leader: u64, clients: usize, total: usize) -> (Vec<Duration>, Duration) {
     puts_until(cluster.endpoint(leader).to_string(), clients, total, Arc::new(AtomicBool::new(false))).await
 }
 
 /// `clients` concurrent writers to `endpoint`, until `total` puts or `stop`.
 async fn puts_until(endpoint: String, clients: usize, total: usize, stop: Arc<AtomicBool>) -> (Vec<Duration>, Duration) {
-    let next = Arc::new(AtomicUsize::new(0));
-    let started = Instant::now();
-    let tasks: Vec<_> = (0..clients)
-        .map(|c| {
-            let (next, stop, endpoint) = (next.clone(), stop.clone(), endpoint.clone());
-            tokio::spawn(async move {
-                let mut client = wasmraft::proto::client::client_client::ClientClient::connect(format!("http://{endpoint}"))
-                    .await
-                    .expect("connect");
-                let mut rng = Rng(c as u64);
-                let mut latencies = Vec::new();
-                while next.fetch_add(1, Ordering::Relaxed) < total && !stop.load(Ordering::Relaxed) {
-                    let key = format!("key-{:08}", rng.below(KEYS));
-                    let t = Instant::now();
-                    propose(&mut client, put_command(&key, &value()), Duration::from_secs(10)).await.expect("put");
-                    latencies.push(t.elapsed());
-                }
-                latencies
-            })
-        })
-        .collect();
-    let mut all = Vec::new();
-    for t in tasks {
-        all.extend(t.await.expect("client"));
-    }
-    (all, started.elapsed())
+    drive(vec![endpoint], 0, clients, total, stop, |mut client, key| async move {
+        propose(&mut client, put_command(&key, &value()), Duration::from_secs(10)).await.expect("put");
+    })
+    .await
 }
 
-/// `clients` concurrent readers spread over all nodes, `total` gets of existing keys.
+/// `clients` concurrent readers spread over all nodes, `total` gets.
 async fn gets(cluster: &Cluster, consistency: Consistency, clients: usize, total: usize) -> (Vec<Duration>, Duration) {
-    let next = Arc::new(AtomicUsize::new(0));
-    let started = Instant::now();
-    let ids = cluster.ids();
-    let tasks: Vec<_> = (0..clients)
-        .map(|c| {
-            let next = next.clone();
-            let endpoint = cluster.endpoint(ids[c % ids.len()]).to_string();
-            tokio::spawn(async move {
-                let mut client = wasmraft::proto::client::client_client::ClientClient::connect(format!("http://{endpoint}"))
-                    .await
-                    .expect("connect");
-                let mut rng = Rng(1000 + c as u64);
-                let mut latencies = Vec::new();
-                while next.fetch_add(1, Ordering::Relaxed) < total {
-                    let key = format!("key-{:08}", rng.below(KEYS));
-                    let request = QueryRequest {
-                        query: serde_json::to_vec(&serde_json::json!({ "get": { "key": key } })).unwrap(),
-                        encoding: Encoding::Json as i32,
-                        consistency: consistency as i32,
-                        max_staleness_ms: 5_000,
-                    };
-                    let t = Instant::now();
-                    let _answered = query_with(&mut client, request, Duration::from_secs(10)).await.expect("get");
-                    latencies.push(t.elapsed());
-                }
-                latencies
-            })
-        })
-        .collect();
-    let mut all = Vec::new();
-    for t in tasks {
-        all.extend(t.await.expect("client"));
-    }
-    (all, started.elapsed())
+    let endpoints = cluster.ids().into_iter().map(|id| cluster.endpoint(id).to_string()).collect();
+    // Other seeds than the writers': about a third of the keys read exist.
+    drive(endpoints, 1000, clients, total, Arc::new(AtomicBool::new(false)), move |mut client, key| async move {
+        let request = QueryRequest {
+            query: serde_json::to_vec(&serde_json::json!({ "get": { "key": key } })).unwrap(),
+            encoding: Encoding::Json as i32,
+            consistency: consistency as i32,
+            max_staleness_ms: 5_000,
+        };
+        let _answered = query_with(&mut client, request, Duration::from_secs(10)).await.expect("get");
+    })
+    .await
 }
 
 /// Rolls out `rounds` upgrades (kv 2.0.0 and back to 1.0.0, each under a new content hash,

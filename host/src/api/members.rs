@@ -44,7 +44,7 @@ impl ClientService {
         if request.metadata().contains_key(FORWARDED) || leader == 0 || leader == self.id {
             return Err(Status::unavailable("no leader is known right now; retry shortly"));
         }
-        let address = self.status.applied().members.addresses.get(&leader).cloned();
+        let address = self.status.setup().members.addresses.get(&leader).cloned();
         let address = address.ok_or_else(|| Status::unavailable(format!("the leader ({leader}) has no known address")))?;
         let channel = tonic::transport::Endpoint::from_shared(format!("http://{address}"))
             .map_err(|e| Status::internal(e.to_string()))?

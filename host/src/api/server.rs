@@ -141,7 +141,7 @@ impl ClientService {
     /// compiles when it reaches the entry.
     async fn prepare_peers(&self, module: &[u8], within: Duration) {
         let mut calls = tokio::task::JoinSet::new();
-        let addresses = self.status.applied().members.addresses;
+        let addresses = self.status.setup().members.addresses;
         for (&peer, address) in addresses.iter().filter(|(id, _)| **id != self.id) {
             let (id, cluster_id, address, module) = (self.id, self.cluster_id, address.clone(), module.to_vec());
             calls.spawn(async move {
@@ -257,9 +257,9 @@ impl Client for ClientService {
 
     async fn status(&self, _request: Request<StatusRequest>) -> Result<Response<StatusResponse>, Status> {
         let c = self.status.consensus();
-        let a = self.status.applied();
-        let members = members_of(&c, &a.members.addresses);
-        let upgrades = a
+        let (a, setup) = (self.status.applied(), self.status.setup());
+        let members = members_of(&c, &setup.members.addresses);
+        let upgrades = setup
             .upgrades
             .into_iter()
             .map(|u| ProtoUpgrade { index: u.index, name: u.name, version: u.version, hash: u.hash, refused: u.refused.unwrap_or_default() })
@@ -272,7 +272,7 @@ impl Client for ClientService {
             commit_index: c.commit_index,
             applied_index: a.index,
             members,
-            module: Some(module_of(a.module)),
+            module: Some(module_of(setup.module)),
             state_hash: a.state_hash,
             upgrades,
             snapshot_index: c.snapshot_index,
@@ -298,7 +298,7 @@ impl Client for ClientService {
             .await
             .map_err(|e| Status::internal(e.to_string()))?;
         let next = next.map_err(|e| Status::invalid_argument(format!("the module is refused: {e}")))?;
-        let active = self.status.applied().module;
+        let active = self.status.setup().module;
         upgrade_check(&active, &next.descriptor(), request.allow_downgrade)
             .map_err(|e| Status::failed_precondition(format!("the module is refused: {}", e.message)))?;
         self.prepare_peers(&bytes, deadline / 2).await;

@@ -257,6 +257,7 @@ pub fn run(config: NodeConfig) -> anyhow::Result<()> {
         writer: writer_tx,
         status: status.clone(),
         snapshot_interval: config.snapshot_interval,
+        setup_changed: true,
     };
     let raft_thread = std::thread::Builder::new().name("raft".into()).spawn({
         let proposals = proposals.clone();

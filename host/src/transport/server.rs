@@ -134,8 +134,8 @@ impl Peer for PeerService {
 
     async fn join(&self, request: Request<JoinRequest>) -> Result<Response<JoinInfo>, Status> {
         let id = request.into_inner().id;
-        let (consensus, applied) = (self.status.consensus(), self.status.applied());
-        if applied.members.removed.contains(&id) {
+        let (consensus, setup) = (self.status.consensus(), self.status.setup());
+        if setup.members.removed.contains(&id) {
             return Err(Status::failed_precondition(format!("node id {id} was removed from this cluster; ids are never reused")));
         }
         if !consensus.voters.contains(&id) && !consensus.learners.contains(&id) {
@@ -152,7 +152,7 @@ impl Peer for PeerService {
             cluster_name: self.identity.cluster_name.clone(),
             initial_members: self.identity.initial_members.clone(),
             bootstrap_module,
-            addresses: applied.members.addresses.into_iter().collect(),
+            addresses: setup.members.addresses.into_iter().collect(),
         }))
     }
 
