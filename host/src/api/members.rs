@@ -64,12 +64,17 @@ impl ClientService {
 
     pub(super) async fn change_members_call(&self, request: Request<MemberChange>) -> Result<MemberChangeResponse, Status> {
         let deadline = self.deadline(request.metadata());
+        let until = Instant::now() + deadline;
         let change = parse(request.get_ref())?;
         let outcome = self.propose_with(|id| Event::ChangeMembers { id, change }, deadline).await?;
         let applied = match outcome {
             Err(ProposeError::NotLeader(leader)) => {
                 let mut client = self.leader_client(&request, leader).await?;
-                return client.change_members(Self::forwarded(request.into_inner(), deadline)).await.map(|r| r.into_inner());
+                let response = client.change_members(Self::forwarded(request.into_inner(), deadline)).await?.into_inner();
+                // As for any proposal, answer once the entry has applied here too: a node
+                // joining through this one right after must find itself a member.
+                self.applied_up_to(response.index, until).await?;
+                return Ok(response);
             }
             other => other.map_err(refused)?,
         };
@@ -79,6 +84,17 @@ impl ClientService {
         let after: MembershipOutput = postcard::from_bytes(&output).map_err(|e| Status::internal(e.to_string()))?;
         let conf = Consensus { voters: after.voters, learners: after.learners, ..Default::default() };
         Ok(MemberChangeResponse { index: applied.index, members: members_of(&conf, &after.addresses) })
+    }
+
+    /// Waits until this node has applied `index`.
+    async fn applied_up_to(&self, index: u64, until: Instant) -> Result<(), Status> {
+        while self.status.applied().index < index {
+            if Instant::now() >= until {
+                return Err(Status::deadline_exceeded(format!("the change applied at {index} has not reached this node yet")));
+            }
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        Ok(())
     }
 
     pub(super) async fn transfer_leader_call(&self, request: Request<TransferLeaderRequest>) -> Result<TransferLeaderResponse, Status> {
