@@ -6,7 +6,7 @@
 use serde::{Deserialize, Serialize};
 
 /// The WIT package this SDK is built against, as `package@version`.
-pub const ABI: &str = "wasmraft:applier@0.1.0";
+pub const ABI: &str = "wasmraft:applier@0.2.0";
 
 /// The authenticated principal on whose behalf an entry was proposed.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -105,4 +105,34 @@ pub enum Level {
     Info,
     Warn,
     Error,
+}
+
+/// An HTTP request as it crosses the boundary (the caller, time and entropy travel in the
+/// call's [`Meta`]).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HttpRequest {
+    pub method: String,
+    pub path: String,
+    pub query: String,
+    pub body: Vec<u8>,
+    pub auth_error: Option<String>,
+    pub settings: Vec<(String, String)>,
+}
+
+pub use crate::http::Response as HttpResponse;
+
+/// What the module's `handle` decided, as it crosses the boundary.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Action {
+    Respond(HttpResponse),
+    Propose(Payload),
+    Read(Payload),
+}
+
+/// What became of a proposed command or query, as it crosses to `render`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum HttpOutcome {
+    Applied(Vec<u8>),
+    Answered(Vec<u8>),
+    Failed(ApplierError),
 }

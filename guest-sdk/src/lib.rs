@@ -42,6 +42,7 @@ pub mod contract;
 mod ctx;
 mod dispatch;
 mod error;
+pub mod http;
 mod ids;
 pub mod keys;
 mod sys;
@@ -77,6 +78,7 @@ pub use keys::Key;
 pub use serde;
 pub use table::{Index, IndexOf, Rows, Table};
 pub use time::Timestamp;
+pub use http::{Handled, Outcome};
 
 use serde::{Serialize, de::DeserializeOwned};
 
@@ -88,10 +90,10 @@ pub trait Applier: 'static {
     /// Semver; every upgrade must raise it.
     const VERSION: &'static str;
 
-    type Command: DeserializeOwned;
-    type Query: DeserializeOwned;
-    type Output: Serialize;
-    type QueryOutput: Serialize;
+    type Command: Serialize + DeserializeOwned;
+    type Query: Serialize + DeserializeOwned;
+    type Output: Serialize + DeserializeOwned;
+    type QueryOutput: Serialize + DeserializeOwned;
 
     /// Applies one committed entry. Returning an error discards every write it made.
     fn apply(ctx: &mut Ctx, command: Self::Command) -> Result<Self::Output, Error>;
@@ -103,6 +105,26 @@ pub trait Applier: 'static {
     /// its layout changed. An error keeps the previous module and its state.
     fn migrate(_ctx: &mut Ctx, _previous: &Info) -> Result<(), Error> {
         Ok(())
+    }
+
+    /// Answers an HTTP request on the node that received it: not replicated, and without
+    /// store access. Check credentials, decode and validate, then answer at once, or hand
+    /// back a command to propose or a query to run at a linearizable read point; either's
+    /// outcome then goes to [`Applier::render`]. See [`http`].
+    fn handle(_request: http::Request) -> http::Handled<Self::Command, Self::Query> {
+        http::no_routes()
+    }
+
+    /// Turns the outcome of what `handle` asked for into the response, on the node that
+    /// received the request.
+    fn render(outcome: http::Outcome<Self::Output, Self::QueryOutput>) -> http::Response {
+        http::render_json(outcome)
+    }
+
+    /// Called now and then on the leader with its clock; a command returned is proposed
+    /// (housekeeping, such as removing what expired).
+    fn housekeeping(_now: Timestamp) -> Option<Self::Command> {
+        None
     }
 }
 

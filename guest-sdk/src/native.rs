@@ -2,7 +2,7 @@
 //! [`Host`] for the duration of one call, and the SDK's store functions reach it through a
 //! thread-local. The applier's code is the same as in its wasm build.
 
-use crate::contract::{ApplierError, Info, Level, Meta, Payload};
+use crate::contract::{Action, ApplierError, Encoding, HttpOutcome, HttpRequest, HttpResponse, Info, Level, Meta, Payload};
 use crate::{Applier, dispatch};
 use std::cell::Cell;
 use std::ptr::NonNull;
@@ -59,4 +59,18 @@ pub fn query<A: Applier>(host: &mut dyn Host, meta: Meta, query: &Payload) -> Re
 
 pub fn migrate<A: Applier>(host: &mut dyn Host, meta: Meta, previous: &Info) -> Result<(), ApplierError> {
     with_current(host, || dispatch::migrate::<A>(meta, previous))
+}
+
+/// `handle`, `render` and `housekeeping` have no store access: no host is installed, so a
+/// store call from them fails as it would outside any call.
+pub fn handle<A: Applier>(meta: Meta, request: HttpRequest) -> Action {
+    dispatch::handle::<A>(meta, request)
+}
+
+pub fn render<A: Applier>(encoding: Encoding, outcome: HttpOutcome) -> HttpResponse {
+    dispatch::render::<A>(encoding, outcome)
+}
+
+pub fn housekeeping<A: Applier>(meta: Meta) -> Option<Payload> {
+    dispatch::housekeeping::<A>(meta)
 }

@@ -2,7 +2,8 @@
 //! and typed calls that travel through the real encodings.
 
 use crate::codec;
-use crate::contract::{ApplierError, Caller, Encoding, Level, Meta, Payload};
+use crate::contract::{Action, ApplierError, Caller, Encoding, HttpOutcome, Level, Meta, Payload};
+use crate::http;
 use crate::native::{self, Host};
 use crate::Applier;
 use serde::{Serialize, de::DeserializeOwned};
@@ -115,5 +116,37 @@ impl TestHost {
         A::QueryOutput: DeserializeOwned,
     {
         self.typed(encoding, query, |h, p| h.query_payload::<A>(p))
+    }
+
+    /// Serves an HTTP request as a node does: `handle`, then the command as the next entry
+    /// (or the query against the store), then `render`. The host's time is the request's
+    /// time and the entry's; the request's caller is the entry's caller.
+    pub fn serve<A: Applier>(&mut self, request: http::Request) -> http::Response {
+        let entropy = self.meta().entropy;
+        let (meta, wire) = request.with_time(crate::Timestamp(self.time_ns)).with_entropy(entropy).into_wire(self.index);
+        let saved = std::mem::replace(&mut self.caller, meta.caller.clone());
+        let outcome = match native::handle::<A>(meta, wire) {
+            Action::Respond(response) => {
+                self.caller = saved;
+                return response;
+            }
+            Action::Propose(command) => match self.apply_payload::<A>(&command) {
+                Ok(output) => (command.encoding, HttpOutcome::Applied(output)),
+                Err(e) => (command.encoding, HttpOutcome::Failed(e)),
+            },
+            Action::Read(query) => match self.query_payload::<A>(&query) {
+                Ok(output) => (query.encoding, HttpOutcome::Answered(output)),
+                Err(e) => (query.encoding, HttpOutcome::Failed(e)),
+            },
+        };
+        self.caller = saved;
+        native::render::<A>(outcome.0, outcome.1)
+    }
+
+    /// Runs the applier's housekeeping at the host's time and applies the command it
+    /// returns, if any, as the next entry.
+    pub fn housekeeping<A: Applier>(&mut self) -> Option<Result<Vec<u8>, ApplierError>> {
+        let command = native::housekeeping::<A>(self.meta())?;
+        Some(self.apply_payload::<A>(&command))
     }
 }

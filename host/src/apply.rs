@@ -15,7 +15,7 @@ use raft::eraftpb::{ConfChange, ConfChangeSingle, ConfChangeV2, ConfState, Entry
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
-use wasmraft_sdk::contract::{ApplierError, Meta, Payload};
+use wasmraft_sdk::contract::{ApplierError, Caller, Meta, Payload};
 
 type QueryReply = tokio::sync::oneshot::Sender<Result<QueryAnswer, ProposeError>>;
 
@@ -65,10 +65,11 @@ fn halt(proposals: &Proposals, why: &str) -> ! {
 
 impl Applier {
     pub fn run(mut self, tasks: Receiver<ApplyTask>) {
+        self.status.set_front(self.runtime.front());
         self.publish();
         let mut last_request = self.runtime.applied().index;
         // Queries waiting for the applied index to reach their read index.
-        let mut waiting: Vec<(u64, Payload, QueryReply)> = Vec::new();
+        let mut waiting: Vec<(u64, Payload, Option<Caller>, QueryReply)> = Vec::new();
         while let Ok(task) = tasks.recv() {
             match task {
                 ApplyTask::Entries(entries) => {
@@ -92,15 +93,15 @@ impl Applier {
                     last_request = meta.index;
                     let _ = self.events.send(Event::Applied(meta.index));
                 }
-                ApplyTask::Query { payload, min_applied, reply } => waiting.push((min_applied, payload, reply)),
+                ApplyTask::Query { payload, caller, min_applied, reply } => waiting.push((min_applied, payload, caller, reply)),
             }
             let applied = self.runtime.applied().index;
-            for (_, payload, reply) in waiting.extract_if(.., |(min, _, _)| *min <= applied) {
+            for (_, payload, caller, reply) in waiting.extract_if(.., |(min, ..)| *min <= applied) {
                 if !reply.is_closed() {
-                    let _ = reply.send(self.query(payload));
+                    let _ = reply.send(self.query(payload, caller));
                 }
             }
-            waiting.retain(|(_, _, reply)| !reply.is_closed());
+            waiting.retain(|(.., reply)| !reply.is_closed());
             self.publish();
         }
     }
@@ -120,8 +121,8 @@ impl Applier {
         }
     }
 
-    fn query(&self, payload: Payload) -> Result<QueryAnswer, ProposeError> {
-        match self.runtime.query(None, now_ns(), payload) {
+    fn query(&self, payload: Payload, caller: Option<Caller>) -> Result<QueryAnswer, ProposeError> {
+        match self.runtime.query(caller, now_ns(), payload) {
             Ok(result) => Ok(QueryAnswer { applied_index: self.runtime.applied().index, result }),
             Err(e) => Err(ProposeError::Halted(e.to_string())),
         }
@@ -166,6 +167,9 @@ impl Applier {
                     match &outcome {
                         Ok(()) => {
                             self.module = Arc::new(up.module);
+                            // Before any later entry's outcome reaches its proposer: that
+                            // outcome is the new module's, for the new module to render.
+                            self.status.set_front(self.runtime.front());
                             let m = self.runtime.module();
                             // How long applies paused for the switch (load, migrate, swap).
                             let pause_us = started.elapsed().as_micros() as u64;
@@ -246,6 +250,7 @@ impl Applier {
             .load(&file.module)
             .unwrap_or_else(|e| halt(&self.proposals, &format!("the snapshot's module does not load: {e}")));
         self.runtime = Runtime::restore(Box::new(WasmBackend::new(self.engine.clone(), module)), file.checkpoint);
+        self.status.set_front(self.runtime.front());
         self.module = Arc::new(file.module);
         self.conf_state = file.meta.get_conf_state().clone();
         self.members = file.members;

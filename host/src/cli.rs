@@ -4,6 +4,7 @@ use crate::proto::client::client_client::ClientClient;
 use crate::proto::client::{
     Consistency as ProtoConsistency, Encoding as ProtoEncoding, ProposeRequest, QueryRequest, StatusRequest, UpgradeRequest, propose_response, query_response,
 };
+use crate::http::dev;
 use crate::node::config::ServeArgs;
 use crate::runtime::{Limits, ModuleDescriptor, Runtime, WasmBackend, WasmEngine};
 use anyhow::{Context, bail};
@@ -131,6 +132,38 @@ enum Command {
         #[command(flatten)]
         limits: LimitArgs,
     },
+    /// Make an RSA key pair for local testing (kept if DIR already holds one): nodes verify
+    /// tokens with DIR/public.pem (`serve --jwt-public-key`), `dev-token` signs with
+    /// DIR/private.pem. Prints the public key's path. Not for production.
+    DevKeys {
+        #[arg(long, default_value = "dev-keys")]
+        dir: PathBuf,
+    },
+    /// Print a bearer token for local testing, as the reference DSS's dummy OAuth server
+    /// mints them (RS256, one hour). Use it as `Authorization: Bearer $TOKEN`.
+    ///
+    ///   curl -H "Authorization: Bearer $(wasmraft dev-token --sub uss1 \
+    ///     --scope utm.strategic_coordination)" localhost:8082/dss/v1/...
+    #[command(verbatim_doc_comment)]
+    DevToken {
+        /// The private key (PEM) to sign with.
+        #[arg(long, default_value = "dev-keys/private.pem")]
+        key: PathBuf,
+        /// The USS the token speaks for (`sub`).
+        #[arg(long, default_value = "uss1")]
+        sub: String,
+        /// Scopes to grant; repeat the flag or separate them with spaces or commas.
+        #[arg(long, required = true)]
+        scope: Vec<String>,
+        /// The audience (`aud`): the DSS's host name, as clients set it.
+        #[arg(long, default_value = "localhost")]
+        audience: String,
+        #[arg(long, default_value = "dummyoauth")]
+        issuer: String,
+        /// How long the token lives (nodes refuse more than one hour).
+        #[arg(long, default_value = "1h")]
+        expires_in: humantime::Duration,
+    },
 }
 
 #[derive(Subcommand)]
@@ -222,6 +255,17 @@ pub fn main() -> ExitCode {
         Command::TransferLeader { target, to } => client_call(target, |t| transfer_leader(t, to)),
         Command::Inspect { module, limits } => inspect(&module, limits.limits()).map(|()| ExitCode::SUCCESS),
         Command::Local { module, limits } => local(&module, limits.limits()).map(|()| ExitCode::SUCCESS),
+        Command::DevKeys { dir } => dev::ensure_keys(&dir).map(|public| {
+            println!("{}", public.display());
+            ExitCode::SUCCESS
+        }),
+        Command::DevToken { key, sub, scope, audience, issuer, expires_in } => {
+            let args = dev::TokenArgs { key: &key, subject: &sub, scopes: &scope, audience: &audience, issuer: &issuer, lifetime: expires_in.into() };
+            dev::token(&args).map(|token| {
+                println!("{token}");
+                ExitCode::SUCCESS
+            })
+        }
     };
     match result {
         Ok(code) => code,

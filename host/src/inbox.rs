@@ -7,7 +7,7 @@ use crate::proposals::ProposeError;
 use crossbeam_channel::Sender;
 use raft::eraftpb::{ConfChangeV2, ConfState, Entry, Message, SnapshotMetadata};
 use tokio::sync::oneshot;
-use wasmraft_sdk::contract::{ApplierError, Payload};
+use wasmraft_sdk::contract::{ApplierError, Caller, Payload};
 
 /// Everything that reaches the Raft thread.
 pub enum Event {
@@ -46,7 +46,7 @@ pub enum ApplyTask {
     /// The log now continues after this snapshot, received from the leader: load it.
     InstallSnapshot(SnapshotMetadata),
     /// A query, run once the applied index reaches `min_applied`.
-    Query { payload: Payload, min_applied: u64, reply: oneshot::Sender<Result<QueryAnswer, ProposeError>> },
+    Query { payload: Payload, caller: Option<Caller>, min_applied: u64, reply: oneshot::Sender<Result<QueryAnswer, ProposeError>> },
 }
 
 pub struct QueryAnswer {

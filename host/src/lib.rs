@@ -6,6 +6,7 @@
 //! - [`apply`]: the apply thread, which runs [`runtime`] (the deterministic wasm runtime);
 //! - [`log`]: the write-ahead log; [`snapshot`]: snapshot files; [`membership`]: member addresses and changes;
 //! - [`transport`]: peer gRPC; [`api`]: the client API; [`proto`]: both protocols;
+//! - [`http`]: the HTTP front door, which hands requests to the module;
 //! - [`inbox`], [`proposals`], [`status`], [`entry`]: what the threads share;
 //! - [`cli`]: the `wasmraft` command.
 
@@ -14,6 +15,7 @@ pub mod apply;
 pub mod cli;
 pub mod consensus;
 pub mod entry;
+pub mod http;
 pub mod inbox;
 pub mod log;
 pub mod membership;

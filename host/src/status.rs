@@ -2,7 +2,8 @@
 
 use crate::membership::MemberBook;
 use crate::runtime::{ModuleRecord, UpgradeRecord};
-use std::sync::Mutex;
+use crate::runtime::Front;
+use std::sync::{Arc, Mutex};
 
 #[derive(Debug, Clone, Default)]
 pub struct Consensus {
@@ -44,6 +45,9 @@ pub struct StatusBoard {
     consensus: Mutex<Consensus>,
     applied: Mutex<Applied>,
     setup: Mutex<Setup>,
+    /// The active module's calls outside the log (HTTP requests, housekeeping), replaced
+    /// with the setup.
+    front: Mutex<Option<Arc<dyn Front>>>,
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -61,6 +65,15 @@ impl StatusBoard {
 
     pub fn set_setup(&self, s: Setup) {
         *lock(&self.setup) = s;
+    }
+
+    pub fn set_front(&self, front: Arc<dyn Front>) {
+        *lock(&self.front) = Some(front);
+    }
+
+    /// None until the apply thread has started.
+    pub fn front(&self) -> Option<Arc<dyn Front>> {
+        lock(&self.front).clone()
     }
 
     pub fn setup(&self) -> Setup {

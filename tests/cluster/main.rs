@@ -4,6 +4,7 @@ mod basics;
 mod catch_up;
 mod crashes;
 mod faults;
+mod front_door;
 mod membership;
 mod reads;
 mod soak;

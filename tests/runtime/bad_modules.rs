@@ -47,11 +47,21 @@ fn another_world() {
 }
 
 #[test]
-fn an_incompatible_version_of_the_contract() {
-    let wit = applier_wit().replace("package wasmraft:applier@0.1.0;", "package wasmraft:applier@0.2.0;");
+fn a_component_without_the_http_handler() {
+    // An applier of the 0.1 contract shape: state machine only.
+    let wit = applier_wit().replace("    export http-handler;\n", "");
+    assert!(!wit.contains("export http-handler"));
     let e = refusal(&synthesize_component(&wit, "applier"));
-    assert_eq!(e, LoadError::IncompatibleAbi { found: "wasmraft:applier@0.2.0".into() });
-    assert!(e.to_string().contains("wasmraft:applier@0.1.0"), "names what the host speaks: {e}");
+    assert!(matches!(e, LoadError::WrongWorld(_)), "{e}");
+    assert!(e.to_string().contains("wasmraft:applier/http-handler"), "{e}");
+}
+
+#[test]
+fn an_incompatible_version_of_the_contract() {
+    let wit = applier_wit().replace("package wasmraft:applier@0.2.0;", "package wasmraft:applier@0.3.0;");
+    let e = refusal(&synthesize_component(&wit, "applier"));
+    assert_eq!(e, LoadError::IncompatibleAbi { found: "wasmraft:applier@0.3.0".into() });
+    assert!(e.to_string().contains("wasmraft:applier@0.2.0"), "names what the host speaks: {e}");
 }
 
 #[test]

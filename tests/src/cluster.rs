@@ -29,6 +29,8 @@ pub struct Node {
     pub id: u64,
     pub address: String,
     pub data_dir: PathBuf,
+    /// Where it serves HTTP (`--http-listen`), if it does.
+    pub http: Option<String>,
     log: PathBuf,
     child: Option<Child>,
     /// For a node added to the running cluster: the member it joins through.
@@ -53,6 +55,12 @@ fn signal(child: &Child, signal: i32) {
 impl Cluster {
     /// Starts `n` nodes running the KV applier, with extra `serve` flags.
     pub fn start(n: u64, args: &[&str]) -> Cluster {
+        Cluster::start_with(n, "kv", false, args)
+    }
+
+    /// Starts `n` nodes running the applier `module` (a directory under `appliers/`), each
+    /// also serving HTTP on a port of its own if `http`, with extra `serve` flags.
+    pub fn start_with(n: u64, module: &str, http: bool, args: &[&str]) -> Cluster {
         let dir = tempfile::Builder::new().prefix("wasmraft-cluster-").tempdir().expect("temp dir");
         let nodes: BTreeMap<u64, Node> = (1..=n)
             .map(|id| {
@@ -60,6 +68,7 @@ impl Cluster {
                     id,
                     address: format!("127.0.0.1:{}", free_port()),
                     data_dir: dir.path().join(format!("node{id}")),
+                    http: http.then(|| format!("127.0.0.1:{}", free_port())),
                     log: dir.path().join(format!("node{id}.log")),
                     child: None,
                     join: None,
@@ -72,7 +81,7 @@ impl Cluster {
             dir,
             nodes,
             peers,
-            module: crate::appliers_dir().join("kv.wasm"),
+            module: crate::appliers_dir().join(format!("{module}.wasm")),
             args: args.iter().map(|s| s.to_string()).collect(),
         };
         for id in 1..=n {
@@ -95,6 +104,9 @@ impl Cluster {
             Some(through) => cmd.args(["--join", through]),
             None => cmd.args(["--peers", &self.peers]).arg("--module").arg(&self.module),
         };
+        if let Some(http) = &node.http {
+            cmd.args(["--http-listen", http]);
+        }
         cmd.arg("--data-dir").arg(data_dir).args(&self.args).env("RUST_LOG", "info");
         cmd
     }
@@ -106,6 +118,7 @@ impl Cluster {
             id,
             address: format!("127.0.0.1:{}", free_port()),
             data_dir: self.dir.path().join(format!("node{id}")),
+            http: None,
             log: self.dir.path().join(format!("node{id}.log")),
             child: None,
             join: Some(self.endpoint(through).to_string()),
@@ -174,6 +187,11 @@ impl Cluster {
         if let Some(child) = &self.nodes[&id].child {
             signal(child, if paused { libc::SIGSTOP } else { libc::SIGCONT });
         }
+    }
+
+    /// `http://HOST:PORT` of node `id`'s HTTP front door.
+    pub fn http_url(&self, id: u64) -> String {
+        format!("http://{}", self.nodes[&id].http.as_deref().expect("the node serves HTTP"))
     }
 
     pub fn endpoint(&self, id: u64) -> &str {

@@ -2,6 +2,7 @@
 //! engines, entry metadata, and components synthesized from WIT to play broken modules.
 
 pub mod cluster;
+pub mod http;
 
 use std::path::PathBuf;
 use std::sync::Arc;

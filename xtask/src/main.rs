@@ -3,6 +3,7 @@
 //!   cargo xtask appliers   build every applier in appliers/ to a wasm component
 //!   cargo xtask test       build the appliers, then run every test
 //!   cargo xtask demo       build everything, start a local 3-node cluster, show it working
+//!   cargo xtask dss        a local 3-node SCD DSS on http://localhost:8082 until Ctrl-C
 //!   cargo xtask bench      build everything and print the benchmarks
 //!   cargo xtask soak       a long randomized fault run (kills, pauses, member changes, upgrades)
 
@@ -48,13 +49,17 @@ fn ensure_wasm_target() -> Result {
     run(Command::new("rustup").args(["target", "add", TARGET]))
 }
 
-/// (directory name, package name) of every applier crate.
+/// (directory name, package name) of every applier crate (a crate that builds a cdylib).
 fn appliers() -> Result<Vec<(String, String)>> {
     let mut found = Vec::new();
     let dir = root().join("appliers");
     for entry in std::fs::read_dir(&dir).map_err(|e| format!("{}: {e}", dir.display()))? {
         let path = entry.map_err(|e| e.to_string())?.path();
         let Ok(manifest) = std::fs::read_to_string(path.join("Cargo.toml")) else { continue };
+        // Libraries shared by appliers (no cdylib) are built as their users' dependencies.
+        if !manifest.contains("cdylib") {
+            continue;
+        }
         let package = manifest
             .lines()
             .find_map(|l| l.trim().strip_prefix("name = ").map(|v| v.trim_matches('"').to_string()))
@@ -109,38 +114,53 @@ fn show(wasmraft: &Path, args: &[&str]) -> Result {
     run(Command::new(wasmraft).args(args))
 }
 
-fn demo() -> Result {
-    build_appliers()?;
-    let wasmraft = build_node()?;
-    let kv = target_dir().join("appliers/kv.wasm");
-    let data = target_dir().join("demo-cluster");
-    let _ = std::fs::remove_dir_all(&data);
-    let peers = "1=127.0.0.1:7001,2=127.0.0.1:7002,3=127.0.0.1:7003";
-    eprintln!("\n== starting 3 nodes on 127.0.0.1:7001-7003 (data in {}, logs beside it)", relative(&data));
+/// Starts nodes 1-3 of a new cluster running `module`, their gRPC on 127.0.0.1:`grpc_base`+id,
+/// data and logs in `data` (emptied first), each with `extra(id)` flags; waits for a leader.
+fn start_cluster(wasmraft: &Path, module: &Path, data: &Path, grpc_base: u16, extra: impl Fn(u16) -> Vec<String>) -> Result<Vec<std::process::Child>> {
+    let _ = std::fs::remove_dir_all(data);
+    std::fs::create_dir_all(data).map_err(|e| e.to_string())?;
+    let address = |id: u16| format!("127.0.0.1:{}", grpc_base + id);
+    let peers = (1..=3).map(|id| format!("{id}={}", address(id))).collect::<Vec<_>>().join(",");
+    eprintln!("\n== starting 3 nodes on {}-{} (data in {}, logs beside it)", address(1), grpc_base + 3, relative(data));
     let mut nodes = Vec::new();
-    for id in 1..=3 {
-        std::fs::create_dir_all(&data).map_err(|e| e.to_string())?;
+    for id in 1..=3u16 {
         let log = std::fs::File::create(data.join(format!("node{id}.log"))).map_err(|e| e.to_string())?;
-        let child = Command::new(&wasmraft)
-            .args(["serve", "--id", &id.to_string(), "--listen", &format!("127.0.0.1:700{id}"), "--peers", peers])
+        let child = Command::new(wasmraft)
+            .args(["serve", "--id", &id.to_string(), "--listen", &address(id), "--peers", &peers])
             .arg("--data-dir")
             .arg(data.join(format!("node{id}")))
             .arg("--module")
-            .arg(&kv)
+            .arg(module)
+            .args(extra(id))
             .stderr(log)
             .spawn()
             .map_err(|e| format!("cannot start node {id}: {e}"))?;
         nodes.push(child);
     }
-    let result = (|| {
-        // Wait for a leader.
-        for _ in 0..100 {
-            let out = Command::new(&wasmraft).args(["status", "--endpoint", "127.0.0.1:7001"]).output();
-            if out.is_ok_and(|o| o.status.success() && !String::from_utf8_lossy(&o.stdout).contains("\"leader\": 0")) {
-                break;
-            }
-            std::thread::sleep(std::time::Duration::from_millis(100));
+    for _ in 0..100 {
+        let out = Command::new(wasmraft).args(["status", "--endpoint", &address(1)]).output();
+        if out.is_ok_and(|o| o.status.success() && !String::from_utf8_lossy(&o.stdout).contains("\"leader\": 0")) {
+            break;
         }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    Ok(nodes)
+}
+
+fn stop_cluster(nodes: Vec<std::process::Child>) {
+    for mut node in nodes {
+        // SIGTERM via `kill`, so the nodes shut down cleanly.
+        let _ = Command::new("kill").arg(node.id().to_string()).status();
+        let _ = node.wait();
+    }
+}
+
+fn demo() -> Result {
+    build_appliers()?;
+    let wasmraft = build_node()?;
+    let kv = target_dir().join("appliers/kv.wasm");
+    let nodes = start_cluster(&wasmraft, &kv, &target_dir().join("demo-cluster"), 7000, |_| Vec::new())?;
+    let result = (|| {
         show(&wasmraft, &["propose", "--endpoint", "127.0.0.1:7001", r#"{"put": {"key": "greeting", "value": "hello from node 1"}}"#])?;
         show(&wasmraft, &["propose", "--endpoint", "127.0.0.1:7002", r#"{"cas": {"key": "greeting", "expected_version": 1, "value": "updated through node 2"}}"#])?;
         show(&wasmraft, &["query", "--endpoint", "127.0.0.1:7003", r#"{"get": {"key": "greeting"}}"#])?;
@@ -164,13 +184,79 @@ fn demo() -> Result {
         }
         Ok(())
     })();
-    for mut node in nodes {
-        // SIGTERM via `kill`, so the nodes shut down cleanly.
-        let _ = Command::new("kill").arg(node.id().to_string()).status();
-        let _ = node.wait();
-    }
+    stop_cluster(nodes);
     eprintln!("\nstopped the cluster; `wasmraft serve --help` shows every flag");
     result
+}
+
+/// One HTTP/1.1 exchange on loopback, for showing the DSS at work without a client library.
+fn http(port: u16, method: &str, path: &str, token: Option<&str>, body: &str) -> Result<String> {
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).map_err(|e| e.to_string())?;
+    let auth = token.map(|t| format!("Authorization: Bearer {t}\r\n")).unwrap_or_default();
+    let request = format!(
+        "{method} {path} HTTP/1.1\r\nHost: localhost\r\n{auth}Content-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    );
+    stream.write_all(request.as_bytes()).map_err(|e| e.to_string())?;
+    let mut response = String::new();
+    stream.read_to_string(&mut response).map_err(|e| e.to_string())?;
+    let status = response.lines().next().unwrap_or("").to_string();
+    let body = response.split_once("\r\n\r\n").map_or("", |(_, b)| b);
+    Ok(format!("{status}\n{body}"))
+}
+
+/// A local 3-node SCD DSS on http://localhost:8082 (also :8083 and :8084, one per node),
+/// until Ctrl-C: `cargo xtask dss [--public-key FILE]`. Tokens: `wasmraft dev-token`.
+fn dss() -> Result {
+    build_appliers()?;
+    let wasmraft = build_node()?;
+    let dir = target_dir().join("dss");
+    let mut args = std::env::args().skip(2);
+    let public_key = match (args.next().as_deref(), args.next()) {
+        (Some("--public-key"), Some(file)) => PathBuf::from(file),
+        (None, _) => {
+            let keys = dir.join("dev-keys");
+            run(Command::new(&wasmraft).args(["dev-keys", "--dir"]).arg(&keys))?;
+            keys.join("public.pem")
+        }
+        _ => return Err("usage: cargo xtask dss [--public-key FILE]".into()),
+    };
+    let module = target_dir().join("appliers/scd.wasm");
+    let key = public_key.to_string_lossy().into_owned();
+    let nodes = start_cluster(&wasmraft, &module, &dir.join("cluster"), 7100, |id| {
+        let http = format!("127.0.0.1:{}", 8081 + id);
+        ["--http-listen", &http, "--jwt-public-key", &key, "--jwt-audience", "localhost", "--allow-http-base-urls"]
+            .map(String::from)
+            .to_vec()
+    })?;
+    let private = dir.join("dev-keys/private.pem");
+    let wasmraft_cmd = relative(&wasmraft);
+    let token = Command::new(&wasmraft)
+        .args(["dev-token", "--key"])
+        .arg(&private)
+        .args(["--sub", "uss1", "--scope", "utm.strategic_coordination"])
+        .output()
+        .ok()
+        .filter(|o| o.status.success())
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string());
+    eprintln!("\n== GET /healthy on each node, then GET /aux/v1/version and a query with a dev token");
+    for port in 8082..=8084 {
+        eprintln!("node on :{port}: {}", http(port, "GET", "/healthy", None, "")?.replace('\n', " "));
+    }
+    eprintln!("{}", http(8082, "GET", "/aux/v1/version", None, "")?);
+    let query = r#"{"area_of_interest": {"volume": {"outline_polygon": {"vertices": [{"lat": 46.52, "lng": 6.56}, {"lat": 46.52, "lng": 6.57}, {"lat": 46.53, "lng": 6.57}]}}}}"#;
+    eprintln!("{}", http(8083, "POST", "/dss/v1/operational_intent_references/query", token.as_deref(), query)?);
+    eprintln!(
+        "\n== the DSS is at http://localhost:8082 (nodes 2 and 3: :8083, :8084), audience `localhost`, http base URLs allowed.\n\
+         Mint a token:  {wasmraft_cmd} dev-token --key {} --sub uss1 --scope utm.strategic_coordination\n\
+         Ctrl-C stops the cluster.",
+        relative(&private)
+    );
+    for mut node in nodes {
+        let _ = node.wait();
+    }
+    Ok(())
 }
 
 fn bench() -> Result {
@@ -200,8 +286,9 @@ fn main() -> ExitCode {
         "demo" => demo(),
         "bench" => bench(),
         "soak" => soak(),
+        "dss" => dss(),
         _ => {
-            eprintln!("usage: cargo xtask <appliers | test | demo | bench | soak [SECONDS] [SEED]>");
+            eprintln!("usage: cargo xtask <appliers | test | demo | dss [--public-key FILE] | bench | soak [SECONDS] [SEED]>");
             return ExitCode::from(2);
         }
     };

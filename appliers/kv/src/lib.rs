@@ -5,6 +5,7 @@
 //! matches, which is how clients build read-modify-write on top of it.
 
 use serde::{Deserialize, Serialize};
+use wasmraft_sdk::http::{Handled, Request, Response};
 use wasmraft_sdk::{Applier, Ctx, Error, Table};
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -97,6 +98,50 @@ fn entry(key: String, r: Record) -> Entry {
     Entry { key, value: r.value, version: r.version, create_index: r.create_index, mod_index: r.mod_index }
 }
 
+/// Who the node says the caller is: `{subject, scopes}` or `{auth_error}` (a check of the
+/// node's token verification; the KV applier itself lets anyone in).
+#[derive(Serialize)]
+struct WhoAmI<'a> {
+    subject: Option<&'a str>,
+    scopes: Vec<&'a str>,
+    auth_error: Option<&'a str>,
+}
+
+/// The HTTP routes: `GET|PUT|DELETE /kv/{key}` (the body of a PUT is the value, as UTF-8),
+/// `GET /kv?start=&end=&limit=` for a range, and `GET /whoami`. Outputs are the JSON of the
+/// typed ones.
+fn route(request: Request) -> Handled<Command, Query> {
+    let segments = request.segments();
+    match (request.method.as_str(), segments.as_slice()) {
+        ("GET", ["whoami"]) => {
+            let caller = request.caller.as_ref();
+            Handled::Respond(Response::json(
+                200,
+                &WhoAmI {
+                    subject: caller.map(|c| c.subject.as_str()),
+                    scopes: caller.map(|c| c.scopes.iter().map(String::as_str).collect()).unwrap_or_default(),
+                    auth_error: request.auth_error.as_deref(),
+                },
+            ))
+        }
+        ("GET", ["kv"]) => {
+            let limit = match request.query_param("limit").map(|l| l.parse::<u32>()) {
+                Some(Err(_)) => return Handled::Respond(Response::text(400, "limit must be a number")),
+                limit => limit.map(Result::unwrap_or_default),
+            };
+            let start = request.query_param("start").unwrap_or_default();
+            Handled::Read(Query::Range { start, end: request.query_param("end"), limit })
+        }
+        ("GET", ["kv", key]) => Handled::Read(Query::Get { key: key.to_string() }),
+        ("PUT", ["kv", key]) => match String::from_utf8(request.body.clone()) {
+            Ok(value) => Handled::Propose(Command::Put { key: key.to_string(), value }),
+            Err(_) => Handled::Respond(Response::text(400, "the value must be UTF-8")),
+        },
+        ("DELETE", ["kv", key]) => Handled::Propose(Command::Delete { key: key.to_string() }),
+        _ => Handled::Respond(Response::text(404, "no such route: try /kv/{key} or /kv?start=")),
+    }
+}
+
 pub struct Kv;
 
 impl Applier for Kv {
@@ -157,6 +202,10 @@ impl Applier for Kv {
                 Ok(QueryOutput::Range { entries, more })
             }
         }
+    }
+
+    fn handle(request: Request) -> Handled<Command, Query> {
+        route(request)
     }
 }
 
@@ -236,6 +285,25 @@ mod tests {
         assert_eq!(keys(h.query::<Kv>(Json, &q("b", Some("d"), None)).unwrap()), (vec!["b".into(), "c".into()], false));
         assert_eq!(keys(h.query::<Kv>(Json, &q("", None, Some(2))).unwrap()), (vec!["a".into(), "b".into()], true));
         assert_eq!(h.query::<Kv>(Json, &q("", None, Some(0))).unwrap_err().code, "invalid-argument");
+    }
+
+    #[test]
+    fn the_http_routes_write_and_read_through_the_log() {
+        use wasmraft_sdk::http::Request;
+        let mut h = TestHost::new();
+        let put = h.serve::<Kv>(Request::new("PUT", "/kv/greeting").with_body("hello"));
+        assert_eq!((put.status, put.json_body::<Output>()), (200, Some(Output::Written { version: 1, mod_index: 1 })));
+        let got = h.serve::<Kv>(Request::new("GET", "/kv/greeting"));
+        assert!(matches!(got.json_body::<QueryOutput>(), Some(QueryOutput::Entry(Entry { ref value, .. })) if value == "hello"));
+        let range = h.serve::<Kv>(Request::new("GET", "/kv").with_query("start=a&limit=1"));
+        assert!(matches!(range.json_body::<QueryOutput>(), Some(QueryOutput::Range { ref entries, more: false }) if entries.len() == 1));
+        assert_eq!(h.serve::<Kv>(Request::new("DELETE", "/kv/greeting")).status, 200);
+        let missing = h.serve::<Kv>(Request::new("GET", "/kv/greeting"));
+        assert_eq!(missing.status, 404);
+        assert!(String::from_utf8_lossy(&missing.body).contains("greeting"));
+        assert_eq!(h.serve::<Kv>(Request::new("GET", "/kv").with_query("limit=x")).status, 400);
+        assert_eq!(h.serve::<Kv>(Request::new("POST", "/elsewhere")).status, 404);
+        assert!(h.store.is_empty());
     }
 
     #[test]

@@ -3,6 +3,8 @@
 mod members;
 pub mod server;
 
+pub use server::ClientService;
+
 use crate::proto::client::Member;
 use crate::status::Consensus;
 use std::collections::BTreeMap;

@@ -9,7 +9,7 @@
 
 use super::members_of;
 use crate::entry::{EntryData, ProposalId, ProposedCommand, ProposedUpgrade};
-use crate::inbox::{ApplyTask, Event};
+use crate::inbox::{ApplyTask, Event, QueryAnswer};
 use crate::proposals::{Applied, ProposeError, Proposals};
 use crate::proto::MAX_MESSAGE;
 use crate::proto::client::client_server::{Client, ClientServer};
@@ -27,7 +27,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use tokio::sync::oneshot;
 use tonic::metadata::MetadataMap;
 use tonic::{Code, Request, Response, Status};
-use wasmraft_sdk::contract::{ApplierError, Encoding, Payload};
+use wasmraft_sdk::contract::{ApplierError, Caller, Encoding, Payload};
 
 pub const MAX_DEADLINE: Duration = Duration::from_secs(120);
 /// Commands larger than this are refused before they reach the log.
@@ -49,8 +49,8 @@ pub struct ClientService {
 }
 
 impl ClientService {
-    pub fn into_server(self) -> ClientServer<Self> {
-        ClientServer::new(self).max_decoding_message_size(MAX_MESSAGE)
+    pub fn into_server(self: Arc<Self>) -> ClientServer<Self> {
+        ClientServer::from_arc(self).max_decoding_message_size(MAX_MESSAGE)
     }
 
     /// The call's deadline: `grpc-timeout` (e.g. `500m`, `10S`), else the default.
@@ -155,6 +155,29 @@ impl ClientService {
         calls.join_all().await;
     }
 
+    /// Proposes a client's command, stamped with this node's clock, fresh entropy and
+    /// `caller`, and waits for its outcome here.
+    pub(crate) async fn propose_command(&self, payload: Payload, caller: Option<Caller>, deadline: Duration) -> Result<Applied, Status> {
+        let command = ProposedCommand { timestamp_ns: now_ns(), caller, entropy: entropy()?, payload };
+        self.propose_entry(EntryData::Command(command).encode(), deadline).await
+    }
+
+    /// Runs `payload` as a linearizable query on behalf of `caller`.
+    pub(crate) async fn linearizable_query(&self, payload: Payload, caller: Option<Caller>, deadline: Duration) -> Result<QueryAnswer, Status> {
+        let started = Instant::now();
+        let min_applied = self.read_index(started + deadline).await?;
+        self.query_at(payload, caller, min_applied, deadline.saturating_sub(started.elapsed())).await
+    }
+
+    /// Runs `payload` once this node has applied `min_applied`, within `remaining`.
+    async fn query_at(&self, payload: Payload, caller: Option<Caller>, min_applied: u64, remaining: Duration) -> Result<QueryAnswer, Status> {
+        let (reply, rx) = oneshot::channel();
+        self.apply
+            .send(ApplyTask::Query { payload, caller, min_applied, reply })
+            .map_err(|_| Status::unavailable("shutting down"))?;
+        within(remaining, rx, "the node did not apply up to the read index in time").await?.map_err(status_of)
+    }
+
     /// A read index from Raft, asking again while rounds go unanswered (raft-rs drops a
     /// ReadIndex silently when there is no leader, or a new one has not committed yet).
     async fn read_index(&self, until: Instant) -> Result<u64, Status> {
@@ -197,13 +220,7 @@ impl Client for ClientService {
                 request.command.len()
             )));
         }
-        let command = ProposedCommand {
-            timestamp_ns: now_ns(),
-            caller: None,
-            entropy: entropy()?,
-            payload: Payload { encoding, bytes: request.command },
-        };
-        let applied = self.propose_entry(EntryData::Command(command).encode(), deadline).await?;
+        let applied = self.propose_command(Payload { encoding, bytes: request.command }, None, deadline).await?;
         let outcome = match applied.result {
             Ok(output) => propose_response::Outcome::Output(output),
             Err(e) => propose_response::Outcome::Error(to_proto(e)),
@@ -237,12 +254,7 @@ impl Client for ClientService {
             }
             Err(_) => return Err(Status::invalid_argument(format!("unknown consistency {}", request.consistency))),
         };
-        let remaining = deadline.saturating_sub(started.elapsed());
-        let (reply, rx) = oneshot::channel();
-        self.apply
-            .send(ApplyTask::Query { payload, min_applied, reply })
-            .map_err(|_| Status::unavailable("shutting down"))?;
-        let answer = within(remaining, rx, "the node did not apply up to the read index in time").await?.map_err(status_of)?;
+        let answer = self.query_at(payload, None, min_applied, deadline.saturating_sub(started.elapsed())).await?;
         let outcome = match answer.result {
             Ok(output) => query_response::Outcome::Output(output),
             Err(e) => query_response::Outcome::Error(to_proto(e)),

@@ -67,6 +67,48 @@ pub struct ServeArgs {
     /// Deadline of a client call that sets none, e.g. `10s`, `500ms` [default: 10s]
     #[arg(long, value_name = "DURATION")]
     pub request_timeout: Option<String>,
+    /// Also serve the module's HTTP API on HOST:PORT (`GET /healthy` answers without the
+    /// module). Any member answers any request: writes go through the leader.
+    #[arg(long, value_name = "ADDR")]
+    pub http_listen: Option<String>,
+    /// Verify bearer tokens (RS256 JWTs) with these RSA public keys (PEM files,
+    /// comma-separated); without it, every HTTP request is anonymous.
+    #[arg(long, value_name = "FILE,...", requires = "jwt_audience")]
+    pub jwt_public_key: Option<String>,
+    /// The token audiences (`aud`) accepted, comma-separated, e.g. the DSS's host name.
+    #[arg(long, value_name = "NAME,...", requires = "jwt_public_key")]
+    pub jwt_audience: Option<String>,
+    /// Let USS base URLs use http:// (local testing); without it the module requires https.
+    #[arg(long, num_args = 0..=1, default_missing_value = "true", value_name = "BOOL")]
+    pub allow_http_base_urls: Option<bool>,
+    /// HTTP request bodies larger than this many KiB are refused [default: 1024]
+    #[arg(long, value_name = "KIB")]
+    pub http_max_body_kib: Option<usize>,
+    /// How often the leader asks the module for housekeeping (such as removing what
+    /// expired), e.g. `60s` [default: 60s]
+    #[arg(long, value_name = "DURATION")]
+    pub housekeeping_interval: Option<String>,
+}
+
+/// The HTTP front door's settings.
+#[derive(Debug, Clone)]
+pub struct HttpSettings {
+    pub listen: String,
+    pub public_keys: Vec<PathBuf>,
+    pub audiences: Vec<String>,
+    pub allow_http_base_urls: bool,
+    pub max_body: usize,
+}
+
+fn comma_list(text: &str) -> Vec<String> {
+    text.split(',').map(str::trim).filter(|s| !s.is_empty()).map(String::from).collect()
+}
+
+fn duration(flag: &str, value: Option<String>, default: Duration) -> anyhow::Result<Duration> {
+    match value {
+        Some(t) => humantime::parse_duration(&t).with_context(|| format!("--{flag} `{t}`")),
+        None => Ok(default),
+    }
 }
 
 /// Resolved settings of a node.
@@ -88,6 +130,8 @@ pub struct NodeConfig {
     pub snapshot_catchup: u64,
     pub limits: Limits,
     pub request_timeout: Duration,
+    pub http: Option<HttpSettings>,
+    pub housekeeping_interval: Duration,
 }
 
 /// Parses `1=host:port,2=host:port`.
@@ -127,7 +171,8 @@ impl ServeArgs {
         let file: ServeArgs = toml::from_str(&text).with_context(|| format!("{} is not a valid config file", path.display()))?;
         let a = self;
         Ok(merge!(a, file, id, listen, peers, join, data_dir, module, cluster_name, tick_ms, election_ticks, heartbeat_ticks,
-            snapshot_interval, snapshot_catchup, fuel, memory_mib, request_timeout))
+            snapshot_interval, snapshot_catchup, fuel, memory_mib, request_timeout, http_listen, jwt_public_key, jwt_audience,
+            allow_http_base_urls, http_max_body_kib, housekeeping_interval))
     }
 
     pub fn resolve(self) -> anyhow::Result<NodeConfig> {
@@ -146,9 +191,28 @@ impl ServeArgs {
         let listen = args.listen.context("--listen is required")?;
         let data_dir = args.data_dir.context("--data-dir is required")?;
         let defaults = Limits::default();
-        let request_timeout = match args.request_timeout {
-            Some(t) => humantime::parse_duration(&t).with_context(|| format!("--request-timeout `{t}`"))?,
-            None => Duration::from_secs(10),
+        let request_timeout = duration("request-timeout", args.request_timeout, Duration::from_secs(10))?;
+        let housekeeping_interval = duration("housekeeping-interval", args.housekeeping_interval, Duration::from_secs(60))?;
+        if housekeeping_interval.is_zero() {
+            bail!("--housekeeping-interval must be positive");
+        }
+        let public_keys: Vec<PathBuf> = args.jwt_public_key.as_deref().map(comma_list).unwrap_or_default().into_iter().map(PathBuf::from).collect();
+        let audiences = args.jwt_audience.as_deref().map(comma_list).unwrap_or_default();
+        if public_keys.is_empty() != audiences.is_empty() {
+            bail!("--jwt-public-key and --jwt-audience go together: tokens are checked against both");
+        }
+        let http = match args.http_listen {
+            Some(listen) => Some(HttpSettings {
+                listen,
+                public_keys,
+                audiences,
+                allow_http_base_urls: args.allow_http_base_urls.unwrap_or(false),
+                max_body: args.http_max_body_kib.unwrap_or(1024).max(1) << 10,
+            }),
+            None if !public_keys.is_empty() || args.allow_http_base_urls.is_some() => {
+                bail!("--jwt-public-key, --jwt-audience and --allow-http-base-urls are settings of --http-listen")
+            }
+            None => None,
         };
         let election_ticks = args.election_ticks.unwrap_or(10);
         let heartbeat_ticks = args.heartbeat_ticks.unwrap_or(1);
@@ -177,6 +241,8 @@ impl ServeArgs {
                 memory_bytes: args.memory_mib.map_or(defaults.memory_bytes, |m| m << 20),
             },
             request_timeout,
+            http,
+            housekeeping_interval,
         })
     }
 }

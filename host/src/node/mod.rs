@@ -8,9 +8,11 @@
 //! the snapshot writer, and a small tokio runtime for gRPC (peers and clients, one port).
 
 pub mod config;
+mod housekeeping;
 pub mod identity;
 
-use crate::api::server::ClientService;
+use crate::api::ClientService;
+use crate::http::{self, Gateway, auth::Verifier};
 use crate::apply::{Applier, run_snapshot_writer};
 use crate::consensus::{Consensus, Settings};
 use crate::entry::EntryData;
@@ -285,7 +287,7 @@ pub fn run(config: NodeConfig) -> anyhow::Result<()> {
         engine: engine.clone(),
         status: status.clone(),
     };
-    let client = ClientService {
+    let client = Arc::new(ClientService {
         id: config.id,
         cluster_id,
         events: events_tx.clone(),
@@ -294,7 +296,35 @@ pub fn run(config: NodeConfig) -> anyhow::Result<()> {
         status: status.clone(),
         deadline: config.request_timeout,
         engine,
-    };
+    });
+    tokio.spawn(housekeeping::run(client.clone(), status.clone(), config.id, config.housekeeping_interval, config.request_timeout));
+    let (http_stop, http_stopped) = tokio::sync::oneshot::channel::<()>();
+    if let Some(http) = &config.http {
+        let verifier = match http.public_keys.is_empty() {
+            true => {
+                tracing::warn!("no --jwt-public-key: every HTTP request is anonymous");
+                None
+            }
+            false => Some(Verifier::from_files(&http.public_keys, http.audiences.clone()).context("cannot load --jwt-public-key")?),
+        };
+        let gateway = Arc::new(Gateway {
+            client: client.clone(),
+            status: status.clone(),
+            verifier,
+            settings: vec![("allow-http-base-urls".into(), http.allow_http_base_urls.to_string())],
+            max_body: http.max_body,
+            deadline: config.request_timeout,
+        });
+        let listener = tokio
+            .block_on(tokio::net::TcpListener::bind(&http.listen))
+            .with_context(|| format!("cannot listen for HTTP on {}", http.listen))?;
+        tracing::info!(listen = %http.listen, "serving HTTP");
+        tokio.spawn(async move {
+            if let Err(e) = http::serve(listener, gateway, async { let _ = http_stopped.await; }).await {
+                tracing::error!("the HTTP server failed: {e}");
+            }
+        });
+    }
     tracing::info!(listen = %config.listen, "serving peers and clients");
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
     let server = tokio.spawn(
@@ -313,6 +343,7 @@ pub fn run(config: NodeConfig) -> anyhow::Result<()> {
                 hand_over_leadership(&events_tx, &status, config.id).await;
                 // Peers hold streams open for good: a graceful close gets a moment, no more.
                 let _ = stop_tx.send(());
+                let _ = http_stop.send(());
                 tokio::time::sleep(SHUTDOWN_GRACE).await;
                 Ok(())
             }

@@ -2,7 +2,9 @@
 //! ([`super::wasm::WasmBackend`]) or the same applier compiled natively
 //! ([`super::native::NativeBackend`]).
 
+use super::front::Front;
 use super::state::Txn;
+use std::sync::Arc;
 use serde::Serialize;
 use wasmraft_sdk::contract::{ApplierError, Info, Meta, Payload};
 
@@ -57,4 +59,6 @@ pub trait Backend: Send {
     fn migrate(&mut self, meta: Meta, previous: &Info, txn: &mut Txn) -> Result<Result<(), CallError>, HostError>;
     /// Drops the apply instance: the next apply gets a fresh one.
     fn reset(&mut self);
+    /// This module's calls outside the log (see [`super::front`]).
+    fn front(&self) -> Arc<dyn Front>;
 }

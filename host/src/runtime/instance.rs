@@ -6,11 +6,12 @@ use super::engine::Limits;
 use super::guest::{GuestFault, GuestState, bindings};
 use super::state::Txn;
 use super::wasi::{self, EntrySource};
-use wasmraft_sdk::contract::{ApplierError, Encoding, Info, Meta, Payload};
+use wasmraft_sdk::contract::{Action, ApplierError, Encoding, HttpOutcome, HttpRequest, HttpResponse, Info, Meta, Payload};
 use wasmtime::component::ResourceTable;
 use wasmtime::{Engine, ResourceLimiter, Store, Trap};
 use wasmtime_wasi::I32Exit;
 
+use bindings::exports::wasmraft::applier::http_handler as wit_http;
 use bindings::wasmraft::applier::types as wit;
 
 /// A live instance and its store.
@@ -42,6 +43,18 @@ fn to_wit_payload(p: Payload) -> wit::Payload {
         Encoding::Json => wit::Encoding::Json,
     };
     wit::Payload { encoding, bytes: p.bytes }
+}
+
+fn from_wit_payload(p: wit::Payload) -> Payload {
+    let encoding = match p.encoding {
+        wit::Encoding::Postcard => Encoding::Postcard,
+        wit::Encoding::Json => Encoding::Json,
+    };
+    Payload { encoding, bytes: p.bytes }
+}
+
+fn from_wit_response(r: wit_http::Response) -> HttpResponse {
+    HttpResponse { status: r.status, headers: r.headers, body: r.body }
 }
 
 fn from_wit_error(e: wit::ApplierError) -> ApplierError {
@@ -120,6 +133,49 @@ impl Instance {
         let previous = wit::ModuleInfo { name: previous.name.clone(), version: previous.version.clone() };
         self.run(CallInput::new(meta), txn, |b, s, m| b.wasmraft_applier_state_machine().call_migrate(s, m, &previous))?
             .map_err(|e| CallError::Refused(from_wit_error(e)))
+    }
+
+    /// The calls without store access run on an empty, read-only transaction.
+    fn detached<R>(
+        &mut self,
+        meta: Meta,
+        call: impl FnOnce(&bindings::Applier, &mut Store<GuestState>, &wit::EntryMeta) -> wasmtime::Result<R>,
+    ) -> Result<R, CallError> {
+        self.run(CallInput::new(meta), &mut Txn::read_only(Default::default()), call)
+    }
+
+    pub(super) fn handle(&mut self, meta: Meta, request: HttpRequest) -> Result<Action, CallError> {
+        let request = wit_http::Request {
+            method: request.method,
+            path: request.path,
+            query: request.query,
+            body: request.body,
+            auth_error: request.auth_error,
+            settings: request.settings,
+        };
+        let action = self.detached(meta, |b, s, m| b.wasmraft_applier_http_handler().call_handle(s, m, &request))?;
+        Ok(match action {
+            wit_http::Action::Respond(r) => Action::Respond(from_wit_response(r)),
+            wit_http::Action::Propose(p) => Action::Propose(from_wit_payload(p)),
+            wit_http::Action::Read(p) => Action::Read(from_wit_payload(p)),
+        })
+    }
+
+    pub(super) fn render(&mut self, encoding: Encoding, outcome: HttpOutcome) -> Result<HttpResponse, CallError> {
+        let encoding = to_wit_payload(Payload { encoding, bytes: Vec::new() }).encoding;
+        let outcome = match outcome {
+            HttpOutcome::Applied(bytes) => wit_http::Outcome::Applied(bytes),
+            HttpOutcome::Answered(bytes) => wit_http::Outcome::Answered(bytes),
+            HttpOutcome::Failed(e) => wit_http::Outcome::Failed(wit::ApplierError { code: e.code, message: e.message, body: e.body }),
+        };
+        let meta = Meta { index: 0, term: 0, timestamp_ns: 0, caller: None, entropy: [0; 32] };
+        let response = self.detached(meta, |b, s, _| b.wasmraft_applier_http_handler().call_render(s, encoding, &outcome))?;
+        Ok(from_wit_response(response))
+    }
+
+    pub(super) fn housekeeping(&mut self, meta: Meta) -> Result<Option<Payload>, CallError> {
+        let command = self.detached(meta, |b, s, m| b.wasmraft_applier_state_machine().call_housekeeping(s, m))?;
+        Ok(command.map(from_wit_payload))
     }
 
     pub(super) fn query(&mut self, meta: Meta, query: Payload, txn: &mut Txn) -> Result<Vec<u8>, CallError> {

@@ -22,6 +22,7 @@
 pub mod backend;
 mod checkpoint;
 pub mod engine;
+pub mod front;
 mod guest;
 mod instance;
 pub mod module;
@@ -33,6 +34,7 @@ pub mod wasm;
 pub use backend::{Backend, CallError, HostError, ModuleDescriptor, Outcome};
 pub use checkpoint::{Checkpoint, CheckpointError};
 pub use engine::Limits;
+pub use front::{Front, FrontResult};
 pub use module::{LoadError, LoadedModule, ModuleHash, WasmEngine};
 pub use native::NativeBackend;
 pub use state::{LogPosition, ModuleRecord, StateHash, StateMap, SystemState, Txn, UpgradeRecord};
@@ -197,6 +199,11 @@ impl Runtime {
 
     pub fn state_hash(&self) -> StateHash {
         state_hash(&self.state, &self.system)
+    }
+
+    /// The active module's calls outside the log.
+    pub fn front(&self) -> std::sync::Arc<dyn Front> {
+        self.backend.front()
     }
 
     /// The active module as the replicated state records it.

@@ -69,7 +69,7 @@ pub enum LoadError {
     ForbiddenImports(Vec<String>),
     #[error(
         "the component does not export the wasmraft applier world \
-         (`wasmraft:applier/state-machine`); it exports: {}",
+         (`wasmraft:applier/state-machine` and `wasmraft:applier/http-handler`); it exports: {}",
         if .0.is_empty() { "nothing".to_string() } else { .0.join(", ") }
     )]
     WrongWorld(Vec<String>),
@@ -148,7 +148,8 @@ fn check_surface(imports: &[String], exports: &[String]) -> Result<(), LoadError
     if !forbidden.is_empty() {
         return Err(LoadError::ForbiddenImports(forbidden));
     }
-    if !exports.iter().any(|name| split_version(name).0 == "wasmraft:applier/state-machine") {
+    let exported = |interface: &str| exports.iter().any(|name| split_version(name).0 == interface);
+    if !exported("wasmraft:applier/state-machine") || !exported("wasmraft:applier/http-handler") {
         return Err(LoadError::WrongWorld(exports.to_vec()));
     }
     Ok(())
@@ -298,9 +299,10 @@ mod tests {
 
     #[test]
     fn abi_compatibility_follows_semver_for_0x() {
-        assert!(abi_compatible("0.1.0"));
-        assert!(abi_compatible("0.1.7"));
-        assert!(!abi_compatible("0.2.0"));
+        assert!(abi_compatible("0.2.0"));
+        assert!(abi_compatible("0.2.7"));
+        assert!(!abi_compatible("0.1.0"));
+        assert!(!abi_compatible("0.3.0"));
         assert!(!abi_compatible("1.0.0"));
         assert!(!abi_compatible("garbage"));
     }
@@ -308,8 +310,8 @@ mod tests {
     #[test]
     fn surface_check_names_what_is_wrong() {
         let s = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
-        let exports = s(&["wasmraft:applier/state-machine@0.1.0"]);
-        assert_eq!(check_surface(&s(&["wasmraft:applier/store@0.1.0", "wasi:io/error@0.2.6"]), &exports), Ok(()));
+        let exports = s(&["wasmraft:applier/state-machine@0.2.0", "wasmraft:applier/http-handler@0.2.0"]);
+        assert_eq!(check_surface(&s(&["wasmraft:applier/store@0.2.0", "wasi:io/error@0.2.6"]), &exports), Ok(()));
         assert_eq!(
             check_surface(&s(&["wasi:filesystem/types@0.2.6", "wasi:io/error@0.2.6"]), &exports),
             Err(LoadError::ForbiddenImports(s(&["wasi:filesystem/types@0.2.6"])))
@@ -319,5 +321,7 @@ mod tests {
             Err(LoadError::IncompatibleAbi { found: "wasmraft:applier@0.3.0".into() })
         );
         assert_eq!(check_surface(&[], &s(&["hello"])), Err(LoadError::WrongWorld(s(&["hello"]))));
+        let only_state_machine = s(&["wasmraft:applier/state-machine@0.2.0"]);
+        assert_eq!(check_surface(&[], &only_state_machine), Err(LoadError::WrongWorld(only_state_machine.clone())));
     }
 }

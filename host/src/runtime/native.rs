@@ -7,7 +7,9 @@
 
 use super::backend::{Backend, CallError, HostError, ModuleDescriptor, Outcome};
 use super::state::{StoreFault, Txn};
+use super::front::{Front, NativeFront};
 use std::marker::PhantomData;
+use std::sync::Arc;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use wasmraft_sdk::Applier;
 use wasmraft_sdk::contract::{ApplierError, Info, Level, Meta, Payload};
@@ -56,6 +58,15 @@ impl Host for TxnHost<'_> {
     }
 }
 
+fn panicked(panic: Box<dyn std::any::Any + Send>) -> CallError {
+    let message = panic
+        .downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| panic.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "panicked".into());
+    CallError::Trapped(ApplierError::new("panic", format!("the applier panicked: {message}")))
+}
+
 fn run(txn: &mut Txn, call: impl FnOnce(&mut dyn Host) -> Result<Vec<u8>, ApplierError>) -> Outcome {
     let mut host = TxnHost { txn, fault: None };
     let result = catch_unwind(AssertUnwindSafe(|| call(&mut host)));
@@ -63,15 +74,13 @@ fn run(txn: &mut Txn, call: impl FnOnce(&mut dyn Host) -> Result<Vec<u8>, Applie
         (_, Some(fault)) => Err(CallError::Trapped(ApplierError::new("limit-exceeded", fault.to_string()))),
         (Ok(Ok(output)), None) => Ok(output),
         (Ok(Err(e)), None) => Err(CallError::Refused(e)),
-        (Err(panic), None) => {
-            let message = panic
-                .downcast_ref::<&str>()
-                .map(|s| s.to_string())
-                .or_else(|| panic.downcast_ref::<String>().cloned())
-                .unwrap_or_else(|| "panicked".into());
-            Err(CallError::Trapped(ApplierError::new("panic", format!("the applier panicked: {message}"))))
-        }
+        (Err(panic), None) => Err(panicked(panic)),
     }
+}
+
+/// Runs a call that has no store (`handle`, `render`, `housekeeping`), a panic as a trap.
+pub(super) fn run_detached<T>(call: impl FnOnce() -> T) -> Result<T, CallError> {
+    catch_unwind(AssertUnwindSafe(call)).map_err(panicked)
 }
 
 impl<A: Applier> Backend for NativeBackend<A> {
@@ -93,4 +102,8 @@ impl<A: Applier> Backend for NativeBackend<A> {
     }
 
     fn reset(&mut self) {}
+
+    fn front(&self) -> Arc<dyn Front> {
+        Arc::new(NativeFront::<A>::default())
+    }
 }

@@ -2,6 +2,7 @@
 //! it) and answers every query on a fresh instance of its own.
 
 use super::backend::{Backend, HostError, ModuleDescriptor, Outcome};
+use super::front::{Front, WasmFront};
 use super::instance::Instance;
 use super::module::{LoadedModule, WasmEngine};
 use super::state::Txn;
@@ -50,5 +51,9 @@ impl Backend for WasmBackend {
 
     fn reset(&mut self) {
         self.live = None;
+    }
+
+    fn front(&self) -> Arc<dyn Front> {
+        Arc::new(WasmFront::new(self.engine.clone(), self.module.clone()))
     }
 }

@@ -1,0 +1,165 @@
+//! One request's way through the node: verify the bearer token, ask the module's `handle`,
+//! then answer at once, or propose the command it returned (through the leader, as any
+//! proposal), or run its query at a linearizable read point; the outcome goes to the
+//! module's `render`. The module's calls run on blocking threads, never on the reactor.
+
+use super::auth::Verifier;
+use crate::api::ClientService;
+use crate::runtime::{CallError, Front, FrontResult};
+use crate::status::StatusBoard;
+use axum::body::Body;
+use axum::extract::{Request, State};
+use axum::http::{HeaderName, HeaderValue, StatusCode, header};
+use axum::response::Response;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use tonic::Code;
+use wasmraft_sdk::contract::{Action, ApplierError, Caller, Encoding, HttpOutcome, HttpRequest, HttpResponse, Meta};
+use wasmraft_sdk::http::codes;
+
+pub struct Gateway {
+    pub client: Arc<ClientService>,
+    pub status: Arc<StatusBoard>,
+    /// None: the node verifies no tokens (every request is anonymous).
+    pub verifier: Option<Verifier>,
+    /// Handed to the module with every request.
+    pub settings: Vec<(String, String)>,
+    pub max_body: usize,
+    /// How long a proposal or a read may take.
+    pub deadline: Duration,
+}
+
+fn now() -> Duration {
+    SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default()
+}
+
+/// The last resort, when the module cannot answer for itself.
+fn plain(status: StatusCode, text: String) -> Response {
+    let mut response = Response::new(Body::from(text));
+    *response.status_mut() = status;
+    response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("text/plain; charset=utf-8"));
+    response
+}
+
+/// The module's response as HTTP. Framing headers are the server's, not the module's.
+fn to_http(r: HttpResponse) -> Response {
+    let Ok(status) = StatusCode::from_u16(r.status) else {
+        return plain(StatusCode::INTERNAL_SERVER_ERROR, format!("the module answered with status {}", r.status));
+    };
+    let mut response = Response::new(Body::from(r.body));
+    *response.status_mut() = status;
+    for (name, value) in r.headers {
+        let (Ok(name), Ok(value)) = (HeaderName::try_from(name), HeaderValue::try_from(value)) else { continue };
+        if ![header::CONTENT_LENGTH, header::TRANSFER_ENCODING, header::CONNECTION].contains(&name) {
+            response.headers_mut().append(name, value);
+        }
+    }
+    response
+}
+
+/// A failure to get an outcome, as the module's `render` receives it.
+fn failure(status: tonic::Status) -> ApplierError {
+    let code = match status.code() {
+        Code::DeadlineExceeded => codes::TIMEOUT,
+        Code::ResourceExhausted => codes::BUSY,
+        _ => codes::UNAVAILABLE,
+    };
+    ApplierError::new(code, status.message())
+}
+
+async fn call<T: Send + 'static>(front: &Arc<dyn Front>, f: impl FnOnce(&dyn Front) -> FrontResult<T> + Send + 'static) -> Result<Result<T, CallError>, String> {
+    let front = front.clone();
+    match tokio::task::spawn_blocking(move || f(front.as_ref())).await {
+        Ok(Ok(result)) => Ok(result),
+        Ok(Err(host)) => Err(host.to_string()),
+        Err(join) => Err(format!("the call did not finish: {join}")),
+    }
+}
+
+impl Gateway {
+    /// The caller the token names, or why the token was refused.
+    fn authenticate(&self, header: Option<&HeaderValue>) -> (Option<Caller>, Option<String>) {
+        let Some(header) = header else { return (None, None) };
+        let Some(verifier) = &self.verifier else {
+            return (None, Some("this node verifies no access tokens (it was started without --jwt-public-key)".into()));
+        };
+        let Ok(text) = header.to_str() else { return (None, Some("the Authorization header is not ASCII".into())) };
+        match verifier.verify_header(text, now().as_secs()) {
+            Ok(p) => (Some(Caller { subject: p.subject, scopes: p.scopes }), None),
+            Err(e) => (None, Some(e.to_string())),
+        }
+    }
+
+    /// The active module's response for `outcome`.
+    async fn render(&self, encoding: Encoding, outcome: HttpOutcome) -> Response {
+        let Some(front) = self.status.front() else {
+            return plain(StatusCode::SERVICE_UNAVAILABLE, "the node is starting".into());
+        };
+        match call(&front, move |f| f.render(encoding, outcome)).await {
+            Ok(Ok(response)) => to_http(response),
+            Ok(Err(e)) => plain(StatusCode::INTERNAL_SERVER_ERROR, format!("the module failed to render its answer: {}", e.into_error())),
+            Err(e) => plain(StatusCode::INTERNAL_SERVER_ERROR, e),
+        }
+    }
+
+    async fn serve(&self, request: Request) -> Response {
+        let Some(front) = self.status.front() else {
+            return plain(StatusCode::SERVICE_UNAVAILABLE, "the node is starting".into());
+        };
+        let (caller, auth_error) = self.authenticate(request.headers().get(header::AUTHORIZATION));
+        let (parts, body) = request.into_parts();
+        let body = match axum::body::to_bytes(body, self.max_body).await {
+            Ok(body) => body.to_vec(),
+            Err(_) => {
+                let e = ApplierError::new(codes::TOO_LARGE, format!("the request body is over this node's limit of {} bytes", self.max_body));
+                return self.render(Encoding::Json, HttpOutcome::Failed(e)).await;
+            }
+        };
+        let mut entropy = [0u8; 32];
+        if getrandom::fill(&mut entropy).is_err() {
+            return plain(StatusCode::INTERNAL_SERVER_ERROR, "no entropy from the OS".into());
+        }
+        let meta = Meta {
+            index: self.status.applied().index,
+            term: 0,
+            timestamp_ns: now().as_nanos() as u64,
+            caller: caller.clone(),
+            entropy,
+        };
+        let request = HttpRequest {
+            method: parts.method.to_string(),
+            path: parts.uri.path().to_string(),
+            query: parts.uri.query().unwrap_or("").to_string(),
+            body,
+            auth_error,
+            settings: self.settings.clone(),
+        };
+        let (encoding, outcome) = match call(&front, move |f| f.handle(meta, request)).await {
+            Ok(Ok(Action::Respond(response))) => return to_http(response),
+            Ok(Ok(Action::Propose(command))) => {
+                let encoding = command.encoding;
+                let outcome = match self.client.propose_command(command, caller, self.deadline).await {
+                    Ok(applied) => applied.result.map_or_else(HttpOutcome::Failed, HttpOutcome::Applied),
+                    Err(status) => HttpOutcome::Failed(failure(status)),
+                };
+                (encoding, outcome)
+            }
+            Ok(Ok(Action::Read(query))) => {
+                let encoding = query.encoding;
+                let outcome = match self.client.linearizable_query(query, caller, self.deadline).await {
+                    Ok(answer) => answer.result.map_or_else(HttpOutcome::Failed, HttpOutcome::Answered),
+                    Err(status) => HttpOutcome::Failed(failure(status)),
+                };
+                (encoding, outcome)
+            }
+            // The module trapped in `handle`: it may still say so in its own words.
+            Ok(Err(e)) => (Encoding::Postcard, HttpOutcome::Failed(e.into_error())),
+            Err(e) => return plain(StatusCode::INTERNAL_SERVER_ERROR, e),
+        };
+        self.render(encoding, outcome).await
+    }
+}
+
+pub(super) async fn serve(State(gateway): State<Arc<Gateway>>, request: Request) -> Response {
+    gateway.serve(request).await
+}

@@ -1,0 +1,31 @@
+//! The HTTP front door: every request but `GET /healthy` goes to the active module, which
+//! decides what it means (see [`gateway`]). Bearer tokens are verified here, at the edge
+//! ([`auth`]); what the caller may do is the module's business.
+
+pub mod auth;
+pub mod dev;
+mod gateway;
+
+pub use gateway::Gateway;
+
+use axum::Router;
+use axum::routing::get;
+use std::sync::Arc;
+
+/// Requests whose body is larger are refused (413) before the module sees them.
+pub const DEFAULT_MAX_BODY: usize = 1 << 20;
+
+/// Serves `gateway` on `listener` until `stop` resolves.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    gateway: Arc<Gateway>,
+    stop: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let app = Router::new()
+        // Liveness for load balancers and orchestration, as the reference DSS answers it:
+        // no credentials, no module.
+        .route("/healthy", get(|| async { "ok" }))
+        .fallback(gateway::serve)
+        .with_state(gateway);
+    axum::serve(listener, app).with_graceful_shutdown(stop).await
+}

@@ -1,0 +1,49 @@
+//! Housekeeping: now and then the leader asks the module for a command that keeps the state
+//! tidy (removing what expired, say) and proposes it. The command is an ordinary entry, so
+//! every node applies it at the same index with the same time: the module decides what to
+//! remove from that time, never from a clock of its own.
+
+use crate::api::ClientService;
+use crate::status::StatusBoard;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use wasmraft_sdk::contract::Meta;
+
+pub async fn run(client: Arc<ClientService>, status: Arc<StatusBoard>, me: u64, every: Duration, deadline: Duration) {
+    let mut ticks = tokio::time::interval(every);
+    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+    ticks.tick().await;
+    loop {
+        ticks.tick().await;
+        if status.consensus().leader != me {
+            continue;
+        }
+        let Some(front) = status.front() else { continue };
+        let mut entropy = [0u8; 32];
+        if getrandom::fill(&mut entropy).is_err() {
+            continue;
+        }
+        let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default();
+        let meta = Meta { index: status.applied().index, term: 0, timestamp_ns: now.as_nanos() as u64, caller: None, entropy };
+        let command = match tokio::task::spawn_blocking(move || front.housekeeping(meta)).await {
+            Ok(Ok(Ok(Some(command)))) => command,
+            Ok(Ok(Ok(None))) => continue,
+            Ok(Ok(Err(trap))) => {
+                tracing::warn!("the module's housekeeping failed: {}", trap.into_error());
+                continue;
+            }
+            Ok(Err(host)) => {
+                tracing::warn!("cannot run the module's housekeeping: {host}");
+                continue;
+            }
+            Err(_) => continue,
+        };
+        match client.propose_command(command, None, deadline).await {
+            Ok(applied) => match applied.result {
+                Ok(_) => tracing::debug!(index = applied.index, "housekeeping applied"),
+                Err(e) => tracing::warn!(index = applied.index, "housekeeping refused: {e}"),
+            },
+            Err(status) => tracing::debug!("housekeeping not proposed: {}", status.message()),
+        }
+    }
+}

@@ -1,0 +1,86 @@
+//! The active module's calls outside the log, on the node that received a request:
+//! `handle` (what to do with an HTTP request), `render` (the response for an outcome) and
+//! `housekeeping` (a command the leader proposes now and then). None of them touches the
+//! state, and each runs on an instance of its own, on whichever thread asks, so that HTTP
+//! work never waits for the apply thread.
+
+use super::backend::{CallError, HostError};
+use super::instance::Instance;
+use super::module::{LoadedModule, WasmEngine};
+use super::native::run_detached;
+use std::marker::PhantomData;
+use std::sync::Arc;
+use wasmraft_sdk::Applier;
+use wasmraft_sdk::contract::{Action, Encoding, HttpOutcome, HttpRequest, HttpResponse, Meta, Payload};
+use wasmraft_sdk::native;
+
+/// A call's result: what the module returned, a trap, or this node's failure to run it.
+pub type FrontResult<T> = Result<Result<T, CallError>, HostError>;
+
+pub trait Front: Send + Sync {
+    /// blake3 of the module, hex (none for a native applier): which module answers.
+    fn hash(&self) -> Option<String>;
+    fn handle(&self, meta: Meta, request: HttpRequest) -> FrontResult<Action>;
+    fn render(&self, encoding: Encoding, outcome: HttpOutcome) -> FrontResult<HttpResponse>;
+    fn housekeeping(&self, meta: Meta) -> FrontResult<Option<Payload>>;
+}
+
+pub struct WasmFront {
+    engine: Arc<WasmEngine>,
+    module: Arc<LoadedModule>,
+}
+
+impl WasmFront {
+    pub fn new(engine: Arc<WasmEngine>, module: Arc<LoadedModule>) -> Self {
+        WasmFront { engine, module }
+    }
+
+    fn instance(&self, index: u64) -> Result<Instance, HostError> {
+        self.engine.instantiate(&self.module, index).map_err(|e| HostError::Instantiate(format!("{e:#}")))
+    }
+}
+
+impl Front for WasmFront {
+    fn hash(&self) -> Option<String> {
+        Some(self.module.hash.to_string())
+    }
+
+    fn handle(&self, meta: Meta, request: HttpRequest) -> FrontResult<Action> {
+        Ok(self.instance(meta.index)?.handle(meta, request))
+    }
+
+    fn render(&self, encoding: Encoding, outcome: HttpOutcome) -> FrontResult<HttpResponse> {
+        Ok(self.instance(0)?.render(encoding, outcome))
+    }
+
+    fn housekeeping(&self, meta: Meta) -> FrontResult<Option<Payload>> {
+        Ok(self.instance(meta.index)?.housekeeping(meta))
+    }
+}
+
+/// The same calls on an applier compiled into the host (tests, benchmarks).
+pub struct NativeFront<A>(PhantomData<fn() -> A>);
+
+impl<A: Applier> Default for NativeFront<A> {
+    fn default() -> Self {
+        NativeFront(PhantomData)
+    }
+}
+
+impl<A: Applier> Front for NativeFront<A> {
+    fn hash(&self) -> Option<String> {
+        None
+    }
+
+    fn handle(&self, meta: Meta, request: HttpRequest) -> FrontResult<Action> {
+        Ok(run_detached(|| native::handle::<A>(meta, request)))
+    }
+
+    fn render(&self, encoding: Encoding, outcome: HttpOutcome) -> FrontResult<HttpResponse> {
+        Ok(run_detached(|| native::render::<A>(encoding, outcome)))
+    }
+
+    fn housekeeping(&self, meta: Meta) -> FrontResult<Option<Payload>> {
+        Ok(run_detached(|| native::housekeeping::<A>(meta)))
+    }
+}

@@ -1,0 +1,100 @@
+//! The HTTP front door over a real cluster: requests to any node reach the module, writes
+//! go through the leader, reads are linearizable, tokens are verified at the edge, and what
+//! the node refuses (a body over the limit) changes nothing.
+
+use serde_json::Value;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use wasmraft::http::auth::{self, TokenRequest};
+use wasmraft_tests::cluster::Cluster;
+use wasmraft_tests::http::{HttpClient, auth_flags, test_keys, token, token_signed_with};
+
+fn flags() -> Vec<String> {
+    let mut flags = auth_flags();
+    flags.extend(["--http-max-body-kib".to_string(), "64".to_string()]);
+    flags
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn any_node_serves_the_modules_routes() {
+    let flags = flags();
+    let cluster = Cluster::start_with(3, "kv", true, &flags.iter().map(String::as_str).collect::<Vec<_>>());
+    let leader = cluster.leader(Duration::from_secs(10)).await;
+    let http = HttpClient::default();
+    for id in cluster.ids() {
+        let health = http.send("GET", &format!("{}/healthy", cluster.http_url(id)), None, None).await.unwrap();
+        assert_eq!((health.status, health.text().as_str()), (200, "ok"), "node {id}");
+    }
+    // Writes through every node, followers included; each is read back from another node.
+    let t = token("uss1", &["kv.write"]);
+    for (i, id) in cluster.ids().into_iter().enumerate() {
+        let url = format!("{}/kv/key-{i}", cluster.http_url(id));
+        let put = http.send("PUT", &url, Some(&t), Some(format!("value-{i}").into_bytes())).await.unwrap();
+        assert_eq!(put.status, 200, "through node {id} (leader {leader}): {}", put.text());
+        assert_eq!(put.json()["written"]["version"], 1);
+        let other = 1 + id % 3;
+        let got = http.send("GET", &format!("{}/kv/key-{i}", cluster.http_url(other)), None, None).await.unwrap();
+        assert_eq!(got.json()["entry"]["value"], format!("value-{i}"), "read at once from node {other}");
+    }
+    let missing = http.send("GET", &format!("{}/kv/nothing", cluster.http_url(2)), None, None).await.unwrap();
+    assert_eq!(missing.status, 404);
+    assert!(missing.text().contains("nothing"), "{}", missing.text());
+    let (applied, _) = cluster.converged(4, Duration::from_secs(10)).await;
+
+    // A body over the node's limit is refused before the module sees it, in the module's words.
+    let big = vec![b'x'; 65 << 10];
+    let refused = http.send("PUT", &format!("{}/kv/big", cluster.http_url(1)), None, Some(big)).await.unwrap();
+    assert_eq!(refused.status, 413, "{}", refused.text());
+    assert!(refused.text().contains("limit"), "{}", refused.text());
+    let (after, _) = cluster.converged(applied, Duration::from_secs(10)).await;
+    assert_eq!(after, applied, "nothing was proposed");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tokens_are_verified_at_the_edge() {
+    let flags = flags();
+    let cluster = Cluster::start_with(1, "kv", true, &flags.iter().map(String::as_str).collect::<Vec<_>>());
+    cluster.leader(Duration::from_secs(10)).await;
+    let (http, url) = (HttpClient::default(), format!("{}/whoami", cluster.http_url(1)));
+    let whoami = |token: Option<String>| {
+        let (http, url) = (http.clone(), url.clone());
+        async move {
+            let reply = http.send("GET", &url, token.as_deref(), None).await.unwrap();
+            assert_eq!(reply.status, 200, "{}", reply.text());
+            reply.json()
+        }
+    };
+    let me = whoami(Some(token("uss1", &["utm.strategic_coordination", "utm.constraint_management"]))).await;
+    assert_eq!(me["subject"], "uss1");
+    assert_eq!(me["scopes"], serde_json::json!(["utm.strategic_coordination", "utm.constraint_management"]));
+    assert_eq!(me["auth_error"], Value::Null);
+    assert_eq!(whoami(None).await, serde_json::json!({"subject": null, "scopes": [], "auth_error": null}));
+
+    let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_secs();
+    let scopes = vec!["utm.strategic_coordination".to_string()];
+    let mint = |audience: &str, issued_at: u64, expires_at: u64| {
+        let request = TokenRequest { subject: "uss1", scopes: &scopes, audience, issuer: "tests", issued_at, expires_at };
+        auth::mint(&test_keys().keys.private_pem, &request).unwrap()
+    };
+    let other_key = auth::generate_keys().unwrap();
+    let forged_alg_none = {
+        let good = token("uss1", &["utm.strategic_coordination"]);
+        let mut parts = good.split('.');
+        let (_, payload) = (parts.next(), parts.next().unwrap());
+        // {"alg":"none","typ":"JWT"}, the payload kept, no signature.
+        format!("eyJhbGciOiJub25lIiwidHlwIjoiSldUIn0.{payload}.")
+    };
+    let refused = [
+        ("another key", token_signed_with(&other_key.private_pem, "uss1", &["utm.strategic_coordination"])),
+        ("another audience", mint("dss.example.com", now, now + 600)),
+        ("expired", mint("localhost", now - 7200, now - 3600)),
+        ("longer than an hour", mint("localhost", now, now + 7200)),
+        ("alg none", forged_alg_none),
+        ("garbage", "not.a.token".to_string()),
+    ];
+    for (what, token) in refused {
+        let me = whoami(Some(token)).await;
+        assert_eq!(me["subject"], Value::Null, "{what}: {me}");
+        let why = me["auth_error"].as_str().unwrap_or_else(|| panic!("{what}: no reason given: {me}"));
+        assert!(!why.is_empty(), "{what}");
+    }
+}
