@@ -34,25 +34,26 @@ fn namespace(tag: u8, name: &str) -> Vec<u8> {
     out
 }
 
-/// Byte bounds `[start, end)` of the keys `prefix ‖ encode(k)` for `k` in `range`.
+/// Byte bounds `[start, end)` of the keys that start with `prefix ‖ encode(k)` for `k` in
+/// `range`: a table's rows (`prefix ‖ enc(k)`) and an index's entries (`prefix ‖ enc(k) ‖
+/// enc(primary key)`) alike.
 fn byte_range<T: Key>(prefix: &[u8], range: &impl RangeBounds<T>) -> (Vec<u8>, Option<Vec<u8>>) {
-    let with = |k: &T, successor: bool| {
+    let with = |k: &T| {
         let mut out = prefix.to_vec();
         k.encode(&mut out);
-        if successor {
-            // Encodings are self-delimiting, so nothing sorts between `enc(k)` and `enc(k) ‖ 0`.
-            out.push(0);
-        }
         out
     };
+    // Encodings are self-delimiting, so the first key past every key that starts with
+    // `enc(k)` bounds them all. It exists: namespaces start with a tag byte below 0xFF.
+    let past = |k: &T| prefix_end(&with(k));
     let start = match range.start_bound() {
-        Bound::Included(k) => with(k, false),
-        Bound::Excluded(k) => with(k, true),
+        Bound::Included(k) => with(k),
+        Bound::Excluded(k) => past(k).unwrap_or_default(),
         Bound::Unbounded => prefix.to_vec(),
     };
     let end = match range.end_bound() {
-        Bound::Included(k) => Some(with(k, true)),
-        Bound::Excluded(k) => Some(with(k, false)),
+        Bound::Included(k) => past(k),
+        Bound::Excluded(k) => Some(with(k)),
         Bound::Unbounded => prefix_end(prefix),
     };
     (start, end)

@@ -25,6 +25,8 @@ enum Command {
 #[serde(rename_all = "snake_case")]
 enum Query {
     Tagged { tag: String },
+    /// Notes created in `(after, until]`.
+    Between { after: Timestamp, until: Timestamp },
     Since { after: Timestamp },
     All,
 }
@@ -93,6 +95,10 @@ impl Applier for Notes {
             Query::Tagged { tag } => BY_TAG.lookup(ctx, &tag).collect::<Result<_, _>>()?,
             Query::Since { after } => {
                 BY_TIME.range(ctx, after..).map(|r| r.map(|(_, id)| id)).collect::<Result<_, _>>()?
+            }
+            Query::Between { after, until } => {
+                let bounds = (std::ops::Bound::Excluded(after), std::ops::Bound::Included(until));
+                BY_TIME.range(ctx, bounds).map(|r| r.map(|(_, id)| id)).collect::<Result<_, _>>()?
             }
             Query::All => NOTES.iter(ctx).map(|r| r.map(|(id, _)| id)).collect::<Result<_, _>>()?,
         };
@@ -170,4 +176,22 @@ fn ids_are_a_function_of_the_entry() {
     let mut b = host("alice");
     assert_eq!(write(&mut a, Encoding::Json, "n", &[]), write(&mut b, Encoding::Postcard, "n", &[]));
     assert_ne!(write(&mut a, Encoding::Json, "n", &[]), write(&mut a, Encoding::Json, "n", &[]));
+}
+
+#[test]
+fn index_ranges_honour_exclusive_starts_and_inclusive_ends() {
+    let mut h = host("alice");
+    let mut ids = Vec::new();
+    for t in [100, 200, 300] {
+        h.set_time(t);
+        ids.push(write(&mut h, Encoding::Postcard, "note", &[]));
+    }
+    let between = |h: &mut TestHost, after: u64, until: u64| {
+        let q = Query::Between { after: Timestamp(after), until: Timestamp(until) };
+        h.query::<Notes>(Encoding::Postcard, &q).unwrap().ids
+    };
+    // An index entry is `time ‖ id`: the bounds must take in every id at a bound's time.
+    assert_eq!(between(&mut h, 100, 200), vec![ids[1]]);
+    assert_eq!(between(&mut h, 99, 300), ids);
+    assert_eq!(between(&mut h, 300, 400), vec![]);
 }

@@ -3,6 +3,7 @@
 mod basics;
 mod catch_up;
 mod crashes;
+mod dss;
 mod faults;
 mod front_door;
 mod membership;

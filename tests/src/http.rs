@@ -104,3 +104,13 @@ pub fn auth_flags() -> Vec<String> {
 fn path_str(p: &Path) -> String {
     p.to_str().expect("UTF-8 path").to_string()
 }
+
+/// `secs` since the Unix epoch as RFC 3339 UTC (`2026-11-23T13:00:00Z`), for request bodies.
+pub fn rfc3339(secs: u64) -> String {
+    auth::at(&(secs as i64))
+}
+
+/// Now, in seconds since the Unix epoch.
+pub fn now_secs() -> u64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).expect("clock").as_secs()
+}

@@ -123,7 +123,7 @@ fn keys_phrase(keys: &usize) -> String {
 }
 
 /// A time as RFC 3339 UTC (`2026-11-23T13:00:00Z`), for messages.
-fn at(secs: &i64) -> String {
+pub fn at(secs: &i64) -> String {
     // Howard Hinnant's civil_from_days; total for every i64.
     let (days, rem) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
     let z = days + 719_468;

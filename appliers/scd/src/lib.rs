@@ -1,0 +1,101 @@
+//! # The strategic-coordination applier
+//!
+//! The DSS's strategic coordination service (ASTM F3548-21 "SCD": operational intent and
+//! constraint references, subscriptions, USS availability, DSS reports) and its aux API, as
+//! one deterministic module that serves HTTP. It follows the reference DSS (interuss/dss),
+//! as `dss-semantics.md` describes it, route by route and error by error; the comments say
+//! where it deliberately differs.
+//!
+//! A request is checked, decoded, validated and covered with S2 cells in [`Applier::handle`]
+//! on the node that took it; what needs the state becomes a [`Command`] (replicated, then
+//! applied on every node) or a [`Query`] (read at a linearizable point), whose outcome
+//! [`Applier::render`] turns into the JSON response. `apply` sees only validated values
+//! and cell ids: no JSON and no floating-point geometry.
+
+mod api;
+mod auth;
+mod auxiliary;
+mod availability;
+mod constraint;
+mod entry;
+mod expiry;
+mod geo;
+mod json;
+mod notify;
+mod oir;
+mod ovn;
+mod render;
+mod report;
+mod request;
+mod rfc3339;
+mod routes;
+mod search;
+mod store;
+mod subscription;
+mod volume;
+
+#[cfg(test)]
+mod tests;
+
+pub use api::*;
+pub use expiry::TTL;
+pub use ovn::NO_OVN_PHRASE;
+pub use render::MISSING_OVNS;
+pub use search::MAX_RESULTS;
+
+use wasmraft_sdk::http::{self, Handled, Outcome};
+use wasmraft_sdk::{Applier, Ctx, Error, Timestamp};
+
+pub struct Scd;
+
+impl Applier for Scd {
+    const NAME: &'static str = "scd";
+    const VERSION: &'static str = "1.0.0";
+
+    type Command = Command;
+    type Query = Query;
+    type Output = Output;
+    type QueryOutput = QueryOutput;
+
+    fn apply(ctx: &mut Ctx, command: Command) -> Result<Output, Error> {
+        match command {
+            Command::PutOir(put) => oir::put(ctx, put),
+            Command::DeleteOir { id, ovn } => oir::delete(ctx, id, &ovn),
+            Command::PutConstraint(put) => constraint::put(ctx, put),
+            Command::DeleteConstraint { id, ovn } => constraint::delete(ctx, id, &ovn),
+            Command::PutSubscription(put) => subscription::put(ctx, put),
+            Command::DeleteSubscription { id, version } => subscription::delete(ctx, id, &version),
+            Command::SetAvailability(set) => availability::set(ctx, set),
+            Command::RecordHeartbeat(beat) => auxiliary::record_heartbeat(ctx, beat),
+            Command::Evict => expiry::evict(ctx),
+        }
+    }
+
+    fn query(ctx: &Ctx, query: Query) -> Result<QueryOutput, Error> {
+        match query {
+            Query::GetOir { id } => oir::get(ctx, id),
+            Query::QueryOirs { area } => oir::query(ctx, &area),
+            Query::GetConstraint { id } => constraint::get(ctx, id),
+            Query::QueryConstraints { area } => constraint::query(ctx, &area),
+            Query::GetSubscription { id } => subscription::get(ctx, id),
+            Query::QuerySubscriptions { area } => subscription::query(ctx, &area),
+            Query::GetAvailability { uss } => availability::get(ctx, uss),
+            Query::DssInstances => auxiliary::query_instances(ctx),
+        }
+    }
+
+    fn handle(request: http::Request) -> Handled<Command, Query> {
+        routes::handle(request)
+    }
+
+    fn render(outcome: Outcome<Output, QueryOutput>) -> http::Response {
+        render::render(outcome)
+    }
+
+    /// Every round proposes an eviction: only `apply` can see what has expired.
+    fn housekeeping(_now: Timestamp) -> Option<Command> {
+        Some(Command::Evict)
+    }
+}
+
+wasmraft_sdk::export_applier!(Scd);

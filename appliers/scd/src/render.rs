@@ -1,0 +1,126 @@
+//! From outcomes to HTTP responses: success bodies and statuses per operation, and the
+//! reference's error bodies (`{"message"}` for 4xx, `{"error_message"}` for 5xx, an
+//! `AirspaceConflictResponse` for missing OVNs).
+
+use crate::api::{AirspaceConflict, Output, QueryOutput};
+use crate::json::{self, *};
+use wasmraft_sdk::http::{Failure, Outcome, Response};
+
+/// Code of the 409 whose body lists the OIRs and constraints missing from a key.
+pub const MISSING_OVNS: &str = "missing-ovns";
+
+/// An error response with the reference's body for `status`. (The reference appends an error
+/// id, ` (E:<uuid>)`, that points into its logs; with no such logs here, messages carry none.)
+pub fn error(status: u16, message: &str) -> Response {
+    if status >= 500 {
+        Response::json(status, &InternalServerErrorBody { error_message: message.to_string() })
+    } else {
+        Response::json(status, &ErrorResponse { message: message.to_string() })
+    }
+}
+
+pub fn render(outcome: Outcome<Output, QueryOutput>) -> Response {
+    match outcome {
+        Outcome::Applied(output) => applied(&output),
+        Outcome::Answered(answer) => answered(&answer),
+        Outcome::Failed(failure) => failed(&failure),
+    }
+}
+
+fn applied(output: &Output) -> Response {
+    let created = |yes: bool| if yes { 201 } else { 200 };
+    match output {
+        Output::OirChanged { created: c, oir, subscribers } => {
+            Response::json(created(*c), &ChangeOperationalIntentReferenceResponse::new(oir, subscribers))
+        }
+        Output::ConstraintChanged { created: c, constraint, subscribers } => {
+            Response::json(created(*c), &ChangeConstraintReferenceResponse::new(constraint, subscribers))
+        }
+        Output::SubscriptionPut { subscription, oirs, constraints } => {
+            Response::json(200, &PutSubscriptionResponse::new(subscription, oirs.as_deref(), constraints.as_deref()))
+        }
+        Output::SubscriptionDeleted(subscription) => {
+            Response::json(200, &SubscriptionResponse { subscription: subscription.into() })
+        }
+        Output::Availability(status) => Response::json(200, &UssAvailabilityStatusResponse::from(status)),
+        Output::HeartbeatRecorded(instances) => Response::json(201, &DssInstancesResponse::new(instances)),
+        Output::Evicted { oirs, constraints, subscriptions } => Response::json(
+            200,
+            &serde_json::json!({"oirs": oirs, "constraints": constraints, "subscriptions": subscriptions}),
+        ),
+    }
+}
+
+fn answered(answer: &QueryOutput) -> Response {
+    match answer {
+        QueryOutput::Oir(oir) => {
+            Response::json(200, &GetOperationalIntentReferenceResponse { operational_intent_reference: oir.into() })
+        }
+        QueryOutput::Oirs(oirs) => Response::json(200, &QueryOperationalIntentReferenceResponse::new(oirs)),
+        QueryOutput::Constraint(c) => {
+            Response::json(200, &GetConstraintReferenceResponse { constraint_reference: c.into() })
+        }
+        QueryOutput::Constraints(cs) => Response::json(200, &QueryConstraintReferencesResponse::new(cs)),
+        QueryOutput::Subscription(s) => Response::json(200, &SubscriptionResponse { subscription: s.into() }),
+        QueryOutput::Subscriptions(subs) => Response::json(200, &QuerySubscriptionsResponse::new(subs)),
+        QueryOutput::Availability(status) => Response::json(200, &UssAvailabilityStatusResponse::from(status)),
+        QueryOutput::DssInstances(instances) => Response::json(200, &json::DssInstancesResponse::new(instances)),
+    }
+}
+
+/// The status of a failure's code: the SDK's codes (bad-request 400, permission-denied 403,
+/// not-found 404, conflict 409), missing OVNs 409, the host's (payload-too-large 413,
+/// busy 429, unavailable 503, timeout 504), and 500 for anything else (internal errors and
+/// traps: panic, out-of-fuel, out-of-memory, ...).
+fn status_of(code: &str) -> u16 {
+    use wasmraft_sdk::codes as sdk;
+    use wasmraft_sdk::http::codes as host;
+    match code {
+        sdk::BAD_REQUEST | sdk::INVALID_ARGUMENT => 400,
+        sdk::PERMISSION_DENIED => 403,
+        sdk::NOT_FOUND => 404,
+        sdk::CONFLICT | MISSING_OVNS => 409,
+        host::TOO_LARGE => 413,
+        host::BUSY => 429,
+        host::UNAVAILABLE => 503,
+        host::TIMEOUT => 504,
+        _ => 500,
+    }
+}
+
+fn failed(failure: &Failure) -> Response {
+    if failure.code == MISSING_OVNS
+        && let Some(conflict) = failure.body::<AirspaceConflict>()
+    {
+        return Response::json(
+            409,
+            &AirspaceConflictResponse::new(&conflict.message, &conflict.missing_oirs, &conflict.missing_constraints),
+        );
+    }
+    error(status_of(&failure.code), &failure.message)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn failure_codes_map_to_the_reference_statuses_and_bodies() {
+        let response = |code: &str| {
+            let r = error(status_of(code), "why");
+            (r.status, r.json_body::<serde_json::Value>().unwrap())
+        };
+        let message = serde_json::json!({"message": "why"});
+        let internal = serde_json::json!({"error_message": "why"});
+        assert_eq!(response("bad-request"), (400, message.clone()));
+        assert_eq!(response("permission-denied"), (403, message.clone()));
+        assert_eq!(response("not-found"), (404, message.clone()));
+        assert_eq!(response("conflict"), (409, message.clone()));
+        assert_eq!(response("payload-too-large"), (413, message.clone()));
+        assert_eq!(response("busy"), (429, message));
+        assert_eq!(response("unavailable"), (503, internal.clone()));
+        assert_eq!(response("timeout"), (504, internal.clone()));
+        assert_eq!(response("internal"), (500, internal.clone()));
+        assert_eq!(response("out-of-fuel"), (500, internal));
+    }
+}
