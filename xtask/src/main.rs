@@ -263,7 +263,8 @@ fn bench() -> Result {
     build_appliers()?;
     build_node()?;
     run(cargo().args(["bench", "-p", "wasmraft-tests", "--bench", "apply"]))?;
-    run(cargo().args(["bench", "-p", "wasmraft-tests", "--bench", "cluster"]))
+    run(cargo().args(["bench", "-p", "wasmraft-tests", "--bench", "cluster"]))?;
+    run(cargo().args(["bench", "-p", "wasmraft-tests", "--bench", "dss"]))
 }
 
 /// The randomized fault run, out of the default suite: `cargo xtask soak [SECONDS] [SEED]`.
