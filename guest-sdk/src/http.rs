@@ -229,18 +229,25 @@ impl Failure {
 
     /// The HTTP status the SDK's default `render` gives this failure's code.
     pub fn default_status(&self) -> u16 {
-        use crate::error::codes as sdk;
-        match self.code.as_str() {
-            sdk::BAD_REQUEST | sdk::INVALID_ARGUMENT => 400,
-            sdk::PERMISSION_DENIED => 403,
-            sdk::NOT_FOUND => 404,
-            sdk::CONFLICT => 409,
-            codes::TOO_LARGE => 413,
-            codes::BUSY => 429,
-            codes::UNAVAILABLE => 503,
-            codes::TIMEOUT => 504,
-            _ => 500,
-        }
+        default_status(&self.code)
+    }
+}
+
+/// The HTTP status of a failure code: the SDK's own (bad-request and invalid-argument 400,
+/// permission-denied 403, not-found 404, conflict 409), the host's ([`codes`]: 413, 429,
+/// 503, 504), and 500 for anything else (internal errors, traps).
+pub fn default_status(code: &str) -> u16 {
+    use crate::error::codes as sdk;
+    match code {
+        sdk::BAD_REQUEST | sdk::INVALID_ARGUMENT => 400,
+        sdk::PERMISSION_DENIED => 403,
+        sdk::NOT_FOUND => 404,
+        sdk::CONFLICT => 409,
+        codes::TOO_LARGE => 413,
+        codes::BUSY => 429,
+        codes::UNAVAILABLE => 503,
+        codes::TIMEOUT => 504,
+        _ => 500,
     }
 }
 

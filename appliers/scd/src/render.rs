@@ -4,7 +4,7 @@
 
 use crate::api::{AirspaceConflict, Output, QueryOutput};
 use crate::json::{self, *};
-use wasmraft_sdk::http::{Failure, Outcome, Response};
+use wasmraft_sdk::http::{Failure, Outcome, Response, default_status};
 
 /// Code of the 409 whose body lists the OIRs and constraints missing from a key.
 pub const MISSING_OVNS: &str = "missing-ovns";
@@ -68,23 +68,11 @@ fn answered(answer: &QueryOutput) -> Response {
     }
 }
 
-/// The status of a failure's code: the SDK's codes (bad-request 400, permission-denied 403,
-/// not-found 404, conflict 409), missing OVNs 409, the host's (payload-too-large 413,
-/// busy 429, unavailable 503, timeout 504), and 500 for anything else (internal errors and
-/// traps: panic, out-of-fuel, out-of-memory, ...).
+/// The status of a failure's code: the SDK's mapping, plus missing OVNs as 409.
 fn status_of(code: &str) -> u16 {
-    use wasmraft_sdk::codes as sdk;
-    use wasmraft_sdk::http::codes as host;
     match code {
-        sdk::BAD_REQUEST | sdk::INVALID_ARGUMENT => 400,
-        sdk::PERMISSION_DENIED => 403,
-        sdk::NOT_FOUND => 404,
-        sdk::CONFLICT | MISSING_OVNS => 409,
-        host::TOO_LARGE => 413,
-        host::BUSY => 429,
-        host::UNAVAILABLE => 503,
-        host::TIMEOUT => 504,
-        _ => 500,
+        MISSING_OVNS => 409,
+        other => default_status(other),
     }
 }
 

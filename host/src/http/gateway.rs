@@ -5,7 +5,7 @@
 
 use super::auth::Verifier;
 use crate::api::ClientService;
-use crate::runtime::{CallError, Front, FrontResult};
+use crate::runtime::{CallError, Front, FrontResult, request_meta};
 use crate::status::StatusBoard;
 use axum::body::Body;
 use axum::extract::{Request, State};
@@ -14,7 +14,7 @@ use axum::response::Response;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use tonic::Code;
-use wasmraft_sdk::contract::{Action, ApplierError, Caller, Encoding, HttpOutcome, HttpRequest, HttpResponse, Meta};
+use wasmraft_sdk::contract::{Action, ApplierError, Caller, Encoding, HttpOutcome, HttpRequest, HttpResponse};
 use wasmraft_sdk::http::codes;
 
 pub struct Gateway {
@@ -115,16 +115,8 @@ impl Gateway {
                 return self.render(Encoding::Json, HttpOutcome::Failed(e)).await;
             }
         };
-        let mut entropy = [0u8; 32];
-        if getrandom::fill(&mut entropy).is_err() {
+        let Some(meta) = request_meta(self.status.applied().index, caller.clone()) else {
             return plain(StatusCode::INTERNAL_SERVER_ERROR, "no entropy from the OS".into());
-        }
-        let meta = Meta {
-            index: self.status.applied().index,
-            term: 0,
-            timestamp_ns: now().as_nanos() as u64,
-            caller: caller.clone(),
-            entropy,
         };
         let request = HttpRequest {
             method: parts.method.to_string(),

@@ -6,8 +6,8 @@
 use crate::api::ClientService;
 use crate::status::StatusBoard;
 use std::sync::Arc;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
-use wasmraft_sdk::contract::Meta;
+use crate::runtime::request_meta;
+use std::time::Duration;
 
 pub async fn run(client: Arc<ClientService>, status: Arc<StatusBoard>, me: u64, every: Duration, deadline: Duration) {
     let mut ticks = tokio::time::interval(every);
@@ -19,12 +19,7 @@ pub async fn run(client: Arc<ClientService>, status: Arc<StatusBoard>, me: u64, 
             continue;
         }
         let Some(front) = status.front() else { continue };
-        let mut entropy = [0u8; 32];
-        if getrandom::fill(&mut entropy).is_err() {
-            continue;
-        }
-        let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default();
-        let meta = Meta { index: status.applied().index, term: 0, timestamp_ns: now.as_nanos() as u64, caller: None, entropy };
+        let Some(meta) = request_meta(status.applied().index, None) else { continue };
         let command = match tokio::task::spawn_blocking(move || front.housekeeping(meta)).await {
             Ok(Ok(Ok(Some(command)))) => command,
             Ok(Ok(Ok(None))) => continue,

@@ -10,9 +10,20 @@ use super::module::{LoadedModule, WasmEngine};
 use super::native::run_detached;
 use std::marker::PhantomData;
 use std::sync::Arc;
+use std::time::{SystemTime, UNIX_EPOCH};
 use wasmraft_sdk::Applier;
-use wasmraft_sdk::contract::{Action, Encoding, HttpOutcome, HttpRequest, HttpResponse, Meta, Payload};
+use wasmraft_sdk::contract::{Action, Caller, Encoding, HttpOutcome, HttpRequest, HttpResponse, Meta, Payload};
 use wasmraft_sdk::native;
+
+/// The meta of a call made for a request arriving now, at applied index `index`: this
+/// node's clock and fresh random bits (nothing here is replicated). None without entropy
+/// from the OS.
+pub fn request_meta(index: u64, caller: Option<Caller>) -> Option<Meta> {
+    let mut entropy = [0u8; 32];
+    getrandom::fill(&mut entropy).ok()?;
+    let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default();
+    Some(Meta { index, term: 0, timestamp_ns: now.as_nanos() as u64, caller, entropy })
+}
 
 /// A call's result: what the module returned, a trap, or this node's failure to run it.
 pub type FrontResult<T> = Result<Result<T, CallError>, HostError>;

@@ -37,12 +37,15 @@ fn to_wit_meta(meta: Meta) -> wit::EntryMeta {
     }
 }
 
-fn to_wit_payload(p: Payload) -> wit::Payload {
-    let encoding = match p.encoding {
+fn to_wit_encoding(e: Encoding) -> wit::Encoding {
+    match e {
         Encoding::Postcard => wit::Encoding::Postcard,
         Encoding::Json => wit::Encoding::Json,
-    };
-    wit::Payload { encoding, bytes: p.bytes }
+    }
+}
+
+fn to_wit_payload(p: Payload) -> wit::Payload {
+    wit::Payload { encoding: to_wit_encoding(p.encoding), bytes: p.bytes }
 }
 
 fn from_wit_payload(p: wit::Payload) -> Payload {
@@ -162,7 +165,7 @@ impl Instance {
     }
 
     pub(super) fn render(&mut self, encoding: Encoding, outcome: HttpOutcome) -> Result<HttpResponse, CallError> {
-        let encoding = to_wit_payload(Payload { encoding, bytes: Vec::new() }).encoding;
+        let encoding = to_wit_encoding(encoding);
         let outcome = match outcome {
             HttpOutcome::Applied(bytes) => wit_http::Outcome::Applied(bytes),
             HttpOutcome::Answered(bytes) => wit_http::Outcome::Answered(bytes),

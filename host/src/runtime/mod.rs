@@ -34,7 +34,7 @@ pub mod wasm;
 pub use backend::{Backend, CallError, HostError, ModuleDescriptor, Outcome};
 pub use checkpoint::{Checkpoint, CheckpointError};
 pub use engine::Limits;
-pub use front::{Front, FrontResult};
+pub use front::{Front, FrontResult, request_meta};
 pub use module::{LoadError, LoadedModule, ModuleHash, WasmEngine};
 pub use native::NativeBackend;
 pub use state::{LogPosition, ModuleRecord, StateHash, StateMap, SystemState, Txn, UpgradeRecord};
