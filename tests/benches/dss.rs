@@ -3,20 +3,43 @@
 //! polygon (a handful of S2 cells), each in an altitude band of its own so that none needs
 //! another's OVN. Creates from 64 clients spread over the 3 nodes, then queries of one
 //! altitude band (every query walks the cells' whole index). Run with `cargo xtask bench`.
+//!
+//! `WASMRAFT_BENCH_DELAY=MEAN_MS,JITTER_MS` (`cargo xtask bench-delay`: 16.5,7.5, as the
+//! reference DSS is measured with `tc netem delay 16.5ms 7.5ms`) puts a delay proxy between
+//! the nodes (see `wasmraft_tests::delay`; clients reach the nodes directly), measures the
+//! peer round trip it makes and the latency of one request at a time, and splits the
+//! figures between clients of the leader and of the followers.
 
 use serde_json::{Value, json};
+use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
+use wasmraft::proto::client::StatusRequest;
+use wasmraft::proto::client::client_client::ClientClient;
 use wasmraft_tests::cluster::Cluster;
+use wasmraft_tests::delay::{self, Delay, Proxy};
 use wasmraft_tests::http::{HttpClient, auth_flags, now_secs, rfc3339, token};
 
 const CLIENTS: usize = 64;
 const CREATES: usize = 3_000;
 const QUERIES: usize = 2_000;
+/// The congested area, and one elsewhere for the one-at-a-time requests of the delayed
+/// mode (so that they leave the congested one as the default mode fills it).
+const AREA: [(f64, f64); 4] = [(46.520, 6.560), (46.520, 6.573), (46.529, 6.573), (46.529, 6.560)];
+const QUIET_AREA: [(f64, f64); 4] = [(47.020, 7.060), (47.020, 7.073), (47.029, 7.073), (47.029, 7.060)];
+/// Requests one at a time through each node, and peer round trips per node, in the delayed mode.
+const ONE_AT_A_TIME: usize = 20;
+const ROUND_TRIPS: usize = 30;
+/// Where the ids of the intents in the quiet area start.
+const QUIET_IDS: usize = 1 << 20;
 
 fn percentile(sorted: &[Duration], p: f64) -> Duration {
     sorted[((sorted.len() as f64 * p) as usize).min(sorted.len() - 1)]
+}
+
+fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1e3
 }
 
 fn report(what: &str, mut latencies: Vec<Duration>, elapsed: Duration) {
@@ -24,21 +47,35 @@ fn report(what: &str, mut latencies: Vec<Duration>, elapsed: Duration) {
     println!(
         "{what:<44} {:>7.0} req/s   p50 {:>6.2} ms   p99 {:>6.2} ms   ({} requests in {:.1} s)",
         latencies.len() as f64 / elapsed.as_secs_f64(),
-        percentile(&latencies, 0.50).as_secs_f64() * 1e3,
-        percentile(&latencies, 0.99).as_secs_f64() * 1e3,
+        ms(percentile(&latencies, 0.50)),
+        ms(percentile(&latencies, 0.99)),
         latencies.len(),
         elapsed.as_secs_f64()
     );
 }
 
-fn volume(band: usize, start: u64, end: u64) -> Value {
+/// "p50 X ms p99 Y ms mean Z ms" of `latencies`.
+fn summary(mut latencies: Vec<Duration>) -> String {
+    latencies.sort();
+    let mean = latencies.iter().sum::<Duration>() / latencies.len().max(1) as u32;
+    format!("p50 {:>6.2} ms   p99 {:>6.2} ms   mean {:>6.2} ms", ms(percentile(&latencies, 0.5)), ms(percentile(&latencies, 0.99)), ms(mean))
+}
+
+/// The latencies of requests sent to the leader and to the followers, apart: a follower
+/// hands a write to the leader and waits to hear it committed, a peer round trip more.
+fn report_by_role(leader: u64, tagged: &[(u64, Duration)]) {
+    let (on_leader, on_followers): (Vec<_>, Vec<_>) = tagged.iter().partition(|(node, _)| *node == leader);
+    let only = |v: Vec<&(u64, Duration)>| v.into_iter().map(|(_, d)| *d).collect::<Vec<_>>();
+    println!("    through the leader (node {leader}):  {}", summary(only(on_leader)));
+    println!("    through the followers:        {}", summary(only(on_followers)));
+}
+
+fn volume(area: &[(f64, f64)], band: usize, start: u64, end: u64) -> Value {
     let lower = band as f64 * 2.0;
+    let vertices: Vec<Value> = area.iter().map(|(lat, lng)| json!({"lat": lat, "lng": lng})).collect();
     json!({
         "volume": {
-            "outline_polygon": {"vertices": [
-                {"lat": 46.520, "lng": 6.560}, {"lat": 46.520, "lng": 6.573},
-                {"lat": 46.529, "lng": 6.573}, {"lat": 46.529, "lng": 6.560}
-            ]},
+            "outline_polygon": {"vertices": vertices},
             "altitude_lower": {"value": lower, "reference": "W84", "units": "M"},
             "altitude_upper": {"value": lower + 1.0, "reference": "W84", "units": "M"}
         },
@@ -47,21 +84,33 @@ fn volume(band: usize, start: u64, end: u64) -> Value {
     })
 }
 
+/// Intent `n` over `area` in altitude band `band`.
+fn create(area: &[(f64, f64)], n: usize, band: usize, start: u64, end: u64) -> (&'static str, String, Value) {
+    let body = json!({"extents": [volume(area, band, start, end)], "state": "Accepted", "uss_base_url": "http://uss1.test"});
+    ("PUT", format!("/dss/v1/operational_intent_references/{}", id(n)), body)
+}
+
+fn query(area: &[(f64, f64)], band: usize, start: u64, end: u64) -> (&'static str, String, Value) {
+    ("POST", "/dss/v1/operational_intent_references/query".to_string(), json!({"area_of_interest": volume(area, band, start, end)}))
+}
+
 /// `CLIENTS` clients, client `c` on node `1 + c % 3`, running request `i` (of `total`) as
-/// `make(i)` -> (method, path, body), each expecting `status`.
+/// `make(i)` -> (method, path, body), each expecting `status`: every latency with the node
+/// that answered it, and the time it all took.
 async fn drive(
     cluster: &Cluster,
     token: &str,
     total: usize,
     status: u16,
     make: impl Fn(usize) -> (&'static str, String, Value) + Send + Sync + 'static,
-) -> (Vec<Duration>, Duration) {
+) -> (Vec<(u64, Duration)>, Duration) {
     let (next, make) = (Arc::new(AtomicUsize::new(0)), Arc::new(make));
     let started = Instant::now();
     let tasks: Vec<_> = (0..CLIENTS)
         .map(|c| {
             let (next, make, token) = (next.clone(), make.clone(), token.to_string());
-            let base = cluster.http_url(1 + c as u64 % 3);
+            let node = 1 + c as u64 % 3;
+            let base = cluster.http_url(node);
             tokio::spawn(async move {
                 let http = HttpClient::default();
                 let mut latencies = Vec::new();
@@ -74,7 +123,7 @@ async fn drive(
                     let t = Instant::now();
                     let reply = http.json(method, &format!("{base}{path}"), Some(&token), &body).await.expect("request");
                     assert_eq!(reply.status, status, "{method} {path}: {}", reply.text());
-                    latencies.push(t.elapsed());
+                    latencies.push((node, t.elapsed()));
                 }
             })
         })
@@ -90,29 +139,120 @@ fn id(i: usize) -> String {
     format!("{:08x}-0000-4000-8000-{:012x}", i >> 16, i)
 }
 
-#[tokio::main(flavor = "multi_thread", worker_threads = 2)]
-async fn main() {
+fn free_address() -> String {
+    let port = std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).expect("a free port").port();
+    format!("127.0.0.1:{port}")
+}
+
+/// The delay proxy between the nodes, and the address through which each node's peers
+/// reach it (the proxy forwards to where the node listens).
+struct Doors {
+    doors: BTreeMap<u64, String>,
+    _proxy: Proxy,
+}
+
+/// The cluster, and with a delay the proxy between its nodes.
+fn start(delay: Option<Delay>, args: &[&str]) -> (Cluster, Option<Doors>) {
+    let Some(delay) = delay else { return (Cluster::start_with(3, "scd", true, args), None) };
+    let doors: BTreeMap<u64, String> = (1..=3).map(|id| (id, free_address())).collect();
+    let cluster = Cluster::start_routed(3, "scd", true, args, |node| doors[&node.id].clone());
+    // The nodes try their peers until the proxy is up (their transport retries refusals).
+    let routes: Vec<(String, String)> = doors.iter().map(|(id, door)| (door.clone(), cluster.endpoint(*id).to_string())).collect();
+    let proxy = Proxy::start(delay, &routes);
+    (cluster, Some(Doors { doors, _proxy: proxy }))
+}
+
+/// `ROUND_TRIPS` status calls to `address` on one connection (after a few to open it).
+async fn round_trips(address: &str) -> Vec<Duration> {
+    let mut client = ClientClient::connect(format!("http://{address}")).await.expect("a gRPC connection");
+    let mut took = Vec::new();
+    for call in 0..ROUND_TRIPS + 5 {
+        let t = Instant::now();
+        client.status(StatusRequest {}).await.expect("status");
+        if call >= 5 {
+            took.push(t.elapsed());
+        }
+    }
+    took
+}
+
+/// The peer round trip as the nodes see it (a gRPC call through each node's proxy), next
+/// to the same call straight to the node.
+async fn measure_round_trips(cluster: &Cluster, doors: &BTreeMap<u64, String>) {
+    let (mut delayed, mut direct) = (Vec::new(), Vec::new());
+    for (id, door) in doors {
+        delayed.extend(round_trips(door).await);
+        direct.extend(round_trips(cluster.endpoint(*id)).await);
+    }
+    println!("peer round trip (gRPC status call, {} per node), through the delay: {}", ROUND_TRIPS, summary(delayed));
+    println!("{:<62}direct: {}", "", summary(direct));
+}
+
+/// Creates then queries, one at a time, through `node`, in an area of their own (bands
+/// from `first`): the latency of a request with no queue ahead of it.
+async fn one_at_a_time(cluster: &Cluster, node: u64, token: &str, first: usize, start: u64, end: u64) -> (Vec<Duration>, Vec<Duration>) {
+    let (http, base) = (HttpClient::default(), cluster.http_url(node));
+    let timed = async |(method, path, body): (&str, String, Value), expected: u16| {
+        let t = Instant::now();
+        let reply = http.json(method, &format!("{base}{path}"), Some(token), &body).await.expect("request");
+        assert_eq!(reply.status, expected, "{method} {path}: {}", reply.text());
+        t.elapsed()
+    };
+    let (mut creates, mut queries) = (Vec::new(), Vec::new());
+    for band in first..first + ONE_AT_A_TIME {
+        creates.push(timed(create(&QUIET_AREA, QUIET_IDS + band, band, start, end), 201).await);
+    }
+    for band in first..first + ONE_AT_A_TIME {
+        queries.push(timed(query(&QUIET_AREA, band, start, end), 200).await);
+    }
+    (creates, queries)
+}
+
+async fn bench(delay: Option<Delay>) {
     let mut flags = auth_flags();
     flags.push("--allow-http-base-urls".into());
-    let cluster = Cluster::start_with(3, "scd", true, &flags.iter().map(String::as_str).collect::<Vec<_>>());
-    cluster.leader(Duration::from_secs(10)).await;
+    let (cluster, delayed) = start(delay, &flags.iter().map(String::as_str).collect::<Vec<_>>());
+    let leader = cluster.leader(Duration::from_secs(if delay.is_some() { 30 } else { 10 })).await;
     let token = token("uss1", &["utm.strategic_coordination"]);
     let (start, end) = (now_secs() + 600, now_secs() + 3 * 3600);
-    println!("SCD over HTTP, 3 nodes, {CLIENTS} clients over all nodes, one ~1 km² area:");
+    match delay {
+        None => println!("SCD over HTTP, 3 nodes, {CLIENTS} clients over all nodes, one ~1 km² area:"),
+        Some(d) => println!(
+            "SCD over HTTP, 3 nodes {:.1} ± {:.1} ms apart one way (a userspace delay proxy standing in for netem), \
+             {CLIENTS} clients over all nodes (no delay to them), one ~1 km² area:",
+            ms(d.mean),
+            ms(d.jitter)
+        ),
+    }
+    if let Some(Doors { doors, .. }) = &delayed {
+        measure_round_trips(&cluster, doors).await;
+        let follower = (1..=3).find(|&id| id != leader).expect("a follower");
+        for (node, role, first) in [(leader, "the leader", 0), (follower, "a follower", ONE_AT_A_TIME)] {
+            let (creates, queries) = one_at_a_time(&cluster, node, &token, first, start, end).await;
+            println!("one at a time through {role} (node {node}): creates {}", summary(creates));
+            println!("{:<40}queries {}", "", summary(queries));
+        }
+    }
 
-    let (latencies, elapsed) = drive(&cluster, &token, CREATES, 201, move |i| {
-        let body = json!({"extents": [volume(i, start, end)], "state": "Accepted", "uss_base_url": "http://uss1.test"});
-        ("PUT", format!("/dss/v1/operational_intent_references/{}", id(i)), body)
-    })
-    .await;
-    report(&format!("operational intent creates (to {CREATES})"), latencies, elapsed);
+    let (latencies, elapsed) = drive(&cluster, &token, CREATES, 201, move |i| create(&AREA, i, i, start, end)).await;
+    report(&format!("operational intent creates (to {CREATES})"), latencies.iter().map(|(_, d)| *d).collect(), elapsed);
+    if delayed.is_some() {
+        report_by_role(leader, &latencies);
+    }
 
-    let (latencies, elapsed) = drive(&cluster, &token, QUERIES, 200, move |i| {
-        let body = json!({"area_of_interest": volume(i % CREATES, start, end)});
-        ("POST", "/dss/v1/operational_intent_references/query".to_string(), body)
-    })
-    .await;
-    report(&format!("queries of one band among {CREATES} intents"), latencies, elapsed);
+    let (latencies, elapsed) = drive(&cluster, &token, QUERIES, 200, move |i| query(&AREA, i % CREATES, start, end)).await;
+    report(&format!("queries of one band among {CREATES} intents"), latencies.iter().map(|(_, d)| *d).collect(), elapsed);
+    if delayed.is_some() {
+        report_by_role(leader, &latencies);
+    }
     let applied = cluster.status(1).await.expect("status").applied_index;
     cluster.converged(applied, Duration::from_secs(30)).await;
+}
+
+fn main() {
+    // This executable is also the delay proxy, started by `Proxy::start`.
+    delay::serve_if_asked();
+    let delay = std::env::var("WASMRAFT_BENCH_DELAY").ok().map(|d| Delay::parse(&d).unwrap_or_else(|e| panic!("WASMRAFT_BENCH_DELAY: {e}")));
+    let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("a runtime");
+    runtime.block_on(bench(delay));
 }

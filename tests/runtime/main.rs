@@ -3,6 +3,7 @@
 mod bad_modules;
 mod containment;
 mod determinism;
+mod dss_determinism;
 mod encodings;
 mod instance_lifetime;
 mod snapshot_points;

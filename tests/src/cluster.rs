@@ -61,6 +61,13 @@ impl Cluster {
     /// Starts `n` nodes running the applier `module` (a directory under `appliers/`), each
     /// also serving HTTP on a port of its own if `http`, with extra `serve` flags.
     pub fn start_with(n: u64, module: &str, http: bool, args: &[&str]) -> Cluster {
+        Cluster::start_routed(n, module, http, args, |node| node.address.clone())
+    }
+
+    /// As [`Cluster::start_with`], but the nodes know each other (`--peers`) at
+    /// `route(node)` rather than where each listens: something stands in between, such as
+    /// the delay proxy of the DSS benchmark. Clients still reach each node directly.
+    pub fn start_routed(n: u64, module: &str, http: bool, args: &[&str], route: impl Fn(&Node) -> String) -> Cluster {
         let dir = tempfile::Builder::new().prefix("wasmraft-cluster-").tempdir().expect("temp dir");
         let nodes: BTreeMap<u64, Node> = (1..=n)
             .map(|id| {
@@ -76,7 +83,7 @@ impl Cluster {
                 (id, node)
             })
             .collect();
-        let peers = nodes.values().map(|n| format!("{}={}", n.id, n.address)).collect::<Vec<_>>().join(",");
+        let peers = nodes.values().map(|n| format!("{}={}", n.id, route(n))).collect::<Vec<_>>().join(",");
         let mut cluster = Cluster {
             dir,
             nodes,
@@ -204,6 +211,11 @@ impl Cluster {
 
     pub fn running(&self) -> Vec<u64> {
         self.nodes.values().filter(|n| n.child.is_some()).map(|n| n.id).collect()
+    }
+
+    /// The process id of node `id`, if it runs.
+    pub fn pid(&self, id: u64) -> Option<u32> {
+        self.nodes[&id].child.as_ref().map(Child::id)
     }
 
     pub fn log_of(&self, id: u64) -> String {

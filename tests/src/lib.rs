@@ -2,6 +2,9 @@
 //! engines, entry metadata, and components synthesized from WIT to play broken modules.
 
 pub mod cluster;
+pub mod delay;
+pub mod dss_http;
+pub mod dss_scenario;
 pub mod http;
 
 use std::path::PathBuf;

@@ -5,6 +5,7 @@
 //!   cargo xtask demo       build everything, start a local 3-node cluster, show it working
 //!   cargo xtask dss        a local 3-node SCD DSS on http://localhost:8082 until Ctrl-C
 //!   cargo xtask bench      build everything and print the benchmarks
+//!   cargo xtask bench-delay  the DSS benchmark with 16.5 ± 7.5 ms one way between the nodes
 //!   cargo xtask soak       a long randomized fault run (kills, pauses, member changes, upgrades)
 
 use std::path::{Path, PathBuf};
@@ -49,8 +50,13 @@ fn ensure_wasm_target() -> Result {
     run(Command::new("rustup").args(["target", "add", TARGET]))
 }
 
-/// (directory name, package name) of every applier crate (a crate that builds a cdylib).
-fn appliers() -> Result<Vec<(String, String)>> {
+/// A feature that builds an applier under a newer version: a crate that has it is also built
+/// with it, to `target/appliers/<dir>-next.wasm`, for the tests of upgrades.
+const NEXT_VERSION: &str = "next-version";
+
+/// (output name, package name, feature) of every build of every applier crate (a crate that
+/// builds a cdylib).
+fn appliers() -> Result<Vec<(String, String, Option<&'static str>)>> {
     let mut found = Vec::new();
     let dir = root().join("appliers");
     for entry in std::fs::read_dir(&dir).map_err(|e| format!("{}: {e}", dir.display()))? {
@@ -64,7 +70,11 @@ fn appliers() -> Result<Vec<(String, String)>> {
             .lines()
             .find_map(|l| l.trim().strip_prefix("name = ").map(|v| v.trim_matches('"').to_string()))
             .ok_or_else(|| format!("{}: no package name", path.display()))?;
-        found.push((path.file_name().unwrap().to_string_lossy().into_owned(), package));
+        let dir = path.file_name().unwrap().to_string_lossy().into_owned();
+        if manifest.lines().any(|l| l.trim().starts_with(&format!("{NEXT_VERSION} ="))) {
+            found.push((format!("{dir}-next"), package.clone(), Some(NEXT_VERSION)));
+        }
+        found.push((dir, package, None));
     }
     found.sort();
     Ok(found)
@@ -80,8 +90,13 @@ fn build_appliers() -> Result<Vec<PathBuf>> {
     // One build per applier, copied out at once: an applier that uses another as a library
     // turns that one's exports off by a feature, and building it rewrites the other's
     // .wasm (crate-type cdylib) without them.
-    for (dir, package) in appliers {
-        run(cargo().args(["build", "--target", TARGET, "--profile", "applier", "-p", &package]))?;
+    for (dir, package, feature) in appliers {
+        let mut build = cargo();
+        build.args(["build", "--target", TARGET, "--profile", "applier", "-p", &package]);
+        if let Some(feature) = feature {
+            build.args(["--features", feature]);
+        }
+        run(&mut build)?;
         let from = target_dir().join(TARGET).join("applier").join(format!("{}.wasm", package.replace('-', "_")));
         let to = out.join(format!("{dir}.wasm"));
         std::fs::copy(&from, &to).map_err(|e| format!("{} -> {}: {e}", from.display(), to.display()))?;
@@ -267,6 +282,17 @@ fn bench() -> Result {
     run(cargo().args(["bench", "-p", "wasmraft-tests", "--bench", "dss"]))
 }
 
+/// The DSS benchmark with a delay between the nodes: `cargo xtask bench-delay [MEAN_MS
+/// JITTER_MS]`, by default the reference DSS's `tc netem delay 16.5ms 7.5ms`. A userspace
+/// proxy makes the delay (tests/src/delay.rs): this kernel has no netem.
+fn bench_delay() -> Result {
+    let mut args = std::env::args().skip(2);
+    let (mean, jitter) = (args.next().unwrap_or_else(|| "16.5".into()), args.next().unwrap_or_else(|| "7.5".into()));
+    build_appliers()?;
+    build_node()?;
+    run(cargo().args(["bench", "-p", "wasmraft-tests", "--bench", "dss"]).env("WASMRAFT_BENCH_DELAY", format!("{mean},{jitter}")))
+}
+
 /// The randomized fault run, out of the default suite: `cargo xtask soak [SECONDS] [SEED]`.
 fn soak() -> Result {
     build_appliers()?;
@@ -286,10 +312,11 @@ fn main() -> ExitCode {
         "test" => test(),
         "demo" => demo(),
         "bench" => bench(),
+        "bench-delay" => bench_delay(),
         "soak" => soak(),
         "dss" => dss(),
         _ => {
-            eprintln!("usage: cargo xtask <appliers | test | demo | dss [--public-key FILE] | bench | soak [SECONDS] [SEED]>");
+            eprintln!("usage: cargo xtask <appliers | test | demo | dss [--public-key FILE] | bench | bench-delay [MEAN_MS JITTER_MS] | soak [SECONDS] [SEED]>");
             return ExitCode::from(2);
         }
     };

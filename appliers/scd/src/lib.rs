@@ -50,7 +50,7 @@ pub struct Scd;
 
 impl Applier for Scd {
     const NAME: &'static str = "scd";
-    const VERSION: &'static str = "1.0.0";
+    const VERSION: &'static str = if cfg!(feature = "next-version") { "1.0.1" } else { "1.0.0" };
 
     type Command = Command;
     type Query = Query;
