@@ -1,12 +1,13 @@
 //! The apply thread: applies committed entries through the runtime in log order, answers the
-//! proposals and queries waiting on this node, installs snapshots received from the leader,
-//! and asks for a snapshot of its own every `snapshot_interval` entries.
+//! proposals waiting on this node, hands the queries whose read point is applied to the
+//! read threads, installs snapshots received from the leader, and asks for a snapshot of
+//! its own every `snapshot_interval` entries.
 
 use crate::entry::{EntryData, ProposalId};
 use crate::inbox::{ApplyTask, Event, QueryAnswer};
 use crate::proposals::{ProposeError, Proposals};
 use crate::status::{self, StatusBoard};
-use crate::runtime::{Checkpoint, HostError, Runtime, WasmBackend, WasmEngine};
+use crate::runtime::{Checkpoint, HostError, Reader, Runtime, WasmBackend, WasmEngine};
 use crate::snapshot::{self, SnapshotDir};
 use crossbeam_channel::{Receiver, Sender};
 use crate::membership::{MemberBook, MembershipOutput};
@@ -52,6 +53,39 @@ pub struct Applier {
 /// before the node gives up and exits: an entry's outcome must never depend on it.
 const HOST_RETRIES: u32 = 10;
 
+/// Threads that answer queries, each on the state as of the moment it became readable (an
+/// O(1) copy), so that queries neither wait for the entries applying after them nor hold
+/// them up.
+const READ_THREADS: usize = 2;
+
+type ReadJob = (Reader, Payload, Option<Caller>, QueryReply);
+
+fn start_readers() -> Sender<ReadJob> {
+    let (jobs, queue) = crossbeam_channel::unbounded::<ReadJob>();
+    for n in 0..READ_THREADS {
+        let queue = queue.clone();
+        let spawned = std::thread::Builder::new().name(format!("reads-{n}")).spawn(move || {
+            for (reader, payload, caller, reply) in queue {
+                if !reply.is_closed() {
+                    let _ = reply.send(answer(&reader, payload, caller));
+                }
+            }
+        });
+        if let Err(e) = spawned {
+            // The apply thread answers nothing then; without reads the node is no use.
+            panic!("cannot start a read thread: {e}");
+        }
+    }
+    jobs
+}
+
+fn answer(reader: &Reader, payload: Payload, caller: Option<Caller>) -> Result<QueryAnswer, ProposeError> {
+    match reader.query(caller, now_ns(), payload) {
+        Ok(result) => Ok(QueryAnswer { applied_index: reader.applied().index, result }),
+        Err(e) => Err(ProposeError::Halted(e.to_string())),
+    }
+}
+
 fn now_ns() -> u64 {
     SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_nanos() as u64)
 }
@@ -68,6 +102,7 @@ impl Applier {
         self.status.set_front(self.runtime.front());
         self.publish();
         let mut last_request = self.runtime.applied().index;
+        let readers = start_readers();
         // Queries waiting for the applied index to reach their read index.
         let mut waiting: Vec<(u64, Payload, Option<Caller>, QueryReply)> = Vec::new();
         while let Ok(task) = tasks.recv() {
@@ -98,7 +133,7 @@ impl Applier {
             let applied = self.runtime.applied().index;
             for (_, payload, caller, reply) in waiting.extract_if(.., |(min, ..)| *min <= applied) {
                 if !reply.is_closed() {
-                    let _ = reply.send(self.query(payload, caller));
+                    let _ = readers.send((self.runtime.reader(), payload, caller, reply));
                 }
             }
             waiting.retain(|(.., reply)| !reply.is_closed());
@@ -118,13 +153,6 @@ impl Applier {
                 module: self.module.clone(),
             };
             let _ = self.writer.send(job);
-        }
-    }
-
-    fn query(&self, payload: Payload, caller: Option<Caller>) -> Result<QueryAnswer, ProposeError> {
-        match self.runtime.query(caller, now_ns(), payload) {
-            Ok(result) => Ok(QueryAnswer { applied_index: self.runtime.applied().index, result }),
-            Err(e) => Err(ProposeError::Halted(e.to_string())),
         }
     }
 

@@ -10,12 +10,12 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 use bytes::Bytes;
 use kv_applier::{Command, Kv};
-use std::time::Instant;
 use testkit_applier::{Command as TkCommand, Testkit};
 use wasmraft::runtime::state::WriteSet;
 use wasmraft::runtime::{Limits, NativeBackend, Runtime, StateMap, Txn};
 use wasmraft_sdk::codec;
 use wasmraft_sdk::contract::{Encoding, Meta, Payload};
+use wasmraft_tests::bench::{self, Stats};
 use wasmraft_tests::{Rng, meta, wasm_runtime};
 
 const BATCH: usize = 20_000;
@@ -23,36 +23,9 @@ const ROUNDS: usize = 7;
 const KEYS: u64 = 10_000;
 const VALUE: usize = 256;
 
-#[derive(Clone, Copy)]
-struct Stats {
-    median: f64,
-    min: f64,
-    max: f64,
-}
-
-impl std::fmt::Display for Stats {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{:>8.0} ns  ({:.0}–{:.0})", self.median, self.min, self.max)
-    }
-}
-
-fn stats(mut samples: Vec<f64>) -> Stats {
-    samples.sort_by(f64::total_cmp);
-    Stats { median: samples[samples.len() / 2], min: samples[0], max: samples[samples.len() - 1] }
-}
-
 /// Times `per_round` (which runs `BATCH` operations) over `ROUNDS` rounds after one warm-up.
-fn time(mut per_round: impl FnMut(usize)) -> Stats {
-    per_round(0);
-    stats(
-        (1..=ROUNDS)
-            .map(|round| {
-                let start = Instant::now();
-                per_round(round);
-                start.elapsed().as_nanos() as f64 / BATCH as f64
-            })
-            .collect(),
-    )
+fn time(per_round: impl FnMut(usize)) -> Stats {
+    bench::time(ROUNDS, BATCH, per_round)
 }
 
 fn entries<C: serde::Serialize>(round: usize, encoding: Encoding, mut command: impl FnMut(&mut Rng) -> C) -> Vec<(Meta, Payload)> {

@@ -58,10 +58,23 @@ fn a_component_without_the_http_handler() {
 
 #[test]
 fn an_incompatible_version_of_the_contract() {
-    let wit = applier_wit().replace("package wasmraft:applier@0.2.0;", "package wasmraft:applier@0.3.0;");
+    let wit = applier_wit().replace("package wasmraft:applier@0.2.1;", "package wasmraft:applier@0.3.0;");
     let e = refusal(&synthesize_component(&wit, "applier"));
     assert_eq!(e, LoadError::IncompatibleAbi { found: "wasmraft:applier@0.3.0".into() });
-    assert!(e.to_string().contains("wasmraft:applier@0.2.0"), "names what the host speaks: {e}");
+    assert!(e.to_string().contains("wasmraft:applier@0.2.1"), "names what the host speaks: {e}");
+}
+
+/// An additive patch of the contract keeps the modules built against the one before: a
+/// 0.2.0 module (no `scan-packed`) links here. The stand-in traps in `info`, which is how
+/// far it gets: past the linker.
+#[test]
+fn a_module_of_the_previous_patch_links() {
+    let wit = applier_wit().replace("package wasmraft:applier@0.2.1;", "package wasmraft:applier@0.2.0;");
+    let scan_packed = wit.find("    scan-packed:").expect("the 0.2.1 addition");
+    let wit = format!("{}{}", &wit[..scan_packed], &wit[scan_packed..][wit[scan_packed..].find('\n').unwrap() + 1..]);
+    assert!(!wit.contains("scan-packed"));
+    let e = refusal(&synthesize_component(&wit, "applier"));
+    assert!(!matches!(e, LoadError::Mismatch(_) | LoadError::IncompatibleAbi { .. }), "{e}");
 }
 
 #[test]

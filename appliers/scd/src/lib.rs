@@ -16,6 +16,7 @@ mod api;
 mod auth;
 mod auxiliary;
 mod availability;
+mod cell_index;
 mod constraint;
 mod entry;
 mod expiry;

@@ -52,12 +52,12 @@ impl Extent {
     }
 }
 
-/// OIRs in `area`: cells, altitude and time.
+/// OIRs in `area`: cells, altitude and time (their index keys carry all three).
 pub fn oirs(ctx: &Ctx, area: &Volume) -> Result<Vec<(Id, OirRecord)>, Error> {
-    OIRS.search(ctx, area, MAX_RESULTS, |o| area.overlaps_altitude(o.alt_lo, o.alt_hi))
+    OIRS.search(ctx, area, MAX_RESULTS, |_| true)
 }
 
-/// Constraints in `area`: cells and time (no altitude, as the reference).
+/// Constraints in `area`: cells and time (no altitude, as the reference: their keys have none).
 pub fn constraints(ctx: &Ctx, area: &Volume) -> Result<Vec<(Id, ConstraintRecord)>, Error> {
     CONSTRAINTS.search(ctx, area, MAX_RESULTS, |_| true)
 }

@@ -1,14 +1,13 @@
 //! The replicated state: tables, their indexes, and the stored records.
 //!
 //! Each spatial entity (OIR, constraint, subscription) is two rows: a small head with what
-//! answers show, and its footprint (cells and time window), which carries the cell index.
-//! The index keys are `(cell, end, start, id)`: a search starts its scan of a cell at its own
-//! start, past everything that ended before (ended entities stay for the 112-day TTL, so
-//! most of a busy cell's entries), and reads the starts off the keys, loading only the
-//! heads that overlap it in time. Heads stay free of cell lists, and a notification-index
-//! bump rewrites a head without touching the index.
+//! answers show, and its footprint (cells, time window, altitudes), which carries the cell
+//! index. A search filters on the index keys alone and loads only the heads it returns, so
+//! a busy cell costs key reads, not record loads; a notification-index bump rewrites a head
+//! without touching the index. The key layout is [`CellKey`]'s.
 
 use crate::api::{Availability, OirState, Volume};
+use crate::cell_index::{CellKey, Tiers};
 use crate::rfc3339::Nanos;
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet};
@@ -76,29 +75,31 @@ pub struct HeartbeatRecord {
     pub next_expected_before: Option<Nanos>,
 }
 
-/// Where and when an entity is: its sorted, deduplicated level-13 cells and its window.
+/// Where, when and how high an entity is: its sorted, deduplicated level-13 cells, its
+/// window and (OIRs only) its altitudes.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Footprint {
     pub start: Nanos,
     pub end: Nanos,
+    pub alt_lo: Option<f32>,
+    pub alt_hi: Option<f32>,
     pub cells: Vec<u64>,
 }
 
-/// A cell index key: a cell, and the end and start of an entity in it.
-type CellKey = (u64, Nanos, Nanos);
-
-fn cell_keys(f: &Footprint) -> Vec<CellKey> {
-    f.cells.iter().map(|&cell| (cell, f.end, f.start)).collect()
-}
-
-/// A record with a time window (kept in its footprint too).
+/// A record with a time window (kept in its footprint too) and maybe altitudes.
 pub trait Windowed {
     fn window(&self) -> (Nanos, Nanos);
+    fn altitudes(&self) -> (Option<f32>, Option<f32>) {
+        (None, None)
+    }
 }
 
 impl Windowed for OirRecord {
     fn window(&self) -> (Nanos, Nanos) {
         (self.start, self.end)
+    }
+    fn altitudes(&self) -> (Option<f32>, Option<f32>) {
+        (self.alt_lo, self.alt_hi)
     }
 }
 
@@ -119,6 +120,7 @@ pub struct Entities<V: 'static> {
     pub heads: Table<Id, V>,
     footprints: Table<Id, Footprint>,
     by_cell: &'static Index<Id, Footprint, CellKey>,
+    tiers: &'static Tiers,
 }
 
 impl<V: Windowed + Serialize + serde::de::DeserializeOwned> Entities<V> {
@@ -139,11 +141,12 @@ impl<V: Windowed + Serialize + serde::de::DeserializeOwned> Entities<V> {
 
     pub fn put(&self, ctx: &mut Ctx, id: Id, head: &V, cells: &[u64]) -> Result<(), Error> {
         self.heads.put(ctx, &id, head)?;
-        let (start, end) = head.window();
-        self.footprints.put(ctx, &id, &Footprint { start, end, cells: cells.to_vec() })
+        let ((start, end), (alt_lo, alt_hi)) = (head.window(), head.altitudes());
+        self.footprints.put(ctx, &id, &Footprint { start, end, alt_lo, alt_hi, cells: cells.to_vec() })
     }
 
-    /// Rewrites the head only: for changes that leave the window and cells as they are.
+    /// Rewrites the head only: for changes that leave the window, altitudes and cells as
+    /// they are.
     pub fn put_head(&self, ctx: &mut Ctx, id: Id, head: &V) -> Result<(), Error> {
         self.heads.put(ctx, &id, head)
     }
@@ -154,30 +157,38 @@ impl<V: Windowed + Serialize + serde::de::DeserializeOwned> Entities<V> {
         Ok(())
     }
 
-    /// Ids of the entities in any of the volume's cells whose windows overlap its own, in
-    /// id order.
+    /// Ids of the entities in any of the volume's cells whose windows and altitudes overlap
+    /// its own (only OIRs have altitudes in their keys), in id order.
     pub fn in_volume(&self, ctx: &Ctx, volume: &Volume) -> Result<BTreeSet<Id>, Error> {
         let mut ids = BTreeSet::new();
-        // `end >= volume.start`: where the scan of each cell starts.
-        let from_end = volume.start.unwrap_or(Nanos::MIN);
-        for &cell in &volume.cells {
-            // Inclusive starts and exclusive ends only: the SDK's `Index::range` mis-bounds
-            // the other two (its successor key `enc(k) ‖ 0` sorts before `enc(k) ‖ id`).
-            let from = Bound::Included((cell, from_end, Nanos::MIN));
-            let to =
-                cell.checked_add(1).map_or(Bound::Unbounded, |next| Bound::Excluded((next, Nanos::MIN, Nanos::MIN)));
-            for entry in self.by_cell.range(ctx, (from, to)) {
-                let ((_, end, start), id) = entry?;
-                if volume.overlaps_time(start, end) {
+        // The cells are sorted, so their tiers' ranges are too. One scan runs on through
+        // the ranges while the keys it meets fall in them, so empty cells and tiers cost
+        // nothing; a key short of the next range starts a new scan there.
+        let ranges: Vec<_> =
+            volume.cells.iter().flat_map(|&cell| self.tiers.ranges(cell, volume.start, volume.end)).collect();
+        let Some(&(_, last)) = ranges.last() else { return Ok(ids) };
+        let mut ranges = ranges.iter().peekable();
+        'scan: while let Some((from, _)) = ranges.peek() {
+            for entry in self.by_cell.range(ctx, (Bound::Included(*from), Bound::Included(last))) {
+                let (key, id) = entry?;
+                while ranges.next_if(|(_, to)| key > *to).is_some() {}
+                match ranges.peek() {
+                    Some((from, _)) if key < *from => continue 'scan,
+                    Some(_) => {}
+                    None => break,
+                }
+                let (lo, hi) = key.altitudes();
+                if volume.overlaps_time(key.start, key.end) && volume.overlaps_altitude(Some(lo), Some(hi)) {
                     ids.insert(id);
                 }
             }
+            break;
         }
         Ok(ids)
     }
 
-    /// The heads of the entities in `volume` (cells and time) that `keep` accepts, in id
-    /// order, at most `limit` of them.
+    /// The heads of the entities in `volume` that `keep` accepts, in id order, at most
+    /// `limit` of them.
     pub fn search(
         &self,
         ctx: &Ctx,
@@ -199,7 +210,13 @@ impl<V: Windowed + Serialize + serde::de::DeserializeOwned> Entities<V> {
     }
 }
 
-const OIR_BY_CELL: Index<Id, Footprint, CellKey> = Index::new("oir/by-cell", cell_keys);
+const HOUR: Nanos = 3_600_000_000_000;
+const DAY: Nanos = 24 * HOUR;
+
+/// OIRs are mostly flights of minutes to hours.
+const OIR_TIERS: Tiers = Tiers(&[HOUR, DAY]);
+const OIR_BY_CELL: Index<Id, Footprint, CellKey> =
+    Index::new("oir/by-cell", |f| OIR_TIERS.keys(&f.cells, (f.start, f.end), (f.alt_lo, f.alt_hi)));
 pub const OIR_BY_SUBSCRIPTION: Index<Id, OirRecord, Id> =
     Index::new("oir/by-subscription", |o: &OirRecord| o.subscription_id.into_iter().collect());
 pub const OIR_BY_END: Index<Id, OirRecord, i64> = Index::new("oir/by-end", |o: &OirRecord| vec![o.end]);
@@ -207,24 +224,32 @@ pub const OIRS: Entities<OirRecord> = Entities {
     heads: Table::new("oir").with_indexes(&[&OIR_BY_SUBSCRIPTION, &OIR_BY_END]),
     footprints: Table::new("oir/footprint").with_indexes(&[&OIR_BY_CELL]),
     by_cell: &OIR_BY_CELL,
+    tiers: &OIR_TIERS,
 };
 
-const CONSTRAINT_BY_CELL: Index<Id, Footprint, CellKey> = Index::new("constraint/by-cell", cell_keys);
+/// Constraints and subscriptions often last a day or more; one tier keeps their searches
+/// to two scans per cell.
+const DAY_TIERS: Tiers = Tiers(&[DAY]);
+const CONSTRAINT_BY_CELL: Index<Id, Footprint, CellKey> =
+    Index::new("constraint/by-cell", |f| DAY_TIERS.keys(&f.cells, (f.start, f.end), (f.alt_lo, f.alt_hi)));
 pub const CONSTRAINT_BY_END: Index<Id, ConstraintRecord, i64> =
     Index::new("constraint/by-end", |c: &ConstraintRecord| vec![c.end]);
 pub const CONSTRAINTS: Entities<ConstraintRecord> = Entities {
     heads: Table::new("constraint").with_indexes(&[&CONSTRAINT_BY_END]),
     footprints: Table::new("constraint/footprint").with_indexes(&[&CONSTRAINT_BY_CELL]),
     by_cell: &CONSTRAINT_BY_CELL,
+    tiers: &DAY_TIERS,
 };
 
-const SUBSCRIPTION_BY_CELL: Index<Id, Footprint, CellKey> = Index::new("subscription/by-cell", cell_keys);
+const SUBSCRIPTION_BY_CELL: Index<Id, Footprint, CellKey> =
+    Index::new("subscription/by-cell", |f| DAY_TIERS.keys(&f.cells, (f.start, f.end), (f.alt_lo, f.alt_hi)));
 pub const SUBSCRIPTION_BY_END: Index<Id, SubscriptionRecord, i64> =
     Index::new("subscription/by-end", |s: &SubscriptionRecord| vec![s.end]);
 pub const SUBSCRIPTIONS: Entities<SubscriptionRecord> = Entities {
     heads: Table::new("subscription").with_indexes(&[&SUBSCRIPTION_BY_END]),
     footprints: Table::new("subscription/footprint").with_indexes(&[&SUBSCRIPTION_BY_CELL]),
     by_cell: &SUBSCRIPTION_BY_CELL,
+    tiers: &DAY_TIERS,
 };
 
 /// By USS (the `sub` of its access tokens).

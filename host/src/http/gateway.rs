@@ -13,6 +13,7 @@ use axum::http::{HeaderName, HeaderValue, StatusCode, header};
 use axum::response::Response;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use tokio_stream::StreamExt;
 use tonic::Code;
 use wasmraft_sdk::contract::{Action, ApplierError, Caller, Encoding, HttpOutcome, HttpRequest, HttpResponse};
 use wasmraft_sdk::http::codes;
@@ -76,6 +77,42 @@ async fn call<T: Send + 'static>(front: &Arc<dyn Front>, f: impl FnOnce(&dyn Fro
     }
 }
 
+/// How much of a body over the limit is still read (and dropped) before the 413.
+const DRAIN_LIMIT: usize = 64 << 20;
+
+/// The body, or `None` if it is over `limit` bytes (or breaks off). Past the limit nothing
+/// more is kept, but the rest is read and dropped (up to `DRAIN_LIMIT`, within `deadline`):
+/// a client still sending when the node answers and closes would see a reset connection
+/// rather than the 413.
+async fn read_body(body: Body, limit: usize, deadline: Duration) -> Option<Vec<u8>> {
+    let mut chunks = body.into_data_stream();
+    let mut kept = Vec::new();
+    let mut seen = 0usize;
+    while seen <= limit {
+        match chunks.next().await {
+            None => return Some(kept),
+            Some(Ok(chunk)) => {
+                seen += chunk.len();
+                if seen <= limit {
+                    kept.extend_from_slice(&chunk);
+                }
+            }
+            Some(Err(_)) => return None,
+        }
+    }
+    drop(kept);
+    let drain = async {
+        while seen <= limit.saturating_add(DRAIN_LIMIT) {
+            match chunks.next().await {
+                Some(Ok(chunk)) => seen += chunk.len(),
+                _ => break,
+            }
+        }
+    };
+    let _ = tokio::time::timeout(deadline, drain).await;
+    None
+}
+
 impl Gateway {
     /// The caller the token names, or why the token was refused.
     fn authenticate(&self, header: Option<&HeaderValue>) -> (Option<Caller>, Option<String>) {
@@ -108,9 +145,9 @@ impl Gateway {
         };
         let (caller, auth_error) = self.authenticate(request.headers().get(header::AUTHORIZATION));
         let (parts, body) = request.into_parts();
-        let body = match axum::body::to_bytes(body, self.max_body).await {
-            Ok(body) => body.to_vec(),
-            Err(_) => {
+        let body = match read_body(body, self.max_body, self.deadline).await {
+            Some(body) => body,
+            None => {
                 let e = ApplierError::new(codes::TOO_LARGE, format!("the request body is over this node's limit of {} bytes", self.max_body));
                 return self.render(Encoding::Json, HttpOutcome::Failed(e)).await;
             }

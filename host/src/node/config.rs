@@ -81,6 +81,10 @@ pub struct ServeArgs {
     /// Let USS base URLs use http:// (local testing); without it the module requires https.
     #[arg(long, num_args = 0..=1, default_missing_value = "true", value_name = "BOOL")]
     pub allow_http_base_urls: Option<bool>,
+    /// A setting handed to the module with every HTTP request, as NAME=VALUE (repeat the
+    /// flag for more), e.g. the SCD module's `locality`, `public-endpoint` and `dar-id`.
+    #[arg(long, value_name = "NAME=VALUE")]
+    pub http_setting: Option<Vec<String>>,
     /// HTTP request bodies larger than this many KiB are refused [default: 1024]
     #[arg(long, value_name = "KIB")]
     pub http_max_body_kib: Option<usize>,
@@ -96,8 +100,31 @@ pub struct HttpSettings {
     pub listen: String,
     pub public_keys: Vec<PathBuf>,
     pub audiences: Vec<String>,
-    pub allow_http_base_urls: bool,
+    /// What the module is handed with every request (`allow-http-base-urls` among them).
+    pub module_settings: Vec<(String, String)>,
     pub max_body: usize,
+}
+
+const ALLOW_HTTP_BASE_URLS: &str = "allow-http-base-urls";
+
+/// `--http-setting` values, then `allow-http-base-urls`; a name given twice is refused.
+fn module_settings(given: &[String], allow_http_base_urls: bool) -> anyhow::Result<Vec<(String, String)>> {
+    let mut settings = Vec::new();
+    for text in given {
+        let Some((name, value)) = text.split_once('=').filter(|(name, _)| !name.trim().is_empty()) else {
+            bail!("--http-setting `{text}`: expected NAME=VALUE");
+        };
+        let name = name.trim();
+        if name == ALLOW_HTTP_BASE_URLS {
+            bail!("--http-setting {name}: use --allow-http-base-urls");
+        }
+        if settings.iter().any(|(n, _)| n == name) {
+            bail!("--http-setting {name} is given twice");
+        }
+        settings.push((name.to_string(), value.to_string()));
+    }
+    settings.push((ALLOW_HTTP_BASE_URLS.to_string(), allow_http_base_urls.to_string()));
+    Ok(settings)
 }
 
 fn comma_list(text: &str) -> Vec<String> {
@@ -172,7 +199,7 @@ impl ServeArgs {
         let a = self;
         Ok(merge!(a, file, id, listen, peers, join, data_dir, module, cluster_name, tick_ms, election_ticks, heartbeat_ticks,
             snapshot_interval, snapshot_catchup, fuel, memory_mib, request_timeout, http_listen, jwt_public_key, jwt_audience,
-            allow_http_base_urls, http_max_body_kib, housekeeping_interval))
+            allow_http_base_urls, http_setting, http_max_body_kib, housekeeping_interval))
     }
 
     pub fn resolve(self) -> anyhow::Result<NodeConfig> {
@@ -206,11 +233,14 @@ impl ServeArgs {
                 listen,
                 public_keys,
                 audiences,
-                allow_http_base_urls: args.allow_http_base_urls.unwrap_or(false),
+                module_settings: module_settings(
+                    args.http_setting.as_deref().unwrap_or_default(),
+                    args.allow_http_base_urls.unwrap_or(false),
+                )?,
                 max_body: args.http_max_body_kib.unwrap_or(1024).max(1) << 10,
             }),
-            None if !public_keys.is_empty() || args.allow_http_base_urls.is_some() => {
-                bail!("--jwt-public-key, --jwt-audience and --allow-http-base-urls are settings of --http-listen")
+            None if !public_keys.is_empty() || args.allow_http_base_urls.is_some() || args.http_setting.is_some() => {
+                bail!("--jwt-public-key, --jwt-audience, --allow-http-base-urls and --http-setting are settings of --http-listen")
             }
             None => None,
         };
@@ -272,5 +302,29 @@ mod tests {
         std::fs::write(&file, "id = 1\nbogus = 3\n").unwrap();
         let err = ServeArgs { config: Some(file), ..Default::default() }.resolve().unwrap_err();
         assert!(format!("{err:#}").contains("bogus"), "{err:#}");
+    }
+
+    #[test]
+    fn module_settings_are_name_value_pairs() {
+        let given = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        let settings = module_settings(&given(&["locality=dss-a", "public-endpoint=https://dss.example.com/a=b"]), true).unwrap();
+        let pair = |n: &str, v: &str| (n.to_string(), v.to_string());
+        assert_eq!(
+            settings,
+            [pair("locality", "dss-a"), pair("public-endpoint", "https://dss.example.com/a=b"), pair("allow-http-base-urls", "true")]
+        );
+        for (bad, why) in [
+            (&["locality"][..], "NAME=VALUE"),
+            (&["=x"], "NAME=VALUE"),
+            (&["a=1", "a=2"], "twice"),
+            (&["allow-http-base-urls=true"], "--allow-http-base-urls"),
+        ] {
+            let e = module_settings(&given(bad), false).unwrap_err();
+            assert!(e.to_string().contains(why), "{bad:?}: {e}");
+        }
+        let without_http = ServeArgs { http_setting: Some(given(&["a=1"])), ..Default::default() };
+        let dir = tempfile::tempdir().unwrap();
+        let args = ServeArgs { id: Some(1), listen: Some("127.0.0.1:1".into()), data_dir: Some(dir.path().into()), ..without_http };
+        assert!(format!("{:#}", args.resolve().unwrap_err()).contains("settings of --http-listen"));
     }
 }

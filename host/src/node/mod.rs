@@ -311,7 +311,7 @@ pub fn run(config: NodeConfig) -> anyhow::Result<()> {
             client: client.clone(),
             status: status.clone(),
             verifier,
-            settings: vec![("allow-http-base-urls".into(), http.allow_http_base_urls.to_string())],
+            settings: http.module_settings.clone(),
             max_body: http.max_body,
             deadline: config.request_timeout,
         });

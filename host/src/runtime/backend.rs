@@ -53,8 +53,6 @@ pub trait Backend: Send {
     fn describe(&self) -> ModuleDescriptor;
     /// Applies one entry on the long-lived apply instance.
     fn apply(&mut self, meta: Meta, command: Payload, txn: &mut Txn) -> Result<Outcome, HostError>;
-    /// Answers a query on an instance of its own, never the apply instance.
-    fn query(&self, meta: Meta, query: Payload, txn: &mut Txn) -> Result<Outcome, HostError>;
     /// Runs this module's `migrate` from `previous`, on an instance of its own.
     fn migrate(&mut self, meta: Meta, previous: &Info, txn: &mut Txn) -> Result<Result<(), CallError>, HostError>;
     /// Drops the apply instance: the next apply gets a fresh one.

@@ -1,13 +1,14 @@
 //! The active module's calls outside the log, on the node that received a request:
-//! `handle` (what to do with an HTTP request), `render` (the response for an outcome) and
-//! `housekeeping` (a command the leader proposes now and then). None of them touches the
-//! state, and each runs on an instance of its own, on whichever thread asks, so that HTTP
-//! work never waits for the apply thread.
+//! `handle` (what to do with an HTTP request), `render` (the response for an outcome),
+//! `housekeeping` (a command the leader proposes now and then) and `query` (on a read-only
+//! copy of the state). Each runs on an instance of its own, on whichever thread asks, so
+//! that this work never waits for the apply thread, nor holds it up.
 
-use super::backend::{CallError, HostError};
+use super::backend::{CallError, HostError, Outcome};
 use super::instance::Instance;
 use super::module::{LoadedModule, WasmEngine};
-use super::native::run_detached;
+use super::native::{run, run_detached};
+use super::state::Txn;
 use std::marker::PhantomData;
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -34,6 +35,8 @@ pub trait Front: Send + Sync {
     fn handle(&self, meta: Meta, request: HttpRequest) -> FrontResult<Action>;
     fn render(&self, encoding: Encoding, outcome: HttpOutcome) -> FrontResult<HttpResponse>;
     fn housekeeping(&self, meta: Meta) -> FrontResult<Option<Payload>>;
+    /// Answers a query from `txn` (read-only: a query cannot write).
+    fn query(&self, meta: Meta, query: Payload, txn: &mut Txn) -> Result<Outcome, HostError>;
 }
 
 pub struct WasmFront {
@@ -67,6 +70,10 @@ impl Front for WasmFront {
     fn housekeeping(&self, meta: Meta) -> FrontResult<Option<Payload>> {
         Ok(self.instance(meta.index)?.housekeeping(meta))
     }
+
+    fn query(&self, meta: Meta, query: Payload, txn: &mut Txn) -> Result<Outcome, HostError> {
+        Ok(self.instance(meta.index)?.query(meta, query, txn))
+    }
 }
 
 /// The same calls on an applier compiled into the host (tests, benchmarks).
@@ -93,5 +100,9 @@ impl<A: Applier> Front for NativeFront<A> {
 
     fn housekeeping(&self, meta: Meta) -> FrontResult<Option<Payload>> {
         Ok(run_detached(|| native::housekeeping::<A>(meta)))
+    }
+
+    fn query(&self, meta: Meta, query: Payload, txn: &mut Txn) -> Result<Outcome, HostError> {
+        Ok(run(txn, |host| native::query::<A>(host, meta, &query)))
     }
 }

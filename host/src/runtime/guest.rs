@@ -110,6 +110,21 @@ pub(super) fn add_imports_to_linker(linker: &mut Linker<GuestState>, abi_version
         charge(&mut cx, page.iter().map(|(k, v)| k.len() + v.len()).sum())?;
         Ok((page.into_iter().map(|(k, v)| (k.to_vec(), v.to_vec())).collect::<Vec<_>>(),))
     })?;
+    store.func_wrap("scan-packed", |mut cx: Cx, (start, end, limit): (Vec<u8>, Option<Vec<u8>>, u32)| {
+        charge(&mut cx, start.len() + end.as_ref().map_or(0, Vec::len))?;
+        let page = cx.data().txn.scan(&start, end.as_deref(), limit);
+        let bytes: usize = page.iter().map(|(k, v)| k.len() + v.len()).sum();
+        charge(&mut cx, bytes)?;
+        let mut packed = Vec::with_capacity(bytes + 8 * page.len());
+        for (key, value) in &page {
+            // Keys and values are far below 4 GiB (the store caps them).
+            for part in [key, value] {
+                packed.extend_from_slice(&(part.len() as u32).to_le_bytes());
+                packed.extend_from_slice(part);
+            }
+        }
+        Ok((packed,))
+    })?;
 
     let mut log = linker.instance(&format!("wasmraft:applier/log@{abi_version}"))?;
     log.func_wrap("log", |mut cx: Cx, (level, message): (WitLevel, String)| {

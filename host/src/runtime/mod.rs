@@ -164,9 +164,13 @@ impl Runtime {
         now_ns: u64,
         query: Payload,
     ) -> Result<Result<Vec<u8>, ApplierError>, HostError> {
-        let meta = Meta { index: self.applied.index, term: self.applied.term, timestamp_ns: now_ns, caller, entropy: [0; 32] };
-        let mut txn = Txn::read_only(self.state.clone());
-        Ok(self.backend.query(meta, query, &mut txn)?.map_err(CallError::into_error))
+        self.reader().query(caller, now_ns, query)
+    }
+
+    /// The applied state as of now (an O(1) copy) with the module that reads it: queries
+    /// on it may run on any thread while later entries apply.
+    pub fn reader(&self) -> Reader {
+        Reader { front: self.backend.front(), state: self.state.clone(), applied: self.applied }
     }
 
     fn capture(&self) -> Checkpoint {
@@ -261,5 +265,31 @@ impl Runtime {
         });
         self.applied = position;
         Ok(outcome)
+    }
+}
+
+/// A read-only view of the state at one applied position, and the module that was active
+/// there (see [`Runtime::reader`]).
+pub struct Reader {
+    front: std::sync::Arc<dyn Front>,
+    state: StateMap,
+    applied: LogPosition,
+}
+
+impl Reader {
+    pub fn applied(&self) -> LogPosition {
+        self.applied
+    }
+
+    /// As [`Runtime::query`], at this reader's position.
+    pub fn query(
+        &self,
+        caller: Option<Caller>,
+        now_ns: u64,
+        query: Payload,
+    ) -> Result<Result<Vec<u8>, ApplierError>, HostError> {
+        let meta = Meta { index: self.applied.index, term: self.applied.term, timestamp_ns: now_ns, caller, entropy: [0; 32] };
+        let mut txn = Txn::read_only(self.state.clone());
+        Ok(self.front.query(meta, query, &mut txn)?.map_err(CallError::into_error))
     }
 }

@@ -67,7 +67,7 @@ fn panicked(panic: Box<dyn std::any::Any + Send>) -> CallError {
     CallError::Trapped(ApplierError::new("panic", format!("the applier panicked: {message}")))
 }
 
-fn run(txn: &mut Txn, call: impl FnOnce(&mut dyn Host) -> Result<Vec<u8>, ApplierError>) -> Outcome {
+pub(super) fn run(txn: &mut Txn, call: impl FnOnce(&mut dyn Host) -> Result<Vec<u8>, ApplierError>) -> Outcome {
     let mut host = TxnHost { txn, fault: None };
     let result = catch_unwind(AssertUnwindSafe(|| call(&mut host)));
     match (result, host.fault) {
@@ -91,10 +91,6 @@ impl<A: Applier> Backend for NativeBackend<A> {
 
     fn apply(&mut self, meta: Meta, command: Payload, txn: &mut Txn) -> Result<Outcome, HostError> {
         Ok(run(txn, |host| native::apply::<A>(host, meta, &command)))
-    }
-
-    fn query(&self, meta: Meta, query: Payload, txn: &mut Txn) -> Result<Outcome, HostError> {
-        Ok(run(txn, |host| native::query::<A>(host, meta, &query)))
     }
 
     fn migrate(&mut self, meta: Meta, previous: &Info, txn: &mut Txn) -> Result<Result<(), CallError>, HostError> {

@@ -41,10 +41,6 @@ impl Backend for WasmBackend {
         Ok(live.apply(meta, command, txn))
     }
 
-    fn query(&self, meta: Meta, query: Payload, txn: &mut Txn) -> Result<Outcome, HostError> {
-        Ok(self.instance(meta.index)?.query(meta, query, txn))
-    }
-
     fn migrate(&mut self, meta: Meta, previous: &Info, txn: &mut Txn) -> Result<Result<(), CallError>, HostError> {
         Ok(self.instance(meta.index)?.migrate(meta, previous, txn))
     }

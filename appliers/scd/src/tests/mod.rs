@@ -6,6 +6,7 @@ mod constraint;
 mod expiry;
 mod notify;
 mod oir;
+mod search;
 mod service;
 mod subscription;
 
