@@ -1,8 +1,12 @@
 //! The SCD DSS over HTTP on a local 3-node cluster (real processes, loopback, fsync on, real
-//! RS256 tokens), in a congested area: every operational intent covers the same ~1 km²
+//! RS256 tokens), in congested areas: every operational intent covers the same ~1 km²
 //! polygon (a handful of S2 cells), each in an altitude band of its own so that none needs
 //! another's OVN. Creates from 64 clients spread over the 3 nodes, then queries of one
-//! altitude band (every query walks the cells' whole index). Run with `cargo xtask bench`.
+//! intent's band and window. Two areas:
+//! - all at once: every intent over the same 3-hour window, the cell index's worst case (its
+//!   keys are ordered by time, so every search reads all the area's keys);
+//! - a busy spot: 20-minute flights, one taking off every 15 seconds.
+//! Run with `cargo xtask bench`.
 //!
 //! `WASMRAFT_BENCH_DELAY=MEAN_MS,JITTER_MS` (`cargo xtask bench-delay`: 16.5,7.5, as the
 //! reference DSS is measured with `tc netem delay 16.5ms 7.5ms`) puts a delay proxy between
@@ -27,6 +31,7 @@ const QUERIES: usize = 2_000;
 /// The congested area, and one elsewhere for the one-at-a-time requests of the delayed
 /// mode (so that they leave the congested one as the default mode fills it).
 const AREA: [(f64, f64); 4] = [(46.520, 6.560), (46.520, 6.573), (46.529, 6.573), (46.529, 6.560)];
+const BUSY_AREA: [(f64, f64); 4] = [(46.620, 6.560), (46.620, 6.573), (46.629, 6.573), (46.629, 6.560)];
 const QUIET_AREA: [(f64, f64); 4] = [(47.020, 7.060), (47.020, 7.073), (47.029, 7.073), (47.029, 7.060)];
 /// Requests one at a time through each node, and peer round trips per node, in the delayed mode.
 const ONE_AT_A_TIME: usize = 20;
@@ -234,16 +239,33 @@ async fn bench(delay: Option<Delay>) {
         }
     }
 
-    let (latencies, elapsed) = drive(&cluster, &token, CREATES, 201, move |i| create(&AREA, i, i, start, end)).await;
-    report(&format!("operational intent creates (to {CREATES})"), latencies.iter().map(|(_, d)| *d).collect(), elapsed);
-    if delayed.is_some() {
-        report_by_role(leader, &latencies);
-    }
-
-    let (latencies, elapsed) = drive(&cluster, &token, QUERIES, 200, move |i| query(&AREA, i % CREATES, start, end)).await;
-    report(&format!("queries of one band among {CREATES} intents"), latencies.iter().map(|(_, d)| *d).collect(), elapsed);
-    if delayed.is_some() {
-        report_by_role(leader, &latencies);
+    // Flight `i` of the busy spot: 20 minutes, one taking off every 15 s.
+    let staggered = move |i: usize| (start + 15 * i as u64, start + 15 * i as u64 + 1200);
+    let cases: [(&str, &'static [(f64, f64)], Box<dyn Fn(usize) -> (u64, u64) + Send + Sync>); 2] = [
+        ("all at once (one 3-hour window)", &AREA, Box::new(move |_| (start, end))),
+        ("a busy spot (20-min flights, one every 15 s)", &BUSY_AREA, Box::new(staggered)),
+    ];
+    for (case, (what, area, window)) in cases.into_iter().enumerate() {
+        println!("{what}:");
+        let window = Arc::new(window);
+        let first = case * CREATES;
+        let w = window.clone();
+        let (latencies, elapsed) =
+            drive(&cluster, &token, CREATES, 201, move |i| { let (s, e) = w(i); create(area, first + i, i, s, e) }).await;
+        report(&format!("  operational intent creates (to {CREATES})"), latencies.iter().map(|(_, d)| *d).collect(), elapsed);
+        if delayed.is_some() {
+            report_by_role(leader, &latencies);
+        }
+        let (latencies, elapsed) = drive(&cluster, &token, QUERIES, 200, move |i| {
+            let band = i * 7919 % CREATES;
+            let (s, e) = window(band);
+            query(area, band, s, e)
+        })
+        .await;
+        report("  queries of one intent's band and window", latencies.iter().map(|(_, d)| *d).collect(), elapsed);
+        if delayed.is_some() {
+            report_by_role(leader, &latencies);
+        }
     }
     let applied = cluster.status(1).await.expect("status").applied_index;
     cluster.converged(applied, Duration::from_secs(30)).await;

@@ -124,7 +124,13 @@ async fn replacing_a_node_after_compaction_goes_by_snapshot_and_joint_consensus(
     let changed_at = cluster.status(1).await.unwrap().applied_index;
     let status = cluster.status(6).await.unwrap();
     assert!(status.snapshot_index > 0, "node 6 started from a snapshot: {status:?}");
-    assert!(cluster.log_of(6).contains("installed a snapshot from the leader"));
+    // The snapshot index shows once the Raft thread has stored the snapshot; the apply
+    // thread installs it just after.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !cluster.log_of(6).contains("installed a snapshot from the leader") {
+        assert!(Instant::now() < deadline, "node 6 never installed the snapshot");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
     cluster.forget(3);
     // Long enough for every node to snapshot after the change.
     tokio::time::sleep(Duration::from_millis(1500)).await;
