@@ -26,7 +26,10 @@ use wasmraft_tests::delay::{self, Delay, Proxy};
 use wasmraft_tests::http::{HttpClient, auth_flags, now_secs, rfc3339, token};
 
 const CLIENTS: usize = 64;
+/// Creates in the all-at-once area (each search there reads all of its keys) and at the
+/// busy spot (each reads the keys near its window).
 const CREATES: usize = 3_000;
+const BUSY_CREATES: usize = 10_000;
 const QUERIES: usize = 2_000;
 /// The congested area, and one elsewhere for the one-at-a-time requests of the delayed
 /// mode (so that they leave the congested one as the default mode fills it).
@@ -241,23 +244,28 @@ async fn bench(delay: Option<Delay>) {
 
     // Flight `i` of the busy spot: 20 minutes, one taking off every 15 s.
     let staggered = move |i: usize| (start + 15 * i as u64, start + 15 * i as u64 + 1200);
-    let cases: [(&str, &'static [(f64, f64)], Box<dyn Fn(usize) -> (u64, u64) + Send + Sync>); 2] = [
-        ("all at once (one 3-hour window)", &AREA, Box::new(move |_| (start, end))),
-        ("a busy spot (20-min flights, one every 15 s)", &BUSY_AREA, Box::new(staggered)),
+    type Window = Box<dyn Fn(usize) -> (u64, u64) + Send + Sync>;
+    let cases: [(&str, &'static [(f64, f64)], Window, usize); 2] = [
+        ("all at once (one 3-hour window)", &AREA, Box::new(move |_| (start, end)), CREATES),
+        ("a busy spot (20-min flights, one every 15 s)", &BUSY_AREA, Box::new(staggered), BUSY_CREATES),
     ];
-    for (case, (what, area, window)) in cases.into_iter().enumerate() {
+    let mut first = 0;
+    for (what, area, window, creates) in cases {
         println!("{what}:");
         let window = Arc::new(window);
-        let first = case * CREATES;
         let w = window.clone();
-        let (latencies, elapsed) =
-            drive(&cluster, &token, CREATES, 201, move |i| { let (s, e) = w(i); create(area, first + i, i, s, e) }).await;
-        report(&format!("  operational intent creates (to {CREATES})"), latencies.iter().map(|(_, d)| *d).collect(), elapsed);
+        let (latencies, elapsed) = drive(&cluster, &token, creates, 201, move |i| {
+            let (s, e) = w(i);
+            create(area, first + i, i, s, e)
+        })
+        .await;
+        first += creates;
+        report(&format!("  operational intent creates (to {creates})"), latencies.iter().map(|(_, d)| *d).collect(), elapsed);
         if delayed.is_some() {
             report_by_role(leader, &latencies);
         }
         let (latencies, elapsed) = drive(&cluster, &token, QUERIES, 200, move |i| {
-            let band = i * 7919 % CREATES;
+            let band = i * 7919 % creates;
             let (s, e) = window(band);
             query(area, band, s, e)
         })
