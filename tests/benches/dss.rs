@@ -6,6 +6,7 @@
 //! - all at once: every intent over the same 3-hour window, the cell index's worst case (its
 //!   keys are ordered by time, so every search reads all the area's keys);
 //! - a busy spot: 20-minute flights, one taking off every 15 seconds.
+//!
 //! Run with `cargo xtask bench`.
 //!
 //! `WASMRAFT_BENCH_DELAY=MEAN_MS,JITTER_MS` (`cargo xtask bench-delay`: 16.5,7.5, as the
@@ -244,13 +245,24 @@ async fn bench(delay: Option<Delay>) {
 
     // Flight `i` of the busy spot: 20 minutes, one taking off every 15 s.
     let staggered = move |i: usize| (start + 15 * i as u64, start + 15 * i as u64 + 1200);
-    type Window = Box<dyn Fn(usize) -> (u64, u64) + Send + Sync>;
-    let cases: [(&str, &'static [(f64, f64)], Window, usize); 2] = [
-        ("all at once (one 3-hour window)", &AREA, Box::new(move |_| (start, end)), CREATES),
-        ("a busy spot (20-min flights, one every 15 s)", &BUSY_AREA, Box::new(staggered), BUSY_CREATES),
+    struct Case {
+        what: &'static str,
+        area: &'static [(f64, f64)],
+        /// The window of intent `i`.
+        window: Box<dyn Fn(usize) -> (u64, u64) + Send + Sync>,
+        creates: usize,
+    }
+    let cases = [
+        Case { what: "all at once (one 3-hour window)", area: &AREA, window: Box::new(move |_| (start, end)), creates: CREATES },
+        Case {
+            what: "a busy spot (20-min flights, one every 15 s)",
+            area: &BUSY_AREA,
+            window: Box::new(staggered),
+            creates: BUSY_CREATES,
+        },
     ];
     let mut first = 0;
-    for (what, area, window, creates) in cases {
+    for Case { what, area, window, creates } in cases {
         println!("{what}:");
         let window = Arc::new(window);
         let w = window.clone();

@@ -158,7 +158,9 @@ fn main() {
     row("OIR create, empty area", apply_cost(&mut native(), 0, spread), apply_cost(&mut wasm(), 0, spread));
 
     let total = PREFILL + (ROUNDS + 1) * BATCH;
-    let cases: [(&str, fn(usize) -> Payload, fn(usize) -> (u64, u64)); 2] = [
+    /// A congested area: how to make intent `i`, and its window.
+    type Case = (&'static str, fn(usize) -> Payload, fn(usize) -> (u64, u64));
+    let cases: [Case; 2] = [
         ("same window, own bands", congested, |_| SAME_WINDOW),
         ("staggered windows, own bands", busy_spot, staggered_window),
     ];

@@ -2,12 +2,14 @@
 //! from the index keys alone.
 //!
 //! An entity has one entry per cell of its footprint. Its window's length puts it in a
-//! tier: tier `t` holds windows of at most `spans[t]`, ordered by start, so a search of
-//! `[s, e]` reads only the starts in `[s - spans[t], e]` there (a window that short cannot
-//! reach `s` from earlier). The last tier holds longer windows, ordered by end, and reads
+//! tier, ordered by end: tier `t` holds windows of at most `spans[t]`, so a search of
+//! `[s, e]` reads only the ends in `[s, e + spans[t]]` there (a window that short and
+//! ending later cannot reach back to `e`); the last tier holds the longer windows and reads
 //! the ends from `s`. So a busy cell costs a search the entries near its window: neither
 //! those that ended long ago (ended entities stay for the 112-day TTL) nor those that start
-//! after it. The altitudes end the key, so the altitude predicate needs no record either.
+//! well after it. Ends rather than starts: plans mostly arrive in time order, so the newest
+//! windows, which a new plan is searched against, are the latest to end. The altitudes end
+//! the key, so the altitude predicate needs no record either.
 
 use crate::rfc3339::Nanos;
 use std::cmp::Ordering;
@@ -16,7 +18,7 @@ use wasmraft_sdk::keys::Key;
 /// The tier of the windows longer than every span (ordered by end).
 const LONG: u8 = u8::MAX;
 
-/// The window lengths of the start-ordered tiers, shortest first (at most 254 of them).
+/// The window lengths of the bounded tiers, shortest first (at most 254 of them).
 pub struct Tiers(pub &'static [Nanos]);
 
 /// One cell index key (the entity's id follows it in the index entry).
@@ -48,20 +50,18 @@ impl CellKey {
         (altitude_of(self.lo), altitude_of(self.hi))
     }
 
-    /// The bound of a scan of `tier` in `cell` at `first` (the tier's order field), below
-    /// (`high` false) or above every entry with that value.
-    fn bound(cell: u64, tier: u8, first: Nanos, high: bool) -> CellKey {
-        let (rest, alt) = if high { (Nanos::MAX, u32::MAX) } else { (Nanos::MIN, 0) };
-        let (start, end) = if tier == LONG { (rest, first) } else { (first, rest) };
+    /// The bound of a scan of `tier` in `cell` at `end`, below (`high` false) or above
+    /// every entry that ends then.
+    fn bound(cell: u64, tier: u8, end: Nanos, high: bool) -> CellKey {
+        let (start, alt) = if high { (Nanos::MAX, u32::MAX) } else { (Nanos::MIN, 0) };
         CellKey { cell, tier, start, end, lo: alt, hi: alt }
     }
 }
 
 impl CellKey {
-    /// The fields in key order (a long window's end before its start).
+    /// The fields in key order.
     fn ordered(&self) -> (u64, u8, Nanos, Nanos, u32, u32) {
-        let (first, second) = if self.tier == LONG { (self.end, self.start) } else { (self.start, self.end) };
-        (self.cell, self.tier, first, second, self.lo, self.hi)
+        (self.cell, self.tier, self.end, self.start, self.lo, self.hi)
     }
 }
 
@@ -74,15 +74,14 @@ impl PartialOrd for CellKey {
 
 impl Key for CellKey {
     fn encode(&self, out: &mut Vec<u8>) {
-        let (cell, tier, first, second, lo, hi) = self.ordered();
-        (cell, tier, first, second).encode(out);
+        let (cell, tier, end, start, lo, hi) = self.ordered();
+        (cell, tier, end, start).encode(out);
         (lo, hi).encode(out);
     }
 
     fn decode(input: &mut &[u8]) -> Option<Self> {
-        let (cell, tier, first, second) = <(u64, u8, Nanos, Nanos)>::decode(input)?;
+        let (cell, tier, end, start) = <(u64, u8, Nanos, Nanos)>::decode(input)?;
         let (lo, hi) = <(u32, u32)>::decode(input)?;
-        let (start, end) = if tier == LONG { (second, first) } else { (first, second) };
         Some(CellKey { cell, tier, start, end, lo, hi })
     }
 }
@@ -107,7 +106,7 @@ impl Tiers {
         let (start, end) = (start.unwrap_or(Nanos::MIN), end.unwrap_or(Nanos::MAX));
         let short = self.0.iter().enumerate().map(|(t, span)| {
             let t = t as u8;
-            (CellKey::bound(cell, t, start.saturating_sub(*span), false), CellKey::bound(cell, t, end, true))
+            (CellKey::bound(cell, t, start, false), CellKey::bound(cell, t, end.saturating_add(*span), true))
         });
         let long = (CellKey::bound(cell, LONG, start, false), CellKey::bound(cell, LONG, Nanos::MAX, true));
         short.chain([long]).collect()

@@ -158,12 +158,7 @@ impl Runtime {
 
     /// Answers a query against the applied state, on an instance of its own. It sees the
     /// applied index and `now_ns` as its meta.
-    pub fn query(
-        &self,
-        caller: Option<Caller>,
-        now_ns: u64,
-        query: Payload,
-    ) -> Result<Result<Vec<u8>, ApplierError>, HostError> {
+    pub fn query(&self, caller: Option<Caller>, now_ns: u64, query: Payload) -> QueryResult {
         self.reader().query(caller, now_ns, query)
     }
 
@@ -268,6 +263,9 @@ impl Runtime {
     }
 }
 
+/// A query's answer, the module's refusal, or this node's failure to run it.
+pub type QueryResult = Result<Result<Vec<u8>, ApplierError>, HostError>;
+
 /// A read-only view of the state at one applied position, and the module that was active
 /// there (see [`Runtime::reader`]).
 pub struct Reader {
@@ -282,12 +280,7 @@ impl Reader {
     }
 
     /// As [`Runtime::query`], at this reader's position.
-    pub fn query(
-        &self,
-        caller: Option<Caller>,
-        now_ns: u64,
-        query: Payload,
-    ) -> Result<Result<Vec<u8>, ApplierError>, HostError> {
+    pub fn query(&self, caller: Option<Caller>, now_ns: u64, query: Payload) -> QueryResult {
         let meta = Meta { index: self.applied.index, term: self.applied.term, timestamp_ns: now_ns, caller, entropy: [0; 32] };
         let mut txn = Txn::read_only(self.state.clone());
         Ok(self.front.query(meta, query, &mut txn)?.map_err(CallError::into_error))
