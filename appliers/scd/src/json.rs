@@ -19,8 +19,9 @@ fn or_zero<'de, D: Deserializer<'de>, T: Deserialize<'de> + Default>(d: D) -> Re
 }
 
 /// Decodes the first JSON value of `body`, as Go's `json.NewDecoder(body).Decode` does
-/// (trailing bytes are not looked at). serde_json's recursion limit turns absurdly deep
-/// nesting into an error rather than a stack overflow.
+/// (trailing bytes are not looked at). Deep nesting never overflows the stack: in a typed
+/// field serde_json's recursion limit makes it an error, and under a field the types do not
+/// have it is skipped without recursion (the body is then refused for what it lacks).
 pub fn decode<T: DeserializeOwned>(body: &[u8]) -> Result<T, String> {
     match serde_json::Deserializer::from_slice(body).into_iter::<T>().next() {
         Some(Ok(value)) => Ok(value),

@@ -52,7 +52,8 @@ pub struct ServeArgs {
     /// Ticks between leader heartbeats [default: 1]
     #[arg(long)]
     pub heartbeat_ticks: Option<usize>,
-    /// Take a snapshot every this many applied entries [default: 10000]
+    /// Take a snapshot every this many applied entries, at the next point where the apply
+    /// instance is fresh (every 1024 entries), so never before entry 1024 [default: 10000]
     #[arg(long)]
     pub snapshot_interval: Option<u64>,
     /// Log entries kept behind a snapshot for followers that lag briefly [default: 5000]
