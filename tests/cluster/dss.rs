@@ -73,7 +73,9 @@ async fn bad_bodies(cluster: &Cluster, dss: &HttpDss) {
     }
     sending.store(false, Ordering::Relaxed);
     let grown = sampler.join().unwrap().saturating_sub(before);
-    assert!(grown < 20 << 20, "4 bodies of 10 MiB grew node 2 by {} MiB", grown >> 20);
+    // Held, they alone would be 40 MiB, on top of what the 4 answers cost anyway (their
+    // connections' buffers and render instances, a few MiB each).
+    assert!(grown < 32 << 20, "4 bodies of 10 MiB grew node 2 by {} MiB", grown >> 20);
 
     let http = HttpClient::default();
     // Bare, the nesting is refused at its 3rd level (a volume is no array); whole, under a

@@ -80,31 +80,28 @@ async fn call<T: Send + 'static>(front: &Arc<dyn Front>, f: impl FnOnce(&dyn Fro
 /// How much of a body over the limit is still read (and dropped) before the 413.
 const DRAIN_LIMIT: usize = 64 << 20;
 
-/// The body, or `None` if it is over `limit` bytes (or breaks off). Past the limit nothing
-/// more is kept, but the rest is read and dropped (up to `DRAIN_LIMIT`, within `deadline`):
-/// a client still sending when the node answers and closes would see a reset connection
-/// rather than the 413.
-async fn read_body(body: Body, limit: usize, deadline: Duration) -> Option<Vec<u8>> {
+/// The body, or `None` if it is over `limit` bytes (announced or sent) or breaks off. Of a
+/// body over the limit nothing is kept, but the rest is read and dropped (up to
+/// `DRAIN_LIMIT`, within `deadline`): a client still sending when the node answers and
+/// closes would see a reset connection rather than the 413.
+async fn read_body(body: Body, declared: Option<usize>, limit: usize, deadline: Duration) -> Option<Vec<u8>> {
     let mut chunks = body.into_data_stream();
-    let mut kept = Vec::new();
-    let mut seen = 0usize;
-    while seen <= limit {
-        match chunks.next().await {
-            None => return Some(kept),
-            Some(Ok(chunk)) => {
-                seen += chunk.len();
-                if seen <= limit {
-                    kept.extend_from_slice(&chunk);
-                }
+    if declared.is_none_or(|n| n <= limit) {
+        let mut kept = Vec::new();
+        loop {
+            match chunks.next().await {
+                None => return Some(kept),
+                Some(Ok(chunk)) if kept.len() + chunk.len() <= limit => kept.extend_from_slice(&chunk),
+                Some(Ok(_)) => break,
+                Some(Err(_)) => return None,
             }
-            Some(Err(_)) => return None,
         }
     }
-    drop(kept);
     let drain = async {
-        while seen <= limit.saturating_add(DRAIN_LIMIT) {
+        let mut drained = 0usize;
+        while drained <= DRAIN_LIMIT {
             match chunks.next().await {
-                Some(Ok(chunk)) => seen += chunk.len(),
+                Some(Ok(chunk)) => drained += chunk.len(),
                 _ => break,
             }
         }
@@ -145,7 +142,8 @@ impl Gateway {
         };
         let (caller, auth_error) = self.authenticate(request.headers().get(header::AUTHORIZATION));
         let (parts, body) = request.into_parts();
-        let body = match read_body(body, self.max_body, self.deadline).await {
+        let declared = parts.headers.get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()?.parse().ok());
+        let body = match read_body(body, declared, self.max_body, self.deadline).await {
             Some(body) => body,
             None => {
                 let e = ApplierError::new(codes::TOO_LARGE, format!("the request body is over this node's limit of {} bytes", self.max_body));
