@@ -58,7 +58,7 @@ const HOST_RETRIES: u32 = 10;
 /// them up.
 const READ_THREADS: usize = 2;
 
-type ReadJob = (Reader, Payload, Option<Caller>, QueryReply);
+type ReadJob = (Arc<Reader>, Payload, Option<Caller>, QueryReply);
 
 fn start_readers() -> Sender<ReadJob> {
     let (jobs, queue) = crossbeam_channel::unbounded::<ReadJob>();
@@ -131,9 +131,12 @@ impl Applier {
                 ApplyTask::Query { payload, caller, min_applied, reply } => waiting.push((min_applied, payload, caller, reply)),
             }
             let applied = self.runtime.applied().index;
+            // One view of the state for all the queries it can answer now.
+            let mut reader = None;
             for (_, payload, caller, reply) in waiting.extract_if(.., |(min, ..)| *min <= applied) {
                 if !reply.is_closed() {
-                    let _ = readers.send((self.runtime.reader(), payload, caller, reply));
+                    let reader = reader.get_or_insert_with(|| Arc::new(self.runtime.reader())).clone();
+                    let _ = readers.send((reader, payload, caller, reply));
                 }
             }
             waiting.retain(|(.., reply)| !reply.is_closed());

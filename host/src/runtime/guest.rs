@@ -83,6 +83,19 @@ fn charge(cx: &mut StoreContextMut<'_, GuestState>, bytes: usize) -> wasmtime::R
 
 const MAX_PANIC_MESSAGE: usize = 4096;
 
+/// One page of a guest's scan, its bounds and its entries charged: what `scan` and
+/// `scan-packed` both hand back, in their own shapes.
+fn scan_page(
+    cx: &mut StoreContextMut<'_, GuestState>,
+    (start, end, limit): (Vec<u8>, Option<Vec<u8>>, u32),
+) -> wasmtime::Result<(Vec<(bytes::Bytes, bytes::Bytes)>, usize)> {
+    charge(cx, start.len() + end.as_ref().map_or(0, Vec::len))?;
+    let page = cx.data().txn.scan(&start, end.as_deref(), limit);
+    let bytes = page.iter().map(|(k, v)| k.len() + v.len()).sum();
+    charge(cx, bytes)?;
+    Ok((page, bytes))
+}
+
 /// The host side of `wasmraft:applier/store` and `/log`, registered by hand rather than
 /// through the generated traits so that each call can charge fuel from the store.
 pub(super) fn add_imports_to_linker(linker: &mut Linker<GuestState>, abi_version: &str) -> wasmtime::Result<()> {
@@ -104,17 +117,12 @@ pub(super) fn add_imports_to_linker(linker: &mut Linker<GuestState>, abi_version
         cx.data_mut().txn.delete(key).map_err(GuestFault::from)?;
         Ok(())
     })?;
-    store.func_wrap("scan", |mut cx: Cx, (start, end, limit): (Vec<u8>, Option<Vec<u8>>, u32)| {
-        charge(&mut cx, start.len() + end.as_ref().map_or(0, Vec::len))?;
-        let page = cx.data().txn.scan(&start, end.as_deref(), limit);
-        charge(&mut cx, page.iter().map(|(k, v)| k.len() + v.len()).sum())?;
+    store.func_wrap("scan", |mut cx: Cx, args: (Vec<u8>, Option<Vec<u8>>, u32)| {
+        let (page, _) = scan_page(&mut cx, args)?;
         Ok((page.into_iter().map(|(k, v)| (k.to_vec(), v.to_vec())).collect::<Vec<_>>(),))
     })?;
-    store.func_wrap("scan-packed", |mut cx: Cx, (start, end, limit): (Vec<u8>, Option<Vec<u8>>, u32)| {
-        charge(&mut cx, start.len() + end.as_ref().map_or(0, Vec::len))?;
-        let page = cx.data().txn.scan(&start, end.as_deref(), limit);
-        let bytes: usize = page.iter().map(|(k, v)| k.len() + v.len()).sum();
-        charge(&mut cx, bytes)?;
+    store.func_wrap("scan-packed", |mut cx: Cx, args: (Vec<u8>, Option<Vec<u8>>, u32)| {
+        let (page, bytes) = scan_page(&mut cx, args)?;
         let mut packed = Vec::with_capacity(bytes + 8 * page.len());
         for (key, value) in &page {
             // Keys and values are far below 4 GiB (the store caps them).
