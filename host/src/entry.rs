@@ -48,26 +48,124 @@ impl EntryData {
     }
 }
 
-/// Who proposed an entry: the node and its sequence number for the proposal.
+/// Who proposed an entry: the node, the node's process (its incarnation) and the process's
+/// sequence number for the proposal. The incarnation is what keeps an entry proposed before a
+/// restart from answering a waiter of the new process that drew the same sequence number.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct ProposalId {
     pub node: u64,
+    /// Random per process, never 0 (0 marks entries written before incarnations existed).
+    pub incarnation: u64,
     pub seq: u64,
 }
 
+/// What `Entry.context` carries: the proposal's id, then the leader's clock when it took the
+/// proposal into its log (the leader writes it; see [`EntryContext::stamped`]).
+///
+/// Layout: node | incarnation | seq | leader time (ns), each u64 big-endian. An entry of
+/// an older node has 16 bytes (node | seq): it is read with incarnation 0, which no waiter
+/// of this version holds, and without a leader time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct EntryContext {
+    pub id: ProposalId,
+    pub leader_time_ns: Option<u64>,
+}
+
+const ID_BYTES: usize = 24;
+const STAMPED_BYTES: usize = ID_BYTES + 8;
+const LEGACY_BYTES: usize = 16;
+
+fn word(bytes: &[u8], i: usize) -> u64 {
+    u64::from_be_bytes(bytes[i * 8..i * 8 + 8].try_into().expect("8 bytes"))
+}
+
 impl ProposalId {
-    pub fn to_bytes(self) -> [u8; 16] {
-        let mut out = [0u8; 16];
-        out[..8].copy_from_slice(&self.node.to_be_bytes());
-        out[8..].copy_from_slice(&self.seq.to_be_bytes());
+    /// The context of a proposal that no leader has stamped yet.
+    pub fn to_context(self) -> Vec<u8> {
+        let mut out = Vec::with_capacity(STAMPED_BYTES);
+        for w in [self.node, self.incarnation, self.seq] {
+            out.extend_from_slice(&w.to_be_bytes());
+        }
         out
     }
+}
 
-    pub fn from_bytes(bytes: &[u8]) -> Option<Self> {
-        let bytes: &[u8; 16] = bytes.try_into().ok()?;
-        Some(ProposalId {
-            node: u64::from_be_bytes(bytes[..8].try_into().ok()?),
-            seq: u64::from_be_bytes(bytes[8..].try_into().ok()?),
-        })
+impl EntryContext {
+    /// `None` for an entry without a proposer (a new leader's empty entry) or a context
+    /// that is none of the known layouts.
+    pub fn parse(bytes: &[u8]) -> Option<Self> {
+        match bytes.len() {
+            LEGACY_BYTES => {
+                Some(EntryContext { id: ProposalId { node: word(bytes, 0), incarnation: 0, seq: word(bytes, 1) }, leader_time_ns: None })
+            }
+            ID_BYTES | STAMPED_BYTES => Some(EntryContext {
+                id: ProposalId { node: word(bytes, 0), incarnation: word(bytes, 1), seq: word(bytes, 2) },
+                leader_time_ns: (bytes.len() == STAMPED_BYTES).then(|| word(bytes, 3)),
+            }),
+            _ => None,
+        }
+    }
+
+    /// `context` with the leader's clock written into it, replacing any time already
+    /// there (a proposer cannot choose the leader's time). Unchanged if it is not a
+    /// proposal's context.
+    pub fn stamped(context: &[u8], leader_time_ns: u64) -> Option<Vec<u8>> {
+        if !matches!(context.len(), ID_BYTES | STAMPED_BYTES) {
+            return None;
+        }
+        let mut out = Vec::with_capacity(STAMPED_BYTES);
+        out.extend_from_slice(&context[..ID_BYTES]);
+        out.extend_from_slice(&leader_time_ns.to_be_bytes());
+        Some(out)
+    }
+}
+
+/// How far an entry's time may lie from the clock of the leader that took it into its log,
+/// either way. A proposer's time outside this is moved to its edge, so one node with a
+/// fast or slow clock cannot move the cluster's time (and every expiry computed from it)
+/// by more than this; only the leader's own clock can, and leaders change. Consensus-
+/// critical: every node must bound entries alike.
+pub const MAX_CLOCK_SKEW_NS: u64 = 1_000_000_000;
+
+/// The time an entry applies with: the proposer's, within [`MAX_CLOCK_SKEW_NS`] of the
+/// leader's when the leader stamped it.
+pub fn entry_time(proposer_ns: u64, leader_time_ns: Option<u64>) -> u64 {
+    match leader_time_ns {
+        Some(leader) => proposer_ns.clamp(leader.saturating_sub(MAX_CLOCK_SKEW_NS), leader.saturating_add(MAX_CLOCK_SKEW_NS)),
+        None => proposer_ns,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn contexts_round_trip_and_older_layouts_parse() {
+        let id = ProposalId { node: 3, incarnation: 77, seq: 9 };
+        let context = id.to_context();
+        assert_eq!(EntryContext::parse(&context), Some(EntryContext { id, leader_time_ns: None }));
+        let stamped = EntryContext::stamped(&context, 5).unwrap();
+        assert_eq!(EntryContext::parse(&stamped), Some(EntryContext { id, leader_time_ns: Some(5) }));
+        // A proposer that stamps its own time is overruled by the leader's.
+        assert_eq!(EntryContext::parse(&EntryContext::stamped(&stamped, 6).unwrap()).unwrap().leader_time_ns, Some(6));
+        let mut legacy = 3u64.to_be_bytes().to_vec();
+        legacy.extend_from_slice(&9u64.to_be_bytes());
+        let old = EntryContext::parse(&legacy).unwrap();
+        assert_eq!((old.id.node, old.id.incarnation, old.id.seq, old.leader_time_ns), (3, 0, 9, None));
+        assert_eq!(EntryContext::stamped(&legacy, 1), None);
+        assert_eq!(EntryContext::parse(&[]), None);
+        assert_eq!(EntryContext::parse(&[0; 17]), None);
+    }
+
+    #[test]
+    fn entry_time_stays_near_the_leaders_clock() {
+        let leader = 1_000 * MAX_CLOCK_SKEW_NS;
+        assert_eq!(entry_time(leader + 5, Some(leader)), leader + 5);
+        // A follower whose clock runs an hour ahead moves time by the bound, no more.
+        assert_eq!(entry_time(leader + 3600 * MAX_CLOCK_SKEW_NS, Some(leader)), leader + MAX_CLOCK_SKEW_NS);
+        assert_eq!(entry_time(0, Some(leader)), leader - MAX_CLOCK_SKEW_NS);
+        assert_eq!(entry_time(42, None), 42);
+        assert_eq!(entry_time(u64::MAX, Some(u64::MAX - 1)), u64::MAX);
     }
 }

@@ -203,6 +203,9 @@ fn store_error(e: impl std::fmt::Display) -> raft::Error {
     raft::Error::Store(StorageError::Other(e.to_string().into()))
 }
 
+/// Entries room is made for up front when raft-rs asks for a range (more grow the vector).
+const MAX_RESERVED_ENTRIES: usize = 256;
+
 impl Storage for RaftLog {
     fn initial_state(&self) -> raft::Result<RaftState> {
         Ok(RaftState { hard_state: self.hard_state.clone(), conf_state: self.conf_state.clone() })
@@ -221,7 +224,10 @@ impl Storage for RaftLog {
         if high > self.last_index() + 1 {
             return Err(raft::Error::Store(StorageError::Unavailable));
         }
-        let mut out = Vec::with_capacity((high - low) as usize);
+        // raft-rs asks for everything up to the end of the log and lets `max_size` cut it:
+        // room for all of it, per message to a lagging follower, is memory to fault in and
+        // zero on the Raft thread for entries that are never read.
+        let mut out = Vec::with_capacity(((high - low) as usize).min(MAX_RESERVED_ENTRIES));
         let max_size = max_size.into().map(|m| m as usize);
         self.engine.fetch_entries_to::<EntryExt>(GROUP, low, high, max_size, &mut out).map_err(store_error)?;
         if out.is_empty() && high > low {

@@ -18,8 +18,9 @@ pub enum ProposeError {
     NoLeader,
     #[error("the proposal was overtaken at index {0} by a new leader's log; it was not applied")]
     Overtaken(u64),
-    #[error("too many entries are waiting to apply; retry shortly")]
-    Busy,
+    /// The node has as much work of this kind as it takes (the message says which).
+    #[error("{0}")]
+    Busy(String),
     #[error("the node is shutting down")]
     ShuttingDown,
     /// Only the leader takes this; `0`: none known.
@@ -54,13 +55,30 @@ struct Inner {
 
 pub struct Proposals {
     node: u64,
+    /// This process's, random: entries proposed by an earlier process of this node (which
+    /// can commit and apply after a restart) carry another and answer no one here.
+    incarnation: u64,
     next_seq: AtomicU64,
     inner: Mutex<Inner>,
 }
 
 impl Proposals {
-    pub fn new(node: u64) -> Self {
-        Proposals { node, next_seq: AtomicU64::new(1), inner: Mutex::default() }
+    /// Fails only if the OS gives no random bytes.
+    pub fn new(node: u64) -> Result<Self, getrandom::Error> {
+        let mut bytes = [0u8; 8];
+        getrandom::fill(&mut bytes)?;
+        // 0 is the incarnation of entries from before incarnations existed.
+        Ok(Proposals::with_incarnation(node, u64::from_le_bytes(bytes).max(1)))
+    }
+
+    fn with_incarnation(node: u64, incarnation: u64) -> Self {
+        assert_ne!(incarnation, 0, "incarnation 0 is reserved for older entries");
+        Proposals { node, incarnation, next_seq: AtomicU64::new(1), inner: Mutex::default() }
+    }
+
+    /// Whether `id` is one of this process's proposals.
+    fn ours(&self, id: ProposalId) -> bool {
+        id.node == self.node && id.incarnation == self.incarnation
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
@@ -72,7 +90,7 @@ impl Proposals {
         let seq = self.next_seq.fetch_add(1, Ordering::Relaxed);
         let (tx, rx) = oneshot::channel();
         self.lock().waiting.insert(seq, tx);
-        (ProposalId { node: self.node, seq }, rx)
+        (ProposalId { node: self.node, incarnation: self.incarnation, seq }, rx)
     }
 
     /// The caller gave up (deadline): forget the proposal.
@@ -119,7 +137,7 @@ impl Proposals {
 
     /// An entry of ours reached this node's log at `index`.
     pub fn placed(&self, id: ProposalId, index: u64) {
-        if id.node == self.node {
+        if self.ours(id) {
             let mut inner = self.lock();
             inner.submitted.remove(&id.seq);
             if inner.waiting.contains_key(&id.seq) {
@@ -131,7 +149,7 @@ impl Proposals {
     /// The entry at `index` applied, proposed as `id` (none for entries without a client).
     pub fn applied(&self, index: u64, term: u64, id: Option<ProposalId>, result: Result<Vec<u8>, ApplierError>) {
         let mut inner = self.lock();
-        let ours = id.filter(|id| id.node == self.node).map(|id| id.seq);
+        let ours = id.filter(|&id| self.ours(id)).map(|id| id.seq);
         // Proposals placed at or before this index that are not this entry never will be.
         let settled: Vec<(u64, u64)> = inner.placed.range(..=index).map(|(i, s)| (*i, *s)).collect();
         for (at, seq) in settled {
@@ -157,10 +175,11 @@ impl Proposals {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::entry::EntryContext;
 
     #[test]
     fn a_leader_change_fails_what_never_reached_the_log() {
-        let p = Proposals::new(1);
+        let p = Proposals::with_incarnation(1, 1);
         let (placed, mut placed_rx) = p.register();
         let (lost, mut lost_rx) = p.register();
         let (unsent, mut unsent_rx) = p.register();
@@ -178,7 +197,7 @@ mod tests {
 
     #[test]
     fn the_applied_entry_answers_its_proposer() {
-        let p = Proposals::new(1);
+        let p = Proposals::with_incarnation(1, 1);
         let (id, mut rx) = p.register();
         p.placed(id, 7);
         p.applied(7, 2, Some(id), Ok(b"out".to_vec()));
@@ -188,11 +207,11 @@ mod tests {
 
     #[test]
     fn another_entry_at_the_placed_index_overtakes() {
-        let p = Proposals::new(1);
+        let p = Proposals::with_incarnation(1, 1);
         let (a, mut rx_a) = p.register();
         let (b, mut rx_b) = p.register();
         p.placed(a, 5);
-        p.applied(5, 3, Some(ProposalId { node: 2, seq: 9 }), Ok(vec![]));
+        p.applied(5, 3, Some(ProposalId { node: 2, incarnation: 1, seq: 9 }), Ok(vec![]));
         assert_eq!(rx_a.try_recv().unwrap(), Err(ProposeError::Overtaken(5)));
         // Not placed: it waits (for its entry, or its deadline).
         assert!(rx_b.try_recv().is_err());
@@ -202,12 +221,42 @@ mod tests {
 
     #[test]
     fn other_nodes_proposals_and_forgotten_ones_are_ignored() {
-        let p = Proposals::new(1);
+        let p = Proposals::with_incarnation(1, 1);
         let (id, rx) = p.register();
         drop(rx);
         p.forget(id);
         p.applied(1, 1, Some(id), Ok(vec![]));
-        p.placed(ProposalId { node: 3, seq: 1 }, 2);
+        p.placed(ProposalId { node: 3, incarnation: 1, seq: 1 }, 2);
         assert_eq!(p.waiting(), 0);
+    }
+
+    /// An entry this node proposed before a restart commits and applies after it: its
+    /// outcome must not answer the new process's proposal that drew the same sequence
+    /// number (it did, when ids were (node, sequence)).
+    #[test]
+    fn an_entry_from_before_a_restart_answers_no_one() {
+        let before = Proposals::new(1).unwrap();
+        let (old, _gone) = before.register();
+        let after = Proposals::new(1).unwrap();
+        let (new, mut rx) = after.register();
+        assert_eq!((old.node, old.seq), (new.node, new.seq), "the same node and sequence number");
+        // The old entry reaches the log, commits and applies on the restarted node.
+        let old = EntryContext::parse(&old.to_context()).unwrap().id;
+        after.placed(old, 8);
+        after.applied(8, 2, Some(old), Ok(b"the old command's output".to_vec()));
+        assert!(rx.try_recv().is_err(), "the new proposal waits for its own entry");
+        after.placed(new, 9);
+        after.applied(9, 2, Some(new), Ok(b"its own".to_vec()));
+        assert_eq!(rx.try_recv().unwrap().unwrap().result, Ok(b"its own".to_vec()));
+    }
+
+    #[test]
+    fn entries_of_older_nodes_answer_no_one() {
+        let p = Proposals::with_incarnation(1, 1);
+        let (id, mut rx) = p.register();
+        let mut legacy = 1u64.to_be_bytes().to_vec();
+        legacy.extend_from_slice(&id.seq.to_be_bytes());
+        p.applied(3, 1, EntryContext::parse(&legacy).map(|c| c.id), Ok(vec![]));
+        assert!(rx.try_recv().is_err());
     }
 }

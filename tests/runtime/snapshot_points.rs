@@ -40,7 +40,7 @@ fn a_snapshot_captured_before_an_upgrade_in_the_same_batch_carries_the_old_modul
         conf_state: ConfState { voters: vec![1], ..Default::default() },
         members: MemberBook::default(),
         data_dir: tmp.path().to_path_buf(),
-        proposals: Arc::new(Proposals::new(1)),
+        proposals: Arc::new(Proposals::new(1).unwrap()),
         events,
         snapshots: Arc::new(SnapshotDir::open(tmp.path().join("snap")).unwrap()),
         writer,

@@ -16,14 +16,14 @@
 
 pub mod logger;
 
-use crate::entry::{ProposalId, UPGRADE_TAG};
+use crate::entry::{EntryContext, ProposalId, UPGRADE_TAG};
 use crate::inbox::{ApplyTask, Event};
 use crate::log::{LogError, Persist, RaftLog};
 use crate::membership::{Change, MemberBook};
 use crate::proposals::{ProposeError, Proposals};
 use crate::status::{self, StatusBoard};
 use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
-use raft::eraftpb::Message;
+use raft::eraftpb::{Message, MessageType};
 use raft::{RawNode, SnapshotStatus, StateRole};
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
@@ -79,6 +79,10 @@ pub struct Consensus<O: Outbox> {
     leader_seen: (u64, u64),
     /// As of the last conf change applied: what membership changes are checked against.
     members: MemberBook,
+}
+
+fn now_ns() -> u64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos() as u64)
 }
 
 /// Called with the data of an appended entry.
@@ -177,7 +181,10 @@ impl<O: Outbox> Consensus<O> {
     fn handle(&mut self, event: Event) -> Result<bool, LogError> {
         match event {
             Event::Messages(messages) => {
-                for m in messages {
+                for mut m in messages {
+                    if m.get_msg_type() == MessageType::MsgPropose {
+                        self.stamp(&mut m);
+                    }
                     if let Err(e) = self.node.step(m) {
                         tracing::debug!("raft ignored a message: {e}");
                     }
@@ -187,8 +194,8 @@ impl<O: Outbox> Consensus<O> {
             Event::Propose { id, data } => {
                 let lag = self.node.raft.raft_log.committed.saturating_sub(self.applied);
                 if lag > MAX_APPLY_LAG {
-                    self.proposals.fail(id, ProposeError::Busy);
-                } else if self.node.propose(id.to_bytes().to_vec(), data).is_err() {
+                    self.proposals.fail(id, ProposeError::Busy("too many entries are waiting to apply; retry shortly".into()));
+                } else if self.propose(id, data).is_err() {
                     self.proposals.fail(id, ProposeError::NoLeader);
                 } else {
                     self.proposals.submitted(id);
@@ -240,6 +247,33 @@ impl<O: Outbox> Consensus<O> {
         Ok(true)
     }
 
+    /// Proposes a command. On the leader its entry gets the leader's clock at once; a
+    /// follower's goes to the leader as a `MsgPropose`, which [`Self::stamp`]s it there.
+    fn propose(&mut self, id: ProposalId, data: Vec<u8>) -> raft::Result<()> {
+        let context = id.to_context();
+        let context = match self.node.raft.state {
+            StateRole::Leader => EntryContext::stamped(&context, now_ns()).unwrap_or(context),
+            _ => context,
+        };
+        self.node.propose(context, data)
+    }
+
+    /// A leader writes its clock into the entries of a proposal forwarded to it, over
+    /// whatever time the sender put there: entry time is bounded by it (see
+    /// [`crate::entry::entry_time`]). A node that does not lead leaves the proposal as it
+    /// is: raft-rs forwards or drops it.
+    fn stamp(&self, m: &mut Message) {
+        if self.node.raft.state != StateRole::Leader {
+            return;
+        }
+        let now = now_ns();
+        for e in m.mut_entries().iter_mut() {
+            if let Some(context) = EntryContext::stamped(&e.context, now) {
+                e.context = context.into();
+            }
+        }
+    }
+
     /// Proposes a membership change if this node leads, no change is pending, it fits the
     /// current membership, and a learner to promote has caught up: raft-rs would otherwise
     /// drop some of these without a word.
@@ -270,7 +304,7 @@ impl<O: Outbox> Consensus<O> {
         };
         let proposed = checked.and_then(|()| {
             self.node
-                .propose_conf_change(id.to_bytes().to_vec(), change.to_conf_change())
+                .propose_conf_change(id.to_context(), change.to_conf_change())
                 .map_err(|e| ProposeError::Refused(format!("raft refused the change: {e}")))
         });
         match proposed {
@@ -340,8 +374,8 @@ impl<O: Outbox> Consensus<O> {
             sync,
         )?;
         for e in rd.entries() {
-            if let Some(id) = ProposalId::from_bytes(&e.context) {
-                self.proposals.placed(id, e.index);
+            if let Some(context) = EntryContext::parse(&e.context) {
+                self.proposals.placed(context.id, e.index);
             }
             if e.get_entry_type() == raft::eraftpb::EntryType::EntryNormal && e.data.first() == Some(&UPGRADE_TAG) {
                 (self.upgrade_appended)(&e.data);

@@ -208,7 +208,7 @@ pub fn run(config: NodeConfig) -> anyhow::Result<()> {
     let (events_tx, events_rx) = crossbeam_channel::unbounded();
     let (apply_tx, apply_rx) = crossbeam_channel::unbounded();
     let (writer_tx, writer_rx) = crossbeam_channel::unbounded();
-    let proposals = Arc::new(Proposals::new(config.id));
+    let proposals = Arc::new(Proposals::new(config.id).map_err(|e| anyhow::anyhow!("no random bytes from the OS for proposal ids: {e}"))?);
     let status = Arc::new(StatusBoard::default());
 
     // The latest book this node saved; replaying the log from the snapshot is idempotent on it.
