@@ -3,7 +3,7 @@
 //! read threads, installs snapshots received from the leader, and asks for a snapshot of
 //! its own every `snapshot_interval` entries.
 
-use crate::entry::{EntryData, ProposalId};
+use crate::entry::{EntryContext, EntryData, entry_time};
 use crate::inbox::{ApplyTask, Event, QueryAnswer};
 use crate::proposals::{ProposeError, Proposals};
 use crate::status::{self, StatusBoard};
@@ -82,6 +82,7 @@ fn start_readers() -> Sender<ReadJob> {
 fn answer(reader: &Reader, payload: Payload, caller: Option<Caller>) -> Result<QueryAnswer, ProposeError> {
     match reader.query(caller, now_ns(), payload) {
         Ok(result) => Ok(QueryAnswer { applied_index: reader.applied().index, result }),
+        Err(busy @ HostError::Busy { .. }) => Err(ProposeError::Busy(busy.to_string())),
         Err(e) => Err(ProposeError::Halted(e.to_string())),
     }
 }
@@ -178,16 +179,19 @@ impl Applier {
             // Already in the state (replayed after a restart from a snapshot).
             return Ok(());
         }
-        let id = ProposalId::from_bytes(&entry.context);
+        let context = EntryContext::parse(&entry.context);
+        let (id, leader_time) = (context.map(|c| c.id), context.and_then(|c| c.leader_time_ns));
         let result = match (entry.get_entry_type(), entry.data.is_empty()) {
             (EntryType::EntryNormal, false) => match EntryData::decode(&entry.data) {
                 Ok(EntryData::Command(cmd)) => {
-                    let meta = Meta { index, term, timestamp_ns: cmd.timestamp_ns, caller: cmd.caller, entropy: cmd.entropy };
+                    let timestamp_ns = entry_time(cmd.timestamp_ns, leader_time);
+                    let meta = Meta { index, term, timestamp_ns, caller: cmd.caller, entropy: cmd.entropy };
                     self.runtime.apply(meta, cmd.payload)?
                 }
                 Ok(EntryData::Upgrade(up)) => {
                     let started = std::time::Instant::now();
-                    let meta = Meta { index, term, timestamp_ns: up.timestamp_ns, caller: up.caller, entropy: up.entropy };
+                    let timestamp_ns = entry_time(up.timestamp_ns, leader_time);
+                    let meta = Meta { index, term, timestamp_ns, caller: up.caller, entropy: up.entropy };
                     // The proposing node compiled and checked it; failing here is this node's
                     // problem (memory, a different wasmtime), never an outcome to replicate.
                     let next = self.engine.load(&up.module).unwrap_or_else(|e| {

@@ -66,6 +66,16 @@ fn a_loop_that_never_ends_runs_out_of_fuel() {
     assert!(err.message.contains("50000000"), "{}", err.message);
 }
 
+/// WASI calls cost fuel like the store's: 300,000 clock reads (~200 units each) overrun a
+/// budget of 50M that the guest's own instructions for them stay well under (before, a
+/// WASI call cost only those instructions, and the same command applied).
+#[test]
+fn wasi_calls_cost_fuel() {
+    let mut h = Harness::wasm();
+    assert_eq!(h.apply(&Command::Clock { times: 1_000 }), Ok(Output::Done));
+    h.contained(Command::Clock { times: 300_000 }, "out-of-fuel");
+}
+
 #[test]
 fn unbounded_memory_growth_stops_at_the_limit() {
     let err = Harness::wasm().contained(Command::Hog { chunk_kib: 256 }, "out-of-memory");

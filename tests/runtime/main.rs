@@ -6,5 +6,6 @@ mod determinism;
 mod dss_determinism;
 mod encodings;
 mod instance_lifetime;
+mod instance_pool;
 mod snapshot_points;
 mod upgrades;

@@ -31,6 +31,8 @@ pub enum Command {
     Remember { word: String },
     /// Reports what the guest can see of time and identity.
     Observe,
+    /// Reads WASI's wall clock `times` times: the cost of a WASI import.
+    Clock { times: u32 },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -46,6 +48,8 @@ pub enum Output {
 #[serde(rename_all = "snake_case")]
 pub enum Query {
     Get { key: String },
+    /// Never returns: holds an instance until its fuel runs out.
+    Spin,
 }
 
 const VALUES: Table<String, String> = Table::new("values");
@@ -126,6 +130,12 @@ impl Applier for Testkit {
                 VALUES.put(ctx, &word, &format!("{count}:{}", order.join(",")))?;
                 Ok(Output::Remembered { count, order })
             }
+            Command::Clock { times } => {
+                for _ in 0..times {
+                    black_box(std::time::SystemTime::now());
+                }
+                Ok(Output::Done)
+            }
             Command::Observe => {
                 let wasi_now_ns = std::time::SystemTime::now()
                     .duration_since(std::time::UNIX_EPOCH)
@@ -139,6 +149,12 @@ impl Applier for Testkit {
     fn query(ctx: &Ctx, query: Query) -> Result<Option<String>, Error> {
         match query {
             Query::Get { key } => VALUES.get(ctx, &key),
+            Query::Spin => {
+                let mut n = 0u64;
+                loop {
+                    n = black_box(n.wrapping_add(1));
+                }
+            }
         }
     }
 }

@@ -97,7 +97,7 @@ pub(super) fn status_of(e: ProposeError) -> Status {
         }
         ProposeError::Refused(_) => Code::FailedPrecondition,
         ProposeError::Overtaken(_) => Code::Aborted,
-        ProposeError::Busy => Code::ResourceExhausted,
+        ProposeError::Busy(_) => Code::ResourceExhausted,
         ProposeError::Halted(_) => Code::Internal,
     };
     Status::new(code, e.to_string())

@@ -5,7 +5,7 @@
 
 use super::auth::Verifier;
 use crate::api::ClientService;
-use crate::runtime::{CallError, Front, FrontResult, request_meta};
+use crate::runtime::{CallError, Front, FrontResult, HostError, request_meta};
 use crate::status::StatusBoard;
 use axum::body::Body;
 use axum::extract::{Request, State};
@@ -68,12 +68,19 @@ fn failure(status: tonic::Status) -> ApplierError {
     ApplierError::new(code, status.message())
 }
 
-async fn call<T: Send + 'static>(front: &Arc<dyn Front>, f: impl FnOnce(&dyn Front) -> FrontResult<T> + Send + 'static) -> Result<Result<T, CallError>, String> {
+/// Runs a call of the module on a blocking thread. A failure of this node to run it is the
+/// response already: without an instance the module cannot render one.
+async fn call<T: Send + 'static>(front: &Arc<dyn Front>, f: impl FnOnce(&dyn Front) -> FrontResult<T> + Send + 'static) -> Result<Result<T, CallError>, Response> {
     let front = front.clone();
     match tokio::task::spawn_blocking(move || f(front.as_ref())).await {
         Ok(Ok(result)) => Ok(result),
-        Ok(Err(host)) => Err(host.to_string()),
-        Err(join) => Err(format!("the call did not finish: {join}")),
+        Ok(Err(busy @ HostError::Busy { .. })) => {
+            let mut response = plain(StatusCode::SERVICE_UNAVAILABLE, busy.to_string());
+            response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+            Err(response)
+        }
+        Ok(Err(host)) => Err(plain(StatusCode::INTERNAL_SERVER_ERROR, host.to_string())),
+        Err(join) => Err(plain(StatusCode::INTERNAL_SERVER_ERROR, format!("the call did not finish: {join}"))),
     }
 }
 
@@ -132,7 +139,7 @@ impl Gateway {
         match call(&front, move |f| f.render(encoding, outcome)).await {
             Ok(Ok(response)) => to_http(response),
             Ok(Err(e)) => plain(StatusCode::INTERNAL_SERVER_ERROR, format!("the module failed to render its answer: {}", e.into_error())),
-            Err(e) => plain(StatusCode::INTERNAL_SERVER_ERROR, e),
+            Err(response) => response,
         }
     }
 
@@ -181,7 +188,7 @@ impl Gateway {
             }
             // The module trapped in `handle`: it may still say so in its own words.
             Ok(Err(e)) => (Encoding::Postcard, HttpOutcome::Failed(e.into_error())),
-            Err(e) => return plain(StatusCode::INTERNAL_SERVER_ERROR, e),
+            Err(response) => return response,
         };
         self.render(encoding, outcome).await
     }

@@ -35,8 +35,14 @@ pub type Outcome = Result<Vec<u8>, CallError>;
 pub enum HostError {
     #[error("cannot create a wasm instance: {0}")]
     Instantiate(String),
+    /// This machine failed the call (the OS refused memory, say).
+    #[error("this node failed to run the call: {0}")]
+    Call(String),
     #[error("entry {index} does not follow the applied index {applied}")]
     OutOfOrder { index: u64, applied: u64 },
+    /// Only for calls outside the log: the apply path has instances of its own.
+    #[error("this node is running as many calls as it can ({limit}); retry shortly")]
+    Busy { limit: u32 },
 }
 
 /// What is running: shown by `status` and `inspect`.

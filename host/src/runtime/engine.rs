@@ -27,13 +27,14 @@ impl Default for Limits {
 /// Fuel charged for host calls, so that a guest cannot do unbounded work through imports
 /// while its own instruction count stays low. Consensus-critical, like [`Limits`].
 pub mod fuel {
-    /// Each call into the host (a `get`, a `put`, a page of `scan`, ...).
+    /// Each call into the host (a `get`, a `put`, a page of `scan`, a WASI call, a memory
+    /// growth, ...).
     pub const HOST_CALL: u64 = 200;
     /// Each byte the call moves across the boundary costs 1/`BYTES_PER_UNIT` unit.
     pub const BYTES_PER_UNIT: u64 = 8;
 
-    pub fn for_call(bytes: usize) -> u64 {
-        HOST_CALL + bytes as u64 / BYTES_PER_UNIT
+    pub fn for_bytes(bytes: usize) -> u64 {
+        bytes as u64 / BYTES_PER_UNIT
     }
 }
 
@@ -42,8 +43,15 @@ pub mod fuel {
 pub const MAX_WASM_STACK: usize = 1 << 20;
 /// Table elements an instance may grow to.
 pub const MAX_TABLE_ELEMENTS: usize = 100_000;
-/// Instances that may be live at once (the apply instance plus concurrent queries).
+/// Instances that may be live at once: the apply path's and the calls outside the log.
 const POOL_INSTANCES: u32 = 32;
+/// Instances only the apply path may use: the apply instance, an upgrade's `migrate` beside
+/// it, and the check instance of a module being loaded. Outside calls never take these, so
+/// however many requests are in flight, the apply thread can always replace its instance.
+const APPLY_RESERVE: u32 = 4;
+/// Calls outside the log (handle, render, housekeeping, queries) running at once; one more
+/// is refused as busy at once rather than queued.
+pub const OUTSIDE_INSTANCES: u32 = POOL_INSTANCES - APPLY_RESERVE;
 
 pub fn deterministic_config(limits: &Limits) -> Config {
     let mut c = Config::new();

@@ -5,8 +5,7 @@
 //! that this work never waits for the apply thread, nor holds it up.
 
 use super::backend::{CallError, HostError, Outcome};
-use super::instance::Instance;
-use super::module::{LoadedModule, WasmEngine};
+use super::module::{LoadedModule, OutsideInstance, WasmEngine};
 use super::native::{run, run_detached};
 use super::state::Txn;
 use std::marker::PhantomData;
@@ -49,8 +48,9 @@ impl WasmFront {
         WasmFront { engine, module }
     }
 
-    fn instance(&self, index: u64) -> Result<Instance, HostError> {
-        self.engine.instantiate(&self.module, index).map_err(|e| HostError::Instantiate(format!("{e:#}")))
+    /// Refused as busy while [`super::engine::OUTSIDE_INSTANCES`] calls run.
+    fn instance(&self, index: u64) -> Result<OutsideInstance<'_>, HostError> {
+        self.engine.instantiate_outside(&self.module, index)
     }
 }
 
@@ -60,19 +60,19 @@ impl Front for WasmFront {
     }
 
     fn handle(&self, meta: Meta, request: HttpRequest) -> FrontResult<Action> {
-        Ok(self.instance(meta.index)?.handle(meta, request))
+        self.instance(meta.index)?.instance.handle(meta, request)
     }
 
     fn render(&self, encoding: Encoding, outcome: HttpOutcome) -> FrontResult<HttpResponse> {
-        Ok(self.instance(0)?.render(encoding, outcome))
+        self.instance(0)?.instance.render(encoding, outcome)
     }
 
     fn housekeeping(&self, meta: Meta) -> FrontResult<Option<Payload>> {
-        Ok(self.instance(meta.index)?.housekeeping(meta))
+        self.instance(meta.index)?.instance.housekeeping(meta)
     }
 
     fn query(&self, meta: Meta, query: Payload, txn: &mut Txn) -> Result<Outcome, HostError> {
-        Ok(self.instance(meta.index)?.query(meta, query, txn))
+        self.instance(meta.index)?.instance.query(meta, query, txn)
     }
 }
 

@@ -6,7 +6,7 @@ use super::state::{StoreFault, Txn};
 use super::wasi::{EntrySource, WasiHost};
 use std::sync::Arc;
 use wasmtime::component::{Linker, ResourceTable};
-use wasmtime::{ResourceLimiter, StoreContextMut};
+use wasmtime::{CallHook, ResourceLimiter, StoreContextMut};
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 
 pub(crate) mod bindings {
@@ -40,6 +40,9 @@ pub struct GuestState {
     pub(super) budget: u64,
     pub(super) panic: Option<String>,
     pub(super) module: Arc<str>,
+    /// Set when this machine failed the call (the OS refused memory, say): what happened
+    /// is no outcome of the entry, since another node would not fail alike.
+    pub(super) host_fault: Option<String>,
 }
 
 impl WasiView for GuestState {
@@ -68,17 +71,71 @@ impl ResourceLimiter for GuestState {
         }
         Ok(true)
     }
+
+    // A growth the limiter allowed can still fail: beyond the memory type's own maximum
+    // (the guest's doing, the same everywhere: it sees -1, as wasm specifies), or because
+    // this machine refused (not an outcome: the call fails here alone).
+    fn memory_grow_failed(&mut self, error: wasmtime::Error) -> wasmtime::Result<()> {
+        self.grow_failed(error)
+    }
+
+    fn table_grow_failed(&mut self, error: wasmtime::Error) -> wasmtime::Result<()> {
+        self.grow_failed(error)
+    }
 }
 
-/// Takes a host call's cost out of the guest's fuel, trapping when it runs out.
-fn charge(cx: &mut StoreContextMut<'_, GuestState>, bytes: usize) -> wasmtime::Result<()> {
-    let cost = fuel::for_call(bytes);
+impl GuestState {
+    fn grow_failed(&mut self, error: wasmtime::Error) -> wasmtime::Result<()> {
+        if !machine_failed(&error) {
+            return Ok(());
+        }
+        self.host_fault = Some(format!("{error:#}"));
+        Err(error)
+    }
+}
+
+/// Whether an error comes from this machine rather than from the guest's code: an
+/// allocation or a system call that failed. Such errors differ from node to node.
+pub(super) fn machine_failed(error: &wasmtime::Error) -> bool {
+    error.chain().any(|cause| {
+        cause.downcast_ref::<std::io::Error>().is_some()
+            || cause.downcast_ref::<rustix::io::Errno>().is_some()
+            || cause.downcast_ref::<wasmtime::OutOfMemory>().is_some()
+    })
+}
+
+/// Takes `cost` out of the guest's fuel, trapping when it runs out.
+fn burn(cx: &mut StoreContextMut<'_, GuestState>, cost: u64) -> wasmtime::Result<()> {
     let left = cx.get_fuel()?;
     if left < cost {
         cx.set_fuel(0)?;
         return Err(GuestFault::OutOfFuel { budget: cx.data().budget }.into());
     }
     cx.set_fuel(left - cost)
+}
+
+/// Charges what a call moves across the boundary; the call itself is charged by
+/// [`call_hook`].
+fn charge(cx: &mut StoreContextMut<'_, GuestState>, bytes: usize) -> wasmtime::Result<()> {
+    burn(cx, fuel::for_bytes(bytes))
+}
+
+/// Every call from the guest into the host, ours, WASI's or wasmtime's own (a memory
+/// growth, a resource drop), costs [`fuel::HOST_CALL`] on the way in; the bytes WASI's
+/// random source handed out are charged on the way back. So no import is free, and a guest
+/// cannot do unbounded work through one while its own instruction count stays low.
+pub(super) fn call_hook(mut cx: StoreContextMut<'_, GuestState>, hook: CallHook) -> wasmtime::Result<()> {
+    match hook {
+        CallHook::CallingHost => burn(&mut cx, fuel::HOST_CALL),
+        CallHook::ReturningFromHost => {
+            let bytes = cx.data_mut().source.take_handed_out();
+            match bytes {
+                0 => Ok(()),
+                n => burn(&mut cx, fuel::for_bytes(n)),
+            }
+        }
+        CallHook::CallingWasm | CallHook::ReturningFromWasm => Ok(()),
+    }
 }
 
 const MAX_PANIC_MESSAGE: usize = 4096;

@@ -3,7 +3,8 @@
 
 use super::backend::CallError;
 use super::engine::Limits;
-use super::guest::{GuestFault, GuestState, bindings};
+use super::backend::HostError;
+use super::guest::{GuestFault, GuestState, bindings, call_hook, machine_failed};
 use super::state::Txn;
 use super::wasi::{self, EntrySource};
 use wasmraft_sdk::contract::{Action, ApplierError, Encoding, HttpOutcome, HttpRequest, HttpResponse, Info, Meta, Payload};
@@ -13,6 +14,10 @@ use wasmtime_wasi::I32Exit;
 
 use bindings::exports::wasmraft::applier::http_handler as wit_http;
 use bindings::wasmraft::applier::types as wit;
+
+/// A call's result: what the guest returned, how it trapped (an outcome, the same on every
+/// node), or this machine's failure to run it (not an outcome).
+pub(super) type CallResult<R> = Result<Result<R, CallError>, HostError>;
 
 /// A live instance and its store.
 pub(super) struct Instance {
@@ -91,9 +96,11 @@ impl Instance {
             budget: limits.fuel_per_call,
             panic: None,
             module: name.into(),
+            host_fault: None,
         };
         let mut store = Store::new(engine, state);
         store.limiter(|s| s as &mut dyn ResourceLimiter);
+        store.call_hook(call_hook);
         // Start functions and data initialisers run on this budget too.
         store.set_fuel(limits.fuel_per_call)?;
         let bindings = pre.instantiate(&mut store)?;
@@ -106,7 +113,7 @@ impl Instance {
         input: CallInput,
         txn: &mut Txn,
         call: impl FnOnce(&bindings::Applier, &mut Store<GuestState>, &wit::EntryMeta) -> wasmtime::Result<R>,
-    ) -> Result<R, CallError> {
+    ) -> CallResult<R> {
         let data = self.store.data_mut();
         data.txn = std::mem::replace(txn, Txn::new(Default::default()));
         data.source = input.source;
@@ -115,27 +122,33 @@ impl Instance {
         let result = self.store.set_fuel(budget).and_then(|()| call(&self.bindings, &mut self.store, &input.meta));
         let data = self.store.data_mut();
         *txn = std::mem::replace(&mut data.txn, Txn::new(Default::default()));
-        result.map_err(|e| CallError::Trapped(classify(&e, data.panic.take(), budget)))
+        if let Some(fault) = data.host_fault.take() {
+            return Err(HostError::Call(fault));
+        }
+        match result {
+            Ok(value) => Ok(Ok(value)),
+            Err(e) => classify(&e, data.panic.take(), budget).map(|e| Err(CallError::Trapped(e))),
+        }
     }
 
-    pub(super) fn info(&mut self) -> Result<Info, CallError> {
+    pub(super) fn info(&mut self) -> CallResult<Info> {
         let meta = CallInput::new(Meta { index: 0, term: 0, timestamp_ns: 0, caller: None, entropy: [0; 32] });
         let info = self.run(meta, &mut Txn::read_only(Default::default()), |b, s, _| {
             b.wasmraft_applier_state_machine().call_info(s)
         })?;
-        Ok(Info { name: info.name, version: info.version })
+        Ok(info.map(|info| Info { name: info.name, version: info.version }))
     }
 
-    pub(super) fn apply(&mut self, meta: Meta, command: Payload, txn: &mut Txn) -> Result<Vec<u8>, CallError> {
+    pub(super) fn apply(&mut self, meta: Meta, command: Payload, txn: &mut Txn) -> CallResult<Vec<u8>> {
         let payload = to_wit_payload(command);
-        self.run(CallInput::new(meta), txn, |b, s, m| b.wasmraft_applier_state_machine().call_apply(s, m, &payload))?
-            .map_err(|e| CallError::Refused(from_wit_error(e)))
+        let result = self.run(CallInput::new(meta), txn, |b, s, m| b.wasmraft_applier_state_machine().call_apply(s, m, &payload))?;
+        Ok(refused_as_error(result))
     }
 
-    pub(super) fn migrate(&mut self, meta: Meta, previous: &Info, txn: &mut Txn) -> Result<(), CallError> {
+    pub(super) fn migrate(&mut self, meta: Meta, previous: &Info, txn: &mut Txn) -> CallResult<()> {
         let previous = wit::ModuleInfo { name: previous.name.clone(), version: previous.version.clone() };
-        self.run(CallInput::new(meta), txn, |b, s, m| b.wasmraft_applier_state_machine().call_migrate(s, m, &previous))?
-            .map_err(|e| CallError::Refused(from_wit_error(e)))
+        let result = self.run(CallInput::new(meta), txn, |b, s, m| b.wasmraft_applier_state_machine().call_migrate(s, m, &previous))?;
+        Ok(refused_as_error(result))
     }
 
     /// The calls without store access run on an empty, read-only transaction.
@@ -143,11 +156,11 @@ impl Instance {
         &mut self,
         meta: Meta,
         call: impl FnOnce(&bindings::Applier, &mut Store<GuestState>, &wit::EntryMeta) -> wasmtime::Result<R>,
-    ) -> Result<R, CallError> {
+    ) -> CallResult<R> {
         self.run(CallInput::new(meta), &mut Txn::read_only(Default::default()), call)
     }
 
-    pub(super) fn handle(&mut self, meta: Meta, request: HttpRequest) -> Result<Action, CallError> {
+    pub(super) fn handle(&mut self, meta: Meta, request: HttpRequest) -> CallResult<Action> {
         let request = wit_http::Request {
             method: request.method,
             path: request.path,
@@ -157,14 +170,14 @@ impl Instance {
             settings: request.settings,
         };
         let action = self.detached(meta, |b, s, m| b.wasmraft_applier_http_handler().call_handle(s, m, &request))?;
-        Ok(match action {
+        Ok(action.map(|action| match action {
             wit_http::Action::Respond(r) => Action::Respond(from_wit_response(r)),
             wit_http::Action::Propose(p) => Action::Propose(from_wit_payload(p)),
             wit_http::Action::Read(p) => Action::Read(from_wit_payload(p)),
-        })
+        }))
     }
 
-    pub(super) fn render(&mut self, encoding: Encoding, outcome: HttpOutcome) -> Result<HttpResponse, CallError> {
+    pub(super) fn render(&mut self, encoding: Encoding, outcome: HttpOutcome) -> CallResult<HttpResponse> {
         let encoding = to_wit_encoding(encoding);
         let outcome = match outcome {
             HttpOutcome::Applied(bytes) => wit_http::Outcome::Applied(bytes),
@@ -173,24 +186,37 @@ impl Instance {
         };
         let meta = Meta { index: 0, term: 0, timestamp_ns: 0, caller: None, entropy: [0; 32] };
         let response = self.detached(meta, |b, s, _| b.wasmraft_applier_http_handler().call_render(s, encoding, &outcome))?;
-        Ok(from_wit_response(response))
+        Ok(response.map(from_wit_response))
     }
 
-    pub(super) fn housekeeping(&mut self, meta: Meta) -> Result<Option<Payload>, CallError> {
+    pub(super) fn housekeeping(&mut self, meta: Meta) -> CallResult<Option<Payload>> {
         let command = self.detached(meta, |b, s, m| b.wasmraft_applier_state_machine().call_housekeeping(s, m))?;
-        Ok(command.map(from_wit_payload))
+        Ok(command.map(|c| c.map(from_wit_payload)))
     }
 
-    pub(super) fn query(&mut self, meta: Meta, query: Payload, txn: &mut Txn) -> Result<Vec<u8>, CallError> {
+    pub(super) fn query(&mut self, meta: Meta, query: Payload, txn: &mut Txn) -> CallResult<Vec<u8>> {
         let payload = to_wit_payload(query);
-        self.run(CallInput::new(meta), txn, |b, s, m| b.wasmraft_applier_state_machine().call_query(s, m, &payload))?
-            .map_err(|e| CallError::Refused(from_wit_error(e)))
+        let result = self.run(CallInput::new(meta), txn, |b, s, m| b.wasmraft_applier_state_machine().call_query(s, m, &payload))?;
+        Ok(refused_as_error(result))
     }
 }
 
+/// A call that returned the applier's error: refused, with the instance intact.
+fn refused_as_error<R>(result: Result<Result<R, wit::ApplierError>, CallError>) -> Result<R, CallError> {
+    result.and_then(|r| r.map_err(|e| CallError::Refused(from_wit_error(e))))
+}
+
 /// A trap as an error result. The message is deterministic: it names the fault, never a
-/// backtrace or an address.
-fn classify(err: &wasmtime::Error, panic: Option<String>, budget: u64) -> ApplierError {
+/// backtrace or an address. An error this machine caused (an allocation or a system call
+/// that failed) is no result: it is this node's failure.
+fn classify(err: &wasmtime::Error, panic: Option<String>, budget: u64) -> Result<ApplierError, HostError> {
+    if machine_failed(err) {
+        return Err(HostError::Call(format!("{err:#}")));
+    }
+    Ok(trap_error(err, panic, budget))
+}
+
+fn trap_error(err: &wasmtime::Error, panic: Option<String>, budget: u64) -> ApplierError {
     if let Some(fault) = err.downcast_ref::<GuestFault>() {
         let code = match fault {
             GuestFault::OutOfFuel { .. } => "out-of-fuel",
@@ -208,8 +234,50 @@ fn classify(err: &wasmtime::Error, panic: Option<String>, budget: u64) -> Applie
         (_, Some(message)) => ApplierError::new("panic", format!("the applier {message}")),
         (Some(trap), None) => ApplierError::new("trap", format!("the applier trapped: {trap}")),
         // A host function failed in a way we did not classify (a WASI resource error, say):
-        // the root cause is a property of the call, not of the node.
+        // the root cause is a property of the call, not of the node (those are caught above).
         (None, None) => ApplierError::new("trap", format!("the applier trapped: {}", err.root_cause())),
     }
 }
 
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Before, every unclassified error became the entry's `trap` outcome, on the node it
+    /// happened on alone.
+    #[test]
+    fn a_failure_of_this_machine_is_no_outcome() {
+        let refused = wasmtime::Error::new(std::io::Error::from_raw_os_error(12)).context("making memory accessible");
+        assert!(matches!(classify(&refused, None, 1), Err(HostError::Call(m)) if m.contains("making memory accessible")));
+        let errno = wasmtime::Error::new(rustix::io::Errno::NOMEM);
+        assert!(matches!(classify(&errno, None, 1), Err(HostError::Call(_))));
+        // The guest's own doing is an outcome, the same everywhere.
+        let guest = wasmtime::Error::msg("unknown handle index 3");
+        assert!(matches!(classify(&guest, None, 1), Ok(e) if e.code == "trap"));
+        let fuel = wasmtime::Error::new(GuestFault::OutOfFuel { budget: 9 });
+        assert!(matches!(classify(&fuel, None, 9), Ok(e) if e.code == "out-of-fuel"));
+    }
+
+    #[test]
+    fn a_growth_this_machine_refused_fails_the_call_here_alone() {
+        let mut state = GuestState {
+            txn: Txn::new(Default::default()),
+            source: EntrySource::default(),
+            seed: (0, 0),
+            wasi: wasi::sealed_ctx(),
+            table: ResourceTable::new(),
+            memory_limit: 1 << 20,
+            budget: 1,
+            panic: None,
+            module: "m".into(),
+            host_fault: None,
+        };
+        // Beyond the memory type's maximum: the guest sees -1, as on every node.
+        assert!(state.memory_grow_failed(wasmtime::Error::msg("Memory maximum size exceeded")).is_ok());
+        assert_eq!(state.host_fault, None);
+        // The OS refused: the call fails, and the runtime learns it was this machine.
+        assert!(state.memory_grow_failed(wasmtime::Error::new(rustix::io::Errno::NOMEM)).is_err());
+        assert!(state.host_fault.is_some());
+    }
+}

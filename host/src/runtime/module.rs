@@ -3,7 +3,8 @@
 //! is not a wasmraft applier with a message that says what is wrong.
 
 use super::backend::ModuleDescriptor;
-use super::engine::{Limits, deterministic_config};
+use super::backend::HostError;
+use super::engine::{Limits, OUTSIDE_INSTANCES, deterministic_config};
 use super::guest::{GuestState, add_imports_to_linker, bindings};
 use super::instance::Instance;
 use super::wasi;
@@ -11,6 +12,7 @@ use semver::Version;
 use std::collections::HashMap;
 use std::fmt;
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};
 use wasmraft_sdk::contract::{ABI, Info};
 use wasmtime::component::{Component, Linker, types::ComponentItem};
@@ -167,6 +169,24 @@ pub struct WasmEngine {
     /// appended) waits for the first rather than compiling again.
     compiling: Mutex<HashMap<ModuleHash, Arc<Mutex<()>>>>,
     cache_dir: Option<PathBuf>,
+    /// Instances of calls outside the log alive now, at most [`OUTSIDE_INSTANCES`].
+    outside: AtomicU32,
+}
+
+/// An instance for a call outside the log; its slot frees when it drops.
+pub(super) struct OutsideInstance<'a> {
+    pub instance: Instance,
+    _slot: Slot<'a>,
+}
+
+/// One of the [`OUTSIDE_INSTANCES`] slots, taken.
+struct Slot<'a>(&'a AtomicU32);
+
+impl Drop for Slot<'_> {
+    fn drop(&mut self) {
+        let before = self.0.fetch_sub(1, Ordering::AcqRel);
+        debug_assert!(before > 0, "an outside instance slot freed twice");
+    }
 }
 
 impl WasmEngine {
@@ -181,7 +201,7 @@ impl WasmEngine {
         if let Some(dir) = &cache_dir {
             std::fs::create_dir_all(dir)?;
         }
-        Ok(Arc::new(WasmEngine { engine, linker, limits, loaded: Mutex::default(), compiling: Mutex::default(), cache_dir }))
+        Ok(Arc::new(WasmEngine { engine, linker, limits, loaded: Mutex::default(), compiling: Mutex::default(), cache_dir, outside: AtomicU32::new(0) }))
     }
 
     pub fn engine(&self) -> &Engine {
@@ -195,6 +215,19 @@ impl WasmEngine {
     /// A fresh instance of `module` to run the entry at `index`.
     pub(super) fn instantiate(&self, module: &LoadedModule, index: u64) -> wasmtime::Result<Instance> {
         Instance::new(&self.engine, &module.pre, &self.limits, &module.info.name, index)
+    }
+
+    /// A fresh instance of `module` for a call outside the log, if fewer than
+    /// [`OUTSIDE_INSTANCES`] such calls are running (see the engine's `APPLY_RESERVE`).
+    pub(super) fn instantiate_outside(&self, module: &LoadedModule, index: u64) -> Result<OutsideInstance<'_>, HostError> {
+        let taken = self.outside.fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| (n < OUTSIDE_INSTANCES).then_some(n + 1));
+        if taken.is_err() {
+            return Err(HostError::Busy { limit: OUTSIDE_INSTANCES });
+        }
+        // Held from here: dropped on the error path too, which frees it.
+        let slot = Slot(&self.outside);
+        let instance = self.instantiate(module, index).map_err(|e| HostError::Instantiate(format!("{e:#}")))?;
+        Ok(OutsideInstance { instance, _slot: slot })
     }
 
     /// Checks and compiles `bytes`, or returns the module already loaded with that hash.
@@ -248,7 +281,10 @@ impl WasmEngine {
             LoadedModule { hash, info: Info { name: String::new(), version: String::new() }, size_bytes: bytes.len(), imports, pre };
 
         let mut instance = self.instantiate(&module, 0).map_err(|e| LoadError::Instantiate(format!("{e:#}")))?;
-        let info = instance.info().map_err(|e| LoadError::InfoFailed(e.into_error().to_string()))?;
+        let info = instance
+            .info()
+            .map_err(|e| LoadError::InfoFailed(e.to_string()))?
+            .map_err(|e| LoadError::InfoFailed(e.into_error().to_string()))?;
         if info.name.is_empty() || !info.name.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c)) {
             return Err(LoadError::BadInfo(format!("name `{}` must be non-empty ASCII letters, digits, `-`, `_` or `.`", info.name)));
         }

@@ -55,11 +55,18 @@ pub struct EntrySource {
     index: u64,
     entropy: [u8; 32],
     random: Option<blake3::OutputReader>,
+    /// Random bytes handed out by the current host call, for the call hook to charge.
+    handed_out: usize,
 }
 
 impl EntrySource {
     pub fn new(index: u64, timestamp_ns: u64, entropy: [u8; 32]) -> Self {
-        EntrySource { now_ns: timestamp_ns, index, entropy, random: None }
+        EntrySource { now_ns: timestamp_ns, index, entropy, random: None, handed_out: 0 }
+    }
+
+    /// The random bytes handed out since the last call of this.
+    pub fn take_handed_out(&mut self) -> usize {
+        std::mem::take(&mut self.handed_out)
     }
 
     fn random(&mut self) -> &mut blake3::OutputReader {
@@ -156,12 +163,14 @@ impl VirtualView<'_> {
         }
         let mut out = vec![0u8; len as usize];
         self.source.random().fill(&mut out);
+        self.source.handed_out += out.len();
         Ok(out)
     }
 
     fn random_u64(&mut self) -> u64 {
         let mut b = [0u8; 8];
         self.source.random().fill(&mut b);
+        self.source.handed_out += b.len();
         u64::from_le_bytes(b)
     }
 }

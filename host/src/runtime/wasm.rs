@@ -38,11 +38,16 @@ impl Backend for WasmBackend {
             Some(live) => live,
             None => self.live.insert(self.instance(meta.index)?),
         };
-        Ok(live.apply(meta, command, txn))
+        let result = live.apply(meta, command, txn);
+        if result.is_err() {
+            // This machine failed the call part-way: the retry starts on a fresh instance.
+            self.live = None;
+        }
+        result
     }
 
     fn migrate(&mut self, meta: Meta, previous: &Info, txn: &mut Txn) -> Result<Result<(), CallError>, HostError> {
-        Ok(self.instance(meta.index)?.migrate(meta, previous, txn))
+        self.instance(meta.index)?.migrate(meta, previous, txn)
     }
 
     fn reset(&mut self) {
