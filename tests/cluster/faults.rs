@@ -5,7 +5,9 @@
 use std::io::Write;
 use std::time::{Duration, Instant};
 use wasmraft::proto::peer::peer_client::PeerClient;
+use wasmraft::node::agreement::ConsensusSettings;
 use wasmraft::proto::peer::{RaftBatch, SnapshotChunk};
+use wasmraft::runtime::Limits;
 use wasmraft_tests::cluster::{Cluster, Code, output, propose, put_anywhere, put_command};
 
 async fn peer_client(cluster: &Cluster, id: u64) -> PeerClient<tonic::transport::Channel> {
@@ -34,16 +36,21 @@ async fn garbled_peer_traffic_is_dropped_and_the_cluster_carries_on() {
         vec![0xFF; 64],
         protobuf::Message::write_to_bytes(&elsewhere).unwrap(),
     ];
-    let batch = RaftBatch { cluster_id, from: 2, messages: garbage };
+    let settings = ConsensusSettings::of(&Limits::default()).digest();
+    let batch = RaftBatch { cluster_id, from: 2, messages: garbage, settings };
     peer.raft(tokio_stream::iter(vec![batch])).await.expect("garbage is dropped, the stream is fine");
 
     // Another cluster's traffic is refused outright.
-    let foreign = RaftBatch { cluster_id: cluster_id ^ 1, from: 2, messages: vec![valid.clone()] };
+    let foreign = RaftBatch { cluster_id: cluster_id ^ 1, from: 2, messages: vec![valid.clone()], settings };
     let refused = peer.raft(tokio_stream::iter(vec![foreign])).await.unwrap_err();
     assert_eq!(refused.code(), Code::PermissionDenied);
+    // So is the traffic of a node whose consensus settings differ.
+    let unlike = RaftBatch { cluster_id, from: 2, messages: vec![valid.clone()], settings: settings ^ 1 };
+    let refused = peer.raft(tokio_stream::iter(vec![unlike])).await.unwrap_err();
+    assert_eq!(refused.code(), Code::FailedPrecondition);
 
     // A snapshot stream that is not one.
-    let chunk = SnapshotChunk { cluster_id, from: 2, message: vec![1, 2, 3], data: vec![0; 10], last: true };
+    let chunk = SnapshotChunk { cluster_id, from: 2, message: vec![1, 2, 3], data: vec![0; 10], last: true, settings };
     let refused = peer.snapshot(tokio_stream::iter(vec![chunk])).await.unwrap_err();
     assert_eq!(refused.code(), Code::InvalidArgument);
 

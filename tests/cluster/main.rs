@@ -1,5 +1,6 @@
 //! Real clusters of the release binary on loopback (`cargo xtask test` builds it first).
 
+mod agreement;
 mod basics;
 mod catch_up;
 mod crashes;

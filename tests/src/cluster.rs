@@ -142,7 +142,13 @@ impl Cluster {
     }
 
     pub fn spawn(&mut self, id: u64) {
+        self.spawn_with(id, &[]);
+    }
+
+    /// Starts node `id` with `extra` flags besides the cluster's.
+    pub fn spawn_with(&mut self, id: u64, extra: &[&str]) {
         let mut cmd = self.serve_command(id);
+        cmd.args(extra);
         let node = self.nodes.get_mut(&id).expect("node");
         let log = std::fs::OpenOptions::new().create(true).append(true).open(&node.log).expect("log file");
         cmd.stdout(Stdio::null()).stderr(log);

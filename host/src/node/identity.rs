@@ -2,6 +2,7 @@
 //! checked at every start, so that a directory is never run as another node or as a member
 //! of another cluster.
 
+use super::agreement::ConsensusSettings;
 use super::config::NodeConfig;
 use anyhow::{Context, bail};
 use serde::{Deserialize, Serialize};
@@ -16,6 +17,10 @@ pub struct Identity {
     pub cluster_id: String,
     pub node_id: u64,
     pub initial_members: Vec<u64>,
+    /// The cluster's, recorded when the node was created (directories of older versions
+    /// have none): the node refuses to start with others.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub consensus: Option<ConsensusSettings>,
 }
 
 /// The id every peer message carries: the name and the initial members, hashed.
@@ -37,6 +42,7 @@ impl Identity {
             cluster_id: format!("{:016x}", cluster_id(&config.cluster_name, &members)),
             node_id: config.id,
             initial_members: members,
+            consensus: Some(ConsensusSettings::of(&config.limits)),
         }
     }
 

@@ -7,6 +7,7 @@
 //! Threads: the Raft thread ([`crate::consensus`]), the apply thread ([`crate::apply`]),
 //! the snapshot writer, and a small tokio runtime for gRPC (peers and clients, one port).
 
+pub mod agreement;
 pub mod config;
 mod housekeeping;
 pub mod identity;
@@ -25,6 +26,7 @@ use crate::transport::{self, Transport};
 use crate::transport::server::PeerService;
 use anyhow::{Context, bail};
 use config::NodeConfig;
+use agreement::ConsensusSettings;
 use identity::Identity;
 use crate::membership::MemberBook;
 use fs2::FileExt;
@@ -100,11 +102,20 @@ fn establish(config: &NodeConfig, engine: &WasmEngine, tokio: &tokio::runtime::R
             let info = tokio
                 .block_on(transport::ask_to_join(through, config.id))
                 .map_err(|e| anyhow::anyhow!("cannot join the cluster through {through}: {e}"))?;
+            // A member of an older version sends none.
+            let consensus = match info.consensus_settings.as_str() {
+                "" => None,
+                json => Some(serde_json::from_str(json).context("the cluster's consensus settings do not parse")?),
+            };
+            if let Some(theirs) = &consensus {
+                ConsensusSettings::of(&config.limits).check(theirs, &format!("the cluster's (as {through} says)"))?;
+            }
             let identity = Identity {
                 cluster_name: info.cluster_name,
                 cluster_id: format!("{:016x}", info.cluster_id),
                 node_id: config.id,
                 initial_members: info.initial_members,
+                consensus,
             };
             (Some(identity), info.bootstrap_module, MemberBook::from_addresses(info.addresses.into_iter().collect()))
         }
@@ -168,6 +179,11 @@ pub fn run(config: NodeConfig) -> anyhow::Result<()> {
     let engine = WasmEngine::new(config.limits, Some(dir.join("module-cache")))?;
     let identity = establish(&config, &engine, &tokio)?;
     let cluster_id = identity.cluster_id();
+    let agreed = ConsensusSettings::of(&config.limits);
+    match &identity.consensus {
+        Some(recorded) => agreed.check(recorded, "its cluster's (recorded in identity.json when the node was created)")?,
+        None => tracing::info!("{} records no consensus settings (an older version made it); not checked", dir.display()),
+    }
     let bootstrap_module = dir.join("module.wasm");
 
     let mut log = RaftLog::open(&dir.join("log")).context("cannot open the write-ahead log")?;
@@ -222,7 +238,7 @@ pub fn run(config: NodeConfig) -> anyhow::Result<()> {
 
     let others: BTreeMap<u64, String> =
         members.addresses.iter().filter(|(id, _)| **id != config.id).map(|(id, a)| (*id, a.clone())).collect();
-    let transport = Transport::start(config.id, cluster_id, &others, events_tx.clone(), snapshots.clone(), tokio.handle().clone());
+    let transport = Transport::start(config.id, cluster_id, agreed.digest(), &others, events_tx.clone(), snapshots.clone(), tokio.handle().clone());
     let settings = Settings {
         id: config.id,
         tick: config.tick,
@@ -280,6 +296,8 @@ pub fn run(config: NodeConfig) -> anyhow::Result<()> {
     let peer = PeerService {
         id: config.id,
         cluster_id,
+        settings_digest: agreed.digest(),
+        consensus: agreed,
         identity: identity.clone(),
         bootstrap_module,
         events: events_tx.clone(),

@@ -38,6 +38,26 @@ pub mod fuel {
     }
 }
 
+/// The wasmtime this host is built with: the same as the exact pin in the workspace's
+/// `Cargo.toml` (a test holds them together).
+pub const WASMTIME_VERSION: &str = "48.0.8";
+
+/// The machine code Cranelift generates is for this fixed feature level, never for whatever
+/// the host's CPU offers: where a stack overflows depends on frame sizes, and those on the
+/// instructions chosen, so nodes on different CPU generations would otherwise disagree.
+/// x86-64-v2 (SSE4.2, POPCNT) is every x86 server of the last fifteen years; other
+/// architectures get their baseline.
+#[cfg(target_arch = "x86_64")]
+const ISA_PRESETS: &[&str] = &["x86-64-v2"];
+#[cfg(not(target_arch = "x86_64"))]
+const ISA_PRESETS: &[&str] = &[];
+
+/// The code this engine generates, as the cluster's settings name it.
+pub fn code_target() -> String {
+    let presets = if ISA_PRESETS.is_empty() { "baseline".to_string() } else { ISA_PRESETS.join("+") };
+    format!("wasmtime {WASMTIME_VERSION}, {} {presets}", std::env::consts::ARCH)
+}
+
 /// The stack available to guest code. The exact overflow point depends on the compiled
 /// frame sizes, so it is deterministic only for one wasmtime version and one ISA.
 pub const MAX_WASM_STACK: usize = 1 << 20;
@@ -53,9 +73,18 @@ const APPLY_RESERVE: u32 = 4;
 /// is refused as busy at once rather than queued.
 pub const OUTSIDE_INSTANCES: u32 = POOL_INSTANCES - APPLY_RESERVE;
 
-pub fn deterministic_config(limits: &Limits) -> Config {
+pub fn deterministic_config(limits: &Limits) -> wasmtime::Result<Config> {
     let mut c = Config::new();
     c.strategy(Strategy::Cranelift);
+    // An explicit target: wasmtime then infers nothing from the host's CPU.
+    c.target(&target_lexicon::Triple::host().to_string())?;
+    for preset in ISA_PRESETS {
+        // Safety: wasmtime checks at engine creation that this CPU has what the preset
+        // enables, and refuses to start otherwise.
+        unsafe {
+            c.cranelift_flag_enable(preset);
+        }
+    }
     c.cranelift_opt_level(OptLevel::Speed);
     // x86 and ARM produce NaNs with different sign bits; canonical NaNs make them agree.
     c.cranelift_nan_canonicalization(true);
@@ -91,5 +120,14 @@ pub fn deterministic_config(limits: &Limits) -> Config {
         .table_keep_resident(64 << 10)
         .pagemap_scan(Enabled::Auto);
     c.allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
-    c
+    Ok(c)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_wasmtime_version_is_the_pinned_one() {
+        let manifest = include_str!("../../../Cargo.toml");
+        assert!(manifest.contains(&format!("wasmtime = {{ version = \"={}\"", super::WASMTIME_VERSION)));
+    }
 }

@@ -193,7 +193,9 @@ impl WasmEngine {
     /// `cache_dir`, when given, keeps compiled code across restarts (only files this node
     /// wrote there are ever loaded as machine code).
     pub fn new(limits: Limits, cache_dir: Option<PathBuf>) -> anyhow::Result<Arc<Self>> {
-        let engine = Engine::new(&deterministic_config(&limits)).map_err(|e| anyhow::anyhow!("{e:#}"))?;
+        let engine = deterministic_config(&limits)
+            .and_then(|config| Engine::new(&config))
+            .map_err(|e| anyhow::anyhow!("{e:#}"))?;
         let mut linker = Linker::new(&engine);
         let version = split_version(ABI).1.expect("ABI has a version");
         add_imports_to_linker(&mut linker, version).map_err(|e| anyhow::anyhow!("{e:#}"))?;

@@ -44,6 +44,8 @@ const SNAPSHOT_TIMEOUT: Duration = Duration::from_secs(600);
 struct Shared {
     id: u64,
     cluster_id: u64,
+    /// The digest of this node's consensus settings, on every message.
+    settings: u64,
     events: Sender<Event>,
     snapshots: Arc<SnapshotDir>,
 }
@@ -64,12 +66,13 @@ impl Transport {
     pub fn start(
         id: u64,
         cluster_id: u64,
+        settings: u64,
         peers: &BTreeMap<u64, String>,
         events: Sender<Event>,
         snapshots: Arc<SnapshotDir>,
         runtime: tokio::runtime::Handle,
     ) -> Self {
-        let shared = Arc::new(Shared { id, cluster_id, events, snapshots });
+        let shared = Arc::new(Shared { id, cluster_id, settings, events, snapshots });
         let mut transport = Transport { shared, peers: HashMap::new(), runtime };
         transport.set_peers(peers);
         transport
@@ -117,11 +120,22 @@ async fn connect(address: &str) -> Result<Channel, tonic::transport::Error> {
 
 async fn run_peer(shared: Arc<Shared>, peer: u64, address: String, mut queue: mpsc::Receiver<Message>) {
     let mut backoff = MIN_BACKOFF;
+    // Why the peer last refused this node's messages: said once, not at every retry.
+    let mut refused = None;
     // Connect when there is something to send.
     while let Some(first) = queue.recv().await {
         match stream_to(&shared, &address, first, &mut queue, &mut backoff).await {
             Ok(()) => return,
-            Err(e) => {
+            Err(StreamEnd::Refused(why)) => {
+                if refused.as_ref() != Some(&why) {
+                    tracing::warn!(peer, %address, "the peer refuses this node's messages: {why}");
+                    refused = Some(why);
+                }
+                let _ = shared.events.send(Event::Unreachable(peer));
+                while queue.try_recv().is_ok() {}
+                tokio::time::sleep(MAX_BACKOFF).await;
+            }
+            Err(StreamEnd::Failed(e)) => {
                 tracing::debug!(peer, %address, "peer stream ended: {e}");
                 let _ = shared.events.send(Event::Unreachable(peer));
                 // A refused connection means the process is gone, which Raft would
@@ -138,21 +152,32 @@ async fn run_peer(shared: Arc<Shared>, peer: u64, address: String, mut queue: mp
     }
 }
 
-/// Streams batches until the queue closes (`Ok`) or the stream fails.
+/// How a stream to a peer ended.
+enum StreamEnd {
+    /// The peer refused this node (another cluster, other consensus settings).
+    Refused(String),
+    /// The connection failed or closed.
+    Failed(String),
+}
+
+/// Streams batches until the queue closes (`Ok`) or the stream ends.
 async fn stream_to(
     shared: &Shared,
     address: &str,
     first: Message,
     queue: &mut mpsc::Receiver<Message>,
     backoff: &mut Duration,
-) -> Result<(), String> {
-    let channel = connect(address).await.map_err(|e| format!("connect: {e}"))?;
+) -> Result<(), StreamEnd> {
+    let channel = connect(address).await.map_err(|e| StreamEnd::Failed(format!("connect: {e}")))?;
     let mut client = PeerClient::new(channel).max_encoding_message_size(MAX_MESSAGE);
     let (tx, rx) = mpsc::channel::<RaftBatch>(16);
     let mut call = tokio::spawn(async move { client.raft(ReceiverStream::new(rx)).await });
     let ended = |result: Result<Result<_, tonic::Status>, _>| match result {
-        Ok(Err(status)) => status.message().to_string(),
-        _ => "stream closed".to_string(),
+        Ok(Err(status)) if matches!(status.code(), tonic::Code::FailedPrecondition | tonic::Code::PermissionDenied) => {
+            StreamEnd::Refused(status.message().to_string())
+        }
+        Ok(Err(status)) => StreamEnd::Failed(status.message().to_string()),
+        _ => StreamEnd::Failed("stream closed".to_string()),
     };
     *backoff = MIN_BACKOFF;
     let mut next = Some(first);
@@ -169,7 +194,7 @@ async fn stream_to(
                 pending = queue.try_recv().ok();
             }
         }
-        let batch = RaftBatch { cluster_id: shared.cluster_id, from: shared.id, messages };
+        let batch = RaftBatch { cluster_id: shared.cluster_id, from: shared.id, messages, settings: shared.settings };
         if tx.send(batch).await.is_err() {
             return Err(ended(call.await));
         }
@@ -215,7 +240,7 @@ async fn try_send_snapshot(shared: &Shared, address: &str, message: Message) -> 
     let size = file.metadata().await.map_err(|e| e.to_string())?.len();
     let mut client = PeerClient::new(connect(address).await.map_err(|e| e.to_string())?);
     let (tx, rx) = mpsc::channel::<SnapshotChunk>(4);
-    let (cluster_id, from) = (shared.cluster_id, shared.id);
+    let (cluster_id, from, settings) = (shared.cluster_id, shared.id, shared.settings);
     let mut first = Some(message.write_to_bytes().map_err(|e| e.to_string())?);
     let reader = tokio::spawn(async move {
         let mut sent = 0u64;
@@ -232,7 +257,7 @@ async fn try_send_snapshot(shared: &Shared, address: &str, message: Message) -> 
             data.truncate(filled);
             sent += filled as u64;
             let last = sent >= size || filled == 0;
-            let chunk = SnapshotChunk { cluster_id, from, message: first.take().unwrap_or_default(), data, last };
+            let chunk = SnapshotChunk { cluster_id, from, message: first.take().unwrap_or_default(), data, last, settings };
             if tx.send(chunk).await.is_err() || last {
                 return Ok(());
             }

@@ -5,6 +5,7 @@
 
 use crate::proto::MAX_MESSAGE;
 use crate::proto::peer::peer_server::{Peer, PeerServer};
+use crate::node::agreement::ConsensusSettings;
 use crate::node::identity::Identity;
 use crate::proto::peer::{Ack, JoinInfo, JoinRequest, PrepareModule, Prepared, RaftBatch, SnapshotChunk};
 use crate::status::StatusBoard;
@@ -26,6 +27,10 @@ const MAX_SNAPSHOT_BYTES: u64 = 16 << 30;
 pub struct PeerService {
     pub id: u64,
     pub cluster_id: u64,
+    /// This node's consensus settings: a peer's must be the same.
+    pub consensus: ConsensusSettings,
+    /// `consensus.digest()`, what peer messages carry.
+    pub settings_digest: u64,
     pub identity: Identity,
     /// The module the cluster started with (a joining node replays the log from its start).
     pub bootstrap_module: std::path::PathBuf,
@@ -40,7 +45,20 @@ impl PeerService {
         PeerServer::new(self).max_decoding_message_size(MAX_MESSAGE)
     }
 
-    fn check_cluster(&self, cluster_id: u64, from: u64) -> Result<(), Status> {
+    /// Refuses traffic from another cluster, or from a node whose consensus settings
+    /// differ (`settings`: their digest; `None` for calls that apply nothing).
+    fn check_cluster(&self, cluster_id: u64, from: u64, settings: Option<u64>) -> Result<(), Status> {
+        if let Some(theirs) = settings
+            && theirs != self.settings_digest
+        {
+            tracing::warn!(from, "refused traffic from a node whose consensus settings differ (digest {theirs:016x})");
+            return Err(Status::failed_precondition(format!(
+                "node {} runs with other consensus settings than node {from} (digests {:016x} and {theirs:016x}): every node \
+                 of a cluster must run the same wasmraft build with the same --fuel and --memory-mib",
+                self.id,
+                self.settings_digest
+            )));
+        }
         if cluster_id != self.cluster_id {
             tracing::warn!(from, "refused traffic from cluster {cluster_id:016x}; this is {:016x}", self.cluster_id);
             return Err(Status::permission_denied(format!(
@@ -72,7 +90,7 @@ impl Peer for PeerService {
     async fn raft(&self, request: Request<Streaming<RaftBatch>>) -> Result<Response<Ack>, Status> {
         let mut stream = request.into_inner();
         while let Some(batch) = stream.message().await? {
-            self.check_cluster(batch.cluster_id, batch.from)?;
+            self.check_cluster(batch.cluster_id, batch.from, Some(batch.settings))?;
             let messages: Vec<Message> = batch
                 .messages
                 .iter()
@@ -97,7 +115,7 @@ impl Peer for PeerService {
     async fn snapshot(&self, request: Request<Streaming<SnapshotChunk>>) -> Result<Response<Ack>, Status> {
         let mut stream = request.into_inner();
         let first = stream.message().await?.ok_or_else(|| Status::invalid_argument("empty snapshot stream"))?;
-        self.check_cluster(first.cluster_id, first.from)?;
+        self.check_cluster(first.cluster_id, first.from, Some(first.settings))?;
         let from = first.from;
         let message = self
             .parse(from, &first.message)
@@ -153,12 +171,13 @@ impl Peer for PeerService {
             initial_members: self.identity.initial_members.clone(),
             bootstrap_module,
             addresses: setup.members.addresses.into_iter().collect(),
+            consensus_settings: serde_json::to_string(&self.consensus).map_err(|e| Status::internal(e.to_string()))?,
         }))
     }
 
     async fn prepare(&self, request: Request<PrepareModule>) -> Result<Response<Prepared>, Status> {
         let request = request.into_inner();
-        self.check_cluster(request.cluster_id, request.from)?;
+        self.check_cluster(request.cluster_id, request.from, None)?;
         let engine = self.engine.clone();
         let loaded = tokio::task::spawn_blocking(move || engine.load(&request.module))
             .await
