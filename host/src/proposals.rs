@@ -76,6 +76,11 @@ impl Proposals {
         Proposals { node, incarnation, next_seq: AtomicU64::new(1), inner: Mutex::default() }
     }
 
+    /// This process's random incarnation (never 0).
+    pub fn incarnation(&self) -> u64 {
+        self.incarnation
+    }
+
     /// Whether `id` is one of this process's proposals.
     fn ours(&self, id: ProposalId) -> bool {
         id.node == self.node && id.incarnation == self.incarnation

@@ -69,8 +69,10 @@ pub struct Consensus<O: Outbox> {
     applied: u64,
     /// Reads that arrived since the last ReadIndex round: they share the next one.
     reads_waiting: Vec<oneshot::Sender<u64>>,
-    /// ReadIndex rounds in flight, by request context.
+    /// ReadIndex rounds in flight, by the sequence number in their context.
     reads_in_flight: HashMap<u64, (Instant, Vec<oneshot::Sender<u64>>)>,
+    /// The next round's sequence number: it starts at this process's random incarnation, so
+    /// that a restarted node's rounds do not meet its previous process's at the leader.
     next_read: u64,
     /// Told about every upgrade entry as it reaches this node's log, so that its module
     /// compiles before the entry commits and the switch does not stall applies.
@@ -83,6 +85,20 @@ pub struct Consensus<O: Outbox> {
 
 fn now_ns() -> u64 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos() as u64)
+}
+
+/// A ReadIndex round's context: the node's id, then its sequence number. raft-rs's leader
+/// keeps one pending read per context and silently drops a request whose context is
+/// already pending, so two nodes' rounds must never share one (when every node counted
+/// from 1, they met, and the later round went unanswered until its caller retried).
+fn read_context(node: u64, seq: u64) -> Vec<u8> {
+    [node.to_be_bytes(), seq.to_be_bytes()].concat()
+}
+
+/// The sequence number of one of `node`'s rounds, from its context.
+fn our_read(context: &[u8], node: u64) -> Option<u64> {
+    let (id, seq) = context.split_at_checked(8)?;
+    (id == node.to_be_bytes()).then(|| seq.try_into().ok().map(u64::from_be_bytes))?
 }
 
 /// Called with the data of an appended entry.
@@ -118,6 +134,7 @@ impl<O: Outbox> Consensus<O> {
         };
         config.validate()?;
         let node = RawNode::new(&config, log, &logger::logger())?;
+        let incarnation = proposals.incarnation();
         Ok(Consensus {
             node,
             events,
@@ -130,7 +147,7 @@ impl<O: Outbox> Consensus<O> {
             applied: settings.applied,
             reads_waiting: Vec::new(),
             reads_in_flight: HashMap::new(),
-            next_read: 1,
+            next_read: incarnation,
             upgrade_appended: Box::new(|_| {}),
             leader_seen: (0, 0),
             members: settings.members,
@@ -341,10 +358,10 @@ impl<O: Outbox> Consensus<O> {
         if self.reads_waiting.is_empty() {
             return;
         }
-        let ctx = self.next_read;
-        self.next_read += 1;
-        self.node.read_index(ctx.to_be_bytes().to_vec());
-        self.reads_in_flight.insert(ctx, (Instant::now(), std::mem::take(&mut self.reads_waiting)));
+        let seq = self.next_read;
+        self.next_read = self.next_read.wrapping_add(1);
+        self.node.read_index(read_context(self.node.raft.id, seq));
+        self.reads_in_flight.insert(seq, (Instant::now(), std::mem::take(&mut self.reads_waiting)));
         // raft-rs drops a ReadIndex silently (no leader, a new leader without a commit in
         // its term); those rounds never answer, and their callers retry.
         self.reads_in_flight
@@ -358,8 +375,8 @@ impl<O: Outbox> Consensus<O> {
         let mut rd = self.node.ready();
         self.outbox.send(rd.take_messages());
         for state in rd.take_read_states() {
-            let ctx = state.request_ctx.as_slice().try_into().map(u64::from_be_bytes).unwrap_or(0);
-            if let Some((_, waiters)) = self.reads_in_flight.remove(&ctx) {
+            let Some(seq) = our_read(&state.request_ctx, self.node.raft.id) else { continue };
+            if let Some((_, waiters)) = self.reads_in_flight.remove(&seq) {
                 for w in waiters {
                     let _ = w.send(state.index);
                 }
@@ -448,5 +465,19 @@ impl<O: Outbox> Consensus<O> {
             voters: conf.voters,
             learners: conf.learners,
         });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn read_contexts_name_their_node() {
+        assert_eq!(our_read(&read_context(2, 9), 2), Some(9));
+        assert_eq!(our_read(&read_context(3, 9), 2), None, "another node's round with the same number");
+        assert_ne!(read_context(2, 9), read_context(3, 9));
+        assert_eq!(our_read(&9u64.to_be_bytes(), 2), None);
+        assert_eq!(our_read(&[], 2), None);
     }
 }
