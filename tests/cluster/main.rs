@@ -3,6 +3,7 @@
 mod basics;
 mod catch_up;
 mod crashes;
+mod disk;
 mod dss;
 mod dss_housekeeping;
 mod dss_snapshot;
