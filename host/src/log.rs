@@ -35,6 +35,9 @@ pub enum LogError {
     Engine(#[from] raft_engine::Error),
     #[error("the write-ahead log holds a record that does not decode: {0}")]
     Corrupt(String),
+    /// The file of a snapshot Raft accepted cannot be kept: the log must not point at it.
+    #[error("{0}")]
+    Snapshot(std::io::Error),
 }
 
 /// What one Ready makes durable, in one write.

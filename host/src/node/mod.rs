@@ -48,13 +48,11 @@ fn lock(dir: &Path) -> anyhow::Result<std::fs::File> {
 /// The module the cluster started with, which a joining node replays the log from.
 pub const MODULE_FILE: &str = "module.wasm";
 
-/// The newest snapshot file that loads and lies within what this node has committed (a
-/// received snapshot whose acceptance never became durable lies beyond it).
+/// The newest snapshot file that loads, once the files beyond what this node has committed
+/// are gone (a received snapshot whose acceptance never became durable lies beyond it).
 fn newest_usable_snapshot(dir: &SnapshotDir, commit: u64) -> anyhow::Result<Option<SnapshotFile>> {
-    for (index, _, path) in dir.list()? {
-        if index > commit {
-            continue;
-        }
+    dir.discard_beyond(commit)?;
+    for (_, _, path) in dir.list()? {
         match snapshot::load(&path) {
             Ok(file) => return Ok(Some(file)),
             Err(e) => tracing::warn!(path = %path.display(), "skipping a snapshot that does not load: {e}"),
@@ -231,6 +229,7 @@ pub fn run(config: NodeConfig) -> anyhow::Result<()> {
         catchup_entries: config.snapshot_catchup,
         applied,
         members: members.clone(),
+        snapshots: snapshots.clone(),
     };
     let precompile = engine.clone();
     let consensus = Consensus::new(settings, log, events_rx, transport, apply_tx.clone(), proposals.clone(), status.clone())?
