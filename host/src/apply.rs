@@ -322,9 +322,6 @@ fn v2(mut cc: ConfChange) -> ConfChangeV2 {
     out
 }
 
-/// Snapshot files kept on disk.
-const KEEP_SNAPSHOTS: usize = 2;
-
 /// Writes snapshot files off the apply path, then tells the raft thread.
 pub fn run_snapshot_writer(jobs: Receiver<SnapshotJob>, dir: Arc<SnapshotDir>, events: Sender<Event>) {
     for job in jobs {
@@ -336,7 +333,7 @@ pub fn run_snapshot_writer(jobs: Receiver<SnapshotJob>, dir: Arc<SnapshotDir>, e
                 let _ = events.send(Event::SnapshotBuilt(meta));
                 // The new one and the one before (which a transfer may still be reading;
                 // an open file stays readable once unlinked anyway).
-                if let Err(e) = dir.prune(KEEP_SNAPSHOTS) {
+                if let Err(e) = dir.prune(index) {
                     tracing::warn!("cannot remove old snapshots: {e}");
                 }
             }

@@ -5,6 +5,7 @@
 //! - [`consensus`]: the Raft thread and its Ready loop;
 //! - [`apply`]: the apply thread, which runs [`runtime`] (the deterministic wasm runtime);
 //! - [`log`]: the write-ahead log; [`snapshot`]: snapshot files; [`membership`]: member addresses and changes;
+//!   [`durable`]: how every other file is replaced;
 //! - [`transport`]: peer gRPC; [`api`]: the client API; [`proto`]: both protocols;
 //! - [`http`]: the HTTP front door, which hands requests to the module;
 //! - [`inbox`], [`proposals`], [`status`], [`entry`]: what the threads share;
@@ -14,6 +15,7 @@ pub mod api;
 pub mod apply;
 pub mod cli;
 pub mod consensus;
+pub mod durable;
 pub mod entry;
 pub mod http;
 pub mod inbox;

@@ -35,6 +35,9 @@ pub enum LogError {
     Engine(#[from] raft_engine::Error),
     #[error("the write-ahead log holds a record that does not decode: {0}")]
     Corrupt(String),
+    /// The file of a snapshot Raft accepted cannot be kept: the log must not point at it.
+    #[error("{0}")]
+    Snapshot(std::io::Error),
 }
 
 /// What one Ready makes durable, in one write.
@@ -171,6 +174,12 @@ impl RaftLog {
     /// from the snapshot, conf changes included, so Raft's configuration must start where
     /// the snapshot's state does.
     pub fn set_snapshot(&mut self, meta: SnapshotMetadata) -> Result<(), LogError> {
+        // Not one from before the log's start: a snapshot this node was still writing when
+        // it installed a newer one from the leader, whose membership is not the log's and
+        // from which the log cannot be replayed.
+        if meta.index < self.truncated.0 {
+            return Ok(());
+        }
         let mut batch = LogBatch::default();
         batch.put_message(GROUP, SNAPSHOT.to_vec(), &meta)?;
         batch.put_message(GROUP, CONF_STATE.to_vec(), meta.get_conf_state())?;
@@ -360,6 +369,20 @@ mod tests {
         assert_eq!(indexes(&log), vec![(51, 4), (52, 4)]);
         assert_eq!(log.conf_state().voters, vec![1, 2, 3]);
         assert_eq!(log.snapshot_metadata().map(|m| m.index), Some(50));
+    }
+
+    #[test]
+    fn a_snapshot_from_before_the_log_is_not_recorded() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut log = RaftLog::open(dir.path()).unwrap();
+        log.persist(Persist { snapshot: Some(&snapshot_at(50, 4)), ..Default::default() }, true).unwrap();
+        let mut older = snapshot_at(30, 3);
+        older.mut_conf_state().voters = vec![1, 2];
+        log.set_snapshot(older).unwrap();
+        drop(log);
+        let log = RaftLog::open(dir.path()).unwrap();
+        assert_eq!(log.snapshot_metadata().map(|m| m.index), Some(50));
+        assert_eq!(log.conf_state().voters, vec![1, 2, 3]);
     }
 
     #[test]

@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
-const FILE: &str = "members.json";
+pub const FILE: &str = "members.json";
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct MemberBook {
@@ -148,10 +148,7 @@ impl MemberBook {
 
     /// Replaces the book `dir` keeps (atomically, durably).
     pub fn save(&self, dir: &Path) -> std::io::Result<()> {
-        let tmp = dir.join(format!("{FILE}.tmp"));
-        std::fs::write(&tmp, serde_json::to_vec_pretty(self)?)?;
-        std::fs::File::open(&tmp)?.sync_all()?;
-        std::fs::rename(&tmp, dir.join(FILE))
+        crate::durable::write(&dir.join(FILE), &serde_json::to_vec_pretty(self)?)
     }
 }
 

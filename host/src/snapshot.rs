@@ -7,19 +7,20 @@
 //! "WRSNAP" u16 version | u32 len, header (postcard), blake3(header) | module bytes | checkpoint
 //! ```
 //! The header names the index, term, conf state and the module's length and blake3; the
-//! checkpoint carries its own checksum. Files are written to a temporary name, synced, and
-//! renamed, so a snapshot file that exists is whole.
+//! checkpoint carries its own checksum. Files are written with [`durable`], so a snapshot
+//! file that exists is whole.
 //!
 //! Raft messages never carry the state: a `MsgSnapshot` carries a small descriptor (index,
 //! term) and the file travels in chunks over its own stream (see `transport`).
 
+use crate::durable;
 use crate::runtime::Checkpoint;
 use protobuf::Message as _;
 use crate::membership::MemberBook;
 use raft::eraftpb::{ConfState, SnapshotMetadata};
 use serde::{Deserialize, Serialize};
 use std::fs::File;
-use std::io::{self, BufReader, BufWriter, Read, Write};
+use std::io::{self, BufReader, Read, Write};
 use std::path::{Path, PathBuf};
 
 const MAGIC: &[u8; 6] = b"WRSNAP";
@@ -73,17 +74,32 @@ fn metadata(index: u64, term: u64, conf_state: ConfState) -> SnapshotMetadata {
 }
 
 /// The directory of a node's snapshot files.
+///
+/// A snapshot received from the leader is staged under a name nothing here lists, and
+/// becomes a snapshot file only when Raft accepts it (`adopt`, from the Raft thread, before
+/// the log records it): so every snapshot file is one this node built or its log adopted,
+/// and the one the log's compaction relies on is never outranked by a file Raft refused.
 pub struct SnapshotDir {
     dir: PathBuf,
+}
+
+const STAGED: &str = "staged";
+
+/// `<prefix><index>-<term>.<extension>` → (index, term).
+fn parse_name(path: &Path, prefix: &str, extension: &str) -> Option<(u64, u64)> {
+    let name = path.file_name()?.to_str()?;
+    let (i, t) = name.strip_prefix(prefix)?.strip_suffix(extension)?.strip_suffix('.')?.split_once('-')?;
+    Some((i.parse().ok()?, t.parse().ok()?))
 }
 
 impl SnapshotDir {
     pub fn open(dir: PathBuf) -> io::Result<Self> {
         std::fs::create_dir_all(&dir)?;
-        // Leftovers of writes or transfers that never finished.
+        // Leftovers of writes or transfers that never finished, and received snapshots Raft
+        // did not accept before the node stopped (a leader sends a newer one if needed).
         for entry in std::fs::read_dir(&dir)? {
             let path = entry?.path();
-            if path.extension().is_some_and(|x| x == "tmp") {
+            if path.extension().is_some_and(|x| x == "tmp" || x == STAGED) {
                 std::fs::remove_file(&path)?;
             }
         }
@@ -97,6 +113,10 @@ impl SnapshotDir {
     /// A temporary path in the directory (for a file being written or received).
     pub fn temp_path(&self, name: &str) -> PathBuf {
         self.dir.join(format!("{name}.tmp"))
+    }
+
+    fn staged_path(&self, index: u64, term: u64) -> PathBuf {
+        self.dir.join(format!("recv-{index:020}-{term:020}.{STAGED}"))
     }
 
     /// Writes a snapshot of `checkpoint` with `module` and the membership.
@@ -117,30 +137,39 @@ impl SnapshotDir {
             module_len: module.len() as u64,
             module_hash: *blake3::hash(module).as_bytes(),
         };
-        let tmp = self.temp_path(&format!("build-{index}"));
-        let mut w = BufWriter::new(File::create(&tmp)?);
-        w.write_all(MAGIC)?;
-        w.write_all(&VERSION.to_le_bytes())?;
         let header_bytes = postcard::to_allocvec(&header).map_err(io::Error::other)?;
-        w.write_all(&(header_bytes.len() as u32).to_le_bytes())?;
-        w.write_all(&header_bytes)?;
-        w.write_all(blake3::hash(&header_bytes).as_bytes())?;
-        w.write_all(module)?;
-        checkpoint.encode(&mut w)?;
-        let file = w.into_inner().map_err(|e| e.into_error())?;
-        file.sync_all()?;
-        let path = self.path(index, term);
-        std::fs::rename(&tmp, &path)?;
-        sync_dir(&self.dir)?;
+        durable::write_with(&self.path(index, term), |w| {
+            w.write_all(MAGIC)?;
+            w.write_all(&VERSION.to_le_bytes())?;
+            w.write_all(&(header_bytes.len() as u32).to_le_bytes())?;
+            w.write_all(&header_bytes)?;
+            w.write_all(blake3::hash(&header_bytes).as_bytes())?;
+            w.write_all(module)?;
+            checkpoint.encode(w)
+        })?;
         Ok(metadata(index, term, conf_state))
     }
 
-    /// Moves a received, verified file into place.
-    pub fn adopt(&self, tmp: &Path, index: u64, term: u64) -> io::Result<PathBuf> {
-        let path = self.path(index, term);
-        std::fs::rename(tmp, &path)?;
-        sync_dir(&self.dir)?;
-        Ok(path)
+    /// Keeps a received, verified file until Raft accepts it or it is outdated. Staged files
+    /// below `commit` (Raft refuses a snapshot behind its commit index, and one it accepted
+    /// was adopted before the commit index moved past it) are removed.
+    pub fn stage(&self, tmp: &Path, index: u64, term: u64, commit: u64) -> io::Result<()> {
+        std::fs::rename(tmp, self.staged_path(index, term))?;
+        for entry in std::fs::read_dir(&self.dir)? {
+            let path = entry?.path();
+            if parse_name(&path, "recv-", STAGED).is_some_and(|(i, _)| i < commit) {
+                std::fs::remove_file(&path)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Makes the staged snapshot (index, term), which Raft has just accepted, a snapshot
+    /// file, durably: the log may point at it from now on.
+    pub fn adopt(&self, index: u64, term: u64) -> io::Result<()> {
+        std::fs::rename(self.staged_path(index, term), self.path(index, term))
+            .map_err(|e| io::Error::new(e.kind(), format!("adopting the received snapshot at {index}: {e}")))?;
+        durable::sync_dir(&self.dir)
     }
 
     /// Snapshot files present, newest (highest index) first.
@@ -148,12 +177,7 @@ impl SnapshotDir {
         let mut found = Vec::new();
         for entry in std::fs::read_dir(&self.dir)? {
             let path = entry?.path();
-            let Some(name) = path.file_name().and_then(|n| n.to_str()) else { continue };
-            let Some(rest) = name.strip_prefix("snap-").and_then(|r| r.strip_suffix(&format!(".{EXTENSION}"))) else {
-                continue;
-            };
-            let Some((i, t)) = rest.split_once('-') else { continue };
-            if let (Ok(i), Ok(t)) = (i.parse::<u64>(), t.parse::<u64>()) {
+            if let Some((i, t)) = parse_name(&path, "snap-", EXTENSION) {
                 found.push((i, t, path));
             }
         }
@@ -161,17 +185,26 @@ impl SnapshotDir {
         Ok(found)
     }
 
-    /// Keeps the newest `keep` snapshots and removes the rest.
-    pub fn prune(&self, keep: usize) -> io::Result<()> {
-        for (_, _, path) in self.list()?.into_iter().skip(keep) {
+    /// Keeps the snapshot at `durable` (one this node has just made durable) and the one
+    /// before it, and removes the older ones. Files beyond `durable` are not this function's
+    /// to judge: they never push a good snapshot out (see `discard_beyond`).
+    pub fn prune(&self, durable: u64) -> io::Result<()> {
+        for (_, _, path) in self.list()?.into_iter().filter(|(i, ..)| *i <= durable).skip(2) {
             std::fs::remove_file(path)?;
         }
         Ok(())
     }
-}
 
-fn sync_dir(dir: &Path) -> io::Result<()> {
-    File::open(dir)?.sync_all()
+    /// Removes the snapshot files beyond `commit`, the log's durable commit index: what
+    /// this node applied or adopted never lies beyond it, so such a file was adopted by a
+    /// Raft acceptance that never became durable, or was not written by this node at all.
+    pub fn discard_beyond(&self, commit: u64) -> io::Result<()> {
+        for (index, _, path) in self.list()?.into_iter().filter(|(i, ..)| *i > commit) {
+            tracing::warn!(index, commit, path = %path.display(), "removing a snapshot file beyond the commit index");
+            std::fs::remove_file(path)?;
+        }
+        durable::sync_dir(&self.dir)
+    }
 }
 
 /// Reads and verifies a snapshot file.
@@ -247,8 +280,57 @@ mod tests {
         assert_eq!(loaded.meta.get_conf_state().voters, vec![1, 2, 3]);
         assert_eq!(loaded.module, b"module bytes");
         assert_eq!(loaded.checkpoint.state_hash(), checkpoint(30).state_hash());
-        dir.prune(1).unwrap();
-        assert_eq!(dir.list().unwrap().len(), 1);
+        dir.prune(30).unwrap();
+        assert_eq!(dir.list().unwrap().iter().map(|s| s.0).collect::<Vec<_>>(), vec![30, 20]);
+    }
+
+    fn indexes(dir: &SnapshotDir) -> Vec<u64> {
+        dir.list().unwrap().iter().map(|s| s.0).collect()
+    }
+
+    #[test]
+    fn files_beyond_the_commit_never_push_the_real_snapshots_out() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = SnapshotDir::open(tmp.path().to_path_buf()).unwrap();
+        let write = |index| dir.write(&checkpoint(index), 2, ConfState::default(), &MemberBook::default(), b"m").unwrap();
+        write(10);
+        write(20);
+        // Planted (or adopted by an acceptance that never became durable): far ahead.
+        for term in [1, 2] {
+            std::fs::copy(dir.path(20, 2), dir.path(1 << 40, term)).unwrap();
+        }
+        write(30);
+        dir.prune(30).unwrap();
+        assert_eq!(indexes(&dir), vec![1 << 40, 1 << 40, 30, 20]);
+        dir.discard_beyond(30).unwrap();
+        assert_eq!(indexes(&dir), vec![30, 20]);
+    }
+
+    #[test]
+    fn a_received_snapshot_is_a_snapshot_file_only_once_adopted() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = SnapshotDir::open(tmp.path().to_path_buf()).unwrap();
+        let receive = |index, commit| {
+            let recv = dir.temp_path(&format!("recv-1-{index}-3"));
+            std::fs::write(&recv, b"a verified file").unwrap();
+            dir.stage(&recv, index, 3, commit).unwrap();
+        };
+        let staged = || std::fs::read_dir(tmp.path()).unwrap().filter(|e| e.as_ref().unwrap().path().extension().unwrap() == STAGED).count();
+        receive(50, 0);
+        receive(60, 0);
+        assert_eq!(indexes(&dir), Vec::<u64>::new(), "staged files are not snapshots");
+        assert_eq!(staged(), 2);
+        // Raft accepted 60: only that one becomes a snapshot file.
+        dir.adopt(60, 3).unwrap();
+        assert_eq!(indexes(&dir), vec![60]);
+        assert!(dir.adopt(50, 4).is_err(), "a snapshot never received cannot be adopted");
+        // 50 lies behind the commit index now: Raft will never accept it.
+        receive(70, 60);
+        assert_eq!(staged(), 1);
+        // Whatever is still staged at a start was never accepted.
+        let dir = SnapshotDir::open(tmp.path().to_path_buf()).unwrap();
+        assert_eq!(staged(), 0);
+        assert_eq!(indexes(&dir), vec![60]);
     }
 
     #[test]

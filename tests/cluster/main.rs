@@ -4,6 +4,7 @@ mod agreement;
 mod basics;
 mod catch_up;
 mod crashes;
+mod disk;
 mod dss;
 mod dss_housekeeping;
 mod dss_snapshot;

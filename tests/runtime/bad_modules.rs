@@ -136,3 +136,35 @@ fn compiled_code_is_cached_on_disk_by_content_hash() {
     assert_eq!(third.load(&bytes).unwrap().info.name, "kv");
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn damaged_cached_code_is_never_run_but_recompiled() {
+    let dir = std::env::temp_dir().join(format!("wasmraft-cache-damage-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let bytes = module_bytes("kv");
+    let engine = || wasmraft::runtime::WasmEngine::new(Default::default(), Some(dir.clone())).unwrap();
+    engine().load(&bytes).unwrap();
+    let path = std::fs::read_dir(&dir).unwrap().next().unwrap().unwrap().path();
+    let good = std::fs::read(&path).unwrap();
+    let mut damages: Vec<(String, Vec<u8>)> = [good.len() / 3, good.len() / 2, good.len() * 2 / 3]
+        .into_iter()
+        .map(|at| {
+            let mut flipped = good.clone();
+            flipped[at] ^= 0x01;
+            (format!("a bit flipped at {at}"), flipped)
+        })
+        .collect();
+    damages.push(("a truncated file".into(), good[..good.len() / 2].to_vec()));
+    damages.push(("an empty file".into(), Vec::new()));
+    for (what, damaged) in damages {
+        std::fs::write(&path, &damaged).unwrap();
+        // A restarted node: the module loads, from code compiled again, which replaces the file.
+        assert_eq!(engine().load(&bytes).unwrap().info.name, "kv", "{what}");
+        let file = std::fs::read(&path).unwrap();
+        assert!(file != damaged && file.len() > 32, "{what}: the damaged file was used, not replaced");
+        assert_eq!(blake3::hash(&file[32..]).as_bytes(), &file[..32], "{what}: the new file is the checksum, then the code");
+    }
+    let names: Vec<_> = std::fs::read_dir(&dir).unwrap().map(|e| e.unwrap().file_name()).collect();
+    assert_eq!(names.len(), 1, "no temporaries left: {names:?}");
+    std::fs::remove_dir_all(&dir).unwrap();
+}

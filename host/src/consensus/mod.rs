@@ -2,9 +2,9 @@
 //!
 //! Order of a Ready (raft-rs pitfalls, `../shared/notes/raft-anchors.md` §4.3):
 //! 1. the leader's messages go out at once: they need nothing durable here;
-//! 2. a snapshot, the new entries and the hard state are made durable in one write (synced
-//!    when raft asks, or when entries are about to apply, so the commit index is durable
-//!    before they do);
+//! 2. a snapshot (its received file adopted first), the new entries and the hard state are
+//!    made durable in one write (synced when raft asks, or when entries are about to apply,
+//!    so the commit index is durable before they do);
 //! 3. committed entries go to the apply thread, a received snapshot is installed first;
 //! 4. only then the messages that promise durability (votes, append acks) go out;
 //! 5. `advance_append`, and the same for its light ready (commit index persisted first);
@@ -15,12 +15,15 @@
 //! is the transport's. So ticks and heartbeats are never held up by the applier.
 
 pub mod logger;
+#[cfg(test)]
+mod tests;
 
 use crate::entry::{EntryContext, ProposalId, UPGRADE_TAG};
 use crate::inbox::{ApplyTask, Event};
 use crate::log::{LogError, Persist, RaftLog};
 use crate::membership::{Change, MemberBook};
 use crate::proposals::{ProposeError, Proposals};
+use crate::snapshot::SnapshotDir;
 use crate::status::{self, StatusBoard};
 use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
 use raft::eraftpb::{Message, MessageType};
@@ -52,6 +55,8 @@ pub struct Settings {
     pub applied: u64,
     /// The member book as of `applied`.
     pub members: MemberBook,
+    /// Where a received snapshot waits for Raft to accept it.
+    pub snapshots: Arc<SnapshotDir>,
 }
 
 /// Proposals are refused while this many committed entries wait to apply.
@@ -81,6 +86,7 @@ pub struct Consensus<O: Outbox> {
     leader_seen: (u64, u64),
     /// As of the last conf change applied: what membership changes are checked against.
     members: MemberBook,
+    snapshots: Arc<SnapshotDir>,
 }
 
 fn now_ns() -> u64 {
@@ -151,6 +157,7 @@ impl<O: Outbox> Consensus<O> {
             upgrade_appended: Box::new(|_| {}),
             leader_seen: (0, 0),
             members: settings.members,
+            snapshots: settings.snapshots,
         })
     }
 
@@ -386,6 +393,11 @@ impl<O: Outbox> Consensus<O> {
         let snapshot = (!rd.snapshot().is_empty()).then(|| rd.snapshot().get_metadata().clone());
         let committed = rd.take_committed_entries();
         let sync = rd.must_sync() || snapshot.is_some() || !committed.is_empty();
+        if let Some(meta) = &snapshot {
+            // Raft accepted a received snapshot: its staged file becomes a snapshot file
+            // before the log points at it.
+            self.snapshots.adopt(meta.index, meta.term).map_err(LogError::Snapshot)?;
+        }
         self.node.mut_store().persist(
             Persist { snapshot: snapshot.as_ref(), entries: rd.entries(), hard_state: rd.hs() },
             sync,
@@ -465,19 +477,5 @@ impl<O: Outbox> Consensus<O> {
             voters: conf.voters,
             learners: conf.learners,
         });
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn read_contexts_name_their_node() {
-        assert_eq!(our_read(&read_context(2, 9), 2), Some(9));
-        assert_eq!(our_read(&read_context(3, 9), 2), None, "another node's round with the same number");
-        assert_ne!(read_context(2, 9), read_context(3, 9));
-        assert_eq!(our_read(&9u64.to_be_bytes(), 2), None);
-        assert_eq!(our_read(&[], 2), None);
     }
 }

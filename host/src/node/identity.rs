@@ -4,6 +4,7 @@
 
 use super::agreement::ConsensusSettings;
 use super::config::NodeConfig;
+use crate::membership::FILE as MEMBERS_FILE;
 use anyhow::{Context, bail};
 use serde::{Deserialize, Serialize};
 use std::path::Path;
@@ -56,10 +57,10 @@ pub fn exists(dir: &Path) -> bool {
     dir.join(FILE).exists()
 }
 
-/// The directory's identity: created from `wanted` if the directory is new, else checked
-/// against it (when there is one: a restarted node needs no `--peers`). `is_new` says
-/// whether it was created.
-pub fn establish(dir: &Path, node_id: u64, wanted: Option<Identity>) -> anyhow::Result<(Identity, bool)> {
+/// The directory's identity: the one it holds, checked against `wanted` (when there is one:
+/// a restarted node needs no `--peers`), or for a new directory `wanted`, which [`write`]
+/// records once the rest of the bootstrap is durable.
+pub fn establish(dir: &Path, node_id: u64, wanted: Option<Identity>) -> anyhow::Result<Identity> {
     let path = dir.join(FILE);
     if path.exists() {
         let text = std::fs::read_to_string(&path).with_context(|| format!("cannot read {}", path.display()))?;
@@ -87,7 +88,7 @@ pub fn establish(dir: &Path, node_id: u64, wanted: Option<Identity>) -> anyhow::
                 wanted.initial_members
             );
         }
-        return Ok((found, false));
+        return Ok(found);
     }
     let Some(wanted) = wanted else {
         bail!(
@@ -98,8 +99,12 @@ pub fn establish(dir: &Path, node_id: u64, wanted: Option<Identity>) -> anyhow::
     };
     let unexpected: Vec<String> = std::fs::read_dir(dir)?
         .filter_map(|e| e.ok().map(|e| e.file_name().to_string_lossy().into_owned()))
-        // The lock, and the compile cache the node opened to check its module.
-        .filter(|name| name != "LOCK" && name != "module-cache")
+        // The lock, the compile cache the node opened to check its module, and what a
+        // bootstrap writes before its identity (a crash may have stopped it there).
+        .filter(|name| {
+            let name = name.strip_suffix(".tmp").unwrap_or(name);
+            !["LOCK", "module-cache", super::MODULE_FILE, MEMBERS_FILE].contains(&name)
+        })
         .collect();
     if !unexpected.is_empty() {
         bail!(
@@ -109,10 +114,11 @@ pub fn establish(dir: &Path, node_id: u64, wanted: Option<Identity>) -> anyhow::
             unexpected.join(", ")
         );
     }
-    let tmp = dir.join(format!("{FILE}.tmp"));
-    std::fs::write(&tmp, serde_json::to_vec_pretty(&wanted)?)?;
-    std::fs::File::open(&tmp)?.sync_all()?;
-    std::fs::rename(&tmp, &path)?;
-    std::fs::File::open(dir)?.sync_all()?;
-    Ok((wanted, true))
+    Ok(wanted)
+}
+
+/// Records the directory's identity: the last step of a bootstrap, after which the
+/// directory is a node's.
+pub fn write(dir: &Path, identity: &Identity) -> std::io::Result<()> {
+    crate::durable::write(&dir.join(FILE), &serde_json::to_vec_pretty(identity)?)
 }

@@ -16,6 +16,7 @@ use crate::api::ClientService;
 use crate::http::{self, Gateway, auth::Verifier};
 use crate::apply::{Applier, run_snapshot_writer};
 use crate::consensus::{Consensus, Settings};
+use crate::durable;
 use crate::entry::EntryData;
 use crate::inbox::Event;
 use crate::proposals::{ProposeError, Proposals};
@@ -46,20 +47,14 @@ fn lock(dir: &Path) -> anyhow::Result<std::fs::File> {
     Ok(file)
 }
 
-fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    let tmp = path.with_extension("tmp");
-    std::fs::write(&tmp, bytes)?;
-    std::fs::File::open(&tmp)?.sync_all()?;
-    std::fs::rename(&tmp, path)
-}
+/// The module the cluster started with, which a joining node replays the log from.
+pub const MODULE_FILE: &str = "module.wasm";
 
-/// The newest snapshot file that loads and lies within what this node has committed (a
-/// received snapshot whose acceptance never became durable lies beyond it).
+/// The newest snapshot file that loads, once the files beyond what this node has committed
+/// are gone (a received snapshot whose acceptance never became durable lies beyond it).
 fn newest_usable_snapshot(dir: &SnapshotDir, commit: u64) -> anyhow::Result<Option<SnapshotFile>> {
-    for (index, _, path) in dir.list()? {
-        if index > commit {
-            continue;
-        }
+    dir.discard_beyond(commit)?;
+    for (_, _, path) in dir.list()? {
         match snapshot::load(&path) {
             Ok(file) => return Ok(Some(file)),
             Err(e) => tracing::warn!(path = %path.display(), "skipping a snapshot that does not load: {e}"),
@@ -87,15 +82,17 @@ async fn shutdown_signal() {
 
 /// The data directory's identity, bootstrapping a new node: from `--peers` (a new cluster)
 /// or from a member reached with `--join`. A new node's directory gets the module its
-/// cluster started with and the member book.
+/// cluster started with and the member book, then its identity: `identity.json` is written
+/// last, so a directory without it (or, as older versions left it, with it but with neither
+/// the module nor a log) is one whose bootstrap did not finish, and bootstraps again.
 fn establish(config: &NodeConfig, engine: &WasmEngine, tokio: &tokio::runtime::Runtime) -> anyhow::Result<Identity> {
     let dir = &config.data_dir;
-    if identity::exists(dir) {
+    if identity::exists(dir) && (dir.join(MODULE_FILE).exists() || dir.join("log").exists()) {
         let wanted = (!config.peers.is_empty()).then(|| Identity::bootstrapping(config));
         if config.module.is_some() {
             tracing::info!("--module is ignored: {} already holds this node's state and module", dir.display());
         }
-        return Ok(identity::establish(dir, config.id, wanted)?.0);
+        return identity::establish(dir, config.id, wanted);
     }
     let (wanted, module, members) = match &config.join {
         Some(through) => {
@@ -127,9 +124,10 @@ fn establish(config: &NodeConfig, engine: &WasmEngine, tokio: &tokio::runtime::R
         }
     };
     engine.load(&module).context("the cluster's first module is not a usable applier")?;
-    let (identity, _) = identity::establish(dir, config.id, wanted)?;
-    write_atomically(&dir.join("module.wasm"), &module)?;
+    let identity = identity::establish(dir, config.id, wanted)?;
+    durable::write(&dir.join(MODULE_FILE), &module)?;
     members.save(dir)?;
+    identity::write(dir, &identity)?;
     Ok(identity)
 }
 
@@ -184,7 +182,7 @@ pub fn run(config: NodeConfig) -> anyhow::Result<()> {
         Some(recorded) => agreed.check(recorded, "its cluster's (recorded in identity.json when the node was created)")?,
         None => tracing::info!("{} records no consensus settings (an older version made it); not checked", dir.display()),
     }
-    let bootstrap_module = dir.join("module.wasm");
+    let bootstrap_module = dir.join(MODULE_FILE);
 
     let mut log = RaftLog::open(&dir.join("log")).context("cannot open the write-ahead log")?;
     if !log.is_initialized() {
@@ -247,6 +245,7 @@ pub fn run(config: NodeConfig) -> anyhow::Result<()> {
         catchup_entries: config.snapshot_catchup,
         applied,
         members: members.clone(),
+        snapshots: snapshots.clone(),
     };
     let precompile = engine.clone();
     let consensus = Consensus::new(settings, log, events_rx, transport, apply_tx.clone(), proposals.clone(), status.clone())?

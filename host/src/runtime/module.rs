@@ -11,6 +11,7 @@ use super::wasi;
 use semver::Version;
 use std::collections::HashMap;
 use std::fmt;
+use std::io::Write as _;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};
@@ -191,7 +192,8 @@ impl Drop for Slot<'_> {
 
 impl WasmEngine {
     /// `cache_dir`, when given, keeps compiled code across restarts (only files this node
-    /// wrote there are ever loaded as machine code).
+    /// wrote there, checked against the checksum it wrote with them, are ever loaded as
+    /// machine code).
     pub fn new(limits: Limits, cache_dir: Option<PathBuf>) -> anyhow::Result<Arc<Self>> {
         let engine = deterministic_config(&limits)
             .and_then(|config| Engine::new(&config))
@@ -305,23 +307,32 @@ impl WasmEngine {
             dir.join(format!("{hash}-{:016x}.cwasm", h.finish()))
         });
         if let Some(path) = &cached
-            && let Ok(code) = std::fs::read(path)
+            && let Ok(file) = std::fs::read(path)
         {
             // Read, not mmapped: a cache file changed under a live mapping would crash the
             // node (SIGBUS).
-            // Safety: files in the cache directory are written only by this function, from
-            // modules that passed `Component::new`; a stale or damaged file fails to
-            // deserialize (wasmtime checks its header and engine) and is recompiled.
-            match unsafe { Component::deserialize(&self.engine, &code) } {
-                Ok(component) => return Ok(component),
-                Err(e) => tracing::warn!(path = %path.display(), "recompiling: cached code unusable: {e:#}"),
+            match verified(&file) {
+                // Safety: the code is byte for byte what this function wrote (its blake3
+                // matches), from a module that passed `Component::new` on an engine with
+                // the same compatibility hash; wasmtime checks its header and engine again.
+                Some(code) => match unsafe { Component::deserialize(&self.engine, code) } {
+                    Ok(component) => return Ok(component),
+                    Err(e) => tracing::warn!(path = %path.display(), "recompiling: cached code unusable: {e:#}"),
+                },
+                // Machine code that is not what was written (a torn write, a bad disk, a
+                // hand) is never run: wasmtime would not notice a changed instruction.
+                None => tracing::warn!(path = %path.display(), "recompiling: cached code is damaged (checksum mismatch)"),
             }
         }
         let component = Component::new(&self.engine, bytes).map_err(|e| LoadError::Invalid(format!("{e:#}")))?;
         if let Some(path) = &cached {
+            // Replaces a damaged file too.
             let written = component.serialize().map_err(|e| e.to_string()).and_then(|code| {
-                let tmp = path.with_extension("tmp");
-                std::fs::write(&tmp, code).and_then(|()| std::fs::rename(&tmp, path)).map_err(|e| e.to_string())
+                crate::durable::write_with(path, |w| {
+                    w.write_all(blake3::hash(&code).as_bytes())?;
+                    w.write_all(&code)
+                })
+                .map_err(|e| e.to_string())
             });
             if let Err(e) = written {
                 tracing::warn!(path = %path.display(), "could not cache compiled code: {e}");
@@ -329,6 +340,12 @@ impl WasmEngine {
         }
         Ok(component)
     }
+}
+
+/// A cache file is the blake3 of the compiled code, then the code: the code, if it is whole.
+fn verified(file: &[u8]) -> Option<&[u8]> {
+    let (hash, code) = file.split_at_checked(32)?;
+    (blake3::hash(code).as_bytes() == hash).then_some(code)
 }
 
 #[cfg(test)]

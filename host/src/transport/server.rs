@@ -144,7 +144,9 @@ impl Peer for PeerService {
             tracing::warn!(from, index, "refused a snapshot: {e}");
             return Err(Status::invalid_argument(format!("snapshot refused: {e}")));
         }
-        self.snapshots.adopt(&tmp, index, term).map_err(|e| Status::internal(e.to_string()))?;
+        // Adopted only if Raft accepts the message (see `SnapshotDir`).
+        let commit = self.status.consensus().commit_index;
+        self.snapshots.stage(&tmp, index, term, commit).map_err(|e| Status::internal(e.to_string()))?;
         tracing::info!(from, index, term, "received a snapshot");
         self.events.send(Event::Messages(vec![message])).map_err(|_| Status::unavailable("shutting down"))?;
         Ok(Response::new(Ack {}))

@@ -1,0 +1,70 @@
+//! What a node finds on its disk after a crash, or that it did not write, never stops it:
+//! snapshot files it never adopted, a bootstrap that stopped halfway.
+
+use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
+use std::time::Duration;
+use wasmraft::proto::client::AddLearner;
+use wasmraft::proto::client::member_change::Change;
+use wasmraft_tests::cluster::{Cluster, assert_acked_present, change_members_until, data_dir_files, write_load};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn snapshot_files_beyond_the_commit_never_cost_a_node_its_real_snapshot() {
+    let mut cluster = Cluster::start(3, &["--snapshot-interval", "1000", "--snapshot-catchup", "100"]);
+    let leader = cluster.leader(Duration::from_secs(10)).await;
+    let follower = cluster.ids().into_iter().find(|&id| id != leader).unwrap();
+    // Two files far ahead of anything committed (as a snapshot received but refused by Raft
+    // was kept, or planted): they must not make the node prune its own snapshots.
+    let snapshots = cluster.nodes[&follower].data_dir.join("snapshots");
+    let far = format!("snap-{:020}-", 1u64 << 40);
+    for term in [1, 2] {
+        std::fs::write(snapshots.join(format!("{far}{term:020}.wrsnap")), b"not a snapshot").unwrap();
+    }
+    let load = write_load(cluster.endpoints(), "planted", 16, Arc::new(AtomicBool::new(false)), Some(3000)).await;
+    assert_eq!(load.abandoned, 0);
+    let acked_max = load.acked.iter().map(|a| a.index).max().unwrap();
+    cluster.converged(acked_max, Duration::from_secs(30)).await;
+    let status = cluster.status(follower).await.unwrap();
+    assert!(status.first_log_index > 1000, "the follower compacted its log behind a snapshot: {status:?}");
+
+    cluster.kill(follower);
+    cluster.spawn(follower);
+    cluster.converged(acked_max, Duration::from_secs(30)).await;
+    assert_acked_present(&cluster, &load).await;
+    let left: Vec<_> = data_dir_files(&snapshots).into_iter().filter(|p| p.to_string_lossy().contains(&far)).collect();
+    assert!(left.is_empty(), "files beyond the commit are removed at start: {left:?}");
+}
+
+/// Adds node `id` as a learner whose data directory `prepare` sets up before it first runs.
+async fn join_with(cluster: &mut Cluster, id: u64, prepare: impl FnOnce(&std::path::Path)) {
+    let address = cluster.new_node(id, 1);
+    change_members_until(cluster, 1, Change::AddLearner(AddLearner { id, address }), Duration::from_secs(30)).await.unwrap();
+    let dir = cluster.nodes[&id].data_dir.clone();
+    std::fs::create_dir_all(&dir).unwrap();
+    prepare(&dir);
+    cluster.spawn(id);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_node_whose_bootstrap_stopped_halfway_starts() {
+    let mut cluster = Cluster::start(3, &[]);
+    cluster.leader(Duration::from_secs(10)).await;
+    let load = write_load(cluster.endpoints(), "before", 4, Arc::new(AtomicBool::new(false)), Some(100)).await;
+    let node1 = cluster.nodes[&1].data_dir.clone();
+    // As older versions left a crash between writing the identity and the module.
+    join_with(&mut cluster, 4, |dir| {
+        let mut identity: serde_json::Value = serde_json::from_slice(&std::fs::read(node1.join("identity.json")).unwrap()).unwrap();
+        identity["node_id"] = 4.into();
+        std::fs::write(dir.join("identity.json"), serde_json::to_vec(&identity).unwrap()).unwrap();
+    })
+    .await;
+    // As a crash before the identity (written last) leaves it, a temporary included.
+    join_with(&mut cluster, 5, |dir| {
+        std::fs::copy(node1.join("module.wasm"), dir.join("module.wasm")).unwrap();
+        std::fs::write(dir.join("members.json.tmp"), b"{\"addr").unwrap();
+    })
+    .await;
+    let acked_max = load.acked.iter().map(|a| a.index).max().unwrap();
+    cluster.converged(acked_max, Duration::from_secs(30)).await;
+    assert_acked_present(&cluster, &load).await;
+}
