@@ -98,3 +98,37 @@ async fn tokens_are_verified_at_the_edge() {
         assert!(!why.is_empty(), "{what}");
     }
 }
+
+/// Slow clients hold nothing for long: a request head that trickles in is cut off after
+/// the header timeout, and a body that does not arrive within the request deadline gets
+/// 408; meanwhile everyone else is served (before, neither had a timer).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn slow_clients_are_cut_off() {
+    use std::io::{Read, Write};
+    let mut flags = flags();
+    flags.extend(["--request-timeout".to_string(), "2s".to_string()]);
+    let cluster = Cluster::start_with(1, "kv", true, &flags.iter().map(String::as_str).collect::<Vec<_>>());
+    cluster.leader(Duration::from_secs(10)).await;
+    let address = cluster.http_url(1).trim_start_matches("http://").to_string();
+    let connect = || {
+        let stream = std::net::TcpStream::connect(&address).unwrap();
+        stream.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+        stream
+    };
+    let started = std::time::Instant::now();
+    let mut head = connect();
+    head.write_all(b"GET /kv/a HTTP/1.1\r\nHost: localhost\r\n").unwrap();
+    let mut body = connect();
+    body.write_all(b"PUT /kv/a HTTP/1.1\r\nHost: localhost\r\nContent-Length: 100\r\n\r\nonly a little").unwrap();
+
+    let mut answer = String::new();
+    body.read_to_string(&mut answer).unwrap();
+    assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
+    let healthy = HttpClient::default().send("GET", &format!("{}/healthy", cluster.http_url(1)), None, None).await.unwrap();
+    assert_eq!(healthy.status, 200, "others are served meanwhile");
+
+    let mut rest = Vec::new();
+    let _ = head.read_to_end(&mut rest);
+    let waited = started.elapsed();
+    assert!(waited >= Duration::from_secs(9) && waited < Duration::from_secs(19), "the head was cut off after {waited:?}");
+}

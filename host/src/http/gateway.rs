@@ -150,9 +150,15 @@ impl Gateway {
         let (caller, auth_error) = self.authenticate(request.headers().get(header::AUTHORIZATION));
         let (parts, body) = request.into_parts();
         let declared = parts.headers.get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()?.parse().ok());
-        let body = match read_body(body, declared, self.max_body, self.deadline).await {
-            Some(body) => body,
-            None => {
+        // A body must arrive within the request's deadline: a client that trickles it holds
+        // a connection and a task, never more.
+        let body = match tokio::time::timeout(self.deadline, read_body(body, declared, self.max_body, self.deadline)).await {
+            Err(_) => {
+                let why = format!("the request body did not arrive within {:?}", self.deadline);
+                return plain(StatusCode::REQUEST_TIMEOUT, why);
+            }
+            Ok(Some(body)) => body,
+            Ok(None) => {
                 let e = ApplierError::new(codes::TOO_LARGE, format!("the request body is over this node's limit of {} bytes", self.max_body));
                 return self.render(Encoding::Json, HttpOutcome::Failed(e)).await;
             }

@@ -5,6 +5,7 @@
 pub mod auth;
 pub mod dev;
 mod gateway;
+pub mod listener;
 
 pub use gateway::Gateway;
 
@@ -15,7 +16,7 @@ use std::sync::Arc;
 /// Requests whose body is larger are refused (413) before the module sees them.
 pub const DEFAULT_MAX_BODY: usize = 1 << 20;
 
-/// Serves `gateway` on `listener` until `stop` resolves.
+/// Serves `gateway` on `listener` until `stop` resolves, within [`listener`]'s limits.
 pub async fn serve(
     listener: tokio::net::TcpListener,
     gateway: Arc<Gateway>,
@@ -27,5 +28,5 @@ pub async fn serve(
         .route("/healthy", get(|| async { "ok" }))
         .fallback(gateway::serve)
         .with_state(gateway);
-    axum::serve(listener, app).with_graceful_shutdown(stop).await
+    listener::serve(listener, app, stop).await
 }

@@ -23,6 +23,9 @@ use tonic::{Request, Response, Status, Streaming};
 const MAX_PENDING_EVENTS: usize = 100_000;
 /// A snapshot larger than this is refused.
 const MAX_SNAPSHOT_BYTES: u64 = 16 << 30;
+/// A snapshot stream that sends nothing for this long is given up (its sender, a leader on
+/// a live link, sends 1 MiB chunks back to back).
+const SNAPSHOT_IDLE: std::time::Duration = std::time::Duration::from_secs(30);
 
 pub struct PeerService {
     pub id: u64,
@@ -203,10 +206,11 @@ async fn receive_file(path: &std::path::Path, first: SnapshotChunk, stream: &mut
         if chunk.last {
             break;
         }
-        chunk = match stream.message().await {
-            Ok(Some(c)) => c,
-            Ok(None) => return Err("the stream ended before the last chunk".into()),
-            Err(status) => return Err(status.message().to_string()),
+        chunk = match tokio::time::timeout(SNAPSHOT_IDLE, stream.message()).await {
+            Err(_) => return Err(format!("no chunk for {SNAPSHOT_IDLE:?}")),
+            Ok(Ok(Some(c))) => c,
+            Ok(Ok(None)) => return Err("the stream ended before the last chunk".into()),
+            Ok(Err(status)) => return Err(status.message().to_string()),
         };
     }
     file.sync_all().await.map_err(|e| e.to_string())
