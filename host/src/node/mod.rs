@@ -5,7 +5,8 @@
 //!            log/ (raft-engine)  snapshots/  module-cache/ (compiled code)
 //! ```
 //! Threads: the Raft thread ([`crate::consensus`]), the apply thread ([`crate::apply`]),
-//! the snapshot writer, and a small tokio runtime for gRPC (peers and clients, one port).
+//! the snapshot writer, a small tokio runtime for gRPC (peers and clients, one port), and
+//! another for HTTP, so that load on the front door never holds up the peer transport.
 
 pub mod agreement;
 pub mod config;
@@ -316,6 +317,7 @@ pub fn run(config: NodeConfig) -> anyhow::Result<()> {
     });
     tokio.spawn(housekeeping::run(client.clone(), status.clone(), config.id, config.housekeeping_interval, config.request_timeout));
     let (http_stop, http_stopped) = tokio::sync::oneshot::channel::<()>();
+    let mut http_runtime = None;
     if let Some(http) = &config.http {
         let verifier = match http.public_keys.is_empty() {
             true => {
@@ -332,11 +334,13 @@ pub fn run(config: NodeConfig) -> anyhow::Result<()> {
             max_body: http.max_body,
             deadline: config.request_timeout,
         });
-        let listener = tokio
+        // Its own workers (and blocking threads, where the module's calls run).
+        let runtime = http_runtime.insert(tokio::runtime::Builder::new_multi_thread().worker_threads(2).thread_name("http").enable_all().build()?);
+        let listener = runtime
             .block_on(tokio::net::TcpListener::bind(&http.listen))
             .with_context(|| format!("cannot listen for HTTP on {}", http.listen))?;
         tracing::info!(listen = %http.listen, "serving HTTP");
-        tokio.spawn(async move {
+        runtime.spawn(async move {
             if let Err(e) = http::serve(listener, gateway, async { let _ = http_stopped.await; }).await {
                 tracing::error!("the HTTP server failed: {e}");
             }
@@ -369,6 +373,9 @@ pub fn run(config: NodeConfig) -> anyhow::Result<()> {
     let _ = events_tx.send(Event::Shutdown);
     let _ = raft_thread.join();
     proposals.fail_all(ProposeError::ShuttingDown);
+    if let Some(runtime) = http_runtime {
+        runtime.shutdown_timeout(SHUTDOWN_GRACE);
+    }
     tokio.shutdown_timeout(SHUTDOWN_GRACE);
     served.context("the gRPC server failed")
 }
