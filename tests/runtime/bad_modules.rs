@@ -168,3 +168,34 @@ fn damaged_cached_code_is_never_run_but_recompiled() {
     assert_eq!(names.len(), 1, "no temporaries left: {names:?}");
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+/// The same component with a custom section of its own: other bytes, another hash.
+fn variant(bytes: &[u8], n: usize) -> Vec<u8> {
+    let name = format!("variant-{n}");
+    let mut section = vec![name.len() as u8];
+    section.extend_from_slice(name.as_bytes());
+    let mut out = bytes.to_vec();
+    out.push(0);
+    out.push(section.len() as u8);
+    out.extend(section);
+    out
+}
+
+/// Every module anyone sends to compile (an upgrade, a peer's Prepare) is kept compiled
+/// only up to a bound, in memory and on disk, unless something holds it; before, both
+/// caches grew with every module.
+#[test]
+fn the_compiled_module_caches_are_bounded() {
+    use wasmraft::runtime::module::MAX_CACHED_MODULES;
+    let dir = tempfile::tempdir().unwrap();
+    let engine = wasmraft::runtime::WasmEngine::new(Default::default(), Some(dir.path().to_path_buf())).unwrap();
+    let bytes = module_bytes("kv");
+    let held = engine.load(&bytes).unwrap();
+    for n in 0..MAX_CACHED_MODULES + 3 {
+        assert_eq!(engine.load(&variant(&bytes, n)).unwrap().info.name, "kv");
+    }
+    assert!(engine.cached_modules() <= MAX_CACHED_MODULES + 1, "{} modules in memory", engine.cached_modules());
+    assert!(std::sync::Arc::ptr_eq(&held, &engine.load(&bytes).unwrap()), "a module in use stays");
+    let files = std::fs::read_dir(dir.path()).unwrap().filter(|e| e.as_ref().unwrap().path().extension().is_some_and(|x| x == "cwasm"));
+    assert!(files.count() <= MAX_CACHED_MODULES);
+}

@@ -21,6 +21,10 @@ use wasmtime::Engine;
 
 /// Modules larger than this are refused before compiling.
 pub const MAX_MODULE_BYTES: usize = 64 << 20;
+/// Compiled modules kept that nothing else holds (the active modules and those of running
+/// calls are always kept), in memory and on disk: anyone who can send modules to compile
+/// (an upgrade, a peer's Prepare) could otherwise grow both for ever.
+pub const MAX_CACHED_MODULES: usize = 8;
 
 /// The content hash of a module's bytes: how modules are named in caches, status and logs.
 #[derive(Clone, Copy, PartialEq, Eq, Hash)]
@@ -247,7 +251,9 @@ impl WasmEngine {
             Some(module) => Ok(module),
             None => self.load_uncached(bytes, hash).map(|module| {
                 let module = Arc::new(module);
-                self.loaded.lock().expect("module cache lock").insert(hash, module.clone());
+                let mut loaded = self.loaded.lock().expect("module cache lock");
+                loaded.insert(hash, module.clone());
+                evict_unused(&mut loaded);
                 module
             }),
         };
@@ -298,6 +304,11 @@ impl WasmEngine {
         Ok(module)
     }
 
+    /// Modules compiled and kept in memory now.
+    pub fn cached_modules(&self) -> usize {
+        self.loaded.lock().expect("module cache lock").len()
+    }
+
     /// Compiles, or deserializes what this node compiled before.
     fn compile(&self, bytes: &[u8], hash: ModuleHash) -> Result<Component, LoadError> {
         let cached = self.cache_dir.as_ref().map(|dir| {
@@ -337,9 +348,42 @@ impl WasmEngine {
             if let Err(e) = written {
                 tracing::warn!(path = %path.display(), "could not cache compiled code: {e}");
             }
+            if let Some(dir) = &self.cache_dir
+                && let Err(e) = prune_cache_dir(dir)
+            {
+                tracing::warn!(dir = %dir.display(), "cannot prune the compiled-module cache: {e}");
+            }
         }
         Ok(component)
     }
+}
+
+/// Drops modules only the cache holds, beyond [`MAX_CACHED_MODULES`] with the one just
+/// loaded (its caller still holds it; which others go: any, since a module dropped and asked
+/// for again compiles again, or loads from disk).
+fn evict_unused(loaded: &mut HashMap<ModuleHash, Arc<LoadedModule>>) {
+    let unused: Vec<ModuleHash> = loaded.iter().filter(|(_, m)| Arc::strong_count(m) == 1).map(|(h, _)| *h).collect();
+    for hash in unused.iter().take((unused.len() + 1).saturating_sub(MAX_CACHED_MODULES)) {
+        loaded.remove(hash);
+    }
+}
+
+/// Keeps the [`MAX_CACHED_MODULES`] most recently written files of the disk cache. A file
+/// of a module still in use may go: the running node has it in memory, and a restart
+/// compiles it again.
+fn prune_cache_dir(dir: &std::path::Path) -> std::io::Result<()> {
+    let mut files = Vec::new();
+    for entry in std::fs::read_dir(dir)? {
+        let entry = entry?;
+        if entry.path().extension().is_some_and(|e| e == "cwasm") {
+            files.push((entry.metadata()?.modified()?, entry.path()));
+        }
+    }
+    files.sort();
+    for (_, path) in files.iter().rev().skip(MAX_CACHED_MODULES) {
+        std::fs::remove_file(path)?;
+    }
+    Ok(())
 }
 
 /// A cache file is the blake3 of the compiled code, then the code: the code, if it is whole.
