@@ -17,28 +17,44 @@
 //! claim). What it may do with those scopes is the module's business, not the edge's.
 //! Every refusal says which check failed ([`AuthError`]); no input panics.
 //!
-//! Verification runs on every request, so each key is prepared once, when the [`Verifier`]
-//! is made, for a small Montgomery exponentiation over its public values; the whole PKCS#1
-//! v1.5 encoding is then compared byte for byte, never parsed. An RSA-2048 token verifies
-//! in about 33 µs in a release build, where `rsa`'s `VerifyingKey` (a general `modpow`)
-//! takes 135 µs, or 310 µs without its `u64_digit` feature. The tests check the two agree.
-//! Keys are parsed, generated and used for signing (the development side: [`generate_keys`],
-//! [`mint`]) with the RustCrypto `rsa` crate.
+//! The cryptography is the RustCrypto `rsa` crate's: signatures are checked by its
+//! `pkcs1v15::VerifyingKey<Sha256>` (which compares the whole PKCS#1 v1.5 encoding), keys
+//! are parsed, generated and used for signing (the development side: [`generate_keys`],
+//! [`mint`]) by it too, and PEM is read by the `pem` crate.
+//!
+//! A USS reuses one token for up to an hour, so the [`Verifier`] remembers the tokens that
+//! verified: by the SHA-256 of the whole token (header, claims and signature: a token that
+//! differs in one byte is another token), with who it speaks for and its times. A token seen
+//! again skips the signature and the other claims, which cannot change for the same bytes,
+//! but not the checks that depend on now (`exp` and the one-hour bound, `nbf`, `iat`), made
+//! again in the same order: a remembered token gets the answer a token never seen would
+//! get, and once expired it is dropped. Refused tokens are never remembered (junk cannot
+//! fill the cache; a refusal costs a full check). The cache holds at most `CACHE_ENTRIES`
+//! tokens, each taking at most `MAX_CACHED_ENTRY_BYTES`; when it is full, the expired ones
+//! go first, then the ones that expire soonest (`TokenCache::insert` says why). Its lock
+//! is held for a look-up or an insertion, never for a signature check.
+//!
+//! In a release build (`cargo bench -p wasmraft-tests --bench auth`), an RSA-2048 token
+//! costs 200-300 µs the first time it is seen (`rsa`'s general `modpow`; the hand-written
+//! Montgomery exponentiation this replaced took 40 µs, but was big-number code to keep
+//! correct for ever) and 0.5 µs each time after (a SHA-256 of the token and a look-up).
 
 use base64::Engine as _;
-use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use rsa::pkcs1::{DecodeRsaPrivateKey, DecodeRsaPublicKey};
-use rsa::pkcs1v15::SigningKey;
+use rsa::pkcs1v15::{Signature, SigningKey, VerifyingKey};
 use rsa::pkcs8::{DecodePrivateKey, DecodePublicKey, EncodePrivateKey, EncodePublicKey, LineEnding};
+use rsa::signature::hazmat::PrehashVerifier;
 use rsa::signature::{RandomizedSigner, SignatureEncoding};
+use rsa::traits::PublicKeyParts;
 use rsa::{RsaPrivateKey, RsaPublicKey};
 use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
+use std::collections::{BTreeSet, HashMap};
 use std::fmt;
+use std::io::Read as _;
 use std::path::PathBuf;
-
-mod rs256;
-use rs256::RsaVerifier;
+use std::sync::{Mutex, PoisonError};
 
 /// Tokens longer than this are refused unread.
 const MAX_TOKEN_BYTES: usize = 16 << 10;
@@ -48,10 +64,16 @@ const MAX_LIFETIME_SECS: i64 = 3600;
 const LEEWAY_SECS: i64 = 5;
 /// RFC 7518 §3.3: RS256 keys MUST be at least 2048 bits.
 const MIN_KEY_BITS: usize = 2048;
-/// The largest modulus `rsa` parses (4096 bits), in 64-bit limbs.
-const MAX_LIMBS: usize = 64;
-/// DER of the DigestInfo that precedes a SHA-256 hash in a PKCS#1 v1.5 signature (RFC 8017 §9.2).
-const SHA256_DIGEST_INFO: [u8; 19] = [0x30, 0x31, 0x30, 0x0d, 0x06, 0x09, 0x60, 0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x02, 0x01, 0x05, 0x00, 0x04, 0x20];
+/// PEM text (a key file) longer than this is refused unread: a few keys take a few KiB.
+const MAX_PEM_BYTES: usize = 1 << 20;
+/// The most verified tokens a [`Verifier`] remembers. Each takes a few hundred bytes for a
+/// usual token (a subject and a few scopes), so a full cache is a few MiB.
+const CACHE_ENTRIES: usize = 10_000;
+/// A token whose entry would take more memory than this ([`Verified::bytes`]: a very long
+/// subject, or thousands of scopes) is verified every time, never remembered: with
+/// [`CACHE_ENTRIES`], this bounds the cache's memory (about 45 MiB at worst) whatever an
+/// issuer puts in its tokens.
+const MAX_CACHED_ENTRY_BYTES: usize = 4 << 10;
 
 /// Who a verified token speaks for.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -150,33 +172,31 @@ fn shown(text: &str) -> String {
 // ---------------------------------------------------------------------------------------
 // PEM
 
-/// The PEM blocks of `text` as (label, DER), in order. Text around the blocks is ignored
-/// (RFC 7468 allows explanations); line breaks may be LF or CRLF, lines of any width.
+/// The PEM blocks of `text` as (label, DER), in order, read by the `pem` crate. Text around
+/// the blocks is ignored (RFC 7468 allows explanations); line breaks may be LF or CRLF,
+/// lines of any width. Refused: text over [`MAX_PEM_BYTES`], a block with headers (an
+/// encrypted one), and a `-----BEGIN` that no block came of (`pem` skips a block whose
+/// `-----END` line is missing: here it is an error, not a key silently left out).
 fn pem_blocks(text: &str) -> Result<Vec<(String, Vec<u8>)>, String> {
-    const BEGIN: &str = "-----BEGIN ";
-    let mut blocks = Vec::new();
-    let mut rest = text;
-    while let Some(start) = rest.find(BEGIN) {
-        let after = &rest[start + BEGIN.len()..];
-        let label = match after.find("-----") {
-            Some(end) if end <= 64 && !after[..end].contains(['\r', '\n']) => &after[..end],
-            _ => return Err("a `-----BEGIN` line is not closed by `-----`".into()),
-        };
-        let body = &after[label.len() + 5..];
-        let end_line = format!("-----END {label}-----");
-        let Some(end) = body.find(&end_line) else {
-            return Err(format!("the `{label}` PEM block has no `{end_line}` line"));
-        };
-        let encoded = &body[..end];
-        if encoded.contains(':') {
-            return Err(format!("the `{label}` PEM block has headers (is it encrypted?)"));
-        }
-        let encoded: String = encoded.chars().filter(|c| !c.is_ascii_whitespace()).collect();
-        let der = STANDARD.decode(encoded).map_err(|e| format!("the `{label}` PEM block is not base64: {e}"))?;
-        blocks.push((label.to_string(), der));
-        rest = &body[end + end_line.len()..];
+    if text.len() > MAX_PEM_BYTES {
+        return Err(format!("the PEM text is {} bytes long, over the limit of {MAX_PEM_BYTES}", text.len()));
     }
-    Ok(blocks)
+    let blocks = pem::parse_many(text).map_err(|e| match e {
+        pem::PemError::MismatchedTags(begin, end) => format!("the `{}` PEM block ends with `-----END {}-----`", shown(&begin), shown(&end)),
+        pem::PemError::InvalidData(e) => format!("a PEM block is not base64: {e}"),
+        pem::PemError::InvalidHeader(_) => "a PEM block has a malformed header (or a blank line within it)".into(),
+        e => format!("not PEM: {e}"),
+    })?;
+    if text.matches("-----BEGIN ").count() != blocks.len() {
+        return Err("a `-----BEGIN` line has no matching `-----END ...-----` line".into());
+    }
+    blocks
+        .into_iter()
+        .map(|block| match block.headers().iter().next() {
+            Some(_) => Err(format!("the `{}` PEM block has headers (is it encrypted?)", shown(block.tag()))),
+            None => Ok((block.tag().to_string(), block.into_contents())),
+        })
+        .collect()
 }
 
 fn private_key(pem: &str) -> Result<RsaPrivateKey, KeyError> {
@@ -264,12 +284,160 @@ fn scopes(claims: &Map<String, Value>) -> Result<Vec<String>, AuthError> {
 }
 
 // ---------------------------------------------------------------------------------------
+// Times: the checks that depend on now, made again each time a remembered token is seen
+
+/// A token's times, as its claims give them.
+#[derive(Debug, Clone, Copy)]
+struct Times {
+    exp: i64,
+    nbf: Option<i64>,
+    iat: Option<i64>,
+}
+
+/// Not expired (no leeway), and expiring at most an hour from now.
+fn check_expiry(exp: i64, now: i64) -> Result<(), AuthError> {
+    if exp <= now {
+        return Err(AuthError::Expired { expired_at: exp, now });
+    }
+    if exp > now.saturating_add(MAX_LIFETIME_SECS) {
+        return Err(AuthError::TooLong { expires_at: exp, now });
+    }
+    Ok(())
+}
+
+fn check_not_before(nbf: Option<i64>, now: i64) -> Result<(), AuthError> {
+    match nbf {
+        Some(nbf) if nbf > now.saturating_add(LEEWAY_SECS) => Err(AuthError::NotYetValid { not_before: nbf, now }),
+        _ => Ok(()),
+    }
+}
+
+fn check_issued_at(iat: Option<i64>, now: i64) -> Result<(), AuthError> {
+    match iat {
+        Some(iat) if iat > now.saturating_add(LEEWAY_SECS) => Err(AuthError::IssuedInFuture { issued_at: iat, now }),
+        _ => Ok(()),
+    }
+}
+
+impl Times {
+    /// The checks of [`Verifier::check_claims`] that depend on now, in its order: for a
+    /// token whose other checks passed, the same result as checking it whole.
+    fn check(&self, now: i64) -> Result<(), AuthError> {
+        check_expiry(self.exp, now)?;
+        check_not_before(self.nbf, now)?;
+        check_issued_at(self.iat, now)
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// The cache of verified tokens
+
+/// A token that verified: who it speaks for and its times.
+struct Verified {
+    principal: Principal,
+    times: Times,
+}
+
+impl Verified {
+    /// What remembering it takes, about: the entry, its key twice (map and expiry order),
+    /// and the strings on the heap, each at least one word of the allocator's.
+    fn bytes(&self) -> usize {
+        let Principal { subject, scopes } = &self.principal;
+        let heap = |s: &String| s.len().max(8);
+        size_of::<Verified>()
+            + 2 * size_of::<(i64, [u8; 32])>()
+            + heap(subject)
+            + scopes.capacity() * size_of::<String>()
+            + scopes.iter().map(heap).sum::<usize>()
+    }
+}
+
+/// Verified tokens by the SHA-256 of the whole token, at most `capacity` of them.
+struct TokenCache {
+    capacity: usize,
+    entries: HashMap<[u8; 32], Verified>,
+    /// The same tokens by expiry, soonest first: dropping the expired ones, and on
+    /// overflow the next to expire, is taking from the front.
+    by_expiry: BTreeSet<(i64, [u8; 32])>,
+    /// Look-ups answered from the cache (for the tests).
+    #[cfg(test)]
+    hits: u64,
+}
+
+impl TokenCache {
+    fn new(capacity: usize) -> TokenCache {
+        TokenCache {
+            capacity,
+            entries: HashMap::new(),
+            by_expiry: BTreeSet::new(),
+            #[cfg(test)]
+            hits: 0,
+        }
+    }
+
+    /// Drops every token expired at `now`.
+    fn drop_expired(&mut self, now: i64) {
+        while let Some(&(exp, id)) = self.by_expiry.first()
+            && exp <= now
+        {
+            self.by_expiry.pop_first();
+            self.entries.remove(&id);
+        }
+    }
+
+    /// The answer for a remembered token: who it speaks for, if its times still pass at
+    /// `now`. None: not remembered (or just expired and dropped): verify it whole.
+    fn get(&mut self, id: &[u8; 32], now: i64) -> Option<Result<Principal, AuthError>> {
+        self.drop_expired(now);
+        let verified = self.entries.get(id)?;
+        #[cfg(test)]
+        {
+            self.hits += 1;
+        }
+        Some(verified.times.check(now).map(|()| verified.principal.clone()))
+    }
+
+    /// Remembers a token that verified at `now`. When the cache is full, the tokens expired
+    /// at `now` go first, then those that expire soonest, one per token inserted.
+    ///
+    /// Why evict rather than refuse the newcomer: a full cache that refused would keep the
+    /// first tokens it saw for up to an hour, used or not (a USS that took a new token
+    /// leaves its old one behind), and every newer token would cost a signature check on
+    /// every request until then: the cost would rise with the number of callers, which is
+    /// what the cache is for avoiding. Evicting keeps the tokens in use now. Why the soonest
+    /// to expire: it has the fewest requests left to serve (for tokens of one lifetime it is
+    /// also the oldest), and the same order serves the drop at expiry, with no scan. Only
+    /// tokens signed by a configured key get here, so no caller without the issuer's key
+    /// can make the cache churn; and a churning cache costs what no cache would.
+    fn insert(&mut self, id: [u8; 32], verified: Verified, now: i64) {
+        self.drop_expired(now);
+        if self.capacity == 0 || self.entries.contains_key(&id) {
+            return; // (Two requests verified the same token at once.)
+        }
+        while self.entries.len() >= self.capacity {
+            let Some((_, oldest)) = self.by_expiry.pop_first() else { break };
+            self.entries.remove(&oldest);
+        }
+        self.by_expiry.insert((verified.times.exp, id));
+        self.entries.insert(id, verified);
+    }
+}
+
+// ---------------------------------------------------------------------------------------
 // Verifier
 
-/// Verifies bearer tokens; its keys are parsed once, when it is made.
+/// A configured public key, ready to check RS256 signatures.
+struct Key {
+    verifying: VerifyingKey<Sha256>,
+    bits: usize,
+}
+
+/// Verifies bearer tokens; its keys are parsed once, when it is made. It remembers the
+/// tokens that verified (see the module's doc), so one is shared by every request.
 pub struct Verifier {
-    keys: Vec<RsaVerifier>,
+    keys: Vec<Key>,
     audiences: Vec<String>,
+    cache: Mutex<TokenCache>,
 }
 
 impl fmt::Debug for Verifier {
@@ -279,8 +447,16 @@ impl fmt::Debug for Verifier {
     }
 }
 
+fn prepared(key: RsaPublicKey) -> Result<Key, String> {
+    let bits = key.n().bits();
+    if bits < MIN_KEY_BITS {
+        return Err(format!("the key has {bits} bits; RS256 needs at least {MIN_KEY_BITS}"));
+    }
+    Ok(Key { verifying: VerifyingKey::new(key), bits })
+}
+
 /// The keys of every PEM block of `text` (which names itself `origin` in errors).
-fn public_keys(text: &str, origin: &str) -> Result<Vec<RsaVerifier>, KeyError> {
+fn public_keys(text: &str, origin: &str) -> Result<Vec<Key>, KeyError> {
     let blocks = pem_blocks(text).map_err(|reason| KeyError::BadPem { origin: origin.into(), reason })?;
     if blocks.is_empty() {
         return Err(KeyError::NoPem { origin: origin.into() });
@@ -296,7 +472,7 @@ fn public_keys(text: &str, origin: &str) -> Result<Vec<RsaVerifier>, KeyError> {
                 "RSA PUBLIC KEY" => RsaPublicKey::from_pkcs1_der(&der).map_err(|e| format!("over 4096 bits, or not valid DER ({e})")),
                 _ => return Err(KeyError::NotPublicKey { origin, label }),
             };
-            key.and_then(|key| RsaVerifier::new(&key)).map_err(|reason| KeyError::BadPublicKey { origin, reason })
+            key.and_then(prepared).map_err(|reason| KeyError::BadPublicKey { origin, reason })
         })
         .collect()
 }
@@ -317,13 +493,17 @@ impl Verifier {
     pub fn from_files(paths: &[PathBuf], audiences: Vec<String>) -> Result<Verifier, KeyError> {
         let mut keys = Vec::new();
         for path in paths {
-            let pem = std::fs::read_to_string(path).map_err(|source| KeyError::Read { path: path.clone(), source })?;
-            keys.extend(public_keys(&pem, &path.display().to_string())?);
+            let read = |source| KeyError::Read { path: path.clone(), source };
+            // Bounded: one byte over the limit is enough for `pem_blocks` to refuse it. (Not
+            // UTF-8 outside the blocks is no matter: PEM itself is ASCII.)
+            let mut bytes = Vec::new();
+            std::fs::File::open(path).and_then(|file| file.take(MAX_PEM_BYTES as u64 + 1).read_to_end(&mut bytes)).map_err(read)?;
+            keys.extend(public_keys(&String::from_utf8_lossy(&bytes), &path.display().to_string())?);
         }
         Verifier::with_keys(keys, audiences)
     }
 
-    fn with_keys(keys: Vec<RsaVerifier>, audiences: Vec<String>) -> Result<Verifier, KeyError> {
+    fn with_keys(keys: Vec<Key>, audiences: Vec<String>) -> Result<Verifier, KeyError> {
         if keys.is_empty() {
             return Err(KeyError::NoKey);
         }
@@ -333,7 +513,7 @@ impl Verifier {
         if audiences.iter().any(String::is_empty) {
             return Err(KeyError::EmptyAudience);
         }
-        Ok(Verifier { keys, audiences })
+        Ok(Verifier { keys, audiences, cache: Mutex::new(TokenCache::new(CACHE_ENTRIES)) })
     }
 
     /// Verifies an `Authorization` header's value: `Bearer <JWT>`, with "bearer" in any
@@ -356,6 +536,27 @@ impl Verifier {
         if token.len() > MAX_TOKEN_BYTES {
             return Err(AuthError::TooLarge(token.len()));
         }
+        let now = i64::try_from(now_secs).unwrap_or(i64::MAX);
+        let id: [u8; 32] = Sha256::digest(token.as_bytes()).into();
+        if let Some(answer) = self.cache().get(&id, now) {
+            return answer;
+        }
+        // Not under the lock: other requests go on meanwhile.
+        let verified = self.verify_whole(token, now)?;
+        let principal = verified.principal.clone();
+        if verified.bytes() <= MAX_CACHED_ENTRY_BYTES {
+            self.cache().insert(id, verified, now);
+        }
+        Ok(principal)
+    }
+
+    fn cache(&self) -> std::sync::MutexGuard<'_, TokenCache> {
+        // Nothing under the lock panics; were it to, the cache is still whole.
+        self.cache.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Every check: the header, the signature, the claims.
+    fn verify_whole(&self, token: &str, now: i64) -> Result<Verified, AuthError> {
         let mut parts = token.split('.');
         let (Some(header), Some(payload), Some(signature), None) = (parts.next(), parts.next(), parts.next(), parts.next()) else {
             let dots = token.bytes().filter(|b| *b == b'.').count();
@@ -369,39 +570,48 @@ impl Verifier {
             None => return Err(AuthError::Malformed("the header has no `alg`".into())),
         }
         let signature = decode_part(signature, "signature")?;
-        let hash: [u8; 32] = Sha256::digest(&token.as_bytes()[..header.len() + 1 + payload.len()]).into();
-        if !self.keys.iter().any(|key| key.verify(&hash, &signature)) {
-            return Err(AuthError::Signature(self.keys.len()));
+        let refused = AuthError::Signature(self.keys.len());
+        // (Infallible: any bytes; the length is checked against each key's.)
+        let signature = Signature::try_from(signature.as_slice()).map_err(|_| refused.clone())?;
+        // Hashed once for all the keys.
+        let hash = Sha256::digest(&token.as_bytes()[..header.len() + 1 + payload.len()]);
+        if !self.keys.iter().any(|key| key.verifying.verify_prehash(&hash, &signature).is_ok()) {
+            return Err(refused);
         }
         let claims = json_object(&decode_part(payload, "payload")?, "payload")?;
-        self.check_claims(&claims, i64::try_from(now_secs).unwrap_or(i64::MAX))
+        let (principal, times) = self.check_claims(&claims, now)?;
+        Ok(Verified { principal, times })
     }
 
-    fn check_claims(&self, claims: &Map<String, Value>, now: i64) -> Result<Principal, AuthError> {
+    fn check_claims(&self, claims: &Map<String, Value>, now: i64) -> Result<(Principal, Times), AuthError> {
         let subject = nonempty_string(claims, "sub")?.to_string();
         nonempty_string(claims, "iss")?;
         let exp = seconds(claims, "exp")?.ok_or(AuthError::MissingClaim("exp"))?;
-        if exp <= now {
-            return Err(AuthError::Expired { expired_at: exp, now });
-        }
-        if exp > now.saturating_add(MAX_LIFETIME_SECS) {
-            return Err(AuthError::TooLong { expires_at: exp, now });
-        }
-        if let Some(nbf) = seconds(claims, "nbf")?
-            && nbf > now.saturating_add(LEEWAY_SECS)
-        {
-            return Err(AuthError::NotYetValid { not_before: nbf, now });
-        }
-        if let Some(iat) = seconds(claims, "iat")?
-            && iat > now.saturating_add(LEEWAY_SECS)
-        {
-            return Err(AuthError::IssuedInFuture { issued_at: iat, now });
-        }
+        check_expiry(exp, now)?;
+        let nbf = seconds(claims, "nbf")?;
+        check_not_before(nbf, now)?;
+        let iat = seconds(claims, "iat")?;
+        check_issued_at(iat, now)?;
         let found = audiences(claims)?;
         if !found.iter().any(|a| self.audiences.contains(a)) {
             return Err(AuthError::Audience { found, accepted: self.audiences.clone() });
         }
-        Ok(Principal { subject, scopes: scopes(claims)? })
+        Ok((Principal { subject, scopes: scopes(claims)? }, Times { exp, nbf, iat }))
+    }
+
+    /// The same verifier, remembering at most `capacity` tokens.
+    #[cfg(test)]
+    fn with_cache_capacity(mut self, capacity: usize) -> Verifier {
+        self.cache = Mutex::new(TokenCache::new(capacity));
+        self
+    }
+
+    /// How many tokens are remembered, and how many look-ups they answered.
+    #[cfg(test)]
+    fn cache_stats(&self) -> (usize, u64) {
+        let cache = self.cache();
+        assert_eq!(cache.entries.len(), cache.by_expiry.len());
+        (cache.entries.len(), cache.hits)
     }
 }
 
@@ -460,12 +670,9 @@ pub fn mint(private_pem: &str, request: &TokenRequest) -> Result<String, KeyErro
 #[cfg(test)]
 mod tests {
     use super::*;
-    use super::rs256::{Montgomery, limbs_le};
-    use rsa::BigUint;
-    use rsa::traits::PublicKeyParts;
+    use base64::engine::general_purpose::STANDARD;
     use rsa::pkcs1::EncodeRsaPublicKey;
-    use rsa::pkcs1v15::{Signature, VerifyingKey};
-    use rsa::signature::{Signer as _, Verifier as _};
+    use rsa::signature::Signer as _;
     use std::sync::OnceLock;
 
     /// TEST-ONLY keys, published here, never to be trusted anywhere: embedded so that the
@@ -1025,60 +1232,217 @@ PqTOpvW4BZC3hQXDlwIDAQAB
         std::fs::remove_dir_all(&dir).unwrap();
     }
 
-    #[test]
-    fn montgomery_matches_modpow() {
-        let mut rng = Rng(0x2545_F491_4F6C_DD1D);
-        for round in 0..300 {
-            let bytes = 1 + rng.below(if round < 250 { 80 } else { 512 });
-            let mut n_bytes = rng.bytes(bytes);
-            n_bytes[0] |= 1;
-            if round % 3 == 0 {
-                n_bytes.iter_mut().for_each(|b| *b = 0xff); // all-ones limbs, carries everywhere
-            }
-            let n = BigUint::from_bytes_le(&n_bytes);
-            if n.bits() < 2 {
-                continue;
-            }
-            let m = Montgomery::new(&n).unwrap();
-            let limbs = m.n.len();
-            for e in [1u64, 3, 65_537, rng.next() >> rng.below(64) | 1] {
-                let s = BigUint::from_bytes_le(&rng.bytes(bytes + 1)) % &n;
-                let s = match round % 5 {
-                    0 => &n - BigUint::from(1u64),
-                    1 => BigUint::from(0u64),
-                    _ => s,
-                };
-                let ours = m.pow(&limbs_le(&s.to_bytes_le(), limbs), e);
-                let expected = s.modpow(&BigUint::from(e), &n);
-                assert_eq!(ours, limbs_le(&expected.to_bytes_le(), limbs), "n = {n:x}, s = {s:x}, e = {e}");
-            }
-        }
+    /// A token from `mint` with the dev key A (PKCS#8), for `subject`, living `[iat, exp)`.
+    fn minted(subject: &str, iat: u64, exp: u64) -> String {
+        let request = TokenRequest { subject, scopes: &["a".into()], audience: "localhost", issuer: "dev", issued_at: iat, expires_at: exp };
+        mint(TEST_ONLY_PRIVATE_KEY_A, &request).unwrap()
     }
 
     #[test]
-    fn verification_agrees_with_the_rsa_crate() {
-        let mut rng = Rng(0xDEAD_BEEF_CAFE_F00D);
-        for key in [&keys().a, &keys().b] {
-            let public = RsaPublicKey::from(key);
-            let theirs = VerifyingKey::<Sha256>::new(public.clone());
-            let ours = RsaVerifier::new(&public).unwrap();
-            let signer = SigningKey::<Sha256>::new(key.clone());
-            for round in 0..24 {
-                let len = rng.below(100);
-                let message = rng.bytes(len);
-                let mut signature = signer.sign(&message).to_vec();
-                let mut hashed = message.clone();
-                match round % 4 {
-                    0 => {}
-                    1 => signature[rng.below(256)] ^= 1 << rng.below(8),
-                    2 => hashed.push(1),
-                    _ => signature = rng.bytes(256),
-                }
-                let hash: [u8; 32] = Sha256::digest(&hashed).into();
-                let expected = Signature::try_from(signature.as_slice()).is_ok_and(|s| theirs.verify(&hashed, &s).is_ok());
-                assert_eq!(ours.verify(&hash, &signature), expected, "round {round}");
-                assert_eq!(expected, round % 4 == 0);
+    fn a_token_seen_again_is_answered_from_the_cache() {
+        let v = verifier();
+        let token = signed(&claims(), &keys().a);
+        let first = v.verify(&token, NOW).unwrap();
+        assert_eq!(v.cache_stats(), (1, 0));
+        for (i, now) in [NOW, NOW + 1, NOW + 599].into_iter().enumerate() {
+            assert_eq!(v.verify(&token, now), Ok(first.clone()));
+            assert_eq!(v.cache_stats(), (1, i as u64 + 1));
+        }
+        // Through the header too, whatever the whitespace: the key is the token.
+        assert_eq!(v.verify_header(&format!("bearer \t{token} "), NOW), Ok(first));
+        assert_eq!(v.cache_stats(), (1, 4));
+    }
+
+    #[test]
+    fn a_cached_token_is_refused_once_it_expires() {
+        let v = verifier();
+        let token = signed(&claims(), &keys().a); // exp NOW + 600
+        assert!(v.verify(&token, NOW).is_ok());
+        assert!(v.verify(&token, NOW + 599).is_ok());
+        assert_eq!(v.cache_stats(), (1, 1));
+        let expired = Err(AuthError::Expired { expired_at: NOW_I + 600, now: NOW_I + 600 });
+        assert_eq!(v.verify(&token, NOW + 600), expired);
+        // Dropped at expiry, and not remembered again while refused.
+        assert_eq!(v.cache_stats(), (0, 1));
+        assert!(matches!(v.verify(&token, NOW + 10_000), Err(AuthError::Expired { .. })));
+        assert_eq!(v.cache_stats(), (0, 1));
+    }
+
+    #[test]
+    fn a_cache_hit_answers_as_a_whole_check_would_at_every_now() {
+        // The time rules are made again on a hit: with the clock going back too (nbf, iat,
+        // and the one-hour rule depend on now as well as exp).
+        let token = with(|c| drop(c.insert("nbf".into(), NOW.into())));
+        let cached = verifier();
+        assert!(cached.verify(&token, NOW).is_ok());
+        let uncached = verifier().with_cache_capacity(0);
+        let nows = [0, NOW - 3000, NOW - 7, NOW - 6, NOW - 5, NOW, NOW + 599, NOW + 600, NOW + 601, u64::MAX];
+        for now in nows.into_iter().chain(nows) {
+            assert_eq!(cached.verify(&token, now), uncached.verify(&token, now), "now = {now}");
+        }
+        assert_eq!(uncached.cache_stats(), (0, 0));
+        let (entries, hits) = cached.cache_stats();
+        assert!(entries == 0 && hits >= 5, "{entries} {hits}"); // u64::MAX expired it
+        let early = cached.verify(&token, NOW - 60).unwrap_err();
+        assert_eq!(early, AuthError::NotYetValid { not_before: NOW_I, now: NOW_I - 60 });
+        let iat = with(|c| drop(c.remove("nbf")));
+        assert!(cached.verify(&iat, NOW).is_ok());
+        assert!(matches!(cached.verify(&iat, NOW - 60), Err(AuthError::IssuedInFuture { .. })));
+        assert!(matches!(cached.verify(&iat, NOW - 3001), Err(AuthError::TooLong { .. })));
+        assert!(cached.verify(&iat, NOW).is_ok());
+        assert_eq!(cached.cache_stats().0, 1);
+    }
+
+    #[test]
+    fn one_flipped_signature_byte_is_refused_after_the_genuine_token_is_cached() {
+        let v = verifier();
+        let good = signed(&claims(), &keys().a);
+        assert!(v.verify(&good, NOW).is_ok());
+        assert_eq!(v.cache_stats(), (1, 0));
+        let (signed_part, signature) = good.rsplit_once('.').unwrap();
+        let signature = URL_SAFE_NO_PAD.decode(signature).unwrap();
+        for i in [0, 1, 128, 255] {
+            let mut s = signature.clone();
+            s[i] ^= 0x01;
+            assert_eq!(v.verify(&format!("{signed_part}.{}", b64(&s)), NOW), Err(AuthError::Signature(1)), "byte {i}");
+        }
+        // A claim changed under the cached signature.
+        let parts: Vec<&str> = good.split('.').collect();
+        let mut forged = claims();
+        forged["scope"] = "a b admin".into();
+        assert_eq!(v.verify(&format!("{}.{}.{}", parts[0], b64(forged.to_string()), parts[2]), NOW), Err(AuthError::Signature(1)));
+        assert_eq!(v.cache_stats(), (1, 0));
+        assert!(v.verify(&good, NOW).is_ok());
+        assert_eq!(v.cache_stats(), (1, 1));
+    }
+
+    #[test]
+    fn the_cache_never_holds_more_than_its_bound() {
+        assert_eq!(CACHE_ENTRIES, 10_000);
+        const BOUND: usize = 8;
+        let v = verifier().with_cache_capacity(BOUND);
+        // Tokens that expire one second apart, each later than the one before.
+        let tokens: Vec<String> = (0..30).map(|i| minted(&format!("uss{i}"), NOW, NOW + 100 + i)).collect();
+        for (i, token) in tokens.iter().enumerate() {
+            assert_eq!(v.verify(token, NOW).unwrap().subject, format!("uss{i}"));
+            assert_eq!(v.cache_stats().0, (i + 1).min(BOUND));
+        }
+        // The ones kept are those that expire last; the others were evicted.
+        for token in &tokens[30 - BOUND..] {
+            assert!(v.verify(token, NOW).is_ok());
+        }
+        assert_eq!(v.cache_stats(), (BOUND, BOUND as u64));
+        assert!(v.verify(&tokens[0], NOW).is_ok());
+        assert_eq!(v.cache_stats(), (BOUND, BOUND as u64), "a miss, then in place of the soonest to expire (22)");
+        assert!(v.verify(&tokens[0], NOW).is_ok());
+        assert!(v.verify(&tokens[22], NOW).is_ok());
+        assert_eq!(v.cache_stats(), (BOUND, BOUND as u64 + 1), "0 was kept, 22 was not: it evicted 0");
+        // Expired entries go first: at NOW + 125, tokens 22-25 are expired (exp 122-125).
+        let late = minted("late", NOW, NOW + 1000);
+        assert!(v.verify(&late, NOW + 125).is_ok());
+        assert_eq!(v.cache_stats().0, 5, "26-29 and late");
+        // A token of many scopes is verified each time, never remembered; a long token that
+        // is not (its other claims are not kept) is remembered.
+        let many: Vec<String> = (0..200).map(|i| format!("s{i}")).collect();
+        let scopes = with(|c| drop(c.insert("scope".into(), many.join(" ").into())));
+        assert_eq!(v.verify(&scopes, NOW + 125).unwrap().scopes, many);
+        assert_eq!(v.cache_stats().0, 5);
+        let padded = with(|c| drop(c.insert("pad".into(), "x".repeat(8 << 10).into())));
+        assert!(v.verify(&padded, NOW + 125).is_ok());
+        assert_eq!(v.cache_stats().0, 6, "26-29, late and padded");
+    }
+
+    #[test]
+    fn refused_tokens_leave_the_cache_empty() {
+        let v = verifier();
+        let good = signed(&claims(), &keys().a);
+        let payload = good.split('.').nth(1).unwrap();
+        let refused = [
+            signed(&claims(), &keys().b),
+            format!("{}.{payload}.", b64(r#"{"alg":"none"}"#)),
+            format!("{}.{payload}.{}", b64(r#"{"alg":"HS256"}"#), good.split('.').nth(2).unwrap()),
+            set("aud", "other".into()),
+            set("exp", (NOW - 1).into()),
+            set("exp", (NOW + 7200).into()),
+            set("nbf", (NOW + 60).into()),
+            set("sub", "".into()),
+            with(|c| drop(c.remove("iss"))),
+            set("scope", 1.into()),
+            "a.b.c".into(),
+            "x".repeat(MAX_TOKEN_BYTES + 1),
+        ];
+        for token in &refused {
+            for _ in 0..2 {
+                assert!(v.verify(token, NOW).is_err(), "{token:.60}");
             }
         }
+        assert_eq!(v.cache_stats(), (0, 0));
+        let mut rng = Rng(7);
+        for _ in 0..200 {
+            let len = rng.below(400);
+            let _ = v.verify(&String::from_utf8_lossy(&rng.bytes(len)), NOW);
+        }
+        assert_eq!(v.cache_stats(), (0, 0));
+    }
+
+    #[test]
+    fn many_threads_share_one_verifier() {
+        let v = verifier().with_cache_capacity(3);
+        let tokens: Vec<String> = (0..6).map(|i| minted(&format!("uss{i}"), NOW, NOW + 600)).collect();
+        let forged = format!("{}.{}", tokens[0].rsplit_once('.').unwrap().0, b64([7u8; 256]));
+        std::thread::scope(|scope| {
+            for t in 0..4 {
+                let (v, tokens, forged) = (&v, &tokens, &forged);
+                scope.spawn(move || {
+                    for round in 0..30 {
+                        let i = (t + round) % tokens.len();
+                        assert_eq!(v.verify(&tokens[i], NOW).unwrap().subject, format!("uss{i}"));
+                        assert_eq!(v.verify(forged, NOW), Err(AuthError::Signature(1)));
+                        assert!(v.cache_stats().0 <= 3);
+                    }
+                });
+            }
+        });
+        assert_eq!(v.cache_stats().0, 3);
+    }
+
+    #[test]
+    fn pem_through_the_pem_crate() {
+        let a = keys().a_public.clone();
+        let bad_pem = |text: String| match Verifier::new(&[text], vec!["a".into()]) {
+            Err(KeyError::BadPem { reason, .. }) => reason,
+            other => panic!("{other:?}"),
+        };
+        // A block that does not close is an error, not a key silently left out.
+        let reason = bad_pem(format!("{a}-----BEGIN PUBLIC KEY-----\nAAAA\n"));
+        assert_eq!(reason, "a `-----BEGIN` line has no matching `-----END ...-----` line");
+        let reason = bad_pem(a.replace("END PUBLIC KEY", "END RSA PUBLIC KEY"));
+        assert_eq!(reason, "the `PUBLIC KEY` PEM block ends with `-----END RSA PUBLIC KEY-----`");
+        let encrypted = a.replacen("-----\n", "-----\nProc-Type: 4,ENCRYPTED\nDEK-Info: AES-128-CBC,00\n\n", 1);
+        assert_eq!(bad_pem(encrypted), "the `PUBLIC KEY` PEM block has headers (is it encrypted?)");
+        let huge = format!("{a}{}", " ".repeat(MAX_PEM_BYTES));
+        assert!(bad_pem(huge).starts_with("the PEM text is 1049"), "over the bound");
+        // Two keys, PKIX and PKCS#1, with text around and between them; lines of any width.
+        let rewrapped: String = a.lines().map(|l| if l.starts_with("-----") { format!("\n{l}\n") } else { l.to_string() }).collect();
+        let text = format!("key A:\n{rewrapped}\nkey B:\r\n{}\r\nend\n", keys().b_public_pkcs1.replace('\n', "\r\n"));
+        let v = Verifier::new(&[text], vec!["localhost".into()]).unwrap();
+        assert_eq!(v.keys.len(), 2);
+        assert!(v.verify(&signed(&claims(), &keys().a), NOW).is_ok());
+        assert!(v.verify(&signed(&claims(), &keys().b), NOW).is_ok());
+        // Private keys through it too, PKCS#8 and PKCS#1, and an encrypted one refused.
+        assert!(private_key(TEST_ONLY_PRIVATE_KEY_A).is_ok() && private_key(TEST_ONLY_PRIVATE_KEY_B).is_ok());
+        let encrypted = "-----BEGIN ENCRYPTED PRIVATE KEY-----\nAAAA\n-----END ENCRYPTED PRIVATE KEY-----\n";
+        assert!(matches!(private_key(encrypted), Err(KeyError::NotPrivateKey(m)) if m.contains("encrypted")));
+    }
+
+    #[test]
+    fn a_key_file_is_read_bounded() {
+        let dir = std::env::temp_dir().join(format!("wasmraft-auth-bound-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("big.pem");
+        std::fs::write(&path, format!("{}{}", keys().a_public, "\n".repeat(3 * MAX_PEM_BYTES))).unwrap();
+        let err = Verifier::from_files(std::slice::from_ref(&path), vec!["a".into()]).unwrap_err();
+        assert!(matches!(&err, KeyError::BadPem { reason, .. } if reason.contains(&format!("{} bytes long", MAX_PEM_BYTES + 1))), "{err}");
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 }
