@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 use wasmraft_tests::cluster::{Cluster, assert_acked_present, write_load};
 
 const WRITES: usize = 10_000;
@@ -47,4 +47,44 @@ async fn with_compaction_set_low_a_stopped_node_catches_up_by_snapshot() {
     cluster.kill(3);
     cluster.spawn(3);
     cluster.converged(status.applied_index, Duration::from_secs(30)).await;
+}
+
+/// A follower killed under load and restarted knows its leader soon after it answers, and
+/// its return costs the cluster no election: catching it up never keeps the leader's
+/// heartbeats from going out (the term stays), and the leader reconnects to it within a
+/// few hundred milliseconds (its reconnect backed off up to 2 s before).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_follower_back_from_a_crash_hears_its_leader_at_once_and_no_election_happens() {
+    let mut cluster = Cluster::start(3, &[]);
+    let leader = cluster.leader(Duration::from_secs(10)).await;
+    let follower = cluster.ids().into_iter().find(|&id| id != leader).unwrap();
+    let term = cluster.status(leader).await.unwrap().term;
+    let endpoints: Vec<String> =
+        cluster.ids().into_iter().filter(|&id| id != follower).map(|id| cluster.endpoint(id).to_string()).collect();
+    let stop = Arc::new(AtomicBool::new(false));
+    let load = tokio::spawn(write_load(endpoints, "back", 16, stop.clone(), None));
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    cluster.kill(follower);
+    // The writes go on: the follower falls thousands of entries behind.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    cluster.spawn(follower);
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while cluster.status(follower).await.is_none() {
+        assert!(Instant::now() < deadline, "node {follower} does not answer");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let answered = Instant::now();
+    while cluster.status(follower).await.is_none_or(|s| s.leader != leader) {
+        assert!(answered.elapsed() < Duration::from_secs(5), "node {follower} knows no leader");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let heard = answered.elapsed();
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let load = load.await.unwrap();
+    println!("node {follower} knew its leader {heard:?} after it answered; {} writes", load.acked.len());
+    let now = cluster.status(leader).await.unwrap();
+    assert_eq!((now.role.as_str(), now.term), ("leader", term), "an election happened");
+    assert!(heard < Duration::from_millis(1000), "node {follower} knew its leader only {heard:?} after it answered");
+    assert_acked_present(&cluster, &load).await;
 }
