@@ -85,6 +85,6 @@ async fn a_follower_back_from_a_crash_hears_its_leader_at_once_and_no_election_h
     println!("node {follower} knew its leader {heard:?} after it answered; {} writes", load.acked.len());
     let now = cluster.status(leader).await.unwrap();
     assert_eq!((now.role.as_str(), now.term), ("leader", term), "an election happened");
-    assert!(heard < Duration::from_millis(1000), "node {follower} knew its leader only {heard:?} after it answered");
+    assert!(heard < Duration::from_millis(500), "node {follower} knew its leader only {heard:?} after it answered");
     assert_acked_present(&cluster, &load).await;
 }

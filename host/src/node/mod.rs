@@ -304,6 +304,7 @@ pub fn run(config: NodeConfig) -> anyhow::Result<()> {
         snapshots,
         engine: engine.clone(),
         status: status.clone(),
+        refusals_logged: Default::default(),
     };
     let client = Arc::new(ClientService {
         id: config.id,

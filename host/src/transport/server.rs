@@ -41,9 +41,27 @@ pub struct PeerService {
     pub snapshots: Arc<SnapshotDir>,
     pub engine: Arc<WasmEngine>,
     pub status: Arc<StatusBoard>,
+    /// Refusals already logged, by sender and what was wrong: a refused peer retries every
+    /// few hundred milliseconds, and one line says it all.
+    pub refusals_logged: std::sync::Mutex<std::collections::HashSet<(u64, u64)>>,
 }
 
 impl PeerService {
+    /// Logs a refusal of `from`'s traffic the first time `what` (cluster or settings
+    /// digest) is refused.
+    fn log_refusal(&self, from: u64, what: u64, why: std::fmt::Arguments) {
+        let mut logged = self.refusals_logged.lock().unwrap_or_else(|p| p.into_inner());
+        // What a sender claims is not checked yet: its variety must not grow the set.
+        if logged.len() >= 1024 {
+            logged.clear();
+        }
+        let first = logged.insert((from, what));
+        drop(logged);
+        if first {
+            tracing::warn!(from, "{why}");
+        }
+    }
+
     pub fn into_server(self) -> PeerServer<Self> {
         PeerServer::new(self).max_decoding_message_size(MAX_MESSAGE)
     }
@@ -54,7 +72,7 @@ impl PeerService {
         if let Some(theirs) = settings
             && theirs != self.settings_digest
         {
-            tracing::warn!(from, "refused traffic from a node whose consensus settings differ (digest {theirs:016x})");
+            self.log_refusal(from, theirs, format_args!("refused traffic from a node whose consensus settings differ (digest {theirs:016x})"));
             return Err(Status::failed_precondition(format!(
                 "node {} runs with other consensus settings than node {from} (digests {:016x} and {theirs:016x}): every node \
                  of a cluster must run the same wasmraft build with the same --fuel and --memory-mib",
@@ -63,7 +81,7 @@ impl PeerService {
             )));
         }
         if cluster_id != self.cluster_id {
-            tracing::warn!(from, "refused traffic from cluster {cluster_id:016x}; this is {:016x}", self.cluster_id);
+            self.log_refusal(from, cluster_id, format_args!("refused traffic from cluster {cluster_id:016x}; this is {:016x}", self.cluster_id));
             return Err(Status::permission_denied(format!(
                 "this node belongs to cluster {:016x}, not {cluster_id:016x}",
                 self.cluster_id
