@@ -278,6 +278,7 @@ fn bench() -> Result {
     build_appliers()?;
     build_node()?;
     run(cargo().args(["bench", "-p", "wasmraft-tests", "--bench", "apply"]))?;
+    run(cargo().args(["bench", "-p", "wasmraft-tests", "--bench", "dss_apply"]))?;
     run(cargo().args(["bench", "-p", "wasmraft-tests", "--bench", "auth"]))?;
     run(cargo().args(["bench", "-p", "wasmraft-tests", "--bench", "cluster"]))?;
     run(cargo().args(["bench", "-p", "wasmraft-tests", "--bench", "dss"]))
