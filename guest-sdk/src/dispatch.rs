@@ -50,7 +50,9 @@ pub(crate) fn handle<A: Applier>(meta: Meta, request: HttpRequest) -> Action {
     };
     match A::handle(Request::from_wire(meta, request)) {
         Handled::Respond(response) => Action::Respond(response),
-        Handled::Propose(c) => wire("command", codec::encode(WIRE_ENCODING, &c)).map_or_else(Action::Respond, Action::Propose),
+        Handled::Propose(c) => {
+            wire("command", codec::encode(WIRE_ENCODING, &c)).map_or_else(Action::Respond, Action::Propose)
+        }
         Handled::Read(q) => wire("query", codec::encode(WIRE_ENCODING, &q)).map_or_else(Action::Respond, Action::Read),
     }
 }
@@ -61,8 +63,12 @@ pub(crate) fn render<A: Applier>(encoding: Encoding, outcome: HttpOutcome) -> Ht
         Outcome::Failed(Failure::from_wire(e, encoding))
     };
     let outcome = match outcome {
-        HttpOutcome::Applied(bytes) => codec::decode(encoding, &bytes).map_or_else(|e| undecodable("output", e), Outcome::Applied),
-        HttpOutcome::Answered(bytes) => codec::decode(encoding, &bytes).map_or_else(|e| undecodable("answer", e), Outcome::Answered),
+        HttpOutcome::Applied(bytes) => {
+            codec::decode(encoding, &bytes).map_or_else(|e| undecodable("output", e), Outcome::Applied)
+        }
+        HttpOutcome::Answered(bytes) => {
+            codec::decode(encoding, &bytes).map_or_else(|e| undecodable("answer", e), Outcome::Answered)
+        }
         HttpOutcome::Failed(e) => Outcome::Failed(Failure::from_wire(e, encoding)),
     };
     A::render(outcome)

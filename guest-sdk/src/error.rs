@@ -75,10 +75,9 @@ impl Error {
         match self.body.as_ref().map(|encode| encode(encoding)) {
             None => ApplierError { code: self.code.into_owned(), message: self.message, body: None },
             Some(Ok(body)) => ApplierError { code: self.code.into_owned(), message: self.message, body: Some(body) },
-            Some(Err(e)) => ApplierError::new(
-                codes::INTERNAL,
-                format!("{} (and its error body did not encode: {e})", self.message),
-            ),
+            Some(Err(e)) => {
+                ApplierError::new(codes::INTERNAL, format!("{} (and its error body did not encode: {e})", self.message))
+            }
         }
     }
 }

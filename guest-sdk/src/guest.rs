@@ -4,7 +4,9 @@
 use crate::bindings::exports::wasmraft::applier::http_handler::{self as wit_http, Guest as HttpGuest};
 use crate::bindings::exports::wasmraft::applier::state_machine::Guest;
 use crate::bindings::wasmraft::applier::types as wit;
-use crate::contract::{Action, ApplierError, Caller, Encoding, HttpOutcome, HttpRequest, HttpResponse, Info, Meta, Payload};
+use crate::contract::{
+    Action, ApplierError, Caller, Encoding, HttpOutcome, HttpRequest, HttpResponse, Info, Meta, Payload,
+};
 use crate::{Applier, dispatch, sys};
 use std::marker::PhantomData;
 
@@ -123,7 +125,9 @@ impl<A: Applier> HttpGuest for Adapter<A> {
         let outcome = match outcome {
             wit_http::Outcome::Applied(bytes) => HttpOutcome::Applied(bytes),
             wit_http::Outcome::Answered(bytes) => HttpOutcome::Answered(bytes),
-            wit_http::Outcome::Failed(e) => HttpOutcome::Failed(ApplierError { code: e.code, message: e.message, body: e.body }),
+            wit_http::Outcome::Failed(e) => {
+                HttpOutcome::Failed(ApplierError { code: e.code, message: e.message, body: e.body })
+            }
         };
         dispatch::render::<A>(encoding.into(), outcome).into()
     }

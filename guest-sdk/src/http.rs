@@ -75,7 +75,8 @@ impl Request {
     }
 
     pub fn with_caller(mut self, subject: &str, scopes: &[&str]) -> Self {
-        self.caller = Some(Caller { subject: subject.to_string(), scopes: scopes.iter().map(|s| s.to_string()).collect() });
+        self.caller =
+            Some(Caller { subject: subject.to_string(), scopes: scopes.iter().map(|s| s.to_string()).collect() });
         self
     }
 
@@ -253,7 +254,10 @@ pub fn default_status(code: &str) -> u16 {
 
 /// The default `handle`: this applier serves no routes.
 pub fn no_routes<C, Q>() -> Handled<C, Q> {
-    Handled::Respond(Response::json(404, &ErrorBody { code: "not-found".into(), message: "this applier serves no HTTP routes".into() }))
+    Handled::Respond(Response::json(
+        404,
+        &ErrorBody { code: "not-found".into(), message: "this applier serves no HTTP routes".into() },
+    ))
 }
 
 /// The default `render`: outputs as JSON with 200, failures as `{code, message}` with
@@ -262,7 +266,9 @@ pub fn render_json<O: Serialize, Q: Serialize>(outcome: Outcome<O, Q>) -> Respon
     match outcome {
         Outcome::Applied(o) => Response::json(200, &o),
         Outcome::Answered(q) => Response::json(200, &q),
-        Outcome::Failed(f) => Response::json(f.default_status(), &ErrorBody { code: f.code.clone(), message: f.message }),
+        Outcome::Failed(f) => {
+            Response::json(f.default_status(), &ErrorBody { code: f.code.clone(), message: f.message })
+        }
     }
 }
 
@@ -337,12 +343,17 @@ mod tests {
             render_json::<(), ()>(Outcome::Failed(f)).status
         };
         let pairs = [("bad-request", 400), ("permission-denied", 403), ("not-found", 404), ("conflict", 409)];
-        for (code, expected) in pairs.into_iter().chain([(codes::TOO_LARGE, 413), (codes::BUSY, 429), (codes::UNAVAILABLE, 503)]) {
+        for (code, expected) in
+            pairs.into_iter().chain([(codes::TOO_LARGE, 413), (codes::BUSY, 429), (codes::UNAVAILABLE, 503)])
+        {
             assert_eq!(status(code), expected, "{code}");
         }
         assert_eq!(status("panic"), 500);
         let ok = render_json::<u32, ()>(Outcome::Applied(7));
-        assert_eq!((ok.status, ok.header("Content-Type"), ok.json_body::<u32>()), (200, Some("application/json"), Some(7)));
+        assert_eq!(
+            (ok.status, ok.header("Content-Type"), ok.json_body::<u32>()),
+            (200, Some("application/json"), Some(7))
+        );
     }
 
     #[test]

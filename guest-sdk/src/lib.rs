@@ -73,12 +73,12 @@ pub mod bindings {
 pub use contract::{Caller, Encoding, Info, Level, Meta};
 pub use ctx::{Ctx, Scan};
 pub use error::{Error, codes};
+pub use http::{Handled, Outcome};
 pub use ids::Id;
 pub use keys::Key;
 pub use serde;
 pub use table::{Index, IndexOf, Rows, Table};
 pub use time::Timestamp;
-pub use http::{Handled, Outcome};
 
 use serde::{Serialize, de::DeserializeOwned};
 
@@ -136,7 +136,7 @@ macro_rules! export_applier {
         #[cfg(target_arch = "wasm32")]
         const _: () = {
             type __WasmraftExported = $crate::guest::Adapter<$ty>;
-            $crate::bindings::export_world!(__WasmraftExported with_types_in $crate::bindings);
+    $crate::bindings::export_world!(__WasmraftExported with_types_in $crate::bindings);
         };
     };
 }

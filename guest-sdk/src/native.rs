@@ -2,7 +2,9 @@
 //! [`Host`] for the duration of one call, and the SDK's store functions reach it through a
 //! thread-local. The applier's code is the same as in its wasm build.
 
-use crate::contract::{Action, ApplierError, Encoding, HttpOutcome, HttpRequest, HttpResponse, Info, Level, Meta, Payload};
+use crate::contract::{
+    Action, ApplierError, Encoding, HttpOutcome, HttpRequest, HttpResponse, Info, Level, Meta, Payload,
+};
 use crate::{Applier, dispatch};
 use std::cell::Cell;
 use std::ptr::NonNull;

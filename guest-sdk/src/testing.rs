@@ -1,11 +1,11 @@
 //! Unit-testing an applier natively: an in-memory store with the host's all-or-nothing rule,
 //! and typed calls that travel through the real encodings.
 
+use crate::Applier;
 use crate::codec;
 use crate::contract::{Action, ApplierError, Caller, Encoding, HttpOutcome, Level, Meta, Payload};
 use crate::http;
 use crate::native::{self, Host};
-use crate::Applier;
 use serde::{Serialize, de::DeserializeOwned};
 use std::collections::BTreeMap;
 
@@ -123,7 +123,8 @@ impl TestHost {
     /// time and the entry's; the request's caller is the entry's caller.
     pub fn serve<A: Applier>(&mut self, request: http::Request) -> http::Response {
         let entropy = self.meta().entropy;
-        let (meta, wire) = request.with_time(crate::Timestamp(self.time_ns)).with_entropy(entropy).into_wire(self.index);
+        let (meta, wire) =
+            request.with_time(crate::Timestamp(self.time_ns)).with_entropy(entropy).into_wire(self.index);
         let saved = std::mem::replace(&mut self.caller, meta.caller.clone());
         let outcome = match native::handle::<A>(meta, wire) {
             Action::Respond(response) => {

@@ -24,10 +24,17 @@ enum Command {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 enum Query {
-    Tagged { tag: String },
+    Tagged {
+        tag: String,
+    },
     /// Notes created in `(after, until]`.
-    Between { after: Timestamp, until: Timestamp },
-    Since { after: Timestamp },
+    Between {
+        after: Timestamp,
+        until: Timestamp,
+    },
+    Since {
+        after: Timestamp,
+    },
     All,
 }
 
@@ -135,7 +142,8 @@ fn typed_commands_round_trip_in_both_encodings() {
         let b = write(&mut h, enc, "second", &["y"]);
         assert!(a.is_v4() && b.is_v4() && a != b);
 
-        let tagged = |h: &mut TestHost, tag: &str| h.query::<Notes>(enc, &Query::Tagged { tag: tag.into() }).unwrap().ids;
+        let tagged =
+            |h: &mut TestHost, tag: &str| h.query::<Notes>(enc, &Query::Tagged { tag: tag.into() }).unwrap().ids;
         assert_eq!(tagged(&mut h, "x"), vec![a]);
         assert_eq!(sorted(tagged(&mut h, "y")), sorted(vec![a, b]));
 
@@ -165,7 +173,10 @@ fn errors_carry_codes_and_typed_bodies_and_change_nothing() {
         assert_eq!(owner, "alice");
         assert_eq!(h.store, before);
         h.set_caller(None);
-        assert_eq!(h.apply::<Notes>(enc, &Command::Write { text: "x".into(), tags: vec![] }).unwrap_err().code, "permission-denied");
+        assert_eq!(
+            h.apply::<Notes>(enc, &Command::Write { text: "x".into(), tags: vec![] }).unwrap_err().code,
+            "permission-denied"
+        );
         assert_eq!(h.store, before);
     }
 }

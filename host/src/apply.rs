@@ -5,12 +5,12 @@
 
 use crate::entry::{EntryContext, EntryData, entry_time};
 use crate::inbox::{ApplyTask, Event, QueryAnswer};
-use crate::proposals::{ProposeError, Proposals};
-use crate::status::{self, StatusBoard};
+use crate::membership::{MemberBook, MembershipOutput};
+use crate::proposals::{Proposals, ProposeError};
 use crate::runtime::{Checkpoint, HostError, Reader, Runtime, WasmBackend, WasmEngine};
 use crate::snapshot::{self, SnapshotDir};
+use crate::status::{self, StatusBoard};
 use crossbeam_channel::{Receiver, Sender};
-use crate::membership::{MemberBook, MembershipOutput};
 use protobuf::Message as _;
 use raft::eraftpb::{ConfChange, ConfChangeSingle, ConfChangeV2, ConfState, Entry, EntryType, SnapshotMetadata};
 use std::path::PathBuf;
@@ -129,7 +129,9 @@ impl Applier {
                     last_request = meta.index;
                     let _ = self.events.send(Event::Applied(meta.index));
                 }
-                ApplyTask::Query { payload, caller, min_applied, reply } => waiting.push((min_applied, payload, caller, reply)),
+                ApplyTask::Query { payload, caller, min_applied, reply } => {
+                    waiting.push((min_applied, payload, caller, reply))
+                }
             }
             let applied = self.runtime.applied().index;
             // One view of the state for all the queries it can answer now.
@@ -195,7 +197,10 @@ impl Applier {
                     // The proposing node compiled and checked it; failing here is this node's
                     // problem (memory, a different wasmtime), never an outcome to replicate.
                     let next = self.engine.load(&up.module).unwrap_or_else(|e| {
-                        halt(&self.proposals, &format!("cannot load the module the cluster upgraded to at {index}: {e}"))
+                        halt(
+                            &self.proposals,
+                            &format!("cannot load the module the cluster upgraded to at {index}: {e}"),
+                        )
                     });
                     let backend = Box::new(WasmBackend::new(self.engine.clone(), next));
                     let outcome = self.runtime.upgrade(meta, backend, up.allow_downgrade)?;
@@ -245,7 +250,8 @@ impl Applier {
             EntryType::EntryConfChange => ConfChange::parse_from_bytes(&entry.data).map(v2),
             _ => ConfChangeV2::parse_from_bytes(&entry.data),
         };
-        let change = decoded.map_err(|e| ApplierError::new("malformed-entry", format!("conf change {}: {e}", entry.index)))?;
+        let change =
+            decoded.map_err(|e| ApplierError::new("malformed-entry", format!("conf change {}: {e}", entry.index)))?;
         let mut members = self.members.clone();
         members.apply(&change);
         let (reply, answer) = crossbeam_channel::bounded(1);

@@ -1,11 +1,12 @@
 //! The `wasmraft` command line.
 
-use crate::proto::client::client_client::ClientClient;
-use crate::proto::client::{
-    Consistency as ProtoConsistency, Encoding as ProtoEncoding, ProposeRequest, QueryRequest, StatusRequest, UpgradeRequest, propose_response, query_response,
-};
 use crate::http::dev;
 use crate::node::config::ServeArgs;
+use crate::proto::client::client_client::ClientClient;
+use crate::proto::client::{
+    Consistency as ProtoConsistency, Encoding as ProtoEncoding, ProposeRequest, QueryRequest, StatusRequest,
+    UpgradeRequest, propose_response, query_response,
+};
 use crate::runtime::{Limits, ModuleDescriptor, Runtime, WasmBackend, WasmEngine};
 use anyhow::{Context, bail};
 use clap::{Args, Parser, Subcommand};
@@ -250,7 +251,9 @@ pub fn main() -> ExitCode {
             client_call(target, |t| run_query(t, query, consistency, max_staleness.into()))
         }
         Command::Status { target } => client_call(target, status),
-        Command::Upgrade { target, module, allow_downgrade } => client_call(target, |t| upgrade(t, module, allow_downgrade)),
+        Command::Upgrade { target, module, allow_downgrade } => {
+            client_call(target, |t| upgrade(t, module, allow_downgrade))
+        }
         Command::Member { change } => member(change),
         Command::TransferLeader { target, to } => client_call(target, |t| transfer_leader(t, to)),
         Command::Inspect { module, limits } => inspect(&module, limits.limits()).map(|()| ExitCode::SUCCESS),
@@ -260,7 +263,14 @@ pub fn main() -> ExitCode {
             ExitCode::SUCCESS
         }),
         Command::DevToken { key, sub, scope, audience, issuer, expires_in } => {
-            let args = dev::TokenArgs { key: &key, subject: &sub, scopes: &scope, audience: &audience, issuer: &issuer, lifetime: expires_in.into() };
+            let args = dev::TokenArgs {
+                key: &key,
+                subject: &sub,
+                scopes: &scope,
+                audience: &audience,
+                issuer: &issuer,
+                lifetime: expires_in.into(),
+            };
             dev::token(&args).map(|token| {
                 println!("{token}");
                 ExitCode::SUCCESS
@@ -384,7 +394,8 @@ fn module_json(m: crate::proto::client::Module) -> Value {
 
 async fn upgrade((mut client, _): Connected, module: PathBuf, allow_downgrade: bool) -> anyhow::Result<ExitCode> {
     let bytes = std::fs::read(&module).with_context(|| format!("cannot read {}", module.display()))?;
-    let response = client.upgrade(UpgradeRequest { module: bytes, allow_downgrade }).await.map_err(rpc_error)?.into_inner();
+    let response =
+        client.upgrade(UpgradeRequest { module: bytes, allow_downgrade }).await.map_err(rpc_error)?.into_inner();
     let out = json!({ "index": response.index, "term": response.term, "module": response.module.map(module_json) });
     println!("{out}");
     Ok(ExitCode::SUCCESS)
@@ -395,11 +406,14 @@ fn member(command: MemberCommand) -> anyhow::Result<ExitCode> {
     let (target, change) = match command {
         MemberCommand::List { target } => return client_call(target, list_members),
         MemberCommand::Add { target, id, address } => (target, Change::AddLearner(AddLearner { id, address })),
-        MemberCommand::Promote { target, id, replacing } => (target, Change::Promote(Promote { id, replacing: replacing.unwrap_or(0) })),
+        MemberCommand::Promote { target, id, replacing } => {
+            (target, Change::Promote(Promote { id, replacing: replacing.unwrap_or(0) }))
+        }
         MemberCommand::Remove { target, id } => (target, Change::Remove(Remove { id })),
     };
     client_call(target, |(mut client, _)| async move {
-        let response = client.change_members(MemberChange { change: Some(change) }).await.map_err(rpc_error)?.into_inner();
+        let response =
+            client.change_members(MemberChange { change: Some(change) }).await.map_err(rpc_error)?.into_inner();
         println!("{}", json!({ "index": response.index, "members": members_json(&response.members) }));
         Ok(ExitCode::SUCCESS)
     })
@@ -430,7 +444,10 @@ fn print_outcome(mut head: Value, outcome: Result<Vec<u8>, ApplierError>) -> any
     Ok(if refused { ExitCode::from(REFUSED) } else { ExitCode::SUCCESS })
 }
 
-fn load(path: &PathBuf, limits: Limits) -> anyhow::Result<(std::sync::Arc<WasmEngine>, std::sync::Arc<crate::runtime::LoadedModule>)> {
+fn load(
+    path: &PathBuf,
+    limits: Limits,
+) -> anyhow::Result<(std::sync::Arc<WasmEngine>, std::sync::Arc<crate::runtime::LoadedModule>)> {
     let bytes = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
     let engine = WasmEngine::new(limits, None)?;
     let module = engine.load(&bytes).with_context(|| format!("{} is not a usable applier", path.display()))?;
@@ -440,7 +457,8 @@ fn load(path: &PathBuf, limits: Limits) -> anyhow::Result<(std::sync::Arc<WasmEn
 fn inspect(path: &PathBuf, limits: Limits) -> anyhow::Result<()> {
     let (_, module) = load(path, limits)?;
     let ModuleDescriptor { name, version, hash, size_bytes } = module.descriptor();
-    let out = json!({ "name": name, "version": version, "hash": hash, "size_bytes": size_bytes, "imports": module.imports });
+    let out =
+        json!({ "name": name, "version": version, "hash": hash, "size_bytes": size_bytes, "imports": module.imports });
     println!("{}", serde_json::to_string_pretty(&out)?);
     Ok(())
 }

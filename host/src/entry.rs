@@ -95,9 +95,10 @@ impl EntryContext {
     /// that is none of the known layouts.
     pub fn parse(bytes: &[u8]) -> Option<Self> {
         match bytes.len() {
-            LEGACY_BYTES => {
-                Some(EntryContext { id: ProposalId { node: word(bytes, 0), incarnation: 0, seq: word(bytes, 1) }, leader_time_ns: None })
-            }
+            LEGACY_BYTES => Some(EntryContext {
+                id: ProposalId { node: word(bytes, 0), incarnation: 0, seq: word(bytes, 1) },
+                leader_time_ns: None,
+            }),
             ID_BYTES | STAMPED_BYTES => Some(EntryContext {
                 id: ProposalId { node: word(bytes, 0), incarnation: word(bytes, 1), seq: word(bytes, 2) },
                 leader_time_ns: (bytes.len() == STAMPED_BYTES).then(|| word(bytes, 3)),
@@ -131,7 +132,9 @@ pub const MAX_CLOCK_SKEW_NS: u64 = 1_000_000_000;
 /// leader's when the leader stamped it.
 pub fn entry_time(proposer_ns: u64, leader_time_ns: Option<u64>) -> u64 {
     match leader_time_ns {
-        Some(leader) => proposer_ns.clamp(leader.saturating_sub(MAX_CLOCK_SKEW_NS), leader.saturating_add(MAX_CLOCK_SKEW_NS)),
+        Some(leader) => {
+            proposer_ns.clamp(leader.saturating_sub(MAX_CLOCK_SKEW_NS), leader.saturating_add(MAX_CLOCK_SKEW_NS))
+        }
         None => proposer_ns,
     }
 }

@@ -15,17 +15,32 @@ pub enum Event {
     Messages(Vec<Message>),
     /// A linearizable read: answered with a read index (the leader's commit index when the
     /// request reached it); silently never, if Raft drops the request (the caller retries).
-    ReadIndex { reply: oneshot::Sender<u64> },
+    ReadIndex {
+        reply: oneshot::Sender<u64>,
+    },
     /// A client command to propose; its fate reaches the waiter through [`Proposals`].
-    Propose { id: ProposalId, data: Vec<u8> },
+    Propose {
+        id: ProposalId,
+        data: Vec<u8>,
+    },
     /// A membership change to check and propose, if this node leads.
-    ChangeMembers { id: ProposalId, change: Change },
+    ChangeMembers {
+        id: ProposalId,
+        change: Change,
+    },
     /// A committed conf change reached the apply thread: make it Raft's configuration, use
     /// `members` (the book after it) from now on, and answer with the new configuration or
     /// why the change is void.
-    ApplyConfChange { change: ConfChangeV2, members: MemberBook, reply: Sender<Result<ConfState, String>> },
+    ApplyConfChange {
+        change: ConfChangeV2,
+        members: MemberBook,
+        reply: Sender<Result<ConfState, String>>,
+    },
     /// Hand leadership to `to` (0: the most caught-up voter); answered with the target.
-    TransferLeader { to: u64, reply: oneshot::Sender<Result<u64, ProposeError>> },
+    TransferLeader {
+        to: u64,
+        reply: oneshot::Sender<Result<u64, ProposeError>>,
+    },
     /// The apply thread's progress.
     Applied(u64),
     /// A snapshot file of this node's is durable.
@@ -35,7 +50,10 @@ pub enum Event {
     /// This peer's process is gone: its connection closed and reconnecting is refused.
     PeerDown(u64),
     /// A snapshot transfer to a peer ended.
-    SnapshotSent { to: u64, ok: bool },
+    SnapshotSent {
+        to: u64,
+        ok: bool,
+    },
     Shutdown,
 }
 
@@ -46,11 +64,15 @@ pub enum ApplyTask {
     /// The log now continues after this snapshot, received from the leader: load it.
     InstallSnapshot(SnapshotMetadata),
     /// A query, run once the applied index reaches `min_applied`.
-    Query { payload: Payload, caller: Option<Caller>, min_applied: u64, reply: oneshot::Sender<Result<QueryAnswer, ProposeError>> },
+    Query {
+        payload: Payload,
+        caller: Option<Caller>,
+        min_applied: u64,
+        reply: oneshot::Sender<Result<QueryAnswer, ProposeError>>,
+    },
 }
 
 pub struct QueryAnswer {
     pub applied_index: u64,
     pub result: Result<Vec<u8>, ApplierError>,
 }
-

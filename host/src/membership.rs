@@ -29,10 +29,18 @@ pub struct MembershipOutput {
 /// A membership change as an operator asks for it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Change {
-    AddLearner { id: u64, address: String },
+    AddLearner {
+        id: u64,
+        address: String,
+    },
     /// `replacing`: a voter removed in the same (joint) change.
-    Promote { id: u64, replacing: Option<u64> },
-    Remove { id: u64 },
+    Promote {
+        id: u64,
+        replacing: Option<u64>,
+    },
+    Remove {
+        id: u64,
+    },
 }
 
 fn single(change_type: ConfChangeType, node_id: u64) -> ConfChangeSingle {
@@ -58,7 +66,9 @@ impl Change {
                     return Err(format!("node {id} is already a member"));
                 }
                 if book.removed.contains(id) {
-                    return Err(format!("node id {id} was removed from this cluster and cannot be reused; pick a new id"));
+                    return Err(format!(
+                        "node id {id} was removed from this cluster and cannot be reused; pick a new id"
+                    ));
                 }
                 if address.parse::<std::net::SocketAddr>().is_err() && !address.contains(':') {
                     return Err(format!("`{address}` is not HOST:PORT"));
@@ -92,16 +102,22 @@ impl Change {
     /// The raft-rs change: simple when one voter changes, joint (left automatically) when two.
     pub fn to_conf_change(&self) -> ConfChangeV2 {
         let (changes, context, transition) = match self {
-            Change::AddLearner { id, address } => {
-                (vec![single(ConfChangeType::AddLearnerNode, *id)], address.as_bytes().to_vec(), ConfChangeTransition::Auto)
+            Change::AddLearner { id, address } => (
+                vec![single(ConfChangeType::AddLearnerNode, *id)],
+                address.as_bytes().to_vec(),
+                ConfChangeTransition::Auto,
+            ),
+            Change::Promote { id, replacing: None } => {
+                (vec![single(ConfChangeType::AddNode, *id)], Vec::new(), ConfChangeTransition::Auto)
             }
-            Change::Promote { id, replacing: None } => (vec![single(ConfChangeType::AddNode, *id)], Vec::new(), ConfChangeTransition::Auto),
             Change::Promote { id, replacing: Some(old) } => (
                 vec![single(ConfChangeType::AddNode, *id), single(ConfChangeType::RemoveNode, *old)],
                 Vec::new(),
                 ConfChangeTransition::Implicit,
             ),
-            Change::Remove { id } => (vec![single(ConfChangeType::RemoveNode, *id)], Vec::new(), ConfChangeTransition::Auto),
+            Change::Remove { id } => {
+                (vec![single(ConfChangeType::RemoveNode, *id)], Vec::new(), ConfChangeTransition::Auto)
+            }
         };
         let mut cc = ConfChangeV2::default();
         cc.set_transition(transition);
@@ -162,7 +178,8 @@ mod tests {
 
     #[test]
     fn checks_name_the_problem() {
-        let mut book = MemberBook::from_addresses([(1, "127.0.0.1:1".to_string()), (2, "127.0.0.1:2".to_string())].into());
+        let mut book =
+            MemberBook::from_addresses([(1, "127.0.0.1:1".to_string()), (2, "127.0.0.1:2".to_string())].into());
         book.removed.insert(9);
         let c = conf(&[1, 2], &[4]);
         let add = |id, a: &str| Change::AddLearner { id, address: a.into() }.check(&c, &book);

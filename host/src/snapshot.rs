@@ -14,9 +14,9 @@
 //! term) and the file travels in chunks over its own stream (see `transport`).
 
 use crate::durable;
+use crate::membership::MemberBook;
 use crate::runtime::Checkpoint;
 use protobuf::Message as _;
-use crate::membership::MemberBook;
 use raft::eraftpb::{ConfState, SnapshotMetadata};
 use serde::{Deserialize, Serialize};
 use std::fs::File;
@@ -234,7 +234,8 @@ pub fn load(path: &Path) -> Result<SnapshotFile, SnapshotError> {
     if blake3::hash(&header_bytes).as_bytes() != &header_hash {
         return Err(SnapshotError::Corrupt("header checksum mismatch".into()));
     }
-    let header: Header = postcard::from_bytes(&header_bytes).map_err(|e| SnapshotError::Corrupt(format!("header: {e}")))?;
+    let header: Header =
+        postcard::from_bytes(&header_bytes).map_err(|e| SnapshotError::Corrupt(format!("header: {e}")))?;
     if header.module_len > crate::runtime::module::MAX_MODULE_BYTES as u64 {
         return Err(SnapshotError::Corrupt(format!("a module of {} bytes", header.module_len)));
     }
@@ -250,8 +251,14 @@ pub fn load(path: &Path) -> Result<SnapshotFile, SnapshotError> {
             header.index, checkpoint.applied.index
         )));
     }
-    let conf_state = ConfState::parse_from_bytes(&header.conf_state).map_err(|e| SnapshotError::Corrupt(e.to_string()))?;
-    Ok(SnapshotFile { meta: metadata(header.index, header.term, conf_state), members: header.members, module, checkpoint })
+    let conf_state =
+        ConfState::parse_from_bytes(&header.conf_state).map_err(|e| SnapshotError::Corrupt(e.to_string()))?;
+    Ok(SnapshotFile {
+        meta: metadata(header.index, header.term, conf_state),
+        members: header.members,
+        module,
+        checkpoint,
+    })
 }
 
 #[cfg(test)]
@@ -261,8 +268,14 @@ mod tests {
     use bytes::Bytes;
 
     fn checkpoint(index: u64) -> Checkpoint {
-        let state = StateMap::from_entries((0..50u32).map(|i| (Bytes::from(i.to_be_bytes().to_vec()), Bytes::from(vec![7u8; 20]))));
-        Checkpoint { applied: LogPosition { index, term: 2 }, system: SystemState { clock_ns: 9, ..Default::default() }, state }
+        let state = StateMap::from_entries(
+            (0..50u32).map(|i| (Bytes::from(i.to_be_bytes().to_vec()), Bytes::from(vec![7u8; 20]))),
+        );
+        Checkpoint {
+            applied: LogPosition { index, term: 2 },
+            system: SystemState { clock_ns: 9, ..Default::default() },
+            state,
+        }
     }
 
     #[test]
@@ -292,7 +305,8 @@ mod tests {
     fn files_beyond_the_commit_never_push_the_real_snapshots_out() {
         let tmp = tempfile::tempdir().unwrap();
         let dir = SnapshotDir::open(tmp.path().to_path_buf()).unwrap();
-        let write = |index| dir.write(&checkpoint(index), 2, ConfState::default(), &MemberBook::default(), b"m").unwrap();
+        let write =
+            |index| dir.write(&checkpoint(index), 2, ConfState::default(), &MemberBook::default(), b"m").unwrap();
         write(10);
         write(20);
         // Planted (or adopted by an acceptance that never became durable): far ahead.
@@ -315,7 +329,12 @@ mod tests {
             std::fs::write(&recv, b"a verified file").unwrap();
             dir.stage(&recv, index, 3, commit).unwrap();
         };
-        let staged = || std::fs::read_dir(tmp.path()).unwrap().filter(|e| e.as_ref().unwrap().path().extension().unwrap() == STAGED).count();
+        let staged = || {
+            std::fs::read_dir(tmp.path())
+                .unwrap()
+                .filter(|e| e.as_ref().unwrap().path().extension().unwrap() == STAGED)
+                .count()
+        };
         receive(50, 0);
         receive(60, 0);
         assert_eq!(indexes(&dir), Vec::<u64>::new(), "staged files are not snapshots");

@@ -1,8 +1,8 @@
 //! What `Status` reports, kept current by the threads that know each part.
 
 use crate::membership::MemberBook;
-use crate::runtime::{ModuleRecord, UpgradeRecord};
 use crate::runtime::Front;
+use crate::runtime::{ModuleRecord, UpgradeRecord};
 use std::sync::{Arc, Mutex};
 
 #[derive(Debug, Clone, Default)]

@@ -28,7 +28,11 @@ fn time(per_round: impl FnMut(usize)) -> Stats {
     bench::time(ROUNDS, BATCH, per_round)
 }
 
-fn entries<C: serde::Serialize>(round: usize, encoding: Encoding, mut command: impl FnMut(&mut Rng) -> C) -> Vec<(Meta, Payload)> {
+fn entries<C: serde::Serialize>(
+    round: usize,
+    encoding: Encoding,
+    mut command: impl FnMut(&mut Rng) -> C,
+) -> Vec<(Meta, Payload)> {
     let mut rng = Rng(round as u64);
     (0..BATCH)
         .map(|i| {
@@ -83,9 +87,15 @@ fn main() {
     let put_native = apply_cost(kv_native(), put(Encoding::Postcard));
     let put_wasm = apply_cost(kv_wasm(), put(Encoding::Postcard));
     row("KV put, 256 B value, postcard", put_native, put_wasm);
-    row("KV put, 256 B value, JSON", apply_cost(kv_native(), put(Encoding::Json)), apply_cost(kv_wasm(), put(Encoding::Json)));
+    row(
+        "KV put, 256 B value, JSON",
+        apply_cost(kv_native(), put(Encoding::Json)),
+        apply_cost(kv_wasm(), put(Encoding::Json)),
+    );
 
-    let get = Payload::postcard(codec::encode(Encoding::Postcard, &kv_applier::Query::Get { key: "key-00042".into() }).unwrap());
+    let get = Payload::postcard(
+        codec::encode(Encoding::Postcard, &kv_applier::Query::Get { key: "key-00042".into() }).unwrap(),
+    );
     let mut warm_native = kv_native();
     let mut warm_wasm = kv_wasm();
     for (m, p) in entries(0, Encoding::Postcard, kv_put) {
@@ -118,10 +128,16 @@ fn main() {
     let get_native = per_get(apply_cost(seed(testkit_native()), tk(reads)), noop_native);
     let get_wasm = per_get(apply_cost(seed(testkit_wasm()), tk(reads)), noop_wasm);
     row("one get import, 256 B value", get_native, get_wasm);
-    let fresh = query_cost(&testkit_wasm(), &Payload::postcard(codec::encode(Encoding::Postcard, &testkit_applier::Query::Get { key: "x".into() }).unwrap()));
+    let fresh = query_cost(
+        &testkit_wasm(),
+        &Payload::postcard(
+            codec::encode(Encoding::Postcard, &testkit_applier::Query::Get { key: "x".into() }).unwrap(),
+        ),
+    );
 
     // Host-side pieces, timed alone on the same kind of state.
-    let state = StateMap::from_entries((0..KEYS).map(|k| (Bytes::from(format!("key-{k:05}")), Bytes::from(vec![b'v'; VALUE]))));
+    let state =
+        StateMap::from_entries((0..KEYS).map(|k| (Bytes::from(format!("key-{k:05}")), Bytes::from(vec![b'v'; VALUE]))));
     let command = codec::encode(Encoding::Postcard, &kv_put(&mut Rng(1))).unwrap();
     let decode = time(|_| {
         for _ in 0..BATCH {

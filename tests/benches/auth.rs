@@ -50,7 +50,14 @@ fn main() {
     // Distinct by subject: one token per USS.
     let token = |i: usize| {
         let subject = format!("uss{i}");
-        let request = TokenRequest { subject: &subject, scopes: &scopes, audience: "localhost", issuer: "dummyoauth", issued_at: NOW, expires_at: NOW + 3600 };
+        let request = TokenRequest {
+            subject: &subject,
+            scopes: &scopes,
+            audience: "localhost",
+            issuer: "dummyoauth",
+            issued_at: NOW,
+            expires_at: NOW + 3600,
+        };
         format!("Bearer {}", auth::mint(&keys.private_pem, &request).expect("a token"))
     };
     let verifier = Verifier::new(std::slice::from_ref(&keys.public_pem), vec!["localhost".into()]).expect("a verifier");
@@ -59,7 +66,8 @@ fn main() {
         std::hint::black_box(principal);
     };
 
-    let fresh: Vec<Vec<String>> = (0..=ROUNDS).map(|round| (0..FRESH).map(|i| token(round * FRESH + i)).collect()).collect();
+    let fresh: Vec<Vec<String>> =
+        (0..=ROUNDS).map(|round| (0..FRESH).map(|i| token(round * FRESH + i)).collect()).collect();
     let (wall, cpu) = time(FRESH, |round| fresh[round].iter().for_each(|t| verify(t)));
     println!("verify, a fresh token each time:  {wall}   CPU {cpu}");
 

@@ -8,10 +8,10 @@
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
-use wasmraft_tests::Rng;
 use tonic::transport::Channel;
 use wasmraft::proto::client::client_client::ClientClient;
 use wasmraft::proto::client::{Consistency, Encoding, QueryRequest};
+use wasmraft_tests::Rng;
 use wasmraft_tests::cluster::{Cluster, propose, put_command, query_with, upgrade};
 use wasmraft_tests::{module_bytes, padded};
 
@@ -85,7 +85,12 @@ async fn puts(cluster: &Cluster, leader: u64, clients: usize, total: usize) -> (
 }
 
 /// `clients` concurrent writers to `endpoint`, until `total` puts or `stop`.
-async fn puts_until(endpoint: String, clients: usize, total: usize, stop: Arc<AtomicBool>) -> (Vec<Duration>, Duration) {
+async fn puts_until(
+    endpoint: String,
+    clients: usize,
+    total: usize,
+    stop: Arc<AtomicBool>,
+) -> (Vec<Duration>, Duration) {
     drive(vec![endpoint], 0, clients, total, stop, |mut client, key| async move {
         propose(&mut client, put_command(&key, &value()), Duration::from_secs(10)).await.expect("put");
     })
@@ -129,7 +134,14 @@ async fn upgrade_pauses(cluster: &Cluster, leader: u64, rounds: usize) -> (Vec<D
     let pauses = cluster
         .ids()
         .into_iter()
-        .flat_map(|id| cluster.log_of(id).lines().filter(|l| l.contains("upgraded the applier")).map(str::to_string).collect::<Vec<_>>())
+        .flat_map(|id| {
+            cluster
+                .log_of(id)
+                .lines()
+                .filter(|l| l.contains("upgraded the applier"))
+                .map(str::to_string)
+                .collect::<Vec<_>>()
+        })
         .filter_map(|l| l.split("pause_us=").nth(1)?.split_whitespace().next()?.parse().ok())
         .map(Duration::from_micros)
         .collect();
@@ -140,7 +152,8 @@ async fn upgrade_pauses(cluster: &Cluster, leader: u64, rounds: usize) -> (Vec<D
 /// while one client writes; the time to its next acknowledged write.
 async fn failover(cluster: &mut Cluster, graceful: bool) -> Duration {
     let leader = cluster.leader(Duration::from_secs(15)).await;
-    let endpoints: Vec<String> = cluster.ids().into_iter().filter(|&id| id != leader).map(|id| cluster.endpoint(id).to_string()).collect();
+    let endpoints: Vec<String> =
+        cluster.ids().into_iter().filter(|&id| id != leader).map(|id| cluster.endpoint(id).to_string()).collect();
     let killed = Instant::now();
     if graceful {
         cluster.terminate(leader);
@@ -151,7 +164,8 @@ async fn failover(cluster: &mut Cluster, graceful: bool) -> Duration {
     let acked = loop {
         let endpoint = &endpoints[turn % endpoints.len()];
         turn += 1;
-        if let Ok(mut client) = wasmraft::proto::client::client_client::ClientClient::connect(format!("http://{endpoint}")).await
+        if let Ok(mut client) =
+            wasmraft::proto::client::client_client::ClientClient::connect(format!("http://{endpoint}")).await
             && propose(&mut client, put_command("failover", "x"), Duration::from_millis(500)).await.is_ok()
         {
             break killed.elapsed();

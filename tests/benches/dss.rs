@@ -67,7 +67,12 @@ fn report(what: &str, mut latencies: Vec<Duration>, elapsed: Duration) {
 fn summary(mut latencies: Vec<Duration>) -> String {
     latencies.sort();
     let mean = latencies.iter().sum::<Duration>() / latencies.len().max(1) as u32;
-    format!("p50 {:>6.2} ms   p99 {:>6.2} ms   mean {:>6.2} ms", ms(percentile(&latencies, 0.5)), ms(percentile(&latencies, 0.99)), ms(mean))
+    format!(
+        "p50 {:>6.2} ms   p99 {:>6.2} ms   mean {:>6.2} ms",
+        ms(percentile(&latencies, 0.5)),
+        ms(percentile(&latencies, 0.99)),
+        ms(mean)
+    )
 }
 
 /// The latencies of requests sent to the leader and to the followers, apart: a follower
@@ -95,12 +100,17 @@ fn volume(area: &[(f64, f64)], band: usize, start: u64, end: u64) -> Value {
 
 /// Intent `n` over `area` in altitude band `band`.
 fn create(area: &[(f64, f64)], n: usize, band: usize, start: u64, end: u64) -> (&'static str, String, Value) {
-    let body = json!({"extents": [volume(area, band, start, end)], "state": "Accepted", "uss_base_url": "http://uss1.test"});
+    let body =
+        json!({"extents": [volume(area, band, start, end)], "state": "Accepted", "uss_base_url": "http://uss1.test"});
     ("PUT", format!("/dss/v1/operational_intent_references/{}", id(n)), body)
 }
 
 fn query(area: &[(f64, f64)], band: usize, start: u64, end: u64) -> (&'static str, String, Value) {
-    ("POST", "/dss/v1/operational_intent_references/query".to_string(), json!({"area_of_interest": volume(area, band, start, end)}))
+    (
+        "POST",
+        "/dss/v1/operational_intent_references/query".to_string(),
+        json!({"area_of_interest": volume(area, band, start, end)}),
+    )
 }
 
 /// `CLIENTS` clients, client `c` on node `1 + c % 3`, running request `i` (of `total`) as
@@ -130,7 +140,8 @@ async fn drive(
                     }
                     let (method, path, body) = make(i);
                     let t = Instant::now();
-                    let reply = http.json(method, &format!("{base}{path}"), Some(&token), &body).await.expect("request");
+                    let reply =
+                        http.json(method, &format!("{base}{path}"), Some(&token), &body).await.expect("request");
                     assert_eq!(reply.status, status, "{method} {path}: {}", reply.text());
                     latencies.push((node, t.elapsed()));
                 }
@@ -166,7 +177,8 @@ fn start(delay: Option<Delay>, args: &[&str]) -> (Cluster, Option<Doors>) {
     let doors: BTreeMap<u64, String> = (1..=3).map(|id| (id, free_address())).collect();
     let cluster = Cluster::start_routed(3, "scd", true, args, |node| doors[&node.id].clone());
     // The nodes try their peers until the proxy is up (their transport retries refusals).
-    let routes: Vec<(String, String)> = doors.iter().map(|(id, door)| (door.clone(), cluster.endpoint(*id).to_string())).collect();
+    let routes: Vec<(String, String)> =
+        doors.iter().map(|(id, door)| (door.clone(), cluster.endpoint(*id).to_string())).collect();
     let proxy = Proxy::start(delay, &routes);
     (cluster, Some(Doors { doors, _proxy: proxy }))
 }
@@ -199,7 +211,14 @@ async fn measure_round_trips(cluster: &Cluster, doors: &BTreeMap<u64, String>) {
 
 /// Creates then queries, one at a time, through `node`, in an area of their own (bands
 /// from `first`): the latency of a request with no queue ahead of it.
-async fn one_at_a_time(cluster: &Cluster, node: u64, token: &str, first: usize, start: u64, end: u64) -> (Vec<Duration>, Vec<Duration>) {
+async fn one_at_a_time(
+    cluster: &Cluster,
+    node: u64,
+    token: &str,
+    first: usize,
+    start: u64,
+    end: u64,
+) -> (Vec<Duration>, Vec<Duration>) {
     let (http, base) = (HttpClient::default(), cluster.http_url(node));
     let timed = async |(method, path, body): (&str, String, Value), expected: u16| {
         let t = Instant::now();
@@ -253,7 +272,12 @@ async fn bench(delay: Option<Delay>) {
         creates: usize,
     }
     let cases = [
-        Case { what: "all at once (one 3-hour window)", area: &AREA, window: Box::new(move |_| (start, end)), creates: CREATES },
+        Case {
+            what: "all at once (one 3-hour window)",
+            area: &AREA,
+            window: Box::new(move |_| (start, end)),
+            creates: CREATES,
+        },
         Case {
             what: "a busy spot (20-min flights, one every 15 s)",
             area: &BUSY_AREA,
@@ -272,7 +296,11 @@ async fn bench(delay: Option<Delay>) {
         })
         .await;
         first += creates;
-        report(&format!("  operational intent creates (to {creates})"), latencies.iter().map(|(_, d)| *d).collect(), elapsed);
+        report(
+            &format!("  operational intent creates (to {creates})"),
+            latencies.iter().map(|(_, d)| *d).collect(),
+            elapsed,
+        );
         if delayed.is_some() {
             report_by_role(leader, &latencies);
         }
@@ -294,7 +322,10 @@ async fn bench(delay: Option<Delay>) {
 fn main() {
     // This executable is also the delay proxy, started by `Proxy::start`.
     delay::serve_if_asked();
-    let delay = std::env::var("WASMRAFT_BENCH_DELAY").ok().map(|d| Delay::parse(&d).unwrap_or_else(|e| panic!("WASMRAFT_BENCH_DELAY: {e}")));
-    let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("a runtime");
+    let delay = std::env::var("WASMRAFT_BENCH_DELAY")
+        .ok()
+        .map(|d| Delay::parse(&d).unwrap_or_else(|e| panic!("WASMRAFT_BENCH_DELAY: {e}")));
+    let runtime =
+        tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("a runtime");
     runtime.block_on(bench(delay));
 }

@@ -72,14 +72,18 @@ fn handled(request: Request) -> Payload {
     let bytes = match <Scd as Applier>::handle(request) {
         Handled::Propose(command) => codec::encode::<Command>(Encoding::Postcard, &command),
         Handled::Read(query) => codec::encode::<Query>(Encoding::Postcard, &query),
-        Handled::Respond(response) => panic!("refused at handle: {} {:?}", response.status, String::from_utf8_lossy(&response.body)),
+        Handled::Respond(response) => {
+            panic!("refused at handle: {} {:?}", response.status, String::from_utf8_lossy(&response.body))
+        }
     };
     Payload { encoding: Encoding::Postcard, bytes: bytes.expect("encodes") }
 }
 
 fn create(i: usize, volume: Value) -> Payload {
     let body = json!({"extents": [volume], "state": "Accepted", "uss_base_url": "https://uss1.test"});
-    handled(Request::new("PUT", &format!("/dss/v1/operational_intent_references/{}", id(i))).with_body(body.to_string()))
+    handled(
+        Request::new("PUT", &format!("/dss/v1/operational_intent_references/{}", id(i))).with_body(body.to_string()),
+    )
 }
 
 /// Entry `i` (numbered across rounds) and its meta.
@@ -131,7 +135,8 @@ fn prefill(runtime: &mut Runtime, make: impl Fn(usize) -> Payload) {
 
 fn query_cost(runtime: &Runtime, band: usize, window: (u64, u64)) -> Stats {
     let body = json!({"area_of_interest": volume(CONGESTED.0, CONGESTED.1, band, window)});
-    let query = handled(Request::new("POST", "/dss/v1/operational_intent_references/query").with_body(body.to_string()));
+    let query =
+        handled(Request::new("POST", "/dss/v1/operational_intent_references/query").with_body(body.to_string()));
     let caller = Caller { subject: "uss1".into(), scopes: vec![SC.into()] };
     bench::time(ROUNDS, QUERIES, |_| {
         for _ in 0..QUERIES {
@@ -171,6 +176,10 @@ fn main() {
         println!("one ~1 km² square, {what} ({PREFILL} intents, then {total}):");
         row("  OIR create", apply_cost(&mut n, PREFILL, make), apply_cost(&mut w, PREFILL, make));
         let band = total / 2;
-        row("  query of one intent's band and window", query_cost(&n, band, window(band)), query_cost(&w, band, window(band)));
+        row(
+            "  query of one intent's band and window",
+            query_cost(&n, band, window(band)),
+            query_cost(&w, band, window(band)),
+        );
     }
 }

@@ -32,9 +32,14 @@ async fn a_node_with_other_consensus_settings_is_refused() {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     tokio::time::sleep(Duration::from_secs(2)).await;
-    let after = put_anywhere(&endpoints[..2], 0, "after", "2", Duration::from_secs(10)).await.expect("nodes 1 and 2 commit");
+    let after =
+        put_anywhere(&endpoints[..2], 0, "after", "2", Duration::from_secs(10)).await.expect("nodes 1 and 2 commit");
     let status = cluster.status(3).await.expect("node 3 answers");
-    assert!(status.applied_index < after.index, "node 3 applied {} of the refused cluster's entries", status.applied_index);
+    assert!(
+        status.applied_index < after.index,
+        "node 3 applied {} of the refused cluster's entries",
+        status.applied_index
+    );
     for id in [1, 2] {
         // Node 3 retries every few hundred milliseconds; one line says it.
         let refusals = cluster.log_of(id).matches("consensus settings differ").count();

@@ -11,9 +11,10 @@ async fn writes_through_every_node_reach_every_node() {
     for i in 0..90u64 {
         let id = 1 + i % 3;
         let mut client = cluster.client(id).await.expect("node reachable");
-        let response = propose(&mut client, put_command(&format!("key-{i:03}"), &format!("v{i}")), Duration::from_secs(5))
-            .await
-            .unwrap_or_else(|e| panic!("write {i} through node {id}: {e}"));
+        let response =
+            propose(&mut client, put_command(&format!("key-{i:03}"), &format!("v{i}")), Duration::from_secs(5))
+                .await
+                .unwrap_or_else(|e| panic!("write {i} through node {id}: {e}"));
         let out = output(&response).expect("applied");
         assert_eq!(out["written"]["version"], 1);
         assert!(response.index > last_index, "indexes increase");

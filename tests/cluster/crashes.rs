@@ -43,7 +43,11 @@ async fn killing_the_leader_under_writes_loses_no_acknowledged_write() {
 
     cluster.spawn(leader);
     assert_nothing_lost(&cluster, &load).await;
-    eprintln!("new leader elected {elected_after:?} after kill -9; {} writes acknowledged, {} abandoned", load.acked.len(), load.abandoned);
+    eprintln!(
+        "new leader elected {elected_after:?} after kill -9; {} writes acknowledged, {} abandoned",
+        load.acked.len(),
+        load.abandoned
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

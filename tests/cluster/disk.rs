@@ -38,7 +38,9 @@ async fn snapshot_files_beyond_the_commit_never_cost_a_node_its_real_snapshot() 
 /// Adds node `id` as a learner whose data directory `prepare` sets up before it first runs.
 async fn join_with(cluster: &mut Cluster, id: u64, prepare: impl FnOnce(&std::path::Path)) {
     let address = cluster.new_node(id, 1);
-    change_members_until(cluster, 1, Change::AddLearner(AddLearner { id, address }), Duration::from_secs(30)).await.unwrap();
+    change_members_until(cluster, 1, Change::AddLearner(AddLearner { id, address }), Duration::from_secs(30))
+        .await
+        .unwrap();
     let dir = cluster.nodes[&id].data_dir.clone();
     std::fs::create_dir_all(&dir).unwrap();
     prepare(&dir);
@@ -53,7 +55,8 @@ async fn a_node_whose_bootstrap_stopped_halfway_starts() {
     let node1 = cluster.nodes[&1].data_dir.clone();
     // As older versions left a crash between writing the identity and the module.
     join_with(&mut cluster, 4, |dir| {
-        let mut identity: serde_json::Value = serde_json::from_slice(&std::fs::read(node1.join("identity.json")).unwrap()).unwrap();
+        let mut identity: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(node1.join("identity.json")).unwrap()).unwrap();
         identity["node_id"] = 4.into();
         std::fs::write(dir.join("identity.json"), serde_json::to_vec(&identity).unwrap()).unwrap();
     })

@@ -25,13 +25,20 @@ async fn a_uss_session_touches_every_route_then_bad_bodies_are_refused_and_every
     assert_eq!(hash.len(), 64);
 
     bad_bodies(&cluster, &dss).await;
-    assert_eq!(cluster.converged(applied, Duration::from_secs(10)).await, (applied, hash), "a refused body changed the state");
+    assert_eq!(
+        cluster.converged(applied, Duration::from_secs(10)).await,
+        (applied, hash),
+        "a refused body changed the state"
+    );
 }
 
 /// Resident memory of process `pid`, bytes (0 once it is gone).
 fn rss(pid: u32) -> u64 {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
-    let kib = status.lines().find_map(|l| l.strip_prefix("VmRSS:")).and_then(|v| v.trim().trim_end_matches(" kB").parse().ok());
+    let kib = status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches(" kB").parse().ok());
     kib.unwrap_or(0) << 10
 }
 
@@ -63,7 +70,9 @@ async fn bad_bodies(cluster: &Cluster, dss: &HttpDss) {
     let huge: Vec<_> = (0..4)
         .map(|_| {
             let (url, token) = (url.clone(), token.clone());
-            tokio::spawn(async move { HttpClient::default().send("PUT", &url, Some(&token), Some(vec![b' '; 10 << 20])).await })
+            tokio::spawn(async move {
+                HttpClient::default().send("PUT", &url, Some(&token), Some(vec![b' '; 10 << 20])).await
+            })
         })
         .collect();
     for answer in huge {
@@ -82,7 +91,9 @@ async fn bad_bodies(cluster: &Cluster, dss: &HttpDss) {
     // field the body does not have, it is skipped (without recursion), and then the body lacks
     // what an OIR needs.
     let skipped = format!("{{\"x\":{}{}}}", "[".repeat(100_000), "]".repeat(100_000));
-    for (nested, why) in [("[".repeat(100_000), "Malformed params: invalid type"), (skipped, "Missing required UssBaseUrl")] {
+    for (nested, why) in
+        [("[".repeat(100_000), "Malformed params: invalid type"), (skipped, "Missing required UssBaseUrl")]
+    {
         let reply = http.send("PUT", &url, Some(&token), Some(nested.into_bytes())).await.expect("an answer");
         assert_eq!(reply.status, 400, "{}", reply.text());
         assert!(reply.text().contains(why), "{}", reply.text());

@@ -24,7 +24,10 @@ async fn housekeeping_applies_everywhere_and_keeps_what_ended_within_the_ttl() {
     let oir = json!({"extents": [volume((46.52, 6.56), now, now + 2)], "key": [], "state": "Accepted",
         "uss_base_url": "http://uss1.test", "new_subscription": {"uss_base_url": "http://uss1.test"}});
     let created = dss.expect(201, "PUT", OIR, Some(&uss), Some(oir)).await;
-    let subscription = format!("/dss/v1/subscriptions/{}", created["operational_intent_reference"]["subscription_id"].as_str().unwrap());
+    let subscription = format!(
+        "/dss/v1/subscriptions/{}",
+        created["operational_intent_reference"]["subscription_id"].as_str().unwrap()
+    );
     tokio::time::sleep(Duration::from_secs(3)).await;
 
     // Ended, and nobody writes: only housekeeping adds entries, one a second, from the

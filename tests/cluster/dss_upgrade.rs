@@ -31,7 +31,11 @@ async fn upgrading_scd_while_uss_sessions_run_fails_no_request() {
 
     let applied = cluster.status(leader).await.unwrap().applied_index;
     let (applied, _) = cluster.converged(applied, Duration::from_secs(10)).await;
-    assert!(applied > upgraded.index + 100, "rounds ran on the new version: the switch at {}, the end at {applied}", upgraded.index);
+    assert!(
+        applied > upgraded.index + 100,
+        "rounds ran on the new version: the switch at {}, the end at {applied}",
+        upgraded.index
+    );
     for id in cluster.ids() {
         let module = cluster.status(id).await.unwrap().module.expect("a module");
         assert_eq!((module.version.as_str(), module.since_index), ("1.0.1", upgraded.index), "node {id}");

@@ -4,8 +4,8 @@
 
 use std::io::Write;
 use std::time::{Duration, Instant};
-use wasmraft::proto::peer::peer_client::PeerClient;
 use wasmraft::node::agreement::ConsensusSettings;
+use wasmraft::proto::peer::peer_client::PeerClient;
 use wasmraft::proto::peer::{RaftBatch, SnapshotChunk};
 use wasmraft::runtime::Limits;
 use wasmraft_tests::cluster::{Cluster, Code, output, propose, put_anywhere, put_command};
@@ -60,7 +60,8 @@ async fn garbled_peer_traffic_is_dropped_and_the_cluster_carries_on() {
     drop(raw);
 
     // Every node is alive and the cluster still commits.
-    let response = put_anywhere(&cluster.endpoints(), 0, "after", "garbage", Duration::from_secs(10)).await.expect("a write");
+    let response =
+        put_anywhere(&cluster.endpoints(), 0, "after", "garbage", Duration::from_secs(10)).await.expect("a write");
     cluster.converged(response.index, Duration::from_secs(10)).await;
     assert!(cluster.log_of(1).contains("dropped a garbled message"));
 }
@@ -116,10 +117,7 @@ async fn a_node_cut_off_from_the_leader_fails_proposals_within_their_deadline() 
         let result = propose(&mut client, put_command(&format!("cut-off-{i}"), "x"), deadline).await;
         let took = started.elapsed();
         let status = result.expect_err("no quorum: nothing can commit");
-        assert!(
-            matches!(status.code(), Code::DeadlineExceeded | Code::Unavailable),
-            "{status:?}"
-        );
+        assert!(matches!(status.code(), Code::DeadlineExceeded | Code::Unavailable), "{status:?}");
         assert!(took < deadline + Duration::from_millis(500), "took {took:?}");
     }
     for id in cluster.ids() {

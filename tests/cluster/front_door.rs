@@ -72,7 +72,8 @@ async fn tokens_are_verified_at_the_edge() {
     let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_secs();
     let scopes = vec!["utm.strategic_coordination".to_string()];
     let mint = |audience: &str, issued_at: u64, expires_at: u64| {
-        let request = TokenRequest { subject: "uss1", scopes: &scopes, audience, issuer: "tests", issued_at, expires_at };
+        let request =
+            TokenRequest { subject: "uss1", scopes: &scopes, audience, issuer: "tests", issued_at, expires_at };
         auth::mint(&test_keys().keys.private_pem, &request).unwrap()
     };
     let other_key = auth::generate_keys().unwrap();
@@ -124,11 +125,15 @@ async fn slow_clients_are_cut_off() {
     let mut answer = String::new();
     body.read_to_string(&mut answer).unwrap();
     assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
-    let healthy = HttpClient::default().send("GET", &format!("{}/healthy", cluster.http_url(1)), None, None).await.unwrap();
+    let healthy =
+        HttpClient::default().send("GET", &format!("{}/healthy", cluster.http_url(1)), None, None).await.unwrap();
     assert_eq!(healthy.status, 200, "others are served meanwhile");
 
     let mut rest = Vec::new();
     let _ = head.read_to_end(&mut rest);
     let waited = started.elapsed();
-    assert!(waited >= Duration::from_secs(9) && waited < Duration::from_secs(19), "the head was cut off after {waited:?}");
+    assert!(
+        waited >= Duration::from_secs(9) && waited < Duration::from_secs(19),
+        "the head was cut off after {waited:?}"
+    );
 }

@@ -21,7 +21,9 @@ fn start_load(cluster: &Cluster, through: &[u64], prefix: &str) -> (Arc<AtomicBo
 
 async fn change(cluster: &Cluster, via: u64, change: Change) -> MemberChangeResponse {
     let what = format!("{change:?} through {via}");
-    change_members_until(cluster, via, change, Duration::from_secs(30)).await.unwrap_or_else(|e| panic!("{what}: {e:?}"))
+    change_members_until(cluster, via, change, Duration::from_secs(30))
+        .await
+        .unwrap_or_else(|e| panic!("{what}: {e:?}"))
 }
 
 /// Adds node `id` as a learner (through node `via`), starts it with `--join`, and promotes
@@ -50,7 +52,8 @@ async fn assert_voters(cluster: &Cluster, id: u64, expected: &[u64]) {
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {
         let status = cluster.status(id).await;
-        let voters: Vec<u64> = status.iter().flat_map(|s| &s.members).filter(|m| m.kind == "voter").map(|m| m.id).collect();
+        let voters: Vec<u64> =
+            status.iter().flat_map(|s| &s.members).filter(|m| m.kind == "voter").map(|m| m.id).collect();
         if voters == expected {
             return;
         }
@@ -99,7 +102,8 @@ async fn growing_to_five_and_back_to_three_under_writes() {
     }
     assert_nothing_lost(&cluster, &load).await;
     // A removed id is never reused.
-    let again = change_members(&cluster, 1, Change::AddLearner(AddLearner { id: 4, address: "127.0.0.1:1".into() })).await;
+    let again =
+        change_members(&cluster, 1, Change::AddLearner(AddLearner { id: 4, address: "127.0.0.1:1".into() })).await;
     let e = again.expect_err("id 4 was removed");
     assert!(e.message().contains("cannot be reused"), "{e:?}");
 }
@@ -143,7 +147,10 @@ async fn replacing_a_node_after_compaction_goes_by_snapshot_and_joint_consensus(
     // Restarted from their own snapshots, taken after the change, the nodes start with the
     // new membership (the joined node needs no --join to find its peers).
     for id in [6, 1] {
-        assert!(cluster.status(id).await.unwrap().snapshot_index > changed_at, "node {id} has a snapshot after the change");
+        assert!(
+            cluster.status(id).await.unwrap().snapshot_index > changed_at,
+            "node {id} has a snapshot after the change"
+        );
         cluster.kill(id);
         cluster.spawn(id);
         cluster.serving(id, Duration::from_secs(10)).await;

@@ -30,9 +30,17 @@ async fn an_acknowledged_write_is_read_at_once_on_every_other_node() {
         assert!(output(&response).is_ok());
         for reader in (0..3).filter(|&r| r != writer) {
             let (answer, out) =
-                query_with(&mut clients[reader], get("hot", Consistency::Linearizable, 0), Duration::from_secs(5)).await.unwrap();
+                query_with(&mut clients[reader], get("hot", Consistency::Linearizable, 0), Duration::from_secs(5))
+                    .await
+                    .unwrap();
             let seen = out.unwrap()["entry"]["value"].as_str().unwrap().to_string();
-            assert_eq!(seen, value, "node {} read a stale value after write {i} through node {}", reader + 1, writer + 1);
+            assert_eq!(
+                seen,
+                value,
+                "node {} read a stale value after write {i} through node {}",
+                reader + 1,
+                writer + 1
+            );
             assert!(answer.applied_index >= response.index);
         }
     }
@@ -47,7 +55,8 @@ async fn a_cut_off_follower_refuses_linearizable_reads_and_bounds_stale_ones() {
     let response = propose(&mut client, put_command("k", "before"), Duration::from_secs(5)).await.unwrap();
 
     // Connected: a stale read within a generous bound is served, at once.
-    let (answer, out) = query_with(&mut client, get("k", Consistency::Stale, 2_000), Duration::from_secs(2)).await.unwrap();
+    let (answer, out) =
+        query_with(&mut client, get("k", Consistency::Stale, 2_000), Duration::from_secs(2)).await.unwrap();
     assert_eq!(out.unwrap()["entry"]["value"], "before");
     assert!(answer.applied_index >= response.index && answer.staleness_ms < 2_000);
 
@@ -56,7 +65,8 @@ async fn a_cut_off_follower_refuses_linearizable_reads_and_bounds_stale_ones() {
     }
     // A stale read still within its bound is served; it says how stale it may be.
     tokio::time::sleep(Duration::from_millis(300)).await;
-    let (answer, out) = query_with(&mut client, get("k", Consistency::Stale, 5_000), Duration::from_secs(2)).await.unwrap();
+    let (answer, out) =
+        query_with(&mut client, get("k", Consistency::Stale, 5_000), Duration::from_secs(2)).await.unwrap();
     assert_eq!(out.unwrap()["entry"]["value"], "before");
     assert!(answer.staleness_ms >= 200, "staleness reported: {}", answer.staleness_ms);
 
@@ -68,7 +78,8 @@ async fn a_cut_off_follower_refuses_linearizable_reads_and_bounds_stale_ones() {
     assert!(started.elapsed() < deadline + Duration::from_millis(500), "took {:?}", started.elapsed());
 
     // Once the leader has been silent longer than the bound, stale reads are refused too.
-    let refused = query_with(&mut client, get("k", Consistency::Stale, 1_000), Duration::from_secs(2)).await.unwrap_err();
+    let refused =
+        query_with(&mut client, get("k", Consistency::Stale, 1_000), Duration::from_secs(2)).await.unwrap_err();
     assert_eq!(refused.code(), Code::FailedPrecondition, "{refused:?}");
     assert!(refused.message().contains("beyond the bound") || refused.message().contains("no leader"), "{refused:?}");
 
@@ -105,7 +116,9 @@ async fn reads_through_every_node_at_once_never_wait_for_a_retry() {
                 for _ in 0..150 {
                     let started = Instant::now();
                     let (_, out) =
-                        query_with(&mut client, get("k", Consistency::Linearizable, 0), Duration::from_secs(5)).await.unwrap();
+                        query_with(&mut client, get("k", Consistency::Linearizable, 0), Duration::from_secs(5))
+                            .await
+                            .unwrap();
                     assert_eq!(out.unwrap()["entry"]["value"], "v");
                     slowest = slowest.max(started.elapsed());
                 }

@@ -67,7 +67,10 @@ async fn nemesis(cluster: &mut Cluster, rng: &mut Rng, next_id: &mut u64, round:
             let bytes = module_bytes(name);
             let size = bytes.len() + 16 + round;
             let result = upgrade(cluster, victim, padded(bytes, size), downgrade).await;
-            format!("upgrade to {name} via {victim}: {:?}", result.map(|r| r.index).map_err(|e| e.message().to_string()))
+            format!(
+                "upgrade to {name} via {victim}: {:?}",
+                result.map(|r| r.index).map_err(|e| e.message().to_string())
+            )
         }
     }
 }

@@ -18,7 +18,12 @@ async fn statuses(cluster: &Cluster) -> Vec<StatusResponse> {
 
 /// The (name, version, since_index) every running node reports as active.
 async fn active_module(cluster: &Cluster) -> Vec<(String, String, u64)> {
-    statuses(cluster).await.into_iter().map(|s| s.module.expect("a module")).map(|m| (m.name, m.version, m.since_index)).collect()
+    statuses(cluster)
+        .await
+        .into_iter()
+        .map(|s| s.module.expect("a module"))
+        .map(|m| (m.name, m.version, m.since_index))
+        .collect()
 }
 
 /// Which applier version produced a write's output: v2 tags its outputs.
@@ -28,7 +33,8 @@ fn written_by(output: &serde_json::Value) -> Option<&str> {
 
 async fn put_json(cluster: &Cluster, id: u64, command: serde_json::Value) -> Result<serde_json::Value, String> {
     let mut client = cluster.client(id).await.expect("client");
-    let response = propose(&mut client, serde_json::to_vec(&command).unwrap(), Duration::from_secs(5)).await.expect("proposed");
+    let response =
+        propose(&mut client, serde_json::to_vec(&command).unwrap(), Duration::from_secs(5)).await.expect("proposed");
     output(&response)
 }
 
@@ -77,7 +83,8 @@ async fn rolling_out_v2_under_writes_switches_every_node_at_one_index() {
     // v2's migrate ran once, everywhere, and v2's new command works on every node.
     for id in cluster.ids() {
         assert_eq!(wasmraft_tests::cluster::get(&cluster, id, "migrated").await.as_deref(), Some("from 1.0.0"));
-        let out = put_json(&cluster, id, serde_json::json!({ "append": { "key": "log", "suffix": id.to_string() } })).await;
+        let out =
+            put_json(&cluster, id, serde_json::json!({ "append": { "key": "log", "suffix": id.to_string() } })).await;
         assert_eq!(written_by(&out.unwrap()), Some("kv 2.0.0"));
     }
     // A node restarted afterwards replays the upgrade from its log and runs v2.
@@ -86,7 +93,8 @@ async fn rolling_out_v2_under_writes_switches_every_node_at_one_index() {
     cluster.spawn(restarted);
     cluster.converged(max + 3, Duration::from_secs(20)).await;
     cluster.leader(Duration::from_secs(10)).await;
-    let out = put_json(&cluster, restarted, serde_json::json!({ "append": { "key": "log", "suffix": "!" } })).await.unwrap();
+    let out =
+        put_json(&cluster, restarted, serde_json::json!({ "append": { "key": "log", "suffix": "!" } })).await.unwrap();
     assert_eq!(written_by(&out), Some("kv 2.0.0"));
     assert_eq!(wasmraft_tests::cluster::get(&cluster, restarted, "log").await.as_deref(), Some("123!"));
     cluster.converged(max + 4, Duration::from_secs(20)).await;
@@ -100,7 +108,10 @@ async fn a_failing_migrate_keeps_v1_on_every_node() {
     put_json(&cluster, 1, serde_json::json!({ "put": { "key": "fail-migration", "value": "yes" } })).await.unwrap();
     let refused = upgrade(&cluster, 2, module("kv2"), false).await.expect_err("migrate refuses");
     assert_eq!(refused.code(), Code::FailedPrecondition);
-    assert!(refused.message().contains("migrate failed") && refused.message().contains("fail-migration"), "{refused:?}");
+    assert!(
+        refused.message().contains("migrate failed") && refused.message().contains("fail-migration"),
+        "{refused:?}"
+    );
 
     let (applied, _) = cluster.converged(3, Duration::from_secs(10)).await;
     assert_eq!(active_module(&cluster).await, vec![("kv".to_string(), "1.0.0".to_string(), 0); 3]);

@@ -124,7 +124,8 @@ fn compiled_code_is_cached_on_disk_by_content_hash() {
     let bytes = module_bytes("kv");
     let first = wasmraft::runtime::WasmEngine::new(Default::default(), Some(dir.clone())).unwrap();
     let hash = first.load(&bytes).unwrap().hash;
-    let files: Vec<_> = std::fs::read_dir(&dir).unwrap().map(|e| e.unwrap().file_name().into_string().unwrap()).collect();
+    let files: Vec<_> =
+        std::fs::read_dir(&dir).unwrap().map(|e| e.unwrap().file_name().into_string().unwrap()).collect();
     assert_eq!(files.len(), 1);
     assert!(files[0].starts_with(&hash.to_string()) && files[0].ends_with(".cwasm"), "{files:?}");
     // A new engine (a restarted node) loads from the cache; a damaged cache file is
@@ -162,7 +163,11 @@ fn damaged_cached_code_is_never_run_but_recompiled() {
         assert_eq!(engine().load(&bytes).unwrap().info.name, "kv", "{what}");
         let file = std::fs::read(&path).unwrap();
         assert!(file != damaged && file.len() > 32, "{what}: the damaged file was used, not replaced");
-        assert_eq!(blake3::hash(&file[32..]).as_bytes(), &file[..32], "{what}: the new file is the checksum, then the code");
+        assert_eq!(
+            blake3::hash(&file[32..]).as_bytes(),
+            &file[..32],
+            "{what}: the new file is the checksum, then the code"
+        );
     }
     let names: Vec<_> = std::fs::read_dir(&dir).unwrap().map(|e| e.unwrap().file_name()).collect();
     assert_eq!(names.len(), 1, "no temporaries left: {names:?}");
@@ -196,6 +201,8 @@ fn the_compiled_module_caches_are_bounded() {
     }
     assert!(engine.cached_modules() <= MAX_CACHED_MODULES + 1, "{} modules in memory", engine.cached_modules());
     assert!(std::sync::Arc::ptr_eq(&held, &engine.load(&bytes).unwrap()), "a module in use stays");
-    let files = std::fs::read_dir(dir.path()).unwrap().filter(|e| e.as_ref().unwrap().path().extension().is_some_and(|x| x == "cwasm"));
+    let files = std::fs::read_dir(dir.path())
+        .unwrap()
+        .filter(|e| e.as_ref().unwrap().path().extension().is_some_and(|x| x == "cwasm"));
     assert!(files.count() <= MAX_CACHED_MODULES);
 }

@@ -32,7 +32,10 @@ fn workload(seed: u64) -> Vec<(wasmraft_sdk::Meta, Payload)> {
         .collect()
 }
 
-fn run(runtime: &mut Runtime, entries: &[(wasmraft_sdk::Meta, Payload)]) -> Vec<Result<Vec<u8>, wasmraft_sdk::contract::ApplierError>> {
+fn run(
+    runtime: &mut Runtime,
+    entries: &[(wasmraft_sdk::Meta, Payload)],
+) -> Vec<Result<Vec<u8>, wasmraft_sdk::contract::ApplierError>> {
     entries.iter().map(|(m, p)| runtime.apply(m.clone(), p.clone()).expect("no host failure")).collect()
 }
 

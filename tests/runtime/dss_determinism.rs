@@ -61,7 +61,8 @@ impl Node {
                 (command.encoding, result.map_or_else(HttpOutcome::Failed, HttpOutcome::Applied))
             }
             Ok(Action::Read(query)) => {
-                let result = self.runtime.query(caller.cloned(), self.clock_ns, query.clone()).expect("no host failure");
+                let result =
+                    self.runtime.query(caller.cloned(), self.clock_ns, query.clone()).expect("no host failure");
                 (query.encoding, result.map_or_else(HttpOutcome::Failed, HttpOutcome::Answered))
             }
             Err(trap) => (Encoding::Postcard, HttpOutcome::Failed(trap.into_error())),
@@ -89,7 +90,13 @@ impl Dss for InProcess {
 /// The scenario's rounds on `runtime`: every exchange, where the log ended, the state hash.
 async fn replay(runtime: Runtime) -> (Vec<Exchange>, LogPosition, StateHash) {
     let front = runtime.front();
-    let dss = InProcess(Mutex::new(Node { runtime, front, clock_ns: NOW_SECS * 1_000_000_000, rng: Rng(7), transcript: Vec::new() }));
+    let dss = InProcess(Mutex::new(Node {
+        runtime,
+        front,
+        clock_ns: NOW_SECS * 1_000_000_000,
+        rng: Rng(7),
+        transcript: Vec::new(),
+    }));
     for n in 0..ROUNDS {
         session(&dss, n).await;
     }

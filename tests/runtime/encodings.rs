@@ -29,7 +29,10 @@ impl Kv {
     }
 
     fn query<Q: Serialize>(&self, encoding: Encoding, query: &Q) -> Result<QueryOutput, ApplierError> {
-        let out = self.runtime.query(None, 0, Payload { encoding, bytes: codec::encode(encoding, query).unwrap() }).unwrap()?;
+        let out = self
+            .runtime
+            .query(None, 0, Payload { encoding, bytes: codec::encode(encoding, query).unwrap() })
+            .unwrap()?;
         Ok(codec::decode(encoding, &out).unwrap())
     }
 }

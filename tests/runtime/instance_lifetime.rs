@@ -90,7 +90,11 @@ fn restoring_anywhere_else_would_diverge() {
     let cut = 1500;
     let mut a = wasm_runtime("testkit", limits());
     apply_all(&mut a, &all[..cut as usize]);
-    let naive = Checkpoint { applied: a.applied(), system: SystemState { clock_ns: T0 + cut, ..Default::default() }, state: a.state().clone() };
+    let naive = Checkpoint {
+        applied: a.applied(),
+        system: SystemState { clock_ns: T0 + cut, ..Default::default() },
+        state: a.state().clone(),
+    };
     assert_ne!(naive.applied.index % RESET_INTERVAL, RESET_INTERVAL - 1, "not a reset point");
     // Up to the next reset (the trap): after it, this applier forgets, and the stores
     // reconverge.

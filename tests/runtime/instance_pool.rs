@@ -47,7 +47,8 @@ fn outside_calls_cannot_take_the_apply_paths_instances() {
     // Every entry opens a new block of indexes, so each needs a fresh instance.
     let mut rng = Rng(3);
     let noop = Payload::postcard(codec::encode(Encoding::Postcard, &Command::Noop).unwrap());
-    let applied: Vec<_> = (1..=30).map(|block| runtime.apply(meta(block * RESET_INTERVAL, T0, &mut rng), noop.clone())).collect();
+    let applied: Vec<_> =
+        (1..=30).map(|block| runtime.apply(meta(block * RESET_INTERVAL, T0, &mut rng), noop.clone())).collect();
     stop.store(true, Ordering::Relaxed);
     for caller in callers {
         caller.join().expect("a caller failed");

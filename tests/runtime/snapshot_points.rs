@@ -54,13 +54,22 @@ fn a_snapshot_captured_before_an_upgrade_in_the_same_batch_carries_the_old_modul
     // the next block starts.
     tasks.send(ApplyTask::Entries((1..RESET_INTERVAL).map(put).collect())).unwrap();
     // One batch: the boundary entry (the capture point), then an upgrade, then more.
-    let upgrade =
-        ProposedUpgrade { timestamp_ns: RESET_INTERVAL + 1, caller: None, entropy: [0; 32], module: kv2, allow_downgrade: false };
-    let batch = vec![put(RESET_INTERVAL), entry(RESET_INTERVAL + 1, EntryData::Upgrade(upgrade)), put(RESET_INTERVAL + 2)];
+    let upgrade = ProposedUpgrade {
+        timestamp_ns: RESET_INTERVAL + 1,
+        caller: None,
+        entropy: [0; 32],
+        module: kv2,
+        allow_downgrade: false,
+    };
+    let batch =
+        vec![put(RESET_INTERVAL), entry(RESET_INTERVAL + 1, EntryData::Upgrade(upgrade)), put(RESET_INTERVAL + 2)];
     tasks.send(ApplyTask::Entries(batch)).unwrap();
     drop(tasks);
     thread.join().unwrap();
-    let job = jobs.try_iter().find(|j| j.checkpoint.applied.index == RESET_INTERVAL - 1).expect("a checkpoint at the boundary");
+    let job = jobs
+        .try_iter()
+        .find(|j| j.checkpoint.applied.index == RESET_INTERVAL - 1)
+        .expect("a checkpoint at the boundary");
     assert_eq!(job.checkpoint.system.module.version, "1.0.0");
     assert!(*job.module == kv, "the snapshot's module bytes must be the module active at its index (1.0.0), not kv2");
 }

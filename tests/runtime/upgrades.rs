@@ -36,7 +36,10 @@ fn script(rt: &mut Runtime) -> Vec<Result<serde_json::Value, String>> {
     // Nothing of the failed migrate landed, and v1 still applies.
     assert_eq!(rt.state().digest(), digest);
     assert_eq!((rt.module().version.as_str(), rt.module().since_index), ("1.0.0", 0));
-    assert_eq!(apply(rt, &mut rng, serde_json::json!({ "append": { "key": "k1", "suffix": "x" } })), Err("bad-request".into()));
+    assert_eq!(
+        apply(rt, &mut rng, serde_json::json!({ "append": { "key": "k1", "suffix": "x" } })),
+        Err("bad-request".into())
+    );
 
     outputs.push(apply(rt, &mut rng, serde_json::json!({ "delete": { "key": "fail-migration" } })));
     upgrade_to(rt, &mut rng, "kv2", false).expect("migrates");

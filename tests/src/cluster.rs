@@ -8,8 +8,9 @@ use std::time::{Duration, Instant};
 use tonic::transport::Channel;
 use wasmraft::proto::client::client_client::ClientClient;
 use wasmraft::proto::client::{
-    Encoding, MemberChange, MemberChangeResponse, ProposeRequest, ProposeResponse, QueryRequest, QueryResponse, StatusRequest,
-    StatusResponse, TransferLeaderRequest, UpgradeRequest, UpgradeResponse, member_change, propose_response, query_response,
+    Encoding, MemberChange, MemberChangeResponse, ProposeRequest, ProposeResponse, QueryRequest, QueryResponse,
+    StatusRequest, StatusResponse, TransferLeaderRequest, UpgradeRequest, UpgradeResponse, member_change,
+    propose_response, query_response,
 };
 
 pub use tonic::{Code, Status};
@@ -325,7 +326,11 @@ impl Drop for Cluster {
 }
 
 /// Asks node `id` for a membership change.
-pub async fn change_members(cluster: &Cluster, id: u64, change: member_change::Change) -> Result<MemberChangeResponse, Status> {
+pub async fn change_members(
+    cluster: &Cluster,
+    id: u64,
+    change: member_change::Change,
+) -> Result<MemberChangeResponse, Status> {
     let mut client = cluster.client_within(id, Duration::from_secs(10)).await?;
     client.change_members(MemberChange { change: Some(change) }).await.map(|r| r.into_inner())
 }
@@ -348,7 +353,9 @@ pub async fn change_members_until(
         let message = e.message();
         let passing = match e.code() {
             Code::Unavailable => true,
-            Code::FailedPrecondition => ["in progress", "caught up", "cannot remove itself"].iter().any(|m| message.contains(m)),
+            Code::FailedPrecondition => {
+                ["in progress", "caught up", "cannot remove itself"].iter().any(|m| message.contains(m))
+            }
             _ => false,
         };
         if !passing || Instant::now() >= deadline {
@@ -368,7 +375,12 @@ pub async fn transfer_leader(cluster: &Cluster, id: u64, to: u64) -> Result<u64,
 }
 
 /// Asks node `id` to roll out `module`.
-pub async fn upgrade(cluster: &Cluster, id: u64, module: Vec<u8>, allow_downgrade: bool) -> Result<UpgradeResponse, Status> {
+pub async fn upgrade(
+    cluster: &Cluster,
+    id: u64,
+    module: Vec<u8>,
+    allow_downgrade: bool,
+) -> Result<UpgradeResponse, Status> {
     // Compiling on every node takes a while on a busy machine.
     let mut client = cluster.client_within(id, Duration::from_secs(30)).await?;
     let mut request = tonic::Request::new(UpgradeRequest { module, allow_downgrade });
@@ -382,7 +394,11 @@ pub fn put_command(key: &str, value: &str) -> Vec<u8> {
 }
 
 /// Proposes `command` (JSON) on node `id`.
-pub async fn propose(client: &mut ClientClient<Channel>, command: Vec<u8>, deadline: Duration) -> Result<ProposeResponse, Status> {
+pub async fn propose(
+    client: &mut ClientClient<Channel>,
+    command: Vec<u8>,
+    deadline: Duration,
+) -> Result<ProposeResponse, Status> {
     let mut request = tonic::Request::new(ProposeRequest { command, encoding: Encoding::Json as i32 });
     request.set_timeout(deadline);
     client.propose(request).await.map(|r| r.into_inner())
@@ -398,7 +414,11 @@ pub fn output(response: &ProposeResponse) -> Result<serde_json::Value, String> {
 
 /// A linearizable query (JSON): the applier's output or its refusal.
 pub async fn query(client: &mut ClientClient<Channel>, query: serde_json::Value) -> Result<serde_json::Value, String> {
-    let request = QueryRequest { query: serde_json::to_vec(&query).expect("json"), encoding: Encoding::Json as i32, ..Default::default() };
+    let request = QueryRequest {
+        query: serde_json::to_vec(&query).expect("json"),
+        encoding: Encoding::Json as i32,
+        ..Default::default()
+    };
     query_with(client, request, Duration::from_secs(5)).await.map_err(|s| s.to_string())?.1
 }
 
@@ -434,7 +454,13 @@ async fn connect(endpoint: &str) -> Result<ClientClient<Channel>, Status> {
 
 /// Writes `key` through whichever node of `endpoints` takes it, trying each in turn (from
 /// `first`) until `within` passes. `Ok` means acknowledged.
-pub async fn put_anywhere(endpoints: &[String], first: usize, key: &str, value: &str, within: Duration) -> Result<ProposeResponse, Status> {
+pub async fn put_anywhere(
+    endpoints: &[String],
+    first: usize,
+    key: &str,
+    value: &str,
+    within: Duration,
+) -> Result<ProposeResponse, Status> {
     let deadline = Instant::now() + within;
     let mut last = Status::unavailable("no node tried");
     let mut turn = first;
@@ -477,7 +503,13 @@ pub struct Load {
 
 /// `writers` concurrent clients writing keys `{prefix}-{writer}-{n}` through `endpoints`
 /// (failing over between them) until `stop` is set or `total` writes were attempted.
-pub async fn write_load(endpoints: Vec<String>, prefix: &str, writers: usize, stop: std::sync::Arc<std::sync::atomic::AtomicBool>, total: Option<usize>) -> Load {
+pub async fn write_load(
+    endpoints: Vec<String>,
+    prefix: &str,
+    writers: usize,
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    total: Option<usize>,
+) -> Load {
     use std::sync::atomic::{AtomicUsize, Ordering};
     let next = std::sync::Arc::new(AtomicUsize::new(0));
     let tasks: Vec<_> = (0..writers)
@@ -497,7 +529,10 @@ pub async fn write_load(endpoints: Vec<String>, prefix: &str, writers: usize, st
                     loop {
                         attempts += 1;
                         if client.as_ref().is_none_or(|(at, _)| *at != turn % endpoints.len()) {
-                            client = connect(&endpoints[turn % endpoints.len()]).await.ok().map(|c| (turn % endpoints.len(), c));
+                            client = connect(&endpoints[turn % endpoints.len()])
+                                .await
+                                .ok()
+                                .map(|c| (turn % endpoints.len(), c));
                         }
                         let result = match client.as_mut() {
                             Some((_, c)) => propose(c, put_command(&key, &value), Duration::from_secs(2)).await,
@@ -560,8 +595,14 @@ pub async fn all_entries(cluster: &Cluster, id: u64) -> BTreeMap<String, String>
 pub async fn assert_acked_present(cluster: &Cluster, load: &Load) {
     for id in cluster.running() {
         let entries = all_entries(cluster, id).await;
-        let missing: Vec<&String> = load.acked.iter().filter(|a| entries.get(&a.key) != Some(&a.value)).map(|a| &a.key).collect();
-        assert!(missing.is_empty(), "node {id} lacks {} acknowledged writes, e.g. {:?}", missing.len(), &missing[..missing.len().min(5)]);
+        let missing: Vec<&String> =
+            load.acked.iter().filter(|a| entries.get(&a.key) != Some(&a.value)).map(|a| &a.key).collect();
+        assert!(
+            missing.is_empty(),
+            "node {id} lacks {} acknowledged writes, e.g. {:?}",
+            missing.len(),
+            &missing[..missing.len().min(5)]
+        );
     }
 }
 

@@ -122,15 +122,24 @@ pub fn serve_if_asked() {
     if args.first().map(String::as_str) != Some(PROXY_ARG) {
         return;
     }
-    let parsed = args.get(1).ok_or_else(|| "no MEAN,JITTER".to_string()).and_then(|d| Delay::parse(d)).and_then(|delay| {
-        let routes = args[2..]
-            .iter()
-            .map(|r| r.split_once('=').map(|(l, t)| (l.to_string(), t.to_string())).ok_or_else(|| format!("`{r}` is not LISTEN=TARGET")))
-            .collect::<Result<Vec<_>, _>>()?;
-        Ok((delay, routes))
-    });
+    let parsed =
+        args.get(1).ok_or_else(|| "no MEAN,JITTER".to_string()).and_then(|d| Delay::parse(d)).and_then(|delay| {
+            let routes = args[2..]
+                .iter()
+                .map(|r| {
+                    r.split_once('=')
+                        .map(|(l, t)| (l.to_string(), t.to_string()))
+                        .ok_or_else(|| format!("`{r}` is not LISTEN=TARGET"))
+                })
+                .collect::<Result<Vec<_>, _>>()?;
+            Ok((delay, routes))
+        });
     let outcome = parsed.and_then(|(delay, routes)| {
-        let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().map_err(|e| e.to_string())?;
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .enable_all()
+            .build()
+            .map_err(|e| e.to_string())?;
         runtime.block_on(serve(delay, routes))
     });
     if let Err(e) = outcome {
@@ -179,7 +188,8 @@ async fn accept(listener: TcpListener, target: String, delay: Delay) {
 fn seed() -> u64 {
     static NEXT: AtomicU64 = AtomicU64::new(0);
     let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default().as_nanos() as u64;
-    now ^ (u64::from(std::process::id()) << 32) ^ NEXT.fetch_add(1, Ordering::Relaxed).wrapping_mul(0x9E37_79B9_7F4A_7C15)
+    now ^ (u64::from(std::process::id()) << 32)
+        ^ NEXT.fetch_add(1, Ordering::Relaxed).wrapping_mul(0x9E37_79B9_7F4A_7C15)
 }
 
 /// Copies `from` to `to`, each chunk released `delay` after it was read and not before the
@@ -238,7 +248,8 @@ impl Timer {
             return;
         }
         let zero = libc::timespec { tv_sec: 0, tv_nsec: 0 };
-        let value = libc::timespec { tv_sec: wait.as_secs() as libc::time_t, tv_nsec: wait.subsec_nanos() as libc::c_long };
+        let value =
+            libc::timespec { tv_sec: wait.as_secs() as libc::time_t, tv_nsec: wait.subsec_nanos() as libc::c_long };
         let spec = libc::itimerspec { it_interval: zero, it_value: value };
         // Safety: `spec` outlives the call; the old value is not asked for.
         if unsafe { libc::timerfd_settime(self.fd.as_raw_fd(), 0, &spec, std::ptr::null_mut()) } < 0 {

@@ -25,10 +25,23 @@ pub trait Dss: Sync {
     fn now_secs(&self) -> u64;
 
     /// `method path` (with its query string) as `caller` (None: no credentials), with a JSON body.
-    fn call(&self, caller: Option<&Caller>, method: &str, path: &str, body: Option<Value>) -> impl Future<Output = Reply> + Send;
+    fn call(
+        &self,
+        caller: Option<&Caller>,
+        method: &str,
+        path: &str,
+        body: Option<Value>,
+    ) -> impl Future<Output = Reply> + Send;
 
     /// The call, which must answer `status`; its JSON body (`Null` when empty).
-    fn expect(&self, status: u16, method: &str, path: &str, caller: Option<&Caller>, body: Option<Value>) -> impl Future<Output = Value> + Send {
+    fn expect(
+        &self,
+        status: u16,
+        method: &str,
+        path: &str,
+        caller: Option<&Caller>,
+        body: Option<Value>,
+    ) -> impl Future<Output = Value> + Send {
         async move {
             let reply = self.call(caller, method, path, body).await;
             assert_eq!(reply.status, status, "{method} {path}: {}", reply.text());
@@ -84,8 +97,19 @@ impl Round {
         // 0.05° (over 5 km) apart: no S2 level-13 cell (about 1 km) is shared by two rounds.
         let corner = (46.52 + 0.05 * f64::from(n % 40), 6.56 + 0.05 * f64::from(n / 40));
         Round {
-            uss1: caller(&format!("uss1-r{n}"), &[SC, CMSA, CM, CP, AA, "interuss.pool_status.read",
-                "interuss.pool_status.heartbeat.write", "dss.read.identification_service_areas"]),
+            uss1: caller(
+                &format!("uss1-r{n}"),
+                &[
+                    SC,
+                    CMSA,
+                    CM,
+                    CP,
+                    AA,
+                    "interuss.pool_status.read",
+                    "interuss.pool_status.heartbeat.write",
+                    "dss.read.identification_service_areas",
+                ],
+            ),
             uss2: caller(&format!("uss2-r{n}"), &[SC, CP]),
             oir_a: id(0xa),
             oir_b: id(0xb),
@@ -104,7 +128,8 @@ impl Round {
 
     /// An operational intent reference of uss1's (or uss2's) in the round's area.
     fn oir(&self, state: &str, key: Vec<String>, extra: Value) -> Value {
-        let mut body = json!({"extents": [self.volume()], "key": key, "state": state, "uss_base_url": "http://uss1.test"});
+        let mut body =
+            json!({"extents": [self.volume()], "key": key, "state": state, "uss_base_url": "http://uss1.test"});
         body.as_object_mut().unwrap().extend(extra.as_object().unwrap().clone());
         body
     }
@@ -186,7 +211,8 @@ pub async fn session(dss: &impl Dss, n: u32) {
     let path_avail = format!("/dss/v1/uss_availability/{}", r.uss1.subject);
     let avail = dss.expect(200, "GET", &path_avail, uss1, None).await;
     assert_eq!(avail["status"]["availability"], "Unknown");
-    let set = dss.expect(200, "PUT", &path_avail, uss1, Some(json!({"old_version": "", "availability": "Normal"}))).await;
+    let set =
+        dss.expect(200, "PUT", &path_avail, uss1, Some(json!({"old_version": "", "availability": "Normal"}))).await;
     assert_eq!(set["status"]["availability"], "Normal");
     let report = json!({"exchange": {"url": "http://uss1.test/x", "method": "GET", "recorder_role": "Client",
         "request_time": time(r.now), "problem": "a test"}});
@@ -201,7 +227,14 @@ pub async fn session(dss: &impl Dss, n: u32) {
     let (lat, lng) = r.corner;
     bow_tie["extents"][0]["volume"]["outline_polygon"]["vertices"] = json!([{"lat": lat, "lng": lng},
         {"lat": lat + 0.01, "lng": lng + 0.01}, {"lat": lat, "lng": lng + 0.01}, {"lat": lat + 0.01, "lng": lng}]);
-    dss.expect(400, "PUT", "/dss/v1/operational_intent_references/00000000-0000-4000-8000-0000000000ff", uss1, Some(bow_tie)).await;
+    dss.expect(
+        400,
+        "PUT",
+        "/dss/v1/operational_intent_references/00000000-0000-4000-8000-0000000000ff",
+        uss1,
+        Some(bow_tie),
+    )
+    .await;
 
     // Deletes: the OIRs, then the subscription they no longer depend on.
     dss.expect(200, "DELETE", &format!("{path_b}/{ovn_b}"), uss2, None).await;

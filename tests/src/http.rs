@@ -20,7 +20,8 @@ pub struct Reply {
 
 impl Reply {
     pub fn json(&self) -> serde_json::Value {
-        serde_json::from_slice(&self.body).unwrap_or_else(|e| panic!("not JSON ({e}): {}", String::from_utf8_lossy(&self.body)))
+        serde_json::from_slice(&self.body)
+            .unwrap_or_else(|e| panic!("not JSON ({e}): {}", String::from_utf8_lossy(&self.body)))
     }
 
     pub fn text(&self) -> String {
@@ -43,7 +44,13 @@ impl Default for HttpClient {
 
 impl HttpClient {
     /// `method url` with an optional bearer token and body.
-    pub async fn send(&self, method: &str, url: &str, token: Option<&str>, body: Option<Vec<u8>>) -> Result<Reply, String> {
+    pub async fn send(
+        &self,
+        method: &str,
+        url: &str,
+        token: Option<&str>,
+        body: Option<Vec<u8>>,
+    ) -> Result<Reply, String> {
         let mut request = hyper::Request::builder().method(method).uri(url);
         if let Some(token) = token {
             request = request.header("authorization", format!("Bearer {token}"));
@@ -58,7 +65,13 @@ impl HttpClient {
         Ok(Reply { status, body })
     }
 
-    pub async fn json(&self, method: &str, url: &str, token: Option<&str>, body: &serde_json::Value) -> Result<Reply, String> {
+    pub async fn json(
+        &self,
+        method: &str,
+        url: &str,
+        token: Option<&str>,
+        body: &serde_json::Value,
+    ) -> Result<Reply, String> {
         self.send(method, url, token, Some(serde_json::to_vec(body).expect("JSON"))).await
     }
 }
@@ -86,8 +99,14 @@ pub fn test_keys() -> &'static TestKeys {
 pub fn token_signed_with(private_pem: &str, subject: &str, scopes: &[&str]) -> String {
     let now = SystemTime::now().duration_since(UNIX_EPOCH).expect("clock").as_secs();
     let scopes: Vec<String> = scopes.iter().map(|s| s.to_string()).collect();
-    let request =
-        TokenRequest { subject, scopes: &scopes, audience: "localhost", issuer: "wasmraft-tests", issued_at: now, expires_at: now + 3600 };
+    let request = TokenRequest {
+        subject,
+        scopes: &scopes,
+        audience: "localhost",
+        issuer: "wasmraft-tests",
+        issued_at: now,
+        expires_at: now + 3600,
+    };
     auth::mint(private_pem, &request).expect("a token")
 }
 

@@ -24,9 +24,8 @@ pub fn appliers_dir() -> PathBuf {
 /// The bytes of a built applier, by its directory under `appliers/`, e.g. `module_bytes("kv")`.
 pub fn module_bytes(name: &str) -> Vec<u8> {
     let path = appliers_dir().join(format!("{name}.wasm"));
-    std::fs::read(&path).unwrap_or_else(|e| {
-        panic!("{}: {e}; build the appliers first: `cargo xtask appliers`", path.display())
-    })
+    std::fs::read(&path)
+        .unwrap_or_else(|e| panic!("{}: {e}; build the appliers first: `cargo xtask appliers`", path.display()))
 }
 
 /// `bytes` (a component) grown to `size` with a custom section, which the runtime ignores:
@@ -123,5 +122,6 @@ pub fn synthesize_component(source: &str, world: &str) -> Vec<u8> {
 
 /// The repo's own contract, as text.
 pub fn applier_wit() -> String {
-    std::fs::read_to_string(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../wit/applier.wit")).expect("wit/applier.wit")
+    std::fs::read_to_string(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../wit/applier.wit"))
+        .expect("wit/applier.wit")
 }

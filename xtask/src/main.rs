@@ -131,7 +131,13 @@ fn show(wasmraft: &Path, args: &[&str]) -> Result {
 
 /// Starts nodes 1-3 of a new cluster running `module`, their gRPC on 127.0.0.1:`grpc_base`+id,
 /// data and logs in `data` (emptied first), each with `extra(id)` flags; waits for a leader.
-fn start_cluster(wasmraft: &Path, module: &Path, data: &Path, grpc_base: u16, extra: impl Fn(u16) -> Vec<String>) -> Result<Vec<std::process::Child>> {
+fn start_cluster(
+    wasmraft: &Path,
+    module: &Path,
+    data: &Path,
+    grpc_base: u16,
+    extra: impl Fn(u16) -> Vec<String>,
+) -> Result<Vec<std::process::Child>> {
     let _ = std::fs::remove_dir_all(data);
     std::fs::create_dir_all(data).map_err(|e| e.to_string())?;
     let address = |id: u16| format!("127.0.0.1:{}", grpc_base + id);
@@ -176,15 +182,34 @@ fn demo() -> Result {
     let kv = target_dir().join("appliers/kv.wasm");
     let nodes = start_cluster(&wasmraft, &kv, &target_dir().join("demo-cluster"), 7000, |_| Vec::new())?;
     let result = (|| {
-        show(&wasmraft, &["propose", "--endpoint", "127.0.0.1:7001", r#"{"put": {"key": "greeting", "value": "hello from node 1"}}"#])?;
-        show(&wasmraft, &["propose", "--endpoint", "127.0.0.1:7002", r#"{"cas": {"key": "greeting", "expected_version": 1, "value": "updated through node 2"}}"#])?;
+        show(
+            &wasmraft,
+            &[
+                "propose",
+                "--endpoint",
+                "127.0.0.1:7001",
+                r#"{"put": {"key": "greeting", "value": "hello from node 1"}}"#,
+            ],
+        )?;
+        show(
+            &wasmraft,
+            &[
+                "propose",
+                "--endpoint",
+                "127.0.0.1:7002",
+                r#"{"cas": {"key": "greeting", "expected_version": 1, "value": "updated through node 2"}}"#,
+            ],
+        )?;
         show(&wasmraft, &["query", "--endpoint", "127.0.0.1:7003", r#"{"get": {"key": "greeting"}}"#])?;
         eprintln!("\n(an applier refusal is an answer: exit code 1)");
         let _ = show(&wasmraft, &["propose", "--endpoint", "127.0.0.1:7003", r#"{"delete": {"key": "nothing-here"}}"#]);
         eprintln!("\n== hot upgrade: kv 2.0.0 goes through the log; every node switches at its index");
         let kv2 = target_dir().join("appliers/kv2.wasm");
         show(&wasmraft, &["upgrade", "--endpoint", "127.0.0.1:7002", "--module", &kv2.to_string_lossy()])?;
-        show(&wasmraft, &["propose", "--endpoint", "127.0.0.1:7003", r#"{"append": {"key": "greeting", "suffix": ", now on v2"}}"#])?;
+        show(
+            &wasmraft,
+            &["propose", "--endpoint", "127.0.0.1:7003", r#"{"append": {"key": "greeting", "suffix": ", now on v2"}}"#],
+        )?;
         show(&wasmraft, &["query", "--endpoint", "127.0.0.1:7001", r#"{"get": {"key": "greeting"}}"#])?;
         for id in 1..=3 {
             let out = Command::new(&wasmraft)
@@ -193,7 +218,11 @@ fn demo() -> Result {
                 .map_err(|e| e.to_string())?;
             let text = String::from_utf8_lossy(&out.stdout);
             let field = |name: &str| {
-                text.lines().find(|l| l.trim_start().starts_with(&format!("\"{name}\""))).unwrap_or("").trim().to_string()
+                text.lines()
+                    .find(|l| l.trim_start().starts_with(&format!("\"{name}\"")))
+                    .unwrap_or("")
+                    .trim()
+                    .to_string()
             };
             eprintln!("node {id}: {} {} {}", field("role"), field("applied_index"), field("state_hash"));
         }
@@ -292,7 +321,9 @@ fn bench_delay() -> Result {
     let (mean, jitter) = (args.next().unwrap_or_else(|| "16.5".into()), args.next().unwrap_or_else(|| "7.5".into()));
     build_appliers()?;
     build_node()?;
-    run(cargo().args(["bench", "-p", "wasmraft-tests", "--bench", "dss"]).env("WASMRAFT_BENCH_DELAY", format!("{mean},{jitter}")))
+    run(cargo()
+        .args(["bench", "-p", "wasmraft-tests", "--bench", "dss"])
+        .env("WASMRAFT_BENCH_DELAY", format!("{mean},{jitter}")))
 }
 
 /// The randomized fault run, out of the default suite: `cargo xtask soak [SECONDS] [SEED]`.
@@ -302,7 +333,18 @@ fn soak() -> Result {
     let mut args = std::env::args().skip(2);
     let (seconds, seed) = (args.next().unwrap_or_else(|| "120".into()), args.next().unwrap_or_else(|| "1".into()));
     run(cargo()
-        .args(["test", "--release", "-p", "wasmraft-tests", "--test", "cluster", "soak", "--", "--ignored", "--nocapture"])
+        .args([
+            "test",
+            "--release",
+            "-p",
+            "wasmraft-tests",
+            "--test",
+            "cluster",
+            "soak",
+            "--",
+            "--ignored",
+            "--nocapture",
+        ])
         .env("WASMRAFT_SOAK_SECONDS", seconds)
         .env("WASMRAFT_SOAK_SEED", seed))
 }
@@ -318,7 +360,9 @@ fn main() -> ExitCode {
         "soak" => soak(),
         "dss" => dss(),
         _ => {
-            eprintln!("usage: cargo xtask <appliers | test | demo | dss [--public-key FILE] | bench | bench-delay [MEAN_MS JITTER_MS] | soak [SECONDS] [SEED]>");
+            eprintln!(
+                "usage: cargo xtask <appliers | test | demo | dss [--public-key FILE] | bench | bench-delay [MEAN_MS JITTER_MS] | soak [SECONDS] [SEED]>"
+            );
             return ExitCode::from(2);
         }
     };

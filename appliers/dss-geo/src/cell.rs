@@ -22,14 +22,7 @@ pub(crate) struct Cell {
 
 impl Cell {
     pub(crate) fn from_face(face: u8) -> Cell {
-        Cell {
-            id: cellid::from_face(face),
-            face,
-            level: 0,
-            i: 0,
-            j: 0,
-            orientation: face & SWAP_MASK,
-        }
+        Cell { id: cellid::from_face(face), face, level: 0, i: 0, j: 0, orientation: face & SWAP_MASK }
     }
 
     /// The four children, in Hilbert-curve (= id) order. The cell must not be a leaf.
@@ -75,20 +68,14 @@ impl Cell {
     /// The four corners, counter-clockwise from (`u_lo`, `v_lo`).
     pub(crate) fn vertices(&self) -> [Point; 4] {
         let r = self.bound_uv();
-        [
-            (r.u_lo, r.v_lo),
-            (r.u_hi, r.v_lo),
-            (r.u_hi, r.v_hi),
-            (r.u_lo, r.v_hi),
-        ]
-        .map(|(u, v)| face_uv_to_xyz(self.face, u, v).normalize())
+        [(r.u_lo, r.v_lo), (r.u_hi, r.v_lo), (r.u_hi, r.v_hi), (r.u_lo, r.v_hi)]
+            .map(|(u, v)| face_uv_to_xyz(self.face, u, v).normalize())
     }
 
     /// Whether the closed cell contains `p`, with the (u, v) bound expanded by
     /// `DBL_EPSILON` so that the cell computed for a point always contains it.
     pub(crate) fn contains_point(&self, p: Point) -> bool {
-        face_xyz_to_uv(self.face, p)
-            .is_some_and(|(u, v)| self.bound_uv().expanded(DBL_EPSILON).contains(Uv { u, v }))
+        face_xyz_to_uv(self.face, p).is_some_and(|(u, v)| self.bound_uv().expanded(DBL_EPSILON).contains(Uv { u, v }))
     }
 }
 
@@ -102,11 +89,7 @@ mod tests {
         let face = u8::try_from(id >> 61).unwrap();
         let mut cell = Cell::from_face(face);
         while cell.level < level {
-            cell = cell
-                .children()
-                .into_iter()
-                .find(|c| cellid::parent(id, c.level) == c.id)
-                .unwrap();
+            cell = cell.children().into_iter().find(|c| cellid::parent(id, c.level) == c.id).unwrap();
         }
         cell
     }
@@ -114,26 +97,15 @@ mod tests {
     #[test]
     fn children_tile_their_parent() {
         let parent = cell_containing(Point::from_degrees(47.6, -122.3), 12);
-        assert_eq!(
-            parent.id,
-            cellid::parent(cellid::from_point(Point::from_degrees(47.6, -122.3)), 12)
-        );
+        assert_eq!(parent.id, cellid::parent(cellid::from_point(Point::from_degrees(47.6, -122.3)), 12));
         let pr = parent.bound_uv();
         for child in parent.children() {
             assert_eq!(cellid::parent(child.id, 12), parent.id);
             assert_eq!(cellid::level(child.id), 13);
             let cr = child.bound_uv();
-            assert!(
-                pr.u_lo <= cr.u_lo
-                    && cr.u_hi <= pr.u_hi
-                    && pr.v_lo <= cr.v_lo
-                    && cr.v_hi <= pr.v_hi
-            );
+            assert!(pr.u_lo <= cr.u_lo && cr.u_hi <= pr.u_hi && pr.v_lo <= cr.v_lo && cr.v_hi <= pr.v_hi);
             // The center's leaf cell is inside the child.
-            assert_eq!(
-                cellid::parent(cellid::from_point(child.center()), 13),
-                child.id
-            );
+            assert_eq!(cellid::parent(cellid::from_point(child.center()), 13), child.id);
             assert!(child.contains_point(child.center()));
             for v in child.vertices() {
                 assert!(child.contains_point(v));

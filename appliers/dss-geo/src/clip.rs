@@ -46,20 +46,13 @@ impl UvRect {
 
     /// The corner (`u_lo` or `u_hi`, `v_lo` or `v_hi`) selected by `i` and `j`.
     fn vertex_ij(self, i: bool, j: bool) -> Uv {
-        Uv {
-            u: if i { self.u_hi } else { self.u_lo },
-            v: if j { self.v_hi } else { self.v_lo },
-        }
+        Uv { u: if i { self.u_hi } else { self.u_lo }, v: if j { self.v_hi } else { self.v_lo } }
     }
 }
 
 /// Whether the closed, non-empty intervals [`a_lo`, `a_hi`] and [`b_lo`, `b_hi`] intersect.
 fn intervals_intersect(a_lo: f64, a_hi: f64, b_lo: f64, b_hi: f64) -> bool {
-    if a_lo <= b_lo {
-        b_lo <= a_hi
-    } else {
-        a_lo <= b_hi
-    }
+    if a_lo <= b_lo { b_lo <= a_hi } else { a_lo <= b_hi }
 }
 
 /// Whether the (u, v) segment AB intersects the rectangle. The error is at most
@@ -72,10 +65,7 @@ pub(crate) fn edge_intersects_rect(a: Uv, b: Uv, r: UvRect) -> bool {
         return false;
     }
     // Then the rectangle must have corners on both sides of the line AB.
-    let n = Uv {
-        u: -(b.v - a.v),
-        v: b.u - a.u,
-    };
+    let n = Uv { u: -(b.v - a.v), v: b.u - a.u };
     let (i, j) = (n.u >= 0.0, n.v >= 0.0);
     let dot = |c: Uv| n.u * (c.u - a.u) + n.v * (c.v - a.v);
     dot(r.vertex_ij(i, j)) >= 0.0 && dot(r.vertex_ij(!i, !j)) <= 0.0
@@ -150,9 +140,7 @@ fn exits_through_u(n: Point) -> bool {
     }
     // The great circle crosses two adjacent edges; which one it exits from
     // depends on the signs of the normal's components.
-    let parity = u8::from(n.x.is_sign_negative())
-        ^ u8::from(n.y.is_sign_negative())
-        ^ u8::from(n.z.is_sign_negative());
+    let parity = u8::from(n.x.is_sign_negative()) ^ u8::from(n.y.is_sign_negative()) ^ u8::from(n.z.is_sign_negative());
     parity != 0
 }
 
@@ -160,16 +148,10 @@ fn exits_through_u(n: Point) -> bool {
 fn exit_point(n: Point, through_u: bool) -> Uv {
     if through_u {
         let u = if n.y > 0.0 { 1.0 } else { -1.0 };
-        Uv {
-            u,
-            v: (-u * n.x - n.z) / n.y,
-        }
+        Uv { u, v: (-u * n.x - n.z) / n.y }
     } else {
         let v = if n.x < 0.0 { 1.0 } else { -1.0 };
-        Uv {
-            u: (-v * n.y - n.z) / n.x,
-            v,
-        }
+        Uv { u: (-v * n.y - n.z) / n.x, v }
     }
 }
 
@@ -177,30 +159,17 @@ fn exit_point(n: Point, through_u: bool) -> Uv {
 /// B end, and a score: 0 or 1 if fine, 2 if the exit point is behind A, 3 if B
 /// cannot even be projected onto the face. Edges score 3 in total or more miss
 /// the face.
-fn clip_destination(
-    a: Point,
-    b: Point,
-    scaled_n: Point,
-    a_tan: Point,
-    b_tan: Point,
-    scale_uv: f64,
-) -> (Uv, u8) {
+fn clip_destination(a: Point, b: Point, scaled_n: Point, a_tan: Point, b_tan: Point, scale_uv: f64) -> (Uv, u8) {
     let max_safe_uv_coord = 1.0 - FACE_CLIP_ERROR_UV_COORD;
     if b.z > 0.0 {
-        let uv = Uv {
-            u: b.x / b.z,
-            v: b.y / b.z,
-        };
+        let uv = Uv { u: b.x / b.z, v: b.y / b.z };
         if uv.u.abs().max(uv.v.abs()) <= max_safe_uv_coord {
             return (uv, 0);
         }
     }
     // Otherwise B' is where the great circle leaves the padded face.
     let exit = exit_point(scaled_n, exits_through_u(scaled_n));
-    let mut uv = Uv {
-        u: exit.u * scale_uv,
-        v: exit.v * scale_uv,
-    };
+    let mut uv = Uv { u: exit.u * scale_uv, v: exit.v * scale_uv };
     let p = Point::new(uv.u, uv.v, 1.0);
     let score = if (p - a).dot(a_tan) < 0.0 {
         2 // B' is on the wrong side of A.
@@ -213,10 +182,7 @@ fn clip_destination(
         if b.z <= 0.0 {
             return (uv, 3);
         }
-        uv = Uv {
-            u: b.x / b.z,
-            v: b.y / b.z,
-        };
+        uv = Uv { u: b.x / b.z, v: b.y / b.z };
     }
     (uv, score)
 }
@@ -237,12 +203,7 @@ mod tests {
 
     #[test]
     fn segment_vs_rect() {
-        let r = UvRect {
-            u_lo: 0.0,
-            u_hi: 1.0,
-            v_lo: 0.0,
-            v_hi: 1.0,
-        };
+        let r = UvRect { u_lo: 0.0, u_hi: 1.0, v_lo: 0.0, v_hi: 1.0 };
         let uv = |u, v| Uv { u, v };
         assert!(edge_intersects_rect(uv(-1.0, 0.5), uv(2.0, 0.5), r));
         assert!(edge_intersects_rect(uv(0.5, 0.5), uv(0.6, 0.6), r));

@@ -75,20 +75,12 @@ pub(crate) fn face_xyz_to_uvw(face: u8, p: Point) -> Point {
 
 /// The quadratic projection from s (or t) to u (or v).
 pub(crate) fn st_to_uv(s: f64) -> f64 {
-    if s >= 0.5 {
-        (1.0 / 3.0) * (4.0 * s * s - 1.0)
-    } else {
-        (1.0 / 3.0) * (1.0 - 4.0 * (1.0 - s) * (1.0 - s))
-    }
+    if s >= 0.5 { (1.0 / 3.0) * (4.0 * s * s - 1.0) } else { (1.0 / 3.0) * (1.0 - 4.0 * (1.0 - s) * (1.0 - s)) }
 }
 
 /// The inverse of `st_to_uv`.
 pub(crate) fn uv_to_st(u: f64) -> f64 {
-    if u >= 0.0 {
-        0.5 * (1.0 + 3.0 * u).sqrt()
-    } else {
-        1.0 - 0.5 * (1.0 - 3.0 * u).sqrt()
-    }
+    if u >= 0.0 { 0.5 * (1.0 + 3.0 * u).sqrt() } else { 1.0 - 0.5 * (1.0 - 3.0 * u).sqrt() }
 }
 
 /// The leaf-cell coordinate of s, clamped to the face.

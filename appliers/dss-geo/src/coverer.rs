@@ -19,8 +19,7 @@ use core::ops::Range;
 use crate::cell::Cell;
 use crate::cellid::lsb_for_level;
 use crate::clip::{
-    FACE_CLIP_ERROR_UV_COORD, INTERSECTS_RECT_ERROR_UV_DIST, Uv, clip_to_padded_face,
-    edge_intersects_rect,
+    FACE_CLIP_ERROR_UV_COORD, INTERSECTS_RECT_ERROR_UV_DIST, Uv, clip_to_padded_face, edge_intersects_rect,
 };
 use crate::crossings::{Crossing, EdgeCrosser};
 use crate::loops::Loop;
@@ -43,9 +42,7 @@ const POLYLINE_PRUNING_PADDING: f64 = 1e-9;
 pub(crate) fn cover_loop(lp: &Loop) -> Vec<u64> {
     let vertices = lp.vertices();
     let n = vertices.len();
-    let edges: Vec<(Point, Point)> = (0..n)
-        .map(|i| (vertices[i], vertices[(i + 1) % n]))
-        .collect();
+    let edges: Vec<(Point, Point)> = (0..n).map(|i| (vertices[i], vertices[(i + 1) % n])).collect();
     let mut out = Vec::new();
     Walk::new(&edges, loop_padding()).run(&mut |cell, touched| {
         if touched {
@@ -82,9 +79,7 @@ fn polyline_intersects_cell(vertices: &[Point], cell: &Cell) -> bool {
     let corners = cell.vertices();
     (0..4).any(|j| {
         let mut crosser = EdgeCrosser::new(corners[j], corners[(j + 1) & 3], vertices[0]);
-        vertices[1..]
-            .iter()
-            .any(|&v| crosser.chain_crossing_sign(v) != Crossing::DoNotCross)
+        vertices[1..].iter().any(|&v| crosser.chain_crossing_sign(v) != Crossing::DoNotCross)
     })
 }
 
@@ -115,16 +110,9 @@ impl Walk {
             // `face` < 6.
             #[allow(clippy::cast_possible_truncation)]
             let face = face as u8;
-            edges
-                .iter()
-                .filter_map(|&(a, b)| clip_to_padded_face(a, b, face, padding))
-                .collect()
+            edges.iter().filter_map(|&(a, b)| clip_to_padded_face(a, b, face, padding)).collect()
         });
-        Walk {
-            face_segments,
-            padding,
-            stack: Vec::new(),
-        }
+        Walk { face_segments, padding, stack: Vec::new() }
     }
 
     /// In id order: calls `visit(cell, true)` for each cell at level <= 13 that
@@ -133,19 +121,13 @@ impl Walk {
     fn run(&mut self, visit: &mut dyn FnMut(Cell, bool)) {
         for face in 0..6u8 {
             self.stack.clear();
-            self.stack
-                .extend(0..self.face_segments[usize::from(face)].len());
+            self.stack.extend(0..self.face_segments[usize::from(face)].len());
             let all = 0..self.stack.len();
             self.descend(Cell::from_face(face), all, visit);
         }
     }
 
-    fn descend(
-        &mut self,
-        cell: Cell,
-        parent_hits: Range<usize>,
-        visit: &mut dyn FnMut(Cell, bool),
-    ) {
+    fn descend(&mut self, cell: Cell, parent_hits: Range<usize>, visit: &mut dyn FnMut(Cell, bool)) {
         let segments = &self.face_segments[usize::from(cell.face)];
         let bound = cell.bound_uv().expanded(self.padding);
         let start = self.stack.len();

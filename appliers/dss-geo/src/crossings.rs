@@ -2,8 +2,7 @@
 
 use crate::point::Point;
 use crate::predicates::{
-    CLOCKWISE, COUNTER_CLOCKWISE, DBL_EPSILON, INDETERMINATE, expensive_sign, robust_sign,
-    triage_sign,
+    CLOCKWISE, COUNTER_CLOCKWISE, DBL_EPSILON, INDETERMINATE, expensive_sign, robust_sign, triage_sign,
 };
 
 /// How two edges AB and CD relate.
@@ -36,14 +35,7 @@ impl EdgeCrosser {
     /// A crosser for edge AB whose chain starts at C.
     pub(crate) fn new(a: Point, b: Point, c: Point) -> Self {
         let norm = a.point_cross(b);
-        EdgeCrosser {
-            a,
-            b,
-            a_tangent: a.cross(norm),
-            b_tangent: norm.cross(b),
-            c,
-            acb: -triage_sign(a, b, c),
-        }
+        EdgeCrosser { a, b, a_tangent: a.cross(norm), b_tangent: norm.cross(b), c, acb: -triage_sign(a, b, c) }
     }
 
     /// How AB relates to the edge from the previous chain vertex to D; D becomes
@@ -174,28 +166,16 @@ mod tests {
     #[test]
     fn crossing_cases() {
         let (a, b) = (ll(0.0, 0.0), ll(0.0, 2.0));
-        assert_eq!(
-            crossing_sign(a, b, ll(-1.0, 1.0), ll(1.0, 1.0)),
-            Crossing::Cross
-        );
-        assert_eq!(
-            crossing_sign(a, b, ll(1.0, 1.0), ll(2.0, 1.0)),
-            Crossing::DoNotCross
-        );
+        assert_eq!(crossing_sign(a, b, ll(-1.0, 1.0), ll(1.0, 1.0)), Crossing::Cross);
+        assert_eq!(crossing_sign(a, b, ll(1.0, 1.0), ll(2.0, 1.0)), Crossing::DoNotCross);
         assert_eq!(crossing_sign(a, b, b, ll(1.0, 1.0)), Crossing::MaybeCross);
-        assert_eq!(
-            crossing_sign(a, b, ll(-1.0, 3.0), ll(1.0, 3.0)),
-            Crossing::DoNotCross
-        );
+        assert_eq!(crossing_sign(a, b, ll(-1.0, 3.0), ll(1.0, 3.0)), Crossing::DoNotCross);
     }
 
     #[test]
     fn shared_vertex_belongs_to_one_side() {
         let (o, p, q) = (ll(0.0, 0.0), ll(1.0, 0.0), ll(0.0, 1.0));
         // A loop and its reverse: exactly one of them contains the shared vertex.
-        assert_ne!(
-            angle_contains_vertex(p, o, q),
-            angle_contains_vertex(q, o, p)
-        );
+        assert_ne!(angle_contains_vertex(p, o, q), angle_contains_vertex(q, o, p));
     }
 }

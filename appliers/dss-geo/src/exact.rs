@@ -75,9 +75,7 @@ impl Expansion {
 
     /// The exact product with a double.
     pub(crate) fn scale(&self, b: f64) -> Expansion {
-        self.0.iter().fold(Expansion(vec![0.0]), |acc, &e| {
-            acc.add(&Expansion::product(e, b))
-        })
+        self.0.iter().fold(Expansion(vec![0.0]), |acc, &e| acc.add(&Expansion::product(e, b)))
     }
 
     /// -1, 0 or 1: the sign of the exact value, which is that of the largest
@@ -98,11 +96,7 @@ pub(crate) fn det2(p: f64, q: f64, r: f64, s: f64) -> Expansion {
 
 /// The exact cross product `b × c`.
 pub(crate) fn cross(b: Point, c: Point) -> [Expansion; 3] {
-    [
-        det2(b.y, c.z, b.z, c.y),
-        det2(b.z, c.x, b.x, c.z),
-        det2(b.x, c.y, b.y, c.x),
-    ]
+    [det2(b.y, c.z, b.z, c.y), det2(b.z, c.x, b.x, c.z), det2(b.x, c.y, b.y, c.x)]
 }
 
 /// The exact dot product of a point with an exact vector.
@@ -118,15 +112,9 @@ mod tests {
     fn cancellation_is_exact() {
         // (1 + 2^-52)^2 - 1 - 2^-51 = 2^-104, invisible to plain doubles.
         let a = 1.0 + f64::EPSILON;
-        let e = Expansion::product(a, a)
-            .sub(&Expansion(vec![1.0]))
-            .sub(&Expansion(vec![2.0 * f64::EPSILON]));
+        let e = Expansion::product(a, a).sub(&Expansion(vec![1.0])).sub(&Expansion(vec![2.0 * f64::EPSILON]));
         assert_eq!(e.sign(), 1);
-        assert_eq!(
-            e.sub(&Expansion::product(f64::EPSILON, f64::EPSILON))
-                .sign(),
-            0
-        );
+        assert_eq!(e.sub(&Expansion::product(f64::EPSILON, f64::EPSILON)).sign(), 0);
     }
 
     #[test]

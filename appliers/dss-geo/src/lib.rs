@@ -105,29 +105,17 @@ impl fmt::Display for GeoError {
                  [-90, 90] and longitude within [-180, 180] degrees"
             ),
             GeoError::TooFewVertices { count } => {
-                write!(
-                    f,
-                    "a polygon needs at least 3 vertices, this one has {count}"
-                )
+                write!(f, "a polygon needs at least 3 vertices, this one has {count}")
             }
             GeoError::SelfIntersecting { edge_a, edge_b } => {
-                write!(
-                    f,
-                    "the polygon's edges {edge_a} and {edge_b} cross or touch"
-                )
+                write!(f, "the polygon's edges {edge_a} and {edge_b} cross or touch")
             }
             GeoError::InvalidLoop(reason) => write!(f, "invalid polygon: {reason}"),
             GeoError::AreaTooLarge { km2 } => {
-                write!(
-                    f,
-                    "the area is {km2:.1} km², over the {MAX_AREA_KM2} km² limit"
-                )
+                write!(f, "the area is {km2:.1} km², over the {MAX_AREA_KM2} km² limit")
             }
             GeoError::BadRadius { meters } => {
-                write!(
-                    f,
-                    "the radius must be a finite number of meters above 0, not {meters}"
-                )
+                write!(f, "the radius must be a finite number of meters above 0, not {meters}")
             }
         }
     }
@@ -199,15 +187,9 @@ pub fn cell_id_from_latlng(p: LatLng) -> u64 {
 /// Checks the polygon as the DSS does and returns its normalized loop with its
 /// area in km².
 fn validated_loop(vertices: &[LatLng]) -> Result<(Loop, f64), GeoError> {
-    let points = vertices
-        .iter()
-        .enumerate()
-        .map(|(i, &v)| checked_point(i, v))
-        .collect::<Result<Vec<_>, _>>()?;
+    let points = vertices.iter().enumerate().map(|(i, &v)| checked_point(i, v)).collect::<Result<Vec<_>, _>>()?;
     if points.len() < 3 {
-        return Err(GeoError::TooFewVertices {
-            count: points.len(),
-        });
+        return Err(GeoError::TooFewVertices { count: points.len() });
     }
     check_edges_do_not_cross(&points)?;
     check_adjacent_vertices(&points)?;
@@ -221,11 +203,7 @@ fn checked_point(index: usize, p: LatLng) -> Result<Point, GeoError> {
     if (-90.0..=90.0).contains(&p.lat) && (-180.0..=180.0).contains(&p.lng) {
         Ok(Point::from_degrees(p.lat, p.lng))
     } else {
-        Err(GeoError::BadCoordinates {
-            index,
-            lat: p.lat,
-            lng: p.lng,
-        })
+        Err(GeoError::BadCoordinates { index, lat: p.lat, lng: p.lng })
     }
 }
 
@@ -237,13 +215,8 @@ fn check_edges_do_not_cross(points: &[Point]) -> Result<(), GeoError> {
         // Edge 0 and the closing edge n - 1 are adjacent.
         let end = if i == 0 { n - 1 } else { n };
         for j in i + 2..end {
-            if crossing_sign(points[i], points[i + 1], points[j], points[(j + 1) % n])
-                != Crossing::DoNotCross
-            {
-                return Err(GeoError::SelfIntersecting {
-                    edge_a: i,
-                    edge_b: j,
-                });
+            if crossing_sign(points[i], points[i + 1], points[j], points[(j + 1) % n]) != Crossing::DoNotCross {
+                return Err(GeoError::SelfIntersecting { edge_a: i, edge_b: j });
             }
         }
     }
@@ -259,14 +232,10 @@ fn check_adjacent_vertices(points: &[Point]) -> Result<(), GeoError> {
     for i in 0..n {
         let j = (i + 1) % n;
         if points[i] == points[j] {
-            return Err(GeoError::InvalidLoop(format!(
-                "vertices {i} and {j} are identical"
-            )));
+            return Err(GeoError::InvalidLoop(format!("vertices {i} and {j} are identical")));
         }
         if points[i] == -points[j] {
-            return Err(GeoError::InvalidLoop(format!(
-                "vertices {i} and {j} are antipodal"
-            )));
+            return Err(GeoError::InvalidLoop(format!("vertices {i} and {j} are antipodal")));
         }
     }
     Ok(())

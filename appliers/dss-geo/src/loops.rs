@@ -13,11 +13,7 @@ use crate::predicates::DBL_EPSILON;
 /// The fixed reference point of point-in-loop tests (S2's `OriginPoint`),
 /// chosen to be on no common edge or cell boundary (the shortest literals of
 /// golang/geo's -0.0099994664350250197, 0.0025924542609324121, 0.99994664350250195).
-const ORIGIN: Point = Point::new(
-    -0.009_999_466_435_025_02,
-    0.002_592_454_260_932_412,
-    0.999_946_643_502_502,
-);
+const ORIGIN: Point = Point::new(-0.009_999_466_435_025_02, 0.002_592_454_260_932_412, 0.999_946_643_502_502);
 
 #[derive(Debug, Clone)]
 pub(crate) struct Loop {
@@ -30,10 +26,7 @@ pub(crate) struct Loop {
 impl Loop {
     pub(crate) fn new(vertices: Vec<Point>) -> Loop {
         debug_assert!(vertices.len() >= 3);
-        let mut lp = Loop {
-            vertices,
-            origin_inside: false,
-        };
+        let mut lp = Loop { vertices, origin_inside: false };
         lp.init_origin_inside();
         lp
     }
@@ -131,19 +124,11 @@ impl Loop {
         let (first, dir) = self.canonical_first_vertex();
         let step = |i: usize, by: isize| i.wrapping_add_signed(by);
         let mut i = first;
-        let mut sum = turn_angle(
-            self.vertex(step(i + n, -dir)),
-            self.vertex(i),
-            self.vertex(step(i, dir)),
-        );
+        let mut sum = turn_angle(self.vertex(step(i + n, -dir)), self.vertex(i), self.vertex(step(i, dir)));
         let mut compensation = 0.0;
         for _ in 1..n {
             i = step(i, dir);
-            let mut angle = turn_angle(
-                self.vertex(step(i, -dir)),
-                self.vertex(i),
-                self.vertex(step(i, dir)),
-            );
+            let mut angle = turn_angle(self.vertex(step(i, -dir)), self.vertex(i), self.vertex(step(i, dir)));
             let old_sum = sum;
             angle += compensation;
             sum += angle;
@@ -167,15 +152,7 @@ impl Loop {
                 first = i;
             }
         }
-        if self
-            .vertex(first + 1)
-            .cmp(self.vertex(first + n - 1))
-            .is_lt()
-        {
-            (first, 1)
-        } else {
-            (first + n, -1)
-        }
+        if self.vertex(first + 1).cmp(self.vertex(first + n - 1)).is_lt() { (first, 1) } else { (first + n, -1) }
     }
 
     fn turning_angle_max_error(&self) -> f64 {
@@ -247,12 +224,7 @@ mod tests {
     use super::*;
 
     fn lp(coords: &[(f64, f64)]) -> Loop {
-        Loop::new(
-            coords
-                .iter()
-                .map(|&(lat, lng)| Point::from_degrees(lat, lng))
-                .collect(),
-        )
+        Loop::new(coords.iter().map(|&(lat, lng)| Point::from_degrees(lat, lng)).collect())
     }
 
     #[test]

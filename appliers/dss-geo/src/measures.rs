@@ -23,12 +23,9 @@ pub(crate) fn point_area(a: Point, b: Point, c: Point) -> f64 {
         }
     }
     4.0 * libm::atan(
-        (libm::tan(0.5 * s)
-            * libm::tan(0.5 * (s - sa))
-            * libm::tan(0.5 * (s - sb))
-            * libm::tan(0.5 * (s - sc)))
-        .max(0.0)
-        .sqrt(),
+        (libm::tan(0.5 * s) * libm::tan(0.5 * (s - sa)) * libm::tan(0.5 * (s - sb)) * libm::tan(0.5 * (s - sc)))
+            .max(0.0)
+            .sqrt(),
     )
 }
 
@@ -49,11 +46,7 @@ pub(crate) fn signed_area(a: Point, b: Point, c: Point) -> f64 {
 /// The exterior angle at B of the path A-B-C: positive for a left turn.
 pub(crate) fn turn_angle(a: Point, b: Point, c: Point) -> f64 {
     let angle = a.point_cross(b).angle(b.point_cross(c));
-    if robust_sign(a, b, c) == COUNTER_CLOCKWISE {
-        angle
-    } else {
-        -angle
-    }
+    if robust_sign(a, b, c) == COUNTER_CLOCKWISE { angle } else { -angle }
 }
 
 #[cfg(test)]

@@ -24,11 +24,7 @@ impl Point {
         let phi = lat * (PI / 180.0);
         let theta = lng * (PI / 180.0);
         let cos_phi = libm::cos(phi);
-        Point::new(
-            libm::cos(theta) * cos_phi,
-            libm::sin(theta) * cos_phi,
-            libm::sin(phi),
-        )
+        Point::new(libm::cos(theta) * cos_phi, libm::sin(theta) * cos_phi, libm::sin(phi))
     }
 
     pub(crate) fn dot(self, o: Point) -> f64 {
@@ -36,11 +32,7 @@ impl Point {
     }
 
     pub(crate) fn cross(self, o: Point) -> Point {
-        Point::new(
-            self.y * o.z - self.z * o.y,
-            self.z * o.x - self.x * o.z,
-            self.x * o.y - self.y * o.x,
-        )
+        Point::new(self.y * o.z - self.z * o.y, self.z * o.x - self.x * o.z, self.x * o.y - self.y * o.x)
     }
 
     pub(crate) fn norm2(self) -> f64 {
@@ -98,8 +90,7 @@ impl Point {
         // S2 sets the axis cyclically before the largest component, which keeps the
         // cross product well conditioned.
         temp[(self.largest_component() + 2) % 3] = 1.0;
-        self.cross(Point::new(temp[0], temp[1], temp[2]))
-            .normalize()
+        self.cross(Point::new(temp[0], temp[1], temp[2])).normalize()
     }
 
     /// Lexicographic order on (x, y, z), as `Vector.Cmp`.
@@ -157,11 +148,7 @@ mod tests {
 
     #[test]
     fn ortho_is_orthogonal_unit() {
-        for p in [
-            Point::new(1.0, 0.0, 0.0),
-            Point::from_degrees(40.0, -73.0),
-            Point::new(0.0, 0.0, -1.0),
-        ] {
+        for p in [Point::new(1.0, 0.0, 0.0), Point::from_degrees(40.0, -73.0), Point::new(0.0, 0.0, -1.0)] {
             let o = p.ortho();
             assert!(p.dot(o).abs() < 1e-15);
             assert!((o.norm() - 1.0).abs() < 1e-15);

@@ -24,11 +24,7 @@ const DET_ERROR_MULTIPLIER: f64 = 3.2321 * DBL_EPSILON;
 /// two of the points are equal.
 pub(crate) fn robust_sign(a: Point, b: Point, c: Point) -> i32 {
     let sign = triage_sign(a, b, c);
-    if sign == INDETERMINATE {
-        expensive_sign(a, b, c)
-    } else {
-        sign
-    }
+    if sign == INDETERMINATE { expensive_sign(a, b, c) } else { sign }
 }
 
 /// The orientation of ABC when the plain determinant is clearly nonzero, else 0.
@@ -108,11 +104,7 @@ fn exact_sign(a: Point, b: Point, c: Point) -> i32 {
 
     let b_cross_c = exact::cross(pb, pc);
     let det_sign = exact::dot(pa, &b_cross_c).sign();
-    let det_sign = if det_sign == 0 {
-        symbolically_perturbed_sign(pa, pb, pc, &b_cross_c)
-    } else {
-        det_sign
-    };
+    let det_sign = if det_sign == 0 { symbolically_perturbed_sign(pa, pb, pc, &b_cross_c) } else { det_sign };
     perm_sign * det_sign
 }
 
@@ -136,11 +128,7 @@ fn symbolically_perturbed_sign(a: Point, b: Point, c: Point, b_cross_c: &[Expans
         &|| sign_of(a.x),                           // dc.z * db.y
     ];
     // The last term, dc.z * db.y * da.x, is always positive.
-    terms
-        .iter()
-        .map(|term| term())
-        .find(|s| *s != 0)
-        .unwrap_or(COUNTER_CLOCKWISE)
+    terms.iter().map(|term| term()).find(|s| *s != 0).unwrap_or(COUNTER_CLOCKWISE)
 }
 
 fn sign_of(v: f64) -> i32 {

@@ -54,40 +54,23 @@ fn center(rng: &mut Rng) -> LatLng {
     let corner_lat = libm::atan(1.0 / 2f64.sqrt()) * 180.0 / PI; // 35.26°
     let jitter = |rng: &mut Rng| rng.range(-0.05, 0.05);
     match rng.below(6) {
-        0 | 1 => LatLng {
-            lat: libm::asin(rng.range(-1.0, 1.0)) * 180.0 / PI,
-            lng: rng.range(-180.0, 180.0),
-        },
+        0 | 1 => LatLng { lat: libm::asin(rng.range(-1.0, 1.0)) * 180.0 / PI, lng: rng.range(-180.0, 180.0) },
         2 => {
             let lat = if rng.below(2) == 0 { 89.9 } else { -89.9 } + jitter(rng) * 1.5;
-            LatLng {
-                lat: lat.clamp(-90.0, 90.0),
-                lng: rng.range(-180.0, 180.0),
-            }
+            LatLng { lat: lat.clamp(-90.0, 90.0), lng: rng.range(-180.0, 180.0) }
         }
         3 => {
             let lng = if rng.below(2) == 0 { 179.95 } else { -179.95 } + jitter(rng);
-            LatLng {
-                lat: rng.range(-80.0, 80.0),
-                lng: lng.clamp(-180.0, 180.0),
-            }
+            LatLng { lat: rng.range(-80.0, 80.0), lng: lng.clamp(-180.0, 180.0) }
         }
         4 => {
             let edges = [45.0, 135.0, -45.0, -135.0];
             let lng = edges[usize::try_from(rng.below(4)).unwrap()] + jitter(rng);
-            LatLng {
-                lat: rng.range(-40.0, 40.0),
-                lng,
-            }
+            LatLng { lat: rng.range(-40.0, 40.0), lng }
         }
         _ => {
-            let lat = if rng.below(2) == 0 {
-                corner_lat
-            } else {
-                -corner_lat
-            } + jitter(rng);
-            let lng =
-                [45.0, 135.0, -45.0, -135.0][usize::try_from(rng.below(4)).unwrap()] + jitter(rng);
+            let lat = if rng.below(2) == 0 { corner_lat } else { -corner_lat } + jitter(rng);
+            let lng = [45.0, 135.0, -45.0, -135.0][usize::try_from(rng.below(4)).unwrap()] + jitter(rng);
             LatLng { lat, lng }
         }
     }
@@ -96,10 +79,8 @@ fn center(rng: &mut Rng) -> LatLng {
 /// The point at `distance` (radians) from `from` in direction `bearing`.
 fn destination(from: LatLng, bearing: f64, distance: f64) -> LatLng {
     let (lat1, lng1) = (from.lat * PI / 180.0, from.lng * PI / 180.0);
-    let lat2 = libm::asin(
-        libm::sin(lat1) * libm::cos(distance)
-            + libm::cos(lat1) * libm::sin(distance) * libm::cos(bearing),
-    );
+    let lat2 =
+        libm::asin(libm::sin(lat1) * libm::cos(distance) + libm::cos(lat1) * libm::sin(distance) * libm::cos(bearing));
     let lng2 = lng1
         + libm::atan2(
             libm::sin(bearing) * libm::sin(distance) * libm::cos(lat1),
@@ -111,10 +92,7 @@ fn destination(from: LatLng, bearing: f64, distance: f64) -> LatLng {
     } else if lng < -180.0 {
         lng += 360.0;
     }
-    LatLng {
-        lat: lat2 * 180.0 / PI,
-        lng,
-    }
+    LatLng { lat: lat2 * 180.0 / PI, lng }
 }
 
 /// A star-shaped (hence simple) polygon of 3 to 12 vertices, 0.5 to 40 km
@@ -127,13 +105,7 @@ fn random_polygon(rng: &mut Rng) -> Vec<LatLng> {
     bearings.sort_by(f64::total_cmp);
     let mut vertices: Vec<LatLng> = bearings
         .iter()
-        .map(|&b| {
-            destination(
-                c,
-                b,
-                radius_km * rng.range(0.3, 1.0) * 1000.0 / EARTH_RADIUS_M,
-            )
-        })
+        .map(|&b| destination(c, b, radius_km * rng.range(0.3, 1.0) * 1000.0 / EARTH_RADIUS_M))
         .collect();
     if rng.below(2) == 0 {
         vertices.reverse();
@@ -142,24 +114,12 @@ fn random_polygon(rng: &mut Rng) -> Vec<LatLng> {
 }
 
 fn ref_point(p: Point) -> RefPoint {
-    RefPoint::new(Vector {
-        x: p.x,
-        y: p.y,
-        z: p.z,
-    })
+    RefPoint::new(Vector { x: p.x, y: p.y, z: p.z })
 }
 
 fn ref_covering(region: &dyn Region) -> Vec<u64> {
-    let coverer = RegionCoverer::new()
-        .min_level(Level::new(13))
-        .max_level(Level::new(13))
-        .max_cells(1 << 30);
-    coverer
-        .covering(region)
-        .cell_ids()
-        .iter()
-        .map(|c| c.id())
-        .collect()
+    let coverer = RegionCoverer::new().min_level(Level::new(13)).max_level(Level::new(13)).max_cells(1 << 30);
+    coverer.covering(region).cell_ids().iter().map(|c| c.id()).collect()
 }
 
 /// The DSS's `Covering` on s2rst: `None` where the DSS rejects the polygon.
@@ -168,9 +128,7 @@ fn ref_cover_polygon(points: Vec<RefPoint>) -> Option<Vec<u64>> {
     for i in 0..n - 2 {
         let end = if i == 0 { n - 1 } else { n };
         for j in i + 2..end {
-            if ref_crossing_sign(points[i], points[i + 1], points[j], points[(j + 1) % n])
-                != RefCrossing::DoNotCross
-            {
+            if ref_crossing_sign(points[i], points[i + 1], points[j], points[(j + 1) % n]) != RefCrossing::DoNotCross {
                 return None;
             }
         }
@@ -204,11 +162,7 @@ impl Tally {
         self.different += 1;
         if self.different <= 5 {
             let len = |c: &Option<Vec<u64>>| c.as_ref().map(Vec::len);
-            eprintln!(
-                "{what}: ours {:?} cells, s2rst {:?} cells",
-                len(ours),
-                len(theirs)
-            );
+            eprintln!("{what}: ours {:?} cells, s2rst {:?} cells", len(ours), len(theirs));
             if let (Some(a), Some(b)) = (ours, theirs) {
                 let only_ours: Vec<_> = a.iter().filter(|c| !b.contains(c)).collect();
                 let only_theirs: Vec<_> = b.iter().filter(|c| !a.contains(c)).collect();
@@ -222,11 +176,7 @@ impl Tally {
     fn check(&self, what: &str, percent: f64) -> String {
         let total = self.same + self.different;
         let rate = 100.0 * self.same as f64 / total as f64;
-        assert!(
-            rate >= percent,
-            "{what}: {} of {total} agree ({rate:.2}%)",
-            self.same
-        );
+        assert!(rate >= percent, "{what}: {} of {total} agree ({rate:.2}%)", self.same);
         format!("{what}: {} of {total} agree", self.same)
     }
 }
@@ -240,34 +190,15 @@ fn polygon_coverings_match_s2rst() {
         let vertices = random_polygon(&mut rng);
         let ours = cover_polygon(&vertices).ok();
         accepted += usize::from(ours.is_some());
-        let shared: Vec<RefPoint> = vertices
-            .iter()
-            .map(|v| ref_point(Point::from_degrees(v.lat, v.lng)))
-            .collect();
-        same_points.record(
-            &format!("polygon {case} {vertices:?}"),
-            &ours,
-            &ref_cover_polygon(shared),
-        );
-        let theirs: Vec<RefPoint> = vertices
-            .iter()
-            .map(|v| s2rst::s2::LatLng::from_degrees(v.lat, v.lng).to_point())
-            .collect();
-        own_points.record(
-            &format!("polygon {case} (s2rst's lat/lng conversion)"),
-            &ours,
-            &ref_cover_polygon(theirs),
-        );
+        let shared: Vec<RefPoint> = vertices.iter().map(|v| ref_point(Point::from_degrees(v.lat, v.lng))).collect();
+        same_points.record(&format!("polygon {case} {vertices:?}"), &ours, &ref_cover_polygon(shared));
+        let theirs: Vec<RefPoint> =
+            vertices.iter().map(|v| s2rst::s2::LatLng::from_degrees(v.lat, v.lng).to_point()).collect();
+        own_points.record(&format!("polygon {case} (s2rst's lat/lng conversion)"), &ours, &ref_cover_polygon(theirs));
     }
-    assert!(
-        accepted >= 390,
-        "only {accepted} of 400 random polygons were valid"
-    );
+    assert!(accepted >= 390, "only {accepted} of 400 random polygons were valid");
     eprintln!("{}", same_points.check("polygons, same vertices", 99.0));
-    eprintln!(
-        "{}",
-        own_points.check("polygons, each library's own lat/lng conversion", 99.0)
-    );
+    eprintln!("{}", own_points.check("polygons, each library's own lat/lng conversion", 99.0));
 }
 
 #[test]
@@ -281,30 +212,13 @@ fn degenerate_polygon_coverings_match_s2rst() {
         let lat = rng.range(-60.0, 60.0);
         let step = rng.range(0.001, 0.05);
         let vertices: Vec<LatLng> = if case % 2 == 0 {
-            (0..3)
-                .map(|k| LatLng {
-                    lat: lat + step * f64::from(k),
-                    lng,
-                })
-                .collect()
+            (0..3).map(|k| LatLng { lat: lat + step * f64::from(k), lng }).collect()
         } else {
-            (0..3)
-                .map(|k| LatLng {
-                    lat: 0.0,
-                    lng: lng + step * f64::from(k),
-                })
-                .collect()
+            (0..3).map(|k| LatLng { lat: 0.0, lng: lng + step * f64::from(k) }).collect()
         };
         let ours = cover_polygon(&vertices).ok();
-        let shared: Vec<RefPoint> = vertices
-            .iter()
-            .map(|v| ref_point(Point::from_degrees(v.lat, v.lng)))
-            .collect();
-        tally.record(
-            &format!("degenerate {case} {vertices:?}"),
-            &ours,
-            &ref_cover_polygon(shared),
-        );
+        let shared: Vec<RefPoint> = vertices.iter().map(|v| ref_point(Point::from_degrees(v.lat, v.lng))).collect();
+        tally.record(&format!("degenerate {case} {vertices:?}"), &ours, &ref_cover_polygon(shared));
     }
     eprintln!("{}", tally.check("degenerate polygons", 100.0));
 }
@@ -319,11 +233,7 @@ fn circle_coverings_match_s2rst() {
         let ours = cover_circle(c, radius_m).ok();
         let center = s2rst::s2::LatLng::from_degrees(c.lat, c.lng).to_point();
         let lp = RefLoop::make_regular(center, Angle::from_radians(radius_m / EARTH_RADIUS_M), 20);
-        tally.record(
-            &format!("circle {case} {c:?} r={radius_m}"),
-            &ours,
-            &Some(ref_covering(&lp)),
-        );
+        tally.record(&format!("circle {case} {c:?} r={radius_m}"), &ours, &Some(ref_covering(&lp)));
     }
     eprintln!("{}", tally.check("circles", 99.0));
 }
@@ -335,22 +245,16 @@ fn cell_of_point_matches_s2rst() {
         let c = if rng.below(2) == 0 {
             center(&mut rng)
         } else {
-            LatLng {
-                lat: rng.range(-90.0, 90.0),
-                lng: rng.range(-180.0, 180.0),
-            }
+            LatLng { lat: rng.range(-90.0, 90.0), lng: rng.range(-180.0, 180.0) }
         };
         let ours = crate::cell_id_from_latlng(c);
         // The cell logic alone, from the same point...
         let p = Point::from_degrees(c.lat, c.lng);
-        let same_point = CellId::from_point(&ref_point(p))
-            .parent_at_level(Level::new(13))
-            .id();
+        let same_point = CellId::from_point(&ref_point(p)).parent_at_level(Level::new(13)).id();
         assert_eq!(ours, same_point, "{c:?}");
         // ...and end to end from lat/lng.
-        let theirs = CellId::from_lat_lng(&s2rst::s2::LatLng::from_degrees(c.lat, c.lng))
-            .parent_at_level(Level::new(13))
-            .id();
+        let theirs =
+            CellId::from_lat_lng(&s2rst::s2::LatLng::from_degrees(c.lat, c.lng)).parent_at_level(Level::new(13)).id();
         assert_eq!(ours, theirs, "{c:?}");
     }
 }

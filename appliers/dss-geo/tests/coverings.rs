@@ -3,8 +3,8 @@
 use core::f64::consts::PI;
 
 use dss_geo::{
-    LEVEL, LatLng, cell_id_from_latlng, contains_all, cover_circle, cover_polygon, intersects,
-    is_level13, polygon_area_km2, union,
+    LEVEL, LatLng, cell_id_from_latlng, contains_all, cover_circle, cover_polygon, intersects, is_level13,
+    polygon_area_km2, union,
 };
 
 fn ll(lat: f64, lng: f64) -> LatLng {
@@ -16,10 +16,7 @@ fn distance_m(a: LatLng, b: LatLng) -> f64 {
     let rad = PI / 180.0;
     let (dlat, dlng) = ((b.lat - a.lat) * rad, (b.lng - a.lng) * rad);
     let h = libm::sin(dlat / 2.0) * libm::sin(dlat / 2.0)
-        + libm::cos(a.lat * rad)
-            * libm::cos(b.lat * rad)
-            * libm::sin(dlng / 2.0)
-            * libm::sin(dlng / 2.0);
+        + libm::cos(a.lat * rad) * libm::cos(b.lat * rad) * libm::sin(dlng / 2.0) * libm::sin(dlng / 2.0);
     2.0 * 6_371_010.0 * libm::asin(h.sqrt())
 }
 
@@ -32,14 +29,7 @@ fn grid_cells(center: LatLng, radius_m: f64, step_m: f64) -> Vec<u64> {
     #[allow(clippy::cast_possible_truncation)]
     let k = (radius_m / step_m).ceil() as i32 + 1;
     let mut cells: Vec<u64> = (-k..=k)
-        .flat_map(|a| {
-            (-k..=k).map(move |b| {
-                ll(
-                    center.lat + f64::from(a) * dlat,
-                    center.lng + f64::from(b) * dlng,
-                )
-            })
-        })
+        .flat_map(|a| (-k..=k).map(move |b| ll(center.lat + f64::from(a) * dlat, center.lng + f64::from(b) * dlng)))
         .filter(|p| distance_m(center, *p) <= radius_m)
         .map(cell_id_from_latlng)
         .collect();
@@ -49,10 +39,7 @@ fn grid_cells(center: LatLng, radius_m: f64, step_m: f64) -> Vec<u64> {
 }
 
 fn assert_sorted_level13(cells: &[u64]) {
-    assert!(
-        cells.windows(2).all(|w| w[0] < w[1]),
-        "not sorted and deduplicated"
-    );
+    assert!(cells.windows(2).all(|w| w[0] < w[1]), "not sorted and deduplicated");
     assert!(cells.iter().all(|&c| is_level13(c)));
 }
 
@@ -84,20 +71,10 @@ fn level13_ids() {
 #[test]
 fn winding_order_does_not_matter() {
     let polygons = [
-        vec![
-            ll(47.0, 8.0),
-            ll(47.0, 8.1),
-            ll(47.1, 8.12),
-            ll(47.15, 8.02),
-        ],
+        vec![ll(47.0, 8.0), ll(47.0, 8.1), ll(47.1, 8.12), ll(47.15, 8.02)],
         vec![ll(-33.9, 151.1), ll(-33.85, 151.3), ll(-33.7, 151.2)],
         vec![ll(89.95, 0.0), ll(89.95, 120.0), ll(89.95, -120.0)], // around the pole
-        vec![
-            ll(10.0, 179.98),
-            ll(10.0, -179.95),
-            ll(10.05, -179.97),
-            ll(10.04, 179.96),
-        ], // antimeridian
+        vec![ll(10.0, 179.98), ll(10.0, -179.95), ll(10.05, -179.97), ll(10.04, 179.96)], // antimeridian
     ];
     for p in polygons {
         let forward = cover_polygon(&p).unwrap();
@@ -163,12 +140,7 @@ fn one_km_circle() {
 #[test]
 fn polygon_covering_is_complete_and_tight() {
     // A quadrilateral about 4 km across.
-    let p = [
-        ll(51.50, -0.15),
-        ll(51.49, -0.10),
-        ll(51.52, -0.08),
-        ll(51.53, -0.13),
-    ];
+    let p = [ll(51.50, -0.15), ll(51.49, -0.10), ll(51.52, -0.08), ll(51.53, -0.13)];
     let cells = cover_polygon(&p).unwrap();
     assert_sorted_level13(&cells);
     // Every vertex and the centroid-ish interior point are covered.
@@ -199,12 +171,7 @@ fn set_operations_on_coverings() {
 #[test]
 fn large_polygon_near_a_face_corner() {
     // ~2000 km² straddling the corner of faces 0, 1 and 2 at (35.26, 45).
-    let p = [
-        ll(35.05, 44.75),
-        ll(35.05, 45.25),
-        ll(35.45, 45.25),
-        ll(35.45, 44.75),
-    ];
+    let p = [ll(35.05, 44.75), ll(35.05, 45.25), ll(35.45, 45.25), ll(35.45, 44.75)];
     let area = polygon_area_km2(&p).unwrap();
     assert!(area > 1500.0 && area < 2500.0, "{area}");
     let cells = cover_polygon(&p).unwrap();
@@ -216,9 +183,5 @@ fn large_polygon_near_a_face_corner() {
     // Level-13 cells are about 1 km²; the covering adds a ring of boundary cells.
     #[allow(clippy::cast_precision_loss)]
     let ratio = cells.len() as f64 / area;
-    assert!(
-        ratio > 0.9 && ratio < 1.6,
-        "{} cells for {area} km²",
-        cells.len()
-    );
+    assert!(ratio > 0.9 && ratio < 1.6, "{} cells for {area} km²", cells.len());
 }

@@ -13,22 +13,10 @@ fn triangle() -> Vec<LatLng> {
 
 #[test]
 fn out_of_range_coordinates_name_the_vertex() {
-    for (index, bad) in [
-        (0, ll(90.0001, 8.0)),
-        (1, ll(-91.0, 8.0)),
-        (2, ll(47.0, 180.5)),
-        (1, ll(47.0, -181.0)),
-    ] {
+    for (index, bad) in [(0, ll(90.0001, 8.0)), (1, ll(-91.0, 8.0)), (2, ll(47.0, 180.5)), (1, ll(47.0, -181.0))] {
         let mut v = triangle();
         v[index] = bad;
-        assert_eq!(
-            cover_polygon(&v),
-            Err(GeoError::BadCoordinates {
-                index,
-                lat: bad.lat,
-                lng: bad.lng
-            })
-        );
+        assert_eq!(cover_polygon(&v), Err(GeoError::BadCoordinates { index, lat: bad.lat, lng: bad.lng }));
     }
     // The limits themselves are fine.
     assert!(cover_polygon(&[ll(89.99, 180.0), ll(89.99, -179.99), ll(90.0, 0.0)]).is_ok());
@@ -36,48 +24,25 @@ fn out_of_range_coordinates_name_the_vertex() {
 
 #[test]
 fn non_finite_coordinates_are_rejected() {
-    for bad in [
-        ll(f64::NAN, 8.0),
-        ll(47.0, f64::NAN),
-        ll(f64::INFINITY, 8.0),
-        ll(47.0, f64::NEG_INFINITY),
-    ] {
+    for bad in [ll(f64::NAN, 8.0), ll(47.0, f64::NAN), ll(f64::INFINITY, 8.0), ll(47.0, f64::NEG_INFINITY)] {
         let mut v = triangle();
         v[2] = bad;
-        assert!(matches!(
-            cover_polygon(&v),
-            Err(GeoError::BadCoordinates { index: 2, .. })
-        ));
+        assert!(matches!(cover_polygon(&v), Err(GeoError::BadCoordinates { index: 2, .. })));
     }
 }
 
 #[test]
 fn fewer_than_three_vertices() {
-    assert_eq!(
-        cover_polygon(&triangle()[..2]),
-        Err(GeoError::TooFewVertices { count: 2 })
-    );
-    assert_eq!(
-        cover_polygon(&[]),
-        Err(GeoError::TooFewVertices { count: 0 })
-    );
-    assert_eq!(
-        polygon_area_km2(&triangle()[..1]),
-        Err(GeoError::TooFewVertices { count: 1 })
-    );
+    assert_eq!(cover_polygon(&triangle()[..2]), Err(GeoError::TooFewVertices { count: 2 }));
+    assert_eq!(cover_polygon(&[]), Err(GeoError::TooFewVertices { count: 0 }));
+    assert_eq!(polygon_area_km2(&triangle()[..1]), Err(GeoError::TooFewVertices { count: 1 }));
 }
 
 #[test]
 fn bow_tie_is_self_intersecting() {
     // Edges 0 (A-B) and 2 (C-D) are the crossing diagonals.
     let bow_tie = [ll(0.0, 0.0), ll(0.01, 0.01), ll(0.01, 0.0), ll(0.0, 0.01)];
-    assert_eq!(
-        cover_polygon(&bow_tie),
-        Err(GeoError::SelfIntersecting {
-            edge_a: 0,
-            edge_b: 2
-        })
-    );
+    assert_eq!(cover_polygon(&bow_tie), Err(GeoError::SelfIntersecting { edge_a: 0, edge_b: 2 }));
 }
 
 #[test]
@@ -85,89 +50,35 @@ fn repeated_closing_vertex_is_rejected() {
     // With 4+ vertices the last edge comes back to vertex 0, touching edge 0.
     let mut v = triangle();
     v.push(v[0]);
-    assert_eq!(
-        cover_polygon(&v),
-        Err(GeoError::SelfIntersecting {
-            edge_a: 0,
-            edge_b: 2
-        })
-    );
-    let square = [
-        ll(47.0, 8.0),
-        ll(47.0, 8.01),
-        ll(47.01, 8.01),
-        ll(47.01, 8.0),
-        ll(47.0, 8.0),
-    ];
-    assert_eq!(
-        cover_polygon(&square),
-        Err(GeoError::SelfIntersecting {
-            edge_a: 0,
-            edge_b: 3
-        })
-    );
+    assert_eq!(cover_polygon(&v), Err(GeoError::SelfIntersecting { edge_a: 0, edge_b: 2 }));
+    let square = [ll(47.0, 8.0), ll(47.0, 8.01), ll(47.01, 8.01), ll(47.01, 8.0), ll(47.0, 8.0)];
+    assert_eq!(cover_polygon(&square), Err(GeoError::SelfIntersecting { edge_a: 0, edge_b: 3 }));
     // With 3 there are no non-adjacent edges: the loop check finds the duplicate.
     let closed_segment = [ll(47.0, 8.0), ll(47.0, 8.01), ll(47.0, 8.0)];
-    assert!(matches!(
-        cover_polygon(&closed_segment),
-        Err(GeoError::InvalidLoop(_))
-    ));
+    assert!(matches!(cover_polygon(&closed_segment), Err(GeoError::InvalidLoop(_))));
 }
 
 #[test]
 fn duplicate_adjacent_vertices() {
     let v = [ll(47.0, 8.0), ll(47.0, 8.0), ll(47.01, 8.0)];
-    assert_eq!(
-        cover_polygon(&v),
-        Err(GeoError::InvalidLoop(
-            "vertices 0 and 1 are identical".to_string()
-        ))
-    );
+    assert_eq!(cover_polygon(&v), Err(GeoError::InvalidLoop("vertices 0 and 1 are identical".to_string())));
     // With more vertices, the edges around the duplicate touch first.
-    let v = [
-        ll(47.0, 8.0),
-        ll(47.0, 8.0),
-        ll(47.01, 8.01),
-        ll(47.01, 8.0),
-    ];
-    assert_eq!(
-        cover_polygon(&v),
-        Err(GeoError::SelfIntersecting {
-            edge_a: 1,
-            edge_b: 3
-        })
-    );
+    let v = [ll(47.0, 8.0), ll(47.0, 8.0), ll(47.01, 8.01), ll(47.01, 8.0)];
+    assert_eq!(cover_polygon(&v), Err(GeoError::SelfIntersecting { edge_a: 1, edge_b: 3 }));
 }
 
 #[test]
 fn touching_non_adjacent_edges() {
     // Vertex 3 repeats vertex 1, pinching the polygon: edges 0 and 2 meet there.
-    let v = [
-        ll(47.0, 8.0),
-        ll(47.0, 8.01),
-        ll(47.01, 8.02),
-        ll(47.0, 8.01),
-        ll(47.01, 8.0),
-    ];
-    assert_eq!(
-        cover_polygon(&v),
-        Err(GeoError::SelfIntersecting {
-            edge_a: 0,
-            edge_b: 2
-        })
-    );
+    let v = [ll(47.0, 8.0), ll(47.0, 8.01), ll(47.01, 8.02), ll(47.0, 8.01), ll(47.01, 8.0)];
+    assert_eq!(cover_polygon(&v), Err(GeoError::SelfIntersecting { edge_a: 0, edge_b: 2 }));
 }
 
 /// A square centered at (45, 10) whose area in km² is roughly `scale`² * 2500.
 fn square(scale: f64) -> Vec<LatLng> {
     let h = 0.2249 * scale; // ~25 km of latitude
     let w = h / libm::cos(45f64.to_radians());
-    vec![
-        ll(45.0 - h, 10.0 - w),
-        ll(45.0 - h, 10.0 + w),
-        ll(45.0 + h, 10.0 + w),
-        ll(45.0 + h, 10.0 - w),
-    ]
+    vec![ll(45.0 - h, 10.0 - w), ll(45.0 - h, 10.0 + w), ll(45.0 + h, 10.0 + w), ll(45.0 + h, 10.0 - w)]
 }
 
 #[test]
@@ -188,28 +99,16 @@ fn area_limit() {
     let just_above = square(hi * (1.0 + 1e-6));
     let below = polygon_area_km2(&just_below).unwrap();
     let above = polygon_area_km2(&just_above).unwrap();
-    assert!(
-        below < MAX_AREA_KM2 && below > MAX_AREA_KM2 - 0.1,
-        "{below}"
-    );
-    assert!(
-        above > MAX_AREA_KM2 && above < MAX_AREA_KM2 + 0.1,
-        "{above}"
-    );
+    assert!(below < MAX_AREA_KM2 && below > MAX_AREA_KM2 - 0.1, "{below}");
+    assert!(above > MAX_AREA_KM2 && above < MAX_AREA_KM2 + 0.1, "{above}");
 
     let cells = cover_polygon(&just_below).unwrap();
     assert!(cells.len() > 1500, "{}", cells.len());
-    assert_eq!(
-        cover_polygon(&just_above),
-        Err(GeoError::AreaTooLarge { km2: above })
-    );
+    assert_eq!(cover_polygon(&just_above), Err(GeoError::AreaTooLarge { km2: above }));
     // The winding order does not matter to the limit either.
     let mut reversed = just_above.clone();
     reversed.reverse();
-    assert!(matches!(
-        cover_polygon(&reversed),
-        Err(GeoError::AreaTooLarge { .. })
-    ));
+    assert!(matches!(cover_polygon(&reversed), Err(GeoError::AreaTooLarge { .. })));
 }
 
 #[test]
@@ -226,46 +125,17 @@ fn bad_radius() {
 
 #[test]
 fn bad_circle_center() {
-    assert_eq!(
-        cover_circle(ll(95.0, 8.0), 100.0),
-        Err(GeoError::BadCoordinates {
-            index: 0,
-            lat: 95.0,
-            lng: 8.0
-        })
-    );
-    assert!(matches!(
-        cover_circle(ll(47.0, f64::NAN), 100.0),
-        Err(GeoError::BadCoordinates { index: 0, .. })
-    ));
+    assert_eq!(cover_circle(ll(95.0, 8.0), 100.0), Err(GeoError::BadCoordinates { index: 0, lat: 95.0, lng: 8.0 }));
+    assert!(matches!(cover_circle(ll(47.0, f64::NAN), 100.0), Err(GeoError::BadCoordinates { index: 0, .. })));
 }
 
 #[test]
 fn messages_are_readable() {
     let msg = |e: GeoError| e.to_string();
-    assert_eq!(
-        msg(GeoError::SelfIntersecting {
-            edge_a: 0,
-            edge_b: 2
-        }),
-        "the polygon's edges 0 and 2 cross or touch"
-    );
-    assert_eq!(
-        msg(GeoError::AreaTooLarge { km2: 3120.46 }),
-        "the area is 3120.5 km², over the 2500 km² limit"
-    );
-    assert_eq!(
-        msg(GeoError::TooFewVertices { count: 2 }),
-        "a polygon needs at least 3 vertices, this one has 2"
-    );
-    assert!(
-        msg(GeoError::BadCoordinates {
-            index: 3,
-            lat: 91.0,
-            lng: 0.0
-        })
-        .starts_with("point 3 (lat 91, lng 0)")
-    );
+    assert_eq!(msg(GeoError::SelfIntersecting { edge_a: 0, edge_b: 2 }), "the polygon's edges 0 and 2 cross or touch");
+    assert_eq!(msg(GeoError::AreaTooLarge { km2: 3120.46 }), "the area is 3120.5 km², over the 2500 km² limit");
+    assert_eq!(msg(GeoError::TooFewVertices { count: 2 }), "a polygon needs at least 3 vertices, this one has 2");
+    assert!(msg(GeoError::BadCoordinates { index: 3, lat: 91.0, lng: 0.0 }).starts_with("point 3 (lat 91, lng 0)"));
     assert!(msg(GeoError::BadRadius { meters: -1.0 }).contains("not -1"));
     assert_eq!(msg(GeoError::InvalidLoop("x".into())), "invalid polygon: x");
     let as_error: &dyn std::error::Error = &GeoError::TooFewVertices { count: 0 };

@@ -11,19 +11,34 @@ use wasmraft_sdk::{Applier, Ctx, Error, Table};
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Command {
-    Put { key: String, value: String },
-    Delete { key: String },
+    Put {
+        key: String,
+        value: String,
+    },
+    Delete {
+        key: String,
+    },
     /// Writes `value` only if the key is at `expected_version` (0: the key must not exist).
-    Cas { key: String, expected_version: u64, value: String },
+    Cas {
+        key: String,
+        expected_version: u64,
+        value: String,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Query {
-    Get { key: String },
+    Get {
+        key: String,
+    },
     /// Keys in `[start, end)` (no `end`: to the last key), at most `limit` (default 100, at
     /// most 1000) of them.
-    Range { start: String, end: Option<String>, limit: Option<u32> },
+    Range {
+        start: String,
+        end: Option<String>,
+        limit: Option<u32>,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -47,7 +62,10 @@ pub struct Entry {
 pub enum QueryOutput {
     Entry(Entry),
     /// `more` is true when the range held keys beyond `limit`.
-    Range { entries: Vec<Entry>, more: bool },
+    Range {
+        entries: Vec<Entry>,
+        more: bool,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -75,11 +93,10 @@ impl From<KvError> for Error {
     fn from(e: KvError) -> Self {
         match e {
             KvError::NotFound { ref key } => Error::not_found(format!("key `{key}` does not exist")),
-            KvError::VersionMismatch { ref key, expected, actual } => Error::new(
-                "version-mismatch",
-                format!("key `{key}` is at version {actual}, not {expected}"),
-            )
-            .with_body(e),
+            KvError::VersionMismatch { ref key, expected, actual } => {
+                Error::new("version-mismatch", format!("key `{key}` is at version {actual}, not {expected}"))
+                    .with_body(e)
+            }
         }
     }
 }
@@ -294,9 +311,13 @@ mod tests {
         let put = h.serve::<Kv>(Request::new("PUT", "/kv/greeting").with_body("hello"));
         assert_eq!((put.status, put.json_body::<Output>()), (200, Some(Output::Written { version: 1, mod_index: 1 })));
         let got = h.serve::<Kv>(Request::new("GET", "/kv/greeting"));
-        assert!(matches!(got.json_body::<QueryOutput>(), Some(QueryOutput::Entry(Entry { ref value, .. })) if value == "hello"));
+        assert!(
+            matches!(got.json_body::<QueryOutput>(), Some(QueryOutput::Entry(Entry { ref value, .. })) if value == "hello")
+        );
         let range = h.serve::<Kv>(Request::new("GET", "/kv").with_query("start=a&limit=1"));
-        assert!(matches!(range.json_body::<QueryOutput>(), Some(QueryOutput::Range { ref entries, more: false }) if entries.len() == 1));
+        assert!(
+            matches!(range.json_body::<QueryOutput>(), Some(QueryOutput::Range { ref entries, more: false }) if entries.len() == 1)
+        );
         assert_eq!(h.serve::<Kv>(Request::new("DELETE", "/kv/greeting")).status, 200);
         let missing = h.serve::<Kv>(Request::new("GET", "/kv/greeting"));
         assert_eq!(missing.status, 404);
@@ -309,7 +330,9 @@ mod tests {
     #[test]
     fn a_command_that_does_not_decode_is_a_bad_request() {
         let mut h = TestHost::new();
-        let err = h.apply_payload::<Kv>(&wasmraft_sdk::contract::Payload::json(b"{\"put\":{\"key\":1}}".to_vec())).unwrap_err();
+        let err = h
+            .apply_payload::<Kv>(&wasmraft_sdk::contract::Payload::json(b"{\"put\":{\"key\":1}}".to_vec()))
+            .unwrap_err();
         assert_eq!(err.code, "bad-request");
         assert!(err.message.starts_with("command does not decode as json"), "{}", err.message);
         let err = h.apply_payload::<Kv>(&wasmraft_sdk::contract::Payload::postcard(vec![9, 9, 9])).unwrap_err();

@@ -13,11 +13,23 @@ pub use kv_applier::Query;
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Command {
-    Put { key: String, value: String },
-    Delete { key: String },
-    Cas { key: String, expected_version: u64, value: String },
+    Put {
+        key: String,
+        value: String,
+    },
+    Delete {
+        key: String,
+    },
+    Cas {
+        key: String,
+        expected_version: u64,
+        value: String,
+    },
     /// Appends `suffix` to the key's value (an absent key counts as empty).
-    Append { key: String, suffix: String },
+    Append {
+        key: String,
+        suffix: String,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -74,7 +86,10 @@ impl Applier for Kv2 {
     }
 
     fn migrate(ctx: &mut Ctx, previous: &Info) -> Result<(), Error> {
-        Kv::apply(ctx, kv_applier::Command::Put { key: "migrated".into(), value: format!("from {}", previous.version) })?;
+        Kv::apply(
+            ctx,
+            kv_applier::Command::Put { key: "migrated".into(), value: format!("from {}", previous.version) },
+        )?;
         if value_of(ctx, "fail-migration")?.is_some() {
             return Err(Error::conflict("refusing to migrate while `fail-migration` is set"));
         }

@@ -93,7 +93,12 @@ impl Tiers {
     }
 
     /// The index keys of an entity in `cells` over `[start, end]` at altitudes `lo`-`hi`.
-    pub fn keys(&self, cells: &[u64], (start, end): (Nanos, Nanos), (lo, hi): (Option<f32>, Option<f32>)) -> Vec<CellKey> {
+    pub fn keys(
+        &self,
+        cells: &[u64],
+        (start, end): (Nanos, Nanos),
+        (lo, hi): (Option<f32>, Option<f32>),
+    ) -> Vec<CellKey> {
         let tier = self.tier_of(start, end);
         let (lo, hi) = (altitude_bits(lo.unwrap_or(f32::NEG_INFINITY)), altitude_bits(hi.unwrap_or(f32::INFINITY)));
         cells.iter().map(|&cell| CellKey { cell, tier, start, end, lo, hi }).collect()
@@ -165,13 +170,17 @@ mod tests {
             for &(start, end) in &windows {
                 let overlaps = s.is_none_or(|s| end >= s) && e.is_none_or(|e| start <= e);
                 let key = tiers.keys(&[42], (start, end), (None, None))[0].to_key_bytes();
-                let inside =
-                    tiers.ranges(42, s, e).iter().any(|(from, to)| from.to_key_bytes() <= key && key <= to.to_key_bytes());
+                let inside = tiers
+                    .ranges(42, s, e)
+                    .iter()
+                    .any(|(from, to)| from.to_key_bytes() <= key && key <= to.to_key_bytes());
                 assert!(inside || !overlaps, "[{start}, {end}] overlaps {s:?}..{e:?} but is in no range");
                 let other_cell = tiers.keys(&[43], (start, end), (None, None))[0].to_key_bytes();
                 assert!(
-                    !tiers.ranges(42, s, e).iter().any(|(from, to)| from.to_key_bytes() <= other_cell
-                        && other_cell <= to.to_key_bytes())
+                    !tiers
+                        .ranges(42, s, e)
+                        .iter()
+                        .any(|(from, to)| from.to_key_bytes() <= other_cell && other_cell <= to.to_key_bytes())
                 );
             }
         }

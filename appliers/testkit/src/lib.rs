@@ -13,26 +13,44 @@ pub enum Command {
     /// Does nothing: the bare cost of a call.
     Noop,
     /// Reads `key` from the store `times` times: the cost of a host import.
-    Read { key: String, times: u32 },
-    Put { key: String, value: String },
+    Read {
+        key: String,
+        times: u32,
+    },
+    Put {
+        key: String,
+        value: String,
+    },
     /// Puts `count` keys, then panics.
-    PutThenPanic { count: u32 },
+    PutThenPanic {
+        count: u32,
+    },
     /// Puts `count` keys, then returns an error.
-    PutThenFail { count: u32 },
+    PutThenFail {
+        count: u32,
+    },
     /// Never returns.
     Spin,
     /// Allocates `chunk_kib` KiB at a time and keeps all of it, forever.
-    Hog { chunk_kib: u32 },
+    Hog {
+        chunk_kib: u32,
+    },
     /// Recurses `depth` frames deep (and answers a checksum of the levels).
-    Recurse { depth: u32 },
+    Recurse {
+        depth: u32,
+    },
     /// Counts `word` in a `HashMap` that lives in guest memory across calls, stores the
     /// count, and answers with it and the map's iteration order: both depend on how long
     /// the instance has lived and on its hash seed.
-    Remember { word: String },
+    Remember {
+        word: String,
+    },
     /// Reports what the guest can see of time and identity.
     Observe,
     /// Reads WASI's wall clock `times` times: the cost of a WASI import.
-    Clock { times: u32 },
+    Clock {
+        times: u32,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -47,7 +65,9 @@ pub enum Output {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Query {
-    Get { key: String },
+    Get {
+        key: String,
+    },
     /// Never returns: holds an instance until its fuel runs out.
     Spin,
 }

@@ -8,7 +8,9 @@ use crate::inbox::Event;
 use crate::membership::{Change, MembershipOutput};
 use crate::proposals::ProposeError;
 use crate::proto::client::client_client::ClientClient;
-use crate::proto::client::{MemberChange, MemberChangeResponse, TransferLeaderRequest, TransferLeaderResponse, member_change};
+use crate::proto::client::{
+    MemberChange, MemberChangeResponse, TransferLeaderRequest, TransferLeaderResponse, member_change,
+};
 use crate::status::Consensus;
 use std::time::{Duration, Instant};
 use tonic::{Request, Status};
@@ -45,7 +47,8 @@ impl ClientService {
             return Err(Status::unavailable("no leader is known right now; retry shortly"));
         }
         let address = self.status.setup().members.addresses.get(&leader).cloned();
-        let address = address.ok_or_else(|| Status::unavailable(format!("the leader ({leader}) has no known address")))?;
+        let address =
+            address.ok_or_else(|| Status::unavailable(format!("the leader ({leader}) has no known address")))?;
         let channel = tonic::transport::Endpoint::from_shared(format!("http://{address}"))
             .map_err(|e| Status::internal(e.to_string()))?
             .connect_timeout(Duration::from_secs(1))
@@ -62,7 +65,10 @@ impl ClientService {
         request
     }
 
-    pub(super) async fn change_members_call(&self, request: Request<MemberChange>) -> Result<MemberChangeResponse, Status> {
+    pub(super) async fn change_members_call(
+        &self,
+        request: Request<MemberChange>,
+    ) -> Result<MemberChangeResponse, Status> {
         let deadline = self.deadline(request.metadata());
         let until = Instant::now() + deadline;
         let change = parse(request.get_ref())?;
@@ -70,7 +76,8 @@ impl ClientService {
         let applied = match outcome {
             Err(ProposeError::NotLeader(leader)) => {
                 let mut client = self.leader_client(&request, leader).await?;
-                let response = client.change_members(Self::forwarded(request.into_inner(), deadline)).await?.into_inner();
+                let response =
+                    client.change_members(Self::forwarded(request.into_inner(), deadline)).await?.into_inner();
                 // As for any proposal, answer once the entry has applied here too: a node
                 // joining through this one right after must find itself a member.
                 self.applied_up_to(response.index, until).await?;
@@ -90,14 +97,19 @@ impl ClientService {
     async fn applied_up_to(&self, index: u64, until: Instant) -> Result<(), Status> {
         while self.status.applied().index < index {
             if Instant::now() >= until {
-                return Err(Status::deadline_exceeded(format!("the change applied at {index} has not reached this node yet")));
+                return Err(Status::deadline_exceeded(format!(
+                    "the change applied at {index} has not reached this node yet"
+                )));
             }
             tokio::time::sleep(Duration::from_millis(5)).await;
         }
         Ok(())
     }
 
-    pub(super) async fn transfer_leader_call(&self, request: Request<TransferLeaderRequest>) -> Result<TransferLeaderResponse, Status> {
+    pub(super) async fn transfer_leader_call(
+        &self,
+        request: Request<TransferLeaderRequest>,
+    ) -> Result<TransferLeaderResponse, Status> {
         let deadline = self.deadline(request.metadata());
         let until = Instant::now() + deadline;
         let (reply, answer) = tokio::sync::oneshot::channel();
@@ -107,7 +119,10 @@ impl ClientService {
         let target = match answer.await.map_err(|_| Status::unavailable("the node is shutting down"))? {
             Err(ProposeError::NotLeader(leader)) => {
                 let mut client = self.leader_client(&request, leader).await?;
-                return client.transfer_leader(Self::forwarded(request.into_inner(), deadline)).await.map(|r| r.into_inner());
+                return client
+                    .transfer_leader(Self::forwarded(request.into_inner(), deadline))
+                    .await
+                    .map(|r| r.into_inner());
             }
             other => other.map_err(refused)?,
         };
@@ -117,7 +132,10 @@ impl ClientService {
                 return Ok(TransferLeaderResponse { leader: target, term: c.term });
             }
             if Instant::now() >= until {
-                return Err(Status::deadline_exceeded(format!("leadership did not move to {target} in time (leader: {})", c.leader)));
+                return Err(Status::deadline_exceeded(format!(
+                    "leadership did not move to {target} in time (leader: {})",
+                    c.leader
+                )));
             }
             tokio::time::sleep(Duration::from_millis(20)).await;
         }

@@ -10,13 +10,14 @@
 use super::members_of;
 use crate::entry::{EntryData, ProposalId, ProposedCommand, ProposedUpgrade};
 use crate::inbox::{ApplyTask, Event, QueryAnswer};
-use crate::proposals::{Applied, ProposeError, Proposals};
+use crate::proposals::{Applied, Proposals, ProposeError};
 use crate::proto::MAX_MESSAGE;
 use crate::proto::client::client_server::{Client, ClientServer};
 use crate::proto::client::{
-    ApplierError as ProtoError, Consistency, Encoding as ProtoEncoding, MemberChange, MemberChangeResponse, Module, ProposeRequest,
-    ProposeResponse, QueryRequest, QueryResponse, StatusRequest, StatusResponse, TransferLeaderRequest, TransferLeaderResponse,
-    UpgradeRecord as ProtoUpgrade, UpgradeRequest, UpgradeResponse, propose_response, query_response,
+    ApplierError as ProtoError, Consistency, Encoding as ProtoEncoding, MemberChange, MemberChangeResponse, Module,
+    ProposeRequest, ProposeResponse, QueryRequest, QueryResponse, StatusRequest, StatusResponse, TransferLeaderRequest,
+    TransferLeaderResponse, UpgradeRecord as ProtoUpgrade, UpgradeRequest, UpgradeResponse, propose_response,
+    query_response,
 };
 use crate::runtime::{ModuleRecord, WasmEngine, upgrade_check};
 use crate::status::StatusBoard;
@@ -92,9 +93,10 @@ fn to_proto(e: ApplierError) -> ProtoError {
 
 pub(super) fn status_of(e: ProposeError) -> Status {
     let code = match e {
-        ProposeError::NoLeader | ProposeError::ShuttingDown | ProposeError::NotLeader(_) | ProposeError::LeaderChanged => {
-            Code::Unavailable
-        }
+        ProposeError::NoLeader
+        | ProposeError::ShuttingDown
+        | ProposeError::NotLeader(_)
+        | ProposeError::LeaderChanged => Code::Unavailable,
         ProposeError::Refused(_) => Code::FailedPrecondition,
         ProposeError::Overtaken(_) => Code::Aborted,
         ProposeError::Busy(_) => Code::ResourceExhausted,
@@ -157,20 +159,36 @@ impl ClientService {
 
     /// Proposes a client's command, stamped with this node's clock, fresh entropy and
     /// `caller`, and waits for its outcome here.
-    pub(crate) async fn propose_command(&self, payload: Payload, caller: Option<Caller>, deadline: Duration) -> Result<Applied, Status> {
+    pub(crate) async fn propose_command(
+        &self,
+        payload: Payload,
+        caller: Option<Caller>,
+        deadline: Duration,
+    ) -> Result<Applied, Status> {
         let command = ProposedCommand { timestamp_ns: now_ns(), caller, entropy: entropy()?, payload };
         self.propose_entry(EntryData::Command(command).encode(), deadline).await
     }
 
     /// Runs `payload` as a linearizable query on behalf of `caller`.
-    pub(crate) async fn linearizable_query(&self, payload: Payload, caller: Option<Caller>, deadline: Duration) -> Result<QueryAnswer, Status> {
+    pub(crate) async fn linearizable_query(
+        &self,
+        payload: Payload,
+        caller: Option<Caller>,
+        deadline: Duration,
+    ) -> Result<QueryAnswer, Status> {
         let started = Instant::now();
         let min_applied = self.read_index(started + deadline).await?;
         self.query_at(payload, caller, min_applied, deadline.saturating_sub(started.elapsed())).await
     }
 
     /// Runs `payload` once this node has applied `min_applied`, within `remaining`.
-    async fn query_at(&self, payload: Payload, caller: Option<Caller>, min_applied: u64, remaining: Duration) -> Result<QueryAnswer, Status> {
+    async fn query_at(
+        &self,
+        payload: Payload,
+        caller: Option<Caller>,
+        min_applied: u64,
+        remaining: Duration,
+    ) -> Result<QueryAnswer, Status> {
         let (reply, rx) = oneshot::channel();
         self.apply
             .send(ApplyTask::Query { payload, caller, min_applied, reply })
@@ -274,7 +292,13 @@ impl Client for ClientService {
         let upgrades = setup
             .upgrades
             .into_iter()
-            .map(|u| ProtoUpgrade { index: u.index, name: u.name, version: u.version, hash: u.hash, refused: u.refused.unwrap_or_default() })
+            .map(|u| ProtoUpgrade {
+                index: u.index,
+                name: u.name,
+                version: u.version,
+                hash: u.hash,
+                refused: u.refused.unwrap_or_default(),
+            })
             .collect();
         Ok(Response::new(StatusResponse {
             id: self.id,
@@ -341,7 +365,10 @@ impl Client for ClientService {
         self.change_members_call(request).await.map(Response::new)
     }
 
-    async fn transfer_leader(&self, request: Request<TransferLeaderRequest>) -> Result<Response<TransferLeaderResponse>, Status> {
+    async fn transfer_leader(
+        &self,
+        request: Request<TransferLeaderRequest>,
+    ) -> Result<Response<TransferLeaderResponse>, Status> {
         self.transfer_leader_call(request).await.map(Response::new)
     }
 }

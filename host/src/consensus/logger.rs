@@ -1,6 +1,6 @@
 //! raft-rs logs through slog; this drain hands its records to `tracing` (target `raft`).
 
-use slog::{Drain, Key, OwnedKVList, Record, Serializer, KV};
+use slog::{Drain, KV, Key, OwnedKVList, Record, Serializer};
 use std::fmt::{self, Write};
 
 struct TracingDrain;

@@ -22,7 +22,7 @@ use crate::entry::{EntryContext, ProposalId, UPGRADE_TAG};
 use crate::inbox::{ApplyTask, Event};
 use crate::log::{LogError, Persist, RaftLog};
 use crate::membership::{Change, MemberBook};
-use crate::proposals::{ProposeError, Proposals};
+use crate::proposals::{Proposals, ProposeError};
 use crate::snapshot::SnapshotDir;
 use crate::status::{self, StatusBoard};
 use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
@@ -218,7 +218,8 @@ impl<O: Outbox> Consensus<O> {
             Event::Propose { id, data } => {
                 let lag = self.node.raft.raft_log.committed.saturating_sub(self.applied);
                 if lag > MAX_APPLY_LAG {
-                    self.proposals.fail(id, ProposeError::Busy("too many entries are waiting to apply; retry shortly".into()));
+                    self.proposals
+                        .fail(id, ProposeError::Busy("too many entries are waiting to apply; retry shortly".into()));
                 } else if self.propose(id, data).is_err() {
                     self.proposals.fail(id, ProposeError::NoLeader);
                 } else {
@@ -230,7 +231,8 @@ impl<O: Outbox> Consensus<O> {
                 let result = self.node.apply_conf_change(&change).map_err(|e| e.to_string());
                 if result.is_ok() {
                     let me = self.node.raft.id;
-                    let peers = members.addresses.iter().filter(|(id, _)| **id != me).map(|(i, a)| (*i, a.clone())).collect();
+                    let peers =
+                        members.addresses.iter().filter(|(id, _)| **id != me).map(|(i, a)| (*i, a.clone())).collect();
                     self.outbox.set_peers(&peers);
                     self.members = members;
                 }
@@ -312,14 +314,18 @@ impl<O: Outbox> Consensus<O> {
             refuse(why)
         } else {
             match change {
-                Change::Remove { id: gone } | Change::Promote { replacing: Some(gone), .. } if gone == raft.id => refuse(format!(
-                    "node {gone} is the leader and cannot remove itself: hand leadership over first (`wasmraft transfer-leader`)"
-                )),
+                Change::Remove { id: gone } | Change::Promote { replacing: Some(gone), .. } if gone == raft.id => {
+                    refuse(format!(
+                        "node {gone} is the leader and cannot remove itself: hand leadership over first (`wasmraft transfer-leader`)"
+                    ))
+                }
                 Change::Promote { id: learner, .. } => {
                     let matched = raft.prs().get(learner).map_or(0, |p| p.matched);
                     let commit = raft.raft_log.committed;
                     match matched + PROMOTE_MAX_LAG < commit {
-                        true => refuse(format!("learner {learner} has not caught up (it has {matched} of {commit} entries); retry shortly")),
+                        true => refuse(format!(
+                            "learner {learner} has not caught up (it has {matched} of {commit} entries); retry shortly"
+                        )),
                         false => Ok(()),
                     }
                 }
@@ -398,10 +404,9 @@ impl<O: Outbox> Consensus<O> {
             // before the log points at it.
             self.snapshots.adopt(meta.index, meta.term).map_err(LogError::Snapshot)?;
         }
-        self.node.mut_store().persist(
-            Persist { snapshot: snapshot.as_ref(), entries: rd.entries(), hard_state: rd.hs() },
-            sync,
-        )?;
+        self.node
+            .mut_store()
+            .persist(Persist { snapshot: snapshot.as_ref(), entries: rd.entries(), hard_state: rd.hs() }, sync)?;
         for e in rd.entries() {
             if let Some(context) = EntryContext::parse(&e.context) {
                 self.proposals.placed(context.id, e.index);

@@ -121,7 +121,9 @@ pub enum KeyError {
     NoPem { origin: String },
     #[error("{origin}: {reason}")]
     BadPem { origin: String, reason: String },
-    #[error("{origin}: a `{label}` PEM block is not an RSA public key (expected `BEGIN PUBLIC KEY` or `BEGIN RSA PUBLIC KEY`)")]
+    #[error(
+        "{origin}: a `{label}` PEM block is not an RSA public key (expected `BEGIN PUBLIC KEY` or `BEGIN RSA PUBLIC KEY`)"
+    )]
     NotPublicKey { origin: String, label: String },
     #[error("{origin}: not a usable RSA public key: {reason}")]
     BadPublicKey { origin: String, reason: String },
@@ -182,7 +184,9 @@ fn pem_blocks(text: &str) -> Result<Vec<(String, Vec<u8>)>, String> {
         return Err(format!("the PEM text is {} bytes long, over the limit of {MAX_PEM_BYTES}", text.len()));
     }
     let blocks = pem::parse_many(text).map_err(|e| match e {
-        pem::PemError::MismatchedTags(begin, end) => format!("the `{}` PEM block ends with `-----END {}-----`", shown(&begin), shown(&end)),
+        pem::PemError::MismatchedTags(begin, end) => {
+            format!("the `{}` PEM block ends with `-----END {}-----`", shown(&begin), shown(&end))
+        }
         pem::PemError::InvalidData(e) => format!("a PEM block is not base64: {e}"),
         pem::PemError::InvalidHeader(_) => "a PEM block has a malformed header (or a blank line within it)".into(),
         e => format!("not PEM: {e}"),
@@ -217,7 +221,9 @@ fn private_key(pem: &str) -> Result<RsaPrivateKey, KeyError> {
 
 fn decode_part(part: &str, what: &str) -> Result<Vec<u8>, AuthError> {
     // Strict base64url without padding, as RFC 7515 and the reference's jwt-go by default.
-    URL_SAFE_NO_PAD.decode(part).map_err(|e| AuthError::Malformed(format!("the {what} is not base64url without padding: {e}")))
+    URL_SAFE_NO_PAD
+        .decode(part)
+        .map_err(|e| AuthError::Malformed(format!("the {what} is not base64url without padding: {e}")))
 }
 
 fn json_object(bytes: &[u8], what: &str) -> Result<Map<String, Value>, AuthError> {
@@ -253,7 +259,9 @@ fn seconds(claims: &Map<String, Value>, name: &str) -> Result<Option<i64>, AuthE
         (Some(i), _, _) => i,
         (None, Some(_), _) => i64::MAX,
         (None, None, Some(f)) => f as i64, // truncates toward zero; saturates
-        (None, None, None) => return Err(AuthError::Malformed(format!("the `{name}` claim is not a number of seconds"))),
+        (None, None, None) => {
+            return Err(AuthError::Malformed(format!("the `{name}` claim is not a number of seconds")));
+        }
     }))
 }
 
@@ -468,8 +476,11 @@ fn public_keys(text: &str, origin: &str) -> Result<Vec<Key>, KeyError> {
         .map(|(i, (label, der))| {
             let origin = if count == 1 { origin.to_string() } else { format!("{origin}, PEM block {}", i + 1) };
             let key = match label.as_str() {
-                "PUBLIC KEY" => RsaPublicKey::from_public_key_der(&der).map_err(|e| format!("not RSA, over 4096 bits, or not valid DER ({e})")),
-                "RSA PUBLIC KEY" => RsaPublicKey::from_pkcs1_der(&der).map_err(|e| format!("over 4096 bits, or not valid DER ({e})")),
+                "PUBLIC KEY" => RsaPublicKey::from_public_key_der(&der)
+                    .map_err(|e| format!("not RSA, over 4096 bits, or not valid DER ({e})")),
+                "RSA PUBLIC KEY" => {
+                    RsaPublicKey::from_pkcs1_der(&der).map_err(|e| format!("over 4096 bits, or not valid DER ({e})"))
+                }
                 _ => return Err(KeyError::NotPublicKey { origin, label }),
             };
             key.and_then(prepared).map_err(|reason| KeyError::BadPublicKey { origin, reason })
@@ -497,7 +508,9 @@ impl Verifier {
             // Bounded: one byte over the limit is enough for `pem_blocks` to refuse it. (Not
             // UTF-8 outside the blocks is no matter: PEM itself is ASCII.)
             let mut bytes = Vec::new();
-            std::fs::File::open(path).and_then(|file| file.take(MAX_PEM_BYTES as u64 + 1).read_to_end(&mut bytes)).map_err(read)?;
+            std::fs::File::open(path)
+                .and_then(|file| file.take(MAX_PEM_BYTES as u64 + 1).read_to_end(&mut bytes))
+                .map_err(read)?;
             keys.extend(public_keys(&String::from_utf8_lossy(&bytes), &path.display().to_string())?);
         }
         Verifier::with_keys(keys, audiences)
@@ -558,9 +571,13 @@ impl Verifier {
     /// Every check: the header, the signature, the claims.
     fn verify_whole(&self, token: &str, now: i64) -> Result<Verified, AuthError> {
         let mut parts = token.split('.');
-        let (Some(header), Some(payload), Some(signature), None) = (parts.next(), parts.next(), parts.next(), parts.next()) else {
+        let (Some(header), Some(payload), Some(signature), None) =
+            (parts.next(), parts.next(), parts.next(), parts.next())
+        else {
             let dots = token.bytes().filter(|b| *b == b'.').count();
-            return Err(AuthError::Malformed(format!("a JWT is three parts separated by two dots, this has {dots} dots")));
+            return Err(AuthError::Malformed(format!(
+                "a JWT is three parts separated by two dots, this has {dots} dots"
+            )));
         };
         let head = json_object(&decode_part(header, "header")?, "header")?;
         match head.get("alg") {
@@ -663,7 +680,9 @@ pub fn mint(private_pem: &str, request: &TokenRequest) -> Result<String, KeyErro
     let signed = format!("{header}.{}", URL_SAFE_NO_PAD.encode(claims.to_string()));
     // With an RNG, `rsa` blinds the private-key operation: its arithmetic is not constant-time
     // (RUSTSEC-2023-0071), and blinding makes the timing tell less.
-    let signature = key.try_sign_with_rng(&mut rand_core_06::OsRng, signed.as_bytes()).map_err(|e| KeyError::Crypto(e.to_string()))?;
+    let signature = key
+        .try_sign_with_rng(&mut rand_core_06::OsRng, signed.as_bytes())
+        .map_err(|e| KeyError::Crypto(e.to_string()))?;
     Ok(format!("{signed}.{}", URL_SAFE_NO_PAD.encode(signature.to_bytes())))
 }
 
@@ -835,11 +854,28 @@ PqTOpvW4BZC3hQXDlwIDAQAB
 
     #[test]
     fn a_good_token_names_its_subject_and_scopes() {
-        let scopes = ["utm.strategic_coordination".to_string(), "utm.constraint_management".into(), "utm.strategic_coordination".into()];
-        let request = TokenRequest { subject: "uss1", scopes: &scopes, audience: "localhost", issuer: "dummyoauth", issued_at: NOW, expires_at: NOW + 600 };
+        let scopes = [
+            "utm.strategic_coordination".to_string(),
+            "utm.constraint_management".into(),
+            "utm.strategic_coordination".into(),
+        ];
+        let request = TokenRequest {
+            subject: "uss1",
+            scopes: &scopes,
+            audience: "localhost",
+            issuer: "dummyoauth",
+            issued_at: NOW,
+            expires_at: NOW + 600,
+        };
         let token = mint(TEST_ONLY_PRIVATE_KEY_A, &request).unwrap();
         let p = verifier().verify_header(&format!("Bearer {token}"), NOW).unwrap();
-        assert_eq!(p, Principal { subject: "uss1".into(), scopes: vec!["utm.strategic_coordination".into(), "utm.constraint_management".into()] });
+        assert_eq!(
+            p,
+            Principal {
+                subject: "uss1".into(),
+                scopes: vec!["utm.strategic_coordination".into(), "utm.constraint_management".into()]
+            }
+        );
         assert_eq!(verifier().verify(&token, NOW), Ok(p));
         // A token without scopes is still a token: the module decides what it may do.
         let bare = with(|c| drop(c.remove("scope")));
@@ -856,11 +892,24 @@ PqTOpvW4BZC3hQXDlwIDAQAB
 
     #[test]
     fn mint_reads_pkcs1_private_keys_and_refuses_other_pem() {
-        let request = TokenRequest { subject: "s", scopes: &[], audience: "dss", issuer: "i", issued_at: NOW, expires_at: NOW + 60 };
+        let request = TokenRequest {
+            subject: "s",
+            scopes: &[],
+            audience: "dss",
+            issuer: "i",
+            issued_at: NOW,
+            expires_at: NOW + 60,
+        };
         let token = mint(TEST_ONLY_PRIVATE_KEY_B, &request).unwrap();
-        let both = Verifier::new(&[keys().a_public.clone(), keys().b_public_pkcs1.clone()], vec!["dss".into()]).unwrap();
+        let both =
+            Verifier::new(&[keys().a_public.clone(), keys().b_public_pkcs1.clone()], vec!["dss".into()]).unwrap();
         assert_eq!(both.verify(&token, NOW).unwrap().subject, "s");
-        for pem in [keys().a_public.as_str(), "", "not a key", "-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n"] {
+        for pem in [
+            keys().a_public.as_str(),
+            "",
+            "not a key",
+            "-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n",
+        ] {
             assert!(matches!(mint(pem, &request), Err(KeyError::NotPrivateKey(_))), "{pem:?}");
         }
     }
@@ -871,7 +920,14 @@ PqTOpvW4BZC3hQXDlwIDAQAB
         let dev = generate_keys().unwrap();
         assert!(dev.private_pem.starts_with("-----BEGIN PRIVATE KEY-----\n"), "{}", dev.private_pem);
         assert!(dev.public_pem.starts_with("-----BEGIN PUBLIC KEY-----\n"), "{}", dev.public_pem);
-        let request = TokenRequest { subject: "dev", scopes: &["x".into()], audience: "localhost", issuer: "dev", issued_at: NOW, expires_at: NOW + 3600 };
+        let request = TokenRequest {
+            subject: "dev",
+            scopes: &["x".into()],
+            audience: "localhost",
+            issuer: "dev",
+            issued_at: NOW,
+            expires_at: NOW + 3600,
+        };
         let token = mint(&dev.private_pem, &request).unwrap();
         let v = Verifier::new(std::slice::from_ref(&dev.public_pem), vec!["localhost".into()]).unwrap();
         assert_eq!(v.verify(&token, NOW).unwrap(), Principal { subject: "dev".into(), scopes: vec!["x".into()] });
@@ -888,14 +944,17 @@ PqTOpvW4BZC3hQXDlwIDAQAB
 
     #[test]
     fn with_two_keys_each_is_tried() {
-        let both = Verifier::new(&[keys().a_public.clone(), keys().b_public.clone()], vec!["localhost".into()]).unwrap();
+        let both =
+            Verifier::new(&[keys().a_public.clone(), keys().b_public.clone()], vec!["localhost".into()]).unwrap();
         assert_eq!(both.verify(&signed(&claims(), &keys().b), NOW).unwrap().subject, "uss1");
         assert_eq!(both.verify(&signed(&claims(), &keys().a), NOW).unwrap().subject, "uss1");
         let dev_style = Verifier::new(&[keys().b_public.clone()], vec!["localhost".into()]).unwrap();
         let unknown = signed(&claims(), &keys().a);
         assert!(dev_style.verify(&unknown, NOW).is_err());
         // Two blocks in one PEM text are two keys.
-        let one_text = Verifier::new(&[format!("{}\n{}", keys().a_public, keys().b_public_pkcs1)], vec!["localhost".into()]).unwrap();
+        let one_text =
+            Verifier::new(&[format!("{}\n{}", keys().a_public, keys().b_public_pkcs1)], vec!["localhost".into()])
+                .unwrap();
         assert_eq!(one_text.keys.len(), 2);
         assert_eq!(one_text.verify(&signed(&claims(), &keys().b), NOW).unwrap().subject, "uss1");
         let forged = format!("{}.{}", unknown.rsplit_once('.').unwrap().0, b64([7u8; 256]));
@@ -907,14 +966,19 @@ PqTOpvW4BZC3hQXDlwIDAQAB
     fn audiences() {
         let v = verifier();
         let err = v.verify(&set("aud", "x".into()), NOW).unwrap_err();
-        assert_eq!(err, AuthError::Audience { found: vec!["x".into()], accepted: vec!["localhost".into(), "dss".into()] });
+        assert_eq!(
+            err,
+            AuthError::Audience { found: vec!["x".into()], accepted: vec!["localhost".into(), "dss".into()] }
+        );
         assert_eq!(err.to_string(), r#"the token's audience ["x"] is not one of ["localhost", "dss"]"#);
         assert_eq!(v.verify(&set("aud", serde_json::json!(["x", "dss"])), NOW).unwrap().subject, "uss1");
         assert_eq!(v.verify(&set("aud", serde_json::json!(["dss"])), NOW).unwrap().subject, "uss1");
         assert!(matches!(v.verify(&set("aud", serde_json::json!([])), NOW), Err(AuthError::Audience { .. })));
         assert!(matches!(v.verify(&set("aud", "LOCALHOST".into()), NOW), Err(AuthError::Audience { .. })));
         assert!(matches!(v.verify(&set("aud", "".into()), NOW), Err(AuthError::Audience { .. })));
-        assert!(matches!(v.verify(&with(|c| drop(c.remove("aud"))), NOW), Err(AuthError::Audience { found, .. }) if found.is_empty()));
+        assert!(
+            matches!(v.verify(&with(|c| drop(c.remove("aud"))), NOW), Err(AuthError::Audience { found, .. }) if found.is_empty())
+        );
         assert!(matches!(v.verify(&set("aud", serde_json::json!(["dss", 1])), NOW), Err(AuthError::Malformed(_))));
         assert!(matches!(v.verify(&set("aud", 5.into()), NOW), Err(AuthError::Malformed(_))));
     }
@@ -938,10 +1002,16 @@ PqTOpvW4BZC3hQXDlwIDAQAB
         assert!(v.verify(&set("exp", (NOW + 3600).into()), NOW).is_ok());
         let err = v.verify(&set("exp", (NOW + 3601).into()), NOW).unwrap_err();
         assert_eq!(err, AuthError::TooLong { expires_at: NOW_I + 3601, now: NOW_I });
-        assert!(err.to_string().starts_with("the token lives longer than one hour (expires at 2027-01-15T09:00:01Z"), "{err}");
+        assert!(
+            err.to_string().starts_with("the token lives longer than one hour (expires at 2027-01-15T09:00:01Z"),
+            "{err}"
+        );
         // An hour from now, not from iat: an old token that expires soon is fine.
         assert!(v.verify(&with(|c| drop(c.insert("iat".into(), (NOW - 7200).into()))), NOW).is_ok());
-        assert!(matches!(v.verify(&set("exp", u64::MAX.into()), NOW), Err(AuthError::TooLong { expires_at: i64::MAX, .. })));
+        assert!(matches!(
+            v.verify(&set("exp", u64::MAX.into()), NOW),
+            Err(AuthError::TooLong { expires_at: i64::MAX, .. })
+        ));
         assert!(matches!(v.verify(&set("exp", serde_json::json!(1e300)), NOW), Err(AuthError::TooLong { .. })));
     }
 
@@ -950,10 +1020,24 @@ PqTOpvW4BZC3hQXDlwIDAQAB
         let v = verifier();
         // A fraction is dropped, as the reference does.
         assert!(v.verify(&set("exp", serde_json::json!(NOW as f64 + 10.5)), NOW).is_ok());
-        assert!(matches!(v.verify(&set("exp", serde_json::json!(NOW as f64 + 0.5)), NOW), Err(AuthError::Expired { .. })));
-        assert!(matches!(v.verify(&set("exp", serde_json::json!(-5)), NOW), Err(AuthError::Expired { expired_at: -5, .. })));
-        assert!(matches!(v.verify(&set("exp", serde_json::json!(-1e300)), NOW), Err(AuthError::Expired { expired_at: i64::MIN, .. })));
-        for bad in [serde_json::json!((NOW + 60).to_string()), serde_json::json!(true), serde_json::json!([NOW + 60]), serde_json::json!({"t": 1})] {
+        assert!(matches!(
+            v.verify(&set("exp", serde_json::json!(NOW as f64 + 0.5)), NOW),
+            Err(AuthError::Expired { .. })
+        ));
+        assert!(matches!(
+            v.verify(&set("exp", serde_json::json!(-5)), NOW),
+            Err(AuthError::Expired { expired_at: -5, .. })
+        ));
+        assert!(matches!(
+            v.verify(&set("exp", serde_json::json!(-1e300)), NOW),
+            Err(AuthError::Expired { expired_at: i64::MIN, .. })
+        ));
+        for bad in [
+            serde_json::json!((NOW + 60).to_string()),
+            serde_json::json!(true),
+            serde_json::json!([NOW + 60]),
+            serde_json::json!({"t": 1}),
+        ] {
             assert_eq!(
                 v.verify(&set("exp", bad.clone()), NOW),
                 Err(AuthError::Malformed("the `exp` claim is not a number of seconds".into())),
@@ -968,7 +1052,10 @@ PqTOpvW4BZC3hQXDlwIDAQAB
         assert_eq!(v.verify(&with(|c| drop(c.remove("sub"))), NOW), Err(AuthError::MissingClaim("sub")));
         assert_eq!(v.verify(&set("sub", "".into()), NOW), Err(AuthError::EmptyClaim("sub")));
         assert_eq!(v.verify(&set("sub", Value::Null), NOW), Err(AuthError::MissingClaim("sub")));
-        assert_eq!(v.verify(&set("sub", 7.into()), NOW), Err(AuthError::Malformed("the `sub` claim is not a string".into())));
+        assert_eq!(
+            v.verify(&set("sub", 7.into()), NOW),
+            Err(AuthError::Malformed("the `sub` claim is not a string".into()))
+        );
         assert_eq!(v.verify(&with(|c| drop(c.remove("iss"))), NOW), Err(AuthError::MissingClaim("iss")));
         assert_eq!(v.verify(&set("iss", "".into()), NOW), Err(AuthError::EmptyClaim("iss")));
         assert_eq!(AuthError::MissingClaim("iss").to_string(), "the token has no `iss` claim");
@@ -996,7 +1083,10 @@ PqTOpvW4BZC3hQXDlwIDAQAB
         assert!(matches!(v.verify(&set("scope", serde_json::json!(["a", "b"])), NOW), Err(AuthError::Malformed(_))));
         assert!(matches!(v.verify(&set("scope", 1.into()), NOW), Err(AuthError::Malformed(_))));
         // `scp` is not read: the reference and ASTM F3548 use `scope`.
-        assert_eq!(v.verify(&with(|c| drop(c.insert("scp".into(), serde_json::json!(["x"])))), NOW).unwrap().scopes, ["a", "b"]);
+        assert_eq!(
+            v.verify(&with(|c| drop(c.insert("scp".into(), serde_json::json!(["x"])))), NOW).unwrap().scopes,
+            ["a", "b"]
+        );
     }
 
     #[test]
@@ -1007,7 +1097,15 @@ PqTOpvW4BZC3hQXDlwIDAQAB
         let err = verifier().verify(&none, NOW).unwrap_err();
         assert_eq!(err, AuthError::Algorithm("none".into()));
         assert_eq!(err.to_string(), "alg none is not accepted (only RS256)");
-        for header in [r#"{"alg":"NONE"}"#, r#"{"alg":"None"}"#, r#"{"alg":""}"#, r#"{"alg":"rs256"}"#, r#"{"alg":"RS384"}"#, r#"{"alg":"PS256"}"#, r#"{"alg":"ES256"}"#] {
+        for header in [
+            r#"{"alg":"NONE"}"#,
+            r#"{"alg":"None"}"#,
+            r#"{"alg":""}"#,
+            r#"{"alg":"rs256"}"#,
+            r#"{"alg":"RS384"}"#,
+            r#"{"alg":"PS256"}"#,
+            r#"{"alg":"ES256"}"#,
+        ] {
             let t = format!("{}.{payload}.{}", b64(header), good.split('.').nth(2).unwrap());
             assert!(matches!(verifier().verify(&t, NOW), Err(AuthError::Algorithm(_))), "{header}");
         }
@@ -1056,7 +1154,16 @@ PqTOpvW4BZC3hQXDlwIDAQAB
         *n_minus_1.last_mut().unwrap() -= 1;
         let mut one = vec![0u8; 256];
         one[255] = 1;
-        for s in [vec![0u8; 256], one, n_minus_1, n, vec![0xff; 256], signature[1..].to_vec(), [&[0u8][..], &signature].concat(), vec![]] {
+        for s in [
+            vec![0u8; 256],
+            one,
+            n_minus_1,
+            n,
+            vec![0xff; 256],
+            signature[1..].to_vec(),
+            [&[0u8][..], &signature].concat(),
+            vec![],
+        ] {
             let t = format!("{}.{}.{}", parts[0], parts[1], b64(&s));
             assert_eq!(verifier().verify(&t, NOW), Err(AuthError::Signature(1)));
         }
@@ -1070,7 +1177,18 @@ PqTOpvW4BZC3hQXDlwIDAQAB
             assert_eq!(v.verify_header(&format!("{prefix}{token}"), NOW).unwrap().subject, "uss1", "{prefix:?}");
         }
         assert!(v.verify_header(&format!("Bearer {token} "), NOW).is_ok());
-        let refused = ["", " ", "Bearer", "Bearer ", "Bearer   ", "Basic dXNlcjpwYXNz", "Token abc", "Bearé x", "Bearer€ x", "Bearerx y"];
+        let refused = [
+            "",
+            " ",
+            "Bearer",
+            "Bearer ",
+            "Bearer   ",
+            "Basic dXNlcjpwYXNz",
+            "Token abc",
+            "Bearé x",
+            "Bearer€ x",
+            "Bearerx y",
+        ];
         for header in refused {
             assert_eq!(v.verify_header(header, NOW), Err(AuthError::NoBearer), "{header:?}");
         }
@@ -1191,11 +1309,20 @@ PqTOpvW4BZC3hQXDlwIDAQAB
     fn configuration_errors() {
         let a = keys().a_public.clone();
         assert!(matches!(Verifier::new(std::slice::from_ref(&a), vec![]), Err(KeyError::NoAudience)));
-        assert!(matches!(Verifier::new(std::slice::from_ref(&a), vec!["dss".into(), "".into()]), Err(KeyError::EmptyAudience)));
+        assert!(matches!(
+            Verifier::new(std::slice::from_ref(&a), vec!["dss".into(), "".into()]),
+            Err(KeyError::EmptyAudience)
+        ));
         assert!(matches!(Verifier::new(&[], vec!["a".into()]), Err(KeyError::NoKey)));
         assert!(matches!(Verifier::new(&["not a key".into()], vec!["a".into()]), Err(KeyError::NoPem { .. })));
-        assert!(matches!(Verifier::new(&["-----BEGIN PUBLIC KEY-----\nAAAA".into()], vec!["a".into()]), Err(KeyError::BadPem { .. })));
-        assert!(matches!(Verifier::new(&["-----BEGIN PUBLIC KEY-----\n!!\n-----END PUBLIC KEY-----".into()], vec!["a".into()]), Err(KeyError::BadPem { .. })));
+        assert!(matches!(
+            Verifier::new(&["-----BEGIN PUBLIC KEY-----\nAAAA".into()], vec!["a".into()]),
+            Err(KeyError::BadPem { .. })
+        ));
+        assert!(matches!(
+            Verifier::new(&["-----BEGIN PUBLIC KEY-----\n!!\n-----END PUBLIC KEY-----".into()], vec!["a".into()]),
+            Err(KeyError::BadPem { .. })
+        ));
         let private = Verifier::new(&[TEST_ONLY_PRIVATE_KEY_A.into()], vec!["a".into()]).unwrap_err();
         assert!(matches!(&private, KeyError::NotPublicKey { label, .. } if label == "PRIVATE KEY"), "{private}");
         assert_eq!(
@@ -1205,8 +1332,12 @@ PqTOpvW4BZC3hQXDlwIDAQAB
         let mixed = Verifier::new(&[a.clone(), format!("{a}{TEST_ONLY_PRIVATE_KEY_B}")], vec!["a".into()]).unwrap_err();
         assert!(mixed.to_string().starts_with("public key 2, PEM block 2: a `RSA PRIVATE KEY` PEM block"), "{mixed}");
         let small = Verifier::new(&[SMALL_PUBLIC_KEY.into()], vec!["a".into()]).unwrap_err();
-        assert_eq!(small.to_string(), "public key 1: not a usable RSA public key: the key has 1024 bits; RS256 needs at least 2048");
-        let garbage_der = format!("-----BEGIN PUBLIC KEY-----\n{}\n-----END PUBLIC KEY-----\n", STANDARD.encode([0x30, 3, 1, 2, 3]));
+        assert_eq!(
+            small.to_string(),
+            "public key 1: not a usable RSA public key: the key has 1024 bits; RS256 needs at least 2048"
+        );
+        let garbage_der =
+            format!("-----BEGIN PUBLIC KEY-----\n{}\n-----END PUBLIC KEY-----\n", STANDARD.encode([0x30, 3, 1, 2, 3]));
         assert!(matches!(Verifier::new(&[garbage_der], vec!["a".into()]), Err(KeyError::BadPublicKey { .. })));
         // CRLF line ends and explanatory text around the block are fine.
         let crlf = format!("A comment\r\n{}\r\n", a.replace('\n', "\r\n"));
@@ -1234,7 +1365,14 @@ PqTOpvW4BZC3hQXDlwIDAQAB
 
     /// A token from `mint` with the dev key A (PKCS#8), for `subject`, living `[iat, exp)`.
     fn minted(subject: &str, iat: u64, exp: u64) -> String {
-        let request = TokenRequest { subject, scopes: &["a".into()], audience: "localhost", issuer: "dev", issued_at: iat, expires_at: exp };
+        let request = TokenRequest {
+            subject,
+            scopes: &["a".into()],
+            audience: "localhost",
+            issuer: "dev",
+            issued_at: iat,
+            expires_at: exp,
+        };
         mint(TEST_ONLY_PRIVATE_KEY_A, &request).unwrap()
     }
 
@@ -1310,7 +1448,10 @@ PqTOpvW4BZC3hQXDlwIDAQAB
         let parts: Vec<&str> = good.split('.').collect();
         let mut forged = claims();
         forged["scope"] = "a b admin".into();
-        assert_eq!(v.verify(&format!("{}.{}.{}", parts[0], b64(forged.to_string()), parts[2]), NOW), Err(AuthError::Signature(1)));
+        assert_eq!(
+            v.verify(&format!("{}.{}.{}", parts[0], b64(forged.to_string()), parts[2]), NOW),
+            Err(AuthError::Signature(1))
+        );
         assert_eq!(v.cache_stats(), (1, 0));
         assert!(v.verify(&good, NOW).is_ok());
         assert_eq!(v.cache_stats(), (1, 1));
@@ -1423,7 +1564,8 @@ PqTOpvW4BZC3hQXDlwIDAQAB
         let huge = format!("{a}{}", " ".repeat(MAX_PEM_BYTES));
         assert!(bad_pem(huge).starts_with("the PEM text is 1049"), "over the bound");
         // Two keys, PKIX and PKCS#1, with text around and between them; lines of any width.
-        let rewrapped: String = a.lines().map(|l| if l.starts_with("-----") { format!("\n{l}\n") } else { l.to_string() }).collect();
+        let rewrapped: String =
+            a.lines().map(|l| if l.starts_with("-----") { format!("\n{l}\n") } else { l.to_string() }).collect();
         let text = format!("key A:\n{rewrapped}\nkey B:\r\n{}\r\nend\n", keys().b_public_pkcs1.replace('\n', "\r\n"));
         let v = Verifier::new(&[text], vec!["localhost".into()]).unwrap();
         assert_eq!(v.keys.len(), 2);
@@ -1442,7 +1584,10 @@ PqTOpvW4BZC3hQXDlwIDAQAB
         let path = dir.join("big.pem");
         std::fs::write(&path, format!("{}{}", keys().a_public, "\n".repeat(3 * MAX_PEM_BYTES))).unwrap();
         let err = Verifier::from_files(std::slice::from_ref(&path), vec!["a".into()]).unwrap_err();
-        assert!(matches!(&err, KeyError::BadPem { reason, .. } if reason.contains(&format!("{} bytes long", MAX_PEM_BYTES + 1))), "{err}");
+        assert!(
+            matches!(&err, KeyError::BadPem { reason, .. } if reason.contains(&format!("{} bytes long", MAX_PEM_BYTES + 1))),
+            "{err}"
+        );
         std::fs::remove_dir_all(&dir).unwrap();
     }
 }

@@ -37,8 +37,9 @@ pub struct TokenArgs<'a> {
 
 /// A token signed with the private key in `args.key`.
 pub fn token(args: &TokenArgs) -> anyhow::Result<String> {
-    let pem = std::fs::read_to_string(args.key)
-        .with_context(|| format!("cannot read the private key {} (make one with `wasmraft dev-keys`)", args.key.display()))?;
+    let pem = std::fs::read_to_string(args.key).with_context(|| {
+        format!("cannot read the private key {} (make one with `wasmraft dev-keys`)", args.key.display())
+    })?;
     let now = SystemTime::now().duration_since(UNIX_EPOCH)?.as_secs();
     // Scopes may come as one space- or comma-separated argument, as OAuth writes them.
     let scopes: Vec<String> =

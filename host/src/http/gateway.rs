@@ -70,7 +70,10 @@ fn failure(status: tonic::Status) -> ApplierError {
 
 /// Runs a call of the module on a blocking thread. A failure of this node to run it is the
 /// response already: without an instance the module cannot render one.
-async fn call<T: Send + 'static>(front: &Arc<dyn Front>, f: impl FnOnce(&dyn Front) -> FrontResult<T> + Send + 'static) -> Result<Result<T, CallError>, Response> {
+async fn call<T: Send + 'static>(
+    front: &Arc<dyn Front>,
+    f: impl FnOnce(&dyn Front) -> FrontResult<T> + Send + 'static,
+) -> Result<Result<T, CallError>, Response> {
     let front = front.clone();
     match tokio::task::spawn_blocking(move || f(front.as_ref())).await {
         Ok(Ok(result)) => Ok(result),
@@ -122,7 +125,10 @@ impl Gateway {
     fn authenticate(&self, header: Option<&HeaderValue>) -> (Option<Caller>, Option<String>) {
         let Some(header) = header else { return (None, None) };
         let Some(verifier) = &self.verifier else {
-            return (None, Some("this node verifies no access tokens (it was started without --jwt-public-key)".into()));
+            return (
+                None,
+                Some("this node verifies no access tokens (it was started without --jwt-public-key)".into()),
+            );
         };
         let Ok(text) = header.to_str() else { return (None, Some("the Authorization header is not ASCII".into())) };
         match verifier.verify_header(text, now().as_secs()) {
@@ -138,7 +144,10 @@ impl Gateway {
         };
         match call(&front, move |f| f.render(encoding, outcome)).await {
             Ok(Ok(response)) => to_http(response),
-            Ok(Err(e)) => plain(StatusCode::INTERNAL_SERVER_ERROR, format!("the module failed to render its answer: {}", e.into_error())),
+            Ok(Err(e)) => plain(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                format!("the module failed to render its answer: {}", e.into_error()),
+            ),
             Err(response) => response,
         }
     }
@@ -152,17 +161,21 @@ impl Gateway {
         let declared = parts.headers.get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()?.parse().ok());
         // A body must arrive within the request's deadline: a client that trickles it holds
         // a connection and a task, never more.
-        let body = match tokio::time::timeout(self.deadline, read_body(body, declared, self.max_body, self.deadline)).await {
-            Err(_) => {
-                let why = format!("the request body did not arrive within {:?}", self.deadline);
-                return plain(StatusCode::REQUEST_TIMEOUT, why);
-            }
-            Ok(Some(body)) => body,
-            Ok(None) => {
-                let e = ApplierError::new(codes::TOO_LARGE, format!("the request body is over this node's limit of {} bytes", self.max_body));
-                return self.render(Encoding::Json, HttpOutcome::Failed(e)).await;
-            }
-        };
+        let body =
+            match tokio::time::timeout(self.deadline, read_body(body, declared, self.max_body, self.deadline)).await {
+                Err(_) => {
+                    let why = format!("the request body did not arrive within {:?}", self.deadline);
+                    return plain(StatusCode::REQUEST_TIMEOUT, why);
+                }
+                Ok(Some(body)) => body,
+                Ok(None) => {
+                    let e = ApplierError::new(
+                        codes::TOO_LARGE,
+                        format!("the request body is over this node's limit of {} bytes", self.max_body),
+                    );
+                    return self.render(Encoding::Json, HttpOutcome::Failed(e)).await;
+                }
+            };
         let Some(meta) = request_meta(self.status.applied().index, caller.clone()) else {
             return plain(StatusCode::INTERNAL_SERVER_ERROR, "no entropy from the OS".into());
         };

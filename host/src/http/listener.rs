@@ -27,7 +27,11 @@ const MAX_STREAMS: u32 = 64;
 const DRAIN: Duration = Duration::from_secs(2);
 
 /// Serves `app` on `listener` until `stop` resolves.
-pub async fn serve(listener: TcpListener, app: Router, stop: impl Future<Output = ()> + Send + 'static) -> std::io::Result<()> {
+pub async fn serve(
+    listener: TcpListener,
+    app: Router,
+    stop: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
     let mut builder = Builder::new(TokioExecutor::new());
     builder.http1().timer(TokioTimer::new()).header_read_timeout(HEADER_TIMEOUT).max_buf_size(MAX_HEAD_BYTES);
     builder

@@ -61,7 +61,9 @@ impl ConsensusSettings {
         };
         ours.iter()
             .filter(|(name, value)| theirs.get(*name) != Some(value))
-            .map(|(name, value)| format!("{name}: {value} here, {} there", theirs.get(name).unwrap_or(&serde_json::Value::Null)))
+            .map(|(name, value)| {
+                format!("{name}: {value} here, {} there", theirs.get(name).unwrap_or(&serde_json::Value::Null))
+            })
             .collect()
     }
 

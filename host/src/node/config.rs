@@ -196,11 +196,35 @@ impl ServeArgs {
     pub fn with_file(self) -> anyhow::Result<ServeArgs> {
         let Some(path) = &self.config else { return Ok(self) };
         let text = std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
-        let file: ServeArgs = toml::from_str(&text).with_context(|| format!("{} is not a valid config file", path.display()))?;
+        let file: ServeArgs =
+            toml::from_str(&text).with_context(|| format!("{} is not a valid config file", path.display()))?;
         let a = self;
-        Ok(merge!(a, file, id, listen, peers, join, data_dir, module, cluster_name, tick_ms, election_ticks, heartbeat_ticks,
-            snapshot_interval, snapshot_catchup, fuel, memory_mib, request_timeout, http_listen, jwt_public_key, jwt_audience,
-            allow_http_base_urls, http_setting, http_max_body_kib, housekeeping_interval))
+        Ok(merge!(
+            a,
+            file,
+            id,
+            listen,
+            peers,
+            join,
+            data_dir,
+            module,
+            cluster_name,
+            tick_ms,
+            election_ticks,
+            heartbeat_ticks,
+            snapshot_interval,
+            snapshot_catchup,
+            fuel,
+            memory_mib,
+            request_timeout,
+            http_listen,
+            jwt_public_key,
+            jwt_audience,
+            allow_http_base_urls,
+            http_setting,
+            http_max_body_kib,
+            housekeeping_interval
+        ))
     }
 
     pub fn resolve(self) -> anyhow::Result<NodeConfig> {
@@ -220,11 +244,13 @@ impl ServeArgs {
         let data_dir = args.data_dir.context("--data-dir is required")?;
         let defaults = Limits::default();
         let request_timeout = duration("request-timeout", args.request_timeout, Duration::from_secs(10))?;
-        let housekeeping_interval = duration("housekeeping-interval", args.housekeeping_interval, Duration::from_secs(60))?;
+        let housekeeping_interval =
+            duration("housekeeping-interval", args.housekeeping_interval, Duration::from_secs(60))?;
         if housekeeping_interval.is_zero() {
             bail!("--housekeeping-interval must be positive");
         }
-        let public_keys: Vec<PathBuf> = args.jwt_public_key.as_deref().map(comma_list).unwrap_or_default().into_iter().map(PathBuf::from).collect();
+        let public_keys: Vec<PathBuf> =
+            args.jwt_public_key.as_deref().map(comma_list).unwrap_or_default().into_iter().map(PathBuf::from).collect();
         let audiences = args.jwt_audience.as_deref().map(comma_list).unwrap_or_default();
         if public_keys.is_empty() != audiences.is_empty() {
             bail!("--jwt-public-key and --jwt-audience go together: tokens are checked against both");
@@ -241,14 +267,18 @@ impl ServeArgs {
                 max_body: args.http_max_body_kib.unwrap_or(1024).max(1) << 10,
             }),
             None if !public_keys.is_empty() || args.allow_http_base_urls.is_some() || args.http_setting.is_some() => {
-                bail!("--jwt-public-key, --jwt-audience, --allow-http-base-urls and --http-setting are settings of --http-listen")
+                bail!(
+                    "--jwt-public-key, --jwt-audience, --allow-http-base-urls and --http-setting are settings of --http-listen"
+                )
             }
             None => None,
         };
         let election_ticks = args.election_ticks.unwrap_or(10);
         let heartbeat_ticks = args.heartbeat_ticks.unwrap_or(1);
         if heartbeat_ticks == 0 || election_ticks <= heartbeat_ticks {
-            bail!("--election-ticks ({election_ticks}) must be larger than --heartbeat-ticks ({heartbeat_ticks}), which must be at least 1");
+            bail!(
+                "--election-ticks ({election_ticks}) must be larger than --heartbeat-ticks ({heartbeat_ticks}), which must be at least 1"
+            );
         }
         let tick_ms = args.tick_ms.unwrap_or(100);
         if tick_ms == 0 {
@@ -295,8 +325,11 @@ mod tests {
     fn flags_win_over_the_file() {
         let dir = tempfile::tempdir().unwrap();
         let file = dir.path().join("node.toml");
-        std::fs::write(&file, "id = 1\nlisten = \"127.0.0.1:7001\"\npeers = \"1=127.0.0.1:7001\"\ndata-dir = \"/tmp/x\"\ntick-ms = 50\n")
-            .unwrap();
+        std::fs::write(
+            &file,
+            "id = 1\nlisten = \"127.0.0.1:7001\"\npeers = \"1=127.0.0.1:7001\"\ndata-dir = \"/tmp/x\"\ntick-ms = 50\n",
+        )
+        .unwrap();
         let args = ServeArgs { config: Some(file.clone()), tick_ms: Some(20), ..Default::default() };
         let c = args.resolve().unwrap();
         assert_eq!((c.id, c.tick, c.election_ticks), (1, Duration::from_millis(20), 10));
@@ -308,11 +341,16 @@ mod tests {
     #[test]
     fn module_settings_are_name_value_pairs() {
         let given = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
-        let settings = module_settings(&given(&["locality=dss-a", "public-endpoint=https://dss.example.com/a=b"]), true).unwrap();
+        let settings =
+            module_settings(&given(&["locality=dss-a", "public-endpoint=https://dss.example.com/a=b"]), true).unwrap();
         let pair = |n: &str, v: &str| (n.to_string(), v.to_string());
         assert_eq!(
             settings,
-            [pair("locality", "dss-a"), pair("public-endpoint", "https://dss.example.com/a=b"), pair("allow-http-base-urls", "true")]
+            [
+                pair("locality", "dss-a"),
+                pair("public-endpoint", "https://dss.example.com/a=b"),
+                pair("allow-http-base-urls", "true")
+            ]
         );
         for (bad, why) in [
             (&["locality"][..], "NAME=VALUE"),
@@ -325,7 +363,12 @@ mod tests {
         }
         let without_http = ServeArgs { http_setting: Some(given(&["a=1"])), ..Default::default() };
         let dir = tempfile::tempdir().unwrap();
-        let args = ServeArgs { id: Some(1), listen: Some("127.0.0.1:1".into()), data_dir: Some(dir.path().into()), ..without_http };
+        let args = ServeArgs {
+            id: Some(1),
+            listen: Some("127.0.0.1:1".into()),
+            data_dir: Some(dir.path().into()),
+            ..without_http
+        };
         assert!(format!("{:#}", args.resolve().unwrap_err()).contains("settings of --http-listen"));
     }
 }

@@ -4,9 +4,9 @@
 //! remove from that time, never from a clock of its own.
 
 use crate::api::ClientService;
+use crate::runtime::request_meta;
 use crate::status::StatusBoard;
 use std::sync::Arc;
-use crate::runtime::request_meta;
 use std::time::Duration;
 
 pub async fn run(client: Arc<ClientService>, status: Arc<StatusBoard>, me: u64, every: Duration, deadline: Duration) {

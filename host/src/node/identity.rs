@@ -64,8 +64,7 @@ pub fn establish(dir: &Path, node_id: u64, wanted: Option<Identity>) -> anyhow::
     let path = dir.join(FILE);
     if path.exists() {
         let text = std::fs::read_to_string(&path).with_context(|| format!("cannot read {}", path.display()))?;
-        let found: Identity =
-            serde_json::from_str(&text).with_context(|| format!("{} is damaged", path.display()))?;
+        let found: Identity = serde_json::from_str(&text).with_context(|| format!("{} is damaged", path.display()))?;
         if found.node_id != node_id {
             bail!(
                 "{} belongs to node {} of cluster `{}`, but this is node {node_id}: give every node its own data directory",

@@ -14,25 +14,25 @@ mod housekeeping;
 pub mod identity;
 
 use crate::api::ClientService;
-use crate::http::{self, Gateway, auth::Verifier};
 use crate::apply::{Applier, run_snapshot_writer};
 use crate::consensus::{Consensus, Settings};
 use crate::durable;
 use crate::entry::EntryData;
+use crate::http::{self, Gateway, auth::Verifier};
 use crate::inbox::Event;
-use crate::proposals::{ProposeError, Proposals};
 use crate::log::RaftLog;
+use crate::membership::MemberBook;
+use crate::proposals::{Proposals, ProposeError};
 use crate::runtime::{Checkpoint, Runtime, WasmBackend, WasmEngine};
 use crate::snapshot::{self, SnapshotDir, SnapshotFile};
-use crate::transport::{self, Transport};
+use crate::status::StatusBoard;
 use crate::transport::server::PeerService;
+use crate::transport::{self, Transport};
+use agreement::ConsensusSettings;
 use anyhow::{Context, bail};
 use config::NodeConfig;
-use agreement::ConsensusSettings;
-use identity::Identity;
-use crate::membership::MemberBook;
 use fs2::FileExt;
-use crate::status::StatusBoard;
+use identity::Identity;
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::Arc;
@@ -43,8 +43,7 @@ const SHUTDOWN_GRACE: std::time::Duration = std::time::Duration::from_millis(500
 /// Holds the data directory's lock for the life of the node.
 fn lock(dir: &Path) -> anyhow::Result<std::fs::File> {
     let file = std::fs::OpenOptions::new().create(true).truncate(false).write(true).open(dir.join("LOCK"))?;
-    file.try_lock_exclusive()
-        .with_context(|| format!("{} is in use by another wasmraft process", dir.display()))?;
+    file.try_lock_exclusive().with_context(|| format!("{} is in use by another wasmraft process", dir.display()))?;
     Ok(file)
 }
 
@@ -118,7 +117,8 @@ fn establish(config: &NodeConfig, engine: &WasmEngine, tokio: &tokio::runtime::R
             (Some(identity), info.bootstrap_module, MemberBook::from_addresses(info.addresses.into_iter().collect()))
         }
         None => {
-            let source = config.module.as_ref().context("a new node needs --module: the applier its cluster starts with")?;
+            let source =
+                config.module.as_ref().context("a new node needs --module: the applier its cluster starts with")?;
             let bytes = std::fs::read(source).with_context(|| format!("cannot read {}", source.display()))?;
             let wanted = (!config.peers.is_empty()).then(|| Identity::bootstrapping(config));
             (wanted, bytes, MemberBook::from_addresses(config.peers.clone()))
@@ -180,8 +180,12 @@ pub fn run(config: NodeConfig) -> anyhow::Result<()> {
     let cluster_id = identity.cluster_id();
     let agreed = ConsensusSettings::of(&config.limits);
     match &identity.consensus {
-        Some(recorded) => agreed.check(recorded, "its cluster's (recorded in identity.json when the node was created)")?,
-        None => tracing::info!("{} records no consensus settings (an older version made it); not checked", dir.display()),
+        Some(recorded) => {
+            agreed.check(recorded, "its cluster's (recorded in identity.json when the node was created)")?
+        }
+        None => {
+            tracing::info!("{} records no consensus settings (an older version made it); not checked", dir.display())
+        }
     }
     let bootstrap_module = dir.join(MODULE_FILE);
 
@@ -190,31 +194,36 @@ pub fn run(config: NodeConfig) -> anyhow::Result<()> {
         log.bootstrap(&identity.initial_members)?;
     }
     let snapshots = Arc::new(SnapshotDir::open(dir.join("snapshots"))?);
-    let (checkpoint, module_bytes, conf_state, snapshot_members) = match newest_usable_snapshot(&snapshots, log.hard_state().commit)? {
-        Some(file) => {
-            if file.meta.index + 1 < log.first_index() {
-                bail!(
-                    "the newest usable snapshot (index {}) is older than the log (which starts at {}): \
+    let (checkpoint, module_bytes, conf_state, snapshot_members) =
+        match newest_usable_snapshot(&snapshots, log.hard_state().commit)? {
+            Some(file) => {
+                if file.meta.index + 1 < log.first_index() {
+                    bail!(
+                        "the newest usable snapshot (index {}) is older than the log (which starts at {}): \
                      this node's state cannot be rebuilt here; remove {} and add the node back to the cluster",
-                    file.meta.index,
-                    log.first_index(),
-                    dir.display()
-                );
+                        file.meta.index,
+                        log.first_index(),
+                        dir.display()
+                    );
+                }
+                log.set_snapshot(file.meta.clone())?;
+                (file.checkpoint, file.module, file.meta.get_conf_state().clone(), Some(file.members))
             }
-            log.set_snapshot(file.meta.clone())?;
-            (file.checkpoint, file.module, file.meta.get_conf_state().clone(), Some(file.members))
-        }
-        None => {
-            if log.first_index() > 1 {
-                bail!("{} has a compacted log but no usable snapshot: remove it and add the node back", dir.display());
+            None => {
+                if log.first_index() > 1 {
+                    bail!(
+                        "{} has a compacted log but no usable snapshot: remove it and add the node back",
+                        dir.display()
+                    );
+                }
+                let bytes = std::fs::read(&bootstrap_module)
+                    .with_context(|| format!("cannot read {}", bootstrap_module.display()))?;
+                // The log replays from its start, conf changes included: Raft starts from the
+                // first membership (whatever a snapshot that no longer loads recorded).
+                log.bootstrap(&identity.initial_members)?;
+                (Checkpoint::default(), bytes, log.conf_state().clone(), None)
             }
-            let bytes = std::fs::read(&bootstrap_module).with_context(|| format!("cannot read {}", bootstrap_module.display()))?;
-            // The log replays from its start, conf changes included: Raft starts from the
-            // first membership (whatever a snapshot that no longer loads recorded).
-            log.bootstrap(&identity.initial_members)?;
-            (Checkpoint::default(), bytes, log.conf_state().clone(), None)
-        }
-    };
+        };
     let module = engine.load(&module_bytes).context("the node's active module does not load")?;
     let runtime = Runtime::restore(Box::new(WasmBackend::new(engine.clone(), module)), checkpoint);
     let applied = runtime.applied().index;
@@ -223,7 +232,9 @@ pub fn run(config: NodeConfig) -> anyhow::Result<()> {
     let (events_tx, events_rx) = crossbeam_channel::unbounded();
     let (apply_tx, apply_rx) = crossbeam_channel::unbounded();
     let (writer_tx, writer_rx) = crossbeam_channel::unbounded();
-    let proposals = Arc::new(Proposals::new(config.id).map_err(|e| anyhow::anyhow!("no random bytes from the OS for proposal ids: {e}"))?);
+    let proposals = Arc::new(
+        Proposals::new(config.id).map_err(|e| anyhow::anyhow!("no random bytes from the OS for proposal ids: {e}"))?,
+    );
     let status = Arc::new(StatusBoard::default());
 
     // The latest book this node saved; replaying the log from the snapshot is idempotent on it.
@@ -237,7 +248,15 @@ pub fn run(config: NodeConfig) -> anyhow::Result<()> {
 
     let others: BTreeMap<u64, String> =
         members.addresses.iter().filter(|(id, _)| **id != config.id).map(|(id, a)| (*id, a.clone())).collect();
-    let transport = Transport::start(config.id, cluster_id, agreed.digest(), &others, events_tx.clone(), snapshots.clone(), tokio.handle().clone());
+    let transport = Transport::start(
+        config.id,
+        cluster_id,
+        agreed.digest(),
+        &others,
+        events_tx.clone(),
+        snapshots.clone(),
+        tokio.handle().clone(),
+    );
     let settings = Settings {
         id: config.id,
         tick: config.tick,
@@ -249,19 +268,20 @@ pub fn run(config: NodeConfig) -> anyhow::Result<()> {
         snapshots: snapshots.clone(),
     };
     let precompile = engine.clone();
-    let consensus = Consensus::new(settings, log, events_rx, transport, apply_tx.clone(), proposals.clone(), status.clone())?
-        .on_upgrade_appended(move |data| {
-            // Compiled code is cached by content hash: at apply time, loading is a lookup
-            // (or waits for this compile to finish). Off the raft thread, decoding included.
-            let (engine, data) = (precompile.clone(), data.to_vec());
-            std::thread::spawn(move || {
-                if let Ok(EntryData::Upgrade(up)) = EntryData::decode(&data)
-                    && let Err(e) = engine.load(&up.module)
-                {
-                    tracing::warn!("an appended upgrade's module does not compile here: {e}");
-                }
+    let consensus =
+        Consensus::new(settings, log, events_rx, transport, apply_tx.clone(), proposals.clone(), status.clone())?
+            .on_upgrade_appended(move |data| {
+                // Compiled code is cached by content hash: at apply time, loading is a lookup
+                // (or waits for this compile to finish). Off the raft thread, decoding included.
+                let (engine, data) = (precompile.clone(), data.to_vec());
+                std::thread::spawn(move || {
+                    if let Ok(EntryData::Upgrade(up)) = EntryData::decode(&data)
+                        && let Err(e) = engine.load(&up.module)
+                    {
+                        tracing::warn!("an appended upgrade's module does not compile here: {e}");
+                    }
+                });
             });
-        });
     let applier = Applier {
         runtime,
         engine: engine.clone(),
@@ -316,7 +336,13 @@ pub fn run(config: NodeConfig) -> anyhow::Result<()> {
         deadline: config.request_timeout,
         engine,
     });
-    tokio.spawn(housekeeping::run(client.clone(), status.clone(), config.id, config.housekeeping_interval, config.request_timeout));
+    tokio.spawn(housekeeping::run(
+        client.clone(),
+        status.clone(),
+        config.id,
+        config.housekeeping_interval,
+        config.request_timeout,
+    ));
     let (http_stop, http_stopped) = tokio::sync::oneshot::channel::<()>();
     let mut http_runtime = None;
     if let Some(http) = &config.http {
@@ -325,7 +351,10 @@ pub fn run(config: NodeConfig) -> anyhow::Result<()> {
                 tracing::warn!("no --jwt-public-key: every HTTP request is anonymous");
                 None
             }
-            false => Some(Verifier::from_files(&http.public_keys, http.audiences.clone()).context("cannot load --jwt-public-key")?),
+            false => Some(
+                Verifier::from_files(&http.public_keys, http.audiences.clone())
+                    .context("cannot load --jwt-public-key")?,
+            ),
         };
         let gateway = Arc::new(Gateway {
             client: client.clone(),
@@ -336,13 +365,19 @@ pub fn run(config: NodeConfig) -> anyhow::Result<()> {
             deadline: config.request_timeout,
         });
         // Its own workers (and blocking threads, where the module's calls run).
-        let runtime = http_runtime.insert(tokio::runtime::Builder::new_multi_thread().worker_threads(2).thread_name("http").enable_all().build()?);
+        let runtime = http_runtime.insert(
+            tokio::runtime::Builder::new_multi_thread().worker_threads(2).thread_name("http").enable_all().build()?,
+        );
         let listener = runtime
             .block_on(tokio::net::TcpListener::bind(&http.listen))
             .with_context(|| format!("cannot listen for HTTP on {}", http.listen))?;
         tracing::info!(listen = %http.listen, "serving HTTP");
         runtime.spawn(async move {
-            if let Err(e) = http::serve(listener, gateway, async { let _ = http_stopped.await; }).await {
+            if let Err(e) = http::serve(listener, gateway, async {
+                let _ = http_stopped.await;
+            })
+            .await
+            {
                 tracing::error!("the HTTP server failed: {e}");
             }
         });
@@ -354,9 +389,12 @@ pub fn run(config: NodeConfig) -> anyhow::Result<()> {
             .add_service(peer.into_server())
             .add_service(client.into_server())
             // Nagle's algorithm with delayed ACKs holds small answers back by ~40 ms.
-            .serve_with_incoming_shutdown(tonic::transport::server::TcpIncoming::from(listener).with_nodelay(Some(true)), async {
-                let _ = stop_rx.await;
-            }),
+            .serve_with_incoming_shutdown(
+                tonic::transport::server::TcpIncoming::from(listener).with_nodelay(Some(true)),
+                async {
+                    let _ = stop_rx.await;
+                },
+            ),
     );
     let served = tokio.block_on(async {
         tokio::select! {

@@ -4,8 +4,8 @@
 
 use super::front::Front;
 use super::state::Txn;
-use std::sync::Arc;
 use serde::Serialize;
+use std::sync::Arc;
 use wasmraft_sdk::contract::{ApplierError, Info, Meta, Payload};
 
 /// How a call ended, when it did not return output. Either way it is an entry's outcome,

@@ -125,8 +125,8 @@ impl Checkpoint {
         if version != VERSION {
             return Err(CheckpointError::UnsupportedVersion(version));
         }
-        let header: Header = postcard::from_bytes(&read_field(&mut r)?)
-            .map_err(|e| CheckpointError::Corrupt(format!("header: {e}")))?;
+        let header: Header =
+            postcard::from_bytes(&read_field(&mut r)?).map_err(|e| CheckpointError::Corrupt(format!("header: {e}")))?;
         let mut entries = Vec::with_capacity(header.entries.min(1 << 20) as usize);
         for _ in 0..header.entries {
             let key = read_field(&mut r)?;
@@ -139,7 +139,8 @@ impl Checkpoint {
         if trailer != expected {
             return Err(CheckpointError::Corrupt("checksum mismatch".into()));
         }
-        let checkpoint = Checkpoint { applied: header.applied, system: header.system, state: StateMap::from_entries(entries) };
+        let checkpoint =
+            Checkpoint { applied: header.applied, system: header.system, state: StateMap::from_entries(entries) };
         if checkpoint.state_hash().0 != header.state_hash {
             return Err(CheckpointError::Corrupt("the entries do not match the recorded state hash".into()));
         }

@@ -217,4 +217,3 @@ pub(super) fn add_imports_to_linker(linker: &mut Linker<GuestState>, abi_version
     })?;
     Ok(())
 }
-

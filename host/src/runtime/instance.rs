@@ -2,12 +2,14 @@
 //! transaction and entry, and turning traps into deterministic error results.
 
 use super::backend::CallError;
-use super::engine::Limits;
 use super::backend::HostError;
+use super::engine::Limits;
 use super::guest::{GuestFault, GuestState, bindings, call_hook, machine_failed};
 use super::state::Txn;
 use super::wasi::{self, EntrySource};
-use wasmraft_sdk::contract::{Action, ApplierError, Encoding, HttpOutcome, HttpRequest, HttpResponse, Info, Meta, Payload};
+use wasmraft_sdk::contract::{
+    Action, ApplierError, Encoding, HttpOutcome, HttpRequest, HttpResponse, Info, Meta, Payload,
+};
 use wasmtime::component::ResourceTable;
 use wasmtime::{Engine, ResourceLimiter, Store, Trap};
 use wasmtime_wasi::I32Exit;
@@ -141,13 +143,16 @@ impl Instance {
 
     pub(super) fn apply(&mut self, meta: Meta, command: Payload, txn: &mut Txn) -> CallResult<Vec<u8>> {
         let payload = to_wit_payload(command);
-        let result = self.run(CallInput::new(meta), txn, |b, s, m| b.wasmraft_applier_state_machine().call_apply(s, m, &payload))?;
+        let result = self
+            .run(CallInput::new(meta), txn, |b, s, m| b.wasmraft_applier_state_machine().call_apply(s, m, &payload))?;
         Ok(refused_as_error(result))
     }
 
     pub(super) fn migrate(&mut self, meta: Meta, previous: &Info, txn: &mut Txn) -> CallResult<()> {
         let previous = wit::ModuleInfo { name: previous.name.clone(), version: previous.version.clone() };
-        let result = self.run(CallInput::new(meta), txn, |b, s, m| b.wasmraft_applier_state_machine().call_migrate(s, m, &previous))?;
+        let result = self.run(CallInput::new(meta), txn, |b, s, m| {
+            b.wasmraft_applier_state_machine().call_migrate(s, m, &previous)
+        })?;
         Ok(refused_as_error(result))
     }
 
@@ -182,10 +187,13 @@ impl Instance {
         let outcome = match outcome {
             HttpOutcome::Applied(bytes) => wit_http::Outcome::Applied(bytes),
             HttpOutcome::Answered(bytes) => wit_http::Outcome::Answered(bytes),
-            HttpOutcome::Failed(e) => wit_http::Outcome::Failed(wit::ApplierError { code: e.code, message: e.message, body: e.body }),
+            HttpOutcome::Failed(e) => {
+                wit_http::Outcome::Failed(wit::ApplierError { code: e.code, message: e.message, body: e.body })
+            }
         };
         let meta = Meta { index: 0, term: 0, timestamp_ns: 0, caller: None, entropy: [0; 32] };
-        let response = self.detached(meta, |b, s, _| b.wasmraft_applier_http_handler().call_render(s, encoding, &outcome))?;
+        let response =
+            self.detached(meta, |b, s, _| b.wasmraft_applier_http_handler().call_render(s, encoding, &outcome))?;
         Ok(response.map(from_wit_response))
     }
 
@@ -196,7 +204,8 @@ impl Instance {
 
     pub(super) fn query(&mut self, meta: Meta, query: Payload, txn: &mut Txn) -> CallResult<Vec<u8>> {
         let payload = to_wit_payload(query);
-        let result = self.run(CallInput::new(meta), txn, |b, s, m| b.wasmraft_applier_state_machine().call_query(s, m, &payload))?;
+        let result = self
+            .run(CallInput::new(meta), txn, |b, s, m| b.wasmraft_applier_state_machine().call_query(s, m, &payload))?;
         Ok(refused_as_error(result))
     }
 }
@@ -239,7 +248,6 @@ fn trap_error(err: &wasmtime::Error, panic: Option<String>, budget: u64) -> Appl
     }
 }
 
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -249,7 +257,9 @@ mod tests {
     #[test]
     fn a_failure_of_this_machine_is_no_outcome() {
         let refused = wasmtime::Error::new(std::io::Error::from_raw_os_error(12)).context("making memory accessible");
-        assert!(matches!(classify(&refused, None, 1), Err(HostError::Call(m)) if m.contains("making memory accessible")));
+        assert!(
+            matches!(classify(&refused, None, 1), Err(HostError::Call(m)) if m.contains("making memory accessible"))
+        );
         let errno = wasmtime::Error::new(rustix::io::Errno::NOMEM);
         assert!(matches!(classify(&errno, None, 1), Err(HostError::Call(_))));
         // The guest's own doing is an outcome, the same everywhere.

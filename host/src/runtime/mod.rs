@@ -48,19 +48,30 @@ use wasmraft_sdk::contract::{ApplierError, Caller, Info, Meta, Payload};
 pub const RESET_INTERVAL: u64 = 1024;
 
 fn record(d: &ModuleDescriptor, since_index: u64) -> ModuleRecord {
-    ModuleRecord { name: d.name.clone(), version: d.version.clone(), hash: d.hash.clone().unwrap_or_default(), since_index }
+    ModuleRecord {
+        name: d.name.clone(),
+        version: d.version.clone(),
+        hash: d.hash.clone().unwrap_or_default(),
+        since_index,
+    }
 }
 
 /// The rules of replacement, checked the same way on every node: the same applier, and a
 /// newer semver version unless a downgrade is asked for.
-pub fn upgrade_check(active: &ModuleRecord, next: &ModuleDescriptor, allow_downgrade: bool) -> Result<(), ApplierError> {
+pub fn upgrade_check(
+    active: &ModuleRecord,
+    next: &ModuleDescriptor,
+    allow_downgrade: bool,
+) -> Result<(), ApplierError> {
     if next.name != active.name {
         return Err(ApplierError::new(
             "upgrade-refused",
             format!("the module is applier `{}`, but the cluster runs `{}`", next.name, active.name),
         ));
     }
-    let parse = |v: &str| semver::Version::parse(v).map_err(|e| ApplierError::new("upgrade-refused", format!("version `{v}`: {e}")));
+    let parse = |v: &str| {
+        semver::Version::parse(v).map_err(|e| ApplierError::new("upgrade-refused", format!("version `{v}`: {e}")))
+    };
     let (from, to) = (parse(&active.version)?, parse(&next.version)?);
     if to <= from && !allow_downgrade {
         return Err(ApplierError::new(
@@ -232,7 +243,8 @@ impl Runtime {
         let outcome = match upgrade_check(&self.system.module, &to, allow_downgrade) {
             Err(e) => Err(e),
             Ok(()) => {
-                let previous = Info { name: self.system.module.name.clone(), version: self.system.module.version.clone() };
+                let previous =
+                    Info { name: self.system.module.name.clone(), version: self.system.module.version.clone() };
                 let mut txn = Txn::new(self.state.clone());
                 match next.migrate(meta, &previous, &mut txn)? {
                     Ok(()) => {
@@ -246,7 +258,10 @@ impl Runtime {
                     }
                     Err(e) => {
                         let e = e.into_error();
-                        Err(ApplierError::new("migrate-failed", format!("{} {}'s migrate failed: {}", to.name, to.version, e)))
+                        Err(ApplierError::new(
+                            "migrate-failed",
+                            format!("{} {}'s migrate failed: {}", to.name, to.version, e),
+                        ))
                     }
                 }
             }
@@ -281,7 +296,8 @@ impl Reader {
 
     /// As [`Runtime::query`], at this reader's position.
     pub fn query(&self, caller: Option<Caller>, now_ns: u64, query: Payload) -> QueryResult {
-        let meta = Meta { index: self.applied.index, term: self.applied.term, timestamp_ns: now_ns, caller, entropy: [0; 32] };
+        let meta =
+            Meta { index: self.applied.index, term: self.applied.term, timestamp_ns: now_ns, caller, entropy: [0; 32] };
         let mut txn = Txn::read_only(self.state.clone());
         Ok(self.front.query(meta, query, &mut txn)?.map_err(CallError::into_error))
     }

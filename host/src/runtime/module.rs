@@ -2,8 +2,8 @@
 //! hash (in memory, and on disk when given a cache directory), and refusing anything that
 //! is not a wasmraft applier with a message that says what is wrong.
 
-use super::backend::ModuleDescriptor;
 use super::backend::HostError;
+use super::backend::ModuleDescriptor;
 use super::engine::{Limits, OUTSIDE_INSTANCES, deterministic_config};
 use super::guest::{GuestState, add_imports_to_linker, bindings};
 use super::instance::Instance;
@@ -16,8 +16,8 @@ use std::path::PathBuf;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};
 use wasmraft_sdk::contract::{ABI, Info};
-use wasmtime::component::{Component, Linker, types::ComponentItem};
 use wasmtime::Engine;
+use wasmtime::component::{Component, Linker, types::ComponentItem};
 
 /// Modules larger than this are refused before compiling.
 pub const MAX_MODULE_BYTES: usize = 64 << 20;
@@ -82,7 +82,9 @@ pub enum LoadError {
     WrongWorld(Vec<String>),
     #[error("the component does not match the applier world: {0}")]
     Mismatch(String),
-    #[error("the component cannot be instantiated (an export's type differs from the applier world, or its start-up traps): {0}")]
+    #[error(
+        "the component cannot be instantiated (an export's type differs from the applier world, or its start-up traps): {0}"
+    )]
     Instantiate(String),
     #[error("the component's `info` call failed: {0}")]
     InfoFailed(String),
@@ -209,7 +211,15 @@ impl WasmEngine {
         if let Some(dir) = &cache_dir {
             std::fs::create_dir_all(dir)?;
         }
-        Ok(Arc::new(WasmEngine { engine, linker, limits, loaded: Mutex::default(), compiling: Mutex::default(), cache_dir, outside: AtomicU32::new(0) }))
+        Ok(Arc::new(WasmEngine {
+            engine,
+            linker,
+            limits,
+            loaded: Mutex::default(),
+            compiling: Mutex::default(),
+            cache_dir,
+            outside: AtomicU32::new(0),
+        }))
     }
 
     pub fn engine(&self) -> &Engine {
@@ -227,8 +237,14 @@ impl WasmEngine {
 
     /// A fresh instance of `module` for a call outside the log, if fewer than
     /// [`OUTSIDE_INSTANCES`] such calls are running (see the engine's `APPLY_RESERVE`).
-    pub(super) fn instantiate_outside(&self, module: &LoadedModule, index: u64) -> Result<OutsideInstance<'_>, HostError> {
-        let taken = self.outside.fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| (n < OUTSIDE_INSTANCES).then_some(n + 1));
+    pub(super) fn instantiate_outside(
+        &self,
+        module: &LoadedModule,
+        index: u64,
+    ) -> Result<OutsideInstance<'_>, HostError> {
+        let taken = self
+            .outside
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| (n < OUTSIDE_INSTANCES).then_some(n + 1));
         if taken.is_err() {
             return Err(HostError::Busy { limit: OUTSIDE_INSTANCES });
         }
@@ -280,15 +296,22 @@ impl WasmEngine {
         let imports: Vec<String> = ty.imports(&self.engine).map(|(name, _)| name.to_string()).collect();
         let exports: Vec<String> = ty
             .exports(&self.engine)
-            .filter(|(_, item)| matches!(item.ty, ComponentItem::ComponentInstance(_) | ComponentItem::ComponentFunc(_)))
+            .filter(|(_, item)| {
+                matches!(item.ty, ComponentItem::ComponentInstance(_) | ComponentItem::ComponentFunc(_))
+            })
             .map(|(name, _)| name.to_string())
             .collect();
         check_surface(&imports, &exports)?;
 
         let pre = self.linker.instantiate_pre(&component).map_err(|e| LoadError::Mismatch(format!("{e:#}")))?;
         let pre = bindings::ApplierPre::new(pre).map_err(|e| LoadError::Mismatch(format!("{e:#}")))?;
-        let mut module =
-            LoadedModule { hash, info: Info { name: String::new(), version: String::new() }, size_bytes: bytes.len(), imports, pre };
+        let mut module = LoadedModule {
+            hash,
+            info: Info { name: String::new(), version: String::new() },
+            size_bytes: bytes.len(),
+            imports,
+            pre,
+        };
 
         let mut instance = self.instantiate(&module, 0).map_err(|e| LoadError::Instantiate(format!("{e:#}")))?;
         let info = instance
@@ -296,7 +319,10 @@ impl WasmEngine {
             .map_err(|e| LoadError::InfoFailed(e.to_string()))?
             .map_err(|e| LoadError::InfoFailed(e.into_error().to_string()))?;
         if info.name.is_empty() || !info.name.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c)) {
-            return Err(LoadError::BadInfo(format!("name `{}` must be non-empty ASCII letters, digits, `-`, `_` or `.`", info.name)));
+            return Err(LoadError::BadInfo(format!(
+                "name `{}` must be non-empty ASCII letters, digits, `-`, `_` or `.`",
+                info.name
+            )));
         }
         Version::parse(&info.version)
             .map_err(|e| LoadError::BadInfo(format!("version `{}` is not semver: {e}", info.version)))?;
@@ -332,7 +358,9 @@ impl WasmEngine {
                 },
                 // Machine code that is not what was written (a torn write, a bad disk, a
                 // hand) is never run: wasmtime would not notice a changed instruction.
-                None => tracing::warn!(path = %path.display(), "recompiling: cached code is damaged (checksum mismatch)"),
+                None => {
+                    tracing::warn!(path = %path.display(), "recompiling: cached code is damaged (checksum mismatch)")
+                }
             }
         }
         let component = Component::new(&self.engine, bytes).map_err(|e| LoadError::Invalid(format!("{e:#}")))?;

@@ -6,11 +6,11 @@
 //! wasm.
 
 use super::backend::{Backend, CallError, HostError, ModuleDescriptor, Outcome};
-use super::state::{StoreFault, Txn};
 use super::front::{Front, NativeFront};
+use super::state::{StoreFault, Txn};
 use std::marker::PhantomData;
-use std::sync::Arc;
 use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::Arc;
 use wasmraft_sdk::Applier;
 use wasmraft_sdk::contract::{ApplierError, Info, Level, Meta, Payload};
 use wasmraft_sdk::native::{self, Host};

@@ -345,7 +345,10 @@ mod tests {
         t.put(b("d"), b("4")).unwrap();
         assert_eq!(t.get(b"b"), Some(b("20")));
         assert_eq!(t.get(b"c"), None);
-        assert_eq!(t.scan(b"", None, 100), vec![(b("a"), b("1")), (b("b"), b("20")), (b("d"), b("4")), (b("e"), b("5"))]);
+        assert_eq!(
+            t.scan(b"", None, 100),
+            vec![(b("a"), b("1")), (b("b"), b("20")), (b("d"), b("4")), (b("e"), b("5"))]
+        );
         assert_eq!(t.scan(b"b", Some(b"e"), 100).len(), 2);
         assert_eq!(t.scan(b"", None, 2).len(), 2);
         // The base is untouched until commit.

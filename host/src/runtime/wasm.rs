@@ -1,13 +1,13 @@
 //! The wasm backend: applies entries on one long-lived instance (until the runtime resets
 //! it) and answers every query on a fresh instance of its own.
 
+use super::backend::CallError;
 use super::backend::{Backend, HostError, ModuleDescriptor, Outcome};
 use super::front::{Front, WasmFront};
 use super::instance::Instance;
 use super::module::{LoadedModule, WasmEngine};
 use super::state::Txn;
 use std::sync::Arc;
-use super::backend::CallError;
 use wasmraft_sdk::contract::{Info, Meta, Payload};
 
 /// Applies entries with a wasm component. The apply instance lives until the runtime resets

@@ -13,11 +13,11 @@
 
 pub mod server;
 
+use crate::consensus::Outbox;
+use crate::inbox::Event;
 use crate::proto::MAX_MESSAGE;
 use crate::proto::peer::peer_client::PeerClient;
 use crate::proto::peer::{JoinInfo, JoinRequest, PrepareModule, RaftBatch, SnapshotChunk};
-use crate::consensus::Outbox;
-use crate::inbox::Event;
 use crate::snapshot::{SnapshotDir, parse_descriptor};
 use crossbeam_channel::Sender;
 use protobuf::Message as _;
@@ -259,7 +259,8 @@ async fn try_send_snapshot(shared: &Shared, address: &str, message: Message) -> 
             data.truncate(filled);
             sent += filled as u64;
             let last = sent >= size || filled == 0;
-            let chunk = SnapshotChunk { cluster_id, from, message: first.take().unwrap_or_default(), data, last, settings };
+            let chunk =
+                SnapshotChunk { cluster_id, from, message: first.take().unwrap_or_default(), data, last, settings };
             if tx.send(chunk).await.is_err() || last {
                 return Ok(());
             }

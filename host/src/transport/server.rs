@@ -3,15 +3,15 @@
 //! parse or is not addressed to this node is dropped with a log line, and a snapshot is
 //! stepped into Raft only once its whole file has arrived and verified.
 
-use crate::proto::MAX_MESSAGE;
-use crate::proto::peer::peer_server::{Peer, PeerServer};
+use crate::inbox::Event;
 use crate::node::agreement::ConsensusSettings;
 use crate::node::identity::Identity;
+use crate::proto::MAX_MESSAGE;
+use crate::proto::peer::peer_server::{Peer, PeerServer};
 use crate::proto::peer::{Ack, JoinInfo, JoinRequest, PrepareModule, Prepared, RaftBatch, SnapshotChunk};
-use crate::status::StatusBoard;
 use crate::runtime::WasmEngine;
-use crate::inbox::Event;
 use crate::snapshot::{self, SnapshotDir, parse_descriptor};
+use crate::status::StatusBoard;
 use crossbeam_channel::Sender;
 use protobuf::Message as _;
 use raft::eraftpb::{Message, MessageType};
@@ -72,16 +72,23 @@ impl PeerService {
         if let Some(theirs) = settings
             && theirs != self.settings_digest
         {
-            self.log_refusal(from, theirs, format_args!("refused traffic from a node whose consensus settings differ (digest {theirs:016x})"));
+            self.log_refusal(
+                from,
+                theirs,
+                format_args!("refused traffic from a node whose consensus settings differ (digest {theirs:016x})"),
+            );
             return Err(Status::failed_precondition(format!(
                 "node {} runs with other consensus settings than node {from} (digests {:016x} and {theirs:016x}): every node \
                  of a cluster must run the same wasmraft build with the same --fuel and --memory-mib",
-                self.id,
-                self.settings_digest
+                self.id, self.settings_digest
             )));
         }
         if cluster_id != self.cluster_id {
-            self.log_refusal(from, cluster_id, format_args!("refused traffic from cluster {cluster_id:016x}; this is {:016x}", self.cluster_id));
+            self.log_refusal(
+                from,
+                cluster_id,
+                format_args!("refused traffic from cluster {cluster_id:016x}; this is {:016x}", self.cluster_id),
+            );
             return Err(Status::permission_denied(format!(
                 "this node belongs to cluster {:016x}, not {cluster_id:016x}",
                 self.cluster_id
@@ -177,7 +184,9 @@ impl Peer for PeerService {
         let id = request.into_inner().id;
         let (consensus, setup) = (self.status.consensus(), self.status.setup());
         if setup.members.removed.contains(&id) {
-            return Err(Status::failed_precondition(format!("node id {id} was removed from this cluster; ids are never reused")));
+            return Err(Status::failed_precondition(format!(
+                "node id {id} was removed from this cluster; ids are never reused"
+            )));
         }
         if !consensus.voters.contains(&id) && !consensus.learners.contains(&id) {
             return Err(Status::failed_precondition(format!(
@@ -186,8 +195,9 @@ impl Peer for PeerService {
                 self.id
             )));
         }
-        let bootstrap_module =
-            tokio::fs::read(&self.bootstrap_module).await.map_err(|e| Status::internal(format!("reading the first module: {e}")))?;
+        let bootstrap_module = tokio::fs::read(&self.bootstrap_module)
+            .await
+            .map_err(|e| Status::internal(format!("reading the first module: {e}")))?;
         Ok(Response::new(JoinInfo {
             cluster_id: self.cluster_id,
             cluster_name: self.identity.cluster_name.clone(),
@@ -211,7 +221,11 @@ impl Peer for PeerService {
     }
 }
 
-async fn receive_file(path: &std::path::Path, first: SnapshotChunk, stream: &mut Streaming<SnapshotChunk>) -> Result<(), String> {
+async fn receive_file(
+    path: &std::path::Path,
+    first: SnapshotChunk,
+    stream: &mut Streaming<SnapshotChunk>,
+) -> Result<(), String> {
     let mut file = tokio::fs::File::create(path).await.map_err(|e| e.to_string())?;
     let mut chunk = first;
     let mut total = 0u64;

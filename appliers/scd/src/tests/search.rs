@@ -43,7 +43,16 @@ fn extent(place: usize, start: Option<Nanos>, end: Option<Nanos>, lo: f64, hi: f
 fn searches_return_exactly_the_overlapping_oirs() {
     let mut dss = Dss::new();
     let mut rng = Rng(0x5eed);
-    let lengths = [minutes(5), minutes(50), minutes(60), minutes(61), minutes(200), minutes(60 * 23), minutes(60 * 30), minutes(60 * 96)];
+    let lengths = [
+        minutes(5),
+        minutes(50),
+        minutes(60),
+        minutes(61),
+        minutes(200),
+        minutes(60 * 23),
+        minutes(60 * 30),
+        minutes(60 * 96),
+    ];
     let mut made: Vec<Made> = Vec::new();
     let mut ovns: Vec<String> = Vec::new();
     for n in 0..160u32 {
@@ -65,7 +74,8 @@ fn searches_return_exactly_the_overlapping_oirs() {
         let lo = rng.below(450) as f64;
         let hi = lo + rng.below(60) as f64;
         let area = extent(place, start, end, lo, hi);
-        let (status, reply) = dss.post(USS1, "/dss/v1/operational_intent_references/query", &json!({"area_of_interest": area}));
+        let (status, reply) =
+            dss.post(USS1, "/dss/v1/operational_intent_references/query", &json!({"area_of_interest": area}));
         assert_eq!(status, 200, "{reply}");
         let found: Vec<&str> =
             reply["operational_intent_references"].as_array().unwrap().iter().map(|r| str_of(&r["id"])).collect();
