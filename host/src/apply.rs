@@ -3,6 +3,7 @@
 //! read threads, installs snapshots received from the leader, and asks for a snapshot of
 //! its own every `snapshot_interval` entries.
 
+use crate::entry::now_ns;
 use crate::entry::{EntryContext, EntryData, entry_time};
 use crate::inbox::{ApplyTask, Event, QueryAnswer};
 use crate::membership::{MemberBook, MembershipOutput};
@@ -15,7 +16,7 @@ use protobuf::Message as _;
 use raft::eraftpb::{ConfChange, ConfChangeSingle, ConfChangeV2, ConfState, Entry, EntryType, SnapshotMetadata};
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 use wasmraft_sdk::contract::{ApplierError, Caller, Meta, Payload};
 
 type QueryReply = tokio::sync::oneshot::Sender<Result<QueryAnswer, ProposeError>>;
@@ -85,10 +86,6 @@ fn answer(reader: &Reader, payload: Payload, caller: Option<Caller>) -> Result<Q
         Err(busy @ HostError::Busy { .. }) => Err(ProposeError::Busy(busy.to_string())),
         Err(e) => Err(ProposeError::Halted(e.to_string())),
     }
-}
-
-fn now_ns() -> u64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_nanos() as u64)
 }
 
 /// Stops the node: applying cannot continue here, and guessing an outcome would diverge.

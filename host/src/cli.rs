@@ -1,5 +1,6 @@
 //! The `wasmraft` command line.
 
+use crate::entry::now_ns;
 use crate::http::dev;
 use crate::node::config::ServeArgs;
 use crate::proto::client::client_client::ClientClient;
@@ -15,7 +16,6 @@ use serde_json::{Value, json};
 use std::io::{BufRead, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::time::{SystemTime, UNIX_EPOCH};
 use wasmraft_sdk::contract::{ApplierError, Meta, Payload};
 
 #[derive(Parser)]
@@ -468,10 +468,6 @@ fn inspect(path: &PathBuf, limits: Limits) -> anyhow::Result<()> {
 enum Line {
     Apply(Value),
     Query(Value),
-}
-
-fn now_ns() -> u64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_nanos() as u64)
 }
 
 fn entropy() -> anyhow::Result<[u8; 32]> {

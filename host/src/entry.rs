@@ -121,6 +121,12 @@ impl EntryContext {
     }
 }
 
+/// This machine's clock in ns since the Unix epoch: what a node stamps on what it proposes
+/// (0 before 1970).
+pub fn now_ns() -> u64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos() as u64)
+}
+
 /// How far an entry's time may lie from the clock of the leader that took it into its log,
 /// either way. A proposer's time outside this is moved to its edge, so one node with a
 /// fast or slow clock cannot move the cluster's time (and every expiry computed from it)

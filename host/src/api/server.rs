@@ -8,6 +8,7 @@
 //! that it may or may not have applied.
 
 use super::members_of;
+use crate::entry::now_ns;
 use crate::entry::{EntryData, ProposalId, ProposedCommand, ProposedUpgrade};
 use crate::inbox::{ApplyTask, Event, QueryAnswer};
 use crate::proposals::{Applied, Proposals, ProposeError};
@@ -24,7 +25,7 @@ use crate::status::StatusBoard;
 use crate::transport;
 use crossbeam_channel::Sender;
 use std::sync::Arc;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 use tokio::sync::oneshot;
 use tonic::metadata::MetadataMap;
 use tonic::{Code, Request, Response, Status};
@@ -103,10 +104,6 @@ pub(super) fn status_of(e: ProposeError) -> Status {
         ProposeError::Halted(_) => Code::Internal,
     };
     Status::new(code, e.to_string())
-}
-
-fn now_ns() -> u64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_nanos() as u64)
 }
 
 fn entropy() -> Result<[u8; 32], Status> {

@@ -18,6 +18,7 @@ pub mod logger;
 #[cfg(test)]
 mod tests;
 
+use crate::entry::now_ns;
 use crate::entry::{EntryContext, ProposalId, UPGRADE_TAG};
 use crate::inbox::{ApplyTask, Event};
 use crate::log::{LogError, Persist, RaftLog};
@@ -87,10 +88,6 @@ pub struct Consensus<O: Outbox> {
     /// As of the last conf change applied: what membership changes are checked against.
     members: MemberBook,
     snapshots: Arc<SnapshotDir>,
-}
-
-fn now_ns() -> u64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos() as u64)
 }
 
 /// A ReadIndex round's context: the node's id, then its sequence number. raft-rs's leader
