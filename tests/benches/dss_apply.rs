@@ -86,10 +86,15 @@ fn create(i: usize, volume: Value) -> Payload {
     )
 }
 
+/// The caller `handled` names; `apply` checks its scopes again.
+fn uss1() -> Caller {
+    Caller { subject: "uss1".into(), scopes: vec![SC.into()] }
+}
+
 /// Entry `i` (numbered across rounds) and its meta.
 fn entry(i: usize, rng: &mut Rng, command: Payload) -> (Meta, Payload) {
     let index = i as u64 + 1;
-    (meta(index, T0 + index * 1_000, rng), command)
+    (Meta { caller: Some(uss1()), ..meta(index, T0 + index * 1_000, rng) }, command)
 }
 
 /// Create `i` in a square of its own, 0.03° (~3 km) from the next: no two share a cell.
@@ -137,7 +142,7 @@ fn query_cost(runtime: &Runtime, band: usize, window: (u64, u64)) -> Stats {
     let body = json!({"area_of_interest": volume(CONGESTED.0, CONGESTED.1, band, window)});
     let query =
         handled(Request::new("POST", "/dss/v1/operational_intent_references/query").with_body(body.to_string()));
-    let caller = Caller { subject: "uss1".into(), scopes: vec![SC.into()] };
+    let caller = uss1();
     bench::time(ROUNDS, QUERIES, |_| {
         for _ in 0..QUERIES {
             runtime.query(Some(caller.clone()), T0, query.clone()).expect("no host failure").expect("answered");

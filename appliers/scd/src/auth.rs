@@ -1,10 +1,12 @@
 //! Who may call what: the scope options of each route, checked as the reference's generated
 //! router does before any handler runs (401 without verified credentials, 403 without the
-//! scopes of at least one option).
+//! scopes of at least one option). `apply` and `query` check them again, per command and
+//! query, since the host's client API proposes and reads without going through `handle`.
 
+use crate::api::{Command, Query};
 use crate::render::error;
-use wasmraft_sdk::Caller;
 use wasmraft_sdk::http::{Request, Response};
+use wasmraft_sdk::{Caller, Error};
 
 pub const SC: &str = "utm.strategic_coordination";
 pub const CMSA: &str = "utm.conformance_monitoring_sa";
@@ -31,31 +33,66 @@ pub const VALIDATE_OAUTH: Options = &[&[ISA_READ], &[ISA_WRITE]];
 pub const POOL: Options = &[&[POOL_READ]];
 pub const HEARTBEAT: Options = &[&[HEARTBEAT_WRITE]];
 
+const MISSING_TOKEN: &str = "Missing access token";
+
 /// The caller, if it holds every scope of one of `options`; else the 401 or 403 to answer.
 pub fn authorize(request: &Request, options: Options) -> Result<&Caller, Response> {
     let Some(caller) = &request.caller else {
-        let why = request.auth_error.as_deref().unwrap_or("Missing access token");
-        return Err(error(401, why));
+        return Err(error(401, request.auth_error.as_deref().unwrap_or(MISSING_TOKEN)));
     };
+    missing_scopes(caller, options).map(|()| caller).map_err(|why| error(403, &why))
+}
+
+/// [`authorize`] for `apply` and `query`. The SDK has no code for a 401, so a missing caller
+/// is a permission-denied too (as it answers over HTTP, 403).
+pub fn check(caller: Option<&Caller>, options: Options) -> Result<(), Error> {
+    let caller = caller.ok_or_else(|| Error::permission_denied(MISSING_TOKEN))?;
+    missing_scopes(caller, options).map_err(Error::permission_denied)
+}
+
+/// `Ok` if `caller` holds every scope of one of `options`; else the reference's 403 message.
+fn missing_scopes(caller: &Caller, options: Options) -> Result<(), String> {
     let mut failures = Vec::new();
     for (i, option) in options.iter().enumerate() {
         let missing: Vec<&str> = option.iter().copied().filter(|s| !caller.has_scope(s)).collect();
         if missing.is_empty() {
-            return Ok(caller);
+            return Ok(());
         }
         failures.push(format!("AuthOption[{i}]: {}", missing.join(", ")));
     }
     let expected: Vec<String> =
         options.iter().map(|option| format!("[Authority: ({})]", option.join(" AND "))).collect();
-    Err(error(
-        403,
-        &format!(
-            "Access token missing scopes ({}) while expecting {} and got {}",
-            failures.join(" ; "),
-            expected.join(" OR "),
-            caller.scopes.join(", ")
-        ),
+    Err(format!(
+        "Access token missing scopes ({}) while expecting {} and got {}",
+        failures.join(" ; "),
+        expected.join(" OR "),
+        caller.scopes.join(", ")
     ))
+}
+
+/// The options of the route that proposes `command`; `None` for the eviction, which the
+/// leader proposes as housekeeping, without a caller, and which only removes what expired.
+pub fn of_command(command: &Command) -> Option<Options> {
+    Some(match command {
+        Command::PutOir(_) => OIR_PUT,
+        Command::DeleteOir { .. } => OIR,
+        Command::PutConstraint(_) | Command::DeleteConstraint { .. } => CONSTRAINT_WRITE,
+        Command::PutSubscription(_) | Command::DeleteSubscription { .. } => SUBSCRIPTION,
+        Command::SetAvailability(_) => AVAILABILITY_WRITE,
+        Command::RecordHeartbeat(_) => HEARTBEAT,
+        Command::Evict => return None,
+    })
+}
+
+/// The options of the route that reads with `query`.
+pub fn of_query(query: &Query) -> Options {
+    match query {
+        Query::GetOir { .. } | Query::QueryOirs { .. } => OIR,
+        Query::GetConstraint { .. } | Query::QueryConstraints { .. } => CONSTRAINT_READ,
+        Query::GetSubscription { .. } | Query::QuerySubscriptions { .. } => SUBSCRIPTION,
+        Query::GetAvailability { .. } => AVAILABILITY_READ,
+        Query::DssInstances => POOL,
+    }
 }
 
 #[cfg(test)]

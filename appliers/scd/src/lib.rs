@@ -59,6 +59,10 @@ impl Applier for Scd {
     type QueryOutput = QueryOutput;
 
     fn apply(ctx: &mut Ctx, command: Command) -> Result<Output, Error> {
+        // Its route's scopes, checked again: the host's client API proposes without `handle`.
+        if let Some(options) = auth::of_command(&command) {
+            auth::check(ctx.caller(), options)?;
+        }
         match command {
             Command::PutOir(put) => oir::put(ctx, put),
             Command::DeleteOir { id, ovn } => oir::delete(ctx, id, &ovn),
@@ -73,6 +77,8 @@ impl Applier for Scd {
     }
 
     fn query(ctx: &Ctx, query: Query) -> Result<QueryOutput, Error> {
+        // Its route's scopes, checked again: the host's client API reads without `handle`.
+        auth::check(ctx.caller(), auth::of_query(&query))?;
         match query {
             Query::GetOir { id } => oir::get(ctx, id),
             Query::QueryOirs { area } => oir::query(ctx, &area),

@@ -19,7 +19,7 @@ use crate::store::{Availabilities, OIRS, OirRecord, SUBSCRIPTIONS, SubscriptionR
 use crate::subscription;
 use crate::volume::{self, Required};
 use wasmraft_sdk::http::{Handled, Request};
-use wasmraft_sdk::{Ctx, Error, Id};
+use wasmraft_sdk::{Caller, Ctx, Error, Id};
 
 // ---- Requests (on the node that took them) ----
 
@@ -27,16 +27,20 @@ pub fn handle_put(request: &Request, id: &str, ovn: Option<&str>) -> Reply {
     let caller = auth::authorize(request, auth::OIR_PUT)?;
     let params: PutOperationalIntentReferenceParameters = body(request)?;
     let put = validate_put(request, id, ovn, params).map_err(bad_request)?;
-    if put.state.is_off_nominal() && !caller.has_scope(CMSA) {
-        return Err(error(
-            403,
-            &format!(
-                "Missing `{CMSA}` Conformance Monitoring for Situational Awareness scope to transition to CMSA state: {} (see SCD0100)",
-                put.state.as_str()
-            ),
-        ));
-    }
+    check_off_nominal(Some(caller), put.state).map_err(|e| error(403, e.message()))?;
     Ok(Handled::Propose(Command::PutOir(put)))
+}
+
+/// Only a CMSA caller may declare an off-nominal state; checked in `handle` (after the body,
+/// as the reference does) and again in `apply`, for puts proposed without `handle`.
+fn check_off_nominal(caller: Option<&Caller>, state: OirState) -> Result<(), Error> {
+    if state.is_off_nominal() && !caller.is_some_and(|c| c.has_scope(CMSA)) {
+        return Err(Error::permission_denied(format!(
+            "Missing `{CMSA}` Conformance Monitoring for Situational Awareness scope to transition to CMSA state: {} (see SCD0100)",
+            state.as_str()
+        )));
+    }
+    Ok(())
 }
 
 /// The reference's `validateAndReturnOIRUpsertParams`, in its order.
@@ -206,6 +210,7 @@ fn attach(
 }
 
 pub fn put(ctx: &mut Ctx, put: PutOir) -> Result<Output, Error> {
+    check_off_nominal(ctx.caller(), put.state)?;
     let manager = manager(ctx)?;
     let now = now(ctx);
     let old = OIRS.get(ctx, put.id)?;

@@ -6,6 +6,7 @@ mod constraint;
 mod expiry;
 mod notify;
 mod oir;
+mod scopes;
 mod search;
 mod service;
 mod subscription;
