@@ -6,7 +6,8 @@
 //! - [`apply`]: the apply thread, which runs [`runtime`] (the deterministic wasm runtime);
 //! - [`log`]: the write-ahead log; [`snapshot`]: snapshot files; [`membership`]: member addresses and changes;
 //!   [`durable`]: how every other file is replaced;
-//! - [`transport`]: peer gRPC; [`api`]: the client API; [`proto`]: both protocols;
+//! - [`transport`]: peer gRPC; [`api`]: the client API and who may call it; [`proto`]: both protocols;
+//! - [`tls`]: certificates, the doors' TLS and who a certificate names;
 //! - [`http`]: the HTTP front door, which hands requests to the module;
 //! - [`inbox`], [`proposals`], [`status`], [`entry`]: what the threads share;
 //! - [`cli`]: the `wasmraft` command.
@@ -27,4 +28,5 @@ pub mod proto;
 pub mod runtime;
 pub mod snapshot;
 pub mod status;
+pub mod tls;
 pub mod transport;

@@ -12,7 +12,7 @@ pub const FILE: &str = "members.json";
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct MemberBook {
-    /// Member id -> HOST:PORT, for peers and clients alike.
+    /// Member id -> HOST:PORT of its peer door.
     pub addresses: BTreeMap<u64, String>,
     /// Ids removed from the cluster: refused if proposed again.
     pub removed: BTreeSet<u64>,

@@ -87,4 +87,20 @@ impl StatusBoard {
     pub fn applied(&self) -> Applied {
         lock(&self.applied).clone()
     }
+
+    /// Whether `id` is in the cluster as this node knows it: a voter, a learner, or a
+    /// member with an address (a joining node knows the members' addresses before the log
+    /// tells it who votes), and not removed. Cheap: nothing is copied.
+    pub fn is_member(&self, id: u64) -> bool {
+        let setup = lock(&self.setup);
+        if setup.members.removed.contains(&id) {
+            return false;
+        }
+        if setup.members.addresses.contains_key(&id) {
+            return true;
+        }
+        drop(setup);
+        let c = lock(&self.consensus);
+        c.voters.contains(&id) || c.learners.contains(&id)
+    }
 }

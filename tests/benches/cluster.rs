@@ -12,7 +12,7 @@ use tonic::transport::Channel;
 use wasmraft::proto::client::client_client::ClientClient;
 use wasmraft::proto::client::{Consistency, Encoding, QueryRequest};
 use wasmraft_tests::Rng;
-use wasmraft_tests::cluster::{Cluster, propose, put_command, query_with, upgrade};
+use wasmraft_tests::cluster::{Access, Cluster, propose, put_command, query_with, upgrade};
 use wasmraft_tests::{module_bytes, padded};
 
 const VALUE: usize = 256;
@@ -42,7 +42,7 @@ fn report(what: &str, mut latencies: Vec<Duration>, elapsed: Duration) {
 /// random keys (of `KEYS`, drawn from seed `seed + c`) until `total` operations in all, or
 /// `stop`; every latency, and the time it all took.
 async fn drive<F, Fut>(
-    endpoints: Vec<String>,
+    endpoints: Vec<Access>,
     seed: u64,
     clients: usize,
     total: usize,
@@ -60,7 +60,7 @@ where
             let (next, stop, op) = (next.clone(), stop.clone(), op.clone());
             let endpoint = endpoints[c % endpoints.len()].clone();
             tokio::spawn(async move {
-                let client = ClientClient::connect(format!("http://{endpoint}")).await.expect("connect");
+                let client = endpoint.connect().await.expect("connect");
                 let mut rng = Rng(seed + c as u64);
                 let mut latencies = Vec::new();
                 while next.fetch_add(1, Ordering::Relaxed) < total && !stop.load(Ordering::Relaxed) {
@@ -81,12 +81,12 @@ where
 }
 
 async fn puts(cluster: &Cluster, leader: u64, clients: usize, total: usize) -> (Vec<Duration>, Duration) {
-    puts_until(cluster.endpoint(leader).to_string(), clients, total, Arc::new(AtomicBool::new(false))).await
+    puts_until(cluster.endpoint(leader), clients, total, Arc::new(AtomicBool::new(false))).await
 }
 
 /// `clients` concurrent writers to `endpoint`, until `total` puts or `stop`.
 async fn puts_until(
-    endpoint: String,
+    endpoint: Access,
     clients: usize,
     total: usize,
     stop: Arc<AtomicBool>,
@@ -99,7 +99,7 @@ async fn puts_until(
 
 /// `clients` concurrent readers spread over all nodes, `total` gets.
 async fn gets(cluster: &Cluster, consistency: Consistency, clients: usize, total: usize) -> (Vec<Duration>, Duration) {
-    let endpoints = cluster.ids().into_iter().map(|id| cluster.endpoint(id).to_string()).collect();
+    let endpoints = cluster.ids().into_iter().map(|id| cluster.endpoint(id)).collect();
     // Other seeds than the writers': about a third of the keys read exist.
     drive(endpoints, 1000, clients, total, Arc::new(AtomicBool::new(false)), move |mut client, key| async move {
         let request = QueryRequest {
@@ -120,7 +120,7 @@ async fn gets(cluster: &Cluster, consistency: Consistency, clients: usize, total
 async fn upgrade_pauses(cluster: &Cluster, leader: u64, rounds: usize) -> (Vec<Duration>, Vec<Duration>, Duration) {
     let follower = cluster.ids().into_iter().find(|&id| id != leader).unwrap();
     let stop = Arc::new(AtomicBool::new(false));
-    let load = tokio::spawn(puts_until(cluster.endpoint(leader).to_string(), 64, usize::MAX, stop.clone()));
+    let load = tokio::spawn(puts_until(cluster.endpoint(leader), 64, usize::MAX, stop.clone()));
     tokio::time::sleep(Duration::from_millis(500)).await;
     for round in 0..rounds {
         let (name, downgrade) = if round % 2 == 0 { ("kv2", false) } else { ("kv", true) };
@@ -152,8 +152,8 @@ async fn upgrade_pauses(cluster: &Cluster, leader: u64, rounds: usize) -> (Vec<D
 /// while one client writes; the time to its next acknowledged write.
 async fn failover(cluster: &mut Cluster, graceful: bool) -> Duration {
     let leader = cluster.leader(Duration::from_secs(15)).await;
-    let endpoints: Vec<String> =
-        cluster.ids().into_iter().filter(|&id| id != leader).map(|id| cluster.endpoint(id).to_string()).collect();
+    let endpoints: Vec<Access> =
+        cluster.ids().into_iter().filter(|&id| id != leader).map(|id| cluster.endpoint(id)).collect();
     let killed = Instant::now();
     if graceful {
         cluster.terminate(leader);
@@ -164,8 +164,7 @@ async fn failover(cluster: &mut Cluster, graceful: bool) -> Duration {
     let acked = loop {
         let endpoint = &endpoints[turn % endpoints.len()];
         turn += 1;
-        if let Ok(mut client) =
-            wasmraft::proto::client::client_client::ClientClient::connect(format!("http://{endpoint}")).await
+        if let Ok(mut client) = endpoint.connect().await
             && propose(&mut client, put_command("failover", "x"), Duration::from_millis(500)).await.is_ok()
         {
             break killed.elapsed();

@@ -20,8 +20,8 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
-use wasmraft::proto::client::StatusRequest;
-use wasmraft::proto::client::client_client::ClientClient;
+use wasmraft::proto::peer::JoinRequest;
+use wasmraft::proto::peer::peer_client::PeerClient;
 use wasmraft_tests::cluster::Cluster;
 use wasmraft_tests::delay::{self, Delay, Proxy};
 use wasmraft_tests::http::{HttpClient, auth_flags, now_secs, rfc3339, token};
@@ -178,18 +178,20 @@ fn start(delay: Option<Delay>, args: &[&str]) -> (Cluster, Option<Doors>) {
     let cluster = Cluster::start_routed(3, "scd", true, args, |node| doors[&node.id].clone());
     // The nodes try their peers until the proxy is up (their transport retries refusals).
     let routes: Vec<(String, String)> =
-        doors.iter().map(|(id, door)| (door.clone(), cluster.endpoint(*id).to_string())).collect();
+        doors.iter().map(|(id, door)| (door.clone(), cluster.peer_address(*id).to_string())).collect();
     let proxy = Proxy::start(delay, &routes);
     (cluster, Some(Doors { doors, _proxy: proxy }))
 }
 
-/// `ROUND_TRIPS` status calls to `address` on one connection (after a few to open it).
+/// `ROUND_TRIPS` peer calls to the peer door at `address` on one connection (after a few
+/// to open it): a `Join` for an id that is no member, which the node refuses at once.
 async fn round_trips(address: &str) -> Vec<Duration> {
-    let mut client = ClientClient::connect(format!("http://{address}")).await.expect("a gRPC connection");
+    let mut client = PeerClient::connect(format!("http://{address}")).await.expect("a gRPC connection");
     let mut took = Vec::new();
     for call in 0..ROUND_TRIPS + 5 {
         let t = Instant::now();
-        client.status(StatusRequest {}).await.expect("status");
+        let refused = client.join(JoinRequest { id: u64::MAX }).await;
+        assert!(refused.is_err(), "no node joins as {}", u64::MAX);
         if call >= 5 {
             took.push(t.elapsed());
         }
@@ -203,9 +205,9 @@ async fn measure_round_trips(cluster: &Cluster, doors: &BTreeMap<u64, String>) {
     let (mut delayed, mut direct) = (Vec::new(), Vec::new());
     for (id, door) in doors {
         delayed.extend(round_trips(door).await);
-        direct.extend(round_trips(cluster.endpoint(*id)).await);
+        direct.extend(round_trips(cluster.peer_address(*id)).await);
     }
-    println!("peer round trip (gRPC status call, {} per node), through the delay: {}", ROUND_TRIPS, summary(delayed));
+    println!("peer round trip (a peer gRPC call, {} per node), through the delay: {}", ROUND_TRIPS, summary(delayed));
     println!("{:<62}direct: {}", "", summary(direct));
 }
 

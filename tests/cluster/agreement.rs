@@ -4,7 +4,7 @@
 //! its data directory, and by its peers when it connects; the others go on committing.
 
 use std::time::Duration;
-use wasmraft_tests::cluster::{Cluster, put_anywhere};
+use wasmraft_tests::cluster::{Access, Cluster, put_anywhere};
 
 const OTHER_FUEL: &str = "5000000";
 
@@ -12,7 +12,7 @@ const OTHER_FUEL: &str = "5000000";
 async fn a_node_with_other_consensus_settings_is_refused() {
     let mut cluster = Cluster::start(3, &[]);
     cluster.leader(Duration::from_secs(10)).await;
-    let endpoints: Vec<String> = cluster.ids().iter().map(|&id| cluster.endpoint(id).to_string()).collect();
+    let endpoints: Vec<Access> = cluster.ids().iter().map(|&id| cluster.endpoint(id)).collect();
     put_anywhere(&endpoints, 0, "before", "1", Duration::from_secs(10)).await.expect("a write before");
 
     // Restarted with another --fuel, a node refuses to start and says what differs.

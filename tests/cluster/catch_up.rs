@@ -4,14 +4,14 @@
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
 use std::time::{Duration, Instant};
-use wasmraft_tests::cluster::{Cluster, assert_acked_present, write_load};
+use wasmraft_tests::cluster::{Access, Cluster, assert_acked_present, write_load};
 
 const WRITES: usize = 10_000;
 
 async fn catch_up(cluster: &mut Cluster) -> wasmraft_tests::cluster::Load {
     cluster.leader(Duration::from_secs(10)).await;
     cluster.stop(3);
-    let endpoints: Vec<String> = cluster.endpoints().into_iter().take(2).collect();
+    let endpoints: Vec<Access> = cluster.endpoints().into_iter().take(2).collect();
     let load = write_load(endpoints, "catchup", 32, Arc::new(AtomicBool::new(false)), Some(WRITES)).await;
     assert_eq!(load.acked.len(), WRITES, "{} writes abandoned", load.abandoned);
     cluster.spawn(3);
@@ -59,8 +59,8 @@ async fn a_follower_back_from_a_crash_hears_its_leader_at_once_and_no_election_h
     let leader = cluster.leader(Duration::from_secs(10)).await;
     let follower = cluster.ids().into_iter().find(|&id| id != leader).unwrap();
     let term = cluster.status(leader).await.unwrap().term;
-    let endpoints: Vec<String> =
-        cluster.ids().into_iter().filter(|&id| id != follower).map(|id| cluster.endpoint(id).to_string()).collect();
+    let endpoints: Vec<Access> =
+        cluster.ids().into_iter().filter(|&id| id != follower).map(|id| cluster.endpoint(id)).collect();
     let stop = Arc::new(AtomicBool::new(false));
     let load = tokio::spawn(write_load(endpoints, "back", 16, stop.clone(), None));
     tokio::time::sleep(Duration::from_secs(1)).await;

@@ -11,7 +11,7 @@ use wasmraft::runtime::Limits;
 use wasmraft_tests::cluster::{Cluster, Code, output, propose, put_anywhere, put_command};
 
 async fn peer_client(cluster: &Cluster, id: u64) -> PeerClient<tonic::transport::Channel> {
-    PeerClient::connect(format!("http://{}", cluster.endpoint(id))).await.expect("peer port")
+    PeerClient::connect(format!("http://{}", cluster.peer_address(id))).await.expect("peer port")
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -55,7 +55,7 @@ async fn garbled_peer_traffic_is_dropped_and_the_cluster_carries_on() {
     assert_eq!(refused.code(), Code::InvalidArgument);
 
     // Not even HTTP/2.
-    let mut raw = std::net::TcpStream::connect(cluster.endpoint(1)).unwrap();
+    let mut raw = std::net::TcpStream::connect(cluster.peer_address(1)).unwrap();
     raw.write_all(&[0x16, 0x03, 0x01, 0xFF, 0xFF, 0, 1, 2, 3]).unwrap();
     drop(raw);
 

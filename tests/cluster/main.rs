@@ -13,5 +13,6 @@ mod faults;
 mod front_door;
 mod membership;
 mod reads;
+mod security;
 mod soak;
 mod upgrades;

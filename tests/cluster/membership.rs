@@ -8,13 +8,13 @@ use std::time::{Duration, Instant};
 use wasmraft::proto::client::member_change::Change;
 use wasmraft::proto::client::{AddLearner, MemberChangeResponse, Promote, Remove};
 use wasmraft_tests::cluster::{
-    Cluster, Load, assert_acked_present, change_members, change_members_until, transfer_leader, write_load,
+    Access, Cluster, Load, assert_acked_present, change_members, change_members_until, transfer_leader, write_load,
 };
 
 /// Writes through nodes `through` until the returned flag is set.
 fn start_load(cluster: &Cluster, through: &[u64], prefix: &str) -> (Arc<AtomicBool>, tokio::task::JoinHandle<Load>) {
     let stop = Arc::new(AtomicBool::new(false));
-    let endpoints: Vec<String> = through.iter().map(|&id| cluster.endpoint(id).to_string()).collect();
+    let endpoints: Vec<Access> = through.iter().map(|&id| cluster.endpoint(id)).collect();
     let (flag, prefix) = (stop.clone(), prefix.to_string());
     (stop, tokio::spawn(async move { write_load(endpoints, &prefix, 8, flag, None).await }))
 }

@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 use wasmraft::proto::client::StatusResponse;
-use wasmraft_tests::cluster::{Cluster, Code, assert_acked_present, output, propose, upgrade, write_load};
+use wasmraft_tests::cluster::{Access, Cluster, Code, assert_acked_present, output, propose, upgrade, write_load};
 use wasmraft_tests::{module_bytes as module, padded};
 
 async fn statuses(cluster: &Cluster) -> Vec<StatusResponse> {
@@ -182,7 +182,7 @@ async fn a_large_module_reaches_a_node_that_was_away_by_snapshot() {
     let big = padded(module("kv2"), 6 << 20);
     let upgraded = upgrade(&cluster, leader, big.clone(), false).await.expect("a padded v2 is accepted");
     assert_eq!(upgraded.module.as_ref().unwrap().hash, wasmraft::runtime::ModuleHash::of(&big).to_string());
-    let endpoints: Vec<String> = cluster.endpoints().into_iter().take(2).collect();
+    let endpoints: Vec<Access> = cluster.endpoints().into_iter().take(2).collect();
     let load = write_load(endpoints, "after", 32, Arc::new(AtomicBool::new(false)), Some(3000)).await;
     assert_eq!(load.acked.len(), 3000);
     cluster.spawn(3);

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
-use tonic::transport::Channel;
+use tonic::transport::{Certificate, Channel, ClientTlsConfig, Identity};
 use wasmraft::proto::client::client_client::ClientClient;
 use wasmraft::proto::client::{
     Encoding, MemberChange, MemberChangeResponse, ProposeRequest, ProposeResponse, QueryRequest, QueryResponse,
@@ -28,7 +28,10 @@ fn free_port() -> u16 {
 
 pub struct Node {
     pub id: u64,
+    /// Its peer door (`--listen`).
     pub address: String,
+    /// Its client door (`--client-listen`).
+    pub client: String,
     pub data_dir: PathBuf,
     /// Where it serves HTTP (`--http-listen`), if it does.
     pub http: Option<String>,
@@ -44,6 +47,38 @@ pub struct Cluster {
     peers: String,
     module: PathBuf,
     args: Vec<String>,
+    /// With TLS: the `dev-certs` directory the nodes use, and how clients connect.
+    tls: Option<ClusterTls>,
+}
+
+struct ClusterTls {
+    dir: PathBuf,
+    client: ClientTlsConfig,
+}
+
+/// How a test client reaches a node's client door: its address and, on a TLS cluster, the
+/// cluster's CA and the admin certificate.
+#[derive(Clone, Debug)]
+pub struct Access {
+    pub address: String,
+    pub tls: Option<ClientTlsConfig>,
+}
+
+impl Access {
+    pub fn endpoint(&self) -> tonic::transport::Endpoint {
+        let scheme = if self.tls.is_some() { "https" } else { "http" };
+        let endpoint =
+            tonic::transport::Endpoint::from_shared(format!("{scheme}://{}", self.address)).expect("endpoint");
+        match &self.tls {
+            Some(tls) => endpoint.tls_config(tls.clone()).expect("TLS settings"),
+            None => endpoint,
+        }
+    }
+
+    pub async fn connect(&self) -> Result<ClientClient<Channel>, Status> {
+        let endpoint = self.endpoint().connect_timeout(Duration::from_millis(500));
+        endpoint.connect().await.map(ClientClient::new).map_err(|e| Status::unavailable(e.to_string()))
+    }
 }
 
 fn signal(child: &Child, signal: i32) {
@@ -65,16 +100,38 @@ impl Cluster {
         Cluster::start_routed(n, module, http, args, |node| node.address.clone())
     }
 
+    /// As [`Cluster::start_with`], with TLS on every door: certificates from
+    /// `wasmraft dev-certs` (made for nodes 1 to `n + 2`, so that tests can add nodes), and
+    /// clients that connect as its `admin`.
+    pub fn start_tls(n: u64, module: &str, http: bool, args: &[&str]) -> Cluster {
+        Cluster::build(n, module, http, args, |node| node.address.clone(), true)
+    }
+
     /// As [`Cluster::start_with`], but the nodes know each other (`--peers`) at
     /// `route(node)` rather than where each listens: something stands in between, such as
     /// the delay proxy of the DSS benchmark. Clients still reach each node directly.
     pub fn start_routed(n: u64, module: &str, http: bool, args: &[&str], route: impl Fn(&Node) -> String) -> Cluster {
+        Cluster::build(n, module, http, args, route, false)
+    }
+
+    fn build(n: u64, module: &str, http: bool, args: &[&str], route: impl Fn(&Node) -> String, tls: bool) -> Cluster {
         let dir = tempfile::Builder::new().prefix("wasmraft-cluster-").tempdir().expect("temp dir");
+        let tls = tls.then(|| {
+            let certs = dir.path().join("certs");
+            let ids: Vec<u64> = (1..=n + 2).collect();
+            wasmraft::tls::dev::make_dir(&certs, "wasmraft", &ids).expect("dev certificates");
+            let read = |name: &str| std::fs::read(certs.join(name)).expect("a certificate file");
+            let client = ClientTlsConfig::new()
+                .ca_certificate(Certificate::from_pem(read("ca.pem")))
+                .identity(Identity::from_pem(read("admin.pem"), read("admin-key.pem")));
+            ClusterTls { dir: certs, client }
+        });
         let nodes: BTreeMap<u64, Node> = (1..=n)
             .map(|id| {
                 let node = Node {
                     id,
                     address: format!("127.0.0.1:{}", free_port()),
+                    client: format!("127.0.0.1:{}", free_port()),
                     data_dir: dir.path().join(format!("node{id}")),
                     http: http.then(|| format!("127.0.0.1:{}", free_port())),
                     log: dir.path().join(format!("node{id}.log")),
@@ -91,6 +148,7 @@ impl Cluster {
             peers,
             module: crate::appliers_dir().join(format!("{module}.wasm")),
             args: args.iter().map(|s| s.to_string()).collect(),
+            tls,
         };
         for id in 1..=n {
             cluster.spawn(id);
@@ -107,7 +165,10 @@ impl Cluster {
     pub fn serve_command_in(&self, id: u64, data_dir: &Path) -> Command {
         let node = &self.nodes[&id];
         let mut cmd = Command::new(binary());
-        cmd.arg("serve").args(["--id", &id.to_string(), "--listen", &node.address]);
+        cmd.arg("serve").args(["--id", &id.to_string(), "--listen", &node.address, "--client-listen", &node.client]);
+        if let Some(tls) = &self.tls {
+            cmd.arg("--tls-dir").arg(&tls.dir);
+        }
         match &node.join {
             Some(through) => cmd.args(["--join", through]),
             None => cmd.args(["--peers", &self.peers]).arg("--module").arg(&self.module),
@@ -119,17 +180,18 @@ impl Cluster {
         cmd
     }
 
-    /// Registers node `id` (not started) on a fresh port, to join through node `through`;
-    /// returns its address.
+    /// Registers node `id` (not started) on fresh ports, to join through node `through`;
+    /// returns its peer address.
     pub fn new_node(&mut self, id: u64, through: u64) -> String {
         let node = Node {
             id,
             address: format!("127.0.0.1:{}", free_port()),
+            client: format!("127.0.0.1:{}", free_port()),
             data_dir: self.dir.path().join(format!("node{id}")),
             http: None,
             log: self.dir.path().join(format!("node{id}.log")),
             child: None,
-            join: Some(self.endpoint(through).to_string()),
+            join: Some(self.peer_address(through).to_string()),
         };
         let address = node.address.clone();
         self.nodes.insert(id, node);
@@ -208,8 +270,19 @@ impl Cluster {
         format!("http://{}", self.nodes[&id].http.as_deref().expect("the node serves HTTP"))
     }
 
-    pub fn endpoint(&self, id: u64) -> &str {
+    /// How a client reaches node `id`.
+    pub fn endpoint(&self, id: u64) -> Access {
+        Access { address: self.nodes[&id].client.clone(), tls: self.tls.as_ref().map(|t| t.client.clone()) }
+    }
+
+    /// Node `id`'s peer door.
+    pub fn peer_address(&self, id: u64) -> &str {
         &self.nodes[&id].address
+    }
+
+    /// The cluster's `dev-certs` directory, on a TLS cluster.
+    pub fn certs_dir(&self) -> Option<&Path> {
+        self.tls.as_ref().map(|t| t.dir.as_path())
     }
 
     pub fn ids(&self) -> Vec<u64> {
@@ -235,10 +308,7 @@ impl Cluster {
 
     /// A client of node `id` whose calls give up after `timeout`.
     pub async fn client_within(&self, id: u64, timeout: Duration) -> Result<ClientClient<Channel>, Status> {
-        let endpoint = tonic::transport::Endpoint::from_shared(format!("http://{}", self.endpoint(id)))
-            .expect("endpoint")
-            .connect_timeout(Duration::from_millis(500))
-            .timeout(timeout);
+        let endpoint = self.endpoint(id).endpoint().connect_timeout(Duration::from_millis(500)).timeout(timeout);
         let channel = endpoint.connect().await.map_err(|e| Status::unavailable(e.to_string()))?;
         Ok(ClientClient::new(channel))
     }
@@ -445,17 +515,10 @@ pub async fn get(cluster: &Cluster, id: u64, key: &str) -> Option<String> {
     out["entry"]["value"].as_str().map(str::to_string)
 }
 
-async fn connect(endpoint: &str) -> Result<ClientClient<Channel>, Status> {
-    let endpoint = tonic::transport::Endpoint::from_shared(format!("http://{endpoint}"))
-        .expect("endpoint")
-        .connect_timeout(Duration::from_millis(500));
-    endpoint.connect().await.map(ClientClient::new).map_err(|e| Status::unavailable(e.to_string()))
-}
-
 /// Writes `key` through whichever node of `endpoints` takes it, trying each in turn (from
 /// `first`) until `within` passes. `Ok` means acknowledged.
 pub async fn put_anywhere(
-    endpoints: &[String],
+    endpoints: &[Access],
     first: usize,
     key: &str,
     value: &str,
@@ -467,7 +530,7 @@ pub async fn put_anywhere(
     while Instant::now() < deadline {
         let endpoint = &endpoints[turn % endpoints.len()];
         turn += 1;
-        match connect(endpoint).await {
+        match endpoint.connect().await {
             Ok(mut client) => match propose(&mut client, put_command(key, value), Duration::from_secs(2)).await {
                 Ok(r) => return Ok(r),
                 Err(s) => last = s,
@@ -504,7 +567,7 @@ pub struct Load {
 /// `writers` concurrent clients writing keys `{prefix}-{writer}-{n}` through `endpoints`
 /// (failing over between them) until `stop` is set or `total` writes were attempted.
 pub async fn write_load(
-    endpoints: Vec<String>,
+    endpoints: Vec<Access>,
     prefix: &str,
     writers: usize,
     stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
@@ -529,7 +592,8 @@ pub async fn write_load(
                     loop {
                         attempts += 1;
                         if client.as_ref().is_none_or(|(at, _)| *at != turn % endpoints.len()) {
-                            client = connect(&endpoints[turn % endpoints.len()])
+                            client = endpoints[turn % endpoints.len()]
+                                .connect()
                                 .await
                                 .ok()
                                 .map(|c| (turn % endpoints.len(), c));
@@ -607,8 +671,8 @@ pub async fn assert_acked_present(cluster: &Cluster, load: &Load) {
 }
 
 impl Cluster {
-    pub fn endpoints(&self) -> Vec<String> {
-        self.nodes.values().map(|n| n.address.clone()).collect()
+    pub fn endpoints(&self) -> Vec<Access> {
+        self.ids().into_iter().map(|id| self.endpoint(id)).collect()
     }
 
     /// The newest raft-engine file of node `id`.

@@ -9,7 +9,7 @@
 //!   cargo xtask soak       a long randomized fault run (kills, pauses, member changes, upgrades)
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, ExitCode};
+use std::process::{Command, ExitCode, Stdio};
 
 const TARGET: &str = "wasm32-wasip2";
 
@@ -123,31 +123,57 @@ fn test() -> Result {
     run(cargo().args(["test", "--release", "--workspace"]))
 }
 
-/// Runs `wasmraft <args>` and shows the command and what it printed.
-fn show(wasmraft: &Path, args: &[&str]) -> Result {
+/// Runs `wasmraft <args>` as the cluster's admin (the client certificate of `certs`) and
+/// shows the command and what it printed.
+fn show(wasmraft: &Path, certs: &Path, args: &[&str]) -> Result {
     eprintln!("\n$ wasmraft {}", args.join(" "));
-    run(Command::new(wasmraft).args(args))
+    run(admin(Command::new(wasmraft).args(args), certs))
 }
 
-/// Starts nodes 1-3 of a new cluster running `module`, their gRPC on 127.0.0.1:`grpc_base`+id,
-/// data and logs in `data` (emptied first), each with `extra(id)` flags; waits for a leader.
+/// The client credentials of a `dev-certs` directory, as the CLI reads them from its
+/// environment (`--cacert`, `--cert`, `--key`).
+fn admin<'a>(command: &'a mut Command, certs: &Path) -> &'a mut Command {
+    command
+        .env("WASMRAFT_CACERT", certs.join("ca.pem"))
+        .env("WASMRAFT_CERT", certs.join("admin.pem"))
+        .env("WASMRAFT_KEY", certs.join("admin-key.pem"))
+}
+
+/// Starts nodes 1-3 of a new cluster running `module` with TLS on (certificates from
+/// `wasmraft dev-certs` in `data/certs`): peers on 127.0.0.1:`base`+id, clients on
+/// `base`+100+id; data and logs in `data` (emptied first), each with `extra(id)` flags;
+/// waits for a leader. Returns the nodes and the certificates' directory.
 fn start_cluster(
     wasmraft: &Path,
     module: &Path,
     data: &Path,
-    grpc_base: u16,
+    base: u16,
     extra: impl Fn(u16) -> Vec<String>,
-) -> Result<Vec<std::process::Child>> {
+) -> Result<(Vec<std::process::Child>, PathBuf)> {
     let _ = std::fs::remove_dir_all(data);
     std::fs::create_dir_all(data).map_err(|e| e.to_string())?;
-    let address = |id: u16| format!("127.0.0.1:{}", grpc_base + id);
+    let certs = data.join("certs");
+    eprintln!("\n== certificates for the nodes and an admin client, in {}", relative(&certs));
+    run(Command::new(wasmraft).args(["dev-certs", "--nodes", "1,2,3", "--dir"]).arg(&certs).stdout(Stdio::null()))?;
+    let address = |id: u16| format!("127.0.0.1:{}", base + id);
+    let client = |id: u16| format!("127.0.0.1:{}", base + 100 + id);
     let peers = (1..=3).map(|id| format!("{id}={}", address(id))).collect::<Vec<_>>().join(",");
-    eprintln!("\n== starting 3 nodes on {}-{} (data in {}, logs beside it)", address(1), grpc_base + 3, relative(data));
+    eprintln!(
+        "\n== starting 3 nodes, mutual TLS between them on {}-{}, clients on {}-{} (data in {}, logs beside it)",
+        address(1),
+        base + 3,
+        client(1),
+        base + 103,
+        relative(data)
+    );
     let mut nodes = Vec::new();
     for id in 1..=3u16 {
         let log = std::fs::File::create(data.join(format!("node{id}.log"))).map_err(|e| e.to_string())?;
         let child = Command::new(wasmraft)
-            .args(["serve", "--id", &id.to_string(), "--listen", &address(id), "--peers", &peers])
+            .args(["serve", "--id", &id.to_string(), "--listen", &address(id), "--client-listen", &client(id)])
+            .args(["--peers", &peers])
+            .arg("--tls-dir")
+            .arg(&certs)
             .arg("--data-dir")
             .arg(data.join(format!("node{id}")))
             .arg("--module")
@@ -159,13 +185,13 @@ fn start_cluster(
         nodes.push(child);
     }
     for _ in 0..100 {
-        let out = Command::new(wasmraft).args(["status", "--endpoint", &address(1)]).output();
+        let out = admin(Command::new(wasmraft).args(["status", "--endpoint", &client(1)]), &certs).output();
         if out.is_ok_and(|o| o.status.success() && !String::from_utf8_lossy(&o.stdout).contains("\"leader\": 0")) {
             break;
         }
         std::thread::sleep(std::time::Duration::from_millis(100));
     }
-    Ok(nodes)
+    Ok((nodes, certs))
 }
 
 fn stop_cluster(nodes: Vec<std::process::Child>) {
@@ -180,14 +206,18 @@ fn demo() -> Result {
     build_appliers()?;
     let wasmraft = build_node()?;
     let kv = target_dir().join("appliers/kv.wasm");
-    let nodes = start_cluster(&wasmraft, &kv, &target_dir().join("demo-cluster"), 7000, |_| Vec::new())?;
+    let (nodes, certs) = start_cluster(&wasmraft, &kv, &target_dir().join("demo-cluster"), 7000, |_| Vec::new())?;
+    let show = |wasmraft: &Path, args: &[&str]| show(wasmraft, &certs, args);
+    eprintln!(
+        "\n(the client commands below run as `admin`: WASMRAFT_CACERT, WASMRAFT_CERT and WASMRAFT_KEY name its files)"
+    );
     let result = (|| {
         show(
             &wasmraft,
             &[
                 "propose",
                 "--endpoint",
-                "127.0.0.1:7001",
+                "127.0.0.1:7101",
                 r#"{"put": {"key": "greeting", "value": "hello from node 1"}}"#,
             ],
         )?;
@@ -196,26 +226,26 @@ fn demo() -> Result {
             &[
                 "propose",
                 "--endpoint",
-                "127.0.0.1:7002",
+                "127.0.0.1:7102",
                 r#"{"cas": {"key": "greeting", "expected_version": 1, "value": "updated through node 2"}}"#,
             ],
         )?;
-        show(&wasmraft, &["query", "--endpoint", "127.0.0.1:7003", r#"{"get": {"key": "greeting"}}"#])?;
+        show(&wasmraft, &["query", "--endpoint", "127.0.0.1:7103", r#"{"get": {"key": "greeting"}}"#])?;
         eprintln!("\n(an applier refusal is an answer: exit code 1)");
-        let _ = show(&wasmraft, &["propose", "--endpoint", "127.0.0.1:7003", r#"{"delete": {"key": "nothing-here"}}"#]);
+        let _ = show(&wasmraft, &["propose", "--endpoint", "127.0.0.1:7103", r#"{"delete": {"key": "nothing-here"}}"#]);
         eprintln!("\n== hot upgrade: kv 2.0.0 goes through the log; every node switches at its index");
         let kv2 = target_dir().join("appliers/kv2.wasm");
-        show(&wasmraft, &["upgrade", "--endpoint", "127.0.0.1:7002", "--module", &kv2.to_string_lossy()])?;
+        show(&wasmraft, &["upgrade", "--endpoint", "127.0.0.1:7102", "--module", &kv2.to_string_lossy()])?;
         show(
             &wasmraft,
-            &["propose", "--endpoint", "127.0.0.1:7003", r#"{"append": {"key": "greeting", "suffix": ", now on v2"}}"#],
+            &["propose", "--endpoint", "127.0.0.1:7103", r#"{"append": {"key": "greeting", "suffix": ", now on v2"}}"#],
         )?;
-        show(&wasmraft, &["query", "--endpoint", "127.0.0.1:7001", r#"{"get": {"key": "greeting"}}"#])?;
+        show(&wasmraft, &["query", "--endpoint", "127.0.0.1:7101", r#"{"get": {"key": "greeting"}}"#])?;
         for id in 1..=3 {
-            let out = Command::new(&wasmraft)
-                .args(["status", "--endpoint", &format!("127.0.0.1:700{id}")])
-                .output()
-                .map_err(|e| e.to_string())?;
+            let out =
+                admin(Command::new(&wasmraft).args(["status", "--endpoint", &format!("127.0.0.1:710{id}")]), &certs)
+                    .output()
+                    .map_err(|e| e.to_string())?;
             let text = String::from_utf8_lossy(&out.stdout);
             let field = |name: &str| {
                 text.lines()
@@ -268,11 +298,22 @@ fn dss() -> Result {
     };
     let module = target_dir().join("appliers/scd.wasm");
     let key = public_key.to_string_lossy().into_owned();
-    let nodes = start_cluster(&wasmraft, &module, &dir.join("cluster"), 7100, |id| {
+    // HTTP in the clear on loopback, as the reference DSS is run for local development;
+    // peers and the gRPC API speak TLS.
+    let (nodes, _) = start_cluster(&wasmraft, &module, &dir.join("cluster"), 7200, |id| {
         let http = format!("127.0.0.1:{}", 8081 + id);
-        ["--http-listen", &http, "--jwt-public-key", &key, "--jwt-audience", "localhost", "--allow-http-base-urls"]
-            .map(String::from)
-            .to_vec()
+        [
+            "--http-listen",
+            &http,
+            "--http-plain",
+            "--jwt-public-key",
+            &key,
+            "--jwt-audience",
+            "localhost",
+            "--allow-http-base-urls",
+        ]
+        .map(String::from)
+        .to_vec()
     })?;
     let private = dir.join("dev-keys/private.pem");
     let wasmraft_cmd = relative(&wasmraft);

@@ -1,22 +1,19 @@
 //! Membership calls of the client API: `ChangeMembers` and `TransferLeader`. Any node takes
 //! them; only the leader can check and propose them, so a follower hands the call to the
-//! leader (once: a forwarded call is never forwarded again).
+//! leader over the peer door (once: a forwarded call is never forwarded again).
 
 use super::members_of;
 use super::server::{ClientService, status_of};
 use crate::inbox::Event;
 use crate::membership::{Change, MembershipOutput};
 use crate::proposals::ProposeError;
-use crate::proto::client::client_client::ClientClient;
 use crate::proto::client::{
     MemberChange, MemberChangeResponse, TransferLeaderRequest, TransferLeaderResponse, member_change,
 };
 use crate::status::Consensus;
+use crate::transport;
 use std::time::{Duration, Instant};
-use tonic::{Request, Status};
-
-/// Set on a call a follower hands to the leader.
-const FORWARDED: &str = "x-wasmraft-forwarded";
+use tonic::Status;
 
 fn parse(request: &MemberChange) -> Result<Change, Status> {
     Ok(match &request.change {
@@ -37,47 +34,32 @@ fn refused(e: ProposeError) -> Status {
 }
 
 impl ClientService {
-    /// The leader's client, when this node is not it and the call was not forwarded yet.
-    async fn leader_client<T>(
-        &self,
-        request: &Request<T>,
-        leader: u64,
-    ) -> Result<ClientClient<tonic::transport::Channel>, Status> {
-        if request.metadata().contains_key(FORWARDED) || leader == 0 || leader == self.id {
+    /// The leader's peer address, to hand it a call this follower cannot make.
+    fn leader_address(&self, leader: u64) -> Result<String, Status> {
+        if leader == 0 || leader == self.id {
             return Err(Status::unavailable("no leader is known right now; retry shortly"));
         }
         let address = self.status.setup().members.addresses.get(&leader).cloned();
-        let address =
-            address.ok_or_else(|| Status::unavailable(format!("the leader ({leader}) has no known address")))?;
-        let channel = tonic::transport::Endpoint::from_shared(format!("http://{address}"))
-            .map_err(|e| Status::internal(e.to_string()))?
-            .connect_timeout(Duration::from_secs(1))
-            .connect()
-            .await
-            .map_err(|e| Status::unavailable(format!("cannot reach the leader ({leader} at {address}): {e}")))?;
-        Ok(ClientClient::new(channel))
+        address.ok_or_else(|| Status::unavailable(format!("the leader ({leader}) has no known address")))
     }
 
-    fn forwarded<T>(message: T, deadline: Duration) -> Request<T> {
-        let mut request = Request::new(message);
-        request.metadata_mut().insert(FORWARDED, "1".parse().expect("ascii"));
-        request.set_timeout(deadline);
-        request
-    }
-
-    pub(super) async fn change_members_call(
+    /// Makes a member change, through the leader if this node is not it; `forwarded`: a
+    /// follower handed it here, and it goes no further.
+    pub(crate) async fn change_members_call(
         &self,
-        request: Request<MemberChange>,
+        request: MemberChange,
+        deadline: Duration,
+        forwarded: bool,
     ) -> Result<MemberChangeResponse, Status> {
-        let deadline = self.deadline(request.metadata());
         let until = Instant::now() + deadline;
-        let change = parse(request.get_ref())?;
+        let change = parse(&request)?;
         let outcome = self.propose_with(|id| Event::ChangeMembers { id, change }, deadline).await?;
         let applied = match outcome {
-            Err(ProposeError::NotLeader(leader)) => {
-                let mut client = self.leader_client(&request, leader).await?;
+            Err(ProposeError::NotLeader(leader)) if !forwarded => {
+                let address = self.leader_address(leader)?;
                 let response =
-                    client.change_members(Self::forwarded(request.into_inner(), deadline)).await?.into_inner();
+                    transport::forward_change_members(self.tls.as_deref(), (leader, &address), request, deadline)
+                        .await?;
                 // As for any proposal, answer once the entry has applied here too: a node
                 // joining through this one right after must find itself a member.
                 self.applied_up_to(response.index, until).await?;
@@ -106,23 +88,24 @@ impl ClientService {
         Ok(())
     }
 
-    pub(super) async fn transfer_leader_call(
+    /// Moves leadership, through the leader if this node is not it (see
+    /// [`Self::change_members_call`]).
+    pub(crate) async fn transfer_leader_call(
         &self,
-        request: Request<TransferLeaderRequest>,
+        request: TransferLeaderRequest,
+        deadline: Duration,
+        forwarded: bool,
     ) -> Result<TransferLeaderResponse, Status> {
-        let deadline = self.deadline(request.metadata());
         let until = Instant::now() + deadline;
         let (reply, answer) = tokio::sync::oneshot::channel();
         self.events
-            .send(Event::TransferLeader { to: request.get_ref().to, reply })
+            .send(Event::TransferLeader { to: request.to, reply })
             .map_err(|_| Status::unavailable("the node is shutting down"))?;
         let target = match answer.await.map_err(|_| Status::unavailable("the node is shutting down"))? {
-            Err(ProposeError::NotLeader(leader)) => {
-                let mut client = self.leader_client(&request, leader).await?;
-                return client
-                    .transfer_leader(Self::forwarded(request.into_inner(), deadline))
-                    .await
-                    .map(|r| r.into_inner());
+            Err(ProposeError::NotLeader(leader)) if !forwarded => {
+                let address = self.leader_address(leader)?;
+                return transport::forward_transfer_leader(self.tls.as_deref(), (leader, &address), request, deadline)
+                    .await;
             }
             other => other.map_err(refused)?,
         };

@@ -1,5 +1,6 @@
 //! The client API service.
 
+pub mod authz;
 mod members;
 pub mod server;
 

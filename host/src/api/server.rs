@@ -7,6 +7,7 @@
 //! whose outcome is unknown when the deadline passes fails with DEADLINE_EXCEEDED and says
 //! that it may or may not have applied.
 
+use super::authz::{Authorizer, Role};
 use super::members_of;
 use crate::entry::now_ns;
 use crate::entry::{EntryData, ProposalId, ProposedCommand, ProposedUpgrade};
@@ -22,6 +23,7 @@ use crate::proto::client::{
 };
 use crate::runtime::{ModuleRecord, WasmEngine, upgrade_check};
 use crate::status::StatusBoard;
+use crate::tls::Credentials;
 use crate::transport;
 use crossbeam_channel::Sender;
 use std::sync::Arc;
@@ -48,6 +50,10 @@ pub struct ClientService {
     pub deadline: Duration,
     /// Compiles modules offered for upgrade (and keeps them compiled for the switch).
     pub engine: Arc<WasmEngine>,
+    /// Who may call what.
+    pub authz: Authorizer,
+    /// The peer door's credentials, for calls to other members (none: in the clear).
+    pub tls: Option<Arc<Credentials>>,
 }
 
 impl ClientService {
@@ -56,7 +62,7 @@ impl ClientService {
     }
 
     /// The call's deadline: `grpc-timeout` (e.g. `500m`, `10S`), else the default.
-    pub(super) fn deadline(&self, metadata: &MetadataMap) -> Duration {
+    pub(crate) fn deadline(&self, metadata: &MetadataMap) -> Duration {
         let parsed = metadata.get("grpc-timeout").and_then(|v| v.to_str().ok()).and_then(|v| {
             let (digits, unit) = v.split_at(v.len().checked_sub(1)?);
             let n: u64 = digits.parse().ok()?;
@@ -142,9 +148,11 @@ impl ClientService {
         let mut calls = tokio::task::JoinSet::new();
         let addresses = self.status.setup().members.addresses;
         for (&peer, address) in addresses.iter().filter(|(id, _)| **id != self.id) {
-            let (id, cluster_id, address, module) = (self.id, self.cluster_id, address.clone(), module.to_vec());
+            let (me, address, module, tls) =
+                ((self.id, self.cluster_id), address.clone(), module.to_vec(), self.tls.clone());
             calls.spawn(async move {
-                match tokio::time::timeout(within, transport::prepare_module(id, cluster_id, &address, module)).await {
+                let prepare = transport::prepare_module(tls.as_deref(), me, (peer, &address), module);
+                match tokio::time::timeout(within, prepare).await {
                     Ok(Ok(())) => {}
                     Ok(Err(e)) => tracing::warn!(peer, "a member did not prepare the module: {e}"),
                     Err(_) => tracing::warn!(peer, "a member did not prepare the module within {within:?}"),
@@ -226,6 +234,8 @@ async fn within<T>(deadline: Duration, rx: oneshot::Receiver<T>, what: &str) -> 
 #[tonic::async_trait]
 impl Client for ClientService {
     async fn propose(&self, request: Request<ProposeRequest>) -> Result<Response<ProposeResponse>, Status> {
+        // The module sees who proposed: its own checks hold on this path into the log too.
+        let caller = self.authz.authorize(&request, Role::Write)?;
         let deadline = self.deadline(request.metadata());
         let request = request.into_inner();
         let encoding = encoding(request.encoding)?;
@@ -235,7 +245,7 @@ impl Client for ClientService {
                 request.command.len()
             )));
         }
-        let applied = self.propose_command(Payload { encoding, bytes: request.command }, None, deadline).await?;
+        let applied = self.propose_command(Payload { encoding, bytes: request.command }, caller, deadline).await?;
         let outcome = match applied.result {
             Ok(output) => propose_response::Outcome::Output(output),
             Err(e) => propose_response::Outcome::Error(to_proto(e)),
@@ -244,6 +254,7 @@ impl Client for ClientService {
     }
 
     async fn query(&self, request: Request<QueryRequest>) -> Result<Response<QueryResponse>, Status> {
+        let caller = self.authz.authorize(&request, Role::Read)?;
         let started = Instant::now();
         let deadline = self.deadline(request.metadata());
         let request = request.into_inner();
@@ -269,7 +280,7 @@ impl Client for ClientService {
             }
             Err(_) => return Err(Status::invalid_argument(format!("unknown consistency {}", request.consistency))),
         };
-        let answer = self.query_at(payload, None, min_applied, deadline.saturating_sub(started.elapsed())).await?;
+        let answer = self.query_at(payload, caller, min_applied, deadline.saturating_sub(started.elapsed())).await?;
         let outcome = match answer.result {
             Ok(output) => query_response::Outcome::Output(output),
             Err(e) => query_response::Outcome::Error(to_proto(e)),
@@ -282,7 +293,8 @@ impl Client for ClientService {
         }))
     }
 
-    async fn status(&self, _request: Request<StatusRequest>) -> Result<Response<StatusResponse>, Status> {
+    async fn status(&self, request: Request<StatusRequest>) -> Result<Response<StatusResponse>, Status> {
+        self.authz.authorize(&request, Role::Read)?;
         let c = self.status.consensus();
         let (a, setup) = (self.status.applied(), self.status.setup());
         let members = members_of(&c, &setup.members.addresses);
@@ -316,6 +328,7 @@ impl Client for ClientService {
     }
 
     async fn upgrade(&self, request: Request<UpgradeRequest>) -> Result<Response<UpgradeResponse>, Status> {
+        let caller = self.authz.authorize(&request, Role::Admin)?;
         let deadline = self.deadline(request.metadata());
         let request = request.into_inner();
         if request.module.len() > MAX_UPGRADE_BYTES {
@@ -337,7 +350,7 @@ impl Client for ClientService {
         self.prepare_peers(&bytes, deadline / 2).await;
         let upgrade = ProposedUpgrade {
             timestamp_ns: now_ns(),
-            caller: None,
+            caller,
             entropy: entropy()?,
             module: bytes,
             allow_downgrade: request.allow_downgrade,
@@ -359,13 +372,17 @@ impl Client for ClientService {
     }
 
     async fn change_members(&self, request: Request<MemberChange>) -> Result<Response<MemberChangeResponse>, Status> {
-        self.change_members_call(request).await.map(Response::new)
+        self.authz.authorize(&request, Role::Admin)?;
+        let deadline = self.deadline(request.metadata());
+        self.change_members_call(request.into_inner(), deadline, false).await.map(Response::new)
     }
 
     async fn transfer_leader(
         &self,
         request: Request<TransferLeaderRequest>,
     ) -> Result<Response<TransferLeaderResponse>, Status> {
-        self.transfer_leader_call(request).await.map(Response::new)
+        self.authz.authorize(&request, Role::Admin)?;
+        let deadline = self.deadline(request.metadata());
+        self.transfer_leader_call(request.into_inner(), deadline, false).await.map(Response::new)
     }
 }

@@ -22,7 +22,7 @@ pub struct Gateway {
     pub client: Arc<ClientService>,
     pub status: Arc<StatusBoard>,
     /// None: the node verifies no tokens (every request is anonymous).
-    pub verifier: Option<Verifier>,
+    pub verifier: Option<Arc<Verifier>>,
     /// Handed to the module with every request.
     pub settings: Vec<(String, String)>,
     pub max_body: usize,

@@ -1,9 +1,10 @@
-//! Accepting HTTP connections within limits that hold before any work is done for a
-//! client: how many connections are open, how long a request's head may take to arrive (so
+//! Serving HTTP on accepted connections within limits that hold before any work is done for
+//! a client: how many connections are open (counted where they are accepted), how long a request's head may take to arrive (so
 //! a client that trickles bytes, or idles on a kept-alive connection, is cut off), how large
 //! the head may be, and how many HTTP/2 requests one connection may have in flight. The
 //! body's own deadline is the gateway's.
 
+use crate::tls::accept::Conn;
 use axum::Router;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto::Builder;
@@ -11,8 +12,7 @@ use hyper_util::server::graceful::GracefulShutdown;
 use hyper_util::service::TowerToHyperService;
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::net::TcpListener;
-use tokio::sync::Semaphore;
+use tokio::sync::mpsc;
 
 /// Connections open at once; beyond it, new ones wait in the listen backlog.
 pub const MAX_CONNECTIONS: usize = 1024;
@@ -26,9 +26,10 @@ const MAX_STREAMS: u32 = 64;
 /// How long connections get to finish their requests at shutdown.
 const DRAIN: Duration = Duration::from_secs(2);
 
-/// Serves `app` on `listener` until `stop` resolves.
+/// Serves `app` on the connections of `conns` (see [`crate::tls::accept`]) until `stop`
+/// resolves.
 pub async fn serve(
-    listener: TcpListener,
+    mut conns: mpsc::Receiver<Conn>,
     app: Router,
     stop: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
@@ -42,36 +43,23 @@ pub async fn serve(
         .keep_alive_interval(HEADER_TIMEOUT)
         .keep_alive_timeout(HEADER_TIMEOUT);
     let builder = Arc::new(builder);
-    let open = Arc::new(Semaphore::new(MAX_CONNECTIONS));
     let graceful = GracefulShutdown::new();
     tokio::pin!(stop);
     loop {
-        let permit = tokio::select! {
-            permit = open.clone().acquire_owned() => permit.expect("the semaphore is never closed"),
-            () = &mut stop => break,
-        };
-        let stream = tokio::select! {
-            accepted = listener.accept() => match accepted {
-                Ok((stream, _)) => stream,
-                Err(e) => {
-                    // Out of descriptors, say: wait rather than spin.
-                    tracing::warn!("cannot accept an HTTP connection: {e}");
-                    tokio::time::sleep(Duration::from_millis(100)).await;
-                    continue;
-                }
+        let conn = tokio::select! {
+            conn = conns.recv() => match conn {
+                Some(conn) => conn,
+                None => break,
             },
             () = &mut stop => break,
         };
-        let _ = stream.set_nodelay(true);
         let service = TowerToHyperService::new(app.clone());
-        let connection = builder.serve_connection_with_upgrades(TokioIo::new(stream), service).into_owned();
+        let connection = builder.serve_connection_with_upgrades(TokioIo::new(conn), service).into_owned();
         let connection = graceful.watch(connection);
-        tokio::spawn(async move {
-            let _ = connection.await;
-            drop(permit);
-        });
+        tokio::spawn(connection);
     }
-    drop(listener);
+    // Accepting stops here; what is open gets a moment to finish.
+    drop(conns);
     let _ = tokio::time::timeout(DRAIN, graceful.shutdown()).await;
     Ok(())
 }

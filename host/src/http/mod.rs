@@ -16,9 +16,10 @@ use std::sync::Arc;
 /// Requests whose body is larger are refused (413) before the module sees them.
 pub const DEFAULT_MAX_BODY: usize = 1 << 20;
 
-/// Serves `gateway` on `listener` until `stop` resolves, within [`listener`]'s limits.
+/// Serves `gateway` on the connections of `conns` until `stop` resolves, within
+/// [`listener`]'s limits.
 pub async fn serve(
-    listener: tokio::net::TcpListener,
+    conns: tokio::sync::mpsc::Receiver<crate::tls::accept::Conn>,
     gateway: Arc<Gateway>,
     stop: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
@@ -28,5 +29,5 @@ pub async fn serve(
         .route("/healthy", get(|| async { "ok" }))
         .fallback(gateway::serve)
         .with_state(gateway);
-    listener::serve(listener, app, stop).await
+    listener::serve(conns, app, stop).await
 }

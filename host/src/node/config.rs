@@ -2,6 +2,7 @@
 //! names, kebab-case), else its default.
 
 use crate::runtime::Limits;
+use crate::tls::{TlsFiles, dev, is_loopback};
 use anyhow::{Context, bail};
 use clap::Args;
 use serde::Deserialize;
@@ -20,9 +21,14 @@ pub struct ServeArgs {
     /// This node's id: a positive integer, unique in the cluster, never reused.
     #[arg(long)]
     pub id: Option<u64>,
-    /// Where to listen for peers and clients, as HOST:PORT.
+    /// Where other nodes reach this one (the peer door: Raft, snapshots, joining), as
+    /// HOST:PORT: the address `--peers`, `--join` and `member add --address` name.
     #[arg(long, value_name = "ADDR")]
     pub listen: Option<String>,
+    /// Where clients reach this node's gRPC API (`wasmraft propose`, `status`, ...), as
+    /// HOST:PORT.
+    #[arg(long, value_name = "ADDR")]
+    pub client_listen: Option<String>,
     /// A new cluster's members as ID=HOST:PORT, comma-separated, this node included.
     /// Needed to bootstrap; a node that already has a data directory knows its members.
     #[arg(long, value_name = "ID=ADDR,...", conflicts_with = "join")]
@@ -72,8 +78,8 @@ pub struct ServeArgs {
     /// module). Any member answers any request: writes go through the leader.
     #[arg(long, value_name = "ADDR")]
     pub http_listen: Option<String>,
-    /// Verify bearer tokens (RS256 JWTs) with these RSA public keys (PEM files,
-    /// comma-separated); without it, every HTTP request is anonymous.
+    /// Verify bearer tokens (RS256 JWTs, on HTTP and on the client gRPC API) with these RSA
+    /// public keys (PEM files, comma-separated); without it, every HTTP request is anonymous.
     #[arg(long, value_name = "FILE,...", requires = "jwt_audience")]
     pub jwt_public_key: Option<String>,
     /// The token audiences (`aud`) accepted, comma-separated, e.g. the DSS's host name.
@@ -86,9 +92,43 @@ pub struct ServeArgs {
     /// flag for more), e.g. the SCD module's `locality`, `public-endpoint` and `dar-id`.
     #[arg(long, value_name = "NAME=VALUE")]
     pub http_setting: Option<Vec<String>>,
+    /// Serve HTTP in the clear even with --client-cert (behind a proxy that terminates
+    /// TLS, or for local development as the reference DSS is run); loopback only, unless
+    /// --insecure.
+    #[arg(long, num_args = 0..=1, default_missing_value = "true", value_name = "BOOL")]
+    pub http_plain: Option<bool>,
     /// HTTP request bodies larger than this many KiB are refused [default: 1024]
     #[arg(long, value_name = "KIB")]
     pub http_max_body_kib: Option<usize>,
+    /// This node's certificate for the peer door (PEM), which must carry the DNS name
+    /// `node-<id>.<cluster-name>`: peers speak mutual TLS 1.3 and know a node by it.
+    #[arg(long, value_name = "FILE", requires_all = ["peer_key", "peer_ca"])]
+    pub peer_cert: Option<PathBuf>,
+    /// The private key of `--peer-cert` (PEM).
+    #[arg(long, value_name = "FILE", requires = "peer_cert")]
+    pub peer_key: Option<PathBuf>,
+    /// The cluster's CA (PEM): a peer must present a certificate it issued.
+    #[arg(long, value_name = "FILE", requires = "peer_cert")]
+    pub peer_ca: Option<PathBuf>,
+    /// Serve the client gRPC API and HTTP over TLS with this certificate (PEM).
+    #[arg(long, value_name = "FILE", requires = "client_key")]
+    pub client_cert: Option<PathBuf>,
+    /// The private key of `--client-cert` (PEM).
+    #[arg(long, value_name = "FILE", requires = "client_cert")]
+    pub client_key: Option<PathBuf>,
+    /// Accept client certificates issued by this CA (PEM): a client certificate's CN names
+    /// the caller and its O the caller's scopes (`wasmraft.admin`, `wasmraft.write`,
+    /// `wasmraft.read` are the API's roles).
+    #[arg(long, value_name = "FILE", requires = "client_cert")]
+    pub client_ca: Option<PathBuf>,
+    /// A directory made by `wasmraft dev-certs`: sets --peer-cert, --peer-key, --peer-ca,
+    /// --client-cert, --client-key and --client-ca from its files for this node's id.
+    #[arg(long, value_name = "DIR")]
+    pub tls_dir: Option<PathBuf>,
+    /// Serve without TLS or client authentication on addresses other than loopback. Without
+    /// it, a node given no certificates refuses to listen anywhere but 127.0.0.1/::1.
+    #[arg(long, num_args = 0..=1, default_missing_value = "true", value_name = "BOOL")]
+    pub insecure: Option<bool>,
     /// How often the leader asks the module for housekeeping (such as removing what
     /// expired), e.g. `60s` [default: 60s]
     #[arg(long, value_name = "DURATION")]
@@ -99,8 +139,8 @@ pub struct ServeArgs {
 #[derive(Debug, Clone)]
 pub struct HttpSettings {
     pub listen: String,
-    pub public_keys: Vec<PathBuf>,
-    pub audiences: Vec<String>,
+    /// In the clear, whatever the client door does.
+    pub plain: bool,
     /// What the module is handed with every request (`allow-http-base-urls` among them).
     pub module_settings: Vec<(String, String)>,
     pub max_body: usize,
@@ -143,7 +183,17 @@ fn duration(flag: &str, value: Option<String>, default: Duration) -> anyhow::Res
 #[derive(Debug, Clone)]
 pub struct NodeConfig {
     pub id: u64,
+    /// The peer door.
     pub listen: String,
+    /// The client gRPC door.
+    pub client_listen: String,
+    /// Mutual TLS between nodes; none: peers speak in the clear.
+    pub peer_tls: Option<TlsFiles>,
+    /// TLS for the client gRPC API and HTTP; none: in the clear.
+    pub client_tls: Option<TlsFiles>,
+    /// Bearer tokens: the RSA public keys that sign them and the audiences accepted.
+    pub public_keys: Vec<PathBuf>,
+    pub audiences: Vec<String>,
     /// A new cluster's members, this node included (empty unless bootstrapping).
     pub peers: BTreeMap<u64, String>,
     /// A member to join the cluster through.
@@ -204,6 +254,7 @@ impl ServeArgs {
             file,
             id,
             listen,
+            client_listen,
             peers,
             join,
             data_dir,
@@ -223,7 +274,16 @@ impl ServeArgs {
             allow_http_base_urls,
             http_setting,
             http_max_body_kib,
-            housekeeping_interval
+            housekeeping_interval,
+            http_plain,
+            peer_cert,
+            peer_key,
+            peer_ca,
+            client_cert,
+            client_key,
+            client_ca,
+            tls_dir,
+            insecure
         ))
     }
 
@@ -240,7 +300,12 @@ impl ServeArgs {
         if !peers.is_empty() && !peers.contains_key(&id) {
             bail!("--peers must list this node ({id}) too");
         }
-        let listen = args.listen.context("--listen is required")?;
+        let listen = args.listen.clone().context("--listen is required (the peer door)")?;
+        let client_listen = args.client_listen.clone().context("--client-listen is required (the client gRPC door)")?;
+        let (peer_tls, client_tls) = tls_files(&args, id)?;
+        if !args.insecure.unwrap_or(false) {
+            secure_enough(&args, &peers, peer_tls.is_some(), client_tls.is_some(), args.jwt_public_key.is_some())?;
+        }
         let data_dir = args.data_dir.context("--data-dir is required")?;
         let defaults = Limits::default();
         let request_timeout = duration("request-timeout", args.request_timeout, Duration::from_secs(10))?;
@@ -255,21 +320,18 @@ impl ServeArgs {
         if public_keys.is_empty() != audiences.is_empty() {
             bail!("--jwt-public-key and --jwt-audience go together: tokens are checked against both");
         }
-        let http = match args.http_listen {
+        let http = match args.http_listen.clone() {
             Some(listen) => Some(HttpSettings {
                 listen,
-                public_keys,
-                audiences,
+                plain: args.http_plain.unwrap_or(false),
                 module_settings: module_settings(
                     args.http_setting.as_deref().unwrap_or_default(),
                     args.allow_http_base_urls.unwrap_or(false),
                 )?,
                 max_body: args.http_max_body_kib.unwrap_or(1024).max(1) << 10,
             }),
-            None if !public_keys.is_empty() || args.allow_http_base_urls.is_some() || args.http_setting.is_some() => {
-                bail!(
-                    "--jwt-public-key, --jwt-audience, --allow-http-base-urls and --http-setting are settings of --http-listen"
-                )
+            None if args.allow_http_base_urls.is_some() || args.http_setting.is_some() || args.http_plain.is_some() => {
+                bail!("--allow-http-base-urls, --http-setting and --http-plain are settings of --http-listen")
             }
             None => None,
         };
@@ -287,6 +349,11 @@ impl ServeArgs {
         Ok(NodeConfig {
             id,
             listen,
+            client_listen,
+            peer_tls,
+            client_tls,
+            public_keys,
+            audiences,
             peers,
             join: args.join,
             data_dir,
@@ -308,6 +375,64 @@ impl ServeArgs {
     }
 }
 
+/// The doors' TLS files: from the flags, else from `--tls-dir`.
+fn tls_files(args: &ServeArgs, id: u64) -> anyhow::Result<(Option<TlsFiles>, Option<TlsFiles>)> {
+    let from_dir = |name: &str| args.tls_dir.as_ref().map(|dir| dev::cert_file(dir, name));
+    let node = dev::node_files(id);
+    let dir_key = args.tls_dir.as_ref().map(|dir| dev::key_file(dir, &node));
+    let dir_ca = args.tls_dir.as_ref().map(|dir| dev::ca_file(dir));
+    let peer = match (args.peer_cert.clone().or(from_dir(&node)), args.peer_key.clone().or(dir_key.clone())) {
+        (Some(cert), Some(key)) => {
+            let ca = args.peer_ca.clone().or(dir_ca.clone()).context("--peer-cert needs --peer-ca")?;
+            Some(TlsFiles { cert, key, ca: Some(ca) })
+        }
+        (None, None) if args.peer_ca.is_none() => None,
+        _ => bail!("--peer-cert, --peer-key and --peer-ca go together"),
+    };
+    let client = match (args.client_cert.clone().or(from_dir(&node)), args.client_key.clone().or(dir_key)) {
+        (Some(cert), Some(key)) => Some(TlsFiles { cert, key, ca: args.client_ca.clone().or(dir_ca) }),
+        (None, None) if args.client_ca.is_none() => None,
+        _ => bail!("--client-cert and --client-key go together, and --client-ca needs them"),
+    };
+    Ok((peer, client))
+}
+
+/// Refuses a node that anyone off this machine could reach in the clear, or command
+/// without credentials, unless `--insecure` says that is meant.
+fn secure_enough(
+    args: &ServeArgs,
+    peers: &BTreeMap<u64, String>,
+    peer_tls: bool,
+    client_tls: bool,
+    tokens: bool,
+) -> anyhow::Result<()> {
+    fn remote<'a>(mut addresses: impl Iterator<Item = &'a String>) -> Option<&'a String> {
+        addresses.find(|a| !is_loopback(a))
+    }
+    let peer_addresses = args.listen.iter().chain(peers.values()).chain(args.join.iter());
+    let advice = "give certificates (`wasmraft dev-certs` makes a set for trying it out), or --insecure";
+    if !peer_tls && let Some(address) = remote(peer_addresses) {
+        bail!(
+            "peers would talk in the clear over {address}: without --peer-cert, only loopback addresses are served; {advice}"
+        );
+    }
+    let http_plain = !client_tls || args.http_plain.unwrap_or(false);
+    let plain = args.client_listen.iter().filter(|_| !client_tls).chain(args.http_listen.iter().filter(|_| http_plain));
+    if let Some(address) = remote(plain) {
+        bail!(
+            "clients would talk in the clear at {address}: without TLS, only loopback addresses are served; {advice}"
+        );
+    }
+    let verifies_clients = args.client_ca.is_some() || args.tls_dir.is_some() || tokens;
+    if !verifies_clients && let Some(address) = remote(args.client_listen.iter()) {
+        bail!(
+            "anyone reaching {address} could upgrade the module or change the members: without --client-ca or \
+             --jwt-public-key, the client API is served on loopback only; {advice}"
+        );
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -327,7 +452,7 @@ mod tests {
         let file = dir.path().join("node.toml");
         std::fs::write(
             &file,
-            "id = 1\nlisten = \"127.0.0.1:7001\"\npeers = \"1=127.0.0.1:7001\"\ndata-dir = \"/tmp/x\"\ntick-ms = 50\n",
+            "id = 1\nlisten = \"127.0.0.1:7001\"\nclient-listen = \"127.0.0.1:7101\"\npeers = \"1=127.0.0.1:7001\"\ndata-dir = \"/tmp/x\"\ntick-ms = 50\n",
         )
         .unwrap();
         let args = ServeArgs { config: Some(file.clone()), tick_ms: Some(20), ..Default::default() };
@@ -366,9 +491,56 @@ mod tests {
         let args = ServeArgs {
             id: Some(1),
             listen: Some("127.0.0.1:1".into()),
+            client_listen: Some("127.0.0.1:2".into()),
             data_dir: Some(dir.path().into()),
             ..without_http
         };
         assert!(format!("{:#}", args.resolve().unwrap_err()).contains("settings of --http-listen"));
+    }
+
+    #[test]
+    fn without_certificates_only_loopback_is_served_unless_insecure() {
+        let dir = tempfile::tempdir().unwrap();
+        let node = |listen: &str, client: &str, extra: ServeArgs| ServeArgs {
+            id: Some(1),
+            listen: Some(listen.into()),
+            client_listen: Some(client.into()),
+            data_dir: Some(dir.path().into()),
+            ..extra
+        };
+        node("127.0.0.1:1", "[::1]:2", ServeArgs::default()).resolve().unwrap();
+        let refused = |args: ServeArgs, why: &str| {
+            let e = format!("{:#}", args.resolve().unwrap_err());
+            assert!(e.contains(why), "{e}");
+        };
+        refused(node("0.0.0.0:1", "127.0.0.1:2", ServeArgs::default()), "peers would talk in the clear over 0.0.0.0:1");
+        let remote_peer = ServeArgs { peers: Some("1=127.0.0.1:1,2=10.0.0.2:1".into()), ..Default::default() };
+        refused(node("127.0.0.1:1", "127.0.0.1:2", remote_peer), "over 10.0.0.2:1");
+        refused(
+            node("127.0.0.1:1", "10.0.0.1:2", ServeArgs::default()),
+            "clients would talk in the clear at 10.0.0.1:2",
+        );
+        let remote_http = ServeArgs { http_listen: Some("0.0.0.0:80".into()), ..Default::default() };
+        refused(node("127.0.0.1:1", "127.0.0.1:2", remote_http), "at 0.0.0.0:80");
+        let insecure = ServeArgs { insecure: Some(true), ..Default::default() };
+        node("0.0.0.0:1", "0.0.0.0:2", insecure).resolve().unwrap();
+        // TLS for clients, but no way to tell who they are: the client API stays on loopback.
+        let tls_only = ServeArgs {
+            client_cert: Some("c.pem".into()),
+            client_key: Some("k.pem".into()),
+            insecure: None,
+            ..Default::default()
+        };
+        refused(node("127.0.0.1:1", "10.0.0.1:2", tls_only), "anyone reaching 10.0.0.1:2 could upgrade");
+        let half = ServeArgs { peer_cert: Some("c.pem".into()), ..Default::default() };
+        refused(node("127.0.0.1:1", "127.0.0.1:2", half), "go together");
+        let dev = ServeArgs { tls_dir: Some("/certs".into()), ..Default::default() };
+        let c = node("10.0.0.1:1", "10.0.0.1:2", dev).resolve().unwrap();
+        let peer = c.peer_tls.unwrap();
+        assert_eq!(
+            (peer.cert, peer.key, peer.ca),
+            ("/certs/node-1.pem".into(), "/certs/node-1-key.pem".into(), Some("/certs/ca.pem".into()))
+        );
+        assert_eq!(c.client_tls.unwrap().ca, Some("/certs/ca.pem".into()));
     }
 }

@@ -5,8 +5,8 @@
 //!            log/ (raft-engine)  snapshots/  module-cache/ (compiled code)
 //! ```
 //! Threads: the Raft thread ([`crate::consensus`]), the apply thread ([`crate::apply`]),
-//! the snapshot writer, a small tokio runtime for gRPC (peers and clients, one port), and
-//! another for HTTP, so that load on the front door never holds up the peer transport.
+//! the snapshot writer, a small tokio runtime for the peer door and transport, and another
+//! for the client doors (gRPC and HTTP), so that client load never holds up consensus.
 
 pub mod agreement;
 pub mod config;
@@ -14,6 +14,7 @@ mod housekeeping;
 pub mod identity;
 
 use crate::api::ClientService;
+use crate::api::authz::Authorizer;
 use crate::apply::{Applier, run_snapshot_writer};
 use crate::consensus::{Consensus, Settings};
 use crate::durable;
@@ -26,6 +27,7 @@ use crate::proposals::{Proposals, ProposeError};
 use crate::runtime::{Checkpoint, Runtime, WasmBackend, WasmEngine};
 use crate::snapshot::{self, SnapshotDir, SnapshotFile};
 use crate::status::StatusBoard;
+use crate::tls::{self, Credentials, Door};
 use crate::transport::server::PeerService;
 use crate::transport::{self, Transport};
 use agreement::ConsensusSettings;
@@ -36,6 +38,8 @@ use identity::Identity;
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::Arc;
+use tokio_stream::StreamExt;
+use tokio_stream::wrappers::ReceiverStream;
 
 /// How long in-flight calls get to finish once the node is told to stop.
 const SHUTDOWN_GRACE: std::time::Duration = std::time::Duration::from_millis(500);
@@ -96,8 +100,10 @@ fn establish(config: &NodeConfig, engine: &WasmEngine, tokio: &tokio::runtime::R
     }
     let (wanted, module, members) = match &config.join {
         Some(through) => {
+            // The cluster's name is not known yet: `--cluster-name` says which to expect.
+            let tls = peer_credentials(config, &config.cluster_name)?;
             let info = tokio
-                .block_on(transport::ask_to_join(through, config.id))
+                .block_on(transport::ask_to_join(tls.as_deref(), through, config.id))
                 .map_err(|e| anyhow::anyhow!("cannot join the cluster through {through}: {e}"))?;
             // A member of an older version sends none.
             let consensus = match info.consensus_settings.as_str() {
@@ -131,6 +137,32 @@ fn establish(config: &NodeConfig, engine: &WasmEngine, tokio: &tokio::runtime::R
     identity::write(dir, &identity)?;
     Ok(identity)
 }
+
+/// The peer door's credentials, for a node of `cluster`.
+fn peer_credentials(config: &NodeConfig, cluster: &str) -> anyhow::Result<Option<Arc<Credentials>>> {
+    let Some(files) = &config.peer_tls else { return Ok(None) };
+    let creds = Credentials::load(files.clone(), Door::Peer { id: config.id }, cluster).context("--peer-cert")?;
+    Ok(Some(creds))
+}
+
+/// Reads the certificate files again on every SIGHUP; a failure keeps those in use.
+async fn reload_on_hangup(doors: Vec<(&'static str, Arc<Credentials>)>) {
+    let Ok(mut hangups) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()) else { return };
+    while hangups.recv().await.is_some() {
+        for (door, creds) in &doors {
+            match creds.reload() {
+                Ok(()) => tracing::info!(door, "reloaded the certificate files"),
+                Err(e) => tracing::error!(door, "kept the certificates in use; reloading failed: {e:#}"),
+            }
+        }
+    }
+}
+
+/// Connections open at once on each door (more wait in the listen backlog).
+const MAX_PEER_CONNECTIONS: usize = 256;
+const MAX_CLIENT_CONNECTIONS: usize = 1024;
+/// gRPC requests in flight on one client connection.
+const MAX_CLIENT_STREAMS: u32 = 128;
 
 /// A panic in any thread stops the node: a node whose Raft or apply thread died but whose
 /// gRPC server still answers would look alive to its peers and to operators.
@@ -178,6 +210,13 @@ pub fn run(config: NodeConfig) -> anyhow::Result<()> {
     let engine = WasmEngine::new(config.limits, Some(dir.join("module-cache")))?;
     let identity = establish(&config, &engine, &tokio)?;
     let cluster_id = identity.cluster_id();
+    let peer_tls = peer_credentials(&config, &identity.cluster_name)?;
+    let client_tls = match &config.client_tls {
+        Some(files) => {
+            Some(Credentials::load(files.clone(), Door::Client, &identity.cluster_name).context("--client-cert")?)
+        }
+        None => None,
+    };
     let agreed = ConsensusSettings::of(&config.limits);
     match &identity.consensus {
         Some(recorded) => {
@@ -244,7 +283,7 @@ pub fn run(config: NodeConfig) -> anyhow::Result<()> {
     };
     let listener = tokio
         .block_on(tokio::net::TcpListener::bind(&config.listen))
-        .with_context(|| format!("cannot listen on {}", config.listen))?;
+        .with_context(|| format!("cannot listen for peers on {}", config.listen))?;
 
     let others: BTreeMap<u64, String> =
         members.addresses.iter().filter(|(id, _)| **id != config.id).map(|(id, a)| (*id, a.clone())).collect();
@@ -255,6 +294,7 @@ pub fn run(config: NodeConfig) -> anyhow::Result<()> {
         &others,
         events_tx.clone(),
         snapshots.clone(),
+        peer_tls.clone(),
         tokio.handle().clone(),
     );
     let settings = Settings {
@@ -313,6 +353,34 @@ pub fn run(config: NodeConfig) -> anyhow::Result<()> {
         move || run_snapshot_writer(writer_rx, snapshots, events)
     })?;
 
+    let tokens = match config.public_keys.is_empty() {
+        true => None,
+        false => Some(Arc::new(
+            Verifier::from_files(&config.public_keys, config.audiences.clone())
+                .context("cannot load --jwt-public-key")?,
+        )),
+    };
+    let authz = Authorizer {
+        tokens: tokens.clone(),
+        certificates: client_tls.as_ref().is_some_and(|tls| tls.verifies_clients()),
+    };
+    if authz.is_open() {
+        tracing::warn!(
+            "the client API checks no credentials (no --client-ca, no --jwt-public-key): anyone who reaches it may do anything"
+        );
+    }
+    let client = Arc::new(ClientService {
+        id: config.id,
+        cluster_id,
+        events: events_tx.clone(),
+        apply: apply_tx,
+        proposals: proposals.clone(),
+        status: status.clone(),
+        deadline: config.request_timeout,
+        engine: engine.clone(),
+        authz,
+        tls: peer_tls.clone(),
+    });
     let peer = PeerService {
         id: config.id,
         cluster_id,
@@ -322,20 +390,12 @@ pub fn run(config: NodeConfig) -> anyhow::Result<()> {
         bootstrap_module,
         events: events_tx.clone(),
         snapshots,
-        engine: engine.clone(),
+        engine,
         status: status.clone(),
         refusals_logged: Default::default(),
+        tls: peer_tls.is_some(),
+        client: client.clone(),
     };
-    let client = Arc::new(ClientService {
-        id: config.id,
-        cluster_id,
-        events: events_tx.clone(),
-        apply: apply_tx,
-        proposals: proposals.clone(),
-        status: status.clone(),
-        deadline: config.request_timeout,
-        engine,
-    });
     tokio.spawn(housekeeping::run(
         client.clone(),
         status.clone(),
@@ -343,59 +403,70 @@ pub fn run(config: NodeConfig) -> anyhow::Result<()> {
         config.housekeeping_interval,
         config.request_timeout,
     ));
-    let (http_stop, http_stopped) = tokio::sync::oneshot::channel::<()>();
-    let mut http_runtime = None;
+    let doors = [("peer", peer_tls.clone()), ("client", client_tls.clone())];
+    tokio.spawn(reload_on_hangup(doors.into_iter().filter_map(|(door, tls)| Some((door, tls?))).collect()));
+
+    // The client doors run on their own workers (and blocking threads, where the module's
+    // calls run), apart from the peer door and the transport.
+    let front =
+        tokio::runtime::Builder::new_multi_thread().worker_threads(2).thread_name("front").enable_all().build()?;
+    let (front_stop, front_stopped) = tokio::sync::watch::channel(false);
+    let stopped = move || {
+        let mut stopped = front_stopped.clone();
+        async move {
+            let _ = stopped.wait_for(|s| *s).await;
+        }
+    };
+    let client_listener = front
+        .block_on(tokio::net::TcpListener::bind(&config.client_listen))
+        .with_context(|| format!("cannot listen for clients on {}", config.client_listen))?;
+    let client_conns = front
+        .block_on(async { tls::accept::accept("client", client_listener, client_tls.clone(), MAX_CLIENT_CONNECTIONS) });
+    tracing::info!(listen = %config.client_listen, tls = client_tls.is_some(), "serving clients");
+    front.spawn(
+        tonic::transport::Server::builder()
+            .max_concurrent_streams(Some(MAX_CLIENT_STREAMS))
+            .add_service(client.clone().into_server())
+            .serve_with_incoming_shutdown(ReceiverStream::new(client_conns).map(Ok::<_, std::io::Error>), stopped()),
+    );
     if let Some(http) = &config.http {
-        let verifier = match http.public_keys.is_empty() {
-            true => {
-                tracing::warn!("no --jwt-public-key: every HTTP request is anonymous");
-                None
-            }
-            false => Some(
-                Verifier::from_files(&http.public_keys, http.audiences.clone())
-                    .context("cannot load --jwt-public-key")?,
-            ),
-        };
+        if tokens.is_none() {
+            tracing::warn!("no --jwt-public-key: every HTTP request is anonymous");
+        }
         let gateway = Arc::new(Gateway {
             client: client.clone(),
             status: status.clone(),
-            verifier,
+            verifier: tokens,
             settings: http.module_settings.clone(),
             max_body: http.max_body,
             deadline: config.request_timeout,
         });
-        // Its own workers (and blocking threads, where the module's calls run).
-        let runtime = http_runtime.insert(
-            tokio::runtime::Builder::new_multi_thread().worker_threads(2).thread_name("http").enable_all().build()?,
-        );
-        let listener = runtime
+        let listener = front
             .block_on(tokio::net::TcpListener::bind(&http.listen))
             .with_context(|| format!("cannot listen for HTTP on {}", http.listen))?;
-        tracing::info!(listen = %http.listen, "serving HTTP");
-        runtime.spawn(async move {
-            if let Err(e) = http::serve(listener, gateway, async {
-                let _ = http_stopped.await;
-            })
-            .await
-            {
-                tracing::error!("the HTTP server failed: {e}");
+        let tls = client_tls.clone().filter(|_| !http.plain);
+        tracing::info!(listen = %http.listen, tls = tls.is_some(), "serving HTTP");
+        let conns =
+            front.block_on(async { tls::accept::accept("http", listener, tls, http::listener::MAX_CONNECTIONS) });
+        front.spawn({
+            let stopped = stopped();
+            async move {
+                if let Err(e) = http::serve(conns, gateway, stopped).await {
+                    tracing::error!("the HTTP server failed: {e}");
+                }
             }
         });
     }
-    tracing::info!(listen = %config.listen, "serving peers and clients");
+    tracing::info!(listen = %config.listen, tls = peer_tls.is_some(), "serving peers");
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
-    let server = tokio.spawn(
-        tonic::transport::Server::builder()
-            .add_service(peer.into_server())
-            .add_service(client.into_server())
-            // Nagle's algorithm with delayed ACKs holds small answers back by ~40 ms.
-            .serve_with_incoming_shutdown(
-                tonic::transport::server::TcpIncoming::from(listener).with_nodelay(Some(true)),
-                async {
-                    let _ = stop_rx.await;
-                },
-            ),
-    );
+    let peer_conns = tokio.block_on(async { tls::accept::accept("peer", listener, peer_tls, MAX_PEER_CONNECTIONS) });
+    let server =
+        tokio.spawn(tonic::transport::Server::builder().add_service(peer.into_server()).serve_with_incoming_shutdown(
+            ReceiverStream::new(peer_conns).map(Ok::<_, std::io::Error>),
+            async {
+                let _ = stop_rx.await;
+            },
+        ));
     let served = tokio.block_on(async {
         tokio::select! {
             result = server => result.map_err(anyhow::Error::from).and_then(|r| r.map_err(anyhow::Error::from)),
@@ -403,7 +474,7 @@ pub fn run(config: NodeConfig) -> anyhow::Result<()> {
                 hand_over_leadership(&events_tx, &status, config.id).await;
                 // Peers hold streams open for good: a graceful close gets a moment, no more.
                 let _ = stop_tx.send(());
-                let _ = http_stop.send(());
+                let _ = front_stop.send(true);
                 tokio::time::sleep(SHUTDOWN_GRACE).await;
                 Ok(())
             }
@@ -412,9 +483,7 @@ pub fn run(config: NodeConfig) -> anyhow::Result<()> {
     let _ = events_tx.send(Event::Shutdown);
     let _ = raft_thread.join();
     proposals.fail_all(ProposeError::ShuttingDown);
-    if let Some(runtime) = http_runtime {
-        runtime.shutdown_timeout(SHUTDOWN_GRACE);
-    }
+    front.shutdown_timeout(SHUTDOWN_GRACE);
     tokio.shutdown_timeout(SHUTDOWN_GRACE);
     served.context("the gRPC server failed")
 }

@@ -16,9 +16,12 @@ pub mod server;
 use crate::consensus::Outbox;
 use crate::inbox::Event;
 use crate::proto::MAX_MESSAGE;
+use crate::proto::client::{MemberChange, MemberChangeResponse, TransferLeaderRequest, TransferLeaderResponse};
 use crate::proto::peer::peer_client::PeerClient;
 use crate::proto::peer::{JoinInfo, JoinRequest, PrepareModule, RaftBatch, SnapshotChunk};
 use crate::snapshot::{SnapshotDir, parse_descriptor};
+use crate::tls::Credentials;
+use crate::tls::connect::connect_node;
 use crossbeam_channel::Sender;
 use protobuf::Message as _;
 use raft::eraftpb::{Message, MessageType};
@@ -28,7 +31,7 @@ use std::time::Duration;
 use tokio::io::AsyncReadExt;
 use tokio::sync::mpsc;
 use tokio_stream::wrappers::ReceiverStream;
-use tonic::transport::{Channel, Endpoint};
+use tonic::transport::Channel;
 
 /// Messages waiting for one peer before new ones are dropped.
 const QUEUE: usize = 8192;
@@ -50,6 +53,8 @@ struct Shared {
     settings: u64,
     events: Sender<Event>,
     snapshots: Arc<SnapshotDir>,
+    /// Mutual TLS with the peers; none: in the clear.
+    tls: Option<Arc<Credentials>>,
 }
 
 struct PeerQueue {
@@ -65,6 +70,7 @@ pub struct Transport {
 
 impl Transport {
     /// Starts a sender task for every peer (`peers` excludes this node).
+    #[allow(clippy::too_many_arguments)]
     pub fn start(
         id: u64,
         cluster_id: u64,
@@ -72,9 +78,10 @@ impl Transport {
         peers: &BTreeMap<u64, String>,
         events: Sender<Event>,
         snapshots: Arc<SnapshotDir>,
+        tls: Option<Arc<Credentials>>,
         runtime: tokio::runtime::Handle,
     ) -> Self {
-        let shared = Arc::new(Shared { id, cluster_id, settings, events, snapshots });
+        let shared = Arc::new(Shared { id, cluster_id, settings, events, snapshots, tls });
         let mut transport = Transport { shared, peers: HashMap::new(), runtime };
         transport.set_peers(peers);
         transport
@@ -110,24 +117,17 @@ impl Outbox for Transport {
     }
 }
 
-async fn connect(address: &str) -> Result<Channel, tonic::transport::Error> {
-    Endpoint::from_shared(format!("http://{address}"))?
-        .connect_timeout(Duration::from_secs(1))
-        .tcp_nodelay(true)
-        .http2_keep_alive_interval(Duration::from_secs(1))
-        .keep_alive_timeout(Duration::from_secs(2))
-        .connect()
-        .await
-}
-
 async fn run_peer(shared: Arc<Shared>, peer: u64, address: String, mut queue: mpsc::Receiver<Message>) {
     let mut backoff = MIN_BACKOFF;
     // Why the peer last refused this node's messages: said once, not at every retry.
     let mut refused = None;
     // Connect when there is something to send.
+    let mut reloads = shared.tls.as_ref().map(|tls| tls.reloads());
     while let Some(first) = queue.recv().await {
-        match stream_to(&shared, &address, first, &mut queue, &mut backoff).await {
+        match stream_to(&shared, peer, &address, first, &mut queue, &mut backoff, reloads.as_mut()).await {
             Ok(()) => return,
+            // The stream closes; the next message opens one with the new certificate.
+            Err(StreamEnd::Reloaded) => tracing::info!(peer, "reconnecting with the reloaded certificate"),
             Err(StreamEnd::Refused(why)) => {
                 if refused.as_ref() != Some(&why) {
                     tracing::warn!(peer, %address, "the peer refuses this node's messages: {why}");
@@ -142,7 +142,7 @@ async fn run_peer(shared: Arc<Shared>, peer: u64, address: String, mut queue: mp
                 let _ = shared.events.send(Event::Unreachable(peer));
                 // A refused connection means the process is gone, which Raft would
                 // otherwise only learn from a silent election timeout.
-                if connect(&address).await.is_err() {
+                if connect_node(shared.tls.as_deref(), &address, Some(peer)).await.is_err() {
                     let _ = shared.events.send(Event::PeerDown(peer));
                 }
                 // What waited during the outage is stale; Raft will send again.
@@ -160,17 +160,26 @@ enum StreamEnd {
     Refused(String),
     /// The connection failed or closed.
     Failed(String),
+    /// This node's certificates were read again.
+    Reloaded,
 }
 
 /// Streams batches until the queue closes (`Ok`) or the stream ends.
 async fn stream_to(
     shared: &Shared,
+    peer: u64,
     address: &str,
     first: Message,
     queue: &mut mpsc::Receiver<Message>,
     backoff: &mut Duration,
+    mut reloads: Option<&mut tokio::sync::watch::Receiver<u64>>,
 ) -> Result<(), StreamEnd> {
-    let channel = connect(address).await.map_err(|e| StreamEnd::Failed(format!("connect: {e}")))?;
+    if let Some(reloads) = reloads.as_mut() {
+        reloads.mark_unchanged();
+    }
+    let channel = connect_node(shared.tls.as_deref(), address, Some(peer))
+        .await
+        .map_err(|e| StreamEnd::Failed(format!("connect: {e}")))?;
     let mut client = PeerClient::new(channel).max_encoding_message_size(MAX_MESSAGE);
     let (tx, rx) = mpsc::channel::<RaftBatch>(16);
     let mut call = tokio::spawn(async move { client.raft(ReceiverStream::new(rx)).await });
@@ -201,31 +210,44 @@ async fn stream_to(
             return Err(ended(call.await));
         }
         // Wait for the next message, or notice at once that the stream ended.
+        let reloaded = async {
+            match reloads.as_mut() {
+                Some(reloads) => reloads.changed().await.unwrap_or(()),
+                None => std::future::pending().await,
+            }
+        };
         next = tokio::select! {
             m = queue.recv() => m,
             result = &mut call => return Err(ended(result)),
+            () = reloaded => return Err(StreamEnd::Reloaded),
         };
     }
     Ok(())
 }
 
 /// Asks the member at `address` what node `id` needs to join its cluster.
-pub async fn ask_to_join(address: &str, id: u64) -> Result<JoinInfo, String> {
-    let channel = connect(address).await.map_err(|e| format!("connect: {e}"))?;
+pub async fn ask_to_join(tls: Option<&Credentials>, address: &str, id: u64) -> Result<JoinInfo, String> {
+    let channel = connect_node(tls, address, None).await.map_err(|e| format!("connect: {e}"))?;
     let mut client = PeerClient::new(channel).max_decoding_message_size(MAX_MESSAGE);
     client.join(JoinRequest { id }).await.map(|r| r.into_inner()).map_err(|s| s.message().to_string())
 }
 
-/// Has the node at `address` compile `module` (see `Peer.Prepare`); `Err` says why it did not.
-pub async fn prepare_module(id: u64, cluster_id: u64, address: &str, module: Vec<u8>) -> Result<(), String> {
-    let channel = connect(address).await.map_err(|e| format!("connect: {e}"))?;
+/// Has node `peer` at `address` compile `module` (see `Peer.Prepare`); `Err` says why it did
+/// not. `from`: this node.
+pub async fn prepare_module(
+    tls: Option<&Credentials>,
+    (from, cluster_id): (u64, u64),
+    (peer, address): (u64, &str),
+    module: Vec<u8>,
+) -> Result<(), String> {
+    let channel = connect_node(tls, address, Some(peer)).await.map_err(|e| format!("connect: {e}"))?;
     let mut client = PeerClient::new(channel).max_encoding_message_size(MAX_MESSAGE);
-    client.prepare(PrepareModule { cluster_id, from: id, module }).await.map_err(|s| s.message().to_string())?;
+    client.prepare(PrepareModule { cluster_id, from, module }).await.map_err(|s| s.message().to_string())?;
     Ok(())
 }
 
 async fn send_snapshot(shared: Arc<Shared>, peer: u64, address: String, message: Message) {
-    let result = tokio::time::timeout(SNAPSHOT_TIMEOUT, try_send_snapshot(&shared, &address, message))
+    let result = tokio::time::timeout(SNAPSHOT_TIMEOUT, try_send_snapshot(&shared, peer, &address, message))
         .await
         .unwrap_or_else(|_| Err("timed out".into()));
     if let Err(e) = &result {
@@ -234,13 +256,14 @@ async fn send_snapshot(shared: Arc<Shared>, peer: u64, address: String, message:
     let _ = shared.events.send(Event::SnapshotSent { to: peer, ok: result.is_ok() });
 }
 
-async fn try_send_snapshot(shared: &Shared, address: &str, message: Message) -> Result<(), String> {
+async fn try_send_snapshot(shared: &Shared, peer: u64, address: &str, message: Message) -> Result<(), String> {
     let (index, term) =
         parse_descriptor(message.get_snapshot().get_data()).ok_or("the snapshot message names no snapshot")?;
     let path = shared.snapshots.path(index, term);
     let mut file = tokio::fs::File::open(&path).await.map_err(|e| format!("{}: {e}", path.display()))?;
     let size = file.metadata().await.map_err(|e| e.to_string())?.len();
-    let mut client = PeerClient::new(connect(address).await.map_err(|e| e.to_string())?);
+    let channel = connect_node(shared.tls.as_deref(), address, Some(peer)).await.map_err(|e| e.to_string())?;
+    let mut client = PeerClient::new(channel);
     let (tx, rx) = mpsc::channel::<SnapshotChunk>(4);
     let (cluster_id, from, settings) = (shared.cluster_id, shared.id, shared.settings);
     let mut first = Some(message.write_to_bytes().map_err(|e| e.to_string())?);
@@ -270,4 +293,39 @@ async fn try_send_snapshot(shared: &Shared, address: &str, message: Message) -> 
     reader.await.map_err(|e| e.to_string())??;
     tracing::info!(index, bytes = size, "snapshot sent");
     Ok(())
+}
+
+/// Hands a member change an administrator made on this follower to the leader `peer`.
+pub async fn forward_change_members(
+    tls: Option<&Credentials>,
+    (peer, address): (u64, &str),
+    change: MemberChange,
+    deadline: Duration,
+) -> Result<MemberChangeResponse, tonic::Status> {
+    let mut client = leader(tls, peer, address).await?;
+    client.change_members(forwarded(change, deadline)).await.map(|r| r.into_inner())
+}
+
+/// Hands a leadership transfer to the leader `peer`.
+pub async fn forward_transfer_leader(
+    tls: Option<&Credentials>,
+    (peer, address): (u64, &str),
+    request: TransferLeaderRequest,
+    deadline: Duration,
+) -> Result<TransferLeaderResponse, tonic::Status> {
+    let mut client = leader(tls, peer, address).await?;
+    client.transfer_leader(forwarded(request, deadline)).await.map(|r| r.into_inner())
+}
+
+async fn leader(tls: Option<&Credentials>, peer: u64, address: &str) -> Result<PeerClient<Channel>, tonic::Status> {
+    let channel = connect_node(tls, address, Some(peer))
+        .await
+        .map_err(|e| tonic::Status::unavailable(format!("cannot reach the leader ({peer} at {address}): {e}")))?;
+    Ok(PeerClient::new(channel))
+}
+
+fn forwarded<T>(message: T, deadline: Duration) -> tonic::Request<T> {
+    let mut request = tonic::Request::new(message);
+    request.set_timeout(deadline);
+    request
 }

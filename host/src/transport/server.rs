@@ -1,17 +1,23 @@
 //! The receiving side of the peer transport. Everything here comes from the network, so
-//! nothing is trusted: a batch from another cluster is refused, a message that does not
-//! parse or is not addressed to this node is dropped with a log line, and a snapshot is
+//! nothing is trusted: with TLS, a peer is the node its certificate names (checked by
+//! [`PeerService::peer_node`]), and must be a member that was never removed; a batch from
+//! another cluster, or whose messages claim another sender, is refused; a message that does
+//! not parse or is not addressed to this node is dropped with a log line; and a snapshot is
 //! stepped into Raft only once its whole file has arrived and verified.
 
+use crate::api::ClientService;
 use crate::inbox::Event;
 use crate::node::agreement::ConsensusSettings;
 use crate::node::identity::Identity;
 use crate::proto::MAX_MESSAGE;
+use crate::proto::client::{MemberChange, MemberChangeResponse, TransferLeaderRequest, TransferLeaderResponse};
 use crate::proto::peer::peer_server::{Peer, PeerServer};
 use crate::proto::peer::{Ack, JoinInfo, JoinRequest, PrepareModule, Prepared, RaftBatch, SnapshotChunk};
 use crate::runtime::WasmEngine;
 use crate::snapshot::{self, SnapshotDir, parse_descriptor};
 use crate::status::StatusBoard;
+use crate::tls::accept::ConnInfo;
+use crate::tls::names;
 use crossbeam_channel::Sender;
 use protobuf::Message as _;
 use raft::eraftpb::{Message, MessageType};
@@ -44,7 +50,15 @@ pub struct PeerService {
     /// Refusals already logged, by sender and what was wrong: a refused peer retries every
     /// few hundred milliseconds, and one line says it all.
     pub refusals_logged: std::sync::Mutex<std::collections::HashSet<(u64, u64)>>,
+    /// Whether peers speak mutual TLS, so that a peer is the node its certificate names.
+    pub tls: bool,
+    /// Runs the member calls a follower hands to this node as the leader.
+    pub client: Arc<ClientService>,
 }
+
+/// What a refusal is about, for [`PeerService::log_refusal`].
+const NOT_A_MEMBER: u64 = u64::MAX;
+const NOT_ITS_NAME: u64 = u64::MAX - 1;
 
 impl PeerService {
     /// Logs a refusal of `from`'s traffic the first time `what` (cluster or settings
@@ -97,11 +111,56 @@ impl PeerService {
         Ok(())
     }
 
-    /// Parses one message; `None` (logged) if it is garbled or not for this node.
+    /// The node a peer call comes from, once it is known to be a member that was never
+    /// removed: with TLS, the node its certificate names (which must be `claimed`, when the
+    /// call says who it is from); in the clear, `claimed` (0 and unchecked when the call
+    /// names no sender).
+    fn peer_node<T>(&self, request: &Request<T>, claimed: Option<u64>) -> Result<u64, Status> {
+        let node = if self.tls {
+            let leaf = request.extensions().get::<ConnInfo>().and_then(ConnInfo::leaf);
+            let named = leaf.and_then(|cert| names::node_of(cert, &self.identity.cluster_name));
+            let Some(node) = named else {
+                self.log_refusal(0, NOT_ITS_NAME, format_args!("refused a peer whose certificate names no node"));
+                return Err(Status::unauthenticated(format!(
+                    "the certificate names no node of cluster {}",
+                    self.identity.cluster_name
+                )));
+            };
+            if let Some(claimed) = claimed.filter(|&c| c != node) {
+                self.log_refusal(
+                    node,
+                    NOT_ITS_NAME,
+                    format_args!("refused node {node}'s traffic, which claims to come from node {claimed}"),
+                );
+                return Err(Status::permission_denied(format!(
+                    "the certificate is node {node}'s, but the call claims to come from node {claimed}"
+                )));
+            }
+            node
+        } else {
+            claimed.unwrap_or_default()
+        };
+        // In the clear, a call that names no sender has no one to check.
+        if (self.tls || claimed.is_some()) && !self.status.is_member(node) {
+            self.log_refusal(node, NOT_A_MEMBER, format_args!("refused traffic from node {node}, not a member"));
+            return Err(Status::permission_denied(format!(
+                "node {node} is not a member of this cluster as node {} knows it, or was removed",
+                self.id
+            )));
+        }
+        Ok(node)
+    }
+
+    /// Parses one message of `from`; `None` (logged) if it is garbled, not for this node or
+    /// not from `from`.
     fn parse(&self, from: u64, bytes: &[u8]) -> Option<Message> {
         match Message::parse_from_bytes(bytes) {
             Ok(m) if m.to != self.id => {
                 tracing::warn!(from, to = m.to, "dropped a message addressed to another node");
+                None
+            }
+            Ok(m) if m.from != from => {
+                tracing::warn!(from, claimed = m.from, "dropped a message that claims another sender");
                 None
             }
             Ok(m) => Some(m),
@@ -116,8 +175,36 @@ impl PeerService {
 #[tonic::async_trait]
 impl Peer for PeerService {
     async fn raft(&self, request: Request<Streaming<RaftBatch>>) -> Result<Response<Ack>, Status> {
+        // With TLS, the stream's node is its certificate's, and every batch must claim it.
+        let certified = if self.tls { Some(self.peer_node(&request, None)?) } else { None };
         let mut stream = request.into_inner();
         while let Some(batch) = stream.message().await? {
+            // Who sends, before what it says.
+            if let Some(node) = certified
+                && node != batch.from
+            {
+                self.log_refusal(
+                    node,
+                    NOT_ITS_NAME,
+                    format_args!("refused node {node}'s batch claiming node {}", batch.from),
+                );
+                return Err(Status::permission_denied(format!(
+                    "the certificate is node {node}'s, but the batch claims to come from node {}",
+                    batch.from
+                )));
+            }
+            // Checked at every batch: a member removed while its stream is open is cut off.
+            if !self.status.is_member(batch.from) {
+                self.log_refusal(
+                    batch.from,
+                    NOT_A_MEMBER,
+                    format_args!("refused traffic from node {}, not a member", batch.from),
+                );
+                return Err(Status::permission_denied(format!(
+                    "node {} is not a member of this cluster as node {} knows it, or was removed",
+                    batch.from, self.id
+                )));
+            }
             self.check_cluster(batch.cluster_id, batch.from, Some(batch.settings))?;
             let messages: Vec<Message> = batch
                 .messages
@@ -141,9 +228,13 @@ impl Peer for PeerService {
     }
 
     async fn snapshot(&self, request: Request<Streaming<SnapshotChunk>>) -> Result<Response<Ack>, Status> {
+        let conn = request.extensions().get::<ConnInfo>().cloned();
         let mut stream = request.into_inner();
         let first = stream.message().await?.ok_or_else(|| Status::invalid_argument("empty snapshot stream"))?;
         self.check_cluster(first.cluster_id, first.from, Some(first.settings))?;
+        let mut claim = Request::new(());
+        claim.extensions_mut().insert(conn.unwrap_or_default());
+        self.peer_node(&claim, Some(first.from))?;
         let from = first.from;
         let message = self
             .parse(from, &first.message)
@@ -181,7 +272,18 @@ impl Peer for PeerService {
     }
 
     async fn join(&self, request: Request<JoinRequest>) -> Result<Response<JoinInfo>, Status> {
-        let id = request.into_inner().id;
+        let id = request.get_ref().id;
+        if self.tls {
+            // Membership is checked below, with advice.
+            let leaf = request.extensions().get::<ConnInfo>().and_then(ConnInfo::leaf);
+            let named = leaf.and_then(|cert| names::node_of(cert, &self.identity.cluster_name));
+            if named != Some(id) {
+                return Err(Status::permission_denied(format!(
+                    "only node {id} may join as node {id}: its certificate must carry {}",
+                    names::node_name(id, &self.identity.cluster_name)
+                )));
+            }
+        }
         let (consensus, setup) = (self.status.consensus(), self.status.setup());
         if setup.members.removed.contains(&id) {
             return Err(Status::failed_precondition(format!(
@@ -209,6 +311,7 @@ impl Peer for PeerService {
     }
 
     async fn prepare(&self, request: Request<PrepareModule>) -> Result<Response<Prepared>, Status> {
+        self.peer_node(&request, Some(request.get_ref().from))?;
         let request = request.into_inner();
         self.check_cluster(request.cluster_id, request.from, None)?;
         let engine = self.engine.clone();
@@ -218,6 +321,21 @@ impl Peer for PeerService {
             .map_err(|e| Status::invalid_argument(format!("the module is refused: {e}")))?;
         tracing::info!(from = request.from, hash = %loaded.hash, "compiled a module an upgrade is about to propose");
         Ok(Response::new(Prepared { hash: loaded.hash.to_string() }))
+    }
+
+    async fn change_members(&self, request: Request<MemberChange>) -> Result<Response<MemberChangeResponse>, Status> {
+        self.peer_node(&request, None)?;
+        let deadline = self.client.deadline(request.metadata());
+        self.client.change_members_call(request.into_inner(), deadline, true).await.map(Response::new)
+    }
+
+    async fn transfer_leader(
+        &self,
+        request: Request<TransferLeaderRequest>,
+    ) -> Result<Response<TransferLeaderResponse>, Status> {
+        self.peer_node(&request, None)?;
+        let deadline = self.client.deadline(request.metadata());
+        self.client.transfer_leader_call(request.into_inner(), deadline, true).await.map(Response::new)
     }
 }
 

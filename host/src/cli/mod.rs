@@ -1,9 +1,10 @@
 //! The `wasmraft` command line.
 
+mod target;
+
 use crate::entry::now_ns;
 use crate::http::dev;
 use crate::node::config::ServeArgs;
-use crate::proto::client::client_client::ClientClient;
 use crate::proto::client::{
     Consistency as ProtoConsistency, Encoding as ProtoEncoding, ProposeRequest, QueryRequest, StatusRequest,
     UpgradeRequest, propose_response, query_response,
@@ -16,6 +17,7 @@ use serde_json::{Value, json};
 use std::io::{BufRead, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
+use target::{Connected, Target};
 use wasmraft_sdk::contract::{ApplierError, Meta, Payload};
 
 #[derive(Parser)]
@@ -31,17 +33,23 @@ enum Command {
     /// initial member the same --peers and --module) or joins a running cluster (--join,
     /// after `wasmraft member add`); an existing one is recovered (it needs no --peers, --module or --join then).
     ///
-    /// Example, one of three nodes on this machine:
+    /// A node has a peer door (--listen, mutual TLS with --peer-cert/--peer-key/--peer-ca)
+    /// and a client door (--client-listen, TLS with --client-cert/--client-key); without
+    /// certificates it serves loopback addresses only, unless --insecure.
     ///
-    ///   wasmraft serve --id 1 --listen 127.0.0.1:7001 \
+    /// Example, one of three nodes on this machine, with `wasmraft dev-certs --dir certs`:
+    ///
+    ///   wasmraft serve --id 1 --listen 127.0.0.1:7001 --client-listen 127.0.0.1:7101 \
     ///     --peers 1=127.0.0.1:7001,2=127.0.0.1:7002,3=127.0.0.1:7003 \
-    ///     --data-dir /var/lib/wasmraft/1 --module kv.wasm
+    ///     --data-dir /var/lib/wasmraft/1 --module kv.wasm --tls-dir certs
     ///
     /// and a fourth node joining it:
     ///
-    ///   wasmraft member add --endpoint 127.0.0.1:7001 4 --address 127.0.0.1:7004
-    ///   wasmraft serve --id 4 --listen 127.0.0.1:7004 --join 127.0.0.1:7001 \
-    ///     --data-dir /var/lib/wasmraft/4
+    ///   wasmraft dev-certs --dir certs --nodes 4
+    ///   wasmraft member add --endpoint 127.0.0.1:7101 --cacert certs/ca.pem \
+    ///     --cert certs/admin.pem --key certs/admin-key.pem 4 --address 127.0.0.1:7004
+    ///   wasmraft serve --id 4 --listen 127.0.0.1:7004 --client-listen 127.0.0.1:7104 \
+    ///     --join 127.0.0.1:7001 --data-dir /var/lib/wasmraft/4 --tls-dir certs
     #[command(verbatim_doc_comment)]
     Serve(Box<ServeArgs>),
     /// Propose a command (the applier's JSON) and print its outcome once applied.
@@ -140,6 +148,22 @@ enum Command {
         #[arg(long, default_value = "dev-keys")]
         dir: PathBuf,
     },
+    /// Make a certificate authority and certificates for a local cluster (the CA is kept
+    /// if DIR already holds one): DIR/ca.pem, node-ID.pem with node-ID-key.pem for each of
+    /// --nodes (carrying `node-ID.CLUSTER`, `localhost` and the loopback addresses), and
+    /// admin.pem with admin-key.pem (a client with every role). A node takes them with
+    /// `serve --tls-dir DIR`; a client command with `--cacert DIR/ca.pem --cert
+    /// DIR/admin.pem --key DIR/admin-key.pem`. Not for production: the CA key is in DIR.
+    DevCerts {
+        #[arg(long, default_value = "dev-certs")]
+        dir: PathBuf,
+        /// The node ids to make certificates for, comma-separated.
+        #[arg(long, value_delimiter = ',', required = true)]
+        nodes: Vec<u64>,
+        /// The cluster's name (`serve --cluster-name`).
+        #[arg(long, default_value = "wasmraft")]
+        cluster_name: String,
+    },
     /// Print a bearer token for local testing, as the reference DSS's dummy OAuth server
     /// mints them (RS256, one hour). Use it as `Authorization: Bearer $TOKEN`.
     ///
@@ -180,7 +204,7 @@ enum MemberCommand {
         #[command(flatten)]
         target: Target,
         id: u64,
-        /// Where the new node will listen (HOST:PORT), for peers and clients.
+        /// The new node's peer address (HOST:PORT, its `--listen`).
         #[arg(long)]
         address: String,
     },
@@ -200,17 +224,6 @@ enum MemberCommand {
         target: Target,
         id: u64,
     },
-}
-
-/// Which node to ask, and how long to wait.
-#[derive(Args)]
-struct Target {
-    /// The node's address (HOST:PORT).
-    #[arg(long, env = "WASMRAFT_ENDPOINT", default_value = "127.0.0.1:7001")]
-    endpoint: String,
-    /// How long to wait for the answer, e.g. `10s`, `500ms`.
-    #[arg(long, default_value = "10s")]
-    timeout: humantime::Duration,
 }
 
 /// Per-call limits. In a cluster every node must use the same values.
@@ -262,6 +275,14 @@ pub fn main() -> ExitCode {
             println!("{}", public.display());
             ExitCode::SUCCESS
         }),
+        Command::DevCerts { dir, nodes, cluster_name } => {
+            crate::tls::dev::make_dir(&dir, &cluster_name, &nodes).map(|written| {
+                for path in written {
+                    println!("{}", path.display());
+                }
+                ExitCode::SUCCESS
+            })
+        }
         Command::DevToken { key, sub, scope, audience, issuer, expires_in } => {
             let args = dev::TokenArgs {
                 key: &key,
@@ -286,22 +307,12 @@ pub fn main() -> ExitCode {
     }
 }
 
-type Connected = (ClientClient<tonic::transport::Channel>, std::time::Duration);
-
 fn client_call<F: std::future::Future<Output = anyhow::Result<ExitCode>>>(
     target: Target,
     call: impl FnOnce(Connected) -> F,
 ) -> anyhow::Result<ExitCode> {
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
-    runtime.block_on(async {
-        let timeout: std::time::Duration = target.timeout.into();
-        let endpoint = tonic::transport::Endpoint::from_shared(format!("http://{}", target.endpoint))
-            .with_context(|| format!("`{}` is not HOST:PORT", target.endpoint))?
-            .connect_timeout(timeout)
-            .timeout(timeout);
-        let channel = endpoint.connect().await.with_context(|| format!("cannot reach {}", target.endpoint))?;
-        call((ClientClient::new(channel), timeout)).await
-    })
+    runtime.block_on(async { call(target.connect().await?).await })
 }
 
 /// JSON from the argument, or from stdin when it is absent or `-`; checked before sending.
@@ -318,10 +329,10 @@ fn rpc_error(status: tonic::Status) -> anyhow::Error {
     anyhow::anyhow!("{:?}: {}", status.code(), status.message())
 }
 
-async fn propose((mut client, _): Connected, command: Option<String>) -> anyhow::Result<ExitCode> {
+async fn propose(mut c: Connected, command: Option<String>) -> anyhow::Result<ExitCode> {
     let command = json_input(command, "command")?;
     let request = ProposeRequest { command, encoding: ProtoEncoding::Json as i32 };
-    let response = client.propose(request).await.map_err(rpc_error)?.into_inner();
+    let response = c.client.propose(c.call(request)).await.map_err(rpc_error)?.into_inner();
     let outcome = match response.outcome.context("the answer has no outcome")? {
         propose_response::Outcome::Output(output) => Ok(output),
         propose_response::Outcome::Error(e) => Err(ApplierError { code: e.code, message: e.message, body: e.body }),
@@ -336,7 +347,7 @@ enum ReadConsistency {
 }
 
 async fn run_query(
-    (mut client, _): Connected,
+    mut c: Connected,
     query: Option<String>,
     consistency: ReadConsistency,
     max_staleness: std::time::Duration,
@@ -352,7 +363,7 @@ async fn run_query(
         consistency: consistency as i32,
         max_staleness_ms: max_staleness.as_millis() as u64,
     };
-    let response = client.query(request).await.map_err(rpc_error)?.into_inner();
+    let response = c.client.query(c.call(request)).await.map_err(rpc_error)?.into_inner();
     let outcome = match response.outcome.context("the answer has no outcome")? {
         query_response::Outcome::Output(output) => Ok(output),
         query_response::Outcome::Error(e) => Err(ApplierError { code: e.code, message: e.message, body: e.body }),
@@ -365,8 +376,8 @@ async fn run_query(
     print_outcome(head, outcome)
 }
 
-async fn status((mut client, _): Connected) -> anyhow::Result<ExitCode> {
-    let s = client.status(StatusRequest {}).await.map_err(rpc_error)?.into_inner();
+async fn status(mut c: Connected) -> anyhow::Result<ExitCode> {
+    let s = c.client.status(c.call(StatusRequest {})).await.map_err(rpc_error)?.into_inner();
     let members = members_json(&s.members);
     let module = s.module.map(module_json);
     let upgrades: Vec<Value> = s
@@ -392,10 +403,10 @@ fn module_json(m: crate::proto::client::Module) -> Value {
     json!({ "name": m.name, "version": m.version, "hash": m.hash, "since_index": m.since_index })
 }
 
-async fn upgrade((mut client, _): Connected, module: PathBuf, allow_downgrade: bool) -> anyhow::Result<ExitCode> {
+async fn upgrade(mut c: Connected, module: PathBuf, allow_downgrade: bool) -> anyhow::Result<ExitCode> {
     let bytes = std::fs::read(&module).with_context(|| format!("cannot read {}", module.display()))?;
-    let response =
-        client.upgrade(UpgradeRequest { module: bytes, allow_downgrade }).await.map_err(rpc_error)?.into_inner();
+    let request = c.call(UpgradeRequest { module: bytes, allow_downgrade });
+    let response = c.client.upgrade(request).await.map_err(rpc_error)?.into_inner();
     let out = json!({ "index": response.index, "term": response.term, "module": response.module.map(module_json) });
     println!("{out}");
     Ok(ExitCode::SUCCESS)
@@ -411,9 +422,9 @@ fn member(command: MemberCommand) -> anyhow::Result<ExitCode> {
         }
         MemberCommand::Remove { target, id } => (target, Change::Remove(Remove { id })),
     };
-    client_call(target, |(mut client, _)| async move {
-        let response =
-            client.change_members(MemberChange { change: Some(change) }).await.map_err(rpc_error)?.into_inner();
+    client_call(target, |mut c| async move {
+        let request = c.call(MemberChange { change: Some(change) });
+        let response = c.client.change_members(request).await.map_err(rpc_error)?.into_inner();
         println!("{}", json!({ "index": response.index, "members": members_json(&response.members) }));
         Ok(ExitCode::SUCCESS)
     })
@@ -423,15 +434,15 @@ fn members_json(members: &[crate::proto::client::Member]) -> Vec<Value> {
     members.iter().map(|m| json!({ "id": m.id, "address": m.address, "kind": m.kind })).collect()
 }
 
-async fn list_members((mut client, _): Connected) -> anyhow::Result<ExitCode> {
-    let s = client.status(StatusRequest {}).await.map_err(rpc_error)?.into_inner();
+async fn list_members(mut c: Connected) -> anyhow::Result<ExitCode> {
+    let s = c.client.status(c.call(StatusRequest {})).await.map_err(rpc_error)?.into_inner();
     println!("{}", serde_json::to_string_pretty(&json!({ "leader": s.leader, "members": members_json(&s.members) }))?);
     Ok(ExitCode::SUCCESS)
 }
 
-async fn transfer_leader((mut client, _): Connected, to: u64) -> anyhow::Result<ExitCode> {
-    let request = crate::proto::client::TransferLeaderRequest { to };
-    let response = client.transfer_leader(request).await.map_err(rpc_error)?.into_inner();
+async fn transfer_leader(mut c: Connected, to: u64) -> anyhow::Result<ExitCode> {
+    let request = c.call(crate::proto::client::TransferLeaderRequest { to });
+    let response = c.client.transfer_leader(request).await.map_err(rpc_error)?.into_inner();
     println!("{}", json!({ "leader": response.leader, "term": response.term }));
     Ok(ExitCode::SUCCESS)
 }

@@ -1,0 +1,280 @@
+//! An authenticated, encrypted cluster: mutual TLS between the nodes, TLS and roles for
+//! clients. Every refusal leaves the log untouched and the cluster committing.
+
+use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, SystemTime};
+use tonic::transport::{Certificate, ClientTlsConfig, Identity};
+use wasmraft::http::auth::{self, TokenRequest};
+use wasmraft::proto::client::member_change::Change;
+use wasmraft::proto::client::{AddLearner, MemberChange, TransferLeaderRequest, UpgradeRequest};
+use wasmraft::proto::peer::RaftBatch;
+use wasmraft::proto::peer::peer_client::PeerClient;
+use wasmraft::tls::dev::{Authority, CertSpec, ca_file, cert_file, key_file, node_files};
+use wasmraft::tls::{Credentials, Door, TlsFiles};
+use wasmraft_tests::cluster::{
+    Access, Cluster, Code, assert_acked_present, change_members_until, put_command, write_load,
+};
+use wasmraft_tests::http::{auth_flags, test_keys};
+
+fn read(path: &Path) -> String {
+    std::fs::read_to_string(path).expect("a certificate file")
+}
+
+/// The cluster's CA, from its dev-certs directory.
+fn authority(certs: &Path) -> Authority {
+    Authority::load(&read(&ca_file(certs)), &read(&key_file(certs, "ca"))).expect("the CA")
+}
+
+/// Writes `spec`, issued by `ca`, to `dir` as `name`; returns the files for a peer door that
+/// trusts `trusted_ca`.
+fn peer_files(dir: &Path, name: &str, ca: &Authority, spec: &CertSpec, trusted_ca: &Path) -> TlsFiles {
+    let issued = ca.issue(spec).expect("a certificate");
+    let (cert, key) = (dir.join(format!("{name}.pem")), dir.join(format!("{name}-key.pem")));
+    std::fs::write(&cert, issued.cert_pem).unwrap();
+    std::fs::write(&key, issued.key_pem).unwrap();
+    TlsFiles { cert, key, ca: Some(trusted_ca.to_path_buf()) }
+}
+
+/// A peer connection to node `to` as the node the certificate of `files` names (`as_node`).
+async fn peer_as(
+    cluster: &Cluster,
+    files: TlsFiles,
+    as_node: u64,
+    to: u64,
+) -> Result<PeerClient<tonic::transport::Channel>, String> {
+    let creds = Credentials::load(files, Door::Peer { id: as_node }, "wasmraft").map_err(|e| format!("{e:#}"))?;
+    let channel = wasmraft::tls::connect::connect_node(Some(&creds), cluster.peer_address(to), Some(to))
+        .await
+        .map_err(|e| format!("{e:?}"))?;
+    Ok(PeerClient::new(channel))
+}
+
+/// A heartbeat from `from` whose commit index is far beyond the log, from a higher term:
+/// raft-rs would halt a node that believed it.
+fn forged_batch(cluster_id: u64, from: u64, to: u64) -> RaftBatch {
+    use protobuf::Message as _;
+    let mut m = raft::eraftpb::Message::default();
+    m.set_msg_type(raft::eraftpb::MessageType::MsgHeartbeat);
+    (m.from, m.to, m.term, m.commit) = (from, to, 1_000_000, 1_000_000_000);
+    let settings = 0; // checked after the sender: never reached by a refused one
+    RaftBatch { cluster_id, from, messages: vec![m.write_to_bytes().unwrap()], settings }
+}
+
+/// Sends `batch` on a Raft stream; the refusal's code, if refused.
+async fn send(client: &mut PeerClient<tonic::transport::Channel>, batch: RaftBatch) -> Option<Code> {
+    let result = client.raft(tokio_stream::iter(vec![batch])).await;
+    result.err().map(|s| s.code())
+}
+
+/// Access to node `id` with the cluster's CA and `identity` (none: anonymous).
+fn access(cluster: &Cluster, id: u64, identity: Option<(String, String)>, ca_pem: String) -> Access {
+    let mut tls = ClientTlsConfig::new().ca_certificate(Certificate::from_pem(ca_pem));
+    if let Some((cert, key)) = identity {
+        tls = tls.identity(Identity::from_pem(cert, key));
+    }
+    Access { address: cluster.endpoint(id).address, tls: Some(tls) }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn outsiders_are_refused_at_every_door_and_the_cluster_keeps_committing() {
+    let cluster = Cluster::start_tls(3, "kv", false, &auth_flags().iter().map(String::as_str).collect::<Vec<_>>());
+    let leader = cluster.leader(Duration::from_secs(15)).await;
+    let certs = cluster.certs_dir().expect("a TLS cluster").to_path_buf();
+    let stop = Arc::new(AtomicBool::new(false));
+    let load = tokio::spawn(write_load(cluster.endpoints(), "mtls", 8, stop.clone(), None));
+    let status = cluster.status(1).await.expect("status over TLS");
+    let cluster_id = u64::from_str_radix(&status.cluster_id, 16).unwrap();
+    let scratch = tempfile::tempdir().unwrap();
+    let ca = authority(&certs);
+    let target = if leader == 1 { 2 } else { 1 };
+
+    // The peer door: no certificate, another CA's, an expired one.
+    let plain = PeerClient::connect(format!("http://{}", cluster.peer_address(target))).await;
+    let refused_plain = match plain {
+        Err(_) => true,
+        Ok(mut client) => send(&mut client, forged_batch(cluster_id, leader, target)).await.is_some(),
+    };
+    assert!(refused_plain, "a peer without TLS got through");
+    let evil = Authority::new("evil").unwrap();
+    let files = peer_files(scratch.path(), "evil", &evil, &CertSpec::node(leader, "wasmraft"), &ca_file(&certs));
+    let refused = match peer_as(&cluster, files, leader, target).await {
+        Err(_) => true,
+        Ok(mut client) => send(&mut client, forged_batch(cluster_id, leader, target)).await.is_some(),
+    };
+    assert!(refused, "a certificate from another CA got through");
+    let now = SystemTime::now();
+    let expired = CertSpec {
+        not_before: now - Duration::from_secs(7200),
+        not_after: now - Duration::from_secs(3600),
+        ..CertSpec::node(leader, "wasmraft")
+    };
+    let files = peer_files(scratch.path(), "expired", &ca, &expired, &ca_file(&certs));
+    let refused = match peer_as(&cluster, files, leader, target).await {
+        Err(_) => true,
+        Ok(mut client) => send(&mut client, forged_batch(cluster_id, leader, target)).await.is_some(),
+    };
+    assert!(refused, "an expired certificate got through");
+
+    // A valid certificate of a node that is no member (5), sending as itself or as the
+    // leader: the forged heartbeat never reaches Raft.
+    let files = TlsFiles {
+        cert: cert_file(&certs, &node_files(5)),
+        key: key_file(&certs, &node_files(5)),
+        ca: Some(ca_file(&certs)),
+    };
+    let mut outsider = peer_as(&cluster, files, 5, target).await.expect("a TLS connection: the CA issued it");
+    assert_eq!(send(&mut outsider, forged_batch(cluster_id, 5, target)).await, Some(Code::PermissionDenied));
+    assert_eq!(send(&mut outsider, forged_batch(cluster_id, leader, target)).await, Some(Code::PermissionDenied));
+    // A member's certificate claiming another member's messages.
+    let other = 6 - leader - target;
+    let files = TlsFiles {
+        cert: cert_file(&certs, &node_files(other)),
+        key: key_file(&certs, &node_files(other)),
+        ca: Some(ca_file(&certs)),
+    };
+    let mut liar = peer_as(&cluster, files, other, target).await.expect("a member's connection");
+    assert_eq!(send(&mut liar, forged_batch(cluster_id, leader, target)).await, Some(Code::PermissionDenied));
+
+    // The client door: no credentials, a read-only caller, another CA's certificate,
+    // tokens for another audience or expired.
+    let last_before = cluster.status(target).await.unwrap().last_log_index;
+    let anonymous = access(&cluster, target, None, read(&ca_file(&certs)));
+    let mut client = anonymous.connect().await.expect("TLS without a client certificate");
+    let module = std::fs::read(wasmraft_tests::appliers_dir().join("kv2.wasm")).unwrap();
+    let calls: Vec<(&str, tonic::Status)> = vec![
+        (
+            "propose",
+            wasmraft_tests::cluster::propose(&mut client, put_command("x", "y"), Duration::from_secs(5))
+                .await
+                .unwrap_err(),
+        ),
+        (
+            "upgrade",
+            client.upgrade(UpgradeRequest { module: module.clone(), allow_downgrade: true }).await.unwrap_err(),
+        ),
+        (
+            "member add",
+            client
+                .change_members(MemberChange {
+                    change: Some(Change::AddLearner(AddLearner { id: 9, address: "127.0.0.1:1".into() })),
+                })
+                .await
+                .unwrap_err(),
+        ),
+        ("transfer-leader", client.transfer_leader(TransferLeaderRequest { to: target }).await.unwrap_err()),
+        ("status", client.status(wasmraft::proto::client::StatusRequest {}).await.unwrap_err()),
+    ];
+    for (call, status) in calls {
+        assert_eq!(status.code(), Code::Unauthenticated, "{call}: {status:?}");
+    }
+    let reader = ca.issue(&CertSpec::client("auditor", &["wasmraft.read"])).unwrap();
+    let mut client = access(&cluster, target, Some((reader.cert_pem, reader.key_pem)), read(&ca_file(&certs)))
+        .connect()
+        .await
+        .expect("a reader connects");
+    client.status(wasmraft::proto::client::StatusRequest {}).await.expect("a reader reads");
+    let refused = wasmraft_tests::cluster::propose(&mut client, put_command("x", "y"), Duration::from_secs(5)).await;
+    assert_eq!(refused.unwrap_err().code(), Code::PermissionDenied);
+    let refused = client.upgrade(UpgradeRequest { module, allow_downgrade: true }).await;
+    assert_eq!(refused.unwrap_err().code(), Code::PermissionDenied);
+    let stranger = evil.issue(&CertSpec::client("admin", &["wasmraft.admin"])).unwrap();
+    let stranger = access(&cluster, target, Some((stranger.cert_pem, stranger.key_pem)), read(&ca_file(&certs)));
+    let refused = match stranger.connect().await {
+        Err(_) => true,
+        Ok(mut c) => c.status(wasmraft::proto::client::StatusRequest {}).await.is_err(),
+    };
+    assert!(refused, "a client certificate from another CA got through");
+    let secs = SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).unwrap().as_secs();
+    let scopes = ["wasmraft.admin".to_string()];
+    let mint = |audience: &str, issued_at: u64, expires_at: u64| {
+        let request = TokenRequest { subject: "ops", scopes: &scopes, audience, issuer: "t", issued_at, expires_at };
+        auth::mint(&test_keys().keys.private_pem, &request).unwrap()
+    };
+    for (why, token) in [
+        ("another audience", mint("elsewhere", secs, secs + 600)),
+        ("expired", mint("localhost", secs - 7200, secs - 3600)),
+    ] {
+        let mut client = anonymous.connect().await.unwrap();
+        let mut request = tonic::Request::new(wasmraft::proto::client::StatusRequest {});
+        request.metadata_mut().insert("authorization", format!("Bearer {token}").parse().unwrap());
+        assert_eq!(client.status(request).await.unwrap_err().code(), Code::Unauthenticated, "{why}");
+    }
+    // A valid token with the role is an identity like a certificate.
+    let mut client = anonymous.connect().await.unwrap();
+    let mut request = tonic::Request::new(wasmraft::proto::client::StatusRequest {});
+    let token = mint("localhost", secs, secs + 600);
+    request.metadata_mut().insert("authorization", format!("Bearer {token}").parse().unwrap());
+    client.status(request).await.expect("a token holder reads");
+
+    // Nothing refused reached the log, and the cluster kept committing.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    stop.store(true, Ordering::Relaxed);
+    let load = load.await.unwrap();
+    assert!(load.acked.len() > 50 && load.abandoned == 0, "{} acked, {} abandoned", load.acked.len(), load.abandoned);
+    assert_eq!(cluster.leader(Duration::from_secs(5)).await, leader, "the forged traffic moved leadership");
+    let after = cluster.status(target).await.unwrap();
+    assert!(after.members.iter().all(|m| m.id != 9), "a refused member change applied");
+    assert!(after.last_log_index >= last_before);
+    assert_eq!(after.module.unwrap().version, "1.0.0", "a refused upgrade applied");
+    assert_acked_present(&cluster, &load).await;
+    let log = cluster.log_of(target);
+    assert!(log.contains("not a member"), "the refusal of node 5 is logged");
+    assert_eq!(log.matches("refused traffic from node 5, not a member").count(), 1, "logged once");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_node_added_with_its_own_certificate_catches_up_by_snapshot_over_tls() {
+    let args = ["--snapshot-interval", "1100", "--snapshot-catchup", "100"];
+    let mut cluster = Cluster::start_tls(3, "kv", false, &args);
+    cluster.leader(Duration::from_secs(15)).await;
+    let load = write_load(cluster.endpoints(), "before", 16, Arc::new(AtomicBool::new(false)), Some(2500)).await;
+    assert_eq!(load.abandoned, 0);
+    let address = cluster.new_node(4, 2);
+    change_members_until(&cluster, 2, Change::AddLearner(AddLearner { id: 4, address }), Duration::from_secs(30))
+        .await
+        .expect("node 4 added through a follower or the leader");
+    cluster.spawn(4);
+    // Writes go on: the snapshot node 4 can take is one made after it was added (a
+    // snapshot whose membership lacks it, raft-rs ignores).
+    let more = write_load(cluster.endpoints(), "after", 16, Arc::new(AtomicBool::new(false)), Some(1500)).await;
+    assert_eq!(more.abandoned, 0);
+    let last = more.acked.iter().map(|a| a.index).max().unwrap();
+    let (applied, _) = cluster.converged(last, Duration::from_secs(60)).await;
+    assert!(applied > 3500);
+    assert!(cluster.log_of(4).contains("received a snapshot"), "node 4 caught up by snapshot");
+    assert_acked_present(&cluster, &load).await;
+    assert_acked_present(&cluster, &more).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn certificates_rotate_under_load_without_a_failed_request() {
+    let cluster = Cluster::start_tls(3, "kv", false, &[]);
+    cluster.leader(Duration::from_secs(15)).await;
+    let certs = cluster.certs_dir().unwrap().to_path_buf();
+    let stop = Arc::new(AtomicBool::new(false));
+    let load = tokio::spawn(write_load(cluster.endpoints(), "rotate", 8, stop.clone(), None));
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    // New certificates from the same CA, in place, then SIGHUP to every node.
+    let ca = authority(&certs);
+    for id in cluster.ids() {
+        let issued = ca.issue(&CertSpec::node(id, "wasmraft")).unwrap();
+        std::fs::write(cert_file(&certs, &node_files(id)), issued.cert_pem).unwrap();
+        std::fs::write(key_file(&certs, &node_files(id)), issued.key_pem).unwrap();
+        // Safety: a plain kill(2) on a child's pid.
+        unsafe { libc::kill(cluster.pid(id).unwrap() as i32, libc::SIGHUP) };
+    }
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    stop.store(true, Ordering::Relaxed);
+    let load = load.await.unwrap();
+    assert_eq!((load.abandoned, load.retries), (0, 0), "a request failed during the rotation");
+    assert!(load.acked.len() > 50);
+    for id in cluster.ids() {
+        let log = cluster.log_of(id);
+        assert!(log.contains("reloaded the certificate files"), "node {id} reloaded");
+        assert!(log.contains("reconnecting with the reloaded certificate"), "node {id} reconnected its peers");
+    }
+    cluster.converged(load.acked.iter().map(|a| a.index).max().unwrap(), Duration::from_secs(20)).await;
+    assert_acked_present(&cluster, &load).await;
+}
