@@ -1,18 +1,17 @@
 //! A local 3-node cluster (real processes, loopback, fsync on), 256-byte values: KV puts from
 //! one client, then 64; gets from 64 clients on all nodes, linearizable and stale; the pause
 //! in applies at upgrade switches under 64 writers; and the time from kill -9 (or SIGTERM) of
-//! the leader to the next acknowledged write. Run with `cargo xtask bench`.
+//! the leader to the next acknowledged write; and first, puts with TLS off and on. Run with
+//! `cargo xtask bench`.
 //!
 //! Writes go to the leader, as etcd's benchmark does; keys are drawn from 100,000.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
-use tonic::transport::Channel;
-use wasmraft::proto::client::client_client::ClientClient;
 use wasmraft::proto::client::{Consistency, Encoding, QueryRequest};
 use wasmraft_tests::Rng;
-use wasmraft_tests::cluster::{Access, Cluster, propose, put_command, query_with, upgrade};
+use wasmraft_tests::cluster::{Access, Client, Cluster, propose, put_command, query_with, upgrade};
 use wasmraft_tests::{module_bytes, padded};
 
 const VALUE: usize = 256;
@@ -50,7 +49,7 @@ async fn drive<F, Fut>(
     op: F,
 ) -> (Vec<Duration>, Duration)
 where
-    F: Fn(ClientClient<Channel>, String) -> Fut + Clone + Send + 'static,
+    F: Fn(Client, String) -> Fut + Clone + Send + 'static,
     Fut: std::future::Future<Output = ()> + Send,
 {
     let next = Arc::new(AtomicUsize::new(0));
@@ -177,9 +176,27 @@ async fn failover(cluster: &mut Cluster, graceful: bool) -> Duration {
     acked
 }
 
+/// Puts with 1 and 64 clients on a cluster in the clear, then on one with TLS on every door
+/// (mutual TLS 1.3 between the nodes, clients with a certificate), side by side.
+async fn tls_cost() {
+    println!("the cost of TLS (mutual TLS between the nodes; clients with a client certificate):");
+    for tls in [false, true] {
+        let cluster = if tls { Cluster::start_tls(3, "kv", false, &[]) } else { Cluster::start(3, &[]) };
+        let leader = cluster.leader(Duration::from_secs(15)).await;
+        puts(&cluster, leader, 8, 2_000).await;
+        let name = if tls { "TLS on" } else { "TLS off" };
+        let (latencies, elapsed) = puts(&cluster, leader, 1, 3_000).await;
+        report(&format!("  {name}, 1 client"), latencies, elapsed);
+        let (latencies, elapsed) = puts(&cluster, leader, 64, 30_000).await;
+        report(&format!("  {name}, 64 clients"), latencies, elapsed);
+    }
+}
+
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() {
     println!("\nwasmraft 3-node cluster on loopback, KV puts of {VALUE}-byte values to the leader");
+    tls_cost().await;
+    println!("the rest in the clear:");
     let mut cluster = Cluster::start(3, &[]);
     let leader = cluster.leader(Duration::from_secs(15)).await;
     // Warm up: connections, compiled module, pages.

@@ -74,7 +74,7 @@ fn access(cluster: &Cluster, id: u64, identity: Option<(String, String)>, ca_pem
     if let Some((cert, key)) = identity {
         tls = tls.identity(Identity::from_pem(cert, key));
     }
-    Access { address: cluster.endpoint(id).address, tls: Some(tls) }
+    Access { tls: Some(tls), ..cluster.endpoint(id) }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

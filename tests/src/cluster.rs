@@ -5,6 +5,8 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
+use tonic::service::Interceptor;
+use tonic::service::interceptor::InterceptedService;
 use tonic::transport::{Certificate, Channel, ClientTlsConfig, Identity};
 use wasmraft::proto::client::client_client::ClientClient;
 use wasmraft::proto::client::{
@@ -56,12 +58,30 @@ struct ClusterTls {
     client: ClientTlsConfig,
 }
 
-/// How a test client reaches a node's client door: its address and, on a TLS cluster, the
-/// cluster's CA and the admin certificate.
+/// A client of a node's API, with the credentials its cluster asks for.
+pub type Client = ClientClient<InterceptedService<Channel, Bearer>>;
+
+/// Adds a bearer token to every call, if there is one.
+#[derive(Clone, Debug, Default)]
+pub struct Bearer(Option<tonic::metadata::MetadataValue<tonic::metadata::Ascii>>);
+
+impl Interceptor for Bearer {
+    fn call(&mut self, mut request: tonic::Request<()>) -> Result<tonic::Request<()>, Status> {
+        if let Some(token) = &self.0 {
+            request.metadata_mut().insert("authorization", token.clone());
+        }
+        Ok(request)
+    }
+}
+
+/// How a test client reaches a node's client door: its address; on a TLS cluster, the
+/// cluster's CA and the admin certificate; on a cluster that verifies tokens but has no
+/// TLS, an admin token.
 #[derive(Clone, Debug)]
 pub struct Access {
     pub address: String,
     pub tls: Option<ClientTlsConfig>,
+    pub bearer: Bearer,
 }
 
 impl Access {
@@ -75,9 +95,14 @@ impl Access {
         }
     }
 
-    pub async fn connect(&self) -> Result<ClientClient<Channel>, Status> {
+    pub async fn connect(&self) -> Result<Client, Status> {
         let endpoint = self.endpoint().connect_timeout(Duration::from_millis(500));
-        endpoint.connect().await.map(ClientClient::new).map_err(|e| Status::unavailable(e.to_string()))
+        let channel = endpoint.connect().await.map_err(|e| Status::unavailable(e.to_string()))?;
+        Ok(self.client(channel))
+    }
+
+    pub fn client(&self, channel: Channel) -> Client {
+        ClientClient::with_interceptor(channel, self.bearer.clone())
     }
 }
 
@@ -272,7 +297,15 @@ impl Cluster {
 
     /// How a client reaches node `id`.
     pub fn endpoint(&self, id: u64) -> Access {
-        Access { address: self.nodes[&id].client.clone(), tls: self.tls.as_ref().map(|t| t.client.clone()) }
+        // A node that verifies tokens but not certificates takes a token.
+        let bearer = match self.tls.is_none() && self.args.iter().any(|a| a == "--jwt-public-key") {
+            true => {
+                let token = crate::http::token("admin", &["wasmraft.admin"]);
+                Bearer(Some(format!("Bearer {token}").parse().expect("ASCII")))
+            }
+            false => Bearer::default(),
+        };
+        Access { address: self.nodes[&id].client.clone(), tls: self.tls.as_ref().map(|t| t.client.clone()), bearer }
     }
 
     /// Node `id`'s peer door.
@@ -302,15 +335,16 @@ impl Cluster {
         std::fs::read_to_string(&self.nodes[&id].log).unwrap_or_default()
     }
 
-    pub async fn client(&self, id: u64) -> Result<ClientClient<Channel>, Status> {
+    pub async fn client(&self, id: u64) -> Result<Client, Status> {
         self.client_within(id, Duration::from_secs(5)).await
     }
 
     /// A client of node `id` whose calls give up after `timeout`.
-    pub async fn client_within(&self, id: u64, timeout: Duration) -> Result<ClientClient<Channel>, Status> {
-        let endpoint = self.endpoint(id).endpoint().connect_timeout(Duration::from_millis(500)).timeout(timeout);
+    pub async fn client_within(&self, id: u64, timeout: Duration) -> Result<Client, Status> {
+        let access = self.endpoint(id);
+        let endpoint = access.endpoint().connect_timeout(Duration::from_millis(500)).timeout(timeout);
         let channel = endpoint.connect().await.map_err(|e| Status::unavailable(e.to_string()))?;
-        Ok(ClientClient::new(channel))
+        Ok(access.client(channel))
     }
 
     pub async fn status(&self, id: u64) -> Option<StatusResponse> {
@@ -464,11 +498,7 @@ pub fn put_command(key: &str, value: &str) -> Vec<u8> {
 }
 
 /// Proposes `command` (JSON) on node `id`.
-pub async fn propose(
-    client: &mut ClientClient<Channel>,
-    command: Vec<u8>,
-    deadline: Duration,
-) -> Result<ProposeResponse, Status> {
+pub async fn propose(client: &mut Client, command: Vec<u8>, deadline: Duration) -> Result<ProposeResponse, Status> {
     let mut request = tonic::Request::new(ProposeRequest { command, encoding: Encoding::Json as i32 });
     request.set_timeout(deadline);
     client.propose(request).await.map(|r| r.into_inner())
@@ -483,7 +513,7 @@ pub fn output(response: &ProposeResponse) -> Result<serde_json::Value, String> {
 }
 
 /// A linearizable query (JSON): the applier's output or its refusal.
-pub async fn query(client: &mut ClientClient<Channel>, query: serde_json::Value) -> Result<serde_json::Value, String> {
+pub async fn query(client: &mut Client, query: serde_json::Value) -> Result<serde_json::Value, String> {
     let request = QueryRequest {
         query: serde_json::to_vec(&query).expect("json"),
         encoding: Encoding::Json as i32,
@@ -494,7 +524,7 @@ pub async fn query(client: &mut ClientClient<Channel>, query: serde_json::Value)
 
 /// A query as asked, within `deadline`: the response and the applier's output or refusal.
 pub async fn query_with(
-    client: &mut ClientClient<Channel>,
+    client: &mut Client,
     request: QueryRequest,
     deadline: Duration,
 ) -> Result<(QueryResponse, Result<serde_json::Value, String>), Status> {
@@ -580,7 +610,7 @@ pub async fn write_load(
             let (endpoints, stop, next, prefix) = (endpoints.clone(), stop.clone(), next.clone(), prefix.to_string());
             tokio::spawn(async move {
                 let mut load = Load::default();
-                let mut client: Option<(usize, ClientClient<Channel>)> = None;
+                let mut client: Option<(usize, Client)> = None;
                 let mut turn = w;
                 while !stop.load(Ordering::Relaxed) {
                     let n = next.fetch_add(1, Ordering::Relaxed);
