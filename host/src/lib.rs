@@ -8,6 +8,7 @@
 //!   [`durable`]: how every other file is replaced;
 //! - [`transport`]: peer gRPC; [`api`]: the client API and who may call it; [`proto`]: both protocols;
 //! - [`tls`]: certificates, the doors' TLS and who a certificate names;
+//! - [`handle`]: what the doors ask of a node (propose, read, upgrade, members), with one error type;
 //! - [`http`]: the HTTP front door, which hands requests to the module;
 //! - [`inbox`], [`proposals`], [`status`], [`entry`]: what the threads share;
 //! - [`cli`]: the `wasmraft` command.
@@ -18,6 +19,7 @@ pub mod cli;
 pub mod consensus;
 pub mod durable;
 pub mod entry;
+pub mod handle;
 pub mod http;
 pub mod inbox;
 pub mod log;

@@ -1,7 +1,6 @@
-//! The client API service.
+//! The client API over gRPC and who may call it.
 
 pub mod authz;
-mod members;
 pub mod server;
 
 pub use server::ClientService;

@@ -4,9 +4,8 @@
 //! module's `render`. The module's calls run on blocking threads, never on the reactor.
 
 use super::auth::Verifier;
-use crate::api::ClientService;
+use crate::handle::{NodeError, NodeHandle};
 use crate::runtime::{CallError, Front, FrontResult, HostError, request_meta};
-use crate::status::StatusBoard;
 use axum::body::Body;
 use axum::extract::{Request, State};
 use axum::http::{HeaderName, HeaderValue, StatusCode, header};
@@ -14,13 +13,11 @@ use axum::response::Response;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use tokio_stream::StreamExt;
-use tonic::Code;
 use wasmraft_sdk::contract::{Action, ApplierError, Caller, Encoding, HttpOutcome, HttpRequest, HttpResponse};
 use wasmraft_sdk::http::codes;
 
 pub struct Gateway {
-    pub client: Arc<ClientService>,
-    pub status: Arc<StatusBoard>,
+    pub node: Arc<NodeHandle>,
     /// None: the node verifies no tokens (every request is anonymous).
     pub verifier: Option<Arc<Verifier>>,
     /// Handed to the module with every request.
@@ -59,13 +56,13 @@ fn to_http(r: HttpResponse) -> Response {
 }
 
 /// A failure to get an outcome, as the module's `render` receives it.
-fn failure(status: tonic::Status) -> ApplierError {
-    let code = match status.code() {
-        Code::DeadlineExceeded => codes::TIMEOUT,
-        Code::ResourceExhausted => codes::BUSY,
+fn failure(e: NodeError) -> ApplierError {
+    let code = match e {
+        NodeError::DeadlineExceeded(_) => codes::TIMEOUT,
+        NodeError::Busy(_) => codes::BUSY,
         _ => codes::UNAVAILABLE,
     };
-    ApplierError::new(code, status.message())
+    ApplierError::new(code, e.to_string())
 }
 
 /// Runs a call of the module on a blocking thread. A failure of this node to run it is the
@@ -139,7 +136,7 @@ impl Gateway {
 
     /// The active module's response for `outcome`.
     async fn render(&self, encoding: Encoding, outcome: HttpOutcome) -> Response {
-        let Some(front) = self.status.front() else {
+        let Some(front) = self.node.status.front() else {
             return plain(StatusCode::SERVICE_UNAVAILABLE, "the node is starting".into());
         };
         match call(&front, move |f| f.render(encoding, outcome)).await {
@@ -153,7 +150,7 @@ impl Gateway {
     }
 
     async fn serve(&self, request: Request) -> Response {
-        let Some(front) = self.status.front() else {
+        let Some(front) = self.node.status.front() else {
             return plain(StatusCode::SERVICE_UNAVAILABLE, "the node is starting".into());
         };
         let (caller, auth_error) = self.authenticate(request.headers().get(header::AUTHORIZATION));
@@ -176,7 +173,7 @@ impl Gateway {
                     return self.render(Encoding::Json, HttpOutcome::Failed(e)).await;
                 }
             };
-        let Some(meta) = request_meta(self.status.applied().index, caller.clone()) else {
+        let Some(meta) = request_meta(self.node.status.applied().index, caller.clone()) else {
             return plain(StatusCode::INTERNAL_SERVER_ERROR, "no entropy from the OS".into());
         };
         let request = HttpRequest {
@@ -191,17 +188,17 @@ impl Gateway {
             Ok(Ok(Action::Respond(response))) => return to_http(response),
             Ok(Ok(Action::Propose(command))) => {
                 let encoding = command.encoding;
-                let outcome = match self.client.propose_command(command, caller, self.deadline).await {
+                let outcome = match self.node.propose_command(command, caller, self.deadline).await {
                     Ok(applied) => applied.result.map_or_else(HttpOutcome::Failed, HttpOutcome::Applied),
-                    Err(status) => HttpOutcome::Failed(failure(status)),
+                    Err(e) => HttpOutcome::Failed(failure(e)),
                 };
                 (encoding, outcome)
             }
             Ok(Ok(Action::Read(query))) => {
                 let encoding = query.encoding;
-                let outcome = match self.client.linearizable_query(query, caller, self.deadline).await {
+                let outcome = match self.node.linearizable_query(query, caller, self.deadline).await {
                     Ok(answer) => answer.result.map_or_else(HttpOutcome::Failed, HttpOutcome::Answered),
-                    Err(status) => HttpOutcome::Failed(failure(status)),
+                    Err(e) => HttpOutcome::Failed(failure(e)),
                 };
                 (encoding, outcome)
             }

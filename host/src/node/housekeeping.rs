@@ -3,13 +3,13 @@
 //! every node applies it at the same index with the same time: the module decides what to
 //! remove from that time, never from a clock of its own.
 
-use crate::api::ClientService;
+use crate::handle::NodeHandle;
 use crate::runtime::request_meta;
-use crate::status::StatusBoard;
 use std::sync::Arc;
 use std::time::Duration;
 
-pub async fn run(client: Arc<ClientService>, status: Arc<StatusBoard>, me: u64, every: Duration, deadline: Duration) {
+pub async fn run(node: Arc<NodeHandle>, every: Duration) {
+    let (status, me, deadline) = (node.status.clone(), node.id, node.deadline);
     let mut ticks = tokio::time::interval(every);
     ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
     ticks.tick().await;
@@ -33,12 +33,12 @@ pub async fn run(client: Arc<ClientService>, status: Arc<StatusBoard>, me: u64, 
             }
             Err(_) => continue,
         };
-        match client.propose_command(command, None, deadline).await {
+        match node.propose_command(command, None, deadline).await {
             Ok(applied) => match applied.result {
                 Ok(_) => tracing::debug!(index = applied.index, "housekeeping applied"),
                 Err(e) => tracing::warn!(index = applied.index, "housekeeping refused: {e}"),
             },
-            Err(status) => tracing::debug!("housekeeping not proposed: {}", status.message()),
+            Err(e) => tracing::debug!("housekeeping not proposed: {e}"),
         }
     }
 }

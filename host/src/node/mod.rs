@@ -19,6 +19,7 @@ use crate::apply::{Applier, run_snapshot_writer};
 use crate::consensus::{Consensus, Settings};
 use crate::durable;
 use crate::entry::EntryData;
+use crate::handle::NodeHandle;
 use crate::http::{self, Gateway, auth::Verifier};
 use crate::inbox::Event;
 use crate::log::RaftLog;
@@ -369,7 +370,7 @@ pub fn run(config: NodeConfig) -> anyhow::Result<()> {
             "the client API checks no credentials (no --client-ca, no --jwt-public-key): anyone who reaches it may do anything"
         );
     }
-    let client = Arc::new(ClientService {
+    let node = Arc::new(NodeHandle {
         id: config.id,
         cluster_id,
         events: events_tx.clone(),
@@ -378,7 +379,6 @@ pub fn run(config: NodeConfig) -> anyhow::Result<()> {
         status: status.clone(),
         deadline: config.request_timeout,
         engine: engine.clone(),
-        authz,
         tls: peer_tls.clone(),
     });
     let peer = PeerService {
@@ -394,15 +394,9 @@ pub fn run(config: NodeConfig) -> anyhow::Result<()> {
         status: status.clone(),
         refusals_logged: Default::default(),
         tls: peer_tls.is_some(),
-        client: client.clone(),
+        node: node.clone(),
     };
-    tokio.spawn(housekeeping::run(
-        client.clone(),
-        status.clone(),
-        config.id,
-        config.housekeeping_interval,
-        config.request_timeout,
-    ));
+    tokio.spawn(housekeeping::run(node.clone(), config.housekeeping_interval));
     let doors = [("peer", peer_tls.clone()), ("client", client_tls.clone())];
     tokio.spawn(reload_on_hangup(doors.into_iter().filter_map(|(door, tls)| Some((door, tls?))).collect()));
 
@@ -426,7 +420,7 @@ pub fn run(config: NodeConfig) -> anyhow::Result<()> {
     front.spawn(
         tonic::transport::Server::builder()
             .max_concurrent_streams(Some(MAX_CLIENT_STREAMS))
-            .add_service(client.clone().into_server())
+            .add_service(ClientService { node: node.clone(), authz }.into_server())
             .serve_with_incoming_shutdown(ReceiverStream::new(client_conns).map(Ok::<_, std::io::Error>), stopped()),
     );
     if let Some(http) = &config.http {
@@ -434,8 +428,7 @@ pub fn run(config: NodeConfig) -> anyhow::Result<()> {
             tracing::warn!("no --jwt-public-key: every HTTP request is anonymous");
         }
         let gateway = Arc::new(Gateway {
-            client: client.clone(),
-            status: status.clone(),
+            node: node.clone(),
             verifier: tokens,
             settings: http.module_settings.clone(),
             max_body: http.max_body,

@@ -5,7 +5,8 @@
 //! not parse or is not addressed to this node is dropped with a log line; and a snapshot is
 //! stepped into Raft only once its whole file has arrived and verified.
 
-use crate::api::ClientService;
+use crate::api::server::{deadline, status_of};
+use crate::handle::NodeHandle;
 use crate::inbox::Event;
 use crate::node::agreement::ConsensusSettings;
 use crate::node::identity::Identity;
@@ -53,7 +54,7 @@ pub struct PeerService {
     /// Whether peers speak mutual TLS, so that a peer is the node its certificate names.
     pub tls: bool,
     /// Runs the member calls a follower hands to this node as the leader.
-    pub client: Arc<ClientService>,
+    pub node: Arc<NodeHandle>,
 }
 
 /// What a refusal is about, for [`PeerService::log_refusal`].
@@ -325,8 +326,8 @@ impl Peer for PeerService {
 
     async fn change_members(&self, request: Request<MemberChange>) -> Result<Response<MemberChangeResponse>, Status> {
         self.peer_node(&request, None)?;
-        let deadline = self.client.deadline(request.metadata());
-        self.client.change_members_call(request.into_inner(), deadline, true).await.map(Response::new)
+        let deadline = deadline(request.metadata(), self.node.deadline);
+        self.node.change_members(request.into_inner(), deadline, true).await.map(Response::new).map_err(status_of)
     }
 
     async fn transfer_leader(
@@ -334,8 +335,8 @@ impl Peer for PeerService {
         request: Request<TransferLeaderRequest>,
     ) -> Result<Response<TransferLeaderResponse>, Status> {
         self.peer_node(&request, None)?;
-        let deadline = self.client.deadline(request.metadata());
-        self.client.transfer_leader_call(request.into_inner(), deadline, true).await.map(Response::new)
+        let deadline = deadline(request.metadata(), self.node.deadline);
+        self.node.transfer_leader(request.into_inner(), deadline, true).await.map(Response::new).map_err(status_of)
     }
 }
 

@@ -1,9 +1,9 @@
-//! Membership calls of the client API: `ChangeMembers` and `TransferLeader`. Any node takes
-//! them; only the leader can check and propose them, so a follower hands the call to the
-//! leader over the peer door (once: a forwarded call is never forwarded again).
+//! Member changes and leadership transfers. Any node takes them; only the leader can check
+//! and propose them, so a follower hands the call to the leader over the peer door (once: a
+//! forwarded call is never forwarded again).
 
-use super::members_of;
-use super::server::{ClientService, status_of};
+use super::{NodeError, NodeHandle};
+use crate::api::members_of;
 use crate::inbox::Event;
 use crate::membership::{Change, MembershipOutput};
 use crate::proposals::ProposeError;
@@ -13,44 +13,36 @@ use crate::proto::client::{
 use crate::status::Consensus;
 use crate::transport;
 use std::time::{Duration, Instant};
-use tonic::Status;
 
-fn parse(request: &MemberChange) -> Result<Change, Status> {
+fn parse(request: &MemberChange) -> Result<Change, NodeError> {
     Ok(match &request.change {
         Some(member_change::Change::AddLearner(a)) => Change::AddLearner { id: a.id, address: a.address.clone() },
         Some(member_change::Change::Promote(p)) => {
             Change::Promote { id: p.id, replacing: (p.replacing != 0).then_some(p.replacing) }
         }
         Some(member_change::Change::Remove(r)) => Change::Remove { id: r.id },
-        None => return Err(Status::invalid_argument("the request names no change")),
+        None => return Err(NodeError::Invalid("the request names no change".into())),
     })
 }
 
-fn refused(e: ProposeError) -> Status {
-    match e {
-        ProposeError::Refused(why) => Status::failed_precondition(why),
-        e => status_of(e),
-    }
-}
-
-impl ClientService {
+impl NodeHandle {
     /// The leader's peer address, to hand it a call this follower cannot make.
-    fn leader_address(&self, leader: u64) -> Result<String, Status> {
+    fn leader_address(&self, leader: u64) -> Result<String, NodeError> {
         if leader == 0 || leader == self.id {
-            return Err(Status::unavailable("no leader is known right now; retry shortly"));
+            return Err(ProposeError::NoLeader.into());
         }
         let address = self.status.setup().members.addresses.get(&leader).cloned();
-        address.ok_or_else(|| Status::unavailable(format!("the leader ({leader}) has no known address")))
+        address.ok_or_else(|| NodeError::Unavailable(format!("the leader ({leader}) has no known address")))
     }
 
     /// Makes a member change, through the leader if this node is not it; `forwarded`: a
     /// follower handed it here, and it goes no further.
-    pub(crate) async fn change_members_call(
+    pub async fn change_members(
         &self,
         request: MemberChange,
         deadline: Duration,
         forwarded: bool,
-    ) -> Result<MemberChangeResponse, Status> {
+    ) -> Result<MemberChangeResponse, NodeError> {
         let until = Instant::now() + deadline;
         let change = parse(&request)?;
         let outcome = self.propose_with(|id| Event::ChangeMembers { id, change }, deadline).await?;
@@ -59,7 +51,8 @@ impl ClientService {
                 let address = self.leader_address(leader)?;
                 let response =
                     transport::forward_change_members(self.tls.as_deref(), (leader, &address), request, deadline)
-                        .await?;
+                        .await
+                        .map_err(from_status)?;
                 // As for any proposal, answer once the entry has applied here too: a node
                 // joining through this one right after must find itself a member.
                 self.applied_up_to(response.index, until).await?;
@@ -68,18 +61,18 @@ impl ClientService {
             other => other.map_err(refused)?,
         };
         let output = applied.result.map_err(|e| {
-            Status::failed_precondition(format!("the change applied at {} was void: {}", applied.index, e.message))
+            NodeError::Refused(format!("the change applied at {} was void: {}", applied.index, e.message))
         })?;
-        let after: MembershipOutput = postcard::from_bytes(&output).map_err(|e| Status::internal(e.to_string()))?;
+        let after: MembershipOutput = postcard::from_bytes(&output).map_err(|e| NodeError::Internal(e.to_string()))?;
         let conf = Consensus { voters: after.voters, learners: after.learners, ..Default::default() };
         Ok(MemberChangeResponse { index: applied.index, members: members_of(&conf, &after.addresses) })
     }
 
     /// Waits until this node has applied `index`.
-    async fn applied_up_to(&self, index: u64, until: Instant) -> Result<(), Status> {
+    async fn applied_up_to(&self, index: u64, until: Instant) -> Result<(), NodeError> {
         while self.status.applied().index < index {
             if Instant::now() >= until {
-                return Err(Status::deadline_exceeded(format!(
+                return Err(NodeError::DeadlineExceeded(format!(
                     "the change applied at {index} has not reached this node yet"
                 )));
             }
@@ -89,23 +82,22 @@ impl ClientService {
     }
 
     /// Moves leadership, through the leader if this node is not it (see
-    /// [`Self::change_members_call`]).
-    pub(crate) async fn transfer_leader_call(
+    /// [`Self::change_members`]).
+    pub async fn transfer_leader(
         &self,
         request: TransferLeaderRequest,
         deadline: Duration,
         forwarded: bool,
-    ) -> Result<TransferLeaderResponse, Status> {
+    ) -> Result<TransferLeaderResponse, NodeError> {
         let until = Instant::now() + deadline;
         let (reply, answer) = tokio::sync::oneshot::channel();
-        self.events
-            .send(Event::TransferLeader { to: request.to, reply })
-            .map_err(|_| Status::unavailable("the node is shutting down"))?;
-        let target = match answer.await.map_err(|_| Status::unavailable("the node is shutting down"))? {
+        self.events.send(Event::TransferLeader { to: request.to, reply }).map_err(|_| NodeError::shutting_down())?;
+        let target = match answer.await.map_err(|_| NodeError::shutting_down())? {
             Err(ProposeError::NotLeader(leader)) if !forwarded => {
                 let address = self.leader_address(leader)?;
                 return transport::forward_transfer_leader(self.tls.as_deref(), (leader, &address), request, deadline)
-                    .await;
+                    .await
+                    .map_err(from_status);
             }
             other => other.map_err(refused)?,
         };
@@ -115,12 +107,34 @@ impl ClientService {
                 return Ok(TransferLeaderResponse { leader: target, term: c.term });
             }
             if Instant::now() >= until {
-                return Err(Status::deadline_exceeded(format!(
+                return Err(NodeError::DeadlineExceeded(format!(
                     "leadership did not move to {target} in time (leader: {})",
                     c.leader
                 )));
             }
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
+    }
+}
+
+/// A refusal of a member change says what the leader's checks found.
+fn refused(e: ProposeError) -> NodeError {
+    match e {
+        ProposeError::Refused(why) => NodeError::Refused(why),
+        e => e.into(),
+    }
+}
+
+/// The leader's answer to a call this node handed it, as this node's own.
+fn from_status(status: tonic::Status) -> NodeError {
+    let text = status.message().to_string();
+    match status.code() {
+        tonic::Code::DeadlineExceeded => NodeError::DeadlineExceeded(text),
+        tonic::Code::ResourceExhausted => NodeError::Busy(text),
+        tonic::Code::FailedPrecondition => NodeError::Refused(text),
+        tonic::Code::InvalidArgument => NodeError::Invalid(text),
+        tonic::Code::Aborted => NodeError::Aborted(text),
+        tonic::Code::Internal => NodeError::Internal(text),
+        _ => NodeError::Unavailable(format!("the leader did not take the call: {text}")),
     }
 }

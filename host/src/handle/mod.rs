@@ -1,0 +1,204 @@
+//! One handle on a running node for everything that reaches it from outside Raft's own
+//! traffic: the client gRPC service, the HTTP gateway, housekeeping, and the member calls a
+//! follower hands to the leader. Each door authenticates and translates; the handle
+//! proposes, reads, upgrades and changes members, and answers with one error type.
+//!
+//! A proposal whose outcome is known to be "not applied" (no leader, overtaken by a new
+//! leader's log) fails at once and says so; one whose outcome is unknown when the deadline
+//! passes fails with [`NodeError::DeadlineExceeded`] and says that it may or may not have
+//! applied.
+
+mod members;
+mod upgrade;
+
+use crate::entry::{EntryData, ProposalId, ProposedCommand, now_ns};
+use crate::inbox::{ApplyTask, Event, QueryAnswer};
+use crate::proposals::{Applied, Proposals, ProposeError};
+use crate::runtime::WasmEngine;
+use crate::status::StatusBoard;
+use crate::tls::Credentials;
+use crossbeam_channel::Sender;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tokio::sync::oneshot;
+use wasmraft_sdk::contract::{Caller, Payload};
+
+/// Why the node did not carry out a call.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum NodeError {
+    /// Not done, and worth retrying shortly: no leader, shutting down, unreachable.
+    #[error("{0}")]
+    Unavailable(String),
+    /// The deadline passed first: a proposal's outcome is then unknown.
+    #[error("{0}")]
+    DeadlineExceeded(String),
+    /// The node has as much work of this kind as it takes.
+    #[error("{0}")]
+    Busy(String),
+    /// Refused in the cluster's present state; nothing was applied.
+    #[error("{0}")]
+    Refused(String),
+    /// The call itself is wrong.
+    #[error("{0}")]
+    Invalid(String),
+    /// Overtaken by a new leader's log: not applied.
+    #[error("{0}")]
+    Aborted(String),
+    #[error("{0}")]
+    Internal(String),
+}
+
+impl From<ProposeError> for NodeError {
+    fn from(e: ProposeError) -> NodeError {
+        let text = e.to_string();
+        match e {
+            ProposeError::NoLeader
+            | ProposeError::ShuttingDown
+            | ProposeError::NotLeader(_)
+            | ProposeError::LeaderChanged => NodeError::Unavailable(text),
+            ProposeError::Refused(_) => NodeError::Refused(text),
+            ProposeError::Overtaken(_) => NodeError::Aborted(text),
+            ProposeError::Busy(_) => NodeError::Busy(text),
+            ProposeError::Halted(_) => NodeError::Internal(text),
+        }
+    }
+}
+
+impl NodeError {
+    fn shutting_down() -> NodeError {
+        NodeError::Unavailable("the node is shutting down".into())
+    }
+}
+
+/// How one ReadIndex round may take before the read asks again.
+const READ_INDEX_RETRY: Duration = Duration::from_millis(500);
+
+pub struct NodeHandle {
+    pub id: u64,
+    pub cluster_id: u64,
+    pub events: Sender<Event>,
+    pub apply: Sender<ApplyTask>,
+    pub proposals: Arc<Proposals>,
+    pub status: Arc<StatusBoard>,
+    /// The deadline of a call that sets none.
+    pub deadline: Duration,
+    /// Compiles modules offered for upgrade (and keeps them compiled for the switch).
+    pub engine: Arc<WasmEngine>,
+    /// The peer door's credentials, for calls to other members (none: in the clear).
+    pub tls: Option<Arc<Credentials>>,
+}
+
+fn entropy() -> Result<[u8; 32], NodeError> {
+    let mut bytes = [0u8; 32];
+    getrandom::fill(&mut bytes).map_err(|e| NodeError::Internal(format!("no entropy from the OS: {e}")))?;
+    Ok(bytes)
+}
+
+async fn within<T>(deadline: Duration, rx: oneshot::Receiver<T>, what: &str) -> Result<T, NodeError> {
+    match tokio::time::timeout(deadline, rx).await {
+        Ok(Ok(value)) => Ok(value),
+        Ok(Err(_)) => Err(NodeError::shutting_down()),
+        Err(_) => Err(NodeError::DeadlineExceeded(format!("no answer within {deadline:?}: {what}"))),
+    }
+}
+
+impl NodeHandle {
+    /// Proposes `data` and waits for its outcome on this node until `deadline`.
+    async fn propose_entry(&self, data: Vec<u8>, deadline: Duration) -> Result<Applied, NodeError> {
+        Ok(self.propose_with(|id| Event::Propose { id, data }, deadline).await??)
+    }
+
+    /// Sends the proposal `event` makes and waits for its outcome on this node until
+    /// `deadline` (the outer error: the deadline passed, or the node is stopping).
+    async fn propose_with(
+        &self,
+        event: impl FnOnce(ProposalId) -> Event,
+        deadline: Duration,
+    ) -> Result<Result<Applied, ProposeError>, NodeError> {
+        let (id, rx) = self.proposals.register();
+        if self.events.send(event(id)).is_err() {
+            self.proposals.forget(id);
+            return Err(NodeError::shutting_down());
+        }
+        within(deadline, rx, "the entry may or may not have been applied").await.inspect_err(|_| {
+            self.proposals.forget(id);
+        })
+    }
+
+    /// Proposes a client's command, stamped with this node's clock, fresh entropy and
+    /// `caller`, and waits for its outcome here.
+    pub async fn propose_command(
+        &self,
+        payload: Payload,
+        caller: Option<Caller>,
+        deadline: Duration,
+    ) -> Result<Applied, NodeError> {
+        let command = ProposedCommand { timestamp_ns: now_ns(), caller, entropy: entropy()?, payload };
+        self.propose_entry(EntryData::Command(command).encode(), deadline).await
+    }
+
+    /// Runs `payload` as a linearizable query on behalf of `caller`.
+    pub async fn linearizable_query(
+        &self,
+        payload: Payload,
+        caller: Option<Caller>,
+        deadline: Duration,
+    ) -> Result<QueryAnswer, NodeError> {
+        let started = Instant::now();
+        let min_applied = self.read_index(started + deadline).await?;
+        self.query_at(payload, caller, min_applied, deadline.saturating_sub(started.elapsed())).await
+    }
+
+    /// Runs `payload` once this node has applied `min_applied`, within `remaining`.
+    pub async fn query_at(
+        &self,
+        payload: Payload,
+        caller: Option<Caller>,
+        min_applied: u64,
+        remaining: Duration,
+    ) -> Result<QueryAnswer, NodeError> {
+        let (reply, rx) = oneshot::channel();
+        self.apply
+            .send(ApplyTask::Query { payload, caller, min_applied, reply })
+            .map_err(|_| NodeError::shutting_down())?;
+        Ok(within(remaining, rx, "the node did not apply up to the read index in time").await??)
+    }
+
+    /// A read index from Raft, asking again while rounds go unanswered (raft-rs drops a
+    /// ReadIndex silently when there is no leader, or a new one has not committed yet).
+    pub async fn read_index(&self, until: Instant) -> Result<u64, NodeError> {
+        loop {
+            let remaining = until.saturating_duration_since(Instant::now());
+            if remaining.is_zero() {
+                return Err(NodeError::DeadlineExceeded(
+                    "no read index before the deadline: this node cannot reach a leader with a quorum".into(),
+                ));
+            }
+            let (reply, rx) = oneshot::channel();
+            self.events.send(Event::ReadIndex { reply }).map_err(|_| NodeError::shutting_down())?;
+            if let Ok(Ok(index)) = tokio::time::timeout(remaining.min(READ_INDEX_RETRY), rx).await {
+                return Ok(index);
+            }
+        }
+    }
+
+    /// The read point of a stale read bounded by `bound`: this node's commit index as of its
+    /// last contact with the leader, and how long ago that was; refused if longer than
+    /// `bound` or no leader is known.
+    pub fn stale_read_point(&self, bound: Duration) -> Result<(u64, Duration), NodeError> {
+        let c = self.status.consensus();
+        let contact = c.leader_contact.ok_or_else(|| {
+            NodeError::Refused("no leader is known: this node cannot bound the staleness of its state".into())
+        })?;
+        if contact > bound {
+            return Err(NodeError::Refused(format!(
+                "this node last heard from the leader {} ms ago, beyond the bound of {} ms",
+                contact.as_millis(),
+                bound.as_millis()
+            )));
+        }
+        // Serve what the node has applied, but not less than it had when it last knew the
+        // leader's commit index; else the bound would not hold.
+        Ok((c.commit_index, contact))
+    }
+}

@@ -1,0 +1,77 @@
+//! Rolling out a new module: every check that can fail is made before anything reaches the
+//! log, and every member compiles the module before it is proposed.
+
+use super::{NodeError, NodeHandle, entropy};
+use crate::entry::{EntryData, ProposedUpgrade, now_ns};
+use crate::proposals::Applied;
+use crate::runtime::{ModuleRecord, upgrade_check};
+use crate::transport;
+use std::time::Duration;
+use wasmraft_sdk::contract::Caller;
+
+/// Modules larger than this cannot be rolled out (the entry must fit a gRPC message).
+pub const MAX_UPGRADE_BYTES: usize = 32 << 20;
+
+impl NodeHandle {
+    /// Checks `module` against the active one, has every member compile it, proposes it
+    /// and waits until it is active here: the entry and the module now active.
+    pub async fn upgrade(
+        &self,
+        module: Vec<u8>,
+        allow_downgrade: bool,
+        caller: Option<Caller>,
+        deadline: Duration,
+    ) -> Result<(Applied, ModuleRecord), NodeError> {
+        if module.len() > MAX_UPGRADE_BYTES {
+            return Err(NodeError::Invalid(format!(
+                "the module is {} bytes; the limit is {MAX_UPGRADE_BYTES}",
+                module.len()
+            )));
+        }
+        let engine = self.engine.clone();
+        let (next, module) = tokio::task::spawn_blocking(move || (engine.load(&module), module))
+            .await
+            .map_err(|e| NodeError::Internal(e.to_string()))?;
+        let next = next.map_err(|e| NodeError::Invalid(format!("the module is refused: {e}")))?;
+        let active = self.status.setup().module;
+        upgrade_check(&active, &next.descriptor(), allow_downgrade)
+            .map_err(|e| NodeError::Refused(format!("the module is refused: {}", e.message)))?;
+        self.prepare_peers(&module, deadline / 2).await;
+        let upgrade = ProposedUpgrade { timestamp_ns: now_ns(), caller, entropy: entropy()?, module, allow_downgrade };
+        let applied = self.propose_entry(EntryData::Upgrade(upgrade).encode(), deadline).await?;
+        if let Err(e) = &applied.result {
+            return Err(NodeError::Refused(format!(
+                "the cluster applied the upgrade entry at {} and kept its module: {}",
+                applied.index, e.message
+            )));
+        }
+        let record = ModuleRecord {
+            name: next.info.name.clone(),
+            version: next.info.version.clone(),
+            hash: next.hash.to_string(),
+            since_index: applied.index,
+        };
+        Ok((applied, record))
+    }
+
+    /// Has every other member compile `module` before it is proposed, so that no node's
+    /// applies wait for a compile at the switch. Best effort: a member that is away or slow
+    /// compiles when it reaches the entry.
+    async fn prepare_peers(&self, module: &[u8], within: Duration) {
+        let mut calls = tokio::task::JoinSet::new();
+        let addresses = self.status.setup().members.addresses;
+        for (&peer, address) in addresses.iter().filter(|(id, _)| **id != self.id) {
+            let (me, address, module, tls) =
+                ((self.id, self.cluster_id), address.clone(), module.to_vec(), self.tls.clone());
+            calls.spawn(async move {
+                let prepare = transport::prepare_module(tls.as_deref(), me, (peer, &address), module);
+                match tokio::time::timeout(within, prepare).await {
+                    Ok(Ok(())) => {}
+                    Ok(Err(e)) => tracing::warn!(peer, "a member did not prepare the module: {e}"),
+                    Err(_) => tracing::warn!(peer, "a member did not prepare the module within {within:?}"),
+                }
+            });
+        }
+        calls.join_all().await;
+    }
+}
