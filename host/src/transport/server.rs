@@ -1,6 +1,6 @@
 //! The receiving side of the peer transport. Everything here comes from the network, so
 //! nothing is trusted: with TLS, a peer is the node its certificate names (checked by
-//! [`PeerService::peer_node`]), and must be a member that was never removed; a batch from
+//! [`PeerService::sender`]), and must be a member that was never removed; a batch from
 //! another cluster, or whose messages claim another sender, is refused; a message that does
 //! not parse or is not addressed to this node is dropped with a log line; and a snapshot is
 //! stepped into Raft only once its whole file has arrived and verified.
@@ -112,44 +112,55 @@ impl PeerService {
         Ok(())
     }
 
-    /// The node a peer call comes from, once it is known to be a member that was never
-    /// removed: with TLS, the node its certificate names (which must be `claimed`, when the
-    /// call says who it is from); in the clear, `claimed` (0 and unchecked when the call
-    /// names no sender).
-    fn peer_node<T>(&self, request: &Request<T>, claimed: Option<u64>) -> Result<u64, Status> {
-        let node = if self.tls {
-            let leaf = request.extensions().get::<ConnInfo>().and_then(ConnInfo::leaf);
-            let named = leaf.and_then(|cert| names::node_of(cert, &self.identity.cluster_name));
-            let Some(node) = named else {
+    /// The node the connection's certificate names, with TLS (refused if it names none);
+    /// `None` in the clear.
+    fn certified<T>(&self, request: &Request<T>) -> Result<Option<u64>, Status> {
+        if !self.tls {
+            return Ok(None);
+        }
+        let leaf = request.extensions().get::<ConnInfo>().and_then(ConnInfo::leaf);
+        match leaf.and_then(|cert| names::node_of(cert, &self.identity.cluster_name)) {
+            Some(node) => Ok(Some(node)),
+            None => {
                 self.log_refusal(0, NOT_ITS_NAME, format_args!("refused a peer whose certificate names no node"));
-                return Err(Status::unauthenticated(format!(
+                Err(Status::unauthenticated(format!(
                     "the certificate names no node of cluster {}",
                     self.identity.cluster_name
-                )));
-            };
-            if let Some(claimed) = claimed.filter(|&c| c != node) {
-                self.log_refusal(
-                    node,
-                    NOT_ITS_NAME,
-                    format_args!("refused node {node}'s traffic, which claims to come from node {claimed}"),
-                );
-                return Err(Status::permission_denied(format!(
-                    "the certificate is node {node}'s, but the call claims to come from node {claimed}"
-                )));
+                )))
             }
-            node
-        } else {
-            claimed.unwrap_or_default()
-        };
-        // In the clear, a call that names no sender has no one to check.
-        if (self.tls || claimed.is_some()) && !self.status.is_member(node) {
-            self.log_refusal(node, NOT_A_MEMBER, format_args!("refused traffic from node {node}, not a member"));
+        }
+    }
+
+    /// `claimed`, once it is known to be the sender: the node the certificate names (if
+    /// any), and a member that was never removed.
+    fn sender(&self, certified: Option<u64>, claimed: u64) -> Result<u64, Status> {
+        if let Some(node) = certified.filter(|&node| node != claimed) {
+            self.log_refusal(
+                node,
+                NOT_ITS_NAME,
+                format_args!("refused node {node}'s traffic, which claims to come from node {claimed}"),
+            );
             return Err(Status::permission_denied(format!(
-                "node {node} is not a member of this cluster as node {} knows it, or was removed",
+                "the certificate is node {node}'s, but the call claims to come from node {claimed}"
+            )));
+        }
+        if !self.status.is_member(claimed) {
+            self.log_refusal(claimed, NOT_A_MEMBER, format_args!("refused traffic from node {claimed}, not a member"));
+            return Err(Status::permission_denied(format!(
+                "node {claimed} is not a member of this cluster as node {} knows it, or was removed",
                 self.id
             )));
         }
-        Ok(node)
+        Ok(claimed)
+    }
+
+    /// Refuses a call that names no sender unless its certificate names a member (in the
+    /// clear there is no one to check).
+    fn certified_member<T>(&self, request: &Request<T>) -> Result<(), Status> {
+        if let Some(node) = self.certified(request)? {
+            self.sender(Some(node), node)?;
+        }
+        Ok(())
     }
 
     /// Parses one message of `from`; `None` (logged) if it is garbled, not for this node or
@@ -176,36 +187,16 @@ impl PeerService {
 #[tonic::async_trait]
 impl Peer for PeerService {
     async fn raft(&self, request: Request<Streaming<RaftBatch>>) -> Result<Response<Ack>, Status> {
-        // With TLS, the stream's node is its certificate's, and every batch must claim it.
-        let certified = if self.tls { Some(self.peer_node(&request, None)?) } else { None };
+        // With TLS, the stream's node is its certificate's, and every batch must claim it;
+        // membership is checked at every batch, so a member removed mid-stream is cut off.
+        let certified = self.certified(&request)?;
+        if let Some(node) = certified {
+            self.sender(certified, node)?;
+        }
         let mut stream = request.into_inner();
         while let Some(batch) = stream.message().await? {
             // Who sends, before what it says.
-            if let Some(node) = certified
-                && node != batch.from
-            {
-                self.log_refusal(
-                    node,
-                    NOT_ITS_NAME,
-                    format_args!("refused node {node}'s batch claiming node {}", batch.from),
-                );
-                return Err(Status::permission_denied(format!(
-                    "the certificate is node {node}'s, but the batch claims to come from node {}",
-                    batch.from
-                )));
-            }
-            // Checked at every batch: a member removed while its stream is open is cut off.
-            if !self.status.is_member(batch.from) {
-                self.log_refusal(
-                    batch.from,
-                    NOT_A_MEMBER,
-                    format_args!("refused traffic from node {}, not a member", batch.from),
-                );
-                return Err(Status::permission_denied(format!(
-                    "node {} is not a member of this cluster as node {} knows it, or was removed",
-                    batch.from, self.id
-                )));
-            }
+            self.sender(certified, batch.from)?;
             self.check_cluster(batch.cluster_id, batch.from, Some(batch.settings))?;
             let messages: Vec<Message> = batch
                 .messages
@@ -229,13 +220,11 @@ impl Peer for PeerService {
     }
 
     async fn snapshot(&self, request: Request<Streaming<SnapshotChunk>>) -> Result<Response<Ack>, Status> {
-        let conn = request.extensions().get::<ConnInfo>().cloned();
+        let certified = self.certified(&request)?;
         let mut stream = request.into_inner();
         let first = stream.message().await?.ok_or_else(|| Status::invalid_argument("empty snapshot stream"))?;
+        self.sender(certified, first.from)?;
         self.check_cluster(first.cluster_id, first.from, Some(first.settings))?;
-        let mut claim = Request::new(());
-        claim.extensions_mut().insert(conn.unwrap_or_default());
-        self.peer_node(&claim, Some(first.from))?;
         let from = first.from;
         let message = self
             .parse(from, &first.message)
@@ -312,7 +301,7 @@ impl Peer for PeerService {
     }
 
     async fn prepare(&self, request: Request<PrepareModule>) -> Result<Response<Prepared>, Status> {
-        self.peer_node(&request, Some(request.get_ref().from))?;
+        self.sender(self.certified(&request)?, request.get_ref().from)?;
         let request = request.into_inner();
         self.check_cluster(request.cluster_id, request.from, None)?;
         let engine = self.engine.clone();
@@ -325,7 +314,7 @@ impl Peer for PeerService {
     }
 
     async fn change_members(&self, request: Request<MemberChange>) -> Result<Response<MemberChangeResponse>, Status> {
-        self.peer_node(&request, None)?;
+        self.certified_member(&request)?;
         let deadline = deadline(request.metadata(), self.node.deadline);
         self.node.change_members(request.into_inner(), deadline, true).await.map(Response::new).map_err(status_of)
     }
@@ -334,7 +323,7 @@ impl Peer for PeerService {
         &self,
         request: Request<TransferLeaderRequest>,
     ) -> Result<Response<TransferLeaderResponse>, Status> {
-        self.peer_node(&request, None)?;
+        self.certified_member(&request)?;
         let deadline = deadline(request.metadata(), self.node.deadline);
         self.node.transfer_leader(request.into_inner(), deadline, true).await.map(Response::new).map_err(status_of)
     }
