@@ -24,7 +24,7 @@ use wasmraft::proto::peer::JoinRequest;
 use wasmraft::proto::peer::peer_client::PeerClient;
 use wasmraft_tests::cluster::Cluster;
 use wasmraft_tests::delay::{self, Delay, Proxy};
-use wasmraft_tests::http::{HttpClient, auth_flags, now_secs, rfc3339, token};
+use wasmraft_tests::http::{auth_flags, now_secs, rfc3339, token};
 
 const CLIENTS: usize = 64;
 /// Creates in the all-at-once area (each search there reads all of its keys) and at the
@@ -129,9 +129,8 @@ async fn drive(
         .map(|c| {
             let (next, make, token) = (next.clone(), make.clone(), token.to_string());
             let node = 1 + c as u64 % 3;
-            let base = cluster.http_url(node);
+            let (base, http) = (cluster.http_url(node), cluster.http_client());
             tokio::spawn(async move {
-                let http = HttpClient::default();
                 let mut latencies = Vec::new();
                 loop {
                     let i = next.fetch_add(1, Ordering::Relaxed);
@@ -221,7 +220,7 @@ async fn one_at_a_time(
     start: u64,
     end: u64,
 ) -> (Vec<Duration>, Vec<Duration>) {
-    let (http, base) = (HttpClient::default(), cluster.http_url(node));
+    let (http, base) = (cluster.http_client(), cluster.http_url(node));
     let timed = async |(method, path, body): (&str, String, Value), expected: u16| {
         let t = Instant::now();
         let reply = http.json(method, &format!("{base}{path}"), Some(token), &body).await.expect("request");
@@ -238,9 +237,29 @@ async fn one_at_a_time(
     (creates, queries)
 }
 
+/// Creates (all at once, in one area) on a cluster in the clear, then on one with TLS on
+/// every door (HTTPS for the USS clients), side by side.
+async fn tls_cost(flags: &[&str]) {
+    println!("the cost of TLS, {CLIENTS} clients, {CREATES} operational intent creates in one area:");
+    for tls in [false, true] {
+        let cluster =
+            if tls { Cluster::start_tls(3, "scd", true, flags) } else { Cluster::start_with(3, "scd", true, flags) };
+        cluster.leader(Duration::from_secs(10)).await;
+        let token = token("uss1", &["utm.strategic_coordination"]);
+        let (start, end) = (now_secs() + 600, now_secs() + 3 * 3600);
+        let (latencies, elapsed) =
+            drive(&cluster, &token, CREATES, 201, move |i| create(&AREA, i, i, start, end)).await;
+        let what = if tls { "  TLS on (HTTPS, mutual TLS between nodes)" } else { "  TLS off" };
+        report(what, latencies.iter().map(|(_, d)| *d).collect(), elapsed);
+    }
+}
+
 async fn bench(delay: Option<Delay>) {
     let mut flags = auth_flags();
     flags.push("--allow-http-base-urls".into());
+    if delay.is_none() {
+        tls_cost(&flags.iter().map(String::as_str).collect::<Vec<_>>()).await;
+    }
     let (cluster, delayed) = start(delay, &flags.iter().map(String::as_str).collect::<Vec<_>>());
     let leader = cluster.leader(Duration::from_secs(if delay.is_some() { 30 } else { 10 })).await;
     let token = token("uss1", &["utm.strategic_coordination"]);

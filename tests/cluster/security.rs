@@ -8,7 +8,7 @@ use std::time::{Duration, SystemTime};
 use tonic::transport::{Certificate, ClientTlsConfig, Identity};
 use wasmraft::http::auth::{self, TokenRequest};
 use wasmraft::proto::client::member_change::Change;
-use wasmraft::proto::client::{AddLearner, MemberChange, TransferLeaderRequest, UpgradeRequest};
+use wasmraft::proto::client::{AddLearner, MemberChange, Remove, TransferLeaderRequest, UpgradeRequest};
 use wasmraft::proto::peer::RaftBatch;
 use wasmraft::proto::peer::peer_client::PeerClient;
 use wasmraft::tls::dev::{Authority, CertSpec, ca_file, cert_file, key_file, node_files};
@@ -246,6 +246,34 @@ async fn a_node_added_with_its_own_certificate_catches_up_by_snapshot_over_tls()
     assert!(cluster.log_of(4).contains("received a snapshot"), "node 4 caught up by snapshot");
     assert_acked_present(&cluster, &load).await;
     assert_acked_present(&cluster, &more).await;
+
+    // An admin upgrade through a follower: every member (node 4 too) compiles the module
+    // over the peer door first.
+    let leader = cluster.leader(Duration::from_secs(10)).await;
+    let follower = cluster.ids().into_iter().find(|&id| id != leader && id != 4).unwrap();
+    let module = std::fs::read(wasmraft_tests::appliers_dir().join("kv2.wasm")).unwrap();
+    let upgraded = wasmraft_tests::cluster::upgrade(&cluster, follower, module, false).await.expect("the upgrade");
+    assert_eq!(upgraded.module.unwrap().version, "2.0.0");
+    for id in cluster.ids() {
+        let log = cluster.log_of(id);
+        let prepared = log.contains("compiled a module an upgrade is about to propose");
+        assert!(id == follower || prepared, "node {id} prepared the module");
+    }
+
+    // A removed member's certificate is still the CA's, but the node is refused.
+    let removed = cluster.ids().into_iter().find(|&id| id != leader && id != follower && id != 4).unwrap();
+    change_members_until(&cluster, follower, Change::Remove(Remove { id: removed }), Duration::from_secs(30))
+        .await
+        .expect("the removal");
+    let certs = cluster.certs_dir().unwrap().to_path_buf();
+    let files = TlsFiles {
+        cert: cert_file(&certs, &node_files(removed)),
+        key: key_file(&certs, &node_files(removed)),
+        ca: Some(ca_file(&certs)),
+    };
+    let cluster_id = u64::from_str_radix(&cluster.status(leader).await.unwrap().cluster_id, 16).unwrap();
+    let mut client = peer_as(&cluster, files, removed, 4).await.expect("TLS still works");
+    assert_eq!(send(&mut client, forged_batch(cluster_id, removed, 4)).await, Some(Code::PermissionDenied));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -277,4 +305,24 @@ async fn certificates_rotate_under_load_without_a_failed_request() {
     }
     cluster.converged(load.acked.iter().map(|a| a.index).max().unwrap(), Duration::from_secs(20)).await;
     assert_acked_present(&cluster, &load).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_http_door_serves_https_and_nothing_in_the_clear() {
+    let cluster = Cluster::start_tls(1, "kv", true, &[]);
+    cluster.leader(Duration::from_secs(15)).await;
+    let url = cluster.http_url(1);
+    assert!(url.starts_with("https://"), "{url}");
+    let (http, put) = (cluster.http_client(), format!("{url}/kv/greeting"));
+    let reply = http.send("PUT", &put, None, Some(b"hello".to_vec())).await.expect("HTTPS");
+    assert_eq!(reply.status, 200, "{}", reply.text());
+    let got = http.send("GET", &put, None, None).await.unwrap();
+    assert_eq!(got.json()["entry"]["value"], "hello");
+    let plain = wasmraft_tests::http::HttpClient::default();
+    let refused = plain.send("GET", &put.replacen("https://", "http://", 1), None, None).await;
+    assert!(refused.is_err() || refused.as_ref().is_ok_and(|r| r.status >= 400), "{refused:?}");
+    // A client that does not trust the cluster's CA does not get through either.
+    let stranger =
+        wasmraft_tests::http::HttpClient::trusting(Some(Authority::new("other").unwrap().cert_pem.as_bytes()));
+    assert!(stranger.send("GET", &put, None, None).await.is_err());
 }

@@ -290,9 +290,21 @@ impl Cluster {
         }
     }
 
-    /// `http://HOST:PORT` of node `id`'s HTTP front door.
+    /// Whether the HTTP front door speaks TLS.
+    fn https(&self) -> bool {
+        self.tls.is_some() && !self.args.iter().any(|a| a == "--http-plain")
+    }
+
+    /// `http://HOST:PORT` (or `https://`) of node `id`'s HTTP front door.
     pub fn http_url(&self, id: u64) -> String {
-        format!("http://{}", self.nodes[&id].http.as_deref().expect("the node serves HTTP"))
+        let scheme = if self.https() { "https" } else { "http" };
+        format!("{scheme}://{}", self.nodes[&id].http.as_deref().expect("the node serves HTTP"))
+    }
+
+    /// An HTTP client of the front doors (trusting the cluster's CA when they speak TLS).
+    pub fn http_client(&self) -> crate::http::HttpClient {
+        let ca = self.https().then(|| std::fs::read(self.tls.as_ref().unwrap().dir.join("ca.pem")).expect("the CA"));
+        crate::http::HttpClient::trusting(ca.as_deref())
     }
 
     /// How a client reaches node `id`.

@@ -2,10 +2,10 @@
 //! (keep-alive connections, so that many requests do not cost a connection each), and
 //! bearer tokens signed with a key pair the tests make.
 
+use crate::https::Connector;
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
 use hyper_util::client::legacy::Client;
-use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
@@ -31,14 +31,20 @@ impl Reply {
 
 #[derive(Clone)]
 pub struct HttpClient {
-    client: Client<HttpConnector, Full<Bytes>>,
+    client: Client<Connector, Full<Bytes>>,
 }
 
 impl Default for HttpClient {
     fn default() -> Self {
-        let mut connector = HttpConnector::new();
-        connector.set_nodelay(true);
-        HttpClient { client: Client::builder(TokioExecutor::new()).build(connector) }
+        HttpClient::trusting(None)
+    }
+}
+
+impl HttpClient {
+    /// A client of `http://` URLs, and of `https://` ones whose certificate the CA of
+    /// `ca_pem` issued.
+    pub fn trusting(ca_pem: Option<&[u8]>) -> HttpClient {
+        HttpClient { client: Client::builder(TokioExecutor::new()).build(Connector::new(ca_pem)) }
     }
 }
 

@@ -7,6 +7,7 @@ pub mod delay;
 pub mod dss_http;
 pub mod dss_scenario;
 pub mod http;
+pub mod https;
 
 use std::path::PathBuf;
 use std::sync::Arc;
