@@ -7,7 +7,7 @@
 
 use super::authz::{Authorizer, Role};
 use super::members_of;
-use crate::handle::{NodeError, NodeHandle};
+use crate::handle::{Answered, NodeError, NodeHandle, ReadPoint};
 use crate::proto::MAX_MESSAGE;
 use crate::proto::client::client_server::{Client, ClientServer};
 use crate::proto::client::{
@@ -18,7 +18,7 @@ use crate::proto::client::{
 };
 use crate::runtime::ModuleRecord;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 use tonic::metadata::MetadataMap;
 use tonic::{Code, Request, Response, Status};
 use wasmraft_sdk::contract::{ApplierError, Encoding, Payload};
@@ -114,23 +114,16 @@ impl Client for ClientService {
 
     async fn query(&self, request: Request<QueryRequest>) -> Result<Response<QueryResponse>, Status> {
         let caller = self.authz.authorize(&request, Role::Read)?;
-        let started = Instant::now();
         let deadline = deadline(request.metadata(), self.node.deadline);
         let request = request.into_inner();
         let payload = Payload { encoding: encoding(request.encoding)?, bytes: request.query };
-        let (min_applied, staleness, known_commit) = match Consistency::try_from(request.consistency) {
-            Ok(Consistency::Linearizable) => {
-                (self.node.read_index(started + deadline).await.map_err(status_of)?, Duration::ZERO, 0)
-            }
-            Ok(Consistency::Stale) => {
-                let bound = Duration::from_millis(request.max_staleness_ms);
-                let (commit, contact) = self.node.stale_read_point(bound).map_err(status_of)?;
-                (commit, contact, commit)
-            }
+        let point = match Consistency::try_from(request.consistency) {
+            Ok(Consistency::Linearizable) => ReadPoint::Linearizable,
+            Ok(Consistency::Stale) => ReadPoint::Stale { bound: Duration::from_millis(request.max_staleness_ms) },
             Err(_) => return Err(Status::invalid_argument(format!("unknown consistency {}", request.consistency))),
         };
-        let remaining = deadline.saturating_sub(started.elapsed());
-        let answer = self.node.query_at(payload, caller, min_applied, remaining).await.map_err(status_of)?;
+        let Answered { answer, staleness, known_commit } =
+            self.node.query(payload, caller, point, deadline).await.map_err(status_of)?;
         let outcome = match answer.result {
             Ok(output) => query_response::Outcome::Output(output),
             Err(e) => query_response::Outcome::Error(to_proto(e)),

@@ -8,6 +8,7 @@
 //! passes fails with [`NodeError::DeadlineExceeded`] and says that it may or may not have
 //! applied.
 
+pub mod admission;
 mod members;
 mod upgrade;
 
@@ -17,6 +18,7 @@ use crate::proposals::{Applied, Proposals, ProposeError};
 use crate::runtime::WasmEngine;
 use crate::status::StatusBoard;
 use crate::tls::Credentials;
+use admission::Admission;
 use crossbeam_channel::Sender;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -70,6 +72,24 @@ impl NodeError {
     }
 }
 
+/// Where a query reads.
+#[derive(Debug, Clone, Copy)]
+pub enum ReadPoint {
+    /// Everything committed before the query arrived (a ReadIndex round with the leader).
+    Linearizable,
+    /// This node's state, if it heard from its leader within `bound`.
+    Stale { bound: Duration },
+}
+
+/// A query's answer and the read point it was served at.
+pub struct Answered {
+    pub answer: QueryAnswer,
+    /// How long before the read this node last heard from its leader (stale reads).
+    pub staleness: Duration,
+    /// The commit index the stale read rests on (0 for linearizable reads).
+    pub known_commit: u64,
+}
+
 /// How one ReadIndex round may take before the read asks again.
 const READ_INDEX_RETRY: Duration = Duration::from_millis(500);
 
@@ -86,6 +106,8 @@ pub struct NodeHandle {
     pub engine: Arc<WasmEngine>,
     /// The peer door's credentials, for calls to other members (none: in the clear).
     pub tls: Option<Arc<Credentials>>,
+    /// Bounds what callers hold of the node at once.
+    pub admission: Admission,
 }
 
 fn entropy() -> Result<[u8; 32], NodeError> {
@@ -133,6 +155,7 @@ impl NodeHandle {
         caller: Option<Caller>,
         deadline: Duration,
     ) -> Result<Applied, NodeError> {
+        let _admitted = self.admission.admit(payload.bytes.len())?;
         let command = ProposedCommand { timestamp_ns: now_ns(), caller, entropy: entropy()?, payload };
         self.propose_entry(EntryData::Command(command).encode(), deadline).await
     }
@@ -144,29 +167,38 @@ impl NodeHandle {
         caller: Option<Caller>,
         deadline: Duration,
     ) -> Result<QueryAnswer, NodeError> {
-        let started = Instant::now();
-        let min_applied = self.read_index(started + deadline).await?;
-        self.query_at(payload, caller, min_applied, deadline.saturating_sub(started.elapsed())).await
+        Ok(self.query(payload, caller, ReadPoint::Linearizable, deadline).await?.answer)
     }
 
-    /// Runs `payload` once this node has applied `min_applied`, within `remaining`.
-    pub async fn query_at(
+    /// Runs `payload` on behalf of `caller` at `point`, within `deadline`.
+    pub async fn query(
         &self,
         payload: Payload,
         caller: Option<Caller>,
-        min_applied: u64,
-        remaining: Duration,
-    ) -> Result<QueryAnswer, NodeError> {
+        point: ReadPoint,
+        deadline: Duration,
+    ) -> Result<Answered, NodeError> {
+        let started = Instant::now();
+        let _admitted = self.admission.admit(payload.bytes.len())?;
+        let (min_applied, staleness, known_commit) = match point {
+            ReadPoint::Linearizable => (self.read_index(started + deadline).await?, Duration::ZERO, 0),
+            ReadPoint::Stale { bound } => {
+                let (commit, contact) = self.stale_read_point(bound)?;
+                (commit, contact, commit)
+            }
+        };
         let (reply, rx) = oneshot::channel();
         self.apply
             .send(ApplyTask::Query { payload, caller, min_applied, reply })
             .map_err(|_| NodeError::shutting_down())?;
-        Ok(within(remaining, rx, "the node did not apply up to the read index in time").await??)
+        let remaining = deadline.saturating_sub(started.elapsed());
+        let answer = within(remaining, rx, "the node did not apply up to the read index in time").await??;
+        Ok(Answered { answer, staleness, known_commit })
     }
 
     /// A read index from Raft, asking again while rounds go unanswered (raft-rs drops a
     /// ReadIndex silently when there is no leader, or a new one has not committed yet).
-    pub async fn read_index(&self, until: Instant) -> Result<u64, NodeError> {
+    async fn read_index(&self, until: Instant) -> Result<u64, NodeError> {
         loop {
             let remaining = until.saturating_duration_since(Instant::now());
             if remaining.is_zero() {
@@ -185,7 +217,7 @@ impl NodeHandle {
     /// The read point of a stale read bounded by `bound`: this node's commit index as of its
     /// last contact with the leader, and how long ago that was; refused if longer than
     /// `bound` or no leader is known.
-    pub fn stale_read_point(&self, bound: Duration) -> Result<(u64, Duration), NodeError> {
+    fn stale_read_point(&self, bound: Duration) -> Result<(u64, Duration), NodeError> {
         let c = self.status.consensus();
         let contact = c.leader_contact.ok_or_else(|| {
             NodeError::Refused("no leader is known: this node cannot bound the staleness of its state".into())

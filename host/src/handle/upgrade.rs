@@ -28,6 +28,7 @@ impl NodeHandle {
                 module.len()
             )));
         }
+        let _admitted = self.admission.admit(module.len())?;
         let engine = self.engine.clone();
         let (next, module) = tokio::task::spawn_blocking(move || (engine.load(&module), module))
             .await

@@ -380,6 +380,7 @@ pub fn run(config: NodeConfig) -> anyhow::Result<()> {
         deadline: config.request_timeout,
         engine: engine.clone(),
         tls: peer_tls.clone(),
+        admission: Default::default(),
     });
     let peer = PeerService {
         id: config.id,
