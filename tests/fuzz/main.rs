@@ -124,11 +124,7 @@ fn certificates() {
     fuzz("certificate", targets::certificate_seeds(), usize::MAX, targets::certificate);
 }
 
-/// Out of the default run: raft-engine 0.4.2 aborts the process (an allocation of ~2^56
-/// bytes in `LogItemBatchFileReader::peek`) on some damaged log files within seconds, which
-/// no catch can stop. Run it with `-- --ignored write_ahead_log_files`.
 #[test]
-#[ignore = "raft-engine 0.4.2 aborts on some damaged log files"]
 fn write_ahead_log_files() {
     let dir = tempfile::tempdir().unwrap();
     fuzz("wal", targets::wal_seeds(), usize::MAX, |bytes| targets::wal(dir.path(), bytes));
