@@ -10,6 +10,7 @@ mod dss_housekeeping;
 mod dss_snapshot;
 mod dss_upgrade;
 mod faults;
+mod floods;
 mod front_door;
 mod membership;
 mod reads;

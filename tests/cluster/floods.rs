@@ -1,0 +1,77 @@
+//! Hostile clients at every door while the cluster commits: 200 HTTP connections that
+//! trickle a request head and never finish it, and floods of connections that send garbage
+//! to the peer, client and HTTP ports. Well-behaved writers lose nothing, and the leader's
+//! heartbeats keep coming (no election).
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::time::Duration;
+use tokio::io::AsyncWriteExt;
+use tokio::net::TcpStream;
+use wasmraft_tests::cluster::{Cluster, assert_acked_present, write_load};
+use wasmraft_tests::http::HttpClient;
+
+/// A connection that sends a request head a byte at a time, slowly, until `stop`.
+async fn trickle(address: String, stop: Arc<AtomicBool>) {
+    let head = b"GET /healthy HTTP/1.1\r\nHost: localhost\r\nX-Slow: ";
+    let Ok(mut stream) = TcpStream::connect(&address).await else { return };
+    for byte in head.iter().chain(std::iter::repeat(&b'a')) {
+        if stop.load(Ordering::Relaxed) || stream.write_all(&[*byte]).await.is_err() {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+}
+
+/// Connections, one after another, that each send garbage and close; counts them.
+async fn flood(address: String, stop: Arc<AtomicBool>, sent: Arc<AtomicUsize>) {
+    let mut rng = wasmraft_tests::Rng(address.len() as u64);
+    while !stop.load(Ordering::Relaxed) {
+        if let Ok(mut stream) = TcpStream::connect(&address).await {
+            let n = 1 + rng.below(4096) as usize;
+            let _ = stream.write_all(&rng.bytes(n)).await;
+            sent.fetch_add(1, Ordering::Relaxed);
+        }
+        tokio::time::sleep(Duration::from_millis(2)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn slow_and_garbage_clients_at_every_door_cost_no_write_and_no_election() {
+    let cluster = Cluster::start_with(3, "kv", true, &[]);
+    let leader = cluster.leader(Duration::from_secs(15)).await;
+    let term = cluster.status(leader).await.unwrap().term;
+    let stop = Arc::new(AtomicBool::new(false));
+    let load = tokio::spawn(write_load(cluster.endpoints(), "flood", 8, stop.clone(), None));
+
+    let mut hostile = Vec::new();
+    let sent = Arc::new(AtomicUsize::new(0));
+    for id in cluster.ids() {
+        let http = cluster.nodes[&id].http.clone().unwrap();
+        for _ in 0..200 / 3 + 1 {
+            hostile.push(tokio::spawn(trickle(http.clone(), stop.clone())));
+        }
+        for address in [cluster.peer_address(id).to_string(), cluster.endpoint(id).address, http] {
+            hostile.push(tokio::spawn(flood(address, stop.clone(), sent.clone())));
+        }
+    }
+    // A well-behaved HTTP client is served meanwhile.
+    tokio::time::sleep(Duration::from_secs(4)).await;
+    let healthy = HttpClient::default().send("GET", &format!("{}/healthy", cluster.http_url(1)), None, None).await;
+    assert_eq!(healthy.map(|r| r.status), Ok(200));
+    tokio::time::sleep(Duration::from_secs(4)).await;
+    stop.store(true, Ordering::Relaxed);
+    for task in hostile {
+        let _ = task.await;
+    }
+    let load = load.await.unwrap();
+
+    eprintln!("{} garbage connections, {} writes acknowledged meanwhile", sent.load(Ordering::Relaxed), load.acked.len());
+    assert!(sent.load(Ordering::Relaxed) > 100, "the floods ran: {} connections", sent.load(Ordering::Relaxed));
+    assert!(load.acked.len() > 100, "{} writes", load.acked.len());
+    assert_eq!((load.abandoned, load.retries), (0, 0), "a well-behaved write failed");
+    let after = cluster.status(leader).await.unwrap();
+    assert_eq!((after.leader, after.term), (leader, term), "an election happened: heartbeats were late");
+    cluster.converged(load.acked.iter().map(|a| a.index).max().unwrap(), Duration::from_secs(10)).await;
+    assert_acked_present(&cluster, &load).await;
+}
