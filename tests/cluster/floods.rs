@@ -66,7 +66,11 @@ async fn slow_and_garbage_clients_at_every_door_cost_no_write_and_no_election() 
     }
     let load = load.await.unwrap();
 
-    eprintln!("{} garbage connections, {} writes acknowledged meanwhile", sent.load(Ordering::Relaxed), load.acked.len());
+    eprintln!(
+        "{} garbage connections, {} writes acknowledged meanwhile",
+        sent.load(Ordering::Relaxed),
+        load.acked.len()
+    );
     assert!(sent.load(Ordering::Relaxed) > 100, "the floods ran: {} connections", sent.load(Ordering::Relaxed));
     assert!(load.acked.len() > 100, "{} writes", load.acked.len());
     assert_eq!((load.abandoned, load.retries), (0, 0), "a well-behaved write failed");
