@@ -1,7 +1,15 @@
-//! The wire protocols: the generated gRPC types (see `host/proto/`) and their limits.
+//! The wire protocols: the generated gRPC types (see `host/proto/`), their limits, and the
+//! conventions both gRPC services keep (deadlines, and a node's refusals as status codes).
+
+use crate::handle::NodeError;
+use std::time::Duration;
+use tonic::metadata::MetadataMap;
+use tonic::{Code, Status};
 
 /// The largest gRPC message either side of any service accepts.
 pub const MAX_MESSAGE: usize = 64 << 20;
+/// The longest deadline a call may ask for.
+pub const MAX_DEADLINE: Duration = Duration::from_secs(120);
 
 // Nested as the packages are, so that the peer protocol's references to client messages
 // resolve.
@@ -19,3 +27,52 @@ pub mod wasmraft {
 
 pub use wasmraft::peer::v1 as peer;
 pub use wasmraft::v1 as client;
+
+/// The call's deadline: `grpc-timeout` (e.g. `500m`, `10S`), else `default`.
+pub fn deadline(metadata: &MetadataMap, default: Duration) -> Duration {
+    let parsed = metadata.get("grpc-timeout").and_then(|v| v.to_str().ok()).and_then(|v| {
+        let (digits, unit) = v.split_at(v.len().checked_sub(1)?);
+        let n: u64 = digits.parse().ok()?;
+        Some(match unit {
+            "H" => Duration::from_secs(n.saturating_mul(3600)),
+            "M" => Duration::from_secs(n.saturating_mul(60)),
+            "S" => Duration::from_secs(n),
+            "m" => Duration::from_millis(n),
+            "u" => Duration::from_micros(n),
+            "n" => Duration::from_nanos(n),
+            _ => return None,
+        })
+    });
+    let deadline = parsed.unwrap_or(default).min(MAX_DEADLINE);
+    // Answer a little before the caller gives up, so that it hears why.
+    deadline.saturating_sub((deadline / 10).min(Duration::from_millis(200)))
+}
+
+/// A node's refusal as a gRPC status.
+pub fn status_of(e: NodeError) -> Status {
+    let code = match &e {
+        NodeError::Unavailable(_) => Code::Unavailable,
+        NodeError::DeadlineExceeded(_) => Code::DeadlineExceeded,
+        NodeError::Busy(_) => Code::ResourceExhausted,
+        NodeError::Refused(_) => Code::FailedPrecondition,
+        NodeError::Invalid(_) => Code::InvalidArgument,
+        NodeError::Aborted(_) => Code::Aborted,
+        NodeError::Internal(_) => Code::Internal,
+    };
+    Status::new(code, e.to_string())
+}
+
+/// A gRPC status from another node (the leader answering a call this node handed it), as
+/// this node's own refusal.
+pub fn node_error_of(status: Status) -> NodeError {
+    let text = status.message().to_string();
+    match status.code() {
+        Code::DeadlineExceeded => NodeError::DeadlineExceeded(text),
+        Code::ResourceExhausted => NodeError::Busy(text),
+        Code::FailedPrecondition => NodeError::Refused(text),
+        Code::InvalidArgument => NodeError::Invalid(text),
+        Code::Aborted => NodeError::Aborted(text),
+        Code::Internal => NodeError::Internal(text),
+        _ => NodeError::Unavailable(format!("the leader did not take the call: {text}")),
+    }
+}

@@ -51,6 +51,9 @@ pub struct Cluster {
     args: Vec<String>,
     /// With TLS: the `dev-certs` directory the nodes use, and how clients connect.
     tls: Option<ClusterTls>,
+    /// What clients present where nodes verify tokens but not certificates: an admin token,
+    /// minted once (an RSA signature, and a first verification on the node, per token).
+    bearer: Bearer,
 }
 
 struct ClusterTls {
@@ -172,6 +175,13 @@ impl Cluster {
             nodes,
             peers,
             module: crate::appliers_dir().join(format!("{module}.wasm")),
+            bearer: match tls.is_none() && args.contains(&"--jwt-public-key") {
+                true => {
+                    let token = crate::http::token("admin", &["wasmraft.admin"]);
+                    Bearer(Some(format!("Bearer {token}").parse().expect("ASCII")))
+                }
+                false => Bearer::default(),
+            },
             args: args.iter().map(|s| s.to_string()).collect(),
             tls,
         };
@@ -309,15 +319,8 @@ impl Cluster {
 
     /// How a client reaches node `id`.
     pub fn endpoint(&self, id: u64) -> Access {
-        // A node that verifies tokens but not certificates takes a token.
-        let bearer = match self.tls.is_none() && self.args.iter().any(|a| a == "--jwt-public-key") {
-            true => {
-                let token = crate::http::token("admin", &["wasmraft.admin"]);
-                Bearer(Some(format!("Bearer {token}").parse().expect("ASCII")))
-            }
-            false => Bearer::default(),
-        };
-        Access { address: self.nodes[&id].client.clone(), tls: self.tls.as_ref().map(|t| t.client.clone()), bearer }
+        let tls = self.tls.as_ref().map(|t| t.client.clone());
+        Access { address: self.nodes[&id].client.clone(), tls, bearer: self.bearer.clone() }
     }
 
     /// Node `id`'s peer door.

@@ -3,12 +3,11 @@
 //! carried out by the node's [`NodeHandle`].
 //!
 //! Every call has a deadline: the client's `grpc-timeout`, else the node's default, at most
-//! [`MAX_DEADLINE`].
+//! [`crate::proto::MAX_DEADLINE`].
 
 use super::authz::{Authorizer, Role};
-use super::members_of;
-use crate::handle::{Answered, NodeError, NodeHandle, ReadPoint};
-use crate::proto::MAX_MESSAGE;
+use crate::handle::members::members_of;
+use crate::handle::{Answered, NodeHandle, ReadPoint};
 use crate::proto::client::client_server::{Client, ClientServer};
 use crate::proto::client::{
     ApplierError as ProtoError, Consistency, Encoding as ProtoEncoding, MemberChange, MemberChangeResponse, Module,
@@ -16,14 +15,13 @@ use crate::proto::client::{
     TransferLeaderResponse, UpgradeRecord as ProtoUpgrade, UpgradeRequest, UpgradeResponse, propose_response,
     query_response,
 };
+use crate::proto::{MAX_MESSAGE, deadline, status_of};
 use crate::runtime::ModuleRecord;
 use std::sync::Arc;
 use std::time::Duration;
-use tonic::metadata::MetadataMap;
-use tonic::{Code, Request, Response, Status};
+use tonic::{Request, Response, Status};
 use wasmraft_sdk::contract::{ApplierError, Encoding, Payload};
 
-pub const MAX_DEADLINE: Duration = Duration::from_secs(120);
 /// Commands larger than this are refused before they reach the log.
 pub const MAX_COMMAND_BYTES: usize = 8 << 20;
 
@@ -37,40 +35,6 @@ impl ClientService {
     pub fn into_server(self) -> ClientServer<Self> {
         ClientServer::new(self).max_decoding_message_size(MAX_MESSAGE)
     }
-}
-
-/// The call's deadline: `grpc-timeout` (e.g. `500m`, `10S`), else `default`.
-pub fn deadline(metadata: &MetadataMap, default: Duration) -> Duration {
-    let parsed = metadata.get("grpc-timeout").and_then(|v| v.to_str().ok()).and_then(|v| {
-        let (digits, unit) = v.split_at(v.len().checked_sub(1)?);
-        let n: u64 = digits.parse().ok()?;
-        Some(match unit {
-            "H" => Duration::from_secs(n.saturating_mul(3600)),
-            "M" => Duration::from_secs(n.saturating_mul(60)),
-            "S" => Duration::from_secs(n),
-            "m" => Duration::from_millis(n),
-            "u" => Duration::from_micros(n),
-            "n" => Duration::from_nanos(n),
-            _ => return None,
-        })
-    });
-    let deadline = parsed.unwrap_or(default).min(MAX_DEADLINE);
-    // Answer a little before the caller gives up, so that it hears why.
-    deadline.saturating_sub((deadline / 10).min(Duration::from_millis(200)))
-}
-
-/// A node's refusal as a gRPC status.
-pub fn status_of(e: NodeError) -> Status {
-    let code = match &e {
-        NodeError::Unavailable(_) => Code::Unavailable,
-        NodeError::DeadlineExceeded(_) => Code::DeadlineExceeded,
-        NodeError::Busy(_) => Code::ResourceExhausted,
-        NodeError::Refused(_) => Code::FailedPrecondition,
-        NodeError::Invalid(_) => Code::InvalidArgument,
-        NodeError::Aborted(_) => Code::Aborted,
-        NodeError::Internal(_) => Code::Internal,
-    };
-    Status::new(code, e.to_string())
 }
 
 fn encoding(value: i32) -> Result<Encoding, Status> {

@@ -3,15 +3,17 @@
 //! forwarded call is never forwarded again).
 
 use super::{NodeError, NodeHandle};
-use crate::api::members_of;
 use crate::inbox::Event;
 use crate::membership::{Change, MembershipOutput};
 use crate::proposals::ProposeError;
+use crate::proto::client::Member;
 use crate::proto::client::{
     MemberChange, MemberChangeResponse, TransferLeaderRequest, TransferLeaderResponse, member_change,
 };
+use crate::proto::node_error_of;
 use crate::status::Consensus;
 use crate::transport;
+use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 fn parse(request: &MemberChange) -> Result<Change, NodeError> {
@@ -23,6 +25,19 @@ fn parse(request: &MemberChange) -> Result<Change, NodeError> {
         Some(member_change::Change::Remove(r)) => Change::Remove { id: r.id },
         None => return Err(NodeError::Invalid("the request names no change".into())),
     })
+}
+
+/// The members as `Status` shows them: voters, then learners, with their addresses.
+pub fn members_of(c: &Consensus, addresses: &BTreeMap<u64, String>) -> Vec<Member> {
+    let member = |id: u64, kind: &str| Member {
+        id,
+        address: addresses.get(&id).cloned().unwrap_or_default(),
+        kind: kind.into(),
+    };
+    let (mut voters, mut learners) = (c.voters.clone(), c.learners.clone());
+    voters.sort_unstable();
+    learners.sort_unstable();
+    voters.iter().map(|&id| member(id, "voter")).chain(learners.iter().map(|&id| member(id, "learner"))).collect()
 }
 
 impl NodeHandle {
@@ -52,13 +67,13 @@ impl NodeHandle {
                 let response =
                     transport::forward_change_members(self.tls.as_deref(), (leader, &address), request, deadline)
                         .await
-                        .map_err(from_status)?;
+                        .map_err(node_error_of)?;
                 // As for any proposal, answer once the entry has applied here too: a node
                 // joining through this one right after must find itself a member.
                 self.applied_up_to(response.index, until).await?;
                 return Ok(response);
             }
-            other => other.map_err(refused)?,
+            other => other?,
         };
         let output = applied.result.map_err(|e| {
             NodeError::Refused(format!("the change applied at {} was void: {}", applied.index, e.message))
@@ -97,9 +112,9 @@ impl NodeHandle {
                 let address = self.leader_address(leader)?;
                 return transport::forward_transfer_leader(self.tls.as_deref(), (leader, &address), request, deadline)
                     .await
-                    .map_err(from_status);
+                    .map_err(node_error_of);
             }
-            other => other.map_err(refused)?,
+            other => other?,
         };
         loop {
             let c = self.status.consensus();
@@ -114,27 +129,5 @@ impl NodeHandle {
             }
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
-    }
-}
-
-/// A refusal of a member change says what the leader's checks found.
-fn refused(e: ProposeError) -> NodeError {
-    match e {
-        ProposeError::Refused(why) => NodeError::Refused(why),
-        e => e.into(),
-    }
-}
-
-/// The leader's answer to a call this node handed it, as this node's own.
-fn from_status(status: tonic::Status) -> NodeError {
-    let text = status.message().to_string();
-    match status.code() {
-        tonic::Code::DeadlineExceeded => NodeError::DeadlineExceeded(text),
-        tonic::Code::ResourceExhausted => NodeError::Busy(text),
-        tonic::Code::FailedPrecondition => NodeError::Refused(text),
-        tonic::Code::InvalidArgument => NodeError::Invalid(text),
-        tonic::Code::Aborted => NodeError::Aborted(text),
-        tonic::Code::Internal => NodeError::Internal(text),
-        _ => NodeError::Unavailable(format!("the leader did not take the call: {text}")),
     }
 }

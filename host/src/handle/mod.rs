@@ -9,7 +9,7 @@
 //! applied.
 
 pub mod admission;
-mod members;
+pub mod members;
 mod upgrade;
 
 use crate::entry::{EntryData, ProposalId, ProposedCommand, now_ns};

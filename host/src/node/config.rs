@@ -377,20 +377,20 @@ impl ServeArgs {
 
 /// The doors' TLS files: from the flags, else from `--tls-dir`.
 fn tls_files(args: &ServeArgs, id: u64) -> anyhow::Result<(Option<TlsFiles>, Option<TlsFiles>)> {
-    let from_dir = |name: &str| args.tls_dir.as_ref().map(|dir| dev::cert_file(dir, name));
-    let node = dev::node_files(id);
-    let dir_key = args.tls_dir.as_ref().map(|dir| dev::key_file(dir, &node));
-    let dir_ca = args.tls_dir.as_ref().map(|dir| dev::ca_file(dir));
-    let peer = match (args.peer_cert.clone().or(from_dir(&node)), args.peer_key.clone().or(dir_key.clone())) {
+    let (node, dir) = (dev::node_files(id), args.tls_dir.as_deref());
+    let cert = dir.map(|d| dev::cert_file(d, &node));
+    let key = dir.map(|d| dev::key_file(d, &node));
+    let ca = dir.map(dev::ca_file);
+    let peer = match (args.peer_cert.clone().or(cert.clone()), args.peer_key.clone().or(key.clone())) {
         (Some(cert), Some(key)) => {
-            let ca = args.peer_ca.clone().or(dir_ca.clone()).context("--peer-cert needs --peer-ca")?;
+            let ca = args.peer_ca.clone().or(ca.clone()).context("--peer-cert needs --peer-ca")?;
             Some(TlsFiles { cert, key, ca: Some(ca) })
         }
         (None, None) if args.peer_ca.is_none() => None,
         _ => bail!("--peer-cert, --peer-key and --peer-ca go together"),
     };
-    let client = match (args.client_cert.clone().or(from_dir(&node)), args.client_key.clone().or(dir_key)) {
-        (Some(cert), Some(key)) => Some(TlsFiles { cert, key, ca: args.client_ca.clone().or(dir_ca) }),
+    let client = match (args.client_cert.clone().or(cert), args.client_key.clone().or(key)) {
+        (Some(cert), Some(key)) => Some(TlsFiles { cert, key, ca: args.client_ca.clone().or(ca) }),
         (None, None) if args.client_ca.is_none() => None,
         _ => bail!("--client-cert and --client-key go together, and --client-ca needs them"),
     };

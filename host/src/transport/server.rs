@@ -5,15 +5,14 @@
 //! not parse or is not addressed to this node is dropped with a log line; and a snapshot is
 //! stepped into Raft only once its whole file has arrived and verified.
 
-use crate::api::server::{deadline, status_of};
 use crate::handle::NodeHandle;
 use crate::inbox::Event;
 use crate::node::agreement::ConsensusSettings;
 use crate::node::identity::Identity;
-use crate::proto::MAX_MESSAGE;
 use crate::proto::client::{MemberChange, MemberChangeResponse, TransferLeaderRequest, TransferLeaderResponse};
 use crate::proto::peer::peer_server::{Peer, PeerServer};
 use crate::proto::peer::{Ack, JoinInfo, JoinRequest, PrepareModule, Prepared, RaftBatch, SnapshotChunk};
+use crate::proto::{MAX_MESSAGE, deadline, status_of};
 use crate::runtime::WasmEngine;
 use crate::snapshot::{self, SnapshotDir, parse_descriptor};
 use crate::status::StatusBoard;
