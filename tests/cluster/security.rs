@@ -334,3 +334,41 @@ async fn the_http_door_serves_https_and_nothing_in_the_clear() {
         wasmraft_tests::http::HttpClient::trusting(Some(Authority::new("other").unwrap().cert_pem.as_bytes()));
     assert!(stranger.send("GET", &put, None, None).await.is_err());
 }
+
+/// The peak resident memory of process `pid`, in bytes.
+fn peak_memory(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    let line = status.lines().find(|l| l.starts_with("VmHWM:")).expect("VmHWM in /proc/PID/status");
+    line.split_whitespace().nth(1).unwrap().parse::<u64>().unwrap() << 10
+}
+
+/// A caller without credentials is refused from its headers, before the node reads its
+/// message: a dozen anonymous 60 MiB uploads at once leave the node's peak memory where it
+/// was (each was read and decoded, some 120 MiB apiece, before the client door's gate).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn anonymous_uploads_are_refused_before_the_node_reads_them() {
+    let cluster = Cluster::start_tls(1, "kv", false, &[]);
+    cluster.leader(Duration::from_secs(15)).await;
+    let certs = cluster.certs_dir().unwrap().to_path_buf();
+    let pid = cluster.pid(1).unwrap();
+    let before = peak_memory(pid);
+    let module =
+        wasmraft_tests::padded(std::fs::read(wasmraft_tests::appliers_dir().join("kv2.wasm")).unwrap(), 60 << 20);
+    let uploads: Vec<_> = (0..12)
+        .map(|_| {
+            let (anonymous, module) = (access(&cluster, 1, None, read(&ca_file(&certs))), module.clone());
+            tokio::spawn(async move {
+                let mut client = anonymous.connect().await.expect("TLS without a client certificate");
+                client.upgrade(UpgradeRequest { module, allow_downgrade: true }).await.unwrap_err()
+            })
+        })
+        .collect();
+    for upload in uploads {
+        let refused = upload.await.unwrap();
+        assert_eq!(refused.code(), Code::Unauthenticated, "{refused:?}");
+    }
+    let grown = peak_memory(pid).saturating_sub(before);
+    println!("peak memory grew by {} MiB", grown >> 20);
+    assert!(grown < 200 << 20, "the node's peak memory grew by {} MiB", grown >> 20);
+    assert_eq!(cluster.status(1).await.unwrap().module.unwrap().version, "1.0.0");
+}

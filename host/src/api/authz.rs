@@ -10,9 +10,10 @@
 use crate::http::auth::Verifier;
 use crate::tls::accept::ConnInfo;
 use crate::tls::names::caller_of;
+use http::HeaderMap;
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
-use tonic::{Request, Status};
+use tonic::Status;
 use wasmraft_sdk::contract::Caller;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -37,6 +38,16 @@ impl Role {
     }
 }
 
+/// The role each method of the client API needs. A method this table does not know needs
+/// the highest: nobody below admin learns even that it does not exist.
+pub fn role_of(method: &str) -> Role {
+    match method {
+        "Query" | "Status" => Role::Read,
+        "Propose" => Role::Write,
+        _ => Role::Admin,
+    }
+}
+
 pub struct Authorizer {
     /// Verifies bearer tokens (shared with the HTTP door, and its cache with it).
     pub tokens: Option<Arc<Verifier>>,
@@ -50,10 +61,15 @@ impl Authorizer {
         self.tokens.is_none() && !self.certificates
     }
 
-    /// The caller of `request` if it may act as `role`; `None` only on an open node with no
-    /// credentials given.
-    pub fn authorize<T>(&self, request: &Request<T>, role: Role) -> Result<Option<Caller>, Status> {
-        let bearer = request.metadata().get("authorization");
+    /// The caller of a request with these headers, on this connection, if it may act as
+    /// `role`; `None` only on an open node with no credentials given.
+    pub fn authorize(
+        &self,
+        headers: &HeaderMap,
+        conn: Option<&ConnInfo>,
+        role: Role,
+    ) -> Result<Option<Caller>, Status> {
+        let bearer = headers.get("authorization");
         let caller = if let Some(header) = bearer {
             let Some(tokens) = &self.tokens else {
                 return Err(Status::unauthenticated(
@@ -65,7 +81,7 @@ impl Authorizer {
             let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default().as_secs();
             let principal = tokens.verify_header(header, now).map_err(|e| Status::unauthenticated(e.to_string()))?;
             Caller { subject: principal.subject, scopes: principal.scopes }
-        } else if let Some(leaf) = request.extensions().get::<ConnInfo>().and_then(ConnInfo::leaf) {
+        } else if let Some(leaf) = conn.and_then(ConnInfo::leaf) {
             // The door's verifier accepted it: it comes from the client CA.
             let cert = caller_of(leaf).ok_or_else(|| Status::unauthenticated("the client certificate has no CN"))?;
             Caller { subject: cert.name, scopes: cert.scopes }
@@ -103,12 +119,24 @@ mod tests {
     #[test]
     fn an_open_node_lets_anonymous_callers_in_and_a_closed_one_does_not() {
         let open = Authorizer { tokens: None, certificates: false };
-        assert_eq!(open.authorize(&Request::new(()), Role::Admin).unwrap(), None);
+        assert_eq!(open.authorize(&HeaderMap::new(), None, Role::Admin).unwrap(), None);
         let closed = Authorizer { tokens: None, certificates: true };
-        assert_eq!(closed.authorize(&Request::new(()), Role::Read).unwrap_err().code(), tonic::Code::Unauthenticated);
-        let mut with_token = Request::new(());
-        with_token.metadata_mut().insert("authorization", "Bearer x.y.z".parse().unwrap());
+        let refused = closed.authorize(&HeaderMap::new(), None, Role::Read).unwrap_err();
+        assert_eq!(refused.code(), tonic::Code::Unauthenticated);
+        let mut with_token = HeaderMap::new();
+        with_token.insert("authorization", "Bearer x.y.z".parse().unwrap());
         // Without keys, a token cannot be believed, even on an open node.
-        assert_eq!(open.authorize(&with_token, Role::Read).unwrap_err().code(), tonic::Code::Unauthenticated);
+        let refused = open.authorize(&with_token, None, Role::Read).unwrap_err();
+        assert_eq!(refused.code(), tonic::Code::Unauthenticated);
+    }
+
+    #[test]
+    fn every_method_needs_its_role_and_unknown_ones_the_highest() {
+        let roles: Vec<Role> = ["Query", "Status", "Propose", "Upgrade", "ChangeMembers", "TransferLeader", "Nope"]
+            .into_iter()
+            .map(role_of)
+            .collect();
+        use Role::*;
+        assert_eq!(roles, [Read, Read, Write, Admin, Admin, Admin, Admin]);
     }
 }

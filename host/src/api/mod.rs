@@ -1,6 +1,7 @@
 //! The client API over gRPC and who may call it.
 
 pub mod authz;
+pub mod gate;
 pub mod server;
 
 pub use server::ClientService;

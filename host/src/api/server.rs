@@ -1,11 +1,12 @@
 //! The client API over gRPC: `Propose`, `Query`, `Status`, `Upgrade`, `ChangeMembers`,
-//! `TransferLeader` on any node. Each call is authorized ([`super::authz`]), translated, and
+//! `TransferLeader` on any node. Each call is authorized at the door ([`super::gate`]), translated, and
 //! carried out by the node's [`NodeHandle`].
 //!
 //! Every call has a deadline: the client's `grpc-timeout`, else the node's default, at most
 //! [`crate::proto::MAX_DEADLINE`].
 
-use super::authz::{Authorizer, Role};
+use super::authz::Authorizer;
+use super::gate::{Gate, MAX_RECEIVING, caller_of};
 use crate::handle::members::members_of;
 use crate::handle::{Answered, NodeHandle, ReadPoint};
 use crate::proto::client::client_server::{Client, ClientServer};
@@ -27,13 +28,12 @@ pub const MAX_COMMAND_BYTES: usize = 8 << 20;
 
 pub struct ClientService {
     pub node: Arc<NodeHandle>,
-    /// Who may call what.
-    pub authz: Authorizer,
 }
 
 impl ClientService {
-    pub fn into_server(self) -> ClientServer<Self> {
-        ClientServer::new(self).max_decoding_message_size(MAX_MESSAGE)
+    /// The service behind its gate, which lets in only the callers `authz` allows.
+    pub fn into_server(self, authz: Authorizer) -> Gate<ClientServer<Self>> {
+        Gate::new(ClientServer::new(self).max_decoding_message_size(MAX_MESSAGE), authz, MAX_RECEIVING)
     }
 }
 
@@ -57,7 +57,7 @@ fn to_proto(e: ApplierError) -> ProtoError {
 impl Client for ClientService {
     async fn propose(&self, request: Request<ProposeRequest>) -> Result<Response<ProposeResponse>, Status> {
         // The module sees who proposed: its own checks hold on this path into the log too.
-        let caller = self.authz.authorize(&request, Role::Write)?;
+        let caller = caller_of(&request)?;
         let deadline = deadline(request.metadata(), self.node.deadline);
         let request = request.into_inner();
         let encoding = encoding(request.encoding)?;
@@ -77,7 +77,7 @@ impl Client for ClientService {
     }
 
     async fn query(&self, request: Request<QueryRequest>) -> Result<Response<QueryResponse>, Status> {
-        let caller = self.authz.authorize(&request, Role::Read)?;
+        let caller = caller_of(&request)?;
         let deadline = deadline(request.metadata(), self.node.deadline);
         let request = request.into_inner();
         let payload = Payload { encoding: encoding(request.encoding)?, bytes: request.query };
@@ -101,7 +101,7 @@ impl Client for ClientService {
     }
 
     async fn status(&self, request: Request<StatusRequest>) -> Result<Response<StatusResponse>, Status> {
-        self.authz.authorize(&request, Role::Read)?;
+        caller_of(&request)?;
         let status = &self.node.status;
         let c = status.consensus();
         let (a, setup) = (status.applied(), status.setup());
@@ -136,7 +136,7 @@ impl Client for ClientService {
     }
 
     async fn upgrade(&self, request: Request<UpgradeRequest>) -> Result<Response<UpgradeResponse>, Status> {
-        let caller = self.authz.authorize(&request, Role::Admin)?;
+        let caller = caller_of(&request)?;
         let deadline = deadline(request.metadata(), self.node.deadline);
         let request = request.into_inner();
         let (applied, module) =
@@ -145,7 +145,7 @@ impl Client for ClientService {
     }
 
     async fn change_members(&self, request: Request<MemberChange>) -> Result<Response<MemberChangeResponse>, Status> {
-        self.authz.authorize(&request, Role::Admin)?;
+        caller_of(&request)?;
         let deadline = deadline(request.metadata(), self.node.deadline);
         self.node.change_members(request.into_inner(), deadline, false).await.map(Response::new).map_err(status_of)
     }
@@ -154,7 +154,7 @@ impl Client for ClientService {
         &self,
         request: Request<TransferLeaderRequest>,
     ) -> Result<Response<TransferLeaderResponse>, Status> {
-        self.authz.authorize(&request, Role::Admin)?;
+        caller_of(&request)?;
         let deadline = deadline(request.metadata(), self.node.deadline);
         self.node.transfer_leader(request.into_inner(), deadline, false).await.map(Response::new).map_err(status_of)
     }

@@ -421,7 +421,7 @@ pub fn run(config: NodeConfig) -> anyhow::Result<()> {
     front.spawn(
         tonic::transport::Server::builder()
             .max_concurrent_streams(Some(MAX_CLIENT_STREAMS))
-            .add_service(ClientService { node: node.clone(), authz }.into_server())
+            .add_service(ClientService { node: node.clone() }.into_server(authz))
             .serve_with_incoming_shutdown(ReceiverStream::new(client_conns).map(Ok::<_, std::io::Error>), stopped()),
     );
     if let Some(http) = &config.http {
