@@ -3,6 +3,7 @@
 mod agreement;
 mod basics;
 mod catch_up;
+mod clocks;
 mod crashes;
 mod disk;
 mod dss;

@@ -247,6 +247,11 @@ impl Cluster {
     pub fn spawn_with(&mut self, id: u64, extra: &[&str]) {
         let mut cmd = self.serve_command(id);
         cmd.args(extra);
+        self.spawn_command(id, cmd);
+    }
+
+    /// Starts node `id` with `cmd` (made by [`Self::serve_command`], then changed).
+    pub fn spawn_command(&mut self, id: u64, mut cmd: Command) {
         let node = self.nodes.get_mut(&id).expect("node");
         let log = std::fs::OpenOptions::new().create(true).append(true).open(&node.log).expect("log file");
         cmd.stdout(Stdio::null()).stderr(log);
@@ -344,6 +349,11 @@ impl Cluster {
     /// The process id of node `id`, if it runs.
     pub fn pid(&self, id: u64) -> Option<u32> {
         self.nodes[&id].child.as_ref().map(Child::id)
+    }
+
+    /// Where node `id` writes its log (appended to across restarts).
+    pub fn log_path(&self, id: u64) -> &Path {
+        &self.nodes[&id].log
     }
 
     pub fn log_of(&self, id: u64) -> String {

@@ -22,6 +22,18 @@ pub fn appliers_dir() -> PathBuf {
     target.join("appliers")
 }
 
+/// libfaketime, Debian's `faketime` package (`cargo xtask test` installs it): preloaded into
+/// a node, it shifts the wall clock the node reads.
+pub fn faketime_lib() -> PathBuf {
+    const PLACES: [&str; 3] = [
+        "/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1",
+        "/usr/lib/aarch64-linux-gnu/faketime/libfaketime.so.1",
+        "/usr/lib/faketime/libfaketime.so.1",
+    ];
+    let found = PLACES.iter().map(PathBuf::from).find(|p| p.exists());
+    found.expect("libfaketime is not installed: `apt-get install faketime` (cargo xtask test does)")
+}
+
 /// The bytes of a built applier, by its directory under `appliers/`, e.g. `module_bytes("kv")`.
 pub fn module_bytes(name: &str) -> Vec<u8> {
     let path = appliers_dir().join(format!("{name}.wasm"));

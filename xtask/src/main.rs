@@ -116,7 +116,20 @@ fn build_node() -> Result<PathBuf> {
     Ok(target_dir().join("release/wasmraft"))
 }
 
+/// Installs Debian's `faketime` (libfaketime) when it is missing: the clock-skew test
+/// preloads it into a node to shift that node's wall clock.
+fn ensure_faketime() -> Result {
+    if Path::new("/usr/lib").join(format!("{}-linux-gnu/faketime/libfaketime.so.1", std::env::consts::ARCH)).exists() {
+        return Ok(());
+    }
+    let install = || run(Command::new("apt-get").args(["install", "-y", "-q", "faketime"]));
+    install()
+        .or_else(|_| run(Command::new("apt-get").args(["update", "-q"])).and_then(|()| install()))
+        .map_err(|e| format!("the clock-skew test needs Debian's faketime package: {e}"))
+}
+
 fn test() -> Result {
+    ensure_faketime()?;
     build_appliers()?;
     // The cluster tests run this binary as real processes.
     build_node()?;
