@@ -7,6 +7,7 @@
 //!   cargo xtask bench      build everything and print the benchmarks
 //!   cargo xtask bench-delay  the DSS benchmark with 16.5 ± 7.5 ms one way between the nodes
 //!   cargo xtask soak       a long randomized fault run (kills, pauses, member changes, upgrades)
+//!   cargo xtask availability  the longest windows without a successful operation under kills and pauses
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode, Stdio};
@@ -380,6 +381,17 @@ fn bench_delay() -> Result {
         .env("WASMRAFT_BENCH_DELAY", format!("{mean},{jitter}")))
 }
 
+/// The longest windows without a successful operation under kills and pauses:
+/// `cargo xtask availability [ROUNDS]`.
+fn availability() -> Result {
+    build_appliers()?;
+    build_node()?;
+    let rounds = std::env::args().nth(2).unwrap_or_else(|| "3".into());
+    run(cargo()
+        .args(["bench", "-p", "wasmraft-tests", "--bench", "availability"])
+        .env("WASMRAFT_AVAILABILITY_ROUNDS", rounds))
+}
+
 /// The randomized fault run, out of the default suite: `cargo xtask soak [SECONDS] [SEED]`.
 fn soak() -> Result {
     build_appliers()?;
@@ -412,10 +424,11 @@ fn main() -> ExitCode {
         "bench" => bench(),
         "bench-delay" => bench_delay(),
         "soak" => soak(),
+        "availability" => availability(),
         "dss" => dss(),
         _ => {
             eprintln!(
-                "usage: cargo xtask <appliers | test | demo | dss [--public-key FILE] | bench | bench-delay [MEAN_MS JITTER_MS] | soak [SECONDS] [SEED]>"
+                "usage: cargo xtask <appliers | test | demo | dss [--public-key FILE] | bench | bench-delay [MEAN_MS JITTER_MS] | soak [SECONDS] [SEED] | availability [ROUNDS]>"
             );
             return ExitCode::from(2);
         }

@@ -49,10 +49,10 @@ pub struct ServeArgs {
     /// peer message carries [default: wasmraft]
     #[arg(long)]
     pub cluster_name: Option<String>,
-    /// Length of one Raft tick, in milliseconds [default: 100]
+    /// Length of one Raft tick, in milliseconds [default: 50]
     #[arg(long)]
     pub tick_ms: Option<u64>,
-    /// Ticks without a leader before an election; randomized up to twice this [default: 10]
+    /// Ticks without a leader before an election; randomized up to twice this [default: 8]
     #[arg(long)]
     pub election_ticks: Option<usize>,
     /// Ticks between leader heartbeats [default: 1]
@@ -335,14 +335,16 @@ impl ServeArgs {
             }
             None => None,
         };
-        let election_ticks = args.election_ticks.unwrap_or(10);
+        // 50 ms heartbeats and elections after 400-800 ms without one: no more than about
+        // 850 ms without a leader when one stops (README, "Availability").
+        let election_ticks = args.election_ticks.unwrap_or(8);
         let heartbeat_ticks = args.heartbeat_ticks.unwrap_or(1);
         if heartbeat_ticks == 0 || election_ticks <= heartbeat_ticks {
             bail!(
                 "--election-ticks ({election_ticks}) must be larger than --heartbeat-ticks ({heartbeat_ticks}), which must be at least 1"
             );
         }
-        let tick_ms = args.tick_ms.unwrap_or(100);
+        let tick_ms = args.tick_ms.unwrap_or(50);
         if tick_ms == 0 {
             bail!("--tick-ms must be at least 1");
         }
@@ -457,7 +459,7 @@ mod tests {
         .unwrap();
         let args = ServeArgs { config: Some(file.clone()), tick_ms: Some(20), ..Default::default() };
         let c = args.resolve().unwrap();
-        assert_eq!((c.id, c.tick, c.election_ticks), (1, Duration::from_millis(20), 10));
+        assert_eq!((c.id, c.tick, c.election_ticks), (1, Duration::from_millis(20), 8));
         std::fs::write(&file, "id = 1\nbogus = 3\n").unwrap();
         let err = ServeArgs { config: Some(file), ..Default::default() }.resolve().unwrap_err();
         assert!(format!("{err:#}").contains("bogus"), "{err:#}");
