@@ -2,7 +2,10 @@
 //! a Jepsen-style run measures it: 8 clients, each a loop of puts and linearizable gets on 8
 //! keys through its own node (as Jepsen binds clients to nodes; 1 s per attempt), while
 //! faults come in rounds: kill -9 of the leader, kill -9 of a follower, SIGSTOP of the
-//! leader, SIGSTOP of a follower, each held 3 s and then undone (restart, SIGCONT).
+//! leader, SIGSTOP of a follower, the leader and a follower cut off the network, each held
+//! 3 s and then undone (restart, SIGCONT, rejoin). Partitions need root: each node then
+//! runs in a network namespace of its own (tests/src/netns.rs); without root they are
+//! skipped.
 //! For each kind of fault: the longest window without a successful operation, from the
 //! fault to 3 s after it was undone, in every round. A 3-node cluster with TLS on, the
 //! nodes' default settings (`WASMRAFT_BENCH_ARGS` adds `serve` flags, to try others).
@@ -29,10 +32,19 @@ enum Fault {
     KillFollower,
     PauseLeader,
     PauseFollower,
+    CutLeader,
+    CutFollower,
 }
 
 impl Fault {
-    const ALL: [Fault; 4] = [Fault::KillLeader, Fault::KillFollower, Fault::PauseLeader, Fault::PauseFollower];
+    const ALL: [Fault; 6] = [
+        Fault::KillLeader,
+        Fault::KillFollower,
+        Fault::PauseLeader,
+        Fault::PauseFollower,
+        Fault::CutLeader,
+        Fault::CutFollower,
+    ];
 
     fn name(self) -> &'static str {
         match self {
@@ -40,11 +52,13 @@ impl Fault {
             Fault::KillFollower => "kill -9 a follower",
             Fault::PauseLeader => "SIGSTOP the leader",
             Fault::PauseFollower => "SIGSTOP a follower",
+            Fault::CutLeader => "cut the leader off",
+            Fault::CutFollower => "cut a follower off",
         }
     }
 
     fn on_leader(self) -> bool {
-        matches!(self, Fault::KillLeader | Fault::PauseLeader)
+        matches!(self, Fault::KillLeader | Fault::PauseLeader | Fault::CutLeader)
     }
 
     /// Applies the fault to `victim`, holds it, and undoes it.
@@ -59,6 +73,11 @@ impl Fault {
                 cluster.pause(victim, true);
                 tokio::time::sleep(HOLD).await;
                 cluster.pause(victim, false);
+            }
+            Fault::CutLeader | Fault::CutFollower => {
+                cluster.cut(victim, true);
+                tokio::time::sleep(HOLD).await;
+                cluster.cut(victim, false);
             }
         }
     }
@@ -116,7 +135,14 @@ async fn main() {
     let rounds: usize = std::env::var("WASMRAFT_AVAILABILITY_ROUNDS").ok().and_then(|s| s.parse().ok()).unwrap_or(3);
     let extra = std::env::var("WASMRAFT_BENCH_ARGS").unwrap_or_default();
     let extra: Vec<&str> = extra.split_whitespace().collect();
-    let mut cluster = Cluster::start_tls(3, "kv", false, &extra);
+    // Safety: getuid has no preconditions.
+    let root = unsafe { libc::getuid() } == 0;
+    let mut cluster = match root {
+        true => Cluster::start_cuttable(3, "kv", &extra, "wrav"),
+        false => Cluster::start_tls(3, "kv", false, &extra),
+    };
+    let faults: Vec<Fault> =
+        Fault::ALL.into_iter().filter(|f| root || !matches!(f, Fault::CutLeader | Fault::CutFollower)).collect();
     cluster.leader(Duration::from_secs(15)).await;
     let (stop, successes) = (Arc::new(AtomicBool::new(false)), Arc::new(Mutex::new(Vec::new())));
     let clients: Vec<_> = (0..CLIENTS)
@@ -137,7 +163,7 @@ async fn main() {
     let mut windows: Vec<(Fault, Duration)> = Vec::new();
     for round in 0..rounds {
         let only = std::env::var("WASMRAFT_AVAILABILITY_FAULT").ok();
-        for fault in Fault::ALL.into_iter().filter(|f| only.as_deref().is_none_or(|o| f.name().contains(o))) {
+        for &fault in faults.iter().filter(|f| only.as_deref().is_none_or(|o| f.name().contains(o))) {
             tokio::time::sleep(Duration::from_secs(1)).await;
             let leader = cluster.leader(Duration::from_secs(15)).await;
             let victim = match fault.on_leader() {
@@ -163,6 +189,9 @@ async fn main() {
     }
     let total = successes.lock().unwrap().len();
     println!("{total} successful operations in {:.0} s", started.elapsed().as_secs_f64());
+    if !root {
+        println!("(partitions skipped: they need root, for network namespaces)");
+    }
     for fault in Fault::ALL {
         let mut of: Vec<Duration> = windows.iter().filter(|(f, _)| f.name() == fault.name()).map(|(_, w)| *w).collect();
         of.sort();

@@ -1,6 +1,7 @@
 //! Real clusters for tests and benchmarks: `wasmraft serve` processes of the release build,
 //! on loopback, each with its own data directory, killed and restarted at will.
 
+use crate::netns::Network;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -54,6 +55,8 @@ pub struct Cluster {
     /// What clients present where nodes verify tokens but not certificates: an admin token,
     /// minted once (an RSA signature, and a first verification on the node, per token).
     bearer: Bearer,
+    /// The network the nodes run on, if not loopback: see [`Cluster::start_cuttable`].
+    network: Option<Network>,
 }
 
 struct ClusterTls {
@@ -132,17 +135,39 @@ impl Cluster {
     /// `wasmraft dev-certs` (made for nodes 1 to `n + 2`, so that tests can add nodes), and
     /// clients that connect as its `admin`.
     pub fn start_tls(n: u64, module: &str, http: bool, args: &[&str]) -> Cluster {
-        Cluster::build(n, module, http, args, |node| node.address.clone(), true)
+        Cluster::build(n, module, http, args, |node| node.address.clone(), true, None)
+    }
+
+    /// As [`Cluster::start_tls`], each node in a network namespace of its own (named
+    /// `<prefix><id>`), so that [`Cluster::cut`] can partition it. Needs root.
+    pub fn start_cuttable(n: u64, module: &str, args: &[&str], prefix: &str) -> Cluster {
+        let ids: Vec<u64> = (1..=n).collect();
+        let network = Network::create(prefix, &ids).expect("network namespaces (run as root)");
+        Cluster::build(n, module, false, args, |node| node.address.clone(), true, Some(network))
+    }
+
+    /// Cuts node `id` off the network (`true`: its packets are dropped, its connections
+    /// hang), or joins it again. Only on a cluster from [`Cluster::start_cuttable`].
+    pub fn cut(&self, id: u64, cut: bool) {
+        self.network.as_ref().expect("a cluster on a network of its own").cut(id, cut);
     }
 
     /// As [`Cluster::start_with`], but the nodes know each other (`--peers`) at
     /// `route(node)` rather than where each listens: something stands in between, such as
     /// the delay proxy of the DSS benchmark. Clients still reach each node directly.
     pub fn start_routed(n: u64, module: &str, http: bool, args: &[&str], route: impl Fn(&Node) -> String) -> Cluster {
-        Cluster::build(n, module, http, args, route, false)
+        Cluster::build(n, module, http, args, route, false, None)
     }
 
-    fn build(n: u64, module: &str, http: bool, args: &[&str], route: impl Fn(&Node) -> String, tls: bool) -> Cluster {
+    fn build(
+        n: u64,
+        module: &str,
+        http: bool,
+        args: &[&str],
+        route: impl Fn(&Node) -> String,
+        tls: bool,
+        network: Option<Network>,
+    ) -> Cluster {
         let dir = tempfile::Builder::new().prefix("wasmraft-cluster-").tempdir().expect("temp dir");
         let tls = tls.then(|| {
             let certs = dir.path().join("certs");
@@ -151,17 +176,24 @@ impl Cluster {
             let read = |name: &str| std::fs::read(certs.join(name)).expect("a certificate file");
             let client = ClientTlsConfig::new()
                 .ca_certificate(Certificate::from_pem(read("ca.pem")))
-                .identity(Identity::from_pem(read("admin.pem"), read("admin-key.pem")));
+                .identity(Identity::from_pem(read("admin.pem"), read("admin-key.pem")))
+                // The nodes' certificates name localhost, not the addresses of a test network.
+                .domain_name("localhost");
             ClusterTls { dir: certs, client }
         });
         let nodes: BTreeMap<u64, Node> = (1..=n)
             .map(|id| {
+                // On a network of its own a node has its address to itself: fixed ports.
+                let (host, port) = match &network {
+                    Some(network) => (network.address(id), Box::new(|fixed| fixed) as Box<dyn Fn(u16) -> u16>),
+                    None => ("127.0.0.1".to_string(), Box::new(|_| free_port()) as Box<dyn Fn(u16) -> u16>),
+                };
                 let node = Node {
                     id,
-                    address: format!("127.0.0.1:{}", free_port()),
-                    client: format!("127.0.0.1:{}", free_port()),
+                    address: format!("{host}:{}", port(7001)),
+                    client: format!("{host}:{}", port(7101)),
                     data_dir: dir.path().join(format!("node{id}")),
-                    http: http.then(|| format!("127.0.0.1:{}", free_port())),
+                    http: http.then(|| format!("{host}:{}", port(8080))),
                     log: dir.path().join(format!("node{id}.log")),
                     child: None,
                     join: None,
@@ -184,6 +216,7 @@ impl Cluster {
             },
             args: args.iter().map(|s| s.to_string()).collect(),
             tls,
+            network,
         };
         for id in 1..=n {
             cluster.spawn(id);
@@ -199,7 +232,14 @@ impl Cluster {
     /// The command that starts node `id` on `data_dir`.
     pub fn serve_command_in(&self, id: u64, data_dir: &Path) -> Command {
         let node = &self.nodes[&id];
-        let mut cmd = Command::new(binary());
+        let mut cmd = match &self.network {
+            Some(network) => {
+                let mut cmd = Command::new("ip");
+                cmd.args(["netns", "exec", &network.namespace(id)]).arg(binary());
+                cmd
+            }
+            None => Command::new(binary()),
+        };
         cmd.arg("serve").args(["--id", &id.to_string(), "--listen", &node.address, "--client-listen", &node.client]);
         if let Some(tls) = &self.tls {
             cmd.arg("--tls-dir").arg(&tls.dir);
@@ -218,6 +258,7 @@ impl Cluster {
     /// Registers node `id` (not started) on fresh ports, to join through node `through`;
     /// returns its peer address.
     pub fn new_node(&mut self, id: u64, through: u64) -> String {
+        assert!(self.network.is_none(), "nodes join only clusters on loopback");
         let node = Node {
             id,
             address: format!("127.0.0.1:{}", free_port()),
@@ -377,18 +418,21 @@ impl Cluster {
         client.status(StatusRequest {}).await.ok().map(|r| r.into_inner())
     }
 
-    /// Waits until one running node is leader and the running nodes agree on it.
+    /// Waits until one running node is leader and every running node answers and agrees on it.
     pub async fn leader(&self, within: Duration) -> u64 {
         let deadline = Instant::now() + within;
         loop {
             let mut leaders = Vec::new();
-            for id in self.running() {
+            let running = self.running();
+            for &id in &running {
                 if let Some(s) = self.status(id).await {
                     leaders.push(s.leader);
                 }
             }
+            // Every running node answers (a slow starter may not serve yet) and agrees.
             if let Some(&first) = leaders.first()
                 && first != 0
+                && leaders.len() == running.len()
                 && leaders.iter().all(|&l| l == first)
                 && self.running().contains(&first)
             {

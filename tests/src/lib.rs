@@ -8,6 +8,7 @@ pub mod dss_http;
 pub mod dss_scenario;
 pub mod http;
 pub mod https;
+pub mod netns;
 
 use std::path::PathBuf;
 use std::sync::Arc;

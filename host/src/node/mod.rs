@@ -412,18 +412,6 @@ pub fn run(config: NodeConfig) -> anyhow::Result<()> {
             let _ = stopped.wait_for(|s| *s).await;
         }
     };
-    let client_listener = front
-        .block_on(tokio::net::TcpListener::bind(&config.client_listen))
-        .with_context(|| format!("cannot listen for clients on {}", config.client_listen))?;
-    let client_conns = front
-        .block_on(async { tls::accept::accept("client", client_listener, client_tls.clone(), MAX_CLIENT_CONNECTIONS) });
-    tracing::info!(listen = %config.client_listen, tls = client_tls.is_some(), "serving clients");
-    front.spawn(
-        tonic::transport::Server::builder()
-            .max_concurrent_streams(Some(MAX_CLIENT_STREAMS))
-            .add_service(ClientService { node: node.clone() }.into_server(authz))
-            .serve_with_incoming_shutdown(ReceiverStream::new(client_conns).map(Ok::<_, std::io::Error>), stopped()),
-    );
     if let Some(http) = &config.http {
         if tokens.is_none() {
             tracing::warn!("no --jwt-public-key: every HTTP request is anonymous");
@@ -451,6 +439,19 @@ pub fn run(config: NodeConfig) -> anyhow::Result<()> {
             }
         });
     }
+    // Last: a node that answers on its client door serves HTTP too.
+    let client_listener = front
+        .block_on(tokio::net::TcpListener::bind(&config.client_listen))
+        .with_context(|| format!("cannot listen for clients on {}", config.client_listen))?;
+    let client_conns = front
+        .block_on(async { tls::accept::accept("client", client_listener, client_tls.clone(), MAX_CLIENT_CONNECTIONS) });
+    tracing::info!(listen = %config.client_listen, tls = client_tls.is_some(), "serving clients");
+    front.spawn(
+        tonic::transport::Server::builder()
+            .max_concurrent_streams(Some(MAX_CLIENT_STREAMS))
+            .add_service(ClientService { node: node.clone() }.into_server(authz))
+            .serve_with_incoming_shutdown(ReceiverStream::new(client_conns).map(Ok::<_, std::io::Error>), stopped()),
+    );
     tracing::info!(listen = %config.listen, tls = peer_tls.is_some(), "serving peers");
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
     let peer_conns = tokio.block_on(async { tls::accept::accept("peer", listener, peer_tls, MAX_PEER_CONNECTIONS) });
