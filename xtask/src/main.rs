@@ -55,11 +55,25 @@ fn ensure_wasm_target() -> Result {
 /// with it, to `target/appliers/<dir>-next.wasm`, for the tests of upgrades.
 const NEXT_VERSION: &str = "next-version";
 
-/// (output name, package name, feature) of every build of every applier crate (a crate that
-/// builds a cdylib).
-fn appliers() -> Result<Vec<(String, String, Option<&'static str>)>> {
-    let mut found = Vec::new();
+/// One build of an applier crate (a crate that builds a cdylib).
+struct Build {
+    /// The output's name: `target/appliers/<name>.wasm`.
+    name: String,
+    package: String,
+    feature: Option<&'static str>,
+    /// Whether it builds an applier crate with other features than its own build does:
+    /// its `next-version`, or another applier used as a library (kv2 uses kv with its
+    /// exports off). A cdylib's file carries no hash of its features, so such a build in
+    /// the same target directory overwrites the plain one, and each rebuilt the other at
+    /// every run (about 45 s before `cargo xtask dss` started a node).
+    variant: bool,
+}
+
+/// Every build of every applier crate; with `next`, the `next-version` ones too (only the
+/// tests need them).
+fn appliers(next: bool) -> Result<Vec<Build>> {
     let dir = root().join("appliers");
+    let mut manifests = Vec::new();
     for entry in std::fs::read_dir(&dir).map_err(|e| format!("{}: {e}", dir.display()))? {
         let path = entry.map_err(|e| e.to_string())?.path();
         let Ok(manifest) = std::fs::read_to_string(path.join("Cargo.toml")) else { continue };
@@ -71,38 +85,53 @@ fn appliers() -> Result<Vec<(String, String, Option<&'static str>)>> {
             .lines()
             .find_map(|l| l.trim().strip_prefix("name = ").map(|v| v.trim_matches('"').to_string()))
             .ok_or_else(|| format!("{}: no package name", path.display()))?;
-        let dir = path.file_name().unwrap().to_string_lossy().into_owned();
-        if manifest.lines().any(|l| l.trim().starts_with(&format!("{NEXT_VERSION} ="))) {
-            found.push((format!("{dir}-next"), package.clone(), Some(NEXT_VERSION)));
-        }
-        found.push((dir, package, None));
+        manifests.push((path.file_name().unwrap().to_string_lossy().into_owned(), package, manifest));
     }
-    found.sort();
+    let packages: Vec<String> = manifests.iter().map(|(_, package, _)| package.clone()).collect();
+    let mut found = Vec::new();
+    for (dir, package, manifest) in manifests {
+        let uses_another =
+            packages.iter().any(|p| *p != package && manifest.lines().any(|l| l.trim().starts_with(&format!("{p} ="))));
+        if next && manifest.lines().any(|l| l.trim().starts_with(&format!("{NEXT_VERSION} ="))) {
+            let name = format!("{dir}-next");
+            found.push(Build { name, package: package.clone(), feature: Some(NEXT_VERSION), variant: true });
+        }
+        found.push(Build { name: dir, package, feature: None, variant: uses_another });
+    }
+    found.sort_by(|a, b| a.name.cmp(&b.name));
     Ok(found)
 }
 
-/// Builds every applier and copies each to `target/appliers/<dir>.wasm`.
-fn build_appliers() -> Result<Vec<PathBuf>> {
+/// Builds every applier (with `next`, their `next-version` builds too) and copies each to
+/// `target/appliers/<name>.wasm`. Variant builds use `target/variants`, so that every build
+/// stays cached.
+fn build_appliers(next: bool) -> Result<Vec<PathBuf>> {
     ensure_wasm_target()?;
-    let appliers = appliers()?;
+    let appliers = appliers(next)?;
     let out = target_dir().join("appliers");
     std::fs::create_dir_all(&out).map_err(|e| e.to_string())?;
     let mut built = Vec::new();
     // One build per applier, copied out at once: an applier that uses another as a library
     // turns that one's exports off by a feature, and building it rewrites the other's
     // .wasm (crate-type cdylib) without them.
-    for (dir, package, feature) in appliers {
+    for Build { name, package, feature, variant } in appliers {
+        let target = match variant {
+            true => target_dir().join("variants"),
+            false => target_dir(),
+        };
         let mut build = cargo();
-        build.args(["build", "--target", TARGET, "--profile", "applier", "-p", &package]);
+        build
+            .args(["build", "--target", TARGET, "--profile", "applier", "-p", &package])
+            .env("CARGO_TARGET_DIR", &target);
         if let Some(feature) = feature {
             build.args(["--features", feature]);
         }
         run(&mut build)?;
-        let from = target_dir().join(TARGET).join("applier").join(format!("{}.wasm", package.replace('-', "_")));
-        let to = out.join(format!("{dir}.wasm"));
+        let from = target.join(TARGET).join("applier").join(format!("{}.wasm", package.replace('-', "_")));
+        let to = out.join(format!("{name}.wasm"));
         std::fs::copy(&from, &to).map_err(|e| format!("{} -> {}: {e}", from.display(), to.display()))?;
         let size = std::fs::metadata(&to).map(|m| m.len()).unwrap_or(0);
-        eprintln!("applier {dir}: {} ({} KiB)", relative(&to), size / 1024);
+        eprintln!("applier {name}: {} ({} KiB)", relative(&to), size / 1024);
         built.push(to);
     }
     Ok(built)
@@ -131,7 +160,7 @@ fn ensure_faketime() -> Result {
 
 fn test() -> Result {
     ensure_faketime()?;
-    build_appliers()?;
+    build_appliers(true)?;
     // The cluster tests run this binary as real processes.
     build_node()?;
     run(cargo().args(["test", "--release", "--workspace"]))
@@ -217,7 +246,7 @@ fn stop_cluster(nodes: Vec<std::process::Child>) {
 }
 
 fn demo() -> Result {
-    build_appliers()?;
+    build_appliers(false)?;
     let wasmraft = build_node()?;
     let kv = target_dir().join("appliers/kv.wasm");
     let (nodes, certs) = start_cluster(&wasmraft, &kv, &target_dir().join("demo-cluster"), 7000, |_| Vec::new())?;
@@ -297,7 +326,7 @@ fn http(port: u16, method: &str, path: &str, token: Option<&str>, body: &str) ->
 /// A local 3-node SCD DSS on http://localhost:8082 (also :8083 and :8084, one per node),
 /// until Ctrl-C: `cargo xtask dss [--public-key FILE]`. Tokens: `wasmraft dev-token`.
 fn dss() -> Result {
-    build_appliers()?;
+    build_appliers(false)?;
     let wasmraft = build_node()?;
     let dir = target_dir().join("dss");
     let mut args = std::env::args().skip(2);
@@ -359,7 +388,7 @@ fn dss() -> Result {
 }
 
 fn bench() -> Result {
-    build_appliers()?;
+    build_appliers(false)?;
     build_node()?;
     run(cargo().args(["bench", "-p", "wasmraft-tests", "--bench", "apply"]))?;
     run(cargo().args(["bench", "-p", "wasmraft-tests", "--bench", "dss_apply"]))?;
@@ -374,7 +403,7 @@ fn bench() -> Result {
 fn bench_delay() -> Result {
     let mut args = std::env::args().skip(2);
     let (mean, jitter) = (args.next().unwrap_or_else(|| "16.5".into()), args.next().unwrap_or_else(|| "7.5".into()));
-    build_appliers()?;
+    build_appliers(false)?;
     build_node()?;
     run(cargo()
         .args(["bench", "-p", "wasmraft-tests", "--bench", "dss"])
@@ -384,7 +413,7 @@ fn bench_delay() -> Result {
 /// The longest windows without a successful operation under kills and pauses:
 /// `cargo xtask availability [ROUNDS]`.
 fn availability() -> Result {
-    build_appliers()?;
+    build_appliers(false)?;
     build_node()?;
     let rounds = std::env::args().nth(2).unwrap_or_else(|| "3".into());
     run(cargo()
@@ -394,7 +423,7 @@ fn availability() -> Result {
 
 /// The randomized fault run, out of the default suite: `cargo xtask soak [SECONDS] [SEED]`.
 fn soak() -> Result {
-    build_appliers()?;
+    build_appliers(false)?;
     build_node()?;
     let mut args = std::env::args().skip(2);
     let (seconds, seed) = (args.next().unwrap_or_else(|| "120".into()), args.next().unwrap_or_else(|| "1".into()));
@@ -418,7 +447,7 @@ fn soak() -> Result {
 fn main() -> ExitCode {
     let task = std::env::args().nth(1).unwrap_or_default();
     let result = match task.as_str() {
-        "appliers" => build_appliers().map(drop),
+        "appliers" => build_appliers(true).map(drop),
         "test" => test(),
         "demo" => demo(),
         "bench" => bench(),
