@@ -4,6 +4,8 @@ use serde::de::{self, Deserializer, Visitor};
 use serde::{Deserialize, Serialize, Serializer};
 use std::fmt;
 
+const URN: &str = "urn:uuid:";
+
 /// A 128-bit id, shown as a lowercase hyphenated UUID.
 #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
 pub struct Id(pub [u8; 16]);
@@ -29,20 +31,16 @@ impl Id {
         Id(b)
     }
 
-    /// Parses the hyphenated form (`xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx`, any case).
+    /// Parses a UUID in any form Go's `uuid.Parse` takes, as the reference DSS does: the
+    /// hyphenated 36 characters, 32 bare hex digits, braced (`{…}`), or `urn:uuid:` before
+    /// the hyphenated form (the prefix in any case); hex digits in any case. An id is shown
+    /// and stored in one form whatever form it came in.
     pub fn parse(s: &str) -> Option<Id> {
-        let s = s.as_bytes();
-        if s.len() != 36 || [8, 13, 18, 23].iter().any(|&i| s[i] != b'-') {
-            return None;
-        }
-        let mut out = [0u8; 16];
-        let mut digits = s.iter().filter(|&&c| c != b'-');
-        for byte in &mut out {
-            let hi = (*digits.next()? as char).to_digit(16)?;
-            let lo = (*digits.next()? as char).to_digit(16)?;
-            *byte = (hi * 16 + lo) as u8;
-        }
-        Some(Id(out))
+        let s = match s.get(..URN.len()) {
+            Some(prefix) if prefix.eq_ignore_ascii_case(URN) => s.get(URN.len()..).filter(|rest| rest.len() == 36)?,
+            _ => s,
+        };
+        uuid::Uuid::try_parse(s).ok().map(|u| Id(u.into_bytes()))
     }
 
     /// True for a version-4, RFC 4122 variant UUID.
@@ -127,5 +125,34 @@ mod tests {
         assert_eq!(Id::parse(&id.to_string().to_uppercase()), Some(id));
         assert_eq!(Id::parse("not-a-uuid"), None);
         assert_eq!(Id::parse("a706dd2fx4d19-4e15-a70e-1b47e7a7a36c"), None);
+    }
+
+    #[test]
+    fn every_form_gos_uuid_parse_takes_and_no_other() {
+        let id = Id::parse("a706dd2f-4d19-4e6f-88ce-4b48a6765bfc").unwrap();
+        for form in [
+            "a706dd2f4d194e6f88ce4b48a6765bfc",
+            "A706DD2F4D194E6F88CE4B48A6765BFC",
+            "{a706dd2f-4d19-4e6f-88ce-4b48a6765bfc}",
+            "urn:uuid:a706dd2f-4d19-4e6f-88ce-4b48a6765bfc",
+            "URN:UUID:A706DD2F-4D19-4E6F-88CE-4B48A6765BFC",
+        ] {
+            assert_eq!(Id::parse(form), Some(id), "{form}");
+            assert_eq!(Id::parse(form).unwrap().to_string(), "a706dd2f-4d19-4e6f-88ce-4b48a6765bfc");
+        }
+        for refused in [
+            "",
+            "a706dd2f4d194e6f88ce4b48a6765bf",
+            "a706dd2f4d194e6f88ce4b48a6765bfc0",
+            "urn:uuid:a706dd2f4d194e6f88ce4b48a6765bfc",
+            "urn:uuid:{a706dd2f-4d19-4e6f-88ce-4b48a6765bfc}",
+            "{a706dd2f4d194e6f88ce4b48a6765bfc}",
+            "a706dd2f-4d19-4e6f-88ce-4b48a6765bfc ",
+            "a706dd2f-4d19-4e6f-88ce_4b48a6765bfc",
+            "g706dd2f-4d19-4e6f-88ce-4b48a6765bfc",
+            "urn:uuid:",
+        ] {
+            assert_eq!(Id::parse(refused), None, "{refused:?}");
+        }
     }
 }

@@ -37,8 +37,9 @@ pub fn area_of_interest(request: &Request, refusal: fn(VolumeError) -> Response)
     volume::single(&aoi, true).map_err(refusal)
 }
 
-/// A path id: a version-4 UUID in its 36-character form, else 400. (Go's `uuid.Parse` also
-/// takes the braced, `urn:uuid:` and bare-hex forms; the API's pattern allows only this one.)
+/// A path id: a version-4 UUID in any form Go's `uuid.Parse` takes (bare hex, as USS
+/// clients send `uuid4().hex`; hyphenated; braced; `urn:uuid:`), as the reference takes it
+/// although the API's pattern names only the hyphenated one; else 400.
 pub fn entity_id(raw: &str) -> Result<Id, String> {
     Id::parse(raw).filter(Id::is_v4).ok_or_else(|| format!("Invalid ID format: `{raw}`"))
 }

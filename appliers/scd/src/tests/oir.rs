@@ -527,3 +527,31 @@ fn searches_follow_an_oir_that_moves_in_time_and_space() {
     assert_eq!(found(&mut dss, volume(46.0, 7.05, minutes(10), minutes(70))), 0, "not when it was");
     assert_eq!(found(&mut dss, volume(46.0, 7.0, minutes(200), minutes(260))), 0, "not in its old cells");
 }
+
+/// USS clients name entities with `uuid4().hex` (32 hex digits, no hyphens), and the
+/// reference takes every form Go's `uuid.Parse` takes: each names the same entity, which is
+/// answered and stored in the canonical form.
+#[test]
+fn ids_in_every_form_go_takes_name_the_same_entity() {
+    let mut dss = Dss::new();
+    let canonical = id(7);
+    let bare = canonical.replace('-', "");
+    let mut body = oir("Accepted", here(), &[]);
+    body["subscription_id"] = json!(id(9).replace('-', "").to_uppercase());
+    dss.create_sub(USS1, 9, &subscription(here(), true, false));
+    let (status, reply) = dss.put(USS1, &oir_path(&bare), &body);
+    assert_eq!(status, 201, "{reply}");
+    let created = &reply["operational_intent_reference"];
+    assert_eq!(created["id"], canonical);
+    assert_eq!(created["subscription_id"], id(9));
+    for form in [canonical.clone(), bare.to_uppercase(), format!("{{{canonical}}}"), format!("urn:uuid:{canonical}")] {
+        let (status, reply) = dss.get(USS1, &oir_path(&form));
+        assert_eq!(status, 200, "{form}: {reply}");
+        assert_eq!(reply["operational_intent_reference"]["id"], canonical, "{form}");
+    }
+    // The same entity, not a second one: a create under another form of its id conflicts.
+    let (status, _) = dss.put(USS1, &oir_path(&format!("urn:uuid:{canonical}")), &oir("Accepted", here(), &[]));
+    assert_eq!(status, 409);
+    let (status, _) = dss.get(USS1, &oir_path(&format!("{canonical}0")));
+    assert_eq!(status, 400);
+}
