@@ -23,7 +23,7 @@ use std::time::{Duration, Instant};
 use wasmraft::proto::peer::JoinRequest;
 use wasmraft::proto::peer::peer_client::PeerClient;
 use wasmraft_tests::cluster::Cluster;
-use wasmraft_tests::delay::{self, Delay, Proxy};
+use wasmraft_tests::delay::{self, Delay, DelayedCluster};
 use wasmraft_tests::http::{auth_flags, now_secs, rfc3339, token};
 
 const CLIENTS: usize = 64;
@@ -158,30 +158,6 @@ fn id(i: usize) -> String {
     format!("{:08x}-0000-4000-8000-{:012x}", i >> 16, i)
 }
 
-fn free_address() -> String {
-    let port = std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).expect("a free port").port();
-    format!("127.0.0.1:{port}")
-}
-
-/// The delay proxy between the nodes, and the address through which each node's peers
-/// reach it (the proxy forwards to where the node listens).
-struct Doors {
-    doors: BTreeMap<u64, String>,
-    _proxy: Proxy,
-}
-
-/// The cluster, and with a delay the proxy between its nodes.
-fn start(delay: Option<Delay>, args: &[&str]) -> (Cluster, Option<Doors>) {
-    let Some(delay) = delay else { return (Cluster::start_with(3, "scd", true, args), None) };
-    let doors: BTreeMap<u64, String> = (1..=3).map(|id| (id, free_address())).collect();
-    let cluster = Cluster::start_routed(3, "scd", true, args, |node| doors[&node.id].clone());
-    // The nodes try their peers until the proxy is up (their transport retries refusals).
-    let routes: Vec<(String, String)> =
-        doors.iter().map(|(id, door)| (door.clone(), cluster.peer_address(*id).to_string())).collect();
-    let proxy = Proxy::start(delay, &routes);
-    (cluster, Some(Doors { doors, _proxy: proxy }))
-}
-
 /// `ROUND_TRIPS` peer calls to the peer door at `address` on one connection (after a few
 /// to open it): a `Join` for an id that is no member, which the node refuses at once.
 async fn round_trips(address: &str) -> Vec<Duration> {
@@ -269,7 +245,8 @@ async fn bench(delay: Option<Delay>) {
     if delay.is_none() {
         tls_cost(&flags.iter().map(String::as_str).collect::<Vec<_>>()).await;
     }
-    let (cluster, delayed) = start(delay, &flags.iter().map(String::as_str).collect::<Vec<_>>());
+    let DelayedCluster { cluster, doors, .. } =
+        delay::start_cluster(delay, "scd", &flags.iter().map(String::as_str).collect::<Vec<_>>());
     let leader = cluster.leader(Duration::from_secs(if delay.is_some() { 30 } else { 10 })).await;
     let token = token("uss1", &["utm.strategic_coordination"]);
     let (start, end) = (now_secs() + 600, now_secs() + 3 * 3600);
@@ -282,8 +259,8 @@ async fn bench(delay: Option<Delay>) {
             ms(d.jitter)
         ),
     }
-    if let Some(Doors { doors, .. }) = &delayed {
-        measure_round_trips(&cluster, doors).await;
+    if delay.is_some() {
+        measure_round_trips(&cluster, &doors).await;
         let follower = (1..=3).find(|&id| id != leader).expect("a follower");
         for (node, role, first) in [(leader, "the leader", 0), (follower, "a follower", ONE_AT_A_TIME)] {
             let (creates, queries) = one_at_a_time(&cluster, node, &token, first, start, end).await;
@@ -331,7 +308,7 @@ async fn bench(delay: Option<Delay>) {
             latencies.iter().map(|(_, d)| *d).collect(),
             elapsed,
         );
-        if delayed.is_some() {
+        if delay.is_some() {
             report_by_role(leader, &latencies);
         }
         let (latencies, elapsed) = drive(&cluster, &token, QUERIES, 200, move |i| {
@@ -341,7 +318,7 @@ async fn bench(delay: Option<Delay>) {
         })
         .await;
         report("  queries of one intent's band and window", latencies.iter().map(|(_, d)| *d).collect(), elapsed);
-        if delayed.is_some() {
+        if delay.is_some() {
             report_by_role(leader, &latencies);
         }
     }

@@ -25,8 +25,25 @@ pub fn binary() -> PathBuf {
     path
 }
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).expect("a free port").port()
+/// A port for a node's door: one this process has not handed out before, free now, and
+/// below the kernel's ephemeral ports (32768 and up here). A port from binding port 0 is an
+/// ephemeral one, which any outgoing connection of any node may take before the node
+/// binds it: a node once died of "address already in use" at start.
+pub fn free_port() -> u16 {
+    use std::sync::atomic::{AtomicU32, Ordering};
+    const FIRST: u32 = 20_000;
+    const PORTS: u32 = 12_000;
+    static NEXT: AtomicU32 = AtomicU32::new(u32::MAX);
+    // Processes that run at once (a test binary, a benchmark) start far apart.
+    let start = (u64::from(std::process::id()) * 7_919 % u64::from(PORTS)) as u32;
+    let _ = NEXT.compare_exchange(u32::MAX, start, Ordering::Relaxed, Ordering::Relaxed);
+    for _ in 0..PORTS {
+        let port = (FIRST + NEXT.fetch_add(1, Ordering::Relaxed) % PORTS) as u16;
+        if std::net::TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            return port;
+        }
+    }
+    panic!("no free port in {FIRST}..{}", FIRST + PORTS)
 }
 
 pub struct Node {

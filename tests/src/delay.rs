@@ -274,6 +274,32 @@ impl Timer {
     }
 }
 
+/// A cluster of 3 nodes running `module` (with HTTP), and with a delay, the proxy between
+/// its nodes and the address through which each node's peers reach it.
+pub struct DelayedCluster {
+    pub cluster: crate::cluster::Cluster,
+    /// Node id -> its proxy's address; empty without a delay.
+    pub doors: std::collections::BTreeMap<u64, String>,
+    _proxy: Option<Proxy>,
+}
+
+/// Starts [`DelayedCluster`]: nodes that know each other through the proxy, which forwards
+/// to where each listens (the nodes retry their peers until the proxy is up).
+pub fn start_cluster(delay: Option<Delay>, module: &str, args: &[&str]) -> DelayedCluster {
+    use crate::cluster::Cluster;
+    let Some(delay) = delay else {
+        let cluster = Cluster::start_with(3, module, true, args);
+        return DelayedCluster { cluster, doors: Default::default(), _proxy: None };
+    };
+    let doors: std::collections::BTreeMap<u64, String> =
+        (1..=3).map(|id| (id, format!("127.0.0.1:{}", crate::cluster::free_port()))).collect();
+    let cluster = Cluster::start_routed(3, module, true, args, |node| doors[&node.id].clone());
+    let routes: Vec<(String, String)> =
+        doors.iter().map(|(id, door)| (door.clone(), cluster.peer_address(*id).to_string())).collect();
+    let proxy = Proxy::start(delay, &routes);
+    DelayedCluster { cluster, doors, _proxy: Some(proxy) }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

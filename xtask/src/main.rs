@@ -8,6 +8,7 @@
 //!   cargo xtask bench-delay  the DSS benchmark with 16.5 ± 7.5 ms one way between the nodes
 //!   cargo xtask soak       a long randomized fault run (kills, pauses, member changes, upgrades)
 //!   cargo xtask availability  the longest windows without a successful operation under kills and pauses
+//!   cargo xtask bench-busy-cell  the DSS's busy cell as USS clients load it
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode, Stdio};
@@ -410,6 +411,20 @@ fn bench_delay() -> Result {
         .env("WASMRAFT_BENCH_DELAY", format!("{mean},{jitter}")))
 }
 
+/// The DSS's busy cell as USS clients load it: `cargo xtask bench-busy-cell [MEAN_MS
+/// JITTER_MS]` (with a delay between the nodes if given).
+fn bench_busy_cell() -> Result {
+    let mut args = std::env::args().skip(2);
+    build_appliers(false)?;
+    build_node()?;
+    let mut bench = cargo();
+    bench.args(["bench", "-p", "wasmraft-tests", "--bench", "busy_cell"]);
+    if let (Some(mean), Some(jitter)) = (args.next(), args.next()) {
+        bench.env("WASMRAFT_BENCH_DELAY", format!("{mean},{jitter}"));
+    }
+    run(&mut bench)
+}
+
 /// The longest windows without a successful operation under kills and pauses:
 /// `cargo xtask availability [ROUNDS]`.
 fn availability() -> Result {
@@ -454,10 +469,11 @@ fn main() -> ExitCode {
         "bench-delay" => bench_delay(),
         "soak" => soak(),
         "availability" => availability(),
+        "bench-busy-cell" => bench_busy_cell(),
         "dss" => dss(),
         _ => {
             eprintln!(
-                "usage: cargo xtask <appliers | test | demo | dss [--public-key FILE] | bench | bench-delay [MEAN_MS JITTER_MS] | soak [SECONDS] [SEED] | availability [ROUNDS]>"
+                "usage: cargo xtask <appliers | test | demo | dss [--public-key FILE] | bench | bench-delay [MEAN_MS JITTER_MS] | soak [SECONDS] [SEED] | availability [ROUNDS] | bench-busy-cell [MEAN_MS JITTER_MS]>"
             );
             return ExitCode::from(2);
         }

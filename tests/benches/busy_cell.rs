@@ -1,0 +1,249 @@
+//! The DSS's "busy S2 cell", as USS clients load it (the workload of the DSS community's
+//! load client): many flights planned at once over one small area.
+//!
+//! - One explicit subscription over a 550 m circle (0-10,000 m, 60 minutes, notified of
+//!   operational intents).
+//! - Each client, in a loop: creates an operational intent (state Accepted, a random 100 m
+//!   path of rectangles inside the circle, a 1 m altitude band at a random height, 60 s
+//!   long, starting now) with `new_subscription` (an implicit subscription per intent),
+//!   whose key is every OVN that client has received so far (its own, and those a 409
+//!   named as missing: keys grow to thousands); ids are `uuid4().hex`, 32 hex digits; then
+//!   it waits 10-100 ms.
+//!
+//! Clients step up (4, 16, 64, 128), each step for `STEP` on the same cluster, and the run
+//! stops where throughput stops growing. Per step: successful requests/s, p50/p99/p99.9,
+//! failures by status, and what one applied entry cost the leader's apply thread (its CPU
+//! time over the entries it applied). 3 real nodes with HTTP, RS256 tokens, fsync on.
+//!
+//! `cargo xtask bench-busy-cell [MEAN_MS JITTER_MS]` (with a delay between the nodes, as
+//! `bench-delay`).
+
+use serde_json::{Value, json};
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+use wasmraft_tests::Rng;
+use wasmraft_tests::delay::{self, Delay, DelayedCluster};
+use wasmraft_tests::http::{auth_flags, now_secs, rfc3339, token};
+
+const STEPS: [usize; 4] = [4, 16, 64, 128];
+const STEP: Duration = Duration::from_secs(20);
+/// The circle's centre and radius.
+const CENTRE: (f64, f64) = (46.5, 6.6);
+const RADIUS_M: f64 = 550.0;
+const METRES_PER_DEGREE: f64 = 111_320.0;
+
+/// A v4 UUID as Python's `uuid4().hex` writes it.
+fn uuid4_hex(rng: &mut Rng) -> String {
+    let mut b = rng.bytes(16);
+    b[6] = (b[6] & 0x0f) | 0x40;
+    b[8] = (b[8] & 0x3f) | 0x80;
+    b.iter().map(|x| format!("{x:02x}")).collect()
+}
+
+/// A point `north`, `east` metres from the centre.
+fn point(north: f64, east: f64) -> Value {
+    let lat = CENTRE.0 + north / METRES_PER_DEGREE;
+    let lng = CENTRE.1 + east / (METRES_PER_DEGREE * CENTRE.0.to_radians().cos());
+    json!({"lat": lat, "lng": lng})
+}
+
+fn window(start: u64, end: u64) -> (Value, Value) {
+    (json!({"value": rfc3339(start), "format": "RFC3339"}), json!({"value": rfc3339(end), "format": "RFC3339"}))
+}
+
+/// A random 100 m path inside the circle: four 25 m legs, each a 10 m wide rectangle, in
+/// a 1 m band at a random height, for 60 s from now.
+fn flight(rng: &mut Rng) -> Vec<Value> {
+    let unit = |rng: &mut Rng| rng.below(1_000_000) as f64 / 1e6;
+    let (radius, angle) = ((RADIUS_M - 120.0) * unit(rng).sqrt(), unit(rng) * std::f64::consts::TAU);
+    let (mut n, mut e) = (radius * angle.cos(), radius * angle.sin());
+    let lower = (unit(rng) * 9_999.0).floor();
+    let (start, end) = window(now_secs(), now_secs() + 60);
+    let mut heading = unit(rng) * std::f64::consts::TAU;
+    (0..4)
+        .map(|_| {
+            heading += (unit(rng) - 0.5) * 1.0;
+            let (dn, de) = (25.0 * heading.cos(), 25.0 * heading.sin());
+            let (wn, we) = (-5.0 * heading.sin(), 5.0 * heading.cos());
+            let vertices = [
+                point(n + wn, e + we),
+                point(n + dn + wn, e + de + we),
+                point(n + dn - wn, e + de - we),
+                point(n - wn, e - we),
+            ];
+            (n, e) = (n + dn, e + de);
+            json!({
+                "volume": {
+                    "outline_polygon": {"vertices": vertices},
+                    "altitude_lower": {"value": lower, "reference": "W84", "units": "M"},
+                    "altitude_upper": {"value": lower + 1.0, "reference": "W84", "units": "M"}
+                },
+                "time_start": start, "time_end": end
+            })
+        })
+        .collect()
+}
+
+/// What one client saw.
+#[derive(Default)]
+struct Seen {
+    latencies: Vec<Duration>,
+    failures: BTreeMap<u16, usize>,
+}
+
+/// One USS client on `base` until `stop`: its own ids, its own key of every OVN it has
+/// received, its own pacing.
+async fn client(base: String, token: String, seed: u64, stop: Arc<AtomicBool>) -> Seen {
+    let http = wasmraft_tests::http::HttpClient::default();
+    let mut rng = Rng(seed);
+    let (mut seen, mut key) = (Seen::default(), Vec::<String>::new());
+    while !stop.load(Ordering::Relaxed) {
+        let body = json!({
+            "extents": flight(&mut rng),
+            "key": key,
+            "state": "Accepted",
+            "uss_base_url": "https://uss.example.com/utm",
+            "new_subscription": {"uss_base_url": "https://uss.example.com/utm", "notify_for_constraints": false}
+        });
+        let url = format!("{base}/dss/v1/operational_intent_references/{}", uuid4_hex(&mut rng));
+        let t = Instant::now();
+        match http.json("PUT", &url, Some(&token), &body).await {
+            Ok(reply) if reply.status == 201 => {
+                seen.latencies.push(t.elapsed());
+                if let Some(ovn) = reply.json()["operational_intent_reference"]["ovn"].as_str() {
+                    key.push(ovn.to_string());
+                }
+            }
+            Ok(reply) => {
+                *seen.failures.entry(reply.status).or_default() += 1;
+                // A conflict names the intents whose OVNs the key lacked: received, so kept.
+                if reply.status == 409 {
+                    let body = reply.json();
+                    let missing = body["missing_operational_intents"].as_array().cloned().unwrap_or_default();
+                    key.extend(missing.iter().filter_map(|oi| oi["ovn"].as_str().map(str::to_string)));
+                }
+            }
+            Err(_) => *seen.failures.entry(0).or_default() += 1,
+        }
+        tokio::time::sleep(Duration::from_millis(10 + rng.below(91))).await;
+    }
+    seen
+}
+
+/// The CPU time (user and system) of the thread named `name` in process `pid`.
+fn thread_cpu(pid: u32, name: &str) -> Duration {
+    let tasks = std::fs::read_dir(format!("/proc/{pid}/task")).expect("the node's threads");
+    for task in tasks.flatten() {
+        let comm = std::fs::read_to_string(task.path().join("comm")).unwrap_or_default();
+        if comm.trim() != name {
+            continue;
+        }
+        let stat = std::fs::read_to_string(task.path().join("stat")).expect("the thread's stat");
+        // Fields after the `(comm)`: utime and stime are the 12th and 13th.
+        let fields: Vec<&str> = stat.rsplit_once(')').expect("stat").1.split_whitespace().collect();
+        let ticks: u64 = fields[11].parse::<u64>().unwrap() + fields[12].parse::<u64>().unwrap();
+        // Safety: sysconf has no preconditions.
+        let per_second = unsafe { libc::sysconf(libc::_SC_CLK_TCK) } as u64;
+        return Duration::from_secs_f64(ticks as f64 / per_second as f64);
+    }
+    panic!("no thread `{name}` in process {pid}")
+}
+
+fn percentile(sorted: &[Duration], p: f64) -> f64 {
+    sorted
+        .get(((sorted.len() as f64 * p) as usize).min(sorted.len().saturating_sub(1)))
+        .map_or(0.0, |d| d.as_secs_f64() * 1e3)
+}
+
+async fn bench(delay: Option<Delay>) {
+    let flags = auth_flags();
+    let DelayedCluster { cluster, .. } =
+        delay::start_cluster(delay, "scd", &flags.iter().map(String::as_str).collect::<Vec<_>>());
+    let leader = cluster.leader(Duration::from_secs(30)).await;
+    let token = token("uss1", &["utm.strategic_coordination"]);
+    let http = cluster.http_client();
+    let (start_at, end_at) = window(now_secs(), now_secs() + 3600);
+    let circle = json!({
+        "volume": {
+            "outline_circle": {"center": {"lat": CENTRE.0, "lng": CENTRE.1}, "radius": {"value": RADIUS_M, "units": "M"}},
+            "altitude_lower": {"value": 0.0, "reference": "W84", "units": "M"},
+            "altitude_upper": {"value": 10_000.0, "reference": "W84", "units": "M"}
+        },
+        "time_start": start_at, "time_end": end_at
+    });
+    let subscription = json!({
+        "extents": circle, "uss_base_url": "https://uss.example.com/utm",
+        "notify_for_operational_intents": true, "notify_for_constraints": false
+    });
+    let url = format!("{}/dss/v1/subscriptions/{}", cluster.http_url(leader), uuid4_hex(&mut Rng(7)));
+    let reply = http.json("PUT", &url, Some(&token), &subscription).await.expect("the subscription");
+    assert_eq!(reply.status, 200, "the subscription: {}", reply.text());
+    let pid = cluster.pid(leader).expect("the leader runs");
+    println!(
+        "busy cell: SCD over HTTP, 3 nodes{}; one subscription over a {RADIUS_M} m circle; intents on 100 m paths \
+         inside it, 60 s long, 1 m bands, each with an implicit subscription and a key of every OVN its client \
+         received; 10-100 ms between a client's requests; {} s per step",
+        delay.map_or(String::new(), |d| format!(
+            " {:.1} ± {:.1} ms apart one way",
+            d.mean.as_secs_f64() * 1e3,
+            d.jitter.as_secs_f64() * 1e3
+        )),
+        STEP.as_secs()
+    );
+    let mut best = 0.0f64;
+    for clients in STEPS {
+        let stop = Arc::new(AtomicBool::new(false));
+        let applied_before = cluster.status(leader).await.expect("status").applied_index;
+        let cpu_before = thread_cpu(pid, "apply");
+        let started = Instant::now();
+        let tasks: Vec<_> = (0..clients)
+            .map(|c| {
+                let base = cluster.http_url(1 + c as u64 % 3);
+                tokio::spawn(client(base, token.clone(), (clients * 1000 + c) as u64, stop.clone()))
+            })
+            .collect();
+        tokio::time::sleep(STEP).await;
+        stop.store(true, Ordering::Relaxed);
+        let mut all = Seen::default();
+        for t in tasks {
+            let seen = t.await.expect("a client");
+            all.latencies.extend(seen.latencies);
+            for (status, n) in seen.failures {
+                *all.failures.entry(status).or_default() += n;
+            }
+        }
+        let elapsed = started.elapsed();
+        let applied = cluster.status(leader).await.expect("status").applied_index - applied_before;
+        let apply_cpu = thread_cpu(pid, "apply") - cpu_before;
+        all.latencies.sort();
+        let rate = all.latencies.len() as f64 / elapsed.as_secs_f64();
+        let failures: Vec<String> = all.failures.iter().map(|(s, n)| format!("{n} × {s}")).collect();
+        println!(
+            "{clients:>4} clients: {rate:>6.1} successful req/s   p50 {:>7.1} ms   p99 {:>7.1} ms   p99.9 {:>7.1} ms   \
+             failures: {}   apply {:.0} µs/entry ({applied} entries)",
+            percentile(&all.latencies, 0.5),
+            percentile(&all.latencies, 0.99),
+            percentile(&all.latencies, 0.999),
+            if failures.is_empty() { "none".to_string() } else { failures.join(", ") },
+            apply_cpu.as_secs_f64() * 1e6 / applied.max(1) as f64,
+        );
+        if rate < best * 1.1 {
+            println!("throughput stopped growing: done");
+            break;
+        }
+        best = best.max(rate);
+    }
+}
+
+fn main() {
+    // This executable is also the delay proxy, started by `Proxy::start`.
+    delay::serve_if_asked();
+    let delay = std::env::var("WASMRAFT_BENCH_DELAY")
+        .ok()
+        .map(|d| Delay::parse(&d).unwrap_or_else(|e| panic!("WASMRAFT_BENCH_DELAY: {e}")));
+    let runtime =
+        tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("a runtime");
+    runtime.block_on(bench(delay));
+}
