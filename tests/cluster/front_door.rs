@@ -3,7 +3,7 @@
 //! the node refuses (a body over the limit) changes nothing.
 
 use serde_json::Value;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use wasmraft::http::auth::{self, TokenRequest};
 use wasmraft_tests::cluster::Cluster;
 use wasmraft_tests::http::{HttpClient, auth_flags, test_keys, token, token_signed_with};
@@ -136,4 +136,46 @@ async fn slow_clients_are_cut_off() {
         waited >= Duration::from_secs(9) && waited < Duration::from_secs(19),
         "the head was cut off after {waited:?}"
     );
+}
+
+/// `/livez` and `/readyz`, as orchestrators probe a node: every node of a healthy cluster
+/// is live and ready; one cut off from a quorum stays live but says it is not ready, and
+/// why, until the others come back.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn readyz_says_whether_a_node_can_serve_and_why_not() {
+    let cluster = Cluster::start_with(3, "kv", true, &[]);
+    let leader = cluster.leader(Duration::from_secs(10)).await;
+    let http = HttpClient::default();
+    let probe = async |id: u64, path: &str| {
+        let reply = http.send("GET", &format!("{}{path}", cluster.http_url(id)), None, None).await.unwrap();
+        (reply.status, reply.text())
+    };
+    for id in cluster.ids() {
+        assert_eq!(probe(id, "/livez").await, (200, "ok".to_string()), "node {id}");
+        assert_eq!(probe(id, "/readyz").await, (200, "ok".to_string()), "node {id}");
+    }
+    let lonely = cluster.ids().into_iter().find(|&id| id != leader).unwrap();
+    let others: Vec<u64> = cluster.ids().into_iter().filter(|&id| id != lonely).collect();
+    for &id in &others {
+        cluster.pause(id, true);
+    }
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let why = loop {
+        let (status, why) = probe(lonely, "/readyz").await;
+        if status == 503 {
+            break why;
+        }
+        assert!(Instant::now() < deadline, "node {lonely} stayed ready without a quorum");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert!(why.contains("no leader known") || why.contains("no word from leader"), "{why}");
+    assert_eq!(probe(lonely, "/livez").await, (200, "ok".to_string()));
+    for &id in &others {
+        cluster.pause(id, false);
+    }
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while probe(lonely, "/readyz").await.0 != 200 {
+        assert!(Instant::now() < deadline, "node {lonely} did not become ready again");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
 }

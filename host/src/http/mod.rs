@@ -1,10 +1,12 @@
-//! The HTTP front door: every request but `GET /healthy` goes to the active module, which
-//! decides what it means (see [`gateway`]). Bearer tokens are verified here, at the edge
+//! The HTTP front door: every request but the health probes (`GET /healthy`, `/livez`,
+//! `/readyz`: [`health`]) goes to the active module, which decides what it means (see
+//! [`gateway`]). Bearer tokens are verified here, at the edge
 //! ([`auth`]); what the caller may do is the module's business.
 
 pub mod auth;
 pub mod dev;
 mod gateway;
+pub mod health;
 pub mod listener;
 
 pub use gateway::Gateway;
@@ -26,7 +28,9 @@ pub async fn serve(
     let app = Router::new()
         // Liveness for load balancers and orchestration, as the reference DSS answers it:
         // no credentials, no module.
-        .route("/healthy", get(|| async { "ok" }))
+        .route("/healthy", get(health::livez))
+        .route("/livez", get(health::livez))
+        .route("/readyz", get(health::readyz))
         .fallback(gateway::serve)
         .with_state(gateway);
     listener::serve(conns, app, stop).await

@@ -1,0 +1,66 @@
+//! Health as orchestrators probe it (Kubernetes' `/livez` and `/readyz`): no credentials,
+//! no module. Live: the process answers. Ready: it can serve what the cluster committed,
+//! that is, it knows a leader, heard from it recently, and has applied nearly everything
+//! committed that it knows of. A node catching up, or cut off from its leader, says why.
+
+use super::Gateway;
+use crate::status::Consensus;
+use axum::extract::State;
+use axum::http::StatusCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Committed entries a ready node may still have to apply.
+pub const MAX_APPLY_LAG: u64 = 1_000;
+/// How long a ready follower may go without hearing from its leader: longer than any
+/// election timeout (400-800 ms by default) takes to replace a lost one.
+pub const MAX_LEADER_SILENCE: Duration = Duration::from_secs(2);
+
+pub async fn livez() -> &'static str {
+    "ok"
+}
+
+pub async fn readyz(State(gateway): State<Arc<Gateway>>) -> (StatusCode, String) {
+    let status = &gateway.node.status;
+    match readiness(&status.consensus(), status.applied().index) {
+        Ok(()) => (StatusCode::OK, "ok".into()),
+        Err(why) => (StatusCode::SERVICE_UNAVAILABLE, why),
+    }
+}
+
+/// Why a node in `consensus` that applied up to `applied` is not ready, if it is not.
+fn readiness(consensus: &Consensus, applied: u64) -> Result<(), String> {
+    match consensus.leader_contact {
+        None => return Err(format!("no leader known (term {})", consensus.term)),
+        Some(silence) if silence > MAX_LEADER_SILENCE => {
+            return Err(format!("no word from leader {} for {} ms", consensus.leader, silence.as_millis()));
+        }
+        Some(_) => {}
+    }
+    let lag = consensus.commit_index.saturating_sub(applied);
+    if lag > MAX_APPLY_LAG {
+        return Err(format!("catching up: applied {applied} of {} committed entries", consensus.commit_index));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ready_with_a_leader_heard_recently_and_little_left_to_apply() {
+        let c = |leader_contact: Option<Duration>, commit_index| Consensus {
+            leader: 2,
+            leader_contact,
+            commit_index,
+            term: 3,
+            ..Default::default()
+        };
+        assert_eq!(readiness(&c(Some(Duration::from_millis(40)), 5_000), 4_500), Ok(()));
+        assert_eq!(readiness(&c(None, 10), 10), Err("no leader known (term 3)".into()));
+        assert!(readiness(&c(Some(Duration::from_secs(3)), 10), 10).unwrap_err().contains("no word from leader 2"));
+        let behind = readiness(&c(Some(Duration::ZERO), 5_000), 100).unwrap_err();
+        assert_eq!(behind, "catching up: applied 100 of 5000 committed entries");
+    }
+}
