@@ -238,12 +238,5 @@ async fn bench(delay: Option<Delay>) {
 }
 
 fn main() {
-    // This executable is also the delay proxy, started by `Proxy::start`.
-    delay::serve_if_asked();
-    let delay = std::env::var("WASMRAFT_BENCH_DELAY")
-        .ok()
-        .map(|d| Delay::parse(&d).unwrap_or_else(|e| panic!("WASMRAFT_BENCH_DELAY: {e}")));
-    let runtime =
-        tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("a runtime");
-    runtime.block_on(bench(delay));
+    delay::bench_main(bench);
 }

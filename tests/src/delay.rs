@@ -117,7 +117,7 @@ impl Drop for Proxy {
 /// If this process was started as a proxy (`EXE delay-proxy MEAN,JITTER LISTEN=TARGET...`),
 /// runs it and exits; otherwise returns at once. Call it first thing in `main`, outside
 /// any runtime.
-pub fn serve_if_asked() {
+fn serve_if_asked() {
     let args: Vec<String> = std::env::args().skip(1).collect();
     if args.first().map(String::as_str) != Some(PROXY_ARG) {
         return;
@@ -298,6 +298,19 @@ pub fn start_cluster(delay: Option<Delay>, module: &str, args: &[&str]) -> Delay
         doors.iter().map(|(id, door)| (door.clone(), cluster.peer_address(*id).to_string())).collect();
     let proxy = Proxy::start(delay, &routes);
     DelayedCluster { cluster, doors, _proxy: Some(proxy) }
+}
+
+/// The `main` of a benchmark that may put a delay between its nodes: this executable is
+/// also the delay proxy (started by [`Proxy::start`]); otherwise it runs `bench` with the
+/// delay `WASMRAFT_BENCH_DELAY=MEAN_MS,JITTER_MS` names, if any, on 2 worker threads.
+pub fn bench_main<F: std::future::Future<Output = ()>>(bench: impl FnOnce(Option<Delay>) -> F) {
+    serve_if_asked();
+    let delay = std::env::var("WASMRAFT_BENCH_DELAY")
+        .ok()
+        .map(|d| Delay::parse(&d).unwrap_or_else(|e| panic!("WASMRAFT_BENCH_DELAY: {e}")));
+    let runtime =
+        tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("a runtime");
+    runtime.block_on(bench(delay));
 }
 
 #[cfg(test)]
