@@ -280,6 +280,12 @@ async fn a_node_added_with_its_own_certificate_catches_up_by_snapshot_over_tls()
         ca: Some(ca_file(&certs)),
     };
     let cluster_id = u64::from_str_radix(&cluster.status(leader).await.unwrap().cluster_id, 16).unwrap();
+    // Node 4 refuses it once it has applied the removal itself.
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while cluster.status(4).await.is_none_or(|s| s.members.iter().any(|m| m.id == removed)) {
+        assert!(std::time::Instant::now() < deadline, "node 4 did not apply the removal of node {removed}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
     let mut client = peer_as(&cluster, files, removed, 4).await.expect("TLS still works");
     assert_eq!(send(&mut client, forged_batch(cluster_id, removed, 4)).await, Some(Code::PermissionDenied));
 }
