@@ -5,9 +5,7 @@
 //! Besides what raft-engine stores, the log keeps the position it was truncated at (the
 //! entry before the first one it holds: raft-rs must know that entry's term) and, in memory,
 //! the term of every entry it holds, so that raft-rs's frequent `term()` calls never read
-//! the disk, and the newest entries themselves ([`recent`]).
-
-mod recent;
+//! the disk.
 
 use raft::eraftpb::{ConfState, Entry, HardState, Snapshot, SnapshotMetadata};
 use raft::{GetEntriesContext, RaftState, Storage, StorageError};
@@ -63,8 +61,6 @@ pub struct RaftLog {
     terms: VecDeque<u64>,
     /// The latest snapshot this node can send.
     snapshot: Option<SnapshotMetadata>,
-    /// The newest entries, in memory.
-    recent: recent::Recent,
     /// Where recent sends to followers began, and when: see [`REPEAT_AFTER`].
     sends: RefCell<Vec<(u64, Instant)>>,
 }
@@ -75,9 +71,6 @@ pub struct RaftLog {
 /// was once sent the same 3,670 entries 191 times within one round of the Raft loop, which
 /// took the leader's Raft thread a second, and its heartbeats with it.
 const REPEAT_AFTER: Duration = Duration::from_millis(250);
-
-/// The bytes of newest entries kept in memory.
-const RECENT_BYTES: usize = 16 << 20;
 
 fn decode<M: protobuf::Message>(what: &str, bytes: &[u8]) -> Result<M, LogError> {
     M::parse_from_bytes(bytes).map_err(|e| LogError::Corrupt(format!("{what}: {e}")))
@@ -144,7 +137,6 @@ impl RaftLog {
             Some(b) => postcard::from_bytes(&b).map_err(|e| LogError::Corrupt(format!("truncated state: {e}")))?,
             None => (0, 0),
         };
-        let recent = recent::Recent::new(RECENT_BYTES);
         let mut log = RaftLog {
             engine,
             hard_state,
@@ -152,7 +144,6 @@ impl RaftLog {
             truncated,
             terms: VecDeque::new(),
             snapshot,
-            recent,
             sends: RefCell::new(Vec::new()),
         };
         if let Some(last) = log.engine.last_index(GROUP) {
@@ -228,13 +219,11 @@ impl RaftLog {
             self.snapshot = Some(meta.clone());
             self.truncated = (meta.index, meta.term);
             self.terms.clear();
-            self.recent.clear();
         }
         if let Some(first) = p.entries.first() {
             // Entries at and after the first new one are replaced.
             self.terms.truncate(first.index.saturating_sub(self.truncated.0 + 1) as usize);
             self.terms.extend(p.entries.iter().map(|e| e.term));
-            self.recent.append(p.entries);
         }
         if let Some(hs) = p.hard_state {
             self.hard_state = hs.clone();
@@ -275,14 +264,11 @@ impl RaftLog {
         batch.add_command(GROUP, Command::Compact { index });
         self.engine.write(&mut batch, true)?;
         self.terms.drain(..(index - self.first_index()) as usize);
-        self.recent.compact_to(index);
         self.truncated = truncated;
         self.engine.purge_expired_files()?;
         Ok(())
     }
-}
 
-impl RaftLog {
     /// Whether a send to a follower beginning at `low` began less than [`REPEAT_AFTER`]
     /// ago; if not, it is recorded.
     fn repeats_a_send(&self, low: u64) -> bool {
@@ -326,9 +312,6 @@ impl Storage for RaftLog {
         // Only sends to followers may be fetched asynchronously.
         if context.can_async() && self.repeats_a_send(low) {
             max_size = Some(0);
-        }
-        if let Some(held) = self.recent.get(low, high, max_size) {
-            return Ok(held);
         }
         // raft-rs asks for everything up to the end of the log and lets `max_size` cut it:
         // room for all of it, per message to a lagging follower, is memory to fault in and
