@@ -3,7 +3,7 @@
 
 use crate::Applier;
 use crate::codec;
-use crate::contract::{Action, ApplierError, Caller, Encoding, HttpOutcome, Level, Meta, Payload};
+use crate::contract::{Action, ApplierError, Caller, Encoding, HttpOutcome, Info, Level, Meta, Payload};
 use crate::http;
 use crate::native::{self, Host};
 use serde::{Serialize, de::DeserializeOwned};
@@ -77,6 +77,18 @@ impl TestHost {
         let before = self.store.clone();
         let meta = self.meta();
         let result = native::apply::<A>(self, meta, command);
+        if result.is_err() {
+            self.store = before;
+        }
+        result
+    }
+
+    /// Runs `A::migrate` from `previous` as the next entry (an upgrade's), all or nothing.
+    pub fn migrate<A: Applier>(&mut self, previous: &Info) -> Result<(), ApplierError> {
+        self.index += 1;
+        let before = self.store.clone();
+        let meta = self.meta();
+        let result = native::migrate::<A>(self, meta, previous);
         if result.is_err() {
             self.store = before;
         }

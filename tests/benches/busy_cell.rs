@@ -1,14 +1,5 @@
-//! The DSS's "busy S2 cell", as USS clients load it (the workload of the DSS community's
-//! load client): many flights planned at once over one small area.
-//!
-//! - One explicit subscription over a 550 m circle (0-10,000 m, 60 minutes, notified of
-//!   operational intents).
-//! - Each client, in a loop: creates an operational intent (state Accepted, a random 100 m
-//!   path of rectangles inside the circle, a 1 m altitude band at a random height, 60 s
-//!   long, starting now) with `new_subscription` (an implicit subscription per intent),
-//!   whose key is every OVN that client has received so far (its own, and those a 409
-//!   named as missing: keys grow to thousands); ids are `uuid4().hex`, 32 hex digits; then
-//!   it waits 10-100 ms.
+//! The DSS's "busy S2 cell", as USS clients load it over HTTP (the workload is
+//! `wasmraft_tests::busy_cell`'s); each client waits 10-100 ms between its requests.
 //!
 //! Clients step up (4, 16, 64, 128), each step for `STEP` on the same cluster, and the run
 //! stops where throughput stops growing. Per step: successful requests/s, p50/p99/p99.9,
@@ -18,73 +9,17 @@
 //! `cargo xtask bench-busy-cell [MEAN_MS JITTER_MS]` (with a delay between the nodes, as
 //! `bench-delay`).
 
-use serde_json::{Value, json};
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 use wasmraft_tests::Rng;
+use wasmraft_tests::busy_cell::{self, RADIUS_M};
 use wasmraft_tests::delay::{self, Delay, DelayedCluster};
-use wasmraft_tests::http::{auth_flags, now_secs, rfc3339, token};
+use wasmraft_tests::http::{auth_flags, now_secs, token};
 
 const STEPS: [usize; 4] = [4, 16, 64, 128];
 const STEP: Duration = Duration::from_secs(20);
-/// The circle's centre and radius.
-const CENTRE: (f64, f64) = (46.5, 6.6);
-const RADIUS_M: f64 = 550.0;
-const METRES_PER_DEGREE: f64 = 111_320.0;
-
-/// A v4 UUID as Python's `uuid4().hex` writes it.
-fn uuid4_hex(rng: &mut Rng) -> String {
-    let mut b = rng.bytes(16);
-    b[6] = (b[6] & 0x0f) | 0x40;
-    b[8] = (b[8] & 0x3f) | 0x80;
-    b.iter().map(|x| format!("{x:02x}")).collect()
-}
-
-/// A point `north`, `east` metres from the centre.
-fn point(north: f64, east: f64) -> Value {
-    let lat = CENTRE.0 + north / METRES_PER_DEGREE;
-    let lng = CENTRE.1 + east / (METRES_PER_DEGREE * CENTRE.0.to_radians().cos());
-    json!({"lat": lat, "lng": lng})
-}
-
-fn window(start: u64, end: u64) -> (Value, Value) {
-    (json!({"value": rfc3339(start), "format": "RFC3339"}), json!({"value": rfc3339(end), "format": "RFC3339"}))
-}
-
-/// A random 100 m path inside the circle: four 25 m legs, each a 10 m wide rectangle, in
-/// a 1 m band at a random height, for 60 s from now.
-fn flight(rng: &mut Rng) -> Vec<Value> {
-    let unit = |rng: &mut Rng| rng.below(1_000_000) as f64 / 1e6;
-    let (radius, angle) = ((RADIUS_M - 120.0) * unit(rng).sqrt(), unit(rng) * std::f64::consts::TAU);
-    let (mut n, mut e) = (radius * angle.cos(), radius * angle.sin());
-    let lower = (unit(rng) * 9_999.0).floor();
-    let (start, end) = window(now_secs(), now_secs() + 60);
-    let mut heading = unit(rng) * std::f64::consts::TAU;
-    (0..4)
-        .map(|_| {
-            heading += (unit(rng) - 0.5) * 1.0;
-            let (dn, de) = (25.0 * heading.cos(), 25.0 * heading.sin());
-            let (wn, we) = (-5.0 * heading.sin(), 5.0 * heading.cos());
-            let vertices = [
-                point(n + wn, e + we),
-                point(n + dn + wn, e + de + we),
-                point(n + dn - wn, e + de - we),
-                point(n - wn, e - we),
-            ];
-            (n, e) = (n + dn, e + de);
-            json!({
-                "volume": {
-                    "outline_polygon": {"vertices": vertices},
-                    "altitude_lower": {"value": lower, "reference": "W84", "units": "M"},
-                    "altitude_upper": {"value": lower + 1.0, "reference": "W84", "units": "M"}
-                },
-                "time_start": start, "time_end": end
-            })
-        })
-        .collect()
-}
 
 /// What one client saw.
 #[derive(Default)]
@@ -100,14 +35,8 @@ async fn client(base: String, token: String, seed: u64, stop: Arc<AtomicBool>) -
     let mut rng = Rng(seed);
     let (mut seen, mut key) = (Seen::default(), Vec::<String>::new());
     while !stop.load(Ordering::Relaxed) {
-        let body = json!({
-            "extents": flight(&mut rng),
-            "key": key,
-            "state": "Accepted",
-            "uss_base_url": "https://uss.example.com/utm",
-            "new_subscription": {"uss_base_url": "https://uss.example.com/utm", "notify_for_constraints": false}
-        });
-        let url = format!("{base}/dss/v1/operational_intent_references/{}", uuid4_hex(&mut rng));
+        let body = busy_cell::intent(busy_cell::flight(&mut rng, now_secs()), &key);
+        let url = format!("{base}/dss/v1/operational_intent_references/{}", busy_cell::uuid4_hex(&mut rng));
         let t = Instant::now();
         match http.json("PUT", &url, Some(&token), &body).await {
             Ok(reply) if reply.status == 201 => {
@@ -164,20 +93,8 @@ async fn bench(delay: Option<Delay>) {
     let leader = cluster.leader(Duration::from_secs(30)).await;
     let token = token("uss1", &["utm.strategic_coordination"]);
     let http = cluster.http_client();
-    let (start_at, end_at) = window(now_secs(), now_secs() + 3600);
-    let circle = json!({
-        "volume": {
-            "outline_circle": {"center": {"lat": CENTRE.0, "lng": CENTRE.1}, "radius": {"value": RADIUS_M, "units": "M"}},
-            "altitude_lower": {"value": 0.0, "reference": "W84", "units": "M"},
-            "altitude_upper": {"value": 10_000.0, "reference": "W84", "units": "M"}
-        },
-        "time_start": start_at, "time_end": end_at
-    });
-    let subscription = json!({
-        "extents": circle, "uss_base_url": "https://uss.example.com/utm",
-        "notify_for_operational_intents": true, "notify_for_constraints": false
-    });
-    let url = format!("{}/dss/v1/subscriptions/{}", cluster.http_url(leader), uuid4_hex(&mut Rng(7)));
+    let subscription = busy_cell::circle_subscription(now_secs());
+    let url = format!("{}/dss/v1/subscriptions/{}", cluster.http_url(leader), busy_cell::uuid4_hex(&mut Rng(7)));
     let reply = http.json("PUT", &url, Some(&token), &subscription).await.expect("the subscription");
     assert_eq!(reply.status, 200, "the subscription: {}", reply.text());
     let pid = cluster.pid(leader).expect("the leader runs");

@@ -9,18 +9,24 @@
 //!   round; all in the same window, or staggered in time (20-minute flights, one every 15 s).
 //! - A query there of one intent's band and window (a query runs on a fresh instance, as a
 //!   node answers it; ns per query).
+//! - The busy cell (`wasmraft_tests::busy_cell`): `CLIENTS` clients in turn, each keeping its
+//!   own key, one create per millisecond of entry time (1,000 writes/s), `WASMRAFT_BUSY_WRITES`
+//!   of them (100,000 unless set); µs per entry by block, native and wasm fed the same
+//!   entries and giving the same outcomes, with the share of 409s, the clients' mean key
+//!   length and the subscriptions a create notified on average. Only with the argument
+//!   `busy-cell` (`cargo xtask bench-busy-apply [WRITES]`), alone: it runs for minutes.
 
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
-use scd_applier::{Command, Query, Scd};
+use scd_applier::{AirspaceConflict, Command, MISSING_OVNS, Output, Query, Scd};
 use serde_json::{Value, json};
 use wasmraft::runtime::{Limits, NativeBackend, Runtime};
-use wasmraft_sdk::contract::{Caller, Encoding, Meta, Payload};
+use wasmraft_sdk::contract::{ApplierError, Caller, Encoding, Meta, Payload};
 use wasmraft_sdk::http::{Handled, Request};
 use wasmraft_sdk::{Applier, Timestamp, codec};
 use wasmraft_tests::bench::{self, Stats};
-use wasmraft_tests::{Rng, meta, wasm_runtime};
+use wasmraft_tests::{Rng, busy_cell, meta, wasm_runtime};
 
 const ROUNDS: usize = 5;
 const BATCH: usize = 2_000;
@@ -68,7 +74,11 @@ fn id(i: usize) -> String {
 
 /// What the node that took the request would propose or read, postcard-encoded.
 fn handled(request: Request) -> Payload {
-    let request = request.with_caller("uss1", &[SC]).with_time(Timestamp(T0));
+    handled_at(request, T0)
+}
+
+fn handled_at(request: Request, now: u64) -> Payload {
+    let request = request.with_caller("uss1", &[SC]).with_time(Timestamp(now));
     let bytes = match <Scd as Applier>::handle(request) {
         Handled::Propose(command) => codec::encode::<Command>(Encoding::Postcard, &command),
         Handled::Read(query) => codec::encode::<Query>(Encoding::Postcard, &query),
@@ -150,6 +160,91 @@ fn query_cost(runtime: &Runtime, band: usize, window: (u64, u64)) -> Stats {
     })
 }
 
+const CLIENTS: usize = 64;
+/// Writes per reported block of the busy cell.
+const BLOCK: usize = 10_000;
+
+/// One busy-cell client: its generator and every OVN it has received.
+struct Client {
+    rng: Rng,
+    key: Vec<String>,
+}
+
+/// What a create's outcome gave its client: the subscriptions it notified and its OVN,
+/// or (`None`) the OVNs a 409 named.
+fn received(outcome: &Result<Vec<u8>, ApplierError>) -> (Option<usize>, Vec<String>) {
+    match outcome {
+        Ok(bytes) => match codec::decode::<Output>(Encoding::Postcard, bytes).expect("an output") {
+            Output::OirChanged { oir, subscribers, .. } => {
+                (Some(subscribers.iter().map(|s| s.subscriptions.len()).sum()), vec![oir.ovn])
+            }
+            other => panic!("not a create: {other:?}"),
+        },
+        Err(e) if e.code == MISSING_OVNS => {
+            let body = e.body.as_deref().expect("a conflict lists what is missing");
+            let conflict: AirspaceConflict = codec::decode(Encoding::Postcard, body).expect("a conflict");
+            (None, conflict.missing_oirs.into_iter().map(|o| o.ovn).collect())
+        }
+        Err(e) => panic!("refused: {e:?}"),
+    }
+}
+
+/// The busy cell on both runtimes at once; prints a line per `BLOCK` writes.
+fn busy_cell(native: &mut Runtime, wasm: &mut Runtime, writes: usize) {
+    let mut rng = Rng(11);
+    let now_secs = |i: usize| (T0 + i as u64 * 1_000_000) / 1_000_000_000;
+    let at = |i: usize| T0 + i as u64 * 1_000_000;
+    let subscription = handled_at(
+        Request::new("PUT", &format!("/dss/v1/subscriptions/{}", busy_cell::uuid4_hex(&mut rng)))
+            .with_body(busy_cell::circle_subscription(now_secs(0)).to_string()),
+        at(0),
+    );
+    let first = entry(0, &mut rng, subscription);
+    native.apply(first.0.clone(), first.1.clone()).expect("no host failure").expect("subscribed");
+    wasm.apply(first.0, first.1).expect("no host failure").expect("subscribed");
+    let mut clients: Vec<Client> = (0..CLIENTS).map(|c| Client { rng: Rng(100 + c as u64), key: Vec::new() }).collect();
+    println!("the busy cell, {CLIENTS} clients, one create per ms of entry time (µs per entry):");
+    println!(
+        "{:<16} {:>9} {:>9} {:>11} {:>6} {:>9} {:>9}",
+        "writes", "native", "wasm", "wasm/native", "409s", "key OVNs", "notified"
+    );
+    let (mut spent, mut conflicts, mut key_len, mut notified) = ([std::time::Duration::ZERO; 2], 0, 0, 0);
+    for i in 1..=writes {
+        let client = &mut clients[i % CLIENTS];
+        let body = busy_cell::intent(busy_cell::flight(&mut client.rng, now_secs(i)), &client.key);
+        let path = format!("/dss/v1/operational_intent_references/{}", busy_cell::uuid4_hex(&mut client.rng));
+        let command = handled_at(Request::new("PUT", &path).with_body(body.to_string()), at(i));
+        let (meta, _) = entry(i, &mut rng, Payload { encoding: Encoding::Postcard, bytes: Vec::new() });
+        let meta = Meta { timestamp_ns: at(i), ..meta };
+        let mut outcomes = [&mut *native, &mut *wasm].map(|runtime| {
+            let t = std::time::Instant::now();
+            let outcome = runtime.apply(meta.clone(), command.clone()).expect("no host failure");
+            (t.elapsed(), outcome)
+        });
+        for (k, (took, _)) in outcomes.iter().enumerate() {
+            spent[k] += *took;
+        }
+        assert_eq!(outcomes[0].1, outcomes[1].1, "native and wasm differ at write {i}");
+        let (subscribers, ovns) = received(&std::mem::replace(&mut outcomes[0].1, Ok(Vec::new())));
+        conflicts += usize::from(subscribers.is_none());
+        notified += subscribers.unwrap_or(0);
+        client.key.extend(ovns);
+        key_len += client.key.len();
+        if i % BLOCK == 0 {
+            let [n, w] = spent.map(|d| d.as_secs_f64() * 1e6 / BLOCK as f64);
+            let writes = format!("{}-{}", i - BLOCK, i);
+            let share = format!("{:.0}%", conflicts as f64 * 100.0 / BLOCK as f64);
+            let per_create = notified / (BLOCK - conflicts).max(1);
+            println!(
+                "{writes:<16} {n:>9.1} {w:>9.1} {:>10.2}x {share:>6} {:>9} {per_create:>9}",
+                w / n,
+                key_len / BLOCK
+            );
+            (spent, conflicts, key_len, notified) = ([std::time::Duration::ZERO; 2], 0, 0, 0);
+        }
+    }
+}
+
 fn native() -> Runtime {
     Runtime::new(Box::new(NativeBackend::<Scd>::default()))
 }
@@ -163,6 +258,10 @@ fn row(what: &str, native: Stats, wasm: Stats) {
 }
 
 fn main() {
+    if std::env::args().any(|a| a == "busy-cell") {
+        let writes = std::env::var("WASMRAFT_BUSY_WRITES").map_or(100_000, |w| w.parse().expect("a number of writes"));
+        return busy_cell(&mut native(), &mut wasm(), writes);
+    }
     println!("SCD apply benchmark: ns per entry, median (min–max) of {ROUNDS} rounds of {BATCH}\n");
     println!("{:<46} {:<30} {:<30} wasm/native", "", "native", "wasm");
     row("OIR create, empty area", apply_cost(&mut native(), 0, spread), apply_cost(&mut wasm(), 0, spread));

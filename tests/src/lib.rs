@@ -2,6 +2,7 @@
 //! engines, entry metadata, and components synthesized from WIT to play broken modules.
 
 pub mod bench;
+pub mod busy_cell;
 pub mod cluster;
 pub mod delay;
 pub mod dss_http;

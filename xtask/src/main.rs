@@ -9,6 +9,7 @@
 //!   cargo xtask soak       a long randomized fault run (kills, pauses, member changes, upgrades)
 //!   cargo xtask availability  the longest windows without a successful operation under kills and pauses
 //!   cargo xtask bench-busy-cell  the DSS's busy cell as USS clients load it
+//!   cargo xtask bench-busy-apply  the busy cell's apply cost, wasm against native
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode, Stdio};
@@ -425,6 +426,18 @@ fn bench_busy_cell() -> Result {
     run(&mut bench)
 }
 
+/// The busy cell's apply cost, wasm against native, with no cluster: `cargo xtask
+/// bench-busy-apply [WRITES]` (100,000 unless given).
+fn bench_busy_apply() -> Result {
+    build_appliers(false)?;
+    let mut bench = cargo();
+    bench.args(["bench", "-p", "wasmraft-tests", "--bench", "dss_apply", "--", "busy-cell"]);
+    if let Some(writes) = std::env::args().nth(2) {
+        bench.env("WASMRAFT_BUSY_WRITES", writes);
+    }
+    run(&mut bench)
+}
+
 /// The longest windows without a successful operation under kills and pauses:
 /// `cargo xtask availability [ROUNDS]`.
 fn availability() -> Result {
@@ -470,10 +483,11 @@ fn main() -> ExitCode {
         "soak" => soak(),
         "availability" => availability(),
         "bench-busy-cell" => bench_busy_cell(),
+        "bench-busy-apply" => bench_busy_apply(),
         "dss" => dss(),
         _ => {
             eprintln!(
-                "usage: cargo xtask <appliers | test | demo | dss [--public-key FILE] | bench | bench-delay [MEAN_MS JITTER_MS] | soak [SECONDS] [SEED] | availability [ROUNDS] | bench-busy-cell [MEAN_MS JITTER_MS]>"
+                "usage: cargo xtask <appliers | test | demo | dss [--public-key FILE] | bench | bench-delay [MEAN_MS JITTER_MS] | soak [SECONDS] [SEED] | availability [ROUNDS] | bench-busy-cell [MEAN_MS JITTER_MS] | bench-busy-apply [WRITES]>"
             );
             return ExitCode::from(2);
         }

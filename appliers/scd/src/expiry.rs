@@ -7,10 +7,7 @@ use crate::api::Output;
 use crate::entry::now;
 use crate::rfc3339::{NANOS_PER_DAY, Nanos};
 use crate::search::MAX_RESULTS;
-use crate::store::{
-    CONSTRAINT_BY_END, CONSTRAINTS, Entities, OIR_BY_END, OIRS, SUBSCRIPTION_BY_END, SUBSCRIPTIONS, Windowed,
-    dependents,
-};
+use crate::store::{CONSTRAINT_BY_END, CONSTRAINTS, OIR_BY_END, OIRS, SUBSCRIPTION_BY_END, SUBSCRIPTIONS, dependents};
 use std::collections::BTreeSet;
 use wasmraft_sdk::{Ctx, Error, Id, Index, Level};
 
@@ -25,20 +22,16 @@ fn ended<V>(ctx: &Ctx, by_end: &Index<Id, V, i64>, threshold: Nanos) -> Result<B
     by_end.range(ctx, ..threshold.saturating_add(1)).take(MAX_RESULTS).map(|entry| entry.map(|(_, id)| id)).collect()
 }
 
-fn remove<V: Windowed + serde::Serialize + serde::de::DeserializeOwned>(
-    ctx: &mut Ctx,
-    entities: &Entities<V>,
-    ids: &BTreeSet<Id>,
-) -> Result<u32, Error> {
+fn remove(ctx: &mut Ctx, ids: &BTreeSet<Id>, delete: impl Fn(&mut Ctx, Id) -> Result<(), Error>) -> Result<u32, Error> {
     for &id in ids {
-        entities.delete(ctx, id)?;
+        delete(ctx, id)?;
     }
     Ok(ids.len() as u32)
 }
 
 pub fn evict(ctx: &mut Ctx) -> Result<Output, Error> {
     let threshold = now(ctx).saturating_sub(TTL);
-    let oirs = remove(ctx, &OIRS, &ended(ctx, &OIR_BY_END, threshold)?)?;
+    let oirs = remove(ctx, &ended(ctx, &OIR_BY_END, threshold)?, |ctx, id| OIRS.delete(ctx, id))?;
     // After the OIRs: a subscription some OIR still relies on stays (which cannot happen
     // while subscriptions cover their OIRs, but a dangling reference would be a 500 later).
     let mut unused = BTreeSet::new();
@@ -47,8 +40,8 @@ pub fn evict(ctx: &mut Ctx) -> Result<Output, Error> {
             unused.insert(id);
         }
     }
-    let subscriptions = remove(ctx, &SUBSCRIPTIONS, &unused)?;
-    let constraints = remove(ctx, &CONSTRAINTS, &ended(ctx, &CONSTRAINT_BY_END, threshold)?)?;
+    let subscriptions = remove(ctx, &unused, |ctx, id| SUBSCRIPTIONS.delete(ctx, id))?;
+    let constraints = remove(ctx, &ended(ctx, &CONSTRAINT_BY_END, threshold)?, |ctx, id| CONSTRAINTS.delete(ctx, id))?;
     if oirs + subscriptions + constraints > 0 {
         ctx.log(
             Level::Info,

@@ -22,6 +22,7 @@ mod entry;
 mod expiry;
 mod geo;
 mod json;
+mod migrate;
 mod notify;
 mod oir;
 mod ovn;
@@ -45,13 +46,13 @@ pub use render::MISSING_OVNS;
 pub use search::MAX_RESULTS;
 
 use wasmraft_sdk::http::{self, Handled, Outcome};
-use wasmraft_sdk::{Applier, Ctx, Error, Timestamp};
+use wasmraft_sdk::{Applier, Ctx, Error, Info, Timestamp};
 
 pub struct Scd;
 
 impl Applier for Scd {
     const NAME: &'static str = "scd";
-    const VERSION: &'static str = if cfg!(feature = "next-version") { "1.0.1" } else { "1.0.0" };
+    const VERSION: &'static str = if cfg!(feature = "next-version") { "1.1.1" } else { "1.1.0" };
 
     type Command = Command;
     type Query = Query;
@@ -89,6 +90,10 @@ impl Applier for Scd {
             Query::GetAvailability { uss } => availability::get(ctx, uss),
             Query::DssInstances => auxiliary::query_instances(ctx),
         }
+    }
+
+    fn migrate(ctx: &mut Ctx, previous: &Info) -> Result<(), Error> {
+        migrate::from(ctx, previous)
     }
 
     fn handle(request: http::Request) -> Handled<Command, Query> {

@@ -18,20 +18,20 @@ pub enum Topic {
 pub fn subscribers(ctx: &mut Ctx, volume: &Volume, topic: Topic) -> Result<Vec<Subscriber>, Error> {
     let mut by_url: BTreeMap<String, Vec<SubscriptionState>> = BTreeMap::new();
     for id in SUBSCRIPTIONS.in_volume(ctx, volume)? {
-        let mut sub = SUBSCRIPTIONS.indexed(ctx, id)?;
+        let mut notify = SUBSCRIPTIONS.notify_of(ctx, id)?;
         let wanted = match topic {
-            Topic::OperationalIntents => sub.notify_for_oirs,
-            Topic::Constraints => sub.notify_for_constraints,
+            Topic::OperationalIntents => notify.for_oirs,
+            Topic::Constraints => notify.for_constraints,
         };
         if !wanted {
             continue;
         }
-        sub.notification_index = sub.notification_index.saturating_add(1);
-        SUBSCRIPTIONS.put_head(ctx, id, &sub)?;
+        notify.index = notify.index.saturating_add(1);
+        SUBSCRIPTIONS.notify.put(ctx, &id, &notify)?;
         by_url
-            .entry(sub.uss_base_url)
+            .entry(notify.uss_base_url)
             .or_default()
-            .push(SubscriptionState { subscription_id: id, notification_index: sub.notification_index });
+            .push(SubscriptionState { subscription_id: id, notification_index: notify.index });
     }
     Ok(by_url.into_iter().map(|(uss_base_url, subscriptions)| Subscriber { uss_base_url, subscriptions }).collect())
 }

@@ -3,8 +3,8 @@
 //! Each spatial entity (OIR, constraint, subscription) is two rows: a small head with what
 //! answers show, and its footprint (cells, time window, altitudes), which carries the cell
 //! index. A search filters on the index keys alone and loads only the heads it returns, so
-//! a busy cell costs key reads, not record loads; a notification-index bump rewrites a head
-//! without touching the index. The key layout is [`CellKey`]'s.
+//! a busy cell costs key reads, not record loads. A subscription has a third row, what a
+//! notification reads and bumps ([`Notify`]). The key layout is [`CellKey`]'s.
 
 use crate::api::{Availability, OirState, Volume};
 use crate::cell_index::{CellKey, Tiers};
@@ -42,8 +42,9 @@ pub struct ConstraintRecord {
     pub uss_base_url: String,
 }
 
-/// A subscription. Its altitudes are not stored (the reference does not persist them).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+/// A subscription as the rules see it. Its altitudes are not stored (the reference does
+/// not persist them). It is stored as two rows: its [`SubscriptionHead`] and its [`Notify`].
+#[derive(Debug, Clone, PartialEq)]
 pub struct SubscriptionRecord {
     pub manager: String,
     /// Changes on every write by a USS (and on implicit extension), not on notifications.
@@ -55,6 +56,61 @@ pub struct SubscriptionRecord {
     pub implicit: bool,
     pub start: Nanos,
     pub end: Nanos,
+}
+
+/// What a notification neither reads nor changes.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SubscriptionHead {
+    pub manager: String,
+    pub version: String,
+    pub implicit: bool,
+    pub start: Nanos,
+    pub end: Nanos,
+}
+
+/// Whom a subscription tells, of what, and how many times it has: all that a notification
+/// reads and writes, in a row of its own without indexes. A write in a busy cell notifies
+/// thousands of subscriptions; each costs a small row rewritten, not a head whose indexes
+/// must be checked against its previous version.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Notify {
+    pub uss_base_url: String,
+    pub for_oirs: bool,
+    pub for_constraints: bool,
+    pub index: i32,
+}
+
+impl SubscriptionRecord {
+    pub fn split(&self) -> (SubscriptionHead, Notify) {
+        let head = SubscriptionHead {
+            manager: self.manager.clone(),
+            version: self.version.clone(),
+            implicit: self.implicit,
+            start: self.start,
+            end: self.end,
+        };
+        let notify = Notify {
+            uss_base_url: self.uss_base_url.clone(),
+            for_oirs: self.notify_for_oirs,
+            for_constraints: self.notify_for_constraints,
+            index: self.notification_index,
+        };
+        (head, notify)
+    }
+
+    pub fn joined(head: SubscriptionHead, notify: Notify) -> Self {
+        SubscriptionRecord {
+            manager: head.manager,
+            version: head.version,
+            notification_index: notify.index,
+            uss_base_url: notify.uss_base_url,
+            notify_for_oirs: notify.for_oirs,
+            notify_for_constraints: notify.for_constraints,
+            implicit: head.implicit,
+            start: head.start,
+            end: head.end,
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -109,7 +165,7 @@ impl Windowed for ConstraintRecord {
     }
 }
 
-impl Windowed for SubscriptionRecord {
+impl Windowed for SubscriptionHead {
     fn window(&self) -> (Nanos, Nanos) {
         (self.start, self.end)
     }
@@ -143,12 +199,6 @@ impl<V: Windowed + Serialize + serde::de::DeserializeOwned> Entities<V> {
         self.heads.put(ctx, &id, head)?;
         let ((start, end), (alt_lo, alt_hi)) = (head.window(), head.altitudes());
         self.footprints.put(ctx, &id, &Footprint { start, end, alt_lo, alt_hi, cells: cells.to_vec() })
-    }
-
-    /// Rewrites the head only: for changes that leave the window, altitudes and cells as
-    /// they are.
-    pub fn put_head(&self, ctx: &mut Ctx, id: Id, head: &V) -> Result<(), Error> {
-        self.heads.put(ctx, &id, head)
     }
 
     pub fn delete(&self, ctx: &mut Ctx, id: Id) -> Result<(), Error> {
@@ -189,24 +239,85 @@ impl<V: Windowed + Serialize + serde::de::DeserializeOwned> Entities<V> {
 
     /// The heads of the entities in `volume` that `keep` accepts, in id order, at most
     /// `limit` of them.
-    pub fn search(
+    pub fn search(&self, ctx: &Ctx, volume: &Volume, limit: usize, keep: impl FnMut(&V) -> bool) -> Found<V> {
+        self.search_loading(ctx, volume, limit, |ctx, id| self.indexed(ctx, id), keep)
+    }
+
+    /// As [`Entities::search`], with what `load` makes of each id.
+    fn search_loading<T>(
         &self,
         ctx: &Ctx,
         volume: &Volume,
         limit: usize,
-        mut keep: impl FnMut(&V) -> bool,
-    ) -> Result<Vec<(Id, V)>, Error> {
+        load: impl Fn(&Ctx, Id) -> Result<T, Error>,
+        mut keep: impl FnMut(&T) -> bool,
+    ) -> Found<T> {
         let mut found = Vec::new();
         for id in self.in_volume(ctx, volume)? {
             if found.len() == limit {
                 break;
             }
-            let head = self.indexed(ctx, id)?;
-            if keep(&head) {
-                found.push((id, head));
+            let record = load(ctx, id)?;
+            if keep(&record) {
+                found.push((id, record));
             }
         }
         Ok(found)
+    }
+}
+
+/// What a search found, in id order.
+pub type Found<T> = Result<Vec<(Id, T)>, Error>;
+
+/// Subscriptions: the heads and footprints of [`Entities`], and their [`Notify`] rows.
+pub struct Subscriptions {
+    entities: Entities<SubscriptionHead>,
+    pub notify: Table<Id, Notify>,
+}
+
+impl Subscriptions {
+    pub fn get(&self, ctx: &Ctx, id: Id) -> Result<Option<SubscriptionRecord>, Error> {
+        let Some(head) = self.entities.get(ctx, id)? else { return Ok(None) };
+        Ok(Some(SubscriptionRecord::joined(head, self.notify_of(ctx, id)?)))
+    }
+
+    /// The notify row of a subscription that exists: its absence is an inconsistency.
+    pub fn notify_of(&self, ctx: &Ctx, id: Id) -> Result<Notify, Error> {
+        self.notify.get(ctx, &id)?.ok_or_else(|| Error::internal(format!("subscription {id} has no notify row")))
+    }
+
+    fn indexed(&self, ctx: &Ctx, id: Id) -> Result<SubscriptionRecord, Error> {
+        Ok(SubscriptionRecord::joined(self.entities.indexed(ctx, id)?, self.notify_of(ctx, id)?))
+    }
+
+    pub fn cells(&self, ctx: &Ctx, id: Id) -> Result<Vec<u64>, Error> {
+        self.entities.cells(ctx, id)
+    }
+
+    pub fn put(&self, ctx: &mut Ctx, id: Id, sub: &SubscriptionRecord, cells: &[u64]) -> Result<(), Error> {
+        let (head, notify) = sub.split();
+        self.entities.put(ctx, id, &head, cells)?;
+        self.notify.put(ctx, &id, &notify)
+    }
+
+    pub fn delete(&self, ctx: &mut Ctx, id: Id) -> Result<(), Error> {
+        self.entities.delete(ctx, id)?;
+        self.notify.delete(ctx, &id)?;
+        Ok(())
+    }
+
+    pub fn in_volume(&self, ctx: &Ctx, volume: &Volume) -> Result<BTreeSet<Id>, Error> {
+        self.entities.in_volume(ctx, volume)
+    }
+
+    pub fn search(
+        &self,
+        ctx: &Ctx,
+        volume: &Volume,
+        limit: usize,
+        keep: impl FnMut(&SubscriptionRecord) -> bool,
+    ) -> Found<SubscriptionRecord> {
+        self.entities.search_loading(ctx, volume, limit, |ctx, id| self.indexed(ctx, id), keep)
     }
 }
 
@@ -243,13 +354,18 @@ pub const CONSTRAINTS: Entities<ConstraintRecord> = Entities {
 
 const SUBSCRIPTION_BY_CELL: Index<Id, Footprint, CellKey> =
     Index::new("subscription/by-cell", |f| DAY_TIERS.keys(&f.cells, (f.start, f.end), (f.alt_lo, f.alt_hi)));
-pub const SUBSCRIPTION_BY_END: Index<Id, SubscriptionRecord, i64> =
-    Index::new("subscription/by-end", |s: &SubscriptionRecord| vec![s.end]);
-pub const SUBSCRIPTIONS: Entities<SubscriptionRecord> = Entities {
-    heads: Table::new("subscription").with_indexes(&[&SUBSCRIPTION_BY_END]),
-    footprints: Table::new("subscription/footprint").with_indexes(&[&SUBSCRIPTION_BY_CELL]),
-    by_cell: &SUBSCRIPTION_BY_CELL,
-    tiers: &DAY_TIERS,
+pub const SUBSCRIPTION_BY_END: Index<Id, SubscriptionHead, i64> =
+    Index::new("subscription/by-end", |s: &SubscriptionHead| vec![s.end]);
+/// The table of subscription heads (1.0.x kept whole subscriptions in it).
+pub const SUBSCRIPTION_HEADS: &str = "subscription";
+pub const SUBSCRIPTIONS: Subscriptions = Subscriptions {
+    entities: Entities {
+        heads: Table::new(SUBSCRIPTION_HEADS).with_indexes(&[&SUBSCRIPTION_BY_END]),
+        footprints: Table::new("subscription/footprint").with_indexes(&[&SUBSCRIPTION_BY_CELL]),
+        by_cell: &SUBSCRIPTION_BY_CELL,
+        tiers: &DAY_TIERS,
+    },
+    notify: Table::new("subscription/notify"),
 };
 
 /// By USS (the `sub` of its access tokens).

@@ -4,6 +4,7 @@
 mod availability;
 mod constraint;
 mod expiry;
+mod migrate;
 mod notify;
 mod oir;
 mod scopes;

@@ -21,7 +21,7 @@ fn dss_report_echoes_with_an_id() {
 fn aux_routes() {
     let mut dss = Dss::new();
     let (status, reply) = dss.serve(Request::new("GET", "/aux/v1/version"));
-    assert_eq!((status, reply), (200, json!({"version": "scd-1.0.0"})));
+    assert_eq!((status, reply), (200, json!({"version": "scd-1.1.0"})));
     let isa = Who { sub: "uss1", scopes: &["dss.read.identification_service_areas"] };
     let owner = |o: &str| {
         Request::new("GET", "/aux/v1/validate_oauth").with_query(&format!("owner={o}")).with_caller("uss1", isa.scopes)

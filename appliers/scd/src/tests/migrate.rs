@@ -1,0 +1,80 @@
+//! An upgrade from 1.0.x: subscriptions stored whole become heads and notify rows, and the
+//! state is then exactly what 1.1 would have written.
+
+use super::*;
+use crate::migrate::{SUBSCRIPTIONS_V1_0, SubscriptionV1_0};
+use crate::store::SUBSCRIPTIONS;
+use wasmraft_sdk::{Applier, Ctx, Error, Id, Info};
+
+/// Rewrites the store as 1.0.x kept it: each subscription one row, its notification index in it.
+struct Downgrade;
+
+impl Applier for Downgrade {
+    const NAME: &'static str = "scd";
+    const VERSION: &'static str = "1.0.0";
+    type Command = ();
+    type Query = ();
+    type Output = ();
+    type QueryOutput = ();
+
+    fn apply(ctx: &mut Ctx, _: ()) -> Result<(), Error> {
+        let ids: Vec<Id> = SUBSCRIPTIONS.notify.iter(ctx).map(|row| row.map(|(id, _)| id)).collect::<Result<_, _>>()?;
+        for id in ids {
+            let sub = SUBSCRIPTIONS.get(ctx, id)?.expect("listed");
+            SUBSCRIPTIONS.notify.delete(ctx, &id)?;
+            let old = SubscriptionV1_0 {
+                manager: sub.manager,
+                version: sub.version,
+                notification_index: sub.notification_index,
+                uss_base_url: sub.uss_base_url,
+                notify_for_oirs: sub.notify_for_oirs,
+                notify_for_constraints: sub.notify_for_constraints,
+                implicit: sub.implicit,
+                start: sub.start,
+                end: sub.end,
+            };
+            SUBSCRIPTIONS_V1_0.put(ctx, &id, &old)?;
+        }
+        Ok(())
+    }
+
+    fn query(_: &Ctx, _: ()) -> Result<(), Error> {
+        Ok(())
+    }
+}
+
+#[test]
+fn subscriptions_stored_by_1_0_are_migrated_with_their_indices() {
+    let mut dss = Dss::new();
+    assert_eq!(dss.put(USS1, &sub_path(&id(1)), &subscription(here(), true, false)).0, 200);
+    assert_eq!(dss.put(USS2, &sub_path(&id(2)), &subscription(here(), true, true)).0, 200);
+    let implicit = json!({"extents": [here()], "key": [], "state": "Accepted", "uss_base_url": "https://uss.example.com/utm",
+                          "new_subscription": {"uss_base_url": "https://implicit.example.com"}});
+    let (status, first) = dss.put(USS1, &oir_path(&id(3)), &implicit);
+    assert_eq!(status, 201, "{first}");
+    let ovn = str_of(&first["operational_intent_reference"]["ovn"]).to_string();
+    let as_1_1 = dss.host.store.clone();
+    let before = dss.get(USS1, &sub_path(&id(1)));
+    assert_eq!(before.1["subscription"]["notification_index"], 1, "{before:?}");
+
+    dss.host.apply::<Downgrade>(Encoding::Postcard, &()).expect("downgraded");
+    assert_ne!(dss.host.store, as_1_1, "1.0.x's layout differs");
+    dss.host.migrate::<Scd>(&Info { name: "scd".into(), version: "1.0.0".into() }).expect("migrated");
+    assert_eq!(dss.host.store, as_1_1, "the migrated state is what 1.1 writes");
+
+    // From 1.1.x, nothing changes.
+    dss.host.migrate::<Scd>(&Info { name: "scd".into(), version: "1.1.0".into() }).expect("nothing to do");
+    assert_eq!(dss.host.store, as_1_1);
+    assert_eq!(dss.get(USS1, &sub_path(&id(1))), before);
+    // Notifications go on counting from where 1.0.x left them.
+    let (status, second) = dss.put(USS1, &oir_path(&id(4)), &oir("Accepted", here(), &[&ovn]));
+    assert_eq!(status, 201, "{second}");
+    let indices: Vec<(String, i64)> = second["subscribers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|s| s["subscriptions"].as_array().unwrap().clone())
+        .map(|s| (str_of(&s["subscription_id"]).to_string(), s["notification_index"].as_i64().unwrap()))
+        .collect();
+    assert!(indices.contains(&(id(1), 2)) && indices.contains(&(id(2), 2)), "{indices:?}");
+}
