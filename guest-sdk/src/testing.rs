@@ -71,28 +71,26 @@ impl TestHost {
         }
     }
 
-    /// Applies one serialized command as the next entry.
-    pub fn apply_payload<A: Applier>(&mut self, command: &Payload) -> Result<Vec<u8>, ApplierError> {
+    /// Runs `call` as the next entry: an error discards its writes.
+    fn entry<T>(&mut self, call: impl FnOnce(&mut Self, Meta) -> Result<T, ApplierError>) -> Result<T, ApplierError> {
         self.index += 1;
         let before = self.store.clone();
         let meta = self.meta();
-        let result = native::apply::<A>(self, meta, command);
+        let result = call(self, meta);
         if result.is_err() {
             self.store = before;
         }
         result
     }
 
-    /// Runs `A::migrate` from `previous` as the next entry (an upgrade's), all or nothing.
+    /// Applies one serialized command as the next entry.
+    pub fn apply_payload<A: Applier>(&mut self, command: &Payload) -> Result<Vec<u8>, ApplierError> {
+        self.entry(|host, meta| native::apply::<A>(host, meta, command))
+    }
+
+    /// Runs `A::migrate` from `previous` as the next entry (an upgrade's).
     pub fn migrate<A: Applier>(&mut self, previous: &Info) -> Result<(), ApplierError> {
-        self.index += 1;
-        let before = self.store.clone();
-        let meta = self.meta();
-        let result = native::migrate::<A>(self, meta, previous);
-        if result.is_err() {
-            self.store = before;
-        }
-        result
+        self.entry(|host, meta| native::migrate::<A>(host, meta, previous))
     }
 
     pub fn query_payload<A: Applier>(&mut self, query: &Payload) -> Result<Vec<u8>, ApplierError> {
