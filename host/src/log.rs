@@ -180,6 +180,26 @@ impl RaftLog {
     }
 
     /// Writes the initial membership of a new cluster.
+    /// Raises the durable commit index to `applied` if it is lower. The commit index is
+    /// written without a sync (a commit is durable on a majority already, and a restart
+    /// learns it again from the leader), so a crash can leave it below what this node
+    /// applied and checkpointed; raft-rs refuses to start with applied above committed.
+    /// Applied entries are committed and held by the log or its snapshot, so raising it is
+    /// safe.
+    pub fn commit_at_least(&mut self, applied: u64) -> Result<(), LogError> {
+        if self.hard_state.commit >= applied {
+            return Ok(());
+        }
+        if applied > self.last_index() {
+            return Err(LogError::Corrupt(format!(
+                "the state applied up to index {applied}, beyond the log's last index {}",
+                self.last_index()
+            )));
+        }
+        let hs = HardState { commit: applied, ..self.hard_state.clone() };
+        self.persist(Persist { hard_state: Some(&hs), ..Default::default() }, true)
+    }
+
     pub fn bootstrap(&mut self, voters: &[u64]) -> Result<(), LogError> {
         self.set_conf_state(ConfState { voters: voters.to_vec(), ..Default::default() })
     }

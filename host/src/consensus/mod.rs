@@ -3,8 +3,11 @@
 //! Order of a Ready (raft-rs pitfalls, `../shared/notes/raft-anchors.md` §4.3):
 //! 1. the leader's messages go out at once: they need nothing durable here;
 //! 2. a snapshot (its received file adopted first), the new entries and the hard state are
-//!    made durable in one write (synced when raft asks, or when entries are about to apply,
-//!    so the commit index is durable before they do);
+//!    made durable in one write, synced when raft asks (new entries, term or vote) or for a
+//!    snapshot. A commit index alone is not synced: the entries it covers are durable on a
+//!    majority already, so a client may hear of them at once, and a fsync before every
+//!    apply would sit on every write's path (a restart raises the commit index to what it
+//!    applied: `RaftLog::commit_at_least`);
 //! 3. committed entries go to the apply thread, a received snapshot is installed first;
 //! 4. only then the messages that promise durability (votes, append acks) go out;
 //! 5. `advance_append`, and the same for its light ready (commit index persisted first);
@@ -113,13 +116,14 @@ const READ_ROUND_TIMEOUT: Duration = Duration::from_secs(10);
 impl<O: Outbox> Consensus<O> {
     pub fn new(
         settings: Settings,
-        log: RaftLog,
+        mut log: RaftLog,
         events: Receiver<Event>,
         outbox: O,
         apply: Sender<ApplyTask>,
         proposals: Arc<Proposals>,
         status: Arc<StatusBoard>,
-    ) -> Result<Self, raft::Error> {
+    ) -> anyhow::Result<Self> {
+        log.commit_at_least(settings.applied)?;
         let config = raft::Config {
             id: settings.id,
             election_tick: settings.election_ticks,
@@ -395,7 +399,7 @@ impl<O: Outbox> Consensus<O> {
 
         let snapshot = (!rd.snapshot().is_empty()).then(|| rd.snapshot().get_metadata().clone());
         let committed = rd.take_committed_entries();
-        let sync = rd.must_sync() || snapshot.is_some() || !committed.is_empty();
+        let sync = rd.must_sync() || snapshot.is_some();
         if let Some(meta) = &snapshot {
             // Raft accepted a received snapshot: its staged file becomes a snapshot file
             // before the log points at it.
@@ -434,7 +438,7 @@ impl<O: Outbox> Consensus<O> {
         if let Some(commit) = light.commit_index() {
             let mut hs = self.node.store().hard_state().clone();
             hs.commit = commit;
-            self.node.mut_store().persist(Persist { hard_state: Some(&hs), ..Default::default() }, true)?;
+            self.node.mut_store().persist(Persist { hard_state: Some(&hs), ..Default::default() }, false)?;
         }
         self.outbox.send(light.take_messages());
         let committed = light.take_committed_entries();

@@ -99,3 +99,47 @@ fn read_contexts_name_their_node() {
     assert_eq!(our_read(&9u64.to_be_bytes(), 2), None);
     assert_eq!(our_read(&[], 2), None);
 }
+
+/// A crash can leave the durable commit index below what the node applied and checkpointed
+/// (it is written without a sync): the node starts, with the commit index raised to it.
+#[test]
+fn a_commit_index_behind_the_applied_state_is_raised_at_start() {
+    let tmp = tempfile::tempdir().unwrap();
+    let snapshots = Arc::new(SnapshotDir::open(tmp.path().join("snapshots")).unwrap());
+    {
+        let mut log = RaftLog::open(&tmp.path().join("log")).unwrap();
+        log.bootstrap(&[1, 2, 3]).unwrap();
+        let entries: Vec<raft::eraftpb::Entry> =
+            (1..=5).map(|index| raft::eraftpb::Entry { index, term: 1, ..Default::default() }).collect();
+        let hs = raft::eraftpb::HardState { term: 1, vote: 1, commit: 2, ..Default::default() };
+        log.persist(Persist { entries: &entries, hard_state: Some(&hs), ..Default::default() }, true).unwrap();
+    }
+    let log = RaftLog::open(&tmp.path().join("log")).unwrap();
+    assert_eq!(log.hard_state().commit, 2);
+    let settings = Settings {
+        id: 2,
+        tick: Duration::from_secs(60),
+        election_ticks: 10,
+        heartbeat_ticks: 1,
+        catchup_entries: 100,
+        applied: 5,
+        members: MemberBook::default(),
+        snapshots,
+    };
+    let (_events, inbox) = crossbeam_channel::unbounded();
+    let (apply, _applied) = crossbeam_channel::unbounded();
+    let (proposals, status) = (Arc::new(Proposals::new(2).unwrap()), Arc::new(StatusBoard::default()));
+    let consensus = Consensus::new(settings, log, inbox, NoPeers, apply, proposals, status).expect("starts");
+    assert_eq!(consensus.node.raft.raft_log.committed, 5);
+    assert_eq!(consensus.node.store().hard_state().commit, 5, "and durably so");
+}
+
+/// Applied beyond the log is an inconsistency: refused with a message, not a panic.
+#[test]
+fn an_applied_state_beyond_the_log_is_refused() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut log = RaftLog::open(&tmp.path().join("log")).unwrap();
+    log.bootstrap(&[1, 2, 3]).unwrap();
+    let error = log.commit_at_least(7).unwrap_err().to_string();
+    assert!(error.contains("index 7"), "{error}");
+}
