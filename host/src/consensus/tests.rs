@@ -27,24 +27,34 @@ fn msg_snapshot(term: u64, index: u64, voters: &[u64]) -> Message {
 fn run_with(dir: &Path, snapshots: &Arc<SnapshotDir>, messages: Vec<Message>) -> Result<(), LogError> {
     let mut log = RaftLog::open(&dir.join("log")).unwrap();
     log.bootstrap(&[1, 2, 3]).unwrap();
+    let (events, consensus) = node_2(log, 0, snapshots.clone()).unwrap();
+    events.send(Event::Messages(messages)).unwrap();
+    // The loop ends once the channel is empty and closed, after the Ready of what it held.
+    drop(events);
+    consensus.run()
+}
+
+/// Node 2 of {1, 2, 3} over `log`, having applied up to `applied`, with no peers: its
+/// inbox's sender and the Raft thread, not yet running.
+fn node_2(
+    log: RaftLog,
+    applied: u64,
+    snapshots: Arc<SnapshotDir>,
+) -> anyhow::Result<(Sender<Event>, Consensus<NoPeers>)> {
     let settings = Settings {
         id: 2,
         tick: Duration::from_secs(60),
         election_ticks: 10,
         heartbeat_ticks: 1,
         catchup_entries: 100,
-        applied: 0,
+        applied,
         members: MemberBook::default(),
-        snapshots: snapshots.clone(),
+        snapshots,
     };
     let (events, inbox) = crossbeam_channel::unbounded();
     let (apply, _applied) = crossbeam_channel::unbounded();
     let (proposals, status) = (Arc::new(Proposals::new(2).unwrap()), Arc::new(StatusBoard::default()));
-    let consensus = Consensus::new(settings, log, inbox, NoPeers, apply, proposals, status).unwrap();
-    events.send(Event::Messages(messages)).unwrap();
-    // The loop ends once the channel is empty and closed, after the Ready of what it held.
-    drop(events);
-    consensus.run()
+    Ok((events, Consensus::new(settings, log, inbox, NoPeers, apply, proposals, status)?))
 }
 
 /// Stages a received, verified snapshot file, as the transport does.
@@ -116,20 +126,7 @@ fn a_commit_index_behind_the_applied_state_is_raised_at_start() {
     }
     let log = RaftLog::open(&tmp.path().join("log")).unwrap();
     assert_eq!(log.hard_state().commit, 2);
-    let settings = Settings {
-        id: 2,
-        tick: Duration::from_secs(60),
-        election_ticks: 10,
-        heartbeat_ticks: 1,
-        catchup_entries: 100,
-        applied: 5,
-        members: MemberBook::default(),
-        snapshots,
-    };
-    let (_events, inbox) = crossbeam_channel::unbounded();
-    let (apply, _applied) = crossbeam_channel::unbounded();
-    let (proposals, status) = (Arc::new(Proposals::new(2).unwrap()), Arc::new(StatusBoard::default()));
-    let consensus = Consensus::new(settings, log, inbox, NoPeers, apply, proposals, status).expect("starts");
+    let (_events, consensus) = node_2(log, 5, snapshots).expect("starts");
     assert_eq!(consensus.node.raft.raft_log.committed, 5);
     assert_eq!(consensus.node.store().hard_state().commit, 5, "and durably so");
 }
