@@ -179,7 +179,6 @@ impl RaftLog {
         self.snapshot.as_ref()
     }
 
-    /// Writes the initial membership of a new cluster.
     /// Raises the durable commit index to `applied` if it is lower. The commit index is
     /// written without a sync (a commit is durable on a majority already, and a restart
     /// learns it again from the leader), so a crash can leave it below what this node
@@ -200,6 +199,7 @@ impl RaftLog {
         self.persist(Persist { hard_state: Some(&hs), ..Default::default() }, true)
     }
 
+    /// Writes the initial membership of a new cluster.
     pub fn bootstrap(&mut self, voters: &[u64]) -> Result<(), LogError> {
         self.set_conf_state(ConfState { voters: voters.to_vec(), ..Default::default() })
     }

@@ -214,9 +214,8 @@ fn busy_cell(native: &mut Runtime, wasm: &mut Runtime, writes: usize) {
         let body = busy_cell::intent(busy_cell::flight(&mut client.rng, now_secs(i)), &client.key);
         let path = format!("/dss/v1/operational_intent_references/{}", busy_cell::uuid4_hex(&mut client.rng));
         let command = handled_at(Request::new("PUT", &path).with_body(body.to_string()), at(i));
-        let (meta, _) = entry(i, &mut rng, Payload { encoding: Encoding::Postcard, bytes: Vec::new() });
-        let meta = Meta { timestamp_ns: at(i), ..meta };
-        let mut outcomes = [&mut *native, &mut *wasm].map(|runtime| {
+        let meta = Meta { caller: Some(uss1()), ..meta(i as u64 + 1, at(i), &mut rng) };
+        let outcomes = [&mut *native, &mut *wasm].map(|runtime| {
             let t = std::time::Instant::now();
             let outcome = runtime.apply(meta.clone(), command.clone()).expect("no host failure");
             (t.elapsed(), outcome)
@@ -225,7 +224,7 @@ fn busy_cell(native: &mut Runtime, wasm: &mut Runtime, writes: usize) {
             spent[k] += *took;
         }
         assert_eq!(outcomes[0].1, outcomes[1].1, "native and wasm differ at write {i}");
-        let (subscribers, ovns) = received(&std::mem::replace(&mut outcomes[0].1, Ok(Vec::new())));
+        let (subscribers, ovns) = received(&outcomes[0].1);
         conflicts += usize::from(subscribers.is_none());
         notified += subscribers.unwrap_or(0);
         client.key.extend(ovns);

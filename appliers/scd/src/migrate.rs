@@ -6,7 +6,7 @@
 //!   end index and the cell index stay as they are).
 
 use crate::rfc3339::Nanos;
-use crate::store::{Notify, SUBSCRIPTION_HEADS, SUBSCRIPTIONS, SubscriptionHead, SubscriptionRecord};
+use crate::store::{Notify, SUBSCRIPTION_HEADS, SUBSCRIPTIONS, SubscriptionHead};
 use serde::{Deserialize, Serialize};
 use wasmraft_sdk::{Ctx, Error, Id, Info, Level, Table};
 
@@ -33,22 +33,24 @@ pub fn from(ctx: &mut Ctx, previous: &Info) -> Result<(), Error> {
         return Ok(());
     }
     let old: Vec<(Id, SubscriptionV1_0)> = SUBSCRIPTIONS_V1_0.iter(ctx).collect::<Result<_, _>>()?;
-    for (id, sub) in &old {
-        let record = SubscriptionRecord {
-            manager: sub.manager.clone(),
-            version: sub.version.clone(),
-            notification_index: sub.notification_index,
-            uss_base_url: sub.uss_base_url.clone(),
-            notify_for_oirs: sub.notify_for_oirs,
-            notify_for_constraints: sub.notify_for_constraints,
+    let count = old.len();
+    for (id, sub) in old {
+        let head = SubscriptionHead {
+            manager: sub.manager,
+            version: sub.version,
             implicit: sub.implicit,
             start: sub.start,
             end: sub.end,
         };
-        let (head, notify): (SubscriptionHead, Notify) = record.split();
-        HEADS_IN_PLACE.put(ctx, id, &head)?;
-        SUBSCRIPTIONS.notify.put(ctx, id, &notify)?;
+        let notify = Notify {
+            uss_base_url: sub.uss_base_url,
+            for_oirs: sub.notify_for_oirs,
+            for_constraints: sub.notify_for_constraints,
+            index: sub.notification_index,
+        };
+        HEADS_IN_PLACE.put(ctx, &id, &head)?;
+        SUBSCRIPTIONS.notify.put(ctx, &id, &notify)?;
     }
-    ctx.log(Level::Info, &format!("migrated {} subscriptions from {} to the 1.1 layout", old.len(), previous.version));
+    ctx.log(Level::Info, &format!("migrated {count} subscriptions from {} to the 1.1 layout", previous.version));
     Ok(())
 }

@@ -81,7 +81,7 @@ pub struct Notify {
 }
 
 impl SubscriptionRecord {
-    pub fn split(&self) -> (SubscriptionHead, Notify) {
+    fn split(&self) -> (SubscriptionHead, Notify) {
         let head = SubscriptionHead {
             manager: self.manager.clone(),
             version: self.version.clone(),
