@@ -6,7 +6,7 @@
 use serde::{Deserialize, Serialize};
 
 /// The WIT package this SDK is built against, as `package@version`.
-pub const ABI: &str = "wasmraft:applier@0.2.1";
+pub const ABI: &str = "wasmraft:applier@0.3.0";
 
 /// The authenticated principal on whose behalf an entry was proposed.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

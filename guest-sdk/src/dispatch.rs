@@ -10,6 +10,10 @@ pub(crate) fn info<A: Applier>() -> Info {
     Info { name: A::NAME.to_string(), version: A::VERSION.to_string() }
 }
 
+pub(crate) fn routes<A: Applier>() -> Vec<String> {
+    A::ROUTES.iter().map(|r| r.to_string()).collect()
+}
+
 pub(crate) fn apply<A: Applier>(meta: Meta, encoding: Encoding, bytes: &[u8]) -> Result<Vec<u8>, ApplierError> {
     let command: A::Command = codec::decode(encoding, bytes)
         .map_err(|e| Error::bad_request(format!("command does not decode as {e}")).into_wire(encoding))?;

@@ -103,6 +103,10 @@ impl<A: Applier> Guest for Adapter<A> {
 }
 
 impl<A: Applier> HttpGuest for Adapter<A> {
+    fn routes() -> Vec<String> {
+        dispatch::routes::<A>()
+    }
+
     fn handle(meta: wit::EntryMeta, request: wit_http::Request) -> wit_http::Action {
         install_panic_hook();
         let request = HttpRequest {

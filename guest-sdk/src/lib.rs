@@ -90,6 +90,12 @@ pub trait Applier: 'static {
     /// Semver; every upgrade must raise it.
     const VERSION: &'static str;
 
+    /// The HTTP path prefixes [`Applier::handle`] serves (whole segments: `/kv` serves
+    /// `/kv/a`, not `/kvx`). A node that hosts several appliers routes a request by them;
+    /// the first applier also gets every path no applier claims. Prefixes of appliers in
+    /// one cluster may not overlap.
+    const ROUTES: &'static [&'static str] = &[];
+
     type Command: Serialize + DeserializeOwned;
     type Query: Serialize + DeserializeOwned;
     type Output: Serialize + DeserializeOwned;

@@ -51,6 +51,10 @@ pub fn info<A: Applier>() -> Info {
     dispatch::info::<A>()
 }
 
+pub fn routes<A: Applier>() -> Vec<String> {
+    dispatch::routes::<A>()
+}
+
 pub fn apply<A: Applier>(host: &mut dyn Host, meta: Meta, command: &Payload) -> Result<Vec<u8>, ApplierError> {
     with_current(host, || dispatch::apply::<A>(meta, command.encoding, &command.bytes))
 }

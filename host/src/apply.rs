@@ -8,7 +8,7 @@ use crate::entry::{EntryContext, EntryData, entry_time};
 use crate::inbox::{ApplyTask, Event, QueryAnswer};
 use crate::membership::{MemberBook, MembershipOutput};
 use crate::proposals::{Proposals, ProposeError};
-use crate::runtime::{Checkpoint, HostError, Reader, Runtime, WasmBackend, WasmEngine};
+use crate::runtime::{ApplierView, Checkpoint, HostError, Reader, Runtime, WasmBackend, WasmEngine};
 use crate::snapshot::{self, SnapshotDir};
 use crate::status::{self, StatusBoard};
 use crossbeam_channel::{Receiver, Sender};
@@ -26,14 +26,14 @@ pub struct SnapshotJob {
     pub checkpoint: Checkpoint,
     pub conf_state: ConfState,
     pub members: MemberBook,
-    pub module: Arc<Vec<u8>>,
+    pub modules: Vec<Arc<Vec<u8>>>,
 }
 
 pub struct Applier {
     pub runtime: Runtime,
     pub engine: Arc<WasmEngine>,
-    /// The active module's bytes: every snapshot carries them.
-    pub module: Arc<Vec<u8>>,
+    /// Each hosted applier's active module, in hosting order: every snapshot carries them.
+    pub modules: Vec<Arc<Vec<u8>>>,
     /// Membership as of the applied index.
     pub conf_state: ConfState,
     pub members: MemberBook,
@@ -60,6 +60,8 @@ const HOST_RETRIES: u32 = 10;
 const READ_THREADS: usize = 2;
 
 type ReadJob = (Arc<Reader>, Payload, Option<Caller>, QueryReply);
+/// A query waiting for its read point: (min applied, applier, payload, caller, reply).
+type Waiting = (u64, Option<String>, Payload, Option<Caller>, QueryReply);
 
 fn start_readers() -> Sender<ReadJob> {
     let (jobs, queue) = crossbeam_channel::unbounded::<ReadJob>();
@@ -97,12 +99,12 @@ fn halt(proposals: &Proposals, why: &str) -> ! {
 
 impl Applier {
     pub fn run(mut self, tasks: Receiver<ApplyTask>) {
-        self.status.set_front(self.runtime.front());
+        self.status.set_fronts(self.runtime.fronts());
         self.publish();
         let mut last_request = self.runtime.applied().index;
         let readers = start_readers();
         // Queries waiting for the applied index to reach their read index.
-        let mut waiting: Vec<(u64, Payload, Option<Caller>, QueryReply)> = Vec::new();
+        let mut waiting: Vec<Waiting> = Vec::new();
         while let Ok(task) = tasks.recv() {
             match task {
                 ApplyTask::Entries(entries) => {
@@ -126,18 +128,32 @@ impl Applier {
                     last_request = meta.index;
                     let _ = self.events.send(Event::Applied(meta.index));
                 }
-                ApplyTask::Query { payload, caller, min_applied, reply } => {
-                    waiting.push((min_applied, payload, caller, reply))
+                ApplyTask::Query { applier, payload, caller, min_applied, reply } => {
+                    waiting.push((min_applied, applier, payload, caller, reply))
                 }
             }
             let applied = self.runtime.applied().index;
-            // One view of the state for all the queries it can answer now.
-            let mut reader = None;
-            for (_, payload, caller, reply) in waiting.extract_if(.., |(min, ..)| *min <= applied) {
-                if !reply.is_closed() {
-                    let reader = reader.get_or_insert_with(|| Arc::new(self.runtime.reader())).clone();
-                    let _ = readers.send((reader, payload, caller, reply));
+            // One view of each applier's state for all the queries it can answer now.
+            let mut views: Vec<(Option<String>, Arc<Reader>)> = Vec::new();
+            for (_, applier, payload, caller, reply) in waiting.extract_if(.., |(min, ..)| *min <= applied) {
+                if reply.is_closed() {
+                    continue;
                 }
+                let reader = match views.iter().find(|(name, _)| *name == applier) {
+                    Some((_, reader)) => reader.clone(),
+                    None => match self.runtime.reader_of(applier.as_deref()) {
+                        Ok(reader) => {
+                            let reader = Arc::new(reader);
+                            views.push((applier, reader.clone()));
+                            reader
+                        }
+                        Err(e) => {
+                            let _ = reply.send(Ok(QueryAnswer { applied_index: applied, result: Err(e) }));
+                            continue;
+                        }
+                    },
+                };
+                let _ = readers.send((reader, payload, caller, reply));
             }
             waiting.retain(|(.., reply)| !reply.is_closed());
             self.publish();
@@ -153,7 +169,7 @@ impl Applier {
                 checkpoint,
                 conf_state: self.conf_state.clone(),
                 members: self.members.clone(),
-                module: self.module.clone(),
+                modules: self.modules.clone(),
             };
             let _ = self.writer.send(job);
         }
@@ -182,10 +198,9 @@ impl Applier {
         let (id, leader_time) = (context.map(|c| c.id), context.and_then(|c| c.leader_time_ns));
         let result = match (entry.get_entry_type(), entry.data.is_empty()) {
             (EntryType::EntryNormal, false) => match EntryData::decode(&entry.data) {
-                Ok(EntryData::Command(cmd)) => {
-                    let timestamp_ns = entry_time(cmd.timestamp_ns, leader_time);
-                    let meta = Meta { index, term, timestamp_ns, caller: cmd.caller, entropy: cmd.entropy };
-                    self.runtime.apply(meta, cmd.payload)?
+                Ok(EntryData::Command(cmd)) => self.apply_command(None, cmd, index, term, leader_time)?,
+                Ok(EntryData::CommandTo { applier, command }) => {
+                    self.apply_command(Some(&applier), command, index, term, leader_time)?
                 }
                 Ok(EntryData::Upgrade(up)) => {
                     let started = std::time::Instant::now();
@@ -203,11 +218,14 @@ impl Applier {
                     let outcome = self.runtime.upgrade(meta, backend, up.allow_downgrade)?;
                     match &outcome {
                         Ok(()) => {
-                            self.module = Arc::new(up.module);
+                            let appliers = self.runtime.appliers();
+                            let i = appliers.iter().position(|a| a.module.since_index == index);
+                            let i = i.expect("the upgraded applier took effect at this index");
+                            self.modules[i] = Arc::new(up.module);
                             // Before any later entry's outcome reaches its proposer: that
                             // outcome is the new module's, for the new module to render.
-                            self.status.set_front(self.runtime.front());
-                            let m = self.runtime.module();
+                            self.status.set_fronts(self.runtime.fronts());
+                            let m = &appliers[i].module;
                             // How long applies paused for the switch (load, migrate, swap).
                             let pause_us = started.elapsed().as_micros() as u64;
                             tracing::info!(index, name = %m.name, version = %m.version, hash = %m.hash, pause_us, "upgraded the applier");
@@ -237,6 +255,19 @@ impl Applier {
         };
         self.proposals.applied(index, term, id, result);
         Ok(())
+    }
+
+    fn apply_command(
+        &mut self,
+        applier: Option<&str>,
+        command: crate::entry::ProposedCommand,
+        index: u64,
+        term: u64,
+        leader_time: Option<u64>,
+    ) -> Result<Result<Vec<u8>, ApplierError>, HostError> {
+        let timestamp_ns = entry_time(command.timestamp_ns, leader_time);
+        let meta = Meta { index, term, timestamp_ns, caller: command.caller, entropy: command.entropy };
+        self.runtime.apply_to(applier, meta, command.payload)
     }
 
     /// Applies a committed conf change: Raft's configuration (on the raft thread, which
@@ -283,13 +314,14 @@ impl Applier {
         let path = self.snapshots.path(meta.index, meta.term);
         let file = snapshot::load(&path)
             .unwrap_or_else(|e| halt(&self.proposals, &format!("the snapshot at {} does not load: {e}", meta.index)));
-        let module = self
-            .engine
-            .load(&file.module)
-            .unwrap_or_else(|e| halt(&self.proposals, &format!("the snapshot's module does not load: {e}")));
-        self.runtime = Runtime::restore(Box::new(WasmBackend::new(self.engine.clone(), module)), file.checkpoint);
-        self.status.set_front(self.runtime.front());
-        self.module = Arc::new(file.module);
+        let loaded = file.modules.iter().map(|m| self.engine.load(m)).collect::<Result<Vec<_>, _>>();
+        let loaded =
+            loaded.unwrap_or_else(|e| halt(&self.proposals, &format!("a module of the snapshot does not load: {e}")));
+        let backends = loaded.into_iter().map(|m| Box::new(WasmBackend::new(self.engine.clone(), m)) as _).collect();
+        self.runtime = Runtime::restore_all(backends, file.checkpoint)
+            .unwrap_or_else(|e| halt(&self.proposals, &format!("the snapshot's appliers cannot be hosted: {e}")));
+        self.status.set_fronts(self.runtime.fronts());
+        self.modules = file.modules.into_iter().map(Arc::new).collect();
         self.conf_state = file.meta.get_conf_state().clone();
         self.members = file.members;
         self.save_members();
@@ -301,15 +333,17 @@ impl Applier {
         // The setup only when an entry or a snapshot changed it: the history and the book
         // only grow, and this runs after every batch.
         if std::mem::take(&mut self.setup_changed) {
+            let hosted =
+                |a: ApplierView| status::HostedApplier { module: a.module, routes: a.routes, upgrades: a.upgrades };
             self.status.set_setup(status::Setup {
-                module: self.runtime.module().clone(),
-                upgrades: self.runtime.upgrades().to_vec(),
+                appliers: self.runtime.appliers().into_iter().map(hosted).collect(),
                 members: self.members.clone(),
             });
         }
         self.status.set_applied(status::Applied {
             index: self.runtime.applied().index,
             state_hash: self.runtime.state_hash().to_string(),
+            applier_hashes: self.runtime.applier_hashes().iter().map(ToString::to_string).collect(),
         });
     }
 }
@@ -330,9 +364,10 @@ pub fn run_snapshot_writer(jobs: Receiver<SnapshotJob>, dir: Arc<SnapshotDir>, e
     for job in jobs {
         let index = job.checkpoint.applied.index;
         let started = std::time::Instant::now();
-        match dir.write(&job.checkpoint, job.checkpoint.applied.term, job.conf_state, &job.members, &job.module) {
+        let modules: Vec<&[u8]> = job.modules.iter().map(|m| m.as_slice()).collect();
+        match dir.write(&job.checkpoint, job.checkpoint.applied.term, job.conf_state, &job.members, &modules) {
             Ok(meta) => {
-                tracing::info!(index, keys = job.checkpoint.state.len(), took = ?started.elapsed(), "snapshot written");
+                tracing::info!(index, keys = job.checkpoint.keys(), took = ?started.elapsed(), "snapshot written");
                 let _ = events.send(Event::SnapshotBuilt(meta));
                 // The new one and the one before (which a transfer may still be reading;
                 // an open file stays readable once unlinked anyway).

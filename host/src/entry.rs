@@ -9,9 +9,12 @@ use wasmraft_sdk::contract::{Caller, Payload};
 /// variants, appended.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum EntryData {
+    /// A command for the primary (first hosted) applier.
     Command(ProposedCommand),
-    /// Replace the applier with `module` (a component's bytes).
+    /// Replace the hosted applier of the module's name with `module` (a component's bytes).
     Upgrade(ProposedUpgrade),
+    /// A command for the hosted applier named `applier`.
+    CommandTo { applier: String, command: ProposedCommand },
 }
 
 /// An upgrade as the proposing node checked and stamped it.

@@ -65,6 +65,8 @@ pub enum ApplyTask {
     InstallSnapshot(SnapshotMetadata),
     /// A query, run once the applied index reaches `min_applied`.
     Query {
+        /// The applier asked (none: the primary).
+        applier: Option<String>,
         payload: Payload,
         caller: Option<Caller>,
         min_applied: u64,

@@ -1,13 +1,14 @@
 //! Snapshot files: everything a node needs to continue from an applied index without the
-//! log before it: the applier's state (a runtime checkpoint), the active module, and the
-//! Raft membership at that index.
+//! log before it: the appliers' state (a runtime checkpoint), the active module of each
+//! hosted applier, and the Raft membership at that index.
 //!
-//! Format (version 1):
+//! Format (version 3):
 //! ```text
-//! "WRSNAP" u16 version | u32 len, header (postcard), blake3(header) | module bytes | checkpoint
+//! "WRSNAP" u16 version | u32 len, header (postcard), blake3(header) | each module's bytes | checkpoint
 //! ```
-//! The header names the index, term, conf state and the module's length and blake3; the
-//! checkpoint carries its own checksum. Files are written with [`durable`], so a snapshot
+//! The header names the index, term, conf state and each module's length and blake3, in
+//! the checkpoint's hosting order; the checkpoint carries its own checksum. Version 2 (one
+//! module) is still read. Files are written with [`durable`], so a snapshot
 //! file that exists is whole.
 //!
 //! Raft messages never carry the state: a `MsgSnapshot` carries a small descriptor (index,
@@ -24,7 +25,9 @@ use std::io::{self, BufReader, Read, Write};
 use std::path::{Path, PathBuf};
 
 const MAGIC: &[u8; 6] = b"WRSNAP";
-const VERSION: u16 = 2;
+const VERSION: u16 = 3;
+/// One module, as single-applier nodes wrote it.
+const VERSION_2: u16 = 2;
 const EXTENSION: &str = "wrsnap";
 
 #[derive(Serialize, Deserialize)]
@@ -34,9 +37,23 @@ struct Header {
     /// raft-rs's ConfState, protobuf-encoded.
     conf_state: Vec<u8>,
     members: MemberBook,
+    /// Each module's length and blake3.
+    modules: Vec<(u64, [u8; 32])>,
+}
+
+#[derive(Serialize, Deserialize)]
+struct HeaderV2 {
+    index: u64,
+    term: u64,
+    conf_state: Vec<u8>,
+    members: MemberBook,
     module_len: u64,
     module_hash: [u8; 32],
 }
+
+/// Most appliers a snapshot may name: far more than a cluster hosts, few enough to bound
+/// what a damaged header can ask for.
+const MAX_MODULES: usize = 64;
 
 #[derive(Debug, thiserror::Error)]
 pub enum SnapshotError {
@@ -56,7 +73,8 @@ pub enum SnapshotError {
 pub struct SnapshotFile {
     pub meta: SnapshotMetadata,
     pub members: MemberBook,
-    pub module: Vec<u8>,
+    /// Each hosted applier's module, in the checkpoint's order.
+    pub modules: Vec<Vec<u8>>,
     pub checkpoint: Checkpoint,
 }
 
@@ -119,23 +137,23 @@ impl SnapshotDir {
         self.dir.join(format!("recv-{index:020}-{term:020}.{STAGED}"))
     }
 
-    /// Writes a snapshot of `checkpoint` with `module` and the membership.
-    pub fn write(
+    /// Writes a snapshot of `checkpoint` with its appliers' `modules` and the membership.
+    pub fn write<M: AsRef<[u8]>>(
         &self,
         checkpoint: &Checkpoint,
         term: u64,
         conf_state: ConfState,
         members: &MemberBook,
-        module: &[u8],
+        modules: &[M],
     ) -> Result<SnapshotMetadata, SnapshotError> {
         let index = checkpoint.applied.index;
+        assert_eq!(modules.len(), checkpoint.appliers.len(), "a module for each applier");
         let header = Header {
             index,
             term,
             conf_state: conf_state.write_to_bytes().map_err(|e| SnapshotError::Corrupt(e.to_string()))?,
             members: members.clone(),
-            module_len: module.len() as u64,
-            module_hash: *blake3::hash(module).as_bytes(),
+            modules: modules.iter().map(|m| (m.as_ref().len() as u64, *blake3::hash(m.as_ref()).as_bytes())).collect(),
         };
         let header_bytes = postcard::to_allocvec(&header).map_err(io::Error::other)?;
         durable::write_with(&self.path(index, term), |w| {
@@ -144,7 +162,9 @@ impl SnapshotDir {
             w.write_all(&(header_bytes.len() as u32).to_le_bytes())?;
             w.write_all(&header_bytes)?;
             w.write_all(blake3::hash(&header_bytes).as_bytes())?;
-            w.write_all(module)?;
+            for module in modules {
+                w.write_all(module.as_ref())?;
+            }
             checkpoint.encode(w)
         })?;
         Ok(metadata(index, term, conf_state))
@@ -218,7 +238,7 @@ pub fn load(path: &Path) -> Result<SnapshotFile, SnapshotError> {
     let mut version = [0u8; 2];
     r.read_exact(&mut version)?;
     let version = u16::from_le_bytes(version);
-    if version != VERSION {
+    if version != VERSION && version != VERSION_2 {
         return Err(SnapshotError::UnsupportedVersion(version));
     }
     let mut len = [0u8; 4];
@@ -234,17 +254,38 @@ pub fn load(path: &Path) -> Result<SnapshotFile, SnapshotError> {
     if blake3::hash(&header_bytes).as_bytes() != &header_hash {
         return Err(SnapshotError::Corrupt("header checksum mismatch".into()));
     }
-    let header: Header =
-        postcard::from_bytes(&header_bytes).map_err(|e| SnapshotError::Corrupt(format!("header: {e}")))?;
-    if header.module_len > crate::runtime::module::MAX_MODULE_BYTES as u64 {
-        return Err(SnapshotError::Corrupt(format!("a module of {} bytes", header.module_len)));
+    let corrupt = |e: postcard::Error| SnapshotError::Corrupt(format!("header: {e}"));
+    let header: Header = match version {
+        VERSION => postcard::from_bytes(&header_bytes).map_err(corrupt)?,
+        _ => {
+            let v2: HeaderV2 = postcard::from_bytes(&header_bytes).map_err(corrupt)?;
+            let modules = vec![(v2.module_len, v2.module_hash)];
+            Header { index: v2.index, term: v2.term, conf_state: v2.conf_state, members: v2.members, modules }
+        }
+    };
+    if header.modules.len() > MAX_MODULES {
+        return Err(SnapshotError::Corrupt(format!("{} modules", header.modules.len())));
     }
-    let mut module = vec![0u8; header.module_len as usize];
-    r.read_exact(&mut module)?;
-    if blake3::hash(&module).as_bytes() != &header.module_hash {
-        return Err(SnapshotError::Corrupt("module checksum mismatch".into()));
+    let mut modules = Vec::with_capacity(header.modules.len());
+    for (len, hash) in &header.modules {
+        if *len > crate::runtime::module::MAX_MODULE_BYTES as u64 {
+            return Err(SnapshotError::Corrupt(format!("a module of {len} bytes")));
+        }
+        let mut module = vec![0u8; *len as usize];
+        r.read_exact(&mut module)?;
+        if blake3::hash(&module).as_bytes() != hash {
+            return Err(SnapshotError::Corrupt("module checksum mismatch".into()));
+        }
+        modules.push(module);
     }
     let checkpoint = Checkpoint::decode(&mut r)?;
+    if checkpoint.appliers.len() != modules.len() {
+        return Err(SnapshotError::Corrupt(format!(
+            "{} modules for {} appliers",
+            modules.len(),
+            checkpoint.appliers.len()
+        )));
+    }
     if checkpoint.applied.index != header.index {
         return Err(SnapshotError::Corrupt(format!(
             "header says index {} but the state is at {}",
@@ -256,7 +297,7 @@ pub fn load(path: &Path) -> Result<SnapshotFile, SnapshotError> {
     Ok(SnapshotFile {
         meta: metadata(header.index, header.term, conf_state),
         members: header.members,
-        module,
+        modules,
         checkpoint,
     })
 }
@@ -264,18 +305,15 @@ pub fn load(path: &Path) -> Result<SnapshotFile, SnapshotError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::runtime::{LogPosition, StateMap, SystemState};
+    use crate::runtime::{AppliedState, LogPosition, StateMap, SystemState};
     use bytes::Bytes;
 
     fn checkpoint(index: u64) -> Checkpoint {
         let state = StateMap::from_entries(
             (0..50u32).map(|i| (Bytes::from(i.to_be_bytes().to_vec()), Bytes::from(vec![7u8; 20]))),
         );
-        Checkpoint {
-            applied: LogPosition { index, term: 2 },
-            system: SystemState { clock_ns: 9, ..Default::default() },
-            state,
-        }
+        let system = SystemState { clock_ns: 9, ..Default::default() };
+        Checkpoint { applied: LogPosition { index, term: 2 }, appliers: vec![AppliedState { system, state }] }
     }
 
     #[test]
@@ -284,14 +322,14 @@ mod tests {
         let dir = SnapshotDir::open(tmp.path().join("snap")).unwrap();
         let cs = ConfState { voters: vec![1, 2, 3], ..Default::default() };
         for index in [10, 30, 20] {
-            dir.write(&checkpoint(index), 2, cs.clone(), &MemberBook::default(), b"module bytes").unwrap();
+            dir.write(&checkpoint(index), 2, cs.clone(), &MemberBook::default(), &[b"module bytes"]).unwrap();
         }
         let listed: Vec<u64> = dir.list().unwrap().iter().map(|s| s.0).collect();
         assert_eq!(listed, vec![30, 20, 10]);
         let loaded = load(&dir.list().unwrap()[0].2).unwrap();
         assert_eq!((loaded.meta.index, loaded.meta.term), (30, 2));
         assert_eq!(loaded.meta.get_conf_state().voters, vec![1, 2, 3]);
-        assert_eq!(loaded.module, b"module bytes");
+        assert_eq!(loaded.modules, vec![b"module bytes".to_vec()]);
         assert_eq!(loaded.checkpoint.state_hash(), checkpoint(30).state_hash());
         dir.prune(30).unwrap();
         assert_eq!(dir.list().unwrap().iter().map(|s| s.0).collect::<Vec<_>>(), vec![30, 20]);
@@ -306,7 +344,7 @@ mod tests {
         let tmp = tempfile::tempdir().unwrap();
         let dir = SnapshotDir::open(tmp.path().to_path_buf()).unwrap();
         let write =
-            |index| dir.write(&checkpoint(index), 2, ConfState::default(), &MemberBook::default(), b"m").unwrap();
+            |index| dir.write(&checkpoint(index), 2, ConfState::default(), &MemberBook::default(), &[b"m"]).unwrap();
         write(10);
         write(20);
         // Planted (or adopted by an acceptance that never became durable): far ahead.
@@ -356,7 +394,7 @@ mod tests {
     fn damage_is_detected() {
         let tmp = tempfile::tempdir().unwrap();
         let dir = SnapshotDir::open(tmp.path().to_path_buf()).unwrap();
-        dir.write(&checkpoint(5), 1, ConfState::default(), &MemberBook::default(), b"mod").unwrap();
+        dir.write(&checkpoint(5), 1, ConfState::default(), &MemberBook::default(), &[b"mod"]).unwrap();
         let path = dir.path(5, 1);
         let mut bytes = std::fs::read(&path).unwrap();
         for offset in [3, 20, bytes.len() / 2, bytes.len() - 3] {

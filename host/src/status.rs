@@ -1,8 +1,7 @@
 //! What `Status` reports, kept current by the threads that know each part.
 
 use crate::membership::MemberBook;
-use crate::runtime::Front;
-use crate::runtime::{ModuleRecord, UpgradeRecord};
+use crate::runtime::{HostedFront, ModuleRecord, UpgradeRecord, routes};
 use std::sync::{Arc, Mutex};
 
 #[derive(Debug, Clone, Default)]
@@ -26,7 +25,18 @@ pub struct Consensus {
 #[derive(Debug, Clone, Default)]
 pub struct Applied {
     pub index: u64,
+    /// The whole state's.
     pub state_hash: String,
+    /// Each hosted applier's, in hosting order.
+    pub applier_hashes: Vec<String>,
+}
+
+/// A hosted applier, as of the applied index.
+#[derive(Debug, Clone, Default)]
+pub struct HostedApplier {
+    pub module: ModuleRecord,
+    pub routes: Vec<String>,
+    pub upgrades: Vec<UpgradeRecord>,
 }
 
 /// What the cluster runs and who is in it, as of the applied index. It changes only with
@@ -34,8 +44,8 @@ pub struct Applied {
 /// every batch.
 #[derive(Debug, Clone, Default)]
 pub struct Setup {
-    pub module: ModuleRecord,
-    pub upgrades: Vec<UpgradeRecord>,
+    /// In hosting order: the primary first.
+    pub appliers: Vec<HostedApplier>,
     /// Member addresses and removed ids.
     pub members: MemberBook,
 }
@@ -45,9 +55,9 @@ pub struct StatusBoard {
     consensus: Mutex<Consensus>,
     applied: Mutex<Applied>,
     setup: Mutex<Setup>,
-    /// The active module's calls outside the log (HTTP requests, housekeeping), replaced
-    /// with the setup.
-    front: Mutex<Option<Arc<dyn Front>>>,
+    /// The active modules' calls outside the log (HTTP requests, housekeeping), in
+    /// hosting order, replaced with the setup.
+    fronts: Mutex<Arc<Vec<HostedFront>>>,
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -67,13 +77,30 @@ impl StatusBoard {
         *lock(&self.setup) = s;
     }
 
-    pub fn set_front(&self, front: Arc<dyn Front>) {
-        *lock(&self.front) = Some(front);
+    pub fn set_fronts(&self, fronts: Vec<HostedFront>) {
+        *lock(&self.fronts) = Arc::new(fronts);
     }
 
-    /// None until the apply thread has started.
-    pub fn front(&self) -> Option<Arc<dyn Front>> {
-        lock(&self.front).clone()
+    /// Every hosted applier's front, the primary first; empty until the apply thread has
+    /// started.
+    pub fn fronts(&self) -> Arc<Vec<HostedFront>> {
+        lock(&self.fronts).clone()
+    }
+
+    /// The front of the applier that serves `path` (see [`routes::route`]); none until the
+    /// apply thread has started.
+    pub fn route(&self, path: &str) -> Option<HostedFront> {
+        let fronts = self.fronts();
+        routes::route(&fronts, |f| &f.routes, path).cloned()
+    }
+
+    /// The front of the applier named `name`, or the primary's.
+    pub fn front(&self, name: Option<&str>) -> Option<HostedFront> {
+        let fronts = self.fronts();
+        match name {
+            None => fronts.first().cloned(),
+            Some(name) => fronts.iter().find(|f| f.name == name).cloned(),
+        }
     }
 
     pub fn setup(&self) -> Setup {

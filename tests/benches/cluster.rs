@@ -106,6 +106,7 @@ async fn gets(cluster: &Cluster, consistency: Consistency, clients: usize, total
             encoding: Encoding::Json as i32,
             consistency: consistency as i32,
             max_staleness_ms: 5_000,
+            applier: String::new(),
         };
         let _answered = query_with(&mut client, request, Duration::from_secs(10)).await.expect("get");
     })

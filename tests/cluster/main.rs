@@ -13,6 +13,7 @@ mod dss_upgrade;
 mod faults;
 mod floods;
 mod front_door;
+mod hosting;
 mod membership;
 mod reads;
 mod security;

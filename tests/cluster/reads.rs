@@ -11,6 +11,7 @@ fn get(key: &str, consistency: Consistency, max_staleness_ms: u64) -> QueryReque
         encoding: Encoding::Json as i32,
         consistency: consistency as i32,
         max_staleness_ms,
+        applier: String::new(),
     }
 }
 

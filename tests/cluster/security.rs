@@ -161,7 +161,10 @@ async fn outsiders_are_refused_at_every_door_and_the_cluster_keeps_committing() 
         ),
         (
             "upgrade",
-            client.upgrade(UpgradeRequest { module: module.clone(), allow_downgrade: true }).await.unwrap_err(),
+            client
+                .upgrade(UpgradeRequest { module: module.clone(), allow_downgrade: true, applier: String::new() })
+                .await
+                .unwrap_err(),
         ),
         (
             "member add",
@@ -186,7 +189,7 @@ async fn outsiders_are_refused_at_every_door_and_the_cluster_keeps_committing() 
     client.status(wasmraft::proto::client::StatusRequest {}).await.expect("a reader reads");
     let refused = wasmraft_tests::cluster::propose(&mut client, put_command("x", "y"), Duration::from_secs(5)).await;
     assert_eq!(refused.unwrap_err().code(), Code::PermissionDenied);
-    let refused = client.upgrade(UpgradeRequest { module, allow_downgrade: true }).await;
+    let refused = client.upgrade(UpgradeRequest { module, allow_downgrade: true, applier: String::new() }).await;
     assert_eq!(refused.unwrap_err().code(), Code::PermissionDenied);
     let stranger = evil.issue(&CertSpec::client("admin", &["wasmraft.admin"])).unwrap();
     let stranger = access(&cluster, target, Some((stranger.cert_pem, stranger.key_pem)), read(&ca_file(&certs)));
@@ -365,7 +368,10 @@ async fn anonymous_uploads_are_refused_before_the_node_reads_them() {
             let (anonymous, module) = (access(&cluster, 1, None, read(&ca_file(&certs))), module.clone());
             tokio::spawn(async move {
                 let mut client = anonymous.connect().await.expect("TLS without a client certificate");
-                client.upgrade(UpgradeRequest { module, allow_downgrade: true }).await.unwrap_err()
+                client
+                    .upgrade(UpgradeRequest { module, allow_downgrade: true, applier: String::new() })
+                    .await
+                    .unwrap_err()
             })
         })
         .collect();

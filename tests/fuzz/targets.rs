@@ -83,6 +83,7 @@ pub fn wire_seeds() -> Vec<Vec<u8>> {
         cluster_name: "wasmraft".into(),
         initial_members: vec![1, 2, 3],
         bootstrap_module: vec![0, 0x61, 0x73, 0x6d],
+        later_bootstrap_modules: vec![vec![0, 0x61, 0x73, 0x6d, 1]],
         addresses: [(1, "127.0.0.1:7001".to_string())].into(),
         consensus_settings: "{}".into(),
     };
@@ -97,14 +98,27 @@ pub fn wire_seeds() -> Vec<Vec<u8>> {
         tagged(1, chunk.encode_to_vec()),
         tagged(2, join.encode_to_vec()),
         tagged(3, peer::PrepareModule { cluster_id: 1, from: 2, module: vec![1; 16] }.encode_to_vec()),
-        tagged(4, client::ProposeRequest { command: br#"{"put":{}}"#.to_vec(), encoding: 1 }.encode_to_vec()),
         tagged(
-            5,
-            client::QueryRequest { query: b"{}".to_vec(), encoding: 1, consistency: 1, max_staleness_ms: 5 }
+            4,
+            client::ProposeRequest { command: br#"{"put":{}}"#.to_vec(), encoding: 1, applier: "kv".into() }
                 .encode_to_vec(),
         ),
+        tagged(
+            5,
+            client::QueryRequest {
+                query: b"{}".to_vec(),
+                encoding: 1,
+                consistency: 1,
+                max_staleness_ms: 5,
+                applier: String::new(),
+            }
+            .encode_to_vec(),
+        ),
         tagged(6, change.encode_to_vec()),
-        tagged(7, client::UpgradeRequest { module: vec![2; 16], allow_downgrade: true }.encode_to_vec()),
+        tagged(
+            7,
+            client::UpgradeRequest { module: vec![2; 16], allow_downgrade: true, applier: "kv".into() }.encode_to_vec(),
+        ),
     ]
 }
 
@@ -182,7 +196,7 @@ pub fn snapshot_seeds() -> Vec<Vec<u8>> {
     let snapshots = SnapshotDir::open(dir.path().to_path_buf()).unwrap();
     let conf = raft::eraftpb::ConfState { voters: vec![1, 2, 3], ..Default::default() };
     let members = MemberBook::from_addresses([(1, "127.0.0.1:7001".to_string())].into());
-    let meta = snapshots.write(&a_checkpoint(), 1, conf, &members, &[0, 0x61, 0x73, 0x6d, 1, 0, 0, 0]).unwrap();
+    let meta = snapshots.write(&a_checkpoint(), 1, conf, &members, &[[0, 0x61, 0x73, 0x6d, 1, 0, 0, 0]]).unwrap();
     vec![std::fs::read(snapshots.path(meta.index, meta.term)).unwrap()]
 }
 

@@ -4,7 +4,7 @@
 
 use std::collections::BTreeMap;
 use testkit_applier::Command;
-use wasmraft::runtime::{Checkpoint, Limits, RESET_INTERVAL, Runtime, SystemState};
+use wasmraft::runtime::{AppliedState, Checkpoint, Limits, RESET_INTERVAL, Runtime, SystemState};
 use wasmraft_sdk::contract::{ApplierError, Meta, Payload};
 use wasmraft_sdk::{Encoding, codec};
 use wasmraft_tests::{Rng, meta, wasm_backend, wasm_runtime};
@@ -90,11 +90,8 @@ fn restoring_anywhere_else_would_diverge() {
     let cut = 1500;
     let mut a = wasm_runtime("testkit", limits());
     apply_all(&mut a, &all[..cut as usize]);
-    let naive = Checkpoint {
-        applied: a.applied(),
-        system: SystemState { clock_ns: T0 + cut, ..Default::default() },
-        state: a.state().clone(),
-    };
+    let system = SystemState { clock_ns: T0 + cut, module: a.module().clone(), ..Default::default() };
+    let naive = Checkpoint { applied: a.applied(), appliers: vec![AppliedState { system, state: a.state().clone() }] };
     assert_ne!(naive.applied.index % RESET_INTERVAL, RESET_INTERVAL - 1, "not a reset point");
     // Up to the next reset (the trap): after it, this applier forgets, and the stores
     // reconverge.

@@ -5,6 +5,7 @@ mod containment;
 mod determinism;
 mod dss_determinism;
 mod encodings;
+mod hosting;
 mod instance_lifetime;
 mod instance_pool;
 mod snapshot_points;

@@ -36,7 +36,7 @@ fn a_snapshot_captured_before_an_upgrade_in_the_same_batch_carries_the_old_modul
     let applier = Applier {
         runtime,
         engine: engine.clone(),
-        module: Arc::new(kv.clone()),
+        modules: vec![Arc::new(kv.clone())],
         conf_state: ConfState { voters: vec![1], ..Default::default() },
         members: MemberBook::default(),
         data_dir: tmp.path().to_path_buf(),
@@ -70,6 +70,9 @@ fn a_snapshot_captured_before_an_upgrade_in_the_same_batch_carries_the_old_modul
         .try_iter()
         .find(|j| j.checkpoint.applied.index == RESET_INTERVAL - 1)
         .expect("a checkpoint at the boundary");
-    assert_eq!(job.checkpoint.system.module.version, "1.0.0");
-    assert!(*job.module == kv, "the snapshot's module bytes must be the module active at its index (1.0.0), not kv2");
+    assert_eq!(job.checkpoint.appliers[0].system.module.version, "1.0.0");
+    assert!(
+        *job.modules[0] == kv,
+        "the snapshot's module bytes must be the module active at its index (1.0.0), not kv2"
+    );
 }

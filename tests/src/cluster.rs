@@ -65,7 +65,8 @@ pub struct Cluster {
     pub dir: tempfile::TempDir,
     pub nodes: BTreeMap<u64, Node>,
     peers: String,
-    module: PathBuf,
+    /// The appliers' modules, the primary first.
+    modules: Vec<PathBuf>,
     args: Vec<String>,
     /// With TLS: the `dev-certs` directory the nodes use, and how clients connect.
     tls: Option<ClusterTls>,
@@ -152,7 +153,13 @@ impl Cluster {
     /// `wasmraft dev-certs` (made for nodes 1 to `n + 2`, so that tests can add nodes), and
     /// clients that connect as its `admin`.
     pub fn start_tls(n: u64, module: &str, http: bool, args: &[&str]) -> Cluster {
-        Cluster::build(n, module, http, args, |node| node.address.clone(), true, None)
+        Cluster::build(n, &[module], http, args, |node| node.address.clone(), true, None)
+    }
+
+    /// Starts `n` nodes (TLS on) hosting `modules` (directories under `appliers/`), the
+    /// first the primary.
+    pub fn start_hosting(n: u64, modules: &[&str], http: bool, args: &[&str]) -> Cluster {
+        Cluster::build(n, modules, http, args, |node| node.address.clone(), true, None)
     }
 
     /// As [`Cluster::start_tls`], each node in a network namespace of its own (named
@@ -160,7 +167,7 @@ impl Cluster {
     pub fn start_cuttable(n: u64, module: &str, args: &[&str], prefix: &str) -> Cluster {
         let ids: Vec<u64> = (1..=n).collect();
         let network = Network::create(prefix, &ids).expect("network namespaces (run as root)");
-        Cluster::build(n, module, false, args, |node| node.address.clone(), true, Some(network))
+        Cluster::build(n, &[module], false, args, |node| node.address.clone(), true, Some(network))
     }
 
     /// Cuts node `id` off the network (`true`: its packets are dropped, its connections
@@ -173,12 +180,12 @@ impl Cluster {
     /// `route(node)` rather than where each listens: something stands in between, such as
     /// the delay proxy of the DSS benchmark. Clients still reach each node directly.
     pub fn start_routed(n: u64, module: &str, http: bool, args: &[&str], route: impl Fn(&Node) -> String) -> Cluster {
-        Cluster::build(n, module, http, args, route, false, None)
+        Cluster::build(n, &[module], http, args, route, false, None)
     }
 
     fn build(
         n: u64,
-        module: &str,
+        modules: &[&str],
         http: bool,
         args: &[&str],
         route: impl Fn(&Node) -> String,
@@ -223,7 +230,7 @@ impl Cluster {
             dir,
             nodes,
             peers,
-            module: crate::appliers_dir().join(format!("{module}.wasm")),
+            modules: modules.iter().map(|m| crate::appliers_dir().join(format!("{m}.wasm"))).collect(),
             bearer: match tls.is_none() && args.contains(&"--jwt-public-key") {
                 true => {
                     let token = crate::http::token("admin", &["wasmraft.admin"]);
@@ -263,7 +270,13 @@ impl Cluster {
         }
         match &node.join {
             Some(through) => cmd.args(["--join", through]),
-            None => cmd.args(["--peers", &self.peers]).arg("--module").arg(&self.module),
+            None => {
+                cmd.args(["--peers", &self.peers]);
+                for module in &self.modules {
+                    cmd.arg("--module").arg(module);
+                }
+                &mut cmd
+            }
         };
         if let Some(http) = &node.http {
             cmd.args(["--http-listen", http]);
@@ -573,7 +586,7 @@ pub async fn upgrade(
 ) -> Result<UpgradeResponse, Status> {
     // Compiling on every node takes a while on a busy machine.
     let mut client = cluster.client_within(id, Duration::from_secs(30)).await?;
-    let mut request = tonic::Request::new(UpgradeRequest { module, allow_downgrade });
+    let mut request = tonic::Request::new(UpgradeRequest { module, allow_downgrade, applier: String::new() });
     request.set_timeout(Duration::from_secs(30));
     client.upgrade(request).await.map(|r| r.into_inner())
 }
@@ -585,7 +598,8 @@ pub fn put_command(key: &str, value: &str) -> Vec<u8> {
 
 /// Proposes `command` (JSON) on node `id`.
 pub async fn propose(client: &mut Client, command: Vec<u8>, deadline: Duration) -> Result<ProposeResponse, Status> {
-    let mut request = tonic::Request::new(ProposeRequest { command, encoding: Encoding::Json as i32 });
+    let mut request =
+        tonic::Request::new(ProposeRequest { command, encoding: Encoding::Json as i32, applier: String::new() });
     request.set_timeout(deadline);
     client.propose(request).await.map(|r| r.into_inner())
 }

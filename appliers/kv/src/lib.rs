@@ -164,6 +164,7 @@ pub struct Kv;
 impl Applier for Kv {
     const NAME: &'static str = "kv";
     const VERSION: &'static str = "1.0.0";
+    const ROUTES: &'static [&'static str] = &["/kv", "/whoami"];
 
     type Command = Command;
     type Query = Query;

@@ -11,13 +11,13 @@ use crate::handle::members::members_of;
 use crate::handle::{Answered, NodeHandle, ReadPoint};
 use crate::proto::client::client_server::{Client, ClientServer};
 use crate::proto::client::{
-    ApplierError as ProtoError, Consistency, Encoding as ProtoEncoding, MemberChange, MemberChangeResponse, Module,
-    ProposeRequest, ProposeResponse, QueryRequest, QueryResponse, StatusRequest, StatusResponse, TransferLeaderRequest,
-    TransferLeaderResponse, UpgradeRecord as ProtoUpgrade, UpgradeRequest, UpgradeResponse, propose_response,
-    query_response,
+    ApplierError as ProtoError, Consistency, Encoding as ProtoEncoding, HostedApplier, MemberChange,
+    MemberChangeResponse, Module, ProposeRequest, ProposeResponse, QueryRequest, QueryResponse, StatusRequest,
+    StatusResponse, TransferLeaderRequest, TransferLeaderResponse, UpgradeRecord as ProtoUpgrade, UpgradeRequest,
+    UpgradeResponse, propose_response, query_response,
 };
 use crate::proto::{MAX_MESSAGE, deadline, status_of};
-use crate::runtime::ModuleRecord;
+use crate::runtime::{ModuleRecord, UpgradeRecord};
 use std::sync::Arc;
 use std::time::Duration;
 use tonic::{Request, Response, Status};
@@ -45,6 +45,11 @@ fn encoding(value: i32) -> Result<Encoding, Status> {
     }
 }
 
+/// A request's `applier` field: empty names the primary.
+fn named(applier: &str) -> Option<&str> {
+    (!applier.is_empty()).then_some(applier)
+}
+
 fn module_of(m: ModuleRecord) -> Module {
     Module { name: m.name, version: m.version, hash: m.hash, since_index: m.since_index }
 }
@@ -68,7 +73,8 @@ impl Client for ClientService {
             )));
         }
         let payload = Payload { encoding, bytes: request.command };
-        let applied = self.node.propose_command(payload, caller, deadline).await.map_err(status_of)?;
+        let applier = named(&request.applier);
+        let applied = self.node.propose_command(applier, payload, caller, deadline).await.map_err(status_of)?;
         let outcome = match applied.result {
             Ok(output) => propose_response::Outcome::Output(output),
             Err(e) => propose_response::Outcome::Error(to_proto(e)),
@@ -87,7 +93,7 @@ impl Client for ClientService {
             Err(_) => return Err(Status::invalid_argument(format!("unknown consistency {}", request.consistency))),
         };
         let Answered { answer, staleness, known_commit } =
-            self.node.query(payload, caller, point, deadline).await.map_err(status_of)?;
+            self.node.query(named(&request.applier), payload, caller, point, deadline).await.map_err(status_of)?;
         let outcome = match answer.result {
             Ok(output) => query_response::Outcome::Output(output),
             Err(e) => query_response::Outcome::Error(to_proto(e)),
@@ -106,15 +112,25 @@ impl Client for ClientService {
         let c = status.consensus();
         let (a, setup) = (status.applied(), status.setup());
         let members = members_of(&c, &setup.members.addresses);
-        let upgrades = setup
-            .upgrades
+        let upgrade_of = |u: UpgradeRecord| ProtoUpgrade {
+            index: u.index,
+            name: u.name,
+            version: u.version,
+            hash: u.hash,
+            refused: u.refused.unwrap_or_default(),
+        };
+        let mut upgrades: Vec<ProtoUpgrade> =
+            setup.appliers.iter().flat_map(|a| a.upgrades.iter().cloned().map(upgrade_of)).collect();
+        upgrades.sort_by_key(|u| u.index);
+        let appliers: Vec<HostedApplier> = setup
+            .appliers
             .into_iter()
-            .map(|u| ProtoUpgrade {
-                index: u.index,
-                name: u.name,
-                version: u.version,
-                hash: u.hash,
-                refused: u.refused.unwrap_or_default(),
+            .zip(a.applier_hashes.iter().cloned().chain(std::iter::repeat(String::new())))
+            .map(|(hosted, state_hash)| HostedApplier {
+                module: Some(module_of(hosted.module)),
+                routes: hosted.routes,
+                state_hash,
+                upgrades: hosted.upgrades.into_iter().map(upgrade_of).collect(),
             })
             .collect();
         Ok(Response::new(StatusResponse {
@@ -125,9 +141,10 @@ impl Client for ClientService {
             commit_index: c.commit_index,
             applied_index: a.index,
             members,
-            module: Some(module_of(setup.module)),
+            module: appliers.first().and_then(|a| a.module.clone()),
             state_hash: a.state_hash,
             upgrades,
+            appliers,
             snapshot_index: c.snapshot_index,
             first_log_index: c.first_index,
             last_log_index: c.last_index,
@@ -139,8 +156,11 @@ impl Client for ClientService {
         let caller = caller_of(&request)?;
         let deadline = deadline(request.metadata(), self.node.deadline);
         let request = request.into_inner();
-        let (applied, module) =
-            self.node.upgrade(request.module, request.allow_downgrade, caller, deadline).await.map_err(status_of)?;
+        let (applied, module) = self
+            .node
+            .upgrade(named(&request.applier), request.module, request.allow_downgrade, caller, deadline)
+            .await
+            .map_err(status_of)?;
         Ok(Response::new(UpgradeResponse { index: applied.index, term: applied.term, module: Some(module_of(module)) }))
     }
 

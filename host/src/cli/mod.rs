@@ -60,6 +60,9 @@ enum Command {
     Propose {
         #[command(flatten)]
         target: Target,
+        /// The hosted applier it is for (see `status`); the primary if not given.
+        #[arg(long, value_name = "NAME")]
+        applier: Option<String>,
         /// The command as JSON; `-` or nothing reads it from stdin.
         command: Option<String>,
     },
@@ -70,6 +73,9 @@ enum Command {
     Query {
         #[command(flatten)]
         target: Target,
+        /// The hosted applier it is for (see `status`); the primary if not given.
+        #[arg(long, value_name = "NAME")]
+        applier: Option<String>,
         /// `linearizable` sees every write acknowledged before it (a Raft ReadIndex round);
         /// `stale` answers from this node's state if it heard from a leader within
         /// --max-staleness, else refuses.
@@ -81,21 +87,28 @@ enum Command {
         /// The query as JSON; `-` or nothing reads it from stdin.
         query: Option<String>,
     },
-    /// Print a node's view of itself and of the cluster as JSON, including the active
-    /// module (with the index it took effect at) and the history of upgrades.
+    /// Print a node's view of itself and of the cluster as JSON, including every hosted
+    /// applier (its active module with the index it took effect at, its HTTP routes, its
+    /// own state hash and upgrades) and the whole history of upgrades.
     Status {
         #[command(flatten)]
         target: Target,
     },
-    /// Roll out a new version of the applier, through the log: every node switches at the
-    /// same index, and the new module's `migrate` runs there, all or nothing.
+    /// Roll out a new version of a hosted applier, through the log: every node switches at
+    /// the same index, and the new module's `migrate` runs there, all or nothing. The other
+    /// appliers, their modules and their state are not touched.
     ///
     /// The node checks the module before proposing anything: it compiles, it is a
-    /// wasmraft applier, it has the active applier's name and a newer version. A refused
-    /// module never reaches the log. Prints {"index", "term", "module"}.
+    /// wasmraft applier, it has a hosted applier's name and a newer version, and its HTTP
+    /// routes overlap no other applier's. A refused module never reaches the log. Prints
+    /// {"index", "term", "module"}.
     Upgrade {
         #[command(flatten)]
         target: Target,
+        /// The applier it replaces; refused if the module is another. The module's own
+        /// name if not given.
+        #[arg(long, value_name = "NAME")]
+        applier: Option<String>,
         /// The new component (.wasm).
         #[arg(long)]
         module: PathBuf,
@@ -259,13 +272,13 @@ pub fn main() -> ExitCode {
         .init();
     let result = match cli.command {
         Command::Serve(args) => args.resolve().and_then(crate::node::run).map(|()| ExitCode::SUCCESS),
-        Command::Propose { target, command } => client_call(target, |t| propose(t, command)),
-        Command::Query { target, query, consistency, max_staleness } => {
-            client_call(target, |t| run_query(t, query, consistency, max_staleness.into()))
+        Command::Propose { target, applier, command } => client_call(target, |t| propose(t, applier, command)),
+        Command::Query { target, applier, query, consistency, max_staleness } => {
+            client_call(target, |t| run_query(t, applier, query, consistency, max_staleness.into()))
         }
         Command::Status { target } => client_call(target, status),
-        Command::Upgrade { target, module, allow_downgrade } => {
-            client_call(target, |t| upgrade(t, module, allow_downgrade))
+        Command::Upgrade { target, applier, module, allow_downgrade } => {
+            client_call(target, |t| upgrade(t, applier, module, allow_downgrade))
         }
         Command::Member { change } => member(change),
         Command::TransferLeader { target, to } => client_call(target, |t| transfer_leader(t, to)),
@@ -329,9 +342,10 @@ fn rpc_error(status: tonic::Status) -> anyhow::Error {
     anyhow::anyhow!("{:?}: {}", status.code(), status.message())
 }
 
-async fn propose(mut c: Connected, command: Option<String>) -> anyhow::Result<ExitCode> {
+async fn propose(mut c: Connected, applier: Option<String>, command: Option<String>) -> anyhow::Result<ExitCode> {
     let command = json_input(command, "command")?;
-    let request = ProposeRequest { command, encoding: ProtoEncoding::Json as i32 };
+    let request =
+        ProposeRequest { command, encoding: ProtoEncoding::Json as i32, applier: applier.unwrap_or_default() };
     let response = c.client.propose(c.call(request)).await.map_err(rpc_error)?.into_inner();
     let outcome = match response.outcome.context("the answer has no outcome")? {
         propose_response::Outcome::Output(output) => Ok(output),
@@ -348,6 +362,7 @@ enum ReadConsistency {
 
 async fn run_query(
     mut c: Connected,
+    applier: Option<String>,
     query: Option<String>,
     consistency: ReadConsistency,
     max_staleness: std::time::Duration,
@@ -362,6 +377,7 @@ async fn run_query(
         encoding: ProtoEncoding::Json as i32,
         consistency: consistency as i32,
         max_staleness_ms: max_staleness.as_millis() as u64,
+        applier: applier.unwrap_or_default(),
     };
     let response = c.client.query(c.call(request)).await.map_err(rpc_error)?.into_inner();
     let outcome = match response.outcome.context("the answer has no outcome")? {
@@ -380,20 +396,29 @@ async fn status(mut c: Connected) -> anyhow::Result<ExitCode> {
     let s = c.client.status(c.call(StatusRequest {})).await.map_err(rpc_error)?.into_inner();
     let members = members_json(&s.members);
     let module = s.module.map(module_json);
-    let upgrades: Vec<Value> = s
-        .upgrades
-        .iter()
-        .map(|u| {
+    let upgrades_json = |upgrades: &[crate::proto::client::UpgradeRecord]| -> Vec<Value> {
+        let upgrade = |u: &crate::proto::client::UpgradeRecord| {
             let refused = (!u.refused.is_empty()).then_some(&u.refused);
             json!({ "index": u.index, "name": u.name, "version": u.version, "hash": u.hash, "refused": refused })
+        };
+        upgrades.iter().map(upgrade).collect()
+    };
+    let appliers: Vec<Value> = s
+        .appliers
+        .iter()
+        .map(|a| {
+            json!({
+                "module": a.module.clone().map(module_json), "routes": a.routes,
+                "state_hash": a.state_hash, "upgrades": upgrades_json(&a.upgrades),
+            })
         })
         .collect();
     let out = json!({
         "id": s.id, "role": s.role, "term": s.term, "leader": s.leader,
         "commit_index": s.commit_index, "applied_index": s.applied_index,
-        "members": members, "module": module, "state_hash": s.state_hash,
+        "members": members, "module": module, "state_hash": s.state_hash, "appliers": appliers,
         "snapshot_index": s.snapshot_index, "first_log_index": s.first_log_index,
-        "last_log_index": s.last_log_index, "cluster_id": s.cluster_id, "upgrades": upgrades,
+        "last_log_index": s.last_log_index, "cluster_id": s.cluster_id, "upgrades": upgrades_json(&s.upgrades),
     });
     println!("{}", serde_json::to_string_pretty(&out)?);
     Ok(ExitCode::SUCCESS)
@@ -403,9 +428,14 @@ fn module_json(m: crate::proto::client::Module) -> Value {
     json!({ "name": m.name, "version": m.version, "hash": m.hash, "since_index": m.since_index })
 }
 
-async fn upgrade(mut c: Connected, module: PathBuf, allow_downgrade: bool) -> anyhow::Result<ExitCode> {
+async fn upgrade(
+    mut c: Connected,
+    applier: Option<String>,
+    module: PathBuf,
+    allow_downgrade: bool,
+) -> anyhow::Result<ExitCode> {
     let bytes = std::fs::read(&module).with_context(|| format!("cannot read {}", module.display()))?;
-    let request = c.call(UpgradeRequest { module: bytes, allow_downgrade });
+    let request = c.call(UpgradeRequest { module: bytes, allow_downgrade, applier: applier.unwrap_or_default() });
     let response = c.client.upgrade(request).await.map_err(rpc_error)?.into_inner();
     let out = json!({ "index": response.index, "term": response.term, "module": response.module.map(module_json) });
     println!("{out}");
@@ -467,9 +497,11 @@ fn load(
 
 fn inspect(path: &PathBuf, limits: Limits) -> anyhow::Result<()> {
     let (_, module) = load(path, limits)?;
-    let ModuleDescriptor { name, version, hash, size_bytes } = module.descriptor();
-    let out =
-        json!({ "name": name, "version": version, "hash": hash, "size_bytes": size_bytes, "imports": module.imports });
+    let ModuleDescriptor { name, version, hash, size_bytes, routes } = module.descriptor();
+    let out = json!({
+        "name": name, "version": version, "hash": hash, "size_bytes": size_bytes,
+        "routes": routes, "imports": module.imports,
+    });
     println!("{}", serde_json::to_string_pretty(&out)?);
     Ok(())
 }

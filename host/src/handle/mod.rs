@@ -147,38 +147,67 @@ impl NodeHandle {
         })
     }
 
-    /// Proposes a client's command, stamped with this node's clock, fresh entropy and
-    /// `caller`, and waits for its outcome here.
+    /// `applier` as an entry or query addresses it: none for the primary (the shorter
+    /// entry), else its name; refused if no such applier is hosted.
+    fn target(&self, applier: Option<&str>) -> Result<Option<String>, NodeError> {
+        let Some(name) = applier else { return Ok(None) };
+        let fronts = self.status.fronts();
+        match fronts.iter().position(|f| f.name == name) {
+            Some(0) => Ok(None),
+            Some(_) => Ok(Some(name.to_string())),
+            None if fronts.is_empty() => Err(NodeError::Unavailable("the node is starting".into())),
+            None => {
+                let names: Vec<&str> = fronts.iter().map(|f| f.name.as_str()).collect();
+                Err(NodeError::Invalid(format!(
+                    "this cluster hosts no applier `{name}` (it hosts {})",
+                    names.join(", ")
+                )))
+            }
+        }
+    }
+
+    /// Proposes a client's command to `applier` (none: the primary), stamped with this
+    /// node's clock, fresh entropy and `caller`, and waits for its outcome here.
     pub async fn propose_command(
         &self,
+        applier: Option<&str>,
         payload: Payload,
         caller: Option<Caller>,
         deadline: Duration,
     ) -> Result<Applied, NodeError> {
+        let target = self.target(applier)?;
         let _admitted = self.admission.admit(payload.bytes.len())?;
         let command = ProposedCommand { timestamp_ns: now_ns(), caller, entropy: entropy()?, payload };
-        self.propose_entry(EntryData::Command(command).encode(), deadline).await
+        let data = match target {
+            None => EntryData::Command(command),
+            Some(applier) => EntryData::CommandTo { applier, command },
+        };
+        self.propose_entry(data.encode(), deadline).await
     }
 
-    /// Runs `payload` as a linearizable query on behalf of `caller`.
+    /// Runs `payload` as a linearizable query of `applier` on behalf of `caller`.
     pub async fn linearizable_query(
         &self,
+        applier: Option<&str>,
         payload: Payload,
         caller: Option<Caller>,
         deadline: Duration,
     ) -> Result<QueryAnswer, NodeError> {
-        Ok(self.query(payload, caller, ReadPoint::Linearizable, deadline).await?.answer)
+        Ok(self.query(applier, payload, caller, ReadPoint::Linearizable, deadline).await?.answer)
     }
 
-    /// Runs `payload` on behalf of `caller` at `point`, within `deadline`.
+    /// Runs `payload` as a query of `applier` (none: the primary) on behalf of `caller` at
+    /// `point`, within `deadline`.
     pub async fn query(
         &self,
+        applier: Option<&str>,
         payload: Payload,
         caller: Option<Caller>,
         point: ReadPoint,
         deadline: Duration,
     ) -> Result<Answered, NodeError> {
         let started = Instant::now();
+        let applier = self.target(applier)?;
         let _admitted = self.admission.admit(payload.bytes.len())?;
         let (min_applied, staleness, known_commit) = match point {
             ReadPoint::Linearizable => (self.read_index(started + deadline).await?, Duration::ZERO, 0),
@@ -189,7 +218,7 @@ impl NodeHandle {
         };
         let (reply, rx) = oneshot::channel();
         self.apply
-            .send(ApplyTask::Query { payload, caller, min_applied, reply })
+            .send(ApplyTask::Query { applier, payload, caller, min_applied, reply })
             .map_err(|_| NodeError::shutting_down())?;
         let remaining = deadline.saturating_sub(started.elapsed());
         let answer = within(remaining, rx, "the node did not apply up to the read index in time").await??;

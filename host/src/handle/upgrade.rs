@@ -4,7 +4,7 @@
 use super::{NodeError, NodeHandle, entropy};
 use crate::entry::{EntryData, ProposedUpgrade, now_ns};
 use crate::proposals::Applied;
-use crate::runtime::{ModuleRecord, upgrade_check};
+use crate::runtime::{ModuleRecord, routes, upgrade_check};
 use crate::transport;
 use std::time::Duration;
 use wasmraft_sdk::contract::Caller;
@@ -13,10 +13,12 @@ use wasmraft_sdk::contract::Caller;
 pub const MAX_UPGRADE_BYTES: usize = 32 << 20;
 
 impl NodeHandle {
-    /// Checks `module` against the active one, has every member compile it, proposes it
-    /// and waits until it is active here: the entry and the module now active.
+    /// Checks `module` against the hosted applier of its name (which `applier`, if given,
+    /// must be), has every member compile it, proposes it and waits until it is active
+    /// here: the entry and the module now active.
     pub async fn upgrade(
         &self,
+        applier: Option<&str>,
         module: Vec<u8>,
         allow_downgrade: bool,
         caller: Option<Caller>,
@@ -34,8 +36,26 @@ impl NodeHandle {
             .await
             .map_err(|e| NodeError::Internal(e.to_string()))?;
         let next = next.map_err(|e| NodeError::Invalid(format!("the module is refused: {e}")))?;
-        let active = self.status.setup().module;
-        upgrade_check(&active, &next.descriptor(), allow_downgrade)
+        let to = next.descriptor();
+        if let Some(named) = applier.filter(|named| *named != to.name) {
+            return Err(NodeError::Invalid(format!("the module is applier `{}`, not `{named}`", to.name)));
+        }
+        let hosted = self.status.setup().appliers;
+        let Some(active) = hosted.iter().find(|a| a.module.name == to.name) else {
+            let names: Vec<&str> = hosted.iter().map(|a| a.module.name.as_str()).collect();
+            return Err(NodeError::Refused(format!(
+                "the module is refused: it is applier `{}`, and this cluster hosts {} (an upgrade replaces a hosted applier)",
+                to.name,
+                names.join(", ")
+            )));
+        };
+        let others = hosted.iter().filter(|a| a.module.name != to.name);
+        if let Some(why) =
+            routes::conflict(&to.name, &to.routes, others.map(|a| (a.module.name.as_str(), &a.routes[..])))
+        {
+            return Err(NodeError::Refused(format!("the module is refused: {why}")));
+        }
+        upgrade_check(&active.module, &to, allow_downgrade)
             .map_err(|e| NodeError::Refused(format!("the module is refused: {}", e.message)))?;
         self.prepare_peers(&module, deadline / 2).await;
         let upgrade = ProposedUpgrade { timestamp_ns: now_ns(), caller, entropy: entropy()?, module, allow_downgrade };

@@ -1,7 +1,8 @@
-//! One request's way through the node: verify the bearer token, ask the module's `handle`,
-//! then answer at once, or propose the command it returned (through the leader, as any
+//! One request's way through the node: verify the bearer token, pick the hosted applier
+//! whose routes serve the path (else the primary), ask its `handle`, then answer at once,
+//! or propose the command it returned to that applier (through the leader, as any
 //! proposal), or run its query at a linearizable read point; the outcome goes to the
-//! module's `render`. The module's calls run on blocking threads, never on the reactor.
+//! applier's `render`. The module's calls run on blocking threads, never on the reactor.
 
 use super::auth::Verifier;
 use crate::handle::{NodeError, NodeHandle};
@@ -134,12 +135,13 @@ impl Gateway {
         }
     }
 
-    /// The active module's response for `outcome`.
-    async fn render(&self, encoding: Encoding, outcome: HttpOutcome) -> Response {
-        let Some(front) = self.node.status.front() else {
+    /// The response of `applier`'s active module (an upgrade may have replaced the one that
+    /// handled the request: the outcome is the new module's) for `outcome`.
+    async fn render(&self, applier: &str, encoding: Encoding, outcome: HttpOutcome) -> Response {
+        let Some(hosted) = self.node.status.front(Some(applier)) else {
             return plain(StatusCode::SERVICE_UNAVAILABLE, "the node is starting".into());
         };
-        match call(&front, move |f| f.render(encoding, outcome)).await {
+        match call(&hosted.front, move |f| f.render(encoding, outcome)).await {
             Ok(Ok(response)) => to_http(response),
             Ok(Err(e)) => plain(
                 StatusCode::INTERNAL_SERVER_ERROR,
@@ -150,9 +152,10 @@ impl Gateway {
     }
 
     async fn serve(&self, request: Request) -> Response {
-        let Some(front) = self.node.status.front() else {
+        let Some(hosted) = self.node.status.route(request.uri().path()) else {
             return plain(StatusCode::SERVICE_UNAVAILABLE, "the node is starting".into());
         };
+        let applier = hosted.name.as_str();
         let (caller, auth_error) = self.authenticate(request.headers().get(header::AUTHORIZATION));
         let (parts, body) = request.into_parts();
         let declared = parts.headers.get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()?.parse().ok());
@@ -170,7 +173,7 @@ impl Gateway {
                         codes::TOO_LARGE,
                         format!("the request body is over this node's limit of {} bytes", self.max_body),
                     );
-                    return self.render(Encoding::Json, HttpOutcome::Failed(e)).await;
+                    return self.render(applier, Encoding::Json, HttpOutcome::Failed(e)).await;
                 }
             };
         let Some(meta) = request_meta(self.node.status.applied().index, caller.clone()) else {
@@ -184,11 +187,11 @@ impl Gateway {
             auth_error,
             settings: self.settings.clone(),
         };
-        let (encoding, outcome) = match call(&front, move |f| f.handle(meta, request)).await {
+        let (encoding, outcome) = match call(&hosted.front, move |f| f.handle(meta, request)).await {
             Ok(Ok(Action::Respond(response))) => return to_http(response),
             Ok(Ok(Action::Propose(command))) => {
                 let encoding = command.encoding;
-                let outcome = match self.node.propose_command(command, caller, self.deadline).await {
+                let outcome = match self.node.propose_command(Some(applier), command, caller, self.deadline).await {
                     Ok(applied) => applied.result.map_or_else(HttpOutcome::Failed, HttpOutcome::Applied),
                     Err(e) => HttpOutcome::Failed(failure(e)),
                 };
@@ -196,7 +199,7 @@ impl Gateway {
             }
             Ok(Ok(Action::Read(query))) => {
                 let encoding = query.encoding;
-                let outcome = match self.node.linearizable_query(query, caller, self.deadline).await {
+                let outcome = match self.node.linearizable_query(Some(applier), query, caller, self.deadline).await {
                     Ok(answer) => answer.result.map_or_else(HttpOutcome::Failed, HttpOutcome::Answered),
                     Err(e) => HttpOutcome::Failed(failure(e)),
                 };
@@ -206,7 +209,7 @@ impl Gateway {
             Ok(Err(e)) => (Encoding::Postcard, HttpOutcome::Failed(e.into_error())),
             Err(response) => return response,
         };
-        self.render(encoding, outcome).await
+        self.render(applier, encoding, outcome).await
     }
 }
 

@@ -41,10 +41,14 @@ pub struct ServeArgs {
     /// bootstraps a new node; an existing one is recovered.
     #[arg(long, value_name = "DIR")]
     pub data_dir: Option<PathBuf>,
-    /// The applier component (.wasm) a new cluster starts with. Ignored when the data
-    /// directory already holds state: the active module lives in the replicated state.
+    /// The applier component (.wasm) a new cluster starts with; repeat it to host several
+    /// appliers (`--module scd.wasm --module rid.wasm`: distinct names, HTTP routes that do
+    /// not overlap; the first also answers the paths no applier claims). In the file:
+    /// `module = ["scd.wasm", "rid.wasm"]`. Ignored when the data directory already holds
+    /// state: the active modules live in the replicated state.
     #[arg(long, value_name = "PATH")]
-    pub module: Option<PathBuf>,
+    #[serde(default, deserialize_with = "one_or_many")]
+    pub module: Option<Vec<PathBuf>>,
     /// The cluster's name; with the initial members it makes the cluster id that every
     /// peer message carries [default: wasmraft]
     #[arg(long)]
@@ -199,7 +203,8 @@ pub struct NodeConfig {
     /// A member to join the cluster through.
     pub join: Option<String>,
     pub data_dir: PathBuf,
-    pub module: Option<PathBuf>,
+    /// The bootstrap appliers' modules, the primary first (empty unless bootstrapping).
+    pub modules: Vec<PathBuf>,
     pub cluster_name: String,
     pub tick: Duration,
     pub election_ticks: usize,
@@ -210,6 +215,20 @@ pub struct NodeConfig {
     pub request_timeout: Duration,
     pub http: Option<HttpSettings>,
     pub housekeeping_interval: Duration,
+}
+
+/// A path or a list of paths (`module = "kv.wasm"` as well as `module = ["a", "b"]`).
+fn one_or_many<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Vec<PathBuf>>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum OneOrMany {
+        One(PathBuf),
+        Many(Vec<PathBuf>),
+    }
+    Ok(Some(match OneOrMany::deserialize(d)? {
+        OneOrMany::One(path) => vec![path],
+        OneOrMany::Many(paths) => paths,
+    }))
 }
 
 /// Parses `1=host:port,2=host:port`.
@@ -359,7 +378,7 @@ impl ServeArgs {
             peers,
             join: args.join,
             data_dir,
-            module: args.module,
+            modules: args.module.unwrap_or_default(),
             cluster_name: args.cluster_name.unwrap_or_else(|| "wasmraft".into()),
             tick: Duration::from_millis(tick_ms),
             election_ticks,
@@ -463,6 +482,20 @@ mod tests {
         std::fs::write(&file, "id = 1\nbogus = 3\n").unwrap();
         let err = ServeArgs { config: Some(file), ..Default::default() }.resolve().unwrap_err();
         assert!(format!("{err:#}").contains("bogus"), "{err:#}");
+    }
+
+    #[test]
+    fn modules_come_one_or_many() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("node.toml");
+        let base = "id = 1\nlisten = \"127.0.0.1:7001\"\nclient-listen = \"127.0.0.1:7101\"\npeers = \"1=127.0.0.1:7001\"\ndata-dir = \"/tmp/x\"\n";
+        let modules = |extra: &str| {
+            std::fs::write(&file, format!("{base}{extra}")).unwrap();
+            ServeArgs { config: Some(file.clone()), ..Default::default() }.resolve().unwrap().modules
+        };
+        assert_eq!(modules("module = \"kv.wasm\"\n"), [PathBuf::from("kv.wasm")]);
+        assert_eq!(modules("module = [\"scd.wasm\", \"rid.wasm\"]\n"), [PathBuf::from("scd.wasm"), "rid.wasm".into()]);
+        assert!(modules("").is_empty());
     }
 
     #[test]

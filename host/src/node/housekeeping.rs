@@ -1,5 +1,5 @@
-//! Housekeeping: now and then the leader asks the module for a command that keeps the state
-//! tidy (removing what expired, say) and proposes it. The command is an ordinary entry, so
+//! Housekeeping: now and then the leader asks each hosted applier for a command that keeps
+//! its state tidy (removing what expired, say) and proposes it to that applier. The command is an ordinary entry, so
 //! every node applies it at the same index with the same time: the module decides what to
 //! remove from that time, never from a clock of its own.
 
@@ -18,27 +18,29 @@ pub async fn run(node: Arc<NodeHandle>, every: Duration) {
         if status.consensus().leader != me {
             continue;
         }
-        let Some(front) = status.front() else { continue };
-        let Some(meta) = request_meta(status.applied().index, None) else { continue };
-        let command = match tokio::task::spawn_blocking(move || front.housekeeping(meta)).await {
-            Ok(Ok(Ok(Some(command)))) => command,
-            Ok(Ok(Ok(None))) => continue,
-            Ok(Ok(Err(trap))) => {
-                tracing::warn!("the module's housekeeping failed: {}", trap.into_error());
-                continue;
+        for hosted in status.fronts().iter() {
+            let Some(meta) = request_meta(status.applied().index, None) else { continue };
+            let (front, applier) = (hosted.front.clone(), hosted.name.as_str());
+            let command = match tokio::task::spawn_blocking(move || front.housekeeping(meta)).await {
+                Ok(Ok(Ok(Some(command)))) => command,
+                Ok(Ok(Ok(None))) => continue,
+                Ok(Ok(Err(trap))) => {
+                    tracing::warn!(applier, "the module's housekeeping failed: {}", trap.into_error());
+                    continue;
+                }
+                Ok(Err(host)) => {
+                    tracing::warn!(applier, "cannot run the module's housekeeping: {host}");
+                    continue;
+                }
+                Err(_) => continue,
+            };
+            match node.propose_command(Some(applier), command, None, deadline).await {
+                Ok(applied) => match applied.result {
+                    Ok(_) => tracing::debug!(applier, index = applied.index, "housekeeping applied"),
+                    Err(e) => tracing::warn!(applier, index = applied.index, "housekeeping refused: {e}"),
+                },
+                Err(e) => tracing::debug!(applier, "housekeeping not proposed: {e}"),
             }
-            Ok(Err(host)) => {
-                tracing::warn!("cannot run the module's housekeeping: {host}");
-                continue;
-            }
-            Err(_) => continue,
-        };
-        match node.propose_command(command, None, deadline).await {
-            Ok(applied) => match applied.result {
-                Ok(_) => tracing::debug!(index = applied.index, "housekeeping applied"),
-                Err(e) => tracing::warn!(index = applied.index, "housekeeping refused: {e}"),
-            },
-            Err(e) => tracing::debug!("housekeeping not proposed: {e}"),
         }
     }
 }

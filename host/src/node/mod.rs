@@ -1,7 +1,7 @@
 //! A wasmraft node: its data directory, its threads, and how they are wired.
 //!
 //! ```text
-//! data-dir/  LOCK  identity.json  module.wasm (the bootstrap module)
+//! data-dir/  LOCK  identity.json  module.wasm, module-2.wasm, ... (the bootstrap modules)
 //!            log/ (raft-engine)  snapshots/  module-cache/ (compiled code)
 //! ```
 //! Threads: the Raft thread ([`crate::consensus`]), the apply thread ([`crate::apply`]),
@@ -52,8 +52,34 @@ fn lock(dir: &Path) -> anyhow::Result<std::fs::File> {
     Ok(file)
 }
 
-/// The module the cluster started with, which a joining node replays the log from.
+/// The primary applier's module as the cluster started with it, which a joining node
+/// replays the log from; the n-th applier's (from the second) is `module-<n>.wasm`.
 pub const MODULE_FILE: &str = "module.wasm";
+
+fn bootstrap_file(dir: &Path, n: usize) -> std::path::PathBuf {
+    match n {
+        0 => dir.join(MODULE_FILE),
+        n => dir.join(format!("module-{}.wasm", n + 1)),
+    }
+}
+
+/// The bootstrap module files of a data directory, in hosting order.
+fn bootstrap_files(dir: &Path) -> Vec<std::path::PathBuf> {
+    (0..).map(|n| bootstrap_file(dir, n)).take_while(|path| path.exists()).collect()
+}
+
+fn read_all(paths: &[std::path::PathBuf]) -> anyhow::Result<Vec<Vec<u8>>> {
+    paths.iter().map(|path| std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))).collect()
+}
+
+/// Loads modules and checks that they can be hosted together (distinct names, routes
+/// that do not overlap).
+fn load_all(engine: &WasmEngine, modules: &[Vec<u8>]) -> anyhow::Result<Vec<Arc<crate::runtime::LoadedModule>>> {
+    let loaded = modules.iter().map(|m| engine.load(m)).collect::<Result<Vec<_>, _>>()?;
+    let descriptors: Vec<_> = loaded.iter().map(|m| m.descriptor()).collect();
+    crate::runtime::hosting_check(&descriptors)?;
+    Ok(loaded)
+}
 
 /// The newest snapshot file that loads, once the files beyond what this node has committed
 /// are gone (a received snapshot whose acceptance never became durable lies beyond it).
@@ -94,12 +120,12 @@ fn establish(config: &NodeConfig, engine: &WasmEngine, tokio: &tokio::runtime::R
     let dir = &config.data_dir;
     if identity::exists(dir) && (dir.join(MODULE_FILE).exists() || dir.join("log").exists()) {
         let wanted = (!config.peers.is_empty()).then(|| Identity::bootstrapping(config));
-        if config.module.is_some() {
+        if !config.modules.is_empty() {
             tracing::info!("--module is ignored: {} already holds this node's state and module", dir.display());
         }
         return identity::establish(dir, config.id, wanted);
     }
-    let (wanted, module, members) = match &config.join {
+    let (wanted, modules, members) = match &config.join {
         Some(through) => {
             // The cluster's name is not known yet: `--cluster-name` says which to expect.
             let tls = peer_credentials(config, &config.cluster_name)?;
@@ -121,19 +147,23 @@ fn establish(config: &NodeConfig, engine: &WasmEngine, tokio: &tokio::runtime::R
                 initial_members: info.initial_members,
                 consensus,
             };
-            (Some(identity), info.bootstrap_module, MemberBook::from_addresses(info.addresses.into_iter().collect()))
+            let modules = std::iter::once(info.bootstrap_module).chain(info.later_bootstrap_modules).collect();
+            (Some(identity), modules, MemberBook::from_addresses(info.addresses.into_iter().collect()))
         }
         None => {
-            let source =
-                config.module.as_ref().context("a new node needs --module: the applier its cluster starts with")?;
-            let bytes = std::fs::read(source).with_context(|| format!("cannot read {}", source.display()))?;
+            if config.modules.is_empty() {
+                bail!("a new node needs --module: the applier (or appliers) its cluster starts with");
+            }
+            let modules = read_all(&config.modules)?;
             let wanted = (!config.peers.is_empty()).then(|| Identity::bootstrapping(config));
-            (wanted, bytes, MemberBook::from_addresses(config.peers.clone()))
+            (wanted, modules, MemberBook::from_addresses(config.peers.clone()))
         }
     };
-    engine.load(&module).context("the cluster's first module is not a usable applier")?;
+    load_all(engine, &modules).context("the cluster's first modules cannot be hosted")?;
     let identity = identity::establish(dir, config.id, wanted)?;
-    durable::write(&dir.join(MODULE_FILE), &module)?;
+    for (n, module) in modules.iter().enumerate() {
+        durable::write(&bootstrap_file(dir, n), module)?;
+    }
     members.save(dir)?;
     identity::write(dir, &identity)?;
     Ok(identity)
@@ -227,14 +257,14 @@ pub fn run(config: NodeConfig) -> anyhow::Result<()> {
             tracing::info!("{} records no consensus settings (an older version made it); not checked", dir.display())
         }
     }
-    let bootstrap_module = dir.join(MODULE_FILE);
+    let bootstrap_modules = bootstrap_files(dir);
 
     let mut log = RaftLog::open(&dir.join("log")).context("cannot open the write-ahead log")?;
     if !log.is_initialized() {
         log.bootstrap(&identity.initial_members)?;
     }
     let snapshots = Arc::new(SnapshotDir::open(dir.join("snapshots"))?);
-    let (checkpoint, module_bytes, conf_state, snapshot_members) =
+    let (checkpoint, modules, conf_state, snapshot_members) =
         match newest_usable_snapshot(&snapshots, log.hard_state().commit)? {
             Some(file) => {
                 if file.meta.index + 1 < log.first_index() {
@@ -247,7 +277,7 @@ pub fn run(config: NodeConfig) -> anyhow::Result<()> {
                     );
                 }
                 log.set_snapshot(file.meta.clone())?;
-                (file.checkpoint, file.module, file.meta.get_conf_state().clone(), Some(file.members))
+                (file.checkpoint, file.modules, file.meta.get_conf_state().clone(), Some(file.members))
             }
             None => {
                 if log.first_index() > 1 {
@@ -256,16 +286,16 @@ pub fn run(config: NodeConfig) -> anyhow::Result<()> {
                         dir.display()
                     );
                 }
-                let bytes = std::fs::read(&bootstrap_module)
-                    .with_context(|| format!("cannot read {}", bootstrap_module.display()))?;
+                let modules = read_all(&bootstrap_modules)?;
                 // The log replays from its start, conf changes included: Raft starts from the
                 // first membership (whatever a snapshot that no longer loads recorded).
                 log.bootstrap(&identity.initial_members)?;
-                (Checkpoint::default(), bytes, log.conf_state().clone(), None)
+                (Checkpoint::default(), modules, log.conf_state().clone(), None)
             }
         };
-    let module = engine.load(&module_bytes).context("the node's active module does not load")?;
-    let runtime = Runtime::restore(Box::new(WasmBackend::new(engine.clone(), module)), checkpoint);
+    let loaded = load_all(&engine, &modules).context("the node's active modules cannot be hosted")?;
+    let backends = loaded.into_iter().map(|m| Box::new(WasmBackend::new(engine.clone(), m)) as _).collect();
+    let runtime = Runtime::restore_all(backends, checkpoint).context("the node's state and modules disagree")?;
     let applied = runtime.applied().index;
     tracing::info!(id = config.id, cluster = %identity.cluster_id, applied, commit = log.hard_state().commit, "starting");
 
@@ -326,7 +356,7 @@ pub fn run(config: NodeConfig) -> anyhow::Result<()> {
     let applier = Applier {
         runtime,
         engine: engine.clone(),
-        module: Arc::new(module_bytes),
+        modules: modules.into_iter().map(Arc::new).collect(),
         conf_state,
         members,
         data_dir: dir.clone(),
@@ -388,7 +418,7 @@ pub fn run(config: NodeConfig) -> anyhow::Result<()> {
         settings_digest: agreed.digest(),
         consensus: agreed,
         identity: identity.clone(),
-        bootstrap_module,
+        bootstrap_modules,
         events: events_tx.clone(),
         snapshots,
         engine,

@@ -53,6 +53,8 @@ pub struct ModuleDescriptor {
     /// blake3 of the component's bytes, hex; none for a native applier.
     pub hash: Option<String>,
     pub size_bytes: Option<usize>,
+    /// The HTTP path prefixes it serves, canonical.
+    pub routes: Vec<String>,
 }
 
 pub trait Backend: Send {

@@ -1,10 +1,12 @@
 //! A checkpoint: the replicated state at a point where every node starts the next entry on a
 //! fresh instance, and its byte form for snapshots.
 //!
-//! Format (version 2): the magic `WRCKPT` and a u16 version; a length-prefixed postcard
-//! header (applied position, system state, entry count, state hash); each entry as a u32 key
-//! length, key, u32 value length, value, in key order; and a blake3 of everything before
-//! it. Decoding checks the trailer and that the entries hash to the header's state hash.
+//! Format (version 3): the magic `WRCKPT` and a u16 version; a length-prefixed postcard
+//! header (applied position, then for each hosted applier its system state, entry count
+//! and state hash); each applier's entries in turn, each as a u32 key length, key, u32
+//! value length, value, in key order; and a blake3 of everything before it. Decoding checks
+//! the trailer and that each applier's entries hash to its recorded hash. Version 2 (one
+//! applier: applied position, system state, entry count, hash) is still read.
 
 use super::state::{LogPosition, StateHash, StateMap, SystemState, state_hash};
 use bytes::Bytes;
@@ -12,17 +14,46 @@ use serde::{Deserialize, Serialize};
 use std::io::{self, Read, Write};
 
 const MAGIC: &[u8; 6] = b"WRCKPT";
-const VERSION: u16 = 2;
+const VERSION: u16 = 3;
+/// The single-applier layout of earlier nodes.
+const VERSION_2: u16 = 2;
 
+/// The replicated state at an applied position: each hosted applier's, in hosting order
+/// (none: a new cluster's, which takes its appliers from the node's bootstrap modules).
 #[derive(Clone, Default)]
 pub struct Checkpoint {
     pub applied: LogPosition,
+    pub appliers: Vec<AppliedState>,
+}
+
+/// One applier's part of the replicated state.
+#[derive(Clone, Default)]
+pub struct AppliedState {
     pub system: SystemState,
     pub state: StateMap,
 }
 
+impl AppliedState {
+    pub fn state_hash(&self) -> StateHash {
+        state_hash(&self.state, &self.system)
+    }
+}
+
+#[derive(Serialize, Deserialize)]
+struct Part {
+    system: SystemState,
+    entries: u64,
+    state_hash: [u8; 32],
+}
+
 #[derive(Serialize, Deserialize)]
 struct Header {
+    applied: LogPosition,
+    parts: Vec<Part>,
+}
+
+#[derive(Serialize, Deserialize)]
+struct HeaderV2 {
     applied: LogPosition,
     system: SystemState,
     entries: u64,
@@ -88,22 +119,28 @@ fn write_field<W: Write>(w: &mut W, bytes: &[u8]) -> io::Result<()> {
 }
 
 impl Checkpoint {
+    /// The hash of the whole replicated state (see [`super::state::combined_hash`]).
     pub fn state_hash(&self) -> StateHash {
-        state_hash(&self.state, &self.system)
+        super::state::combined_hash(self.appliers.iter().map(AppliedState::state_hash))
+    }
+
+    /// Keys stored, all appliers together.
+    pub fn keys(&self) -> usize {
+        self.appliers.iter().map(|a| a.state.len()).sum()
     }
 
     pub fn encode<W: Write>(&self, w: W) -> io::Result<()> {
         let mut w = Hashing { inner: w, hasher: blake3::Hasher::new() };
         w.write_all(MAGIC)?;
         w.write_all(&VERSION.to_le_bytes())?;
-        let header = Header {
-            applied: self.applied,
-            system: self.system.clone(),
-            entries: self.state.len() as u64,
-            state_hash: self.state_hash().0,
-        };
+        let parts = self
+            .appliers
+            .iter()
+            .map(|a| Part { system: a.system.clone(), entries: a.state.len() as u64, state_hash: a.state_hash().0 })
+            .collect();
+        let header = Header { applied: self.applied, parts };
         write_field(&mut w, &postcard::to_allocvec(&header).map_err(io::Error::other)?)?;
-        for (key, value) in self.state.iter() {
+        for (key, value) in self.appliers.iter().flat_map(|a| a.state.iter()) {
             write_field(&mut w, key)?;
             write_field(&mut w, value)?;
         }
@@ -122,16 +159,26 @@ impl Checkpoint {
         let mut version = [0u8; 2];
         r.read_exact(&mut version)?;
         let version = u16::from_le_bytes(version);
-        if version != VERSION {
-            return Err(CheckpointError::UnsupportedVersion(version));
-        }
-        let header: Header =
-            postcard::from_bytes(&read_field(&mut r)?).map_err(|e| CheckpointError::Corrupt(format!("header: {e}")))?;
-        let mut entries = Vec::with_capacity(header.entries.min(1 << 20) as usize);
-        for _ in 0..header.entries {
-            let key = read_field(&mut r)?;
-            let value = read_field(&mut r)?;
-            entries.push((Bytes::from(key), Bytes::from(value)));
+        let header = read_field(&mut r)?;
+        let corrupt = |e: postcard::Error| CheckpointError::Corrupt(format!("header: {e}"));
+        let header = match version {
+            VERSION => postcard::from_bytes::<Header>(&header).map_err(corrupt)?,
+            VERSION_2 => {
+                let v2: HeaderV2 = postcard::from_bytes(&header).map_err(corrupt)?;
+                let part = Part { system: v2.system, entries: v2.entries, state_hash: v2.state_hash };
+                Header { applied: v2.applied, parts: vec![part] }
+            }
+            _ => return Err(CheckpointError::UnsupportedVersion(version)),
+        };
+        let mut appliers = Vec::with_capacity(header.parts.len().min(64));
+        for part in &header.parts {
+            let mut entries = Vec::with_capacity(part.entries.min(1 << 20) as usize);
+            for _ in 0..part.entries {
+                let key = read_field(&mut r)?;
+                let value = read_field(&mut r)?;
+                entries.push((Bytes::from(key), Bytes::from(value)));
+            }
+            appliers.push(AppliedState { system: part.system.clone(), state: StateMap::from_entries(entries) });
         }
         let expected = *r.hasher.finalize().as_bytes();
         let mut trailer = [0u8; 32];
@@ -139,12 +186,15 @@ impl Checkpoint {
         if trailer != expected {
             return Err(CheckpointError::Corrupt("checksum mismatch".into()));
         }
-        let checkpoint =
-            Checkpoint { applied: header.applied, system: header.system, state: StateMap::from_entries(entries) };
-        if checkpoint.state_hash().0 != header.state_hash {
-            return Err(CheckpointError::Corrupt("the entries do not match the recorded state hash".into()));
+        for (applier, part) in appliers.iter().zip(&header.parts) {
+            if applier.state_hash().0 != part.state_hash {
+                return Err(CheckpointError::Corrupt(format!(
+                    "applier `{}`'s entries do not match its recorded state hash",
+                    applier.system.module.name
+                )));
+            }
         }
-        Ok(checkpoint)
+        Ok(Checkpoint { applied: header.applied, appliers })
     }
 }
 
@@ -152,21 +202,54 @@ impl Checkpoint {
 mod tests {
     use super::*;
 
+    fn part(name: &str, clock_ns: u64, keys: u32) -> AppliedState {
+        let entries = (0..keys).map(|i| (Bytes::from(i.to_be_bytes().to_vec()), Bytes::from(vec![i as u8; 10])));
+        let mut system = SystemState { clock_ns, ..Default::default() };
+        system.module.name = name.into();
+        AppliedState { system, state: StateMap::from_entries(entries) }
+    }
+
     fn sample() -> Checkpoint {
-        let entries = (0..100u32).map(|i| (Bytes::from(i.to_be_bytes().to_vec()), Bytes::from(vec![i as u8; 10])));
-        let system = SystemState { clock_ns: 42, ..Default::default() };
-        Checkpoint { applied: LogPosition { index: 1023, term: 3 }, system, state: StateMap::from_entries(entries) }
+        Checkpoint { applied: LogPosition { index: 1023, term: 3 }, appliers: vec![part("kv", 42, 100)] }
     }
 
     #[test]
     fn round_trips() {
-        let cp = sample();
+        let cp = Checkpoint { appliers: vec![part("scd", 42, 100), part("rid", 7, 3)], ..sample() };
         let mut bytes = Vec::new();
         cp.encode(&mut bytes).unwrap();
         let back = Checkpoint::decode(&bytes[..]).unwrap();
         assert_eq!(back.applied, cp.applied);
-        assert_eq!(back.system.clock_ns, 42);
+        assert_eq!(back.appliers.len(), 2);
+        assert_eq!((back.appliers[0].system.clock_ns, back.appliers[1].state.len()), (42, 3));
         assert_eq!(back.state_hash(), cp.state_hash());
+    }
+
+    #[test]
+    fn a_single_applier_checkpoint_of_format_2_is_read() {
+        let cp = sample();
+        let a = &cp.appliers[0];
+        let mut w = Hashing { inner: Vec::new(), hasher: blake3::Hasher::new() };
+        w.write_all(MAGIC).unwrap();
+        w.write_all(&VERSION_2.to_le_bytes()).unwrap();
+        let header = HeaderV2 {
+            applied: cp.applied,
+            system: a.system.clone(),
+            entries: a.state.len() as u64,
+            state_hash: a.state_hash().0,
+        };
+        write_field(&mut w, &postcard::to_allocvec(&header).unwrap()).unwrap();
+        for (key, value) in a.state.iter() {
+            write_field(&mut w, key).unwrap();
+            write_field(&mut w, value).unwrap();
+        }
+        let trailer = *w.hasher.finalize().as_bytes();
+        let mut bytes = w.inner;
+        bytes.extend_from_slice(&trailer);
+        let back = Checkpoint::decode(&bytes[..]).unwrap();
+        assert_eq!((back.applied, back.appliers.len()), (cp.applied, 1));
+        // One applier: the hash is what format 2's nodes computed.
+        assert_eq!(back.state_hash(), a.state_hash());
     }
 
     #[test]

@@ -141,6 +141,11 @@ impl Instance {
         Ok(info.map(|info| Info { name: info.name, version: info.version }))
     }
 
+    pub(super) fn routes(&mut self) -> CallResult<Vec<String>> {
+        let meta = Meta { index: 0, term: 0, timestamp_ns: 0, caller: None, entropy: [0; 32] };
+        self.detached(meta, |b, s, _| b.wasmraft_applier_http_handler().call_routes(s))
+    }
+
     pub(super) fn apply(&mut self, meta: Meta, command: Payload, txn: &mut Txn) -> CallResult<Vec<u8>> {
         let payload = to_wit_payload(command);
         let result = self

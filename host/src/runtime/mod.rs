@@ -27,12 +27,13 @@ mod guest;
 mod instance;
 pub mod module;
 pub mod native;
+pub mod routes;
 pub mod state;
 mod wasi;
 pub mod wasm;
 
 pub use backend::{Backend, CallError, HostError, ModuleDescriptor, Outcome};
-pub use checkpoint::{Checkpoint, CheckpointError};
+pub use checkpoint::{AppliedState, Checkpoint, CheckpointError};
 pub use engine::Limits;
 pub use front::{Front, FrontResult, request_meta};
 pub use module::{LoadError, LoadedModule, ModuleHash, WasmEngine};
@@ -40,7 +41,6 @@ pub use native::NativeBackend;
 pub use state::{LogPosition, ModuleRecord, StateHash, StateMap, SystemState, Txn, UpgradeRecord};
 pub use wasm::WasmBackend;
 
-use state::state_hash;
 use wasmraft_sdk::contract::{ApplierError, Caller, Info, Meta, Payload};
 
 /// The apply instance is replaced at the first entry of each block of this many indexes.
@@ -82,40 +82,118 @@ pub fn upgrade_check(
     Ok(())
 }
 
-pub struct Runtime {
+/// One hosted applier: the module that runs it, its state and its record.
+struct Hosted {
     backend: Box<dyn Backend>,
-    state: StateMap,
-    system: SystemState,
+    routes: Vec<String>,
+    applied: AppliedState,
+}
+
+impl Hosted {
+    fn name(&self) -> &str {
+        &self.applied.system.module.name
+    }
+}
+
+/// Why a set of appliers cannot be hosted together.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum HostingError {
+    #[error("no applier to host")]
+    None,
+    #[error("two appliers are named `{0}`")]
+    SameName(String),
+    #[error("{0}")]
+    Routes(String),
+    #[error("the state holds appliers {recorded:?} but the modules given are {given:?}, in that order")]
+    Mismatch { recorded: Vec<String>, given: Vec<String> },
+}
+
+/// Checks that `descriptors` may be hosted together: distinct names, disjoint routes.
+pub fn hosting_check(descriptors: &[ModuleDescriptor]) -> Result<(), HostingError> {
+    for (i, d) in descriptors.iter().enumerate() {
+        let earlier = &descriptors[..i];
+        if earlier.iter().any(|e| e.name == d.name) {
+            return Err(HostingError::SameName(d.name.clone()));
+        }
+        let others = earlier.iter().map(|e| (e.name.as_str(), &e.routes[..]));
+        if let Some(why) = routes::conflict(&d.name, &d.routes, others) {
+            return Err(HostingError::Routes(why));
+        }
+    }
+    Ok(())
+}
+
+/// Which applier an entry or a query is for: a name, or the primary (the first hosted,
+/// which also takes what names none, as every entry did before a node could host several).
+pub type Target<'a> = Option<&'a str>;
+
+/// What `status` shows of a hosted applier.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApplierView {
+    pub module: ModuleRecord,
+    pub routes: Vec<String>,
+    pub upgrades: Vec<UpgradeRecord>,
+    pub keys: usize,
+}
+
+pub struct Runtime {
+    /// In hosting order; never empty, names distinct, routes disjoint.
+    hosted: Vec<Hosted>,
     applied: LogPosition,
-    /// The index block the apply instance was created for; `None`: the next apply gets a
-    /// fresh instance.
+    /// The index block the apply instances were created for; `None`: the next entry gets
+    /// fresh instances.
     instance_block: Option<u64>,
     checkpoint_requested: bool,
     checkpoint: Option<Checkpoint>,
 }
 
 impl Runtime {
-    /// A runtime with empty state at index 0.
+    /// A runtime with one applier and empty state at index 0.
     pub fn new(backend: Box<dyn Backend>) -> Self {
         Runtime::restore(backend, Checkpoint::default())
     }
 
-    /// A runtime that continues from `checkpoint`. A checkpoint that names no module (a new
-    /// cluster's) takes `backend`'s as its bootstrap module.
+    /// A single-applier runtime that continues from `checkpoint` (see [`Runtime::restore_all`]).
     pub fn restore(backend: Box<dyn Backend>, checkpoint: Checkpoint) -> Self {
-        let mut system = checkpoint.system;
-        if system.module.name.is_empty() {
-            system.module = record(&backend.describe(), 0);
+        Runtime::restore_all(vec![backend], checkpoint).expect("one applier hosts alone")
+    }
+
+    /// A runtime that continues from `checkpoint`, with `backends` running its appliers in
+    /// its order. A checkpoint that holds no applier (a new cluster's) takes `backends` as
+    /// the cluster's bootstrap appliers.
+    pub fn restore_all(backends: Vec<Box<dyn Backend>>, checkpoint: Checkpoint) -> Result<Self, HostingError> {
+        let descriptors: Vec<ModuleDescriptor> = backends.iter().map(|b| b.describe()).collect();
+        if descriptors.is_empty() {
+            return Err(HostingError::None);
         }
-        Runtime {
-            backend,
-            state: checkpoint.state,
-            system,
+        hosting_check(&descriptors)?;
+        let parts = if checkpoint.appliers.is_empty() {
+            let fresh = |d: &ModuleDescriptor| AppliedState {
+                system: SystemState { module: record(d, 0), ..Default::default() },
+                state: StateMap::default(),
+            };
+            descriptors.iter().map(fresh).collect()
+        } else {
+            checkpoint.appliers
+        };
+        let recorded: Vec<String> = parts.iter().map(|p| p.system.module.name.clone()).collect();
+        let given: Vec<String> = descriptors.iter().map(|d| d.name.clone()).collect();
+        if recorded != given {
+            return Err(HostingError::Mismatch { recorded, given });
+        }
+        let hosted = backends
+            .into_iter()
+            .zip(descriptors)
+            .zip(parts)
+            .map(|((backend, d), applied)| Hosted { backend, routes: d.routes, applied })
+            .collect();
+        Ok(Runtime {
+            hosted,
             applied: checkpoint.applied,
             instance_block: None,
             checkpoint_requested: false,
             checkpoint: None,
-        }
+        })
     }
 
     fn advance_to(&mut self, index: u64) -> Result<(), HostError> {
@@ -125,32 +203,66 @@ impl Runtime {
         Ok(())
     }
 
-    /// Applies a committed entry. The outer error is this node's failure (nothing changed;
-    /// retry or stop); the inner result is the entry's outcome, the same on every node: on
-    /// error, no write of the call lands.
-    pub fn apply(&mut self, mut meta: Meta, command: Payload) -> Result<Result<Vec<u8>, ApplierError>, HostError> {
+    fn find(&self, target: Target) -> Result<usize, ApplierError> {
+        match target {
+            None => Ok(0),
+            Some(name) => self.hosted.iter().position(|h| h.name() == name).ok_or_else(|| {
+                let names: Vec<&str> = self.hosted.iter().map(Hosted::name).collect();
+                ApplierError::new(
+                    "no-such-applier",
+                    format!("this cluster hosts no applier `{name}` (it hosts {})", names.join(", ")),
+                )
+            }),
+        }
+    }
+
+    /// Applies a committed entry to the primary applier (see [`Runtime::apply_to`]).
+    pub fn apply(&mut self, meta: Meta, command: Payload) -> Result<Result<Vec<u8>, ApplierError>, HostError> {
+        self.apply_to(None, meta, command)
+    }
+
+    /// Applies a committed entry to `target`. The outer error is this node's failure
+    /// (nothing changed; retry or stop); the inner result is the entry's outcome, the same
+    /// on every node: on error, no write of the call lands.
+    pub fn apply_to(
+        &mut self,
+        target: Target,
+        mut meta: Meta,
+        command: Payload,
+    ) -> Result<Result<Vec<u8>, ApplierError>, HostError> {
         self.advance_to(meta.index)?;
         let block = meta.index / RESET_INTERVAL;
         if self.instance_block != Some(block) {
-            self.backend.reset();
+            for hosted in &mut self.hosted {
+                hosted.backend.reset();
+            }
             self.instance_block = Some(block);
             if std::mem::take(&mut self.checkpoint_requested) {
                 self.checkpoint = Some(self.capture());
             }
         }
-        meta.timestamp_ns = meta.timestamp_ns.max(self.system.clock_ns);
-        let (position, timestamp_ns) = (LogPosition { index: meta.index, term: meta.term }, meta.timestamp_ns);
-        let mut txn = Txn::new(self.state.clone());
-        let outcome = self.backend.apply(meta, command, &mut txn)?;
+        let position = LogPosition { index: meta.index, term: meta.term };
+        let i = match self.find(target) {
+            Ok(i) => i,
+            Err(e) => {
+                self.applied = position;
+                return Ok(Err(e));
+            }
+        };
+        let hosted = &mut self.hosted[i];
+        meta.timestamp_ns = meta.timestamp_ns.max(hosted.applied.system.clock_ns);
+        let timestamp_ns = meta.timestamp_ns;
+        let mut txn = Txn::new(hosted.applied.state.clone());
+        let outcome = hosted.backend.apply(meta, command, &mut txn)?;
         let outcome = match outcome {
             Ok(output) => {
-                self.state.commit(txn.into_writes());
-                self.system.clock_ns = timestamp_ns;
+                hosted.applied.state.commit(txn.into_writes());
+                hosted.applied.system.clock_ns = timestamp_ns;
                 Ok(output)
             }
             Err(CallError::Refused(e)) => Err(e),
             Err(CallError::Trapped(e)) => {
-                self.backend.reset();
+                hosted.backend.reset();
                 self.instance_block = None;
                 Err(e)
             }
@@ -167,25 +279,31 @@ impl Runtime {
         Ok(())
     }
 
-    /// Answers a query against the applied state, on an instance of its own. It sees the
-    /// applied index and `now_ns` as its meta.
+    /// Answers a query to the primary applier against the applied state, on an instance of
+    /// its own. It sees the applied index and `now_ns` as its meta.
     pub fn query(&self, caller: Option<Caller>, now_ns: u64, query: Payload) -> QueryResult {
         self.reader().query(caller, now_ns, query)
     }
 
-    /// The applied state as of now (an O(1) copy) with the module that reads it: queries
-    /// on it may run on any thread while later entries apply.
+    /// The primary applier's [`Runtime::reader_of`].
     pub fn reader(&self) -> Reader {
-        Reader { front: self.backend.front(), state: self.state.clone(), applied: self.applied }
+        self.reader_of(None).expect("the primary applier is always hosted")
+    }
+
+    /// `target`'s applied state as of now (an O(1) copy) with the module that reads it:
+    /// queries on it may run on any thread while later entries apply.
+    pub fn reader_of(&self, target: Target) -> Result<Reader, ApplierError> {
+        let hosted = &self.hosted[self.find(target)?];
+        Ok(Reader { front: hosted.backend.front(), state: hosted.applied.state.clone(), applied: self.applied })
     }
 
     fn capture(&self) -> Checkpoint {
-        Checkpoint { applied: self.applied, system: self.system.clone(), state: self.state.clone() }
+        Checkpoint { applied: self.applied, appliers: self.hosted.iter().map(|h| h.applied.clone()).collect() }
     }
 
-    /// Asks for a checkpoint at the next point where the apply instance is fresh (see the
-    /// module docs): at once if no entry has run since the last reset, else just before the
-    /// next reset. Collect it with [`Runtime::take_checkpoint`].
+    /// Asks for a checkpoint at the next point where the apply instances are fresh (see
+    /// the module docs): at once if no entry has run since the last reset, else just before
+    /// the next reset. Collect it with [`Runtime::take_checkpoint`].
     pub fn request_checkpoint(&mut self) {
         if self.instance_block.is_none() {
             self.checkpoint = Some(self.capture());
@@ -203,33 +321,59 @@ impl Runtime {
         self.applied
     }
 
+    /// The primary applier's state.
     pub fn state(&self) -> &StateMap {
-        &self.state
+        &self.hosted[0].applied.state
     }
 
+    /// The hash of the whole replicated state, every applier's together.
     pub fn state_hash(&self) -> StateHash {
-        state_hash(&self.state, &self.system)
+        state::combined_hash(self.applier_hashes())
     }
 
-    /// The active module's calls outside the log.
+    /// Each hosted applier's state hash, in hosting order.
+    pub fn applier_hashes(&self) -> Vec<StateHash> {
+        self.hosted.iter().map(|h| h.applied.state_hash()).collect()
+    }
+
+    /// The primary applier's calls outside the log.
     pub fn front(&self) -> std::sync::Arc<dyn Front> {
-        self.backend.front()
+        self.hosted[0].backend.front()
     }
 
-    /// The active module as the replicated state records it.
+    /// Every hosted applier's calls outside the log and its routes, in hosting order.
+    pub fn fronts(&self) -> Vec<HostedFront> {
+        let front =
+            |h: &Hosted| HostedFront { name: h.name().to_string(), routes: h.routes.clone(), front: h.backend.front() };
+        self.hosted.iter().map(front).collect()
+    }
+
+    /// The primary applier's module, as the replicated state records it.
     pub fn module(&self) -> &ModuleRecord {
-        &self.system.module
+        &self.hosted[0].applied.system.module
     }
 
-    /// Every upgrade entry applied so far, and its fate.
+    /// The primary applier's upgrade entries so far, and their fate.
     pub fn upgrades(&self) -> &[UpgradeRecord] {
-        &self.system.upgrades
+        &self.hosted[0].applied.system.upgrades
     }
 
-    /// Applies an upgrade entry: `next` replaces the active module if it is the same applier
-    /// at a newer version (or any version with `allow_downgrade`) and its `migrate` succeeds.
-    /// Like `apply`, all or nothing: a refusal keeps the module and the state as they were,
-    /// on every node. The outer error is this node's failure, as for `apply`.
+    /// Every hosted applier as `status` shows it, in hosting order.
+    pub fn appliers(&self) -> Vec<ApplierView> {
+        let view = |h: &Hosted| ApplierView {
+            module: h.applied.system.module.clone(),
+            routes: h.routes.clone(),
+            upgrades: h.applied.system.upgrades.clone(),
+            keys: h.applied.state.len(),
+        };
+        self.hosted.iter().map(view).collect()
+    }
+
+    /// Applies an upgrade entry: `next` replaces the hosted applier of its name if it is
+    /// at a newer version (or any version with `allow_downgrade`), its routes overlap no
+    /// other applier's, and its `migrate` succeeds. Like `apply`, all or nothing: a refusal
+    /// keeps every module and state as they were, on every node; the other appliers are
+    /// never touched. The outer error is this node's failure, as for `apply`.
     pub fn upgrade(
         &mut self,
         mut meta: Meta,
@@ -237,21 +381,38 @@ impl Runtime {
         allow_downgrade: bool,
     ) -> Result<Result<(), ApplierError>, HostError> {
         self.advance_to(meta.index)?;
-        meta.timestamp_ns = meta.timestamp_ns.max(self.system.clock_ns);
-        let (position, timestamp_ns) = (LogPosition { index: meta.index, term: meta.term }, meta.timestamp_ns);
+        let position = LogPosition { index: meta.index, term: meta.term };
         let to = next.describe();
-        let outcome = match upgrade_check(&self.system.module, &to, allow_downgrade) {
+        let i = match self.find(Some(&to.name)) {
+            Ok(i) => i,
+            Err(e) => {
+                // Every node refuses alike; no applier's history holds it (the proposer checked).
+                self.applied = position;
+                return Ok(Err(ApplierError::new("upgrade-refused", e.message)));
+            }
+        };
+        let others = self.hosted.iter().enumerate().filter(|(j, _)| *j != i);
+        let conflict = routes::conflict(&to.name, &to.routes, others.map(|(_, h)| (h.name(), &h.routes[..])));
+        let hosted = &mut self.hosted[i];
+        meta.timestamp_ns = meta.timestamp_ns.max(hosted.applied.system.clock_ns);
+        let timestamp_ns = meta.timestamp_ns;
+        let system = &hosted.applied.system;
+        let checked = match conflict {
+            Some(why) => Err(ApplierError::new("upgrade-refused", why)),
+            None => upgrade_check(&system.module, &to, allow_downgrade),
+        };
+        let outcome = match checked {
             Err(e) => Err(e),
             Ok(()) => {
-                let previous =
-                    Info { name: self.system.module.name.clone(), version: self.system.module.version.clone() };
-                let mut txn = Txn::new(self.state.clone());
+                let previous = Info { name: system.module.name.clone(), version: system.module.version.clone() };
+                let mut txn = Txn::new(hosted.applied.state.clone());
                 match next.migrate(meta, &previous, &mut txn)? {
                     Ok(()) => {
-                        self.state.commit(txn.into_writes());
-                        self.system.clock_ns = timestamp_ns;
-                        self.backend = next;
-                        self.system.module = record(&to, position.index);
+                        hosted.applied.state.commit(txn.into_writes());
+                        hosted.applied.system.clock_ns = timestamp_ns;
+                        hosted.backend = next;
+                        hosted.routes = to.routes.clone();
+                        hosted.applied.system.module = record(&to, position.index);
                         // The next entry starts on a fresh instance of the new module.
                         self.instance_block = None;
                         Ok(())
@@ -266,7 +427,7 @@ impl Runtime {
                 }
             }
         };
-        self.system.upgrades.push(UpgradeRecord {
+        self.hosted[i].applied.system.upgrades.push(UpgradeRecord {
             index: position.index,
             name: to.name,
             version: to.version,
@@ -276,6 +437,14 @@ impl Runtime {
         self.applied = position;
         Ok(outcome)
     }
+}
+
+/// A hosted applier's calls outside the log, with what routes requests to it.
+#[derive(Clone)]
+pub struct HostedFront {
+    pub name: String,
+    pub routes: Vec<String>,
+    pub front: std::sync::Arc<dyn Front>,
 }
 
 /// A query's answer, the module's refusal, or this node's failure to run it.

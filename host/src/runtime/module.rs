@@ -97,6 +97,8 @@ pub struct LoadedModule {
     pub hash: ModuleHash,
     pub info: Info,
     pub size_bytes: usize,
+    /// The HTTP path prefixes it serves, canonical (see [`super::routes`]).
+    pub routes: Vec<String>,
     /// The interfaces it imports, with versions.
     pub imports: Vec<String>,
     pub(super) pre: bindings::ApplierPre<GuestState>,
@@ -109,6 +111,7 @@ impl LoadedModule {
             version: self.info.version.clone(),
             hash: Some(self.hash.to_string()),
             size_bytes: Some(self.size_bytes),
+            routes: self.routes.clone(),
         }
     }
 }
@@ -309,6 +312,7 @@ impl WasmEngine {
             hash,
             info: Info { name: String::new(), version: String::new() },
             size_bytes: bytes.len(),
+            routes: Vec::new(),
             imports,
             pre,
         };
@@ -326,6 +330,11 @@ impl WasmEngine {
         }
         Version::parse(&info.version)
             .map_err(|e| LoadError::BadInfo(format!("version `{}` is not semver: {e}", info.version)))?;
+        let routes = instance
+            .routes()
+            .map_err(|e| LoadError::InfoFailed(e.to_string()))?
+            .map_err(|e| LoadError::InfoFailed(e.into_error().to_string()))?;
+        module.routes = super::routes::declared(routes).map_err(LoadError::BadInfo)?;
         module.info = info;
         Ok(module)
     }
@@ -426,10 +435,10 @@ mod tests {
 
     #[test]
     fn abi_compatibility_follows_semver_for_0x() {
-        assert!(abi_compatible("0.2.0"));
-        assert!(abi_compatible("0.2.7"));
-        assert!(!abi_compatible("0.1.0"));
-        assert!(!abi_compatible("0.3.0"));
+        assert!(abi_compatible("0.3.0"));
+        assert!(abi_compatible("0.3.7"));
+        assert!(!abi_compatible("0.2.1"));
+        assert!(!abi_compatible("0.4.0"));
         assert!(!abi_compatible("1.0.0"));
         assert!(!abi_compatible("garbage"));
     }
@@ -437,18 +446,18 @@ mod tests {
     #[test]
     fn surface_check_names_what_is_wrong() {
         let s = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
-        let exports = s(&["wasmraft:applier/state-machine@0.2.0", "wasmraft:applier/http-handler@0.2.0"]);
-        assert_eq!(check_surface(&s(&["wasmraft:applier/store@0.2.0", "wasi:io/error@0.2.6"]), &exports), Ok(()));
+        let exports = s(&["wasmraft:applier/state-machine@0.3.0", "wasmraft:applier/http-handler@0.3.0"]);
+        assert_eq!(check_surface(&s(&["wasmraft:applier/store@0.3.0", "wasi:io/error@0.2.6"]), &exports), Ok(()));
         assert_eq!(
             check_surface(&s(&["wasi:filesystem/types@0.2.6", "wasi:io/error@0.2.6"]), &exports),
             Err(LoadError::ForbiddenImports(s(&["wasi:filesystem/types@0.2.6"])))
         );
         assert_eq!(
-            check_surface(&s(&["wasmraft:applier/store@0.3.0"]), &exports),
-            Err(LoadError::IncompatibleAbi { found: "wasmraft:applier@0.3.0".into() })
+            check_surface(&s(&["wasmraft:applier/store@0.4.0"]), &exports),
+            Err(LoadError::IncompatibleAbi { found: "wasmraft:applier@0.4.0".into() })
         );
         assert_eq!(check_surface(&[], &s(&["hello"])), Err(LoadError::WrongWorld(s(&["hello"]))));
-        let only_state_machine = s(&["wasmraft:applier/state-machine@0.2.0"]);
+        let only_state_machine = s(&["wasmraft:applier/state-machine@0.3.0"]);
         assert_eq!(check_surface(&[], &only_state_machine), Err(LoadError::WrongWorld(only_state_machine.clone())));
     }
 }

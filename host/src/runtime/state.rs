@@ -118,10 +118,11 @@ pub struct UpgradeRecord {
     pub refused: Option<String>,
 }
 
-/// What the host replicates besides the applier's entries.
+/// What the host replicates for one applier besides its entries.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SystemState {
-    /// The latest committed entry's timestamp: entry time never goes below it.
+    /// The timestamp of this applier's latest committed entry: its entries' time never
+    /// goes below it.
     pub clock_ns: u64,
     pub module: ModuleRecord,
     pub upgrades: Vec<UpgradeRecord>,
@@ -140,6 +141,21 @@ pub(super) fn state_hash(state: &StateMap, system: &SystemState) -> StateHash {
     let identity = (&m.name, &m.version, m.since_index);
     let history: Vec<_> = system.upgrades.iter().map(|u| (u.index, &u.name, &u.version, &u.refused)).collect();
     h.update(&postcard::to_allocvec(&(identity, history)).expect("encodes"));
+    StateHash(*h.finalize().as_bytes())
+}
+
+/// The hash of the whole replicated state from each hosted applier's hash, in hosting
+/// order. With one applier it is that applier's, so a single-applier cluster's hash is
+/// what it was before a node could host several.
+pub fn combined_hash(parts: impl IntoIterator<Item = StateHash>) -> StateHash {
+    let parts: Vec<StateHash> = parts.into_iter().collect();
+    if let [one] = parts[..] {
+        return one;
+    }
+    let mut h = blake3::Hasher::new_derive_key("wasmraft state hash v3: several appliers");
+    for part in &parts {
+        h.update(&part.0);
+    }
     StateHash(*h.finalize().as_bytes())
 }
 

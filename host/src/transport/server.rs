@@ -42,7 +42,8 @@ pub struct PeerService {
     pub settings_digest: u64,
     pub identity: Identity,
     /// The module the cluster started with (a joining node replays the log from its start).
-    pub bootstrap_module: std::path::PathBuf,
+    /// The files of the modules the cluster bootstrapped with, the primary first.
+    pub bootstrap_modules: Vec<std::path::PathBuf>,
     pub events: Sender<Event>,
     pub snapshots: Arc<SnapshotDir>,
     pub engine: Arc<WasmEngine>,
@@ -286,14 +287,21 @@ impl Peer for PeerService {
                 self.id
             )));
         }
-        let bootstrap_module = tokio::fs::read(&self.bootstrap_module)
-            .await
-            .map_err(|e| Status::internal(format!("reading the first module: {e}")))?;
+        let mut modules = Vec::with_capacity(self.bootstrap_modules.len());
+        for path in &self.bootstrap_modules {
+            let bytes = tokio::fs::read(path)
+                .await
+                .map_err(|e| Status::internal(format!("reading a bootstrap module: {e}")))?;
+            modules.push(bytes);
+        }
+        let mut modules = modules.into_iter();
+        let bootstrap_module = modules.next().ok_or_else(|| Status::internal("no bootstrap module"))?;
         Ok(Response::new(JoinInfo {
             cluster_id: self.cluster_id,
             cluster_name: self.identity.cluster_name.clone(),
             initial_members: self.identity.initial_members.clone(),
             bootstrap_module,
+            later_bootstrap_modules: modules.collect(),
             addresses: setup.members.addresses.into_iter().collect(),
             consensus_settings: serde_json::to_string(&self.consensus).map_err(|e| Status::internal(e.to_string()))?,
         }))
