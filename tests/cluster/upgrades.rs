@@ -149,7 +149,7 @@ async fn modules_the_checks_refuse_never_reach_the_log() {
     let cases: [(&str, Vec<u8>, bool, Code, &str); 5] = [
         ("garbage", b"not a module at all".to_vec(), false, Code::InvalidArgument, "not a WebAssembly binary"),
         ("truncated", truncated, false, Code::InvalidArgument, "does not compile"),
-        ("another applier", module("testkit"), false, Code::FailedPrecondition, "the cluster runs `kv`"),
+        ("another applier", module("testkit"), false, Code::FailedPrecondition, "this cluster hosts kv"),
         ("the same version", module("kv"), false, Code::FailedPrecondition, "not newer"),
         ("the same version, downgrade allowed", module("kv"), true, Code::Ok, ""),
     ];

@@ -268,12 +268,22 @@ impl Rounds {
 /// `rounds` of the session, `clients` at a time (each client takes the next round when it
 /// finishes one); a failed round fails the call.
 pub async fn sessions<D: Dss + Send + 'static>(dss: Arc<D>, rounds: Arc<Rounds>, clients: usize) {
+    run_rounds(dss, rounds, clients, |dss, n| async move { session(dss.as_ref(), n).await }).await
+}
+
+/// `rounds` of `session`, `clients` at a time; a failed round fails the call.
+pub async fn run_rounds<D, S, F>(dss: Arc<D>, rounds: Arc<Rounds>, clients: usize, session: S)
+where
+    D: Dss + Send + 'static,
+    S: Fn(Arc<D>, u32) -> F + Clone + Send + 'static,
+    F: Future<Output = ()> + Send,
+{
     let tasks: Vec<_> = (0..clients)
         .map(|_| {
-            let (dss, rounds) = (dss.clone(), rounds.clone());
+            let (dss, rounds, session) = (dss.clone(), rounds.clone(), session.clone());
             tokio::spawn(async move {
                 while let Some(n) = rounds.take() {
-                    session(dss.as_ref(), n).await;
+                    session(dss.clone(), n).await;
                 }
             })
         })

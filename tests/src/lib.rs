@@ -10,6 +10,7 @@ pub mod dss_scenario;
 pub mod http;
 pub mod https;
 pub mod netns;
+pub mod rid_scenario;
 
 use std::path::PathBuf;
 use std::sync::Arc;

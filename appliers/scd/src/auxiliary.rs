@@ -4,7 +4,7 @@
 use crate::api::{Command, DssInstance, Heartbeat, HeartbeatView, Output, Query, QueryOutput};
 use crate::auth;
 use crate::entry::{manager, now};
-use crate::json::{CAsResponse, GlobalOptionsResponse, PoolResponse, VersionResponse};
+use crate::json::{CAsResponse, GlobalOptionsResponse, PoolResponse, SystemVersionResponse, VersionResponse};
 use crate::render::error;
 use crate::request::{Reply, bad_request};
 use crate::rfc3339;
@@ -17,16 +17,34 @@ const LOCALITY_SETTING: &str = "locality";
 const PUBLIC_ENDPOINT_SETTING: &str = "public-endpoint";
 /// The instance name when the node has no `locality` setting.
 const DEFAULT_LOCALITY: &str = "wasmraft";
-/// The DSS Airspace Representation id the pool route reports (none is configured: "").
+/// The DSS Airspace Representation id the pool route reports; without it, the node's
+/// `cluster-id` (set by the node itself), as the reference reports its database cluster's
+/// id: every node of the pool reports the same id, as aux.yaml asks.
 const DAR_ID_SETTING: &str = "dar-id";
+const CLUSTER_ID_SETTING: &str = "cluster-id";
 
 fn respond(status: u16, value: &impl serde::Serialize) -> Reply {
     Ok(Handled::Respond(Response::json(status, value)))
 }
 
+fn current_version() -> String {
+    format!("{}-{}", crate::Scd::NAME, crate::Scd::VERSION)
+}
+
 /// No credentials needed.
 pub fn version() -> Reply {
-    respond(200, &VersionResponse { version: format!("{}-{}", crate::Scd::NAME, crate::Scd::VERSION) })
+    respond(200, &VersionResponse { version: current_version() })
+}
+
+/// `GET /versions/{system_identity}`: the DSS's version whatever the identity, as the
+/// reference answers. The reference's handler never looks at its authorization result, so
+/// it answers without a token too; so does this (the same version is public at
+/// `/aux/v1/version`).
+pub fn system_version(system_identity: &str) -> Reply {
+    respond(
+        200,
+        &SystemVersionResponse { system_identity: system_identity.to_string(), system_version: current_version() },
+    )
 }
 
 /// 200 `{}` when the token is valid, has a ISA scope and (if given) `owner` is its subject.
@@ -42,7 +60,8 @@ pub fn validate_oauth(request: &Request) -> Reply {
 
 pub fn pool(request: &Request) -> Reply {
     auth::authorize(request, auth::POOL)?;
-    respond(200, &PoolResponse { dar_id: request.setting(DAR_ID_SETTING).unwrap_or_default().to_string() })
+    let dar_id = request.setting(DAR_ID_SETTING).or_else(|| request.setting(CLUSTER_ID_SETTING)).unwrap_or_default();
+    respond(200, &PoolResponse { dar_id: dar_id.to_string() })
 }
 
 /// No CA files are configured for this DSS: `{}`, as the reference answers then.

@@ -441,6 +441,13 @@ pub struct VersionResponse {
     pub version: String,
 }
 
+/// versioning.yaml's `GetVersionResponse`.
+#[derive(Debug, Serialize)]
+pub struct SystemVersionResponse {
+    pub system_identity: String,
+    pub system_version: String,
+}
+
 #[derive(Debug, Serialize)]
 pub struct PoolResponse {
     pub dar_id: String,

@@ -53,7 +53,7 @@ pub struct Scd;
 impl Applier for Scd {
     const NAME: &'static str = "scd";
     const VERSION: &'static str = if cfg!(feature = "next-version") { "1.1.1" } else { "1.1.0" };
-    const ROUTES: &'static [&'static str] = &["/dss/v1", "/aux/v1"];
+    const ROUTES: &'static [&'static str] = &["/dss/v1", "/aux/v1", "/versions"];
 
     type Command = Command;
     type Query = Query;

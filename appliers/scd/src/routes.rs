@@ -28,6 +28,8 @@ fn route(request: &Request) -> Reply {
     match (path.as_slice(), request.method.as_str()) {
         (["dss", "v1", rest @ ..], method) => scd(r, rest, method),
         (["aux", "v1", rest @ ..], method) => aux(r, rest, method),
+        (["versions", identity], "GET") => auxiliary::system_version(identity),
+        (["versions", _], _) => not_allowed("GET"),
         _ => Err(not_found()),
     }
 }

@@ -151,6 +151,10 @@ pub struct HttpSettings {
 }
 
 const ALLOW_HTTP_BASE_URLS: &str = "allow-http-base-urls";
+/// The setting the node adds itself: its cluster's id (hex), which no flag may set (the
+/// DSS modules report it as the DSS Airspace Representation id unless `dar-id` is given,
+/// as the reference reports its database cluster's id).
+pub const CLUSTER_ID_SETTING: &str = "cluster-id";
 
 /// `--http-setting` values, then `allow-http-base-urls`; a name given twice is refused.
 fn module_settings(given: &[String], allow_http_base_urls: bool) -> anyhow::Result<Vec<(String, String)>> {
@@ -162,6 +166,9 @@ fn module_settings(given: &[String], allow_http_base_urls: bool) -> anyhow::Resu
         let name = name.trim();
         if name == ALLOW_HTTP_BASE_URLS {
             bail!("--http-setting {name}: use --allow-http-base-urls");
+        }
+        if name == CLUSTER_ID_SETTING {
+            bail!("--http-setting {name}: the node sets it (to its cluster's id)");
         }
         if settings.iter().any(|(n, _)| n == name) {
             bail!("--http-setting {name} is given twice");
@@ -517,6 +524,7 @@ mod tests {
             (&["=x"], "NAME=VALUE"),
             (&["a=1", "a=2"], "twice"),
             (&["allow-http-base-urls=true"], "--allow-http-base-urls"),
+            (&["cluster-id=mine"], "the node sets it"),
         ] {
             let e = module_settings(&given(bad), false).unwrap_err();
             assert!(e.to_string().contains(why), "{bad:?}: {e}");

@@ -449,7 +449,12 @@ pub fn run(config: NodeConfig) -> anyhow::Result<()> {
         let gateway = Arc::new(Gateway {
             node: node.clone(),
             verifier: tokens,
-            settings: http.module_settings.clone(),
+            settings: http
+                .module_settings
+                .iter()
+                .cloned()
+                .chain([(config::CLUSTER_ID_SETTING.to_string(), identity.cluster_id.clone())])
+                .collect(),
             max_body: http.max_body,
             deadline: config.request_timeout,
         });

@@ -18,6 +18,31 @@ fn dss_report_echoes_with_an_id() {
 }
 
 #[test]
+fn the_pool_names_the_cluster_and_versions_answer_any_identity() {
+    let mut dss = Dss::new();
+    let pool = |settings: &[(&str, &str)]| {
+        let mut r = Request::new("GET", "/aux/v1/pool").with_caller("ops", &["interuss.pool_status.read"]);
+        for (name, value) in settings {
+            r = r.with_setting(name, value);
+        }
+        r
+    };
+    assert_eq!(dss.serve(pool(&[("cluster-id", "220b7362b2dc3687")])), (200, json!({"dar_id": "220b7362b2dc3687"})));
+    let named = pool(&[("cluster-id", "220b7362b2dc3687"), ("dar-id", "dar-eu-1")]);
+    assert_eq!(dss.serve(named), (200, json!({"dar_id": "dar-eu-1"})));
+
+    let expected = json!({"system_identity": "gov.eu.uspace.v1.netid", "system_version": "scd-1.1.0"});
+    let versions = Request::new("GET", "/versions/gov.eu.uspace.v1.netid");
+    let scope = &["interuss.versioning.read_system_versions"];
+    assert_eq!(dss.serve(versions.clone().with_caller("qualifier", scope)), (200, expected.clone()));
+    // The reference's handler ignores its authorization result: so does this.
+    assert_eq!(dss.serve(versions), (200, expected));
+    assert_eq!(dss.serve(Request::new("PUT", "/versions/x")).0, 405);
+    assert_eq!(dss.serve(Request::new("GET", "/versions/x/y")).0, 404);
+    assert!(dss.host.store.is_empty());
+}
+
+#[test]
 fn aux_routes() {
     let mut dss = Dss::new();
     let (status, reply) = dss.serve(Request::new("GET", "/aux/v1/version"));
