@@ -18,13 +18,13 @@
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 use wasmraft::proto::peer::JoinRequest;
 use wasmraft::proto::peer::peer_client::PeerClient;
 use wasmraft_tests::cluster::Cluster;
 use wasmraft_tests::delay::{self, Delay, DelayedCluster};
 use wasmraft_tests::http::{auth_flags, now_secs, rfc3339, token};
+use wasmraft_tests::load::{Request, drive, ms, report, report_by_role, summary};
 
 const CLIENTS: usize = 64;
 /// Creates in the all-at-once area (each search there reads all of its keys) and at the
@@ -43,47 +43,6 @@ const ROUND_TRIPS: usize = 30;
 /// Where the ids of the intents in the quiet area start.
 const QUIET_IDS: usize = 1 << 20;
 
-fn percentile(sorted: &[Duration], p: f64) -> Duration {
-    sorted[((sorted.len() as f64 * p) as usize).min(sorted.len() - 1)]
-}
-
-fn ms(d: Duration) -> f64 {
-    d.as_secs_f64() * 1e3
-}
-
-fn report(what: &str, mut latencies: Vec<Duration>, elapsed: Duration) {
-    latencies.sort();
-    println!(
-        "{what:<44} {:>7.0} req/s   p50 {:>6.2} ms   p99 {:>6.2} ms   ({} requests in {:.1} s)",
-        latencies.len() as f64 / elapsed.as_secs_f64(),
-        ms(percentile(&latencies, 0.50)),
-        ms(percentile(&latencies, 0.99)),
-        latencies.len(),
-        elapsed.as_secs_f64()
-    );
-}
-
-/// "p50 X ms p99 Y ms mean Z ms" of `latencies`.
-fn summary(mut latencies: Vec<Duration>) -> String {
-    latencies.sort();
-    let mean = latencies.iter().sum::<Duration>() / latencies.len().max(1) as u32;
-    format!(
-        "p50 {:>6.2} ms   p99 {:>6.2} ms   mean {:>6.2} ms",
-        ms(percentile(&latencies, 0.5)),
-        ms(percentile(&latencies, 0.99)),
-        ms(mean)
-    )
-}
-
-/// The latencies of requests sent to the leader and to the followers, apart: a follower
-/// hands a write to the leader and waits to hear it committed, a peer round trip more.
-fn report_by_role(leader: u64, tagged: &[(u64, Duration)]) {
-    let (on_leader, on_followers): (Vec<_>, Vec<_>) = tagged.iter().partition(|(node, _)| *node == leader);
-    let only = |v: Vec<&(u64, Duration)>| v.into_iter().map(|(_, d)| *d).collect::<Vec<_>>();
-    println!("    through the leader (node {leader}):  {}", summary(only(on_leader)));
-    println!("    through the followers:        {}", summary(only(on_followers)));
-}
-
 fn volume(area: &[(f64, f64)], band: usize, start: u64, end: u64) -> Value {
     let lower = band as f64 * 2.0;
     let vertices: Vec<Value> = area.iter().map(|(lat, lng)| json!({"lat": lat, "lng": lng})).collect();
@@ -99,59 +58,24 @@ fn volume(area: &[(f64, f64)], band: usize, start: u64, end: u64) -> Value {
 }
 
 /// Intent `n` over `area` in altitude band `band`.
-fn create(area: &[(f64, f64)], n: usize, band: usize, start: u64, end: u64) -> (&'static str, String, Value) {
+fn create(area: &[(f64, f64)], n: usize, band: usize, start: u64, end: u64) -> Request {
     let body =
         json!({"extents": [volume(area, band, start, end)], "state": "Accepted", "uss_base_url": "http://uss1.test"});
-    ("PUT", format!("/dss/v1/operational_intent_references/{}", id(n)), body)
+    ("PUT", format!("/dss/v1/operational_intent_references/{}", id(n)), Some(body))
 }
 
-fn query(area: &[(f64, f64)], band: usize, start: u64, end: u64) -> (&'static str, String, Value) {
+fn query(area: &[(f64, f64)], band: usize, start: u64, end: u64) -> Request {
     (
         "POST",
         "/dss/v1/operational_intent_references/query".to_string(),
-        json!({"area_of_interest": volume(area, band, start, end)}),
+        Some(json!({"area_of_interest": volume(area, band, start, end)})),
     )
 }
 
-/// `CLIENTS` clients, client `c` on node `1 + c % 3`, running request `i` (of `total`) as
-/// `make(i)` -> (method, path, body), each expecting `status`: every latency with the node
-/// that answered it, and the time it all took.
-async fn drive(
-    cluster: &Cluster,
-    token: &str,
-    total: usize,
-    status: u16,
-    make: impl Fn(usize) -> (&'static str, String, Value) + Send + Sync + 'static,
-) -> (Vec<(u64, Duration)>, Duration) {
-    let (next, make) = (Arc::new(AtomicUsize::new(0)), Arc::new(make));
-    let started = Instant::now();
-    let tasks: Vec<_> = (0..CLIENTS)
-        .map(|c| {
-            let (next, make, token) = (next.clone(), make.clone(), token.to_string());
-            let node = 1 + c as u64 % 3;
-            let (base, http) = (cluster.http_url(node), cluster.http_client());
-            tokio::spawn(async move {
-                let mut latencies = Vec::new();
-                loop {
-                    let i = next.fetch_add(1, Ordering::Relaxed);
-                    if i >= total {
-                        return latencies;
-                    }
-                    let (method, path, body) = make(i);
-                    let t = Instant::now();
-                    let reply =
-                        http.json(method, &format!("{base}{path}"), Some(&token), &body).await.expect("request");
-                    assert_eq!(reply.status, status, "{method} {path}: {}", reply.text());
-                    latencies.push((node, t.elapsed()));
-                }
-            })
-        })
-        .collect();
-    let mut all = Vec::new();
-    for t in tasks {
-        all.extend(t.await.expect("client"));
-    }
-    (all, started.elapsed())
+/// Every request as the same USS.
+fn uss1() -> impl Fn(usize) -> String + Send + Sync + 'static {
+    let token = token("uss1", &["utm.strategic_coordination"]);
+    move |_| token.clone()
 }
 
 fn id(i: usize) -> String {
@@ -197,9 +121,10 @@ async fn one_at_a_time(
     end: u64,
 ) -> (Vec<Duration>, Vec<Duration>) {
     let (http, base) = (cluster.http_client(), cluster.http_url(node));
-    let timed = async |(method, path, body): (&str, String, Value), expected: u16| {
+    let timed = async |(method, path, body): Request, expected: u16| {
         let t = Instant::now();
-        let reply = http.json(method, &format!("{base}{path}"), Some(token), &body).await.expect("request");
+        let body = body.map(|b| serde_json::to_vec(&b).expect("JSON"));
+        let reply = http.send(method, &format!("{base}{path}"), Some(token), body).await.expect("request");
         assert_eq!(reply.status, expected, "{method} {path}: {}", reply.text());
         t.elapsed()
     };
@@ -226,9 +151,8 @@ async fn tls_cost(flags: &[&str]) {
                 Cluster::start_with(3, "scd", true, flags)
             };
             cluster.leader(Duration::from_secs(10)).await;
-            let token = token("uss1", &["utm.strategic_coordination"]);
             let start = now_secs() + 600;
-            let (latencies, elapsed) = drive(&cluster, &token, TLS_CREATES, 201, move |i| {
+            let (latencies, elapsed) = drive(&cluster, CLIENTS, uss1(), TLS_CREATES, 201, move |i| {
                 let s = start + 15 * i as u64;
                 create(&BUSY_AREA, i, i, s, s + 1200)
             })
@@ -246,7 +170,7 @@ async fn bench(delay: Option<Delay>) {
         tls_cost(&flags.iter().map(String::as_str).collect::<Vec<_>>()).await;
     }
     let DelayedCluster { cluster, doors, .. } =
-        delay::start_cluster(delay, "scd", &flags.iter().map(String::as_str).collect::<Vec<_>>());
+        delay::start_cluster(delay, &["scd"], &flags.iter().map(String::as_str).collect::<Vec<_>>());
     let leader = cluster.leader(Duration::from_secs(if delay.is_some() { 30 } else { 10 })).await;
     let token = token("uss1", &["utm.strategic_coordination"]);
     let (start, end) = (now_secs() + 600, now_secs() + 3 * 3600);
@@ -297,7 +221,7 @@ async fn bench(delay: Option<Delay>) {
         println!("{what}:");
         let window = Arc::new(window);
         let w = window.clone();
-        let (latencies, elapsed) = drive(&cluster, &token, creates, 201, move |i| {
+        let (latencies, elapsed) = drive(&cluster, CLIENTS, uss1(), creates, 201, move |i| {
             let (s, e) = w(i);
             create(area, first + i, i, s, e)
         })
@@ -311,7 +235,7 @@ async fn bench(delay: Option<Delay>) {
         if delay.is_some() {
             report_by_role(leader, &latencies);
         }
-        let (latencies, elapsed) = drive(&cluster, &token, QUERIES, 200, move |i| {
+        let (latencies, elapsed) = drive(&cluster, CLIENTS, uss1(), QUERIES, 200, move |i| {
             let band = i * 7919 % creates;
             let (s, e) = window(band);
             query(area, band, s, e)

@@ -5,32 +5,10 @@
 
 use std::time::Duration;
 use wasmraft::proto::client::member_change::Change;
-use wasmraft::proto::client::{AddLearner, Encoding, ProposeRequest, StatusResponse, UpgradeRequest};
+use wasmraft::proto::client::{AddLearner, Encoding, ProposeRequest, UpgradeRequest};
 use wasmraft_tests::cluster::{Cluster, binary, change_members_until, free_port, output};
 use wasmraft_tests::http::auth_flags;
 use wasmraft_tests::{appliers_dir, module_bytes};
-
-/// (name, version, state hash) of each hosted applier, as node `id` reports them.
-fn appliers(status: &StatusResponse) -> Vec<(String, String, String)> {
-    let row = |a: &wasmraft::proto::client::HostedApplier| {
-        let m = a.module.as_ref().expect("a module");
-        (m.name.clone(), m.version.clone(), a.state_hash.clone())
-    };
-    status.appliers.iter().map(row).collect()
-}
-
-/// Waits until every running node reports the same appliers and hashes, at or past `min`.
-async fn converged(cluster: &Cluster, min: u64) -> Vec<(String, String, String)> {
-    let (applied, _) = cluster.converged(min, Duration::from_secs(20)).await;
-    let mut seen = Vec::new();
-    for id in cluster.running() {
-        let status = cluster.status(id).await.expect("status");
-        assert_eq!(status.applied_index, applied, "node {id}");
-        seen.push(appliers(&status));
-    }
-    assert!(seen.windows(2).all(|w| w[0] == w[1]), "{seen:?}");
-    seen.pop().unwrap()
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_appliers_share_a_cluster_and_keep_to_their_own() {
@@ -63,8 +41,8 @@ async fn two_appliers_share_a_cluster_and_keep_to_their_own() {
     let unknown = client.propose(request("rid")).await.unwrap_err();
     assert!(unknown.message().contains("no applier `rid`"), "{unknown:?}");
 
-    let before = converged(&cluster, applied.index).await;
-    let names: Vec<&str> = before.iter().map(|a| a.0.as_str()).collect();
+    let before = cluster.appliers_converged(applied.index).await;
+    let names: Vec<&str> = before.iter().map(|a| a.name.as_str()).collect();
     assert_eq!(names, ["scd", "kv"]);
     let status = cluster.status(leader).await.unwrap();
     assert_eq!(status.appliers[1].routes, ["/kv", "/whoami"]);
@@ -75,10 +53,10 @@ async fn two_appliers_share_a_cluster_and_keep_to_their_own() {
     let wrong = client.upgrade(upgrade("scd")).await.unwrap_err();
     assert!(wrong.message().contains("the module is applier `kv`, not `scd`"), "{wrong:?}");
     let upgraded = client.upgrade(upgrade("kv")).await.unwrap().into_inner();
-    let after = converged(&cluster, upgraded.index).await;
+    let after = cluster.appliers_converged(upgraded.index).await;
     assert_eq!(after[0], before[0], "scd is untouched by kv's upgrade");
-    assert_eq!((after[1].0.as_str(), after[1].1.as_str()), ("kv", "2.0.0"));
-    assert_ne!(after[1].2, before[1].2);
+    assert_eq!((after[1].name.as_str(), after[1].version.as_str()), ("kv", "2.0.0"));
+    assert_ne!(after[1].state_hash, before[1].state_hash);
 
     // A restarted node and a node that joins now both host the two appliers.
     let restarted = cluster.ids().into_iter().find(|&id| id != leader).unwrap();
@@ -94,7 +72,7 @@ async fn two_appliers_share_a_cluster_and_keep_to_their_own() {
     .await
     .expect("node 4 is added");
     cluster.spawn(4);
-    let joined = converged(&cluster, added.index).await;
+    let joined = cluster.appliers_converged(added.index).await;
     assert_eq!(joined, after);
 }
 

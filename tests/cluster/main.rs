@@ -10,6 +10,7 @@ mod dss;
 mod dss_housekeeping;
 mod dss_snapshot;
 mod dss_upgrade;
+mod dss_whole;
 mod faults;
 mod floods;
 mod front_door;

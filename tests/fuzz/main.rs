@@ -136,6 +136,11 @@ fn dss_http_requests() {
 }
 
 #[test]
+fn rid_http_requests() {
+    fuzz("rid_request", targets::rid_request_seeds(), usize::MAX, targets::rid_request);
+}
+
+#[test]
 fn modules() {
     // A mutated module that still validates is compiled: a few hundred at most.
     let engine = targets::module_engine();
@@ -157,6 +162,7 @@ fn write_corpus() {
         ("certificate", targets::certificate_seeds()),
         ("wal", targets::wal_seeds()),
         ("http_request", targets::http_request_seeds()),
+        ("rid_request", targets::rid_request_seeds()),
     ];
     for (target, seeds) in sets {
         let dir = corpus_dir(target);

@@ -296,22 +296,74 @@ pub fn wal_seeds() -> Vec<Vec<u8>> {
     vec![std::fs::read(&file).unwrap_or_else(|e| panic!("{}: {e}", file.display()))]
 }
 
-// HTTP requests, as the DSS module's `handle` routes, authorizes and parses them (its own
-// JSON, ids, times and geometry): the first line is `METHOD PATH`, the rest the body.
+// HTTP requests, as the DSS modules' `handle` routes, authorizes and parses them (their
+// own JSON, ids, times and geometry): the first line is `METHOD PATH` (with its query), the
+// rest the body.
+
+fn dss_request(bytes: &[u8], scopes: &[&str]) -> wasmraft_sdk::http::Request {
+    let text = String::from_utf8_lossy(bytes);
+    let (head, body) = text.split_once('\n').unwrap_or((&text, ""));
+    let (method, target) = head.split_once(' ').unwrap_or(("GET", head));
+    let (path, query) = target.split_once('?').unwrap_or((target, ""));
+    wasmraft_sdk::http::Request::new(method, path)
+        .with_query(query)
+        .with_body(body.as_bytes().to_vec())
+        .with_caller("uss1", scopes)
+        .with_setting("allow-http-base-urls", "true")
+}
 
 pub fn http_request(bytes: &[u8]) {
     use wasmraft_sdk::Applier;
-    let text = String::from_utf8_lossy(bytes);
-    let (head, body) = text.split_once('\n').unwrap_or((&text, ""));
-    let (method, path) = head.split_once(' ').unwrap_or(("GET", head));
-    let request = wasmraft_sdk::http::Request::new(method, path)
-        .with_body(body.as_bytes().to_vec())
-        .with_caller(
-            "uss1",
-            &["utm.strategic_coordination", "utm.constraint_management", "utm.availability_arbitration"],
+    let scopes = ["utm.strategic_coordination", "utm.constraint_management", "utm.availability_arbitration"];
+    let _ = scd_applier::Scd::handle(dss_request(bytes, &scopes));
+}
+
+pub fn rid_request(bytes: &[u8]) {
+    use wasmraft_sdk::Applier;
+    let scopes = [
+        "dss.read.identification_service_areas",
+        "dss.write.identification_service_areas",
+        "rid.display_provider",
+        "rid.service_provider",
+    ];
+    let _ = rid_applier::Rid::handle(dss_request(bytes, &scopes));
+}
+
+pub fn rid_request_seeds() -> Vec<Vec<u8>> {
+    let vertices = r#"[{"lat": 46.52, "lng": 6.56}, {"lat": 46.52, "lng": 6.57}, {"lat": 46.53, "lng": 6.57}]"#;
+    let v1 = format!(
+        r#"{{"spatial_volume": {{"footprint": {{"vertices": {vertices}}}, "altitude_lo": 0.0, "altitude_hi": 120.0}}, "time_start": "2030-01-01T00:00:00Z", "time_end": "2030-01-01T01:00:00Z"}}"#
+    );
+    let altitude = |v: u32| format!(r#"{{"value": {v}, "reference": "W84", "units": "M"}}"#);
+    let time = |t: &str| format!(r#"{{"value": "{t}", "format": "RFC3339"}}"#);
+    let v2 = |area: &str| {
+        format!(
+            r#"{{"volume": {{{area}, "altitude_lower": {}, "altitude_upper": {}}}, "time_start": {}, "time_end": {}}}"#,
+            altitude(0),
+            altitude(120),
+            time("2030-01-01T00:00:00Z"),
+            time("2030-01-01T01:00:00Z")
         )
-        .with_setting("allow-http-base-urls", "true");
-    let _ = scd_applier::Scd::handle(request);
+    };
+    let polygon = v2(&format!(r#""outline_polygon": {{"vertices": {vertices}}}"#));
+    let circle =
+        v2(r#""outline_circle": {"center": {"lat": 46.52, "lng": 6.56}, "radius": {"value": 300, "units": "M"}}"#);
+    let id = "4a1b2c3d-0000-4000-8000-000000000001";
+    let area = "46.52,6.56,46.52,6.57,46.53,6.57";
+    vec![
+        format!("PUT /v1/dss/identification_service_areas/{id}\n{{\"extents\": {v1}, \"flights_url\": \"https://sp1.test/flights\"}}"),
+        format!("PUT /rid/v2/dss/identification_service_areas/{id}/1\n{{\"extents\": {polygon}, \"uss_base_url\": \"https://sp2.test\"}}"),
+        format!("PUT /rid/v2/dss/subscriptions/{id}\n{{\"extents\": {circle}, \"uss_base_url\": \"https://dp2.test\"}}"),
+        format!(
+            "PUT /v1/dss/subscriptions/{id}\n{{\"extents\": {v1}, \"callbacks\": {{\"identification_service_area_url\": \"https://dp1.test/isa\"}}}}"
+        ),
+        format!("GET /v1/dss/identification_service_areas?area={area}&earliest_time=2030-01-01T00:00:00Z\n"),
+        format!("GET /rid/v2/dss/subscriptions?area={area}\n"),
+        format!("DELETE /rid/v2/dss/identification_service_areas/{id}/1\n"),
+    ]
+    .into_iter()
+    .map(String::into_bytes)
+    .collect()
 }
 
 pub fn http_request_seeds() -> Vec<Vec<u8>> {

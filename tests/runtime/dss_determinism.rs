@@ -1,16 +1,19 @@
-//! The DSS scenario (`wasmraft_tests::dss_scenario`) replayed in-process on the wasm build
-//! of scd and on its native build, with the same request metas (a fixed clock, seeded
-//! entropy): the same responses, byte for byte, and the same applied index and state hash.
+//! The DSS scenarios (`wasmraft_tests::dss_scenario` for scd, `rid_scenario` for rid)
+//! replayed in-process on each applier's wasm build and on its native build, with the same
+//! request metas (a fixed clock, seeded entropy): the same responses, byte for byte, and the
+//! same applied index and state hash.
 //! Requests go the way the node's HTTP gateway takes them (`handle`, then propose or read,
 //! then `render`), with the caller handed over directly where the node would verify a token.
 
+use rid_applier::Rid;
 use scd_applier::Scd;
 use serde_json::Value;
 use std::sync::{Arc, Mutex};
 use wasmraft::runtime::{Front, Limits, LogPosition, NativeBackend, Runtime, StateHash};
 use wasmraft_sdk::contract::{Action, Caller, Encoding, HttpOutcome, HttpRequest, HttpResponse, Meta};
-use wasmraft_tests::dss_scenario::{Dss, session};
+use wasmraft_tests::dss_scenario::{self, Dss};
 use wasmraft_tests::http::Reply;
+use wasmraft_tests::rid_scenario;
 use wasmraft_tests::{Rng, wasm_runtime};
 
 /// 2030-01-01T00:00:00Z: the DSS's now, whatever the day the test runs.
@@ -87,8 +90,14 @@ impl Dss for InProcess {
     }
 }
 
+#[derive(Clone, Copy)]
+enum Scenario {
+    Scd,
+    Rid,
+}
+
 /// The scenario's rounds on `runtime`: every exchange, where the log ended, the state hash.
-async fn replay(runtime: Runtime) -> (Vec<Exchange>, LogPosition, StateHash) {
+async fn replay(runtime: Runtime, scenario: Scenario) -> (Vec<Exchange>, LogPosition, StateHash) {
     let front = runtime.front();
     let dss = InProcess(Mutex::new(Node {
         runtime,
@@ -98,7 +107,10 @@ async fn replay(runtime: Runtime) -> (Vec<Exchange>, LogPosition, StateHash) {
         transcript: Vec::new(),
     }));
     for n in 0..ROUNDS {
-        session(&dss, n).await;
+        match scenario {
+            Scenario::Scd => dss_scenario::session(&dss, n).await,
+            Scenario::Rid => rid_scenario::session(&dss, n).await,
+        }
     }
     let node = dss.0.into_inner().unwrap();
     (node.transcript, node.runtime.applied(), node.runtime.state_hash())
@@ -108,16 +120,26 @@ fn show((request, response): &Exchange) -> String {
     format!("{request} -> {} {:?} {}", response.status, response.headers, String::from_utf8_lossy(&response.body))
 }
 
-#[tokio::test]
-async fn the_dss_scenario_answers_alike_on_wasm_and_native() {
-    let (wasm, wasm_applied, wasm_hash) = replay(wasm_runtime("scd", Limits::default())).await;
-    let (native, native_applied, native_hash) = replay(Runtime::new(Box::new(NativeBackend::<Scd>::default()))).await;
+/// `scenario` on `name`'s wasm build and on `native`: the same exchanges and state.
+async fn alike(name: &str, native: Runtime, scenario: Scenario) {
+    let (wasm, wasm_applied, wasm_hash) = replay(wasm_runtime(name, Limits::default()), scenario).await;
+    let (native, native_applied, native_hash) = replay(native, scenario).await;
     assert_eq!(wasm.len(), native.len());
     for (i, (w, n)) in wasm.iter().zip(&native).enumerate() {
         assert!(w == n, "exchange {i} differs:\nwasm:   {}\nnative: {}", show(w), show(n));
     }
-    // Every round writes: its entries, ids and OVNs are in the comparison.
+    // Every round writes: its entries, ids and versions are in the comparison.
     assert!(wasm_applied.index > u64::from(ROUNDS) * 10, "{wasm_applied:?}");
     assert_eq!(wasm_applied, native_applied);
     assert_eq!(wasm_hash, native_hash);
+}
+
+#[tokio::test]
+async fn the_dss_scenario_answers_alike_on_wasm_and_native() {
+    alike("scd", Runtime::new(Box::new(NativeBackend::<Scd>::default())), Scenario::Scd).await;
+}
+
+#[tokio::test]
+async fn the_rid_scenario_answers_alike_on_wasm_and_native() {
+    alike("rid", Runtime::new(Box::new(NativeBackend::<Rid>::default())), Scenario::Rid).await;
 }

@@ -60,7 +60,7 @@ fn each_applier_keeps_its_own_state_and_hash() {
         names,
         [
             ("kv".to_string(), s(&["/kv", "/whoami"])),
-            ("scd".into(), s(&["/aux/v1", "/dss/v1"])),
+            ("scd".into(), s(&["/aux/v1", "/dss/v1", "/versions"])),
             ("testkit".into(), vec![])
         ]
     );

@@ -146,7 +146,7 @@ impl Cluster {
     /// Starts `n` nodes running the applier `module` (a directory under `appliers/`), each
     /// also serving HTTP on a port of its own if `http`, with extra `serve` flags.
     pub fn start_with(n: u64, module: &str, http: bool, args: &[&str]) -> Cluster {
-        Cluster::start_routed(n, module, http, args, |node| node.address.clone())
+        Cluster::start_routed(n, &[module], http, args, |node| node.address.clone())
     }
 
     /// As [`Cluster::start_with`], with TLS on every door: certificates from
@@ -179,8 +179,14 @@ impl Cluster {
     /// As [`Cluster::start_with`], but the nodes know each other (`--peers`) at
     /// `route(node)` rather than where each listens: something stands in between, such as
     /// the delay proxy of the DSS benchmark. Clients still reach each node directly.
-    pub fn start_routed(n: u64, module: &str, http: bool, args: &[&str], route: impl Fn(&Node) -> String) -> Cluster {
-        Cluster::build(n, &[module], http, args, route, false, None)
+    pub fn start_routed(
+        n: u64,
+        modules: &[&str],
+        http: bool,
+        args: &[&str],
+        route: impl Fn(&Node) -> String,
+    ) -> Cluster {
+        Cluster::build(n, modules, http, args, route, false, None)
     }
 
     fn build(
@@ -501,6 +507,43 @@ impl Cluster {
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
     }
+
+    /// Waits as [`Cluster::converged`], then checks that every running node reports the same
+    /// hosted appliers, each with the same version, state hash and upgrade history, and
+    /// returns them.
+    pub async fn appliers_converged(&self, min_applied: u64) -> Vec<Hosted> {
+        let (applied, _) = self.converged(min_applied, Duration::from_secs(30)).await;
+        let mut seen = Vec::new();
+        for id in self.running() {
+            let status = self.status(id).await.expect("status");
+            assert_eq!(status.applied_index, applied, "node {id}");
+            seen.push(status.appliers.iter().map(Hosted::of).collect::<Vec<_>>());
+        }
+        assert!(seen.windows(2).all(|w| w[0] == w[1]), "{seen:?}");
+        seen.pop().expect("a running node")
+    }
+}
+
+/// A hosted applier as a node's status reports it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Hosted {
+    pub name: String,
+    pub version: String,
+    pub state_hash: String,
+    /// (index, version) of each upgrade.
+    pub upgrades: Vec<(u64, String)>,
+}
+
+impl Hosted {
+    fn of(applier: &wasmraft::proto::client::HostedApplier) -> Hosted {
+        let module = applier.module.as_ref().expect("a module");
+        Hosted {
+            name: module.name.clone(),
+            version: module.version.clone(),
+            state_hash: applier.state_hash.clone(),
+            upgrades: applier.upgrades.iter().map(|u| (u.index, u.version.clone())).collect(),
+        }
+    }
 }
 
 impl Drop for Cluster {
@@ -584,9 +627,21 @@ pub async fn upgrade(
     module: Vec<u8>,
     allow_downgrade: bool,
 ) -> Result<UpgradeResponse, Status> {
+    upgrade_applier(cluster, id, "", module, allow_downgrade).await
+}
+
+/// Proposes, on node `id`, that `module` replace the hosted applier `applier` (when empty,
+/// the applier of the module's own name).
+pub async fn upgrade_applier(
+    cluster: &Cluster,
+    id: u64,
+    applier: &str,
+    module: Vec<u8>,
+    allow_downgrade: bool,
+) -> Result<UpgradeResponse, Status> {
     // Compiling on every node takes a while on a busy machine.
     let mut client = cluster.client_within(id, Duration::from_secs(30)).await?;
-    let mut request = tonic::Request::new(UpgradeRequest { module, allow_downgrade, applier: String::new() });
+    let mut request = tonic::Request::new(UpgradeRequest { module, allow_downgrade, applier: applier.into() });
     request.set_timeout(Duration::from_secs(30));
     client.upgrade(request).await.map(|r| r.into_inner())
 }

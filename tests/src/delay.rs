@@ -285,15 +285,15 @@ pub struct DelayedCluster {
 
 /// Starts [`DelayedCluster`]: nodes that know each other through the proxy, which forwards
 /// to where each listens (the nodes retry their peers until the proxy is up).
-pub fn start_cluster(delay: Option<Delay>, module: &str, args: &[&str]) -> DelayedCluster {
+pub fn start_cluster(delay: Option<Delay>, modules: &[&str], args: &[&str]) -> DelayedCluster {
     use crate::cluster::Cluster;
     let Some(delay) = delay else {
-        let cluster = Cluster::start_with(3, module, true, args);
+        let cluster = Cluster::start_routed(3, modules, true, args, |node| node.address.clone());
         return DelayedCluster { cluster, doors: Default::default(), _proxy: None };
     };
     let doors: std::collections::BTreeMap<u64, String> =
         (1..=3).map(|id| (id, format!("127.0.0.1:{}", crate::cluster::free_port()))).collect();
-    let cluster = Cluster::start_routed(3, module, true, args, |node| doors[&node.id].clone());
+    let cluster = Cluster::start_routed(3, modules, true, args, |node| doors[&node.id].clone());
     let routes: Vec<(String, String)> =
         doors.iter().map(|(id, door)| (door.clone(), cluster.peer_address(*id).to_string())).collect();
     let proxy = Proxy::start(delay, &routes);

@@ -10,13 +10,20 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use wasmraft_sdk::contract::Caller;
 
-/// Starts `n` nodes of the SCD DSS serving HTTP, with extra `serve` flags: tokens of the
-/// tests' key pair, http:// base URLs (the scenario's USSs are at `http://uss1.test`).
+/// Starts `n` nodes of the whole DSS (scd: SCD and aux, the primary; rid: remote ID v1 and
+/// v2) serving HTTP, as an operator runs it, with extra `serve` flags: tokens of the tests'
+/// key pair, http:// base URLs (the SCD scenario's USSs are at `http://uss1.test`); TLS
+/// between the nodes and on the gRPC API, HTTP in the clear (as `cargo xtask dss`), so that
+/// the tests can speak raw HTTP to the front door.
 pub fn start_dss(n: u64, extra: &[&str]) -> Cluster {
     let flags = auth_flags();
-    let args: Vec<&str> =
-        flags.iter().map(String::as_str).chain(["--allow-http-base-urls"]).chain(extra.iter().copied()).collect();
-    Cluster::start_with(n, "scd", true, &args)
+    let args: Vec<&str> = flags
+        .iter()
+        .map(String::as_str)
+        .chain(["--allow-http-base-urls", "--http-plain"])
+        .chain(extra.iter().copied())
+        .collect();
+    Cluster::start_hosting(n, &["scd", "rid"], true, &args)
 }
 
 pub struct HttpDss {
@@ -38,7 +45,7 @@ impl HttpDss {
             targets: Mutex::new(urls.keys().copied().collect()),
             urls,
             turn: AtomicUsize::new(0),
-            http: HttpClient::default(),
+            http: cluster.http_client(),
             tokens: Mutex::default(),
         }
     }

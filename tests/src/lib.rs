@@ -9,6 +9,7 @@ pub mod dss_http;
 pub mod dss_scenario;
 pub mod http;
 pub mod https;
+pub mod load;
 pub mod netns;
 pub mod rid_scenario;
 

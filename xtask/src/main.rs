@@ -3,7 +3,7 @@
 //!   cargo xtask appliers   build every applier in appliers/ to a wasm component
 //!   cargo xtask test       build the appliers, then run every test
 //!   cargo xtask demo       build everything, start a local 3-node cluster, show it working
-//!   cargo xtask dss        a local 3-node SCD DSS on http://localhost:8082 until Ctrl-C
+//!   cargo xtask dss        a local 3-node DSS (SCD, RID, aux) on http://localhost:8082 until Ctrl-C
 //!   cargo xtask bench      build everything and print the benchmarks
 //!   cargo xtask bench-delay  the DSS benchmark with 16.5 ± 7.5 ms one way between the nodes
 //!   cargo xtask soak       a long randomized fault run (kills, pauses, member changes, upgrades)
@@ -184,13 +184,13 @@ fn admin<'a>(command: &'a mut Command, certs: &Path) -> &'a mut Command {
         .env("WASMRAFT_KEY", certs.join("admin-key.pem"))
 }
 
-/// Starts nodes 1-3 of a new cluster running `module` with TLS on (certificates from
+/// Starts nodes 1-3 of a new cluster hosting `modules` with TLS on (certificates from
 /// `wasmraft dev-certs` in `data/certs`): peers on 127.0.0.1:`base`+id, clients on
 /// `base`+100+id; data and logs in `data` (emptied first), each with `extra(id)` flags;
 /// waits for a leader. Returns the nodes and the certificates' directory.
 fn start_cluster(
     wasmraft: &Path,
-    module: &Path,
+    modules: &[PathBuf],
     data: &Path,
     base: u16,
     extra: impl Fn(u16) -> Vec<String>,
@@ -221,8 +221,7 @@ fn start_cluster(
             .arg(&certs)
             .arg("--data-dir")
             .arg(data.join(format!("node{id}")))
-            .arg("--module")
-            .arg(module)
+            .args(modules.iter().flat_map(|m| [std::ffi::OsStr::new("--module"), m.as_os_str()]))
             .args(extra(id))
             .stderr(log)
             .spawn()
@@ -251,7 +250,7 @@ fn demo() -> Result {
     build_appliers(false)?;
     let wasmraft = build_node()?;
     let kv = target_dir().join("appliers/kv.wasm");
-    let (nodes, certs) = start_cluster(&wasmraft, &kv, &target_dir().join("demo-cluster"), 7000, |_| Vec::new())?;
+    let (nodes, certs) = start_cluster(&wasmraft, &[kv], &target_dir().join("demo-cluster"), 7000, |_| Vec::new())?;
     let show = |wasmraft: &Path, args: &[&str]| show(wasmraft, &certs, args);
     eprintln!(
         "\n(the client commands below run as `admin`: WASMRAFT_CACERT, WASMRAFT_CERT and WASMRAFT_KEY name its files)"
@@ -325,7 +324,7 @@ fn http(port: u16, method: &str, path: &str, token: Option<&str>, body: &str) ->
     Ok(format!("{status}\n{body}"))
 }
 
-/// A local 3-node SCD DSS on http://localhost:8082 (also :8083 and :8084, one per node),
+/// A local 3-node DSS (SCD, RID, aux) on http://localhost:8082 (also :8083 and :8084, one per node),
 /// until Ctrl-C: `cargo xtask dss [--public-key FILE]`. Tokens: `wasmraft dev-token`.
 fn dss() -> Result {
     build_appliers(false)?;
@@ -341,11 +340,12 @@ fn dss() -> Result {
         }
         _ => return Err("usage: cargo xtask dss [--public-key FILE]".into()),
     };
-    let module = target_dir().join("appliers/scd.wasm");
+    // The whole DSS: strategic coordination with aux (scd) and remote ID, v1 and v2 (rid).
+    let modules = ["scd", "rid"].map(|name| target_dir().join(format!("appliers/{name}.wasm")));
     let key = public_key.to_string_lossy().into_owned();
     // HTTP in the clear on loopback, as the reference DSS is run for local development;
     // peers and the gRPC API speak TLS.
-    let (nodes, _) = start_cluster(&wasmraft, &module, &dir.join("cluster"), 7200, |id| {
+    let (nodes, _) = start_cluster(&wasmraft, &modules, &dir.join("cluster"), 7200, |id| {
         let http = format!("127.0.0.1:{}", 8081 + id);
         [
             "--http-listen",
@@ -365,21 +365,25 @@ fn dss() -> Result {
     let token = Command::new(&wasmraft)
         .args(["dev-token", "--key"])
         .arg(&private)
-        .args(["--sub", "uss1", "--scope", "utm.strategic_coordination"])
+        .args(["--sub", "uss1", "--scope", "utm.strategic_coordination,rid.display_provider"])
         .output()
         .ok()
         .filter(|o| o.status.success())
         .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string());
-    eprintln!("\n== GET /healthy on each node, then GET /aux/v1/version and a query with a dev token");
+    eprintln!(
+        "\n== GET /healthy on each node, then GET /aux/v1/version, an SCD query and a RID search with a dev token"
+    );
     for port in 8082..=8084 {
         eprintln!("node on :{port}: {}", http(port, "GET", "/healthy", None, "")?.replace('\n', " "));
     }
     eprintln!("{}", http(8082, "GET", "/aux/v1/version", None, "")?);
     let query = r#"{"area_of_interest": {"volume": {"outline_polygon": {"vertices": [{"lat": 46.52, "lng": 6.56}, {"lat": 46.52, "lng": 6.57}, {"lat": 46.53, "lng": 6.57}]}}}}"#;
     eprintln!("{}", http(8083, "POST", "/dss/v1/operational_intent_references/query", token.as_deref(), query)?);
+    let search = "/rid/v2/dss/identification_service_areas?area=46.52,6.56,46.52,6.57,46.53,6.57";
+    eprintln!("{}", http(8084, "GET", search, token.as_deref(), "")?);
     eprintln!(
-        "\n== the DSS is at http://localhost:8082 (nodes 2 and 3: :8083, :8084), audience `localhost`, http base URLs allowed.\n\
-         Mint a token:  {wasmraft_cmd} dev-token --key {} --sub uss1 --scope utm.strategic_coordination\n\
+        "\n== the DSS (SCD, RID v1 and v2, aux) is at http://localhost:8082 (nodes 2 and 3: :8083, :8084), audience `localhost`, http base URLs allowed.\n\
+         Mint a token:  {wasmraft_cmd} dev-token --key {} --sub uss1 --scope utm.strategic_coordination,rid.service_provider\n\
          Ctrl-C stops the cluster.",
         relative(&private)
     );
@@ -394,22 +398,27 @@ fn bench() -> Result {
     build_node()?;
     run(cargo().args(["bench", "-p", "wasmraft-tests", "--bench", "apply"]))?;
     run(cargo().args(["bench", "-p", "wasmraft-tests", "--bench", "dss_apply"]))?;
+    run(cargo().args(["bench", "-p", "wasmraft-tests", "--bench", "rid_apply"]))?;
     run(cargo().args(["bench", "-p", "wasmraft-tests", "--bench", "auth"]))?;
     run(cargo().args(["bench", "-p", "wasmraft-tests", "--bench", "cluster"]))?;
-    run(cargo().args(["bench", "-p", "wasmraft-tests", "--bench", "dss"]))
+    run(cargo().args(["bench", "-p", "wasmraft-tests", "--bench", "dss"]))?;
+    run(cargo().args(["bench", "-p", "wasmraft-tests", "--bench", "rid"]))
 }
 
-/// The DSS benchmark with a delay between the nodes: `cargo xtask bench-delay [MEAN_MS
-/// JITTER_MS]`, by default the reference DSS's `tc netem delay 16.5ms 7.5ms`. A userspace
+/// The DSS benchmarks (SCD, RID) with a delay between the nodes: `cargo xtask bench-delay
+/// [MEAN_MS JITTER_MS]`, by default the reference DSS's `tc netem delay 16.5ms 7.5ms`. A userspace
 /// proxy makes the delay (tests/src/delay.rs): this kernel has no netem.
 fn bench_delay() -> Result {
     let mut args = std::env::args().skip(2);
     let (mean, jitter) = (args.next().unwrap_or_else(|| "16.5".into()), args.next().unwrap_or_else(|| "7.5".into()));
     build_appliers(false)?;
     build_node()?;
-    run(cargo()
-        .args(["bench", "-p", "wasmraft-tests", "--bench", "dss"])
-        .env("WASMRAFT_BENCH_DELAY", format!("{mean},{jitter}")))
+    for bench in ["dss", "rid"] {
+        run(cargo()
+            .args(["bench", "-p", "wasmraft-tests", "--bench", bench])
+            .env("WASMRAFT_BENCH_DELAY", format!("{mean},{jitter}")))?;
+    }
+    Ok(())
 }
 
 /// The DSS's busy cell as USS clients load it: `cargo xtask bench-busy-cell [MEAN_MS

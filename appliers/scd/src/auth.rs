@@ -1,12 +1,7 @@
-//! Who may call what: the scope options of each route, checked as the reference's generated
-//! router does before any handler runs (401 without verified credentials, 403 without the
-//! scopes of at least one option). `apply` and `query` check them again, per command and
-//! query, since the host's client API proposes and reads without going through `handle`.
+//! Who may call what: the scope options of each route (checked by `dss_common::auth` as the
+//! reference's generated router does), per route and per command and query.
 
 use crate::api::{Command, Query};
-use crate::render::error;
-use wasmraft_sdk::http::{Request, Response};
-use wasmraft_sdk::{Caller, Error};
 
 pub const SC: &str = "utm.strategic_coordination";
 pub const CMSA: &str = "utm.conformance_monitoring_sa";
@@ -18,8 +13,7 @@ const ISA_WRITE: &str = "dss.write.identification_service_areas";
 const POOL_READ: &str = "interuss.pool_status.read";
 const HEARTBEAT_WRITE: &str = "interuss.pool_status.heartbeat.write";
 
-/// Alternatives, each a set of scopes that must all be held.
-pub type Options = &'static [&'static [&'static str]];
+pub use dss_common::auth::{Options, authorize, check};
 
 pub const OIR: Options = &[&[SC], &[CMSA]];
 pub const OIR_PUT: Options = &[&[SC], &[SC, CP], &[CMSA]];
@@ -32,43 +26,6 @@ pub const AVAILABILITY_WRITE: Options = &[&[AA]];
 pub const VALIDATE_OAUTH: Options = &[&[ISA_READ], &[ISA_WRITE]];
 pub const POOL: Options = &[&[POOL_READ]];
 pub const HEARTBEAT: Options = &[&[HEARTBEAT_WRITE]];
-
-const MISSING_TOKEN: &str = "Missing access token";
-
-/// The caller, if it holds every scope of one of `options`; else the 401 or 403 to answer.
-pub fn authorize(request: &Request, options: Options) -> Result<&Caller, Response> {
-    let Some(caller) = &request.caller else {
-        return Err(error(401, request.auth_error.as_deref().unwrap_or(MISSING_TOKEN)));
-    };
-    missing_scopes(caller, options).map(|()| caller).map_err(|why| error(403, &why))
-}
-
-/// [`authorize`] for `apply` and `query`. The SDK has no code for a 401, so a missing caller
-/// is a permission-denied too (as it answers over HTTP, 403).
-pub fn check(caller: Option<&Caller>, options: Options) -> Result<(), Error> {
-    let caller = caller.ok_or_else(|| Error::permission_denied(MISSING_TOKEN))?;
-    missing_scopes(caller, options).map_err(Error::permission_denied)
-}
-
-/// `Ok` if `caller` holds every scope of one of `options`; else the reference's 403 message.
-fn missing_scopes(caller: &Caller, options: Options) -> Result<(), String> {
-    let mut failures = Vec::new();
-    for (i, option) in options.iter().enumerate() {
-        let missing: Vec<&str> = option.iter().copied().filter(|s| !caller.has_scope(s)).collect();
-        if missing.is_empty() {
-            return Ok(());
-        }
-        failures.push(format!("AuthOption[{i}]: {}", missing.join(", ")));
-    }
-    let expected: Vec<String> =
-        options.iter().map(|option| format!("[Authority: ({})]", option.join(" AND "))).collect();
-    Err(format!(
-        "Access token missing scopes ({}) while expecting {} and got {}",
-        failures.join(" ; "),
-        expected.join(" OR "),
-        caller.scopes.join(", ")
-    ))
-}
 
 /// The options of the route that proposes `command`; `None` for the eviction, which the
 /// leader proposes as housekeeping, without a caller, and which only removes what expired.
@@ -98,6 +55,7 @@ pub fn of_query(query: &Query) -> Options {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use wasmraft_sdk::http::Request;
 
     #[test]
     fn any_complete_option_passes() {

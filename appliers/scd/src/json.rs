@@ -8,95 +8,12 @@
 //! never travel in an entry, so `skip_serializing_if` is fine here.
 
 use crate::api::{AvailabilityStatus, ConstraintRef, DssInstance, OirRef, Subscriber, SubscriptionView};
-use crate::rfc3339::{self, Nanos};
-use serde::de::{DeserializeOwned, Deserializer};
+use crate::rfc3339;
+
 use serde::{Deserialize, Serialize};
 use wasmraft_sdk::Id;
 
-/// A field Go would leave at its zero value when absent or `null`.
-fn or_zero<'de, D: Deserializer<'de>, T: Deserialize<'de> + Default>(d: D) -> Result<T, D::Error> {
-    Ok(Option::<T>::deserialize(d)?.unwrap_or_default())
-}
-
-/// Decodes the first JSON value of `body`, as Go's `json.NewDecoder(body).Decode` does
-/// (trailing bytes are not looked at). Deep nesting never overflows the stack: in a typed
-/// field serde_json's recursion limit makes it an error, and under a field the types do not
-/// have it is skipped without recursion (the body is then refused for what it lacks).
-pub fn decode<T: DeserializeOwned>(body: &[u8]) -> Result<T, String> {
-    match serde_json::Deserializer::from_slice(body).into_iter::<T>().next() {
-        Some(Ok(value)) => Ok(value),
-        Some(Err(e)) => Err(format!("Malformed params: {e}")),
-        None => Err("Malformed params: the request has no JSON body".to_string()),
-    }
-}
-
-/// `{value, format}`. SCD reads `value` as RFC 3339 with any offset and ignores `format`.
-#[derive(Debug, Clone, Default, Deserialize, Serialize)]
-pub struct Time {
-    #[serde(default, deserialize_with = "or_zero")]
-    pub value: String,
-    #[serde(default, deserialize_with = "or_zero")]
-    pub format: String,
-}
-
-impl Time {
-    pub fn at(t: Nanos) -> Time {
-        Time { value: rfc3339::format(t), format: "RFC3339".to_string() }
-    }
-}
-
-#[derive(Debug, Clone, Default, Deserialize)]
-pub struct Altitude {
-    #[serde(default, deserialize_with = "or_zero")]
-    pub value: f64,
-    #[serde(default, deserialize_with = "or_zero")]
-    pub reference: String,
-    #[serde(default, deserialize_with = "or_zero")]
-    pub units: String,
-}
-
-#[derive(Debug, Clone, Default, Deserialize)]
-pub struct LatLngPoint {
-    #[serde(default, deserialize_with = "or_zero")]
-    pub lat: f64,
-    #[serde(default, deserialize_with = "or_zero")]
-    pub lng: f64,
-}
-
-#[derive(Debug, Clone, Default, Deserialize)]
-pub struct Polygon {
-    #[serde(default, deserialize_with = "or_zero")]
-    pub vertices: Vec<LatLngPoint>,
-}
-
-#[derive(Debug, Clone, Default, Deserialize)]
-pub struct Radius {
-    /// float32 in the reference.
-    #[serde(default, deserialize_with = "or_zero")]
-    pub value: f32,
-}
-
-#[derive(Debug, Clone, Default, Deserialize)]
-pub struct Circle {
-    pub center: Option<LatLngPoint>,
-    pub radius: Option<Radius>,
-}
-
-#[derive(Debug, Clone, Default, Deserialize)]
-pub struct Volume3D {
-    pub outline_circle: Option<Circle>,
-    pub outline_polygon: Option<Polygon>,
-    pub altitude_lower: Option<Altitude>,
-    pub altitude_upper: Option<Altitude>,
-}
-
-#[derive(Debug, Clone, Default, Deserialize)]
-pub struct Volume4D {
-    #[serde(default, deserialize_with = "or_zero")]
-    pub volume: Volume3D,
-    pub time_start: Option<Time>,
-    pub time_end: Option<Time>,
-}
+pub use dss_common::json::{Altitude, Circle, LatLngPoint, Polygon, Time, Volume4D, or_zero};
 
 #[derive(Debug, Clone, Default, Deserialize)]
 pub struct ImplicitSubscriptionParameters {
@@ -188,17 +105,6 @@ pub struct ExchangeRecord {
 
 /// Stands in for the subscription of an OIR that has none.
 const NULL_V4_UUID: &str = "00000000-0000-4000-8000-000000000000";
-
-#[derive(Debug, Serialize)]
-pub struct ErrorResponse {
-    pub message: String,
-}
-
-/// The body of every 500 (`api.InternalServerErrorBody`).
-#[derive(Debug, Serialize)]
-pub struct InternalServerErrorBody {
-    pub error_message: String,
-}
 
 #[derive(Debug, Serialize)]
 pub struct OperationalIntentReference<'a> {

@@ -9,15 +9,7 @@ use wasmraft_sdk::http::{Failure, Outcome, Response, default_status};
 /// Code of the 409 whose body lists the OIRs and constraints missing from a key.
 pub const MISSING_OVNS: &str = "missing-ovns";
 
-/// An error response with the reference's body for `status`. (The reference appends an error
-/// id, ` (E:<uuid>)`, that points into its logs; with no such logs here, messages carry none.)
-pub fn error(status: u16, message: &str) -> Response {
-    if status >= 500 {
-        Response::json(status, &InternalServerErrorBody { error_message: message.to_string() })
-    } else {
-        Response::json(status, &ErrorResponse { message: message.to_string() })
-    }
-}
+pub use dss_common::errors::error;
 
 pub fn render(outcome: Outcome<Output, QueryOutput>) -> Response {
     match outcome {

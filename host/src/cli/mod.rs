@@ -190,7 +190,13 @@ enum Command {
         /// The USS the token speaks for (`sub`).
         #[arg(long, default_value = "uss1")]
         sub: String,
-        /// Scopes to grant; repeat the flag or separate them with spaces or commas.
+        /// Scopes to grant; repeat the flag or separate them with spaces or commas. The DSS's:
+        /// SCD `utm.strategic_coordination`, `utm.constraint_management`,
+        /// `utm.constraint_processing`, `utm.conformance_monitoring_sa`,
+        /// `utm.availability_arbitration`; RID v1 `dss.read.identification_service_areas`,
+        /// `dss.write.identification_service_areas`; RID v2 `rid.display_provider`,
+        /// `rid.service_provider`; aux `interuss.pool_status.read`,
+        /// `interuss.pool_status.heartbeat.write`, `interuss.versioning.read_system_versions`.
         #[arg(long, required = true)]
         scope: Vec<String>,
         /// The audience (`aud`): the DSS's host name, as clients set it.
