@@ -19,21 +19,18 @@
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
-use scd_applier::{AirspaceConflict, Command, MISSING_OVNS, Output, Query, Scd};
+use scd_applier::{AirspaceConflict, MISSING_OVNS, Output, Scd};
 use serde_json::{Value, json};
 use wasmraft::runtime::{Limits, NativeBackend, Runtime};
 use wasmraft_sdk::contract::{ApplierError, Caller, Encoding, Meta, Payload};
-use wasmraft_sdk::http::{Handled, Request};
-use wasmraft_sdk::{Applier, Timestamp, codec};
+use wasmraft_sdk::http::Request;
+use wasmraft_sdk::{Timestamp, codec};
+use wasmraft_tests::apply_bench::{self, BATCH, ROUNDS, T0, entry, row};
 use wasmraft_tests::bench::{self, Stats};
 use wasmraft_tests::{Rng, busy_cell, meta, wasm_runtime};
 
-const ROUNDS: usize = 5;
-const BATCH: usize = 2_000;
 const PREFILL: usize = 2_000;
 const QUERIES: usize = 200;
-/// 2030-01-01T00:00:00Z, the entries' clock.
-const T0: u64 = 1_893_456_000 * 1_000_000_000;
 const SC: &str = "utm.strategic_coordination";
 
 fn rfc3339(ns: u64) -> String {
@@ -78,15 +75,7 @@ fn handled(request: Request) -> Payload {
 }
 
 fn handled_at(request: Request, now: u64) -> Payload {
-    let request = request.with_caller("uss1", &[SC]).with_time(Timestamp(now));
-    let bytes = match <Scd as Applier>::handle(request) {
-        Handled::Propose(command) => codec::encode::<Command>(Encoding::Postcard, &command),
-        Handled::Read(query) => codec::encode::<Query>(Encoding::Postcard, &query),
-        Handled::Respond(response) => {
-            panic!("refused at handle: {} {:?}", response.status, String::from_utf8_lossy(&response.body))
-        }
-    };
-    Payload { encoding: Encoding::Postcard, bytes: bytes.expect("encodes") }
+    apply_bench::handled::<Scd>(request.with_caller("uss1", &[SC]).with_time(Timestamp(now)))
 }
 
 fn create(i: usize, volume: Value) -> Payload {
@@ -99,12 +88,6 @@ fn create(i: usize, volume: Value) -> Payload {
 /// The caller `handled` names; `apply` checks its scopes again.
 fn uss1() -> Caller {
     Caller { subject: "uss1".into(), scopes: vec![SC.into()] }
-}
-
-/// Entry `i` (numbered across rounds) and its meta.
-fn entry(i: usize, rng: &mut Rng, command: Payload) -> (Meta, Payload) {
-    let index = i as u64 + 1;
-    (Meta { caller: Some(uss1()), ..meta(index, T0 + index * 1_000, rng) }, command)
 }
 
 /// Create `i` in a square of its own, 0.03° (~3 km) from the next: no two share a cell.
@@ -126,24 +109,15 @@ fn busy_spot(i: usize) -> Payload {
     create(i, volume(CONGESTED.0, CONGESTED.1, i, staggered_window(i)))
 }
 
-/// ns per entry of applying `BATCH` entries of `make` per round, after `first` entries.
-fn apply_cost(runtime: &mut Runtime, first: usize, make: impl Fn(usize) -> Payload) -> Stats {
-    let mut rng = Rng(7);
-    let batches: Vec<Vec<_>> = (0..=ROUNDS)
-        .map(|round| (0..BATCH).map(|k| first + round * BATCH + k).map(|i| entry(i, &mut rng, make(i))).collect())
-        .collect();
-    let mut batches = batches.into_iter();
-    bench::time(ROUNDS, BATCH, |_| {
-        for (m, p) in batches.next().expect("a batch per round") {
-            runtime.apply(m, p).expect("no host failure").expect("created");
-        }
-    })
+/// ns per entry of applying `BATCH` creates of `make` by uss1 per round, after `first`.
+fn apply_cost(runtime: &mut Runtime, first: usize, make: fn(usize) -> Payload) -> Stats {
+    apply_bench::apply_cost(runtime, first, |i| (make(i), uss1()))
 }
 
 fn prefill(runtime: &mut Runtime, make: impl Fn(usize) -> Payload) {
     let mut rng = Rng(3);
     for i in 0..PREFILL {
-        let (m, p) = entry(i, &mut rng, make(i));
+        let (m, p) = entry(i, &mut rng, make(i), uss1());
         runtime.apply(m, p).expect("no host failure").expect("created");
     }
 }
@@ -199,7 +173,7 @@ fn busy_cell(native: &mut Runtime, wasm: &mut Runtime, writes: usize) {
             .with_body(busy_cell::circle_subscription(now_secs(0)).to_string()),
         at(0),
     );
-    let first = entry(0, &mut rng, subscription);
+    let first = entry(0, &mut rng, subscription, uss1());
     native.apply(first.0.clone(), first.1.clone()).expect("no host failure").expect("subscribed");
     wasm.apply(first.0, first.1).expect("no host failure").expect("subscribed");
     let mut clients: Vec<Client> = (0..CLIENTS).map(|c| Client { rng: Rng(100 + c as u64), key: Vec::new() }).collect();
@@ -250,10 +224,6 @@ fn native() -> Runtime {
 
 fn wasm() -> Runtime {
     wasm_runtime("scd", Limits::default())
-}
-
-fn row(what: &str, native: Stats, wasm: Stats) {
-    println!("{what:<46} {native}   {wasm}   {:>5.2}x", wasm.median / native.median);
 }
 
 fn main() {

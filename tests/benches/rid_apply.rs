@@ -11,22 +11,19 @@
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
-use rid_applier::{Command, Query, Rid};
+use rid_applier::Rid;
 use serde_json::{Value, json};
 use wasmraft::runtime::{Limits, NativeBackend, Runtime};
-use wasmraft_sdk::contract::{Caller, Encoding, Meta, Payload};
-use wasmraft_sdk::http::{Handled, Request};
-use wasmraft_sdk::{Applier, Timestamp, codec};
+use wasmraft_sdk::Timestamp;
+use wasmraft_sdk::contract::{Caller, Payload};
+use wasmraft_sdk::http::Request;
+use wasmraft_tests::apply_bench::{BATCH, ROUNDS, T0, apply_cost, entry, handled, row};
 use wasmraft_tests::bench::{self, Stats};
-use wasmraft_tests::{Rng, meta, wasm_runtime};
+use wasmraft_tests::{Rng, wasm_runtime};
 
-const ROUNDS: usize = 5;
-const BATCH: usize = 2_000;
 const PREFILL: usize = 2_000;
 const WATCHERS: usize = 20;
 const SEARCHES: usize = 20;
-/// 2030-01-01T00:00:00Z, the entries' clock.
-const T0: u64 = 1_893_456_000 * 1_000_000_000;
 const SP: &str = "rid.service_provider";
 const DP: &str = "rid.display_provider";
 const SPOT: (f64, f64) = (46.520, 6.560);
@@ -52,46 +49,27 @@ fn id(i: usize) -> String {
     format!("{:08x}-0000-4000-8000-{:012x}", i >> 16, i)
 }
 
-fn caller(scope: &str) -> Caller {
-    Caller { subject: "uss1".into(), scopes: vec![scope.into()] }
+fn caller(subject: &str, scope: &str) -> Caller {
+    Caller { subject: subject.into(), scopes: vec![scope.into()] }
 }
 
-/// What the node that took the request would propose or read, postcard-encoded.
-fn handled(request: Request, scope: &str) -> Payload {
-    let request = request.with_caller("uss1", &[scope]).with_time(Timestamp(T0));
-    let bytes = match <Rid as Applier>::handle(request) {
-        Handled::Propose(command) => codec::encode::<Command>(Encoding::Postcard, &command),
-        Handled::Read(query) => codec::encode::<Query>(Encoding::Postcard, &query),
-        Handled::Respond(response) => {
-            panic!("refused at handle: {} {:?}", response.status, String::from_utf8_lossy(&response.body))
-        }
-    };
-    Payload { encoding: Encoding::Postcard, bytes: bytes.expect("encodes") }
+/// `request` by `who` with `scope`, as the node that took it at T0 would propose or read it.
+fn by(who: &str, scope: &str, request: Request) -> (Payload, Caller) {
+    (handled::<Rid>(request.with_caller(who, &[scope]).with_time(Timestamp(T0))), caller(who, scope))
 }
 
 fn create_isa(i: usize, (lat, lng): (f64, f64)) -> (Payload, Caller) {
     let body = json!({"extents": extents(lat, lng), "uss_base_url": "https://sp.test"});
     let request = Request::new("PUT", &format!("/rid/v2/dss/identification_service_areas/{}", id(i)));
-    (handled(request.with_body(body.to_string()), SP), caller(SP))
+    by("sp", SP, request.with_body(body.to_string()))
 }
 
+/// Watcher `i`'s subscription of the spot; one owner each (an owner may have at most 10
+/// subscriptions in a cell).
 fn create_subscription(i: usize) -> (Payload, Caller) {
     let body = json!({"extents": extents(SPOT.0, SPOT.1), "uss_base_url": format!("https://dp{i}.test")});
     let request = Request::new("PUT", &format!("/rid/v2/dss/subscriptions/{}", id(1 << 30 | i)));
-    // One owner per watcher: at most 10 subscriptions of an owner share a cell.
-    let request = request.with_body(body.to_string()).with_caller(&format!("dp{i}"), &[DP]).with_time(Timestamp(T0));
-    let bytes = match <Rid as Applier>::handle(request) {
-        Handled::Propose(command) => codec::encode::<Command>(Encoding::Postcard, &command).expect("encodes"),
-        _ => panic!("a subscription is proposed"),
-    };
-    let caller = Caller { subject: format!("dp{i}"), scopes: vec![DP.into()] };
-    (Payload { encoding: Encoding::Postcard, bytes }, caller)
-}
-
-/// Entry `i` (numbered across rounds) and its meta.
-fn entry(i: usize, rng: &mut Rng, (command, caller): (Payload, Caller)) -> (Meta, Payload) {
-    let index = i as u64 + 1;
-    (Meta { caller: Some(caller), ..meta(index, T0 + index * 1_000, rng) }, command)
+    by(&format!("dp{i}"), DP, request.with_body(body.to_string()))
 }
 
 /// Create `i` in a square of its own, 0.03° (~3 km) from the next: no two share a cell.
@@ -104,26 +82,12 @@ fn at_the_spot(i: usize) -> (Payload, Caller) {
     create_isa(i, SPOT)
 }
 
-/// ns per entry of applying `BATCH` entries of `make` per round, after `first` entries.
-fn apply_cost(runtime: &mut Runtime, first: usize, make: fn(usize) -> (Payload, Caller)) -> Stats {
-    let mut rng = Rng(7);
-    let batches: Vec<Vec<_>> = (0..=ROUNDS)
-        .map(|round| (0..BATCH).map(|k| first + round * BATCH + k).map(|i| entry(i, &mut rng, make(i))).collect())
-        .collect();
-    let mut batches = batches.into_iter();
-    bench::time(ROUNDS, BATCH, |_| {
-        for (m, p) in batches.next().expect("a batch per round") {
-            runtime.apply(m, p).expect("no host failure").expect("created");
-        }
-    })
-}
-
 /// `WATCHERS` subscriptions on the spot, then `PREFILL` ISAs there.
 fn watched_spot(runtime: &mut Runtime) {
     let mut rng = Rng(3);
     let entries = (0..WATCHERS).map(create_subscription).chain((0..PREFILL).map(at_the_spot));
-    for (i, made) in entries.enumerate() {
-        let (m, p) = entry(i, &mut rng, made);
+    for (i, (command, caller)) in entries.enumerate() {
+        let (m, p) = entry(i, &mut rng, command, caller);
         runtime.apply(m, p).expect("no host failure").expect("created");
     }
 }
@@ -132,10 +96,10 @@ fn search_cost(runtime: &Runtime) -> Stats {
     let area: Vec<String> = square(SPOT.0, SPOT.1).iter().map(|(a, b)| format!("{a},{b}")).collect();
     let request =
         Request::new("GET", "/rid/v2/dss/identification_service_areas").with_query(&format!("area={}", area.join(",")));
-    let query = handled(request, DP);
+    let (query, caller) = by("dp", DP, request);
     bench::time(ROUNDS, SEARCHES, |_| {
         for _ in 0..SEARCHES {
-            runtime.query(Some(caller(DP)), T0, query.clone()).expect("no host failure").expect("answered");
+            runtime.query(Some(caller.clone()), T0, query.clone()).expect("no host failure").expect("answered");
         }
     })
 }
@@ -146,10 +110,6 @@ fn native() -> Runtime {
 
 fn wasm() -> Runtime {
     wasm_runtime("rid", Limits::default())
-}
-
-fn row(what: &str, native: Stats, wasm: Stats) {
-    println!("{what:<46} {native}   {wasm}   {:>5.2}x", wasm.median / native.median);
 }
 
 fn main() {

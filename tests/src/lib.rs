@@ -1,6 +1,7 @@
 //! Helpers for the cross-crate tests: the appliers built to wasm by `cargo xtask appliers`,
 //! engines, entry metadata, and components synthesized from WIT to play broken modules.
 
+pub mod apply_bench;
 pub mod bench;
 pub mod busy_cell;
 pub mod cluster;

@@ -10,7 +10,7 @@ use wasmraft_sdk::{Caller, Error};
 /// Alternatives, each a set of scopes that must all be held.
 pub type Options = &'static [&'static [&'static str]];
 
-pub const MISSING_TOKEN: &str = "Missing access token";
+const MISSING_TOKEN: &str = "Missing access token";
 
 /// The caller, if it holds every scope of one of `options`; else the 401 or 403 to answer.
 pub fn authorize(request: &Request, options: Options) -> Result<&Caller, Response> {
@@ -28,7 +28,7 @@ pub fn check(caller: Option<&Caller>, options: Options) -> Result<(), Error> {
 }
 
 /// `Ok` if `caller` holds every scope of one of `options`; else the reference's 403 message.
-pub fn missing_scopes(caller: &Caller, options: Options) -> Result<(), String> {
+fn missing_scopes(caller: &Caller, options: Options) -> Result<(), String> {
     let mut failures = Vec::new();
     for (i, option) in options.iter().enumerate() {
         let missing: Vec<&str> = option.iter().copied().filter(|s| !caller.has_scope(s)).collect();

@@ -12,3 +12,5 @@ pub mod errors;
 pub mod json;
 pub mod request;
 pub mod rfc3339;
+#[cfg(all(feature = "testing", not(target_arch = "wasm32")))]
+pub mod testing;

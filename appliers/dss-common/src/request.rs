@@ -1,11 +1,15 @@
-//! What the request side of every route shares: body decoding, the receiving node's clock,
-//! and the checks of ids and base URLs.
+//! What the request side of every route shares: the reply type, body decoding, path
+//! segments, the receiving node's clock, and the checks of ids and base URLs.
 
-use crate::errors::bad_request;
+use crate::errors::{bad_request, error};
 use crate::rfc3339::Nanos;
 use serde::de::DeserializeOwned;
 use wasmraft_sdk::Id;
-use wasmraft_sdk::http::{Request, Response, percent_decode};
+use wasmraft_sdk::http::{Handled, Request, Response, percent_decode};
+
+/// What a route decided: propose `C`, read `Q`, or answer now (`Err` for a refusal,
+/// `Ok(Respond)` for a success that needs no state).
+pub type Reply<C, Q> = Result<Handled<C, Q>, Response>;
 
 /// Decodes the first JSON value of `body`, as Go's `json.NewDecoder(body).Decode` does
 /// (trailing bytes are not looked at). Deep nesting never overflows the stack: in a typed
@@ -34,7 +38,7 @@ pub fn segments(path: &str) -> Vec<String> {
 /// A path the API has, with another method: 405 naming the allowed methods (the reference
 /// answers 404).
 pub fn not_allowed(allowed: &str) -> Response {
-    crate::errors::error(405, &format!("Method not allowed; this path allows {allowed}")).with_header("allow", allowed)
+    error(405, &format!("Method not allowed; this path allows {allowed}")).with_header("allow", allowed)
 }
 
 /// The receiving node's clock, for the checks made before proposing (an end in the past,

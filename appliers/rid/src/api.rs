@@ -1,8 +1,8 @@
 //! The applier's replicated vocabulary: the commands `handle` proposes, the queries it reads
 //! with, and what they produce. They travel as postcard and hold validated values only
 //! (times in nanoseconds, sorted level-13 cell ids): `apply` never parses JSON or computes
-//! geometry. Each names the API version it came through, which shapes the response only:
-//! v1 and v2 share one store.
+//! geometry. Each names the API version it came through, which shapes the answer only: v1
+//! and v2 share one store (docs/rid.md §1).
 
 use dss_common::rfc3339::Nanos;
 use serde::{Deserialize, Serialize};
@@ -15,8 +15,8 @@ pub enum Api {
     V2,
 }
 
-/// An extent as requested: its times as given (the defaults and time rules apply at the
-/// entry's time), its footprint covered.
+/// A written extent as requested: its times as given (the defaults and time rules apply at
+/// the entry's time), its footprint covered.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Extent {
     pub start: Option<Nanos>,
@@ -25,13 +25,13 @@ pub struct Extent {
     pub cells: Vec<u64>,
 }
 
-/// A create (`version` none) or update of an ISA or a subscription.
+/// A create (no `version`) or an update of an ISA or a subscription.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Put {
     pub api: Api,
     pub id: Id,
     pub version: Option<String>,
-    /// v1 `flights_url` / `callbacks.identification_service_area_url`, v2 `uss_base_url`.
+    /// v1 `flights_url` or `callbacks.identification_service_area_url`, v2 `uss_base_url`.
     pub url: String,
     pub extent: Extent,
 }
@@ -50,7 +50,7 @@ pub enum Command {
         id: Id,
         version: String,
     },
-    /// Housekeeping: removes what ended more than [`crate::TTL`] ago.
+    /// Housekeeping: removes what ended [`crate::TTL`] ago or earlier.
     Evict,
 }
 
@@ -60,8 +60,8 @@ pub enum Query {
         api: Api,
         id: Id,
     },
-    /// ISAs in the cells that end at or after `earliest` (at least the read's time) and
-    /// start at or before `latest`.
+    /// The ISAs in the cells that end at or after `earliest` (never before the read's time)
+    /// and, if given, start at or before `latest`.
     SearchIsas {
         api: Api,
         cells: Vec<u64>,
@@ -72,16 +72,16 @@ pub enum Query {
         api: Api,
         id: Id,
     },
-    /// The caller's live subscriptions in the cells.
+    /// The caller's subscriptions in the cells that have not ended.
     SearchSubscriptions {
         api: Api,
         cells: Vec<u64>,
     },
 }
 
+/// An identification service area as stored and shown (its cells are stored apart).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct IsaView {
-    pub id: Id,
+pub struct Isa {
     pub owner: String,
     pub url: String,
     pub start: Nanos,
@@ -89,9 +89,9 @@ pub struct IsaView {
     pub version: String,
 }
 
+/// A subscription as stored and shown (its cells are stored apart).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct SubscriptionView {
-    pub id: Id,
+pub struct Subscription {
     pub owner: String,
     pub url: String,
     pub notification_index: i32,
@@ -109,21 +109,24 @@ pub struct Subscriber {
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub enum Output {
-    /// An ISA written or deleted, and the subscribers to tell.
+    /// An ISA written or deleted, and the subscribers its owner must tell.
     IsaChanged {
         api: Api,
-        isa: IsaView,
+        id: Id,
+        isa: Isa,
         subscribers: Vec<Subscriber>,
     },
-    /// A subscription written, and the live ISAs in its area.
+    /// A subscription written, and the ISAs in its area that have not ended.
     SubscriptionPut {
         api: Api,
-        subscription: SubscriptionView,
-        isas: Vec<IsaView>,
+        id: Id,
+        subscription: Subscription,
+        isas: Vec<(Id, Isa)>,
     },
     SubscriptionDeleted {
         api: Api,
-        subscription: SubscriptionView,
+        id: Id,
+        subscription: Subscription,
     },
     Evicted {
         isas: u32,
@@ -133,8 +136,8 @@ pub enum Output {
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub enum QueryOutput {
-    Isa { api: Api, isa: IsaView },
-    Isas { api: Api, isas: Vec<IsaView> },
-    Subscription { api: Api, subscription: SubscriptionView },
-    Subscriptions { api: Api, subscriptions: Vec<SubscriptionView> },
+    Isa { api: Api, id: Id, isa: Isa },
+    Isas { api: Api, isas: Vec<(Id, Isa)> },
+    Subscription { api: Api, id: Id, subscription: Subscription },
+    Subscriptions { api: Api, subscriptions: Vec<(Id, Subscription)> },
 }

@@ -1,6 +1,7 @@
-//! Who may call what: the scopes of each route of each version (dss-semantics §2.2, in
-//! docs/rid.md), checked by `dss_common::auth` as the reference's generated routers do. A
-//! token with the other version's scopes only gets 403.
+//! Who may call what: the scopes of each route of each version (docs/rid.md §2), checked by
+//! `dss_common::auth` as the reference's generated routers do, and again in `apply` and
+//! `query` (the host's client API proposes and reads without `handle`). A token with only
+//! the other version's scopes gets 403 everywhere.
 
 use crate::api::{Api, Command, Query};
 pub use dss_common::auth::{Options, authorize, check};

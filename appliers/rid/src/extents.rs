@@ -1,134 +1,157 @@
-//! From request extents and `area=` strings to covered extents (on the node that took the
-//! request, before anything is proposed), with the reference's checks in its order
-//! (`pkg/rid/models/api/v{1,2}/conversions.go`, `common/conversions.go`; docs/rid.md).
+//! From request extents and `area=` strings to covered cells, on the node that took the
+//! request, with the reference's checks and messages (docs/rid.md §4). A written extent is
+//! read first ([`v1`], [`v2`]: the reference's `FromVolume4D`) and covered later
+//! ([`Parsed::cover`]: its `SetExtents`), as the checks of the id and URL come in between.
 
 use crate::api::Extent;
-use crate::json::{V1Polygon, V1Volume4D};
+use crate::json::V1Volume4D;
 use dss_common::json::{Altitude, Circle, LatLngPoint, Time, Volume4D};
 use dss_common::rfc3339::{self, Nanos};
 use dss_geo::{GeoError, LatLng};
 
-/// Why an extent or area was refused: writes answer 400 either way, searches 413 for an
-/// area over the limit.
+/// Why a search area was refused: 400, or 413 for an area over the limit.
 #[derive(Debug, Clone, PartialEq)]
-pub enum ExtentError {
+pub enum AreaError {
     Invalid(String),
     TooLarge(String),
 }
 
-impl ExtentError {
-    pub fn message(&self) -> &str {
-        match self {
-            ExtentError::Invalid(m) | ExtentError::TooLarge(m) => m,
+/// The reference's message for a shape without a covering, then what exactly is wrong.
+fn geo_message(e: &GeoError) -> String {
+    let reference = match e {
+        GeoError::BadCoordinates { .. } => "Coordinates did not create a well-formed area",
+        GeoError::TooFewVertices { .. } => "Not enough points in polygon",
+        GeoError::SelfIntersecting { edge_a, edge_b } => {
+            return format!("Intersection found between polygon edge {edge_a} and {edge_b}");
         }
+        GeoError::InvalidLoop(_) => "Error validating loop",
+        GeoError::AreaTooLarge { .. } => "Area too large",
+        GeoError::BadRadius { .. } => "Radius must be larger than 0",
+    };
+    format!("{reference}: {e}")
+}
+
+fn point(p: &LatLngPoint) -> LatLng {
+    LatLng { lat: p.lat, lng: p.lng }
+}
+
+enum Outline {
+    Polygon(Vec<LatLng>),
+    /// The radius in meters, a float32 as in the reference.
+    Circle(LatLng, f32),
+}
+
+/// A written extent, checked but not yet covered.
+pub struct Parsed {
+    start: Option<Nanos>,
+    end: Option<Nanos>,
+    outline: Outline,
+}
+
+impl Parsed {
+    /// The extent with its outline's level-13 covering; a refusal is a 400's message (an
+    /// area over the limit included).
+    pub fn cover(self) -> Result<Extent, String> {
+        let cells = match &self.outline {
+            Outline::Polygon(vertices) => dss_geo::cover_polygon(vertices),
+            Outline::Circle(center, radius) => dss_geo::cover_circle(*center, f64::from(*radius)),
+        };
+        let cells = cells.map_err(|e| geo_message(&e))?;
+        Ok(Extent { start: self.start, end: self.end, cells })
     }
 }
 
-fn invalid(message: impl Into<String>) -> ExtentError {
-    ExtentError::Invalid(message.into())
+/// The reference wraps every conversion error so.
+fn volume_error(root: impl std::fmt::Display) -> String {
+    format!("Error parsing Volume4D: {root}")
 }
 
-fn geometry(e: GeoError) -> ExtentError {
-    match e {
-        GeoError::AreaTooLarge { .. } => ExtentError::TooLarge(format!("Area is too large: {e}")),
-        e => invalid(format!("Bad area: {e}")),
-    }
+fn time(value: &str) -> Result<Nanos, String> {
+    rfc3339::parse(value).map_err(volume_error)
 }
 
-fn cover_polygon(vertices: &[LatLngPoint]) -> Result<Vec<u64>, ExtentError> {
-    let points: Vec<LatLng> = vertices.iter().map(|p| LatLng { lat: p.lat, lng: p.lng }).collect();
-    dss_geo::cover_polygon(&points).map_err(geometry)
+/// A v1 extent: its footprint (the caller checks that it has vertices) and bare RFC 3339
+/// times. Its altitudes are not used, as in the reference.
+pub fn v1(v: &V1Volume4D) -> Result<Parsed, String> {
+    let start = v.time_start.as_deref().map(time).transpose()?;
+    let end = v.time_end.as_deref().map(time).transpose()?;
+    let vertices = v.spatial_volume.footprint.vertices.iter().map(point).collect();
+    Ok(Parsed { start, end, outline: Outline::Polygon(vertices) })
 }
 
-fn time(raw: &str, which: &str) -> Result<Nanos, ExtentError> {
-    rfc3339::parse(raw).map_err(|e| invalid(format!("Error parsing {which} time of Volume4D: {e}")))
-}
-
-/// A v1 `Volume4D`: a footprint polygon, bare RFC 3339 times (its altitudes are not used).
-pub fn v1(v: &V1Volume4D) -> Result<Extent, ExtentError> {
-    let spatial = v.spatial_volume.as_ref().ok_or_else(|| invalid("Missing required spatial_volume"))?;
-    let footprint = spatial.footprint.as_ref().map_or(&[][..], |V1Polygon { vertices }| vertices);
-    let cells = cover_polygon(footprint)?;
-    let start = v.time_start.as_deref().map(|t| time(t, "start")).transpose()?;
-    let end = v.time_end.as_deref().map(|t| time(t, "end")).transpose()?;
-    Ok(Extent { start, end, cells })
-}
-
-fn v2_altitude(a: Option<&Altitude>, which: &str) -> Result<(), ExtentError> {
+fn v2_altitude(a: Option<&Altitude>) -> Result<(), String> {
     let Some(a) = a else { return Ok(()) };
     if a.reference != "W84" {
-        return Err(invalid(format!(
-            "Error parsing {which} altitude of Volume3D: Invalid altitude reference '{}'; expected 'W84'",
-            a.reference
-        )));
+        return Err(volume_error(format!("Invalid altitude reference '{}'; expected 'W84'", a.reference)));
     }
     if a.units != "M" {
-        return Err(invalid(format!(
-            "Error parsing {which} altitude of Volume3D: Invalid units '{}'; expected 'M'",
-            a.units
-        )));
+        return Err(volume_error(format!("Invalid units '{}'; expected 'M'", a.units)));
     }
     Ok(())
 }
 
-fn v2_time(t: Option<&Time>, which: &str) -> Result<Option<Nanos>, ExtentError> {
+fn v2_circle(c: &Circle) -> Result<Outline, String> {
+    let center = c.center.as_ref().ok_or_else(|| volume_error("Missing `center` from circle"))?;
+    let radius = c.radius.as_ref().ok_or_else(|| volume_error("Missing `radius` from circle"))?;
+    if radius.units != "M" {
+        return Err(volume_error("Only circle radius units of 'M' are acceptable for UTM"));
+    }
+    Ok(Outline::Circle(point(center), radius.value))
+}
+
+fn v2_time(t: Option<&Time>) -> Result<Option<Nanos>, String> {
     let Some(t) = t else { return Ok(None) };
     if t.format != "RFC3339" {
-        return Err(invalid(format!(
-            "Error parsing {which} time of Volume4D: Invalid time format '{}'; expected 'RFC3339'",
-            t.format
-        )));
+        return Err(volume_error(format!("Invalid time format '{}'; expected 'RFC3339'", t.format)));
     }
     if t.value.is_empty() {
-        return Err(invalid(format!(
-            "Error parsing {which} time of Volume4D: Time structure specified, but `value` was missing"
-        )));
+        return Err(volume_error("Time structure specified, but `value` was missing"));
     }
-    time(&t.value, which).map(Some)
+    time(&t.value).map(Some)
 }
 
-fn v2_circle(c: &Circle) -> Result<Vec<u64>, ExtentError> {
-    let why = |m: &str| invalid(format!("Error parsing outline_circle for Volume3D: {m}"));
-    let center = c.center.as_ref().ok_or_else(|| why("Missing `center` from circle"))?;
-    let radius = c.radius.as_ref().ok_or_else(|| why("Missing `radius` from circle"))?;
-    if radius.units != "M" {
-        return Err(why("Only circle radius units of 'M' are acceptable for UTM"));
-    }
-    // The reference keeps the radius as float32.
-    dss_geo::cover_circle(LatLng { lat: center.lat, lng: center.lng }, f64::from(radius.value)).map_err(geometry)
-}
-
-/// A v2 `Volume4D`: altitudes W84 in meters (not used further), one outline (polygon or
-/// circle with its radius in meters), times `{value, format: "RFC3339"}`.
-pub fn v2(v: &Volume4D) -> Result<Extent, ExtentError> {
+/// A v2 extent, checked in the reference's order: the lower then upper altitude (W84, in
+/// meters; not used further), one outline (a polygon, or a circle with a center and a
+/// radius in meters), then the start and end times (`{value, format: "RFC3339"}`).
+pub fn v2(v: &Volume4D) -> Result<Parsed, String> {
     let volume = &v.volume;
-    v2_altitude(volume.altitude_lower.as_ref(), "lower")?;
-    v2_altitude(volume.altitude_upper.as_ref(), "upper")?;
-    let cells = match (&volume.outline_polygon, &volume.outline_circle) {
-        (Some(_), Some(_)) => return Err(invalid("Only one of outline_circle or outline_polygon may be specified")),
-        (Some(polygon), None) => cover_polygon(&polygon.vertices)?,
+    v2_altitude(volume.altitude_lower.as_ref())?;
+    v2_altitude(volume.altitude_upper.as_ref())?;
+    let outline = match (&volume.outline_polygon, &volume.outline_circle) {
+        (Some(_), Some(_)) => {
+            return Err(volume_error("Only one of outline_circle or outline_polygon may be specified"));
+        }
+        (Some(polygon), None) => Outline::Polygon(polygon.vertices.iter().map(point).collect()),
         (None, Some(circle)) => v2_circle(circle)?,
-        (None, None) => return Err(invalid("Neither outline_polygon nor outline_circle were specified in volume")),
+        (None, None) => {
+            return Err(volume_error("Neither outline_polygon nor outline_circle were specified in volume"));
+        }
     };
-    let start = v2_time(v.time_start.as_ref(), "start")?;
-    let end = v2_time(v.time_end.as_ref(), "end")?;
-    Ok(Extent { start, end, cells })
+    let start = v2_time(v.time_start.as_ref())?;
+    let end = v2_time(v.time_end.as_ref())?;
+    Ok(Parsed { start, end, outline })
 }
 
 /// The covering of a search's `area=lat0,lng0,lat1,lng1,...` (both versions).
-pub fn area(raw: &str) -> Result<Vec<u64>, ExtentError> {
+pub fn area(raw: &str) -> Result<Vec<u64>, AreaError> {
     let numbers: Vec<&str> = raw.split(',').collect();
     if numbers.len() % 2 == 1 {
-        return Err(invalid("Bad area: odd number of coordinates in area string"));
+        return Err(AreaError::Invalid("Odd number of coordinates in area string".into()));
     }
     if numbers.len() / 2 < 3 {
-        return Err(invalid("Bad area: not enough points in polygon"));
+        return Err(AreaError::Invalid("Not enough points in polygon".into()));
     }
-    let mut vertices = Vec::with_capacity(numbers.len() / 2);
-    for pair in numbers.chunks(2) {
-        let number =
-            |s: &str| s.trim().parse::<f64>().map_err(|_| invalid(format!("Bad area: `{}` is not a number", s.trim())));
-        vertices.push(LatLngPoint { lat: number(pair[0])?, lng: number(pair[1])? });
-    }
-    cover_polygon(&vertices)
+    let number = |s: &str| {
+        s.trim().parse::<f64>().map_err(|_| {
+            AreaError::Invalid(format!("Coordinates did not create a well-formed area: `{}` is not a number", s.trim()))
+        })
+    };
+    let vertices = numbers
+        .chunks(2)
+        .map(|pair| Ok(LatLng { lat: number(pair[0])?, lng: number(pair[1])? }))
+        .collect::<Result<Vec<_>, AreaError>>()?;
+    dss_geo::cover_polygon(&vertices).map_err(|e| match e {
+        GeoError::AreaTooLarge { .. } => AreaError::TooLarge(geo_message(&e)),
+        e => AreaError::Invalid(geo_message(&e)),
+    })
 }

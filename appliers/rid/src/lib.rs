@@ -33,7 +33,6 @@ mod tests;
 
 pub use api::*;
 pub use expiry::TTL;
-pub use subscription::MAX_PER_CELL;
 
 use wasmraft_sdk::http::{self, Handled, Outcome};
 use wasmraft_sdk::{Applier, Ctx, Error, Timestamp};

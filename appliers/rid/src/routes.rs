@@ -1,6 +1,7 @@
-//! Routing of the 10 routes of each version (dss-semantics §2.2, in docs/rid.md), as the
-//! reference's generated routers match: `[^/]*` path parameters. A path the API does not
-//! have is a 404; a path it has with another method is a 405 naming the allowed methods.
+//! Routing of the 10 routes of each version (docs/rid.md §2), as the reference's generated
+//! routers match: `[^/]*` path parameters (an empty one is matched, and refused by its
+//! handler). A path the API does not have is a 404; a path it has with another method is a
+//! 405 naming the allowed methods (the reference answers 404).
 
 use crate::api::Api;
 use crate::request::Reply;
@@ -17,13 +18,14 @@ fn route(r: &Request) -> Reply {
     let segments = segments(&r.path);
     let path: Vec<&str> = segments.iter().map(String::as_str).collect();
     match path.as_slice() {
-        ["v1", "dss", rest @ ..] => version(r, Api::V1, rest),
-        ["rid", "v2", "dss", rest @ ..] => version(r, Api::V2, rest),
+        ["v1", "dss", rest @ ..] => dss(r, Api::V1, rest),
+        ["rid", "v2", "dss", rest @ ..] => dss(r, Api::V2, rest),
         _ => Err(error(404, "No such route")),
     }
 }
 
-fn version(r: &Request, api: Api, path: &[&str]) -> Reply {
+/// The routes under a version's `/dss`.
+fn dss(r: &Request, api: Api, path: &[&str]) -> Reply {
     match (path, r.method.as_str()) {
         (["identification_service_areas"], "GET") => isa::handle_search(r, api),
         (["identification_service_areas", id], "GET") => isa::handle_get(r, api, id),

@@ -34,7 +34,7 @@ fn validate_put(
     if params.uss_base_url.is_empty() {
         return Err("Missing required UssBaseUrl".into());
     }
-    check_base_url(request, &params.uss_base_url, "uss_base_url")?;
+    check_base_url(request, &params.uss_base_url)?;
     let now = received_at(request);
     let extent = volume::union(&params.extents, Required { altitudes: false, end_after: now })
         .map_err(|e| e.message().to_string())?;

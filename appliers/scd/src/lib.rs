@@ -30,7 +30,6 @@ mod render;
 mod report;
 mod request;
 mod routes;
-use dss_common::rfc3339;
 mod search;
 mod store;
 mod subscription;
@@ -44,6 +43,9 @@ pub use expiry::TTL;
 pub use ovn::NO_OVN_PHRASE;
 pub use render::MISSING_OVNS;
 pub use search::MAX_RESULTS;
+
+// Shared with the remote-ID applier; `crate::rfc3339` to the modules here.
+use dss_common::rfc3339;
 
 use wasmraft_sdk::http::{self, Handled, Outcome};
 use wasmraft_sdk::{Applier, Ctx, Error, Info, Timestamp};

@@ -76,9 +76,9 @@ fn validate_put(
             notify_for_constraints: n.notify_for_constraints.unwrap_or(false),
         }),
     };
-    check_base_url(request, &params.uss_base_url, "uss_base_url")?;
+    check_base_url(request, &params.uss_base_url)?;
     if let Some(n) = &new_subscription {
-        check_base_url(request, &n.uss_base_url, "uss_base_url")?;
+        check_base_url(request, &n.uss_base_url)?;
     }
     let state =
         OirState::parse(&params.state).ok_or_else(|| format!("Invalid OperationalIntent state: {}", params.state))?;

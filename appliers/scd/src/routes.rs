@@ -6,19 +6,15 @@
 use crate::render::error;
 use crate::request::Reply;
 use crate::{auxiliary, availability, constraint, oir, report, subscription};
-use wasmraft_sdk::http::{Handled, Request, Response, percent_decode};
+use dss_common::request::{self, segments};
+use wasmraft_sdk::http::{Handled, Request, Response};
 
 pub fn handle(request: Request) -> Handled<crate::Command, crate::Query> {
     route(&request).unwrap_or_else(Handled::Respond)
 }
 
-/// The path's segments, percent-decoded (as Go's `URL.Path`), empty ones kept.
-fn segments(path: &str) -> Vec<String> {
-    path.strip_prefix('/').unwrap_or(path).split('/').map(percent_decode).collect()
-}
-
 fn not_allowed(allowed: &str) -> Reply {
-    Err(error(405, &format!("Method not allowed; this path allows {allowed}")).with_header("allow", allowed))
+    Err(request::not_allowed(allowed))
 }
 
 fn route(request: &Request) -> Reply {

@@ -31,7 +31,7 @@ pub fn handle_put(request: &Request, id: &str, version: Option<&str>) -> Reply {
     let params: PutSubscriptionParameters = body(request)?;
     let id = entity_id(id).map_err(bad_request)?;
     // As the reference, the base URL's scheme is checked but not its presence.
-    check_base_url(request, &params.uss_base_url, "uss_base_url").map_err(bad_request)?;
+    check_base_url(request, &params.uss_base_url).map_err(bad_request)?;
     // A subscription without a footprint is tolerated (it gets no cells); any other
     // refusal of its volume, a too large area included, is a 400.
     let volume = volume::single(&params.extents, false).map_err(|e| bad_request(e.message()))?;

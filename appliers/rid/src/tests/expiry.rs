@@ -1,5 +1,5 @@
-//! Ended entities: searches skip them, gets still return them, and housekeeping removes them
-//! 30 minutes after their end.
+//! Ended entities: searches and notifications skip them, gets still return them, and
+//! housekeeping removes them 30 minutes after their end.
 
 use super::*;
 use crate::TTL;
@@ -12,24 +12,43 @@ fn ended_isas_and_subscriptions_are_found_by_id_until_housekeeping_removes_them(
     let long = isa_with(V::One, extents(V::One, &square(46.0, 7.0), Some(0), Some(minutes(24 * 60))));
     dss.create_isa(V::One, 3, &long);
 
-    dss.set_time(minutes(61));
-    let (_, found) = dss.get(DP2, &format!("/rid/v2/dss/identification_service_areas?area={}", area(46.0, 7.0)));
+    dss.set_time(minutes(60) + 1);
+    let (_, found) = dss.get(DP2, &V::Two.isa_search(&area(46.0, 7.0)));
     assert_eq!(ids(&found["service_areas"]), [id(3)]);
-    let (_, found) = dss.get(DP1, &format!("/v1/dss/subscriptions?area={}", area(46.0, 7.0)));
-    assert_eq!(ids(&found["subscriptions"]), Vec::<String>::new());
+    let (_, found) = dss.get(DP1, &V::One.sub_search(&area(46.0, 7.0)));
+    assert_eq!(found, json!({"subscriptions": []}));
     assert_eq!(dss.get(DP2, &V::Two.isa_path(&id(1))).0, 200);
     assert_eq!(dss.get(DP1, &V::One.sub_path(&id(2))).0, 200);
 
-    // Not yet 30 minutes after their end: kept.
+    // Kept until 30 minutes after their end, included.
     dss.set_time(minutes(60) + TTL - 1);
-    dss.host.housekeeping::<Rid>().expect("an eviction").expect("applied");
-    assert_eq!(dss.get(DP2, &V::Two.isa_path(&id(1))).0, 200);
+    assert_eq!(
+        dss.host.housekeeping::<Rid>(),
+        Some(Ok(postcard(crate::Output::Evicted { isas: 0, subscriptions: 0 })))
+    );
     dss.set_time(minutes(60) + TTL);
-    dss.host.housekeeping::<Rid>().expect("an eviction").expect("applied");
+    assert_eq!(
+        dss.host.housekeeping::<Rid>(),
+        Some(Ok(postcard(crate::Output::Evicted { isas: 1, subscriptions: 1 })))
+    );
     assert_eq!(dss.get(DP2, &V::Two.isa_path(&id(1))).0, 404);
     assert_eq!(dss.get(DP1, &V::One.sub_path(&id(2))).0, 404);
     assert_eq!(dss.get(DP1, &V::One.isa_path(&id(3))).0, 200);
-    // Gone from the cell index too: a new subscription there lists only the live ISA.
+    // Gone from the indexes too: the id is free again, and a new subscription there lists
+    // only the live ISA.
+    assert_eq!(
+        dss.put(
+            SP2,
+            &V::Two.isa_path(&id(1)),
+            &isa_with(V::Two, extents(V::Two, &square(10.0, 10.0), None, Some(TTL + minutes(90))))
+        )
+        .0,
+        200
+    );
     let reply = dss.create_sub(V::One, 4, &sub_with(V::One, extents(V::One, &square(46.0, 7.0), None, None)));
     assert_eq!(ids(&reply["service_areas"]), [id(3)]);
+}
+
+fn postcard(output: crate::Output) -> Vec<u8> {
+    wasmraft_sdk::codec::encode(wasmraft_sdk::Encoding::Postcard, &output).expect("encodes")
 }

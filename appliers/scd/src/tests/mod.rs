@@ -1,9 +1,10 @@
-//! The applier through HTTP, as a node serves it (`TestHost::serve`: handle, then the
-//! command through postcard as the next entry or the query, then render).
+//! The applier through HTTP, as a node serves it (`dss_common::testing::Client`: handle,
+//! then the command through postcard as the next entry or the query, then render).
 
 mod availability;
 mod constraint;
 mod expiry;
+mod messages;
 mod migrate;
 mod notify;
 mod oir;
@@ -15,19 +16,15 @@ mod subscription;
 use crate::auth::{AA, CM, CMSA, CP, SC};
 use crate::rfc3339::{self, NANOS_PER_DAY, NANOS_PER_MINUTE, Nanos};
 use crate::{Command, NO_OVN_PHRASE, Scd, TTL};
+use dss_common::testing::{Client, Who, message, str_of};
 use serde_json::{Value, json};
+use std::ops::{Deref, DerefMut};
 use wasmraft_sdk::Encoding;
 use wasmraft_sdk::http::Request;
 use wasmraft_sdk::testing::TestHost;
 
 /// 2030-01-01T00:00:00Z.
 const T0: Nanos = 1_893_456_000 * 1_000_000_000;
-
-#[derive(Clone, Copy)]
-struct Who {
-    sub: &'static str,
-    scopes: &'static [&'static str],
-}
 
 const USS1: Who = Who { sub: "uss1", scopes: &[SC, CP, CM] };
 const USS2: Who = Who { sub: "uss2", scopes: &[SC, CP, CM] };
@@ -92,53 +89,25 @@ fn subscription(extents: Value, for_oirs: bool, for_constraints: bool) -> Value 
            "notify_for_operational_intents": for_oirs, "notify_for_constraints": for_constraints})
 }
 
-fn str_of(v: &Value) -> &str {
-    v.as_str().unwrap_or_else(|| panic!("not a string: {v}"))
+/// The SCD applier over an in-memory store, its clock at T0 until set.
+struct Dss(Client<Scd>);
+
+impl Deref for Dss {
+    type Target = Client<Scd>;
+    fn deref(&self) -> &Client<Scd> {
+        &self.0
+    }
 }
 
-struct Dss {
-    host: TestHost,
+impl DerefMut for Dss {
+    fn deref_mut(&mut self) -> &mut Client<Scd> {
+        &mut self.0
+    }
 }
 
 impl Dss {
     fn new() -> Dss {
-        let mut host = TestHost::new();
-        host.set_time(T0 as u64);
-        Dss { host }
-    }
-
-    fn set_time(&mut self, offset: Nanos) {
-        self.host.set_time((T0 + offset) as u64);
-    }
-
-    fn serve(&mut self, request: Request) -> (u16, Value) {
-        let response = self.host.serve::<Scd>(request);
-        let body = if response.body.is_empty() { Value::Null } else { response.json_body().expect("a JSON body") };
-        (response.status, body)
-    }
-
-    fn call(&mut self, who: Who, method: &str, path: &str, body: Option<&Value>) -> (u16, Value) {
-        let mut request = Request::new(method, path).with_caller(who.sub, who.scopes);
-        if let Some(body) = body {
-            request = request.with_body(body.to_string());
-        }
-        self.serve(request)
-    }
-
-    fn put(&mut self, who: Who, path: &str, body: &Value) -> (u16, Value) {
-        self.call(who, "PUT", path, Some(body))
-    }
-
-    fn get(&mut self, who: Who, path: &str) -> (u16, Value) {
-        self.call(who, "GET", path, None)
-    }
-
-    fn delete(&mut self, who: Who, path: &str) -> (u16, Value) {
-        self.call(who, "DELETE", path, None)
-    }
-
-    fn post(&mut self, who: Who, path: &str, body: &Value) -> (u16, Value) {
-        self.call(who, "POST", path, Some(body))
+        Dss(Client::new(T0))
     }
 
     /// Creates OIR `n`; returns its reference.
@@ -165,19 +134,6 @@ impl Dss {
         assert_eq!(status, 200, "{reply}");
         reply["subscription"].clone()
     }
-
-    /// A refused call must leave the store as it was.
-    fn refused(&mut self, who: Who, method: &str, path: &str, body: Option<&Value>) -> (u16, Value) {
-        let before = self.host.store.clone();
-        let (status, reply) = self.call(who, method, path, body);
-        assert!(status >= 400, "{status} {reply}");
-        assert!(self.host.store == before, "a refused {method} {path} changed the store");
-        (status, reply)
-    }
-}
-
-fn message(reply: &Value) -> &str {
-    str_of(&reply["message"])
 }
 
 /// `subscribers` as (url, [(id, index)]).

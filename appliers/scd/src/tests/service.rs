@@ -136,7 +136,7 @@ fn the_same_requests_make_the_same_state() {
             &constraint_path(&id(5)),
             &json!({"extents": [here()], "uss_base_url": "https://cm.example.com"}),
         );
-        dss.host.store
+        dss.host.store.clone()
     };
     assert_eq!(run(), run());
 }
