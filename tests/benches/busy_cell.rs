@@ -88,7 +88,7 @@ fn percentile(sorted: &[Duration], p: f64) -> f64 {
 
 async fn bench(delay: Option<Delay>) {
     let flags = auth_flags();
-    let DelayedCluster { cluster, .. } =
+    let DelayedCluster { cluster, proxy: _proxy, .. } =
         delay::start_cluster(delay, &["scd"], &flags.iter().map(String::as_str).collect::<Vec<_>>());
     let leader = cluster.leader(Duration::from_secs(30)).await;
     let token = token("uss1", &["utm.strategic_coordination"]);

@@ -169,7 +169,7 @@ async fn bench(delay: Option<Delay>) {
     if delay.is_none() {
         tls_cost(&flags.iter().map(String::as_str).collect::<Vec<_>>()).await;
     }
-    let DelayedCluster { cluster, doors, .. } =
+    let DelayedCluster { cluster, doors, proxy: _proxy } =
         delay::start_cluster(delay, &["scd"], &flags.iter().map(String::as_str).collect::<Vec<_>>());
     let leader = cluster.leader(Duration::from_secs(if delay.is_some() { 30 } else { 10 })).await;
     let token = token("uss1", &["utm.strategic_coordination"]);

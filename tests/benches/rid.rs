@@ -186,7 +186,7 @@ async fn search(
 async fn bench(delay: Option<Delay>) {
     let mut flags = auth_flags();
     flags.push("--allow-http-base-urls".into());
-    let DelayedCluster { cluster, .. } =
+    let DelayedCluster { cluster, proxy: _proxy, .. } =
         delay::start_cluster(delay, &["scd", "rid"], &flags.iter().map(String::as_str).collect::<Vec<_>>());
     let leader = cluster.leader(Duration::from_secs(if delay.is_some() { 30 } else { 10 })).await;
     let by_role = delay.map(|_| leader);

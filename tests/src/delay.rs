@@ -274,13 +274,15 @@ impl Timer {
     }
 }
 
-/// A cluster of 3 nodes running `module` (with HTTP), and with a delay, the proxy between
+/// A cluster of 3 nodes running `modules` (with HTTP), and with a delay, the proxy between
 /// its nodes and the address through which each node's peers reach it.
 pub struct DelayedCluster {
     pub cluster: crate::cluster::Cluster,
     /// Node id -> its proxy's address; empty without a delay.
     pub doors: std::collections::BTreeMap<u64, String>,
-    _proxy: Option<Proxy>,
+    /// Keep it as long as the cluster runs (`proxy: _proxy`, not `..`, which drops it at
+    /// once): dropping it stops the proxy, and the nodes no longer reach each other.
+    pub proxy: Option<Proxy>,
 }
 
 /// Starts [`DelayedCluster`]: nodes that know each other through the proxy, which forwards
@@ -289,7 +291,7 @@ pub fn start_cluster(delay: Option<Delay>, modules: &[&str], args: &[&str]) -> D
     use crate::cluster::Cluster;
     let Some(delay) = delay else {
         let cluster = Cluster::start_routed(3, modules, true, args, |node| node.address.clone());
-        return DelayedCluster { cluster, doors: Default::default(), _proxy: None };
+        return DelayedCluster { cluster, doors: Default::default(), proxy: None };
     };
     let doors: std::collections::BTreeMap<u64, String> =
         (1..=3).map(|id| (id, format!("127.0.0.1:{}", crate::cluster::free_port()))).collect();
@@ -297,7 +299,7 @@ pub fn start_cluster(delay: Option<Delay>, modules: &[&str], args: &[&str]) -> D
     let routes: Vec<(String, String)> =
         doors.iter().map(|(id, door)| (door.clone(), cluster.peer_address(*id).to_string())).collect();
     let proxy = Proxy::start(delay, &routes);
-    DelayedCluster { cluster, doors, _proxy: Some(proxy) }
+    DelayedCluster { cluster, doors, proxy: Some(proxy) }
 }
 
 /// The `main` of a benchmark that may put a delay between its nodes: this executable is
