@@ -12,6 +12,7 @@ use std::time::{Duration, Instant};
 use wasmraft::proto::client::{Consistency, Encoding, QueryRequest};
 use wasmraft_tests::Rng;
 use wasmraft_tests::cluster::{Access, Client, Cluster, propose, put_command, query_with, upgrade};
+use wasmraft_tests::load::percentile;
 use wasmraft_tests::{module_bytes, padded};
 
 const VALUE: usize = 256;
@@ -19,10 +20,6 @@ const KEYS: u64 = 100_000;
 
 fn value() -> String {
     "v".repeat(VALUE)
-}
-
-fn percentile(sorted: &[Duration], p: f64) -> Duration {
-    sorted[((sorted.len() as f64 * p) as usize).min(sorted.len() - 1)]
 }
 
 fn report(what: &str, mut latencies: Vec<Duration>, elapsed: Duration) {

@@ -17,9 +17,7 @@ pub const TTL: Nanos = 112 * NANOS_PER_DAY;
 /// The ids (in id order) of at most `MAX_RESULTS` of the entities that ended by
 /// `threshold`, the earliest ended first (as the reference's `ListExpired*` with its limit).
 fn ended<V>(ctx: &Ctx, by_end: &Index<Id, V, i64>, threshold: Nanos) -> Result<BTreeSet<Id>, Error> {
-    // An exclusive bound: the SDK's `Index::range` mis-bounds an inclusive end (its
-    // successor key `enc(end) ‖ 0` sorts before the entries `enc(end) ‖ id`).
-    by_end.range(ctx, ..threshold.saturating_add(1)).take(MAX_RESULTS).map(|entry| entry.map(|(_, id)| id)).collect()
+    by_end.range(ctx, ..=threshold).take(MAX_RESULTS).map(|entry| entry.map(|(_, id)| id)).collect()
 }
 
 fn remove(ctx: &mut Ctx, ids: &BTreeSet<Id>, delete: impl Fn(&mut Ctx, Id) -> Result<(), Error>) -> Result<u32, Error> {
