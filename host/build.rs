@@ -6,6 +6,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         println!("cargo:rerun-if-changed={f}");
     }
     let descriptors = protox::compile(files, ["proto"])?;
+    // What the client door's reflection service describes: the client API (and whatever it
+    // imports), not the peer protocol.
+    let client = protox::compile([files[0]], ["proto"])?;
+    let out = std::path::PathBuf::from(std::env::var("OUT_DIR")?);
+    std::fs::write(out.join("client_descriptor.bin"), protox::prost::Message::encode_to_vec(&client))?;
     tonic_prost_build::configure().compile_fds(descriptors)?;
     Ok(())
 }

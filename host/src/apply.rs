@@ -7,8 +7,8 @@ use crate::entry::now_ns;
 use crate::entry::{EntryContext, EntryData, entry_time};
 use crate::inbox::{ApplyTask, Event, QueryAnswer};
 use crate::membership::{MemberBook, MembershipOutput};
-use crate::proposals::{Proposals, ProposeError};
-use crate::runtime::{ApplierView, Checkpoint, HostError, Reader, Runtime, WasmBackend, WasmEngine};
+use crate::proposals::{Applied, Proposals, ProposeError};
+use crate::runtime::{ApplierView, Checkpoint, HostError, Once, Reader, Runtime, WasmBackend, WasmEngine};
 use crate::snapshot::{self, SnapshotDir};
 use crate::status::{self, StatusBoard};
 use crossbeam_channel::{Receiver, Sender};
@@ -128,6 +128,9 @@ impl Applier {
                     last_request = meta.index;
                     let _ = self.events.send(Event::Applied(meta.index));
                 }
+                ApplyTask::Backup { reply } => {
+                    let _ = reply.send(self.snapshot_job(self.runtime.backup()));
+                }
                 ApplyTask::Query { applier, payload, caller, min_applied, reply } => {
                     waiting.push((min_applied, applier, payload, caller, reply))
                 }
@@ -165,13 +168,17 @@ impl Applier {
     /// is the checkpoint's index as far as the module and the membership go.
     fn send_checkpoint(&mut self) {
         if let Some(checkpoint) = self.runtime.take_checkpoint() {
-            let job = SnapshotJob {
-                checkpoint,
-                conf_state: self.conf_state.clone(),
-                members: self.members.clone(),
-                modules: self.modules.clone(),
-            };
-            let _ = self.writer.send(job);
+            let _ = self.writer.send(self.snapshot_job(checkpoint));
+        }
+    }
+
+    /// `checkpoint` with the membership and modules as of now.
+    fn snapshot_job(&self, checkpoint: Checkpoint) -> SnapshotJob {
+        SnapshotJob {
+            checkpoint,
+            conf_state: self.conf_state.clone(),
+            members: self.members.clone(),
+            modules: self.modules.clone(),
         }
     }
 
@@ -201,6 +208,21 @@ impl Applier {
                 Ok(EntryData::Command(cmd)) => self.apply_command(None, cmd, index, term, leader_time)?,
                 Ok(EntryData::CommandTo { applier, command }) => {
                     self.apply_command(Some(&applier), command, index, term, leader_time)?
+                }
+                Ok(EntryData::Once { applier, request, command }) => {
+                    let timestamp_ns = entry_time(command.timestamp_ns, leader_time);
+                    let meta = Meta { index, term, timestamp_ns, caller: command.caller, entropy: command.entropy };
+                    match self.runtime.apply_once(applier.as_deref(), meta, command.payload, &request)? {
+                        Once::First(result) => result,
+                        Once::Again { at, result } => {
+                            self.proposals.applied(
+                                index,
+                                id,
+                                Applied { index: at.index, term: at.term, result, replayed: true },
+                            );
+                            return Ok(());
+                        }
+                    }
                 }
                 Ok(EntryData::Upgrade(up)) => {
                     let started = std::time::Instant::now();
@@ -253,7 +275,7 @@ impl Applier {
                 Ok(Vec::new())
             }
         };
-        self.proposals.applied(index, term, id, result);
+        self.proposals.applied(index, id, Applied { index, term, result, replayed: false });
         Ok(())
     }
 

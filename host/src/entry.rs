@@ -15,6 +15,33 @@ pub enum EntryData {
     Upgrade(ProposedUpgrade),
     /// A command for the hosted applier named `applier`.
     CommandTo { applier: String, command: ProposedCommand },
+    /// A command that carries its client's request id: applied at most once for that id
+    /// within the id's window (see [`crate::runtime::requests`]). `applier` none: the primary.
+    Once { applier: Option<String>, request: RequestId, command: ProposedCommand },
+}
+
+/// A client's id for one request, and how long the cluster remembers its outcome (the
+/// proposing node's setting, carried in the entry so that every node expires it alike).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RequestId {
+    pub id: String,
+    pub window_ns: u64,
+}
+
+impl RequestId {
+    /// The longest id a client may give (the `Idempotency-Key` of HTTP, or the gRPC field).
+    pub const MAX_BYTES: usize = 255;
+
+    /// `id` if a client may give it: 1 to [`RequestId::MAX_BYTES`] bytes of visible ASCII.
+    pub fn check(id: &str) -> Result<(), String> {
+        if id.is_empty() || id.len() > Self::MAX_BYTES {
+            return Err(format!("a request id has 1 to {} characters, not {}", Self::MAX_BYTES, id.len()));
+        }
+        if !id.bytes().all(|b| b.is_ascii_graphic()) {
+            return Err("a request id is visible ASCII (no spaces or control characters)".into());
+        }
+        Ok(())
+    }
 }
 
 /// An upgrade as the proposing node checked and stamped it.

@@ -63,6 +63,8 @@ pub enum ApplyTask {
     Entries(Vec<Entry>),
     /// The log now continues after this snapshot, received from the leader: load it.
     InstallSnapshot(SnapshotMetadata),
+    /// The state as of now, with what a snapshot file carries besides it (a backup).
+    Backup { reply: oneshot::Sender<crate::apply::SnapshotJob> },
     /// A query, run once the applied index reaches `min_applied`.
     Query {
         /// The applier asked (none: the primary).

@@ -37,9 +37,12 @@ pub enum ProposeError {
 /// An entry's outcome on this node.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Applied {
+    /// Where the command applied: for a retried request id, the first entry's position.
     pub index: u64,
     pub term: u64,
     pub result: Result<Vec<u8>, ApplierError>,
+    /// A retry of a request that had applied: `result` is its first outcome.
+    pub replayed: bool,
 }
 
 pub type Outcome = Result<Applied, ProposeError>;
@@ -151,8 +154,9 @@ impl Proposals {
         }
     }
 
-    /// The entry at `index` applied, proposed as `id` (none for entries without a client).
-    pub fn applied(&self, index: u64, term: u64, id: Option<ProposalId>, result: Result<Vec<u8>, ApplierError>) {
+    /// The entry at `index` applied, proposed as `id` (none for entries without a client),
+    /// with `outcome` for its proposer.
+    pub fn applied(&self, index: u64, id: Option<ProposalId>, outcome: Applied) {
         let mut inner = self.lock();
         let ours = id.filter(|&id| self.ours(id)).map(|id| id.seq);
         // Proposals placed at or before this index that are not this entry never will be.
@@ -168,7 +172,7 @@ impl Proposals {
         if let Some(seq) = ours
             && let Some(tx) = inner.waiting.remove(&seq)
         {
-            let _ = tx.send(Ok(Applied { index, term, result }));
+            let _ = tx.send(Ok(outcome));
         }
     }
 
@@ -181,6 +185,10 @@ impl Proposals {
 mod tests {
     use super::*;
     use crate::entry::EntryContext;
+
+    fn done(index: u64, term: u64, result: Result<Vec<u8>, ApplierError>) -> Applied {
+        Applied { index, term, result, replayed: false }
+    }
 
     #[test]
     fn a_leader_change_fails_what_never_reached_the_log() {
@@ -195,7 +203,7 @@ mod tests {
         assert_eq!(lost_rx.try_recv().unwrap(), Err(ProposeError::LeaderChanged));
         assert!(placed_rx.try_recv().is_err(), "placed: its entry decides");
         assert!(unsent_rx.try_recv().is_err(), "not yet handed to Raft");
-        p.applied(4, 2, Some(placed), Ok(Vec::new()));
+        p.applied(4, Some(placed), done(4, 2, Ok(Vec::new())));
         assert!(placed_rx.try_recv().unwrap().is_ok());
         let _ = unsent;
     }
@@ -205,8 +213,8 @@ mod tests {
         let p = Proposals::with_incarnation(1, 1);
         let (id, mut rx) = p.register();
         p.placed(id, 7);
-        p.applied(7, 2, Some(id), Ok(b"out".to_vec()));
-        assert_eq!(rx.try_recv().unwrap(), Ok(Applied { index: 7, term: 2, result: Ok(b"out".to_vec()) }));
+        p.applied(7, Some(id), done(7, 2, Ok(b"out".to_vec())));
+        assert_eq!(rx.try_recv().unwrap(), Ok(done(7, 2, Ok(b"out".to_vec()))));
         assert_eq!(p.waiting(), 0);
     }
 
@@ -216,11 +224,11 @@ mod tests {
         let (a, mut rx_a) = p.register();
         let (b, mut rx_b) = p.register();
         p.placed(a, 5);
-        p.applied(5, 3, Some(ProposalId { node: 2, incarnation: 1, seq: 9 }), Ok(vec![]));
+        p.applied(5, Some(ProposalId { node: 2, incarnation: 1, seq: 9 }), done(5, 3, Ok(vec![])));
         assert_eq!(rx_a.try_recv().unwrap(), Err(ProposeError::Overtaken(5)));
         // Not placed: it waits (for its entry, or its deadline).
         assert!(rx_b.try_recv().is_err());
-        p.applied(6, 3, Some(b), Ok(vec![]));
+        p.applied(6, Some(b), done(6, 3, Ok(vec![])));
         assert!(rx_b.try_recv().unwrap().is_ok());
     }
 
@@ -230,7 +238,7 @@ mod tests {
         let (id, rx) = p.register();
         drop(rx);
         p.forget(id);
-        p.applied(1, 1, Some(id), Ok(vec![]));
+        p.applied(1, Some(id), done(1, 1, Ok(vec![])));
         p.placed(ProposalId { node: 3, incarnation: 1, seq: 1 }, 2);
         assert_eq!(p.waiting(), 0);
     }
@@ -248,10 +256,10 @@ mod tests {
         // The old entry reaches the log, commits and applies on the restarted node.
         let old = EntryContext::parse(&old.to_context()).unwrap().id;
         after.placed(old, 8);
-        after.applied(8, 2, Some(old), Ok(b"the old command's output".to_vec()));
+        after.applied(8, Some(old), done(8, 2, Ok(b"the old command's output".to_vec())));
         assert!(rx.try_recv().is_err(), "the new proposal waits for its own entry");
         after.placed(new, 9);
-        after.applied(9, 2, Some(new), Ok(b"its own".to_vec()));
+        after.applied(9, Some(new), done(9, 2, Ok(b"its own".to_vec())));
         assert_eq!(rx.try_recv().unwrap().unwrap().result, Ok(b"its own".to_vec()));
     }
 
@@ -261,7 +269,7 @@ mod tests {
         let (id, mut rx) = p.register();
         let mut legacy = 1u64.to_be_bytes().to_vec();
         legacy.extend_from_slice(&id.seq.to_be_bytes());
-        p.applied(3, 1, EntryContext::parse(&legacy).map(|c| c.id), Ok(vec![]));
+        p.applied(3, EntryContext::parse(&legacy).map(|c| c.id), done(3, 1, Ok(vec![])));
         assert!(rx.try_recv().is_err());
     }
 }

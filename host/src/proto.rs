@@ -28,6 +28,10 @@ pub mod wasmraft {
 pub use wasmraft::peer::v1 as peer;
 pub use wasmraft::v1 as client;
 
+/// The client API's descriptors (an encoded `FileDescriptorSet`, made by `build.rs`), for
+/// the client door's reflection service.
+pub const CLIENT_DESCRIPTORS: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/client_descriptor.bin"));
+
 /// The call's deadline: `grpc-timeout` (e.g. `500m`, `10S`), else `default`.
 pub fn deadline(metadata: &MetadataMap, default: Duration) -> Duration {
     let parsed = metadata.get("grpc-timeout").and_then(|v| v.to_str().ok()).and_then(|v| {

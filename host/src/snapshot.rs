@@ -69,6 +69,39 @@ pub enum SnapshotError {
     Checkpoint(#[from] crate::runtime::CheckpointError),
 }
 
+/// Writes a snapshot file of `checkpoint` at `path` (durably: a file that exists is whole).
+pub fn write_file<M: AsRef<[u8]>>(
+    path: &Path,
+    checkpoint: &Checkpoint,
+    term: u64,
+    conf_state: ConfState,
+    members: &MemberBook,
+    modules: &[M],
+) -> Result<SnapshotMetadata, SnapshotError> {
+    let index = checkpoint.applied.index;
+    assert_eq!(modules.len(), checkpoint.appliers.len(), "a module for each applier");
+    let header = Header {
+        index,
+        term,
+        conf_state: conf_state.write_to_bytes().map_err(|e| SnapshotError::Corrupt(e.to_string()))?,
+        members: members.clone(),
+        modules: modules.iter().map(|m| (m.as_ref().len() as u64, *blake3::hash(m.as_ref()).as_bytes())).collect(),
+    };
+    let header_bytes = postcard::to_allocvec(&header).map_err(io::Error::other)?;
+    durable::write_with(path, |w| {
+        w.write_all(MAGIC)?;
+        w.write_all(&VERSION.to_le_bytes())?;
+        w.write_all(&(header_bytes.len() as u32).to_le_bytes())?;
+        w.write_all(&header_bytes)?;
+        w.write_all(blake3::hash(&header_bytes).as_bytes())?;
+        for module in modules {
+            w.write_all(module.as_ref())?;
+        }
+        checkpoint.encode(w)
+    })?;
+    Ok(metadata(index, term, conf_state))
+}
+
 /// A snapshot as loaded from disk.
 pub struct SnapshotFile {
     pub meta: SnapshotMetadata,
@@ -146,28 +179,14 @@ impl SnapshotDir {
         members: &MemberBook,
         modules: &[M],
     ) -> Result<SnapshotMetadata, SnapshotError> {
-        let index = checkpoint.applied.index;
-        assert_eq!(modules.len(), checkpoint.appliers.len(), "a module for each applier");
-        let header = Header {
-            index,
-            term,
-            conf_state: conf_state.write_to_bytes().map_err(|e| SnapshotError::Corrupt(e.to_string()))?,
-            members: members.clone(),
-            modules: modules.iter().map(|m| (m.as_ref().len() as u64, *blake3::hash(m.as_ref()).as_bytes())).collect(),
-        };
-        let header_bytes = postcard::to_allocvec(&header).map_err(io::Error::other)?;
-        durable::write_with(&self.path(index, term), |w| {
-            w.write_all(MAGIC)?;
-            w.write_all(&VERSION.to_le_bytes())?;
-            w.write_all(&(header_bytes.len() as u32).to_le_bytes())?;
-            w.write_all(&header_bytes)?;
-            w.write_all(blake3::hash(&header_bytes).as_bytes())?;
-            for module in modules {
-                w.write_all(module.as_ref())?;
-            }
-            checkpoint.encode(w)
-        })?;
-        Ok(metadata(index, term, conf_state))
+        let path = self.path(checkpoint.applied.index, term);
+        write_file(&path, checkpoint, term, conf_state, members, modules)
+    }
+
+    /// Where a backup being sent to a client is written (removed at the next start if the
+    /// node stops first).
+    pub fn backup_path(&self, nonce: u64) -> PathBuf {
+        self.dir.join(format!("backup-{nonce:016x}.tmp"))
     }
 
     /// Keeps a received, verified file until Raft accepts it or it is outdated. Staged files
@@ -313,7 +332,8 @@ mod tests {
             (0..50u32).map(|i| (Bytes::from(i.to_be_bytes().to_vec()), Bytes::from(vec![7u8; 20]))),
         );
         let system = SystemState { clock_ns: 9, ..Default::default() };
-        Checkpoint { applied: LogPosition { index, term: 2 }, appliers: vec![AppliedState { system, state }] }
+        let appliers = vec![AppliedState { system, state }];
+        Checkpoint { applied: LogPosition { index, term: 2 }, appliers, requests: Default::default() }
     }
 
     #[test]

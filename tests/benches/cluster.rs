@@ -1,8 +1,8 @@
 //! A local 3-node cluster (real processes, loopback, fsync on), 256-byte values: KV puts from
 //! one client, then 64; gets from 64 clients on all nodes, linearizable and stale; the pause
 //! in applies at upgrade switches under 64 writers; and the time from kill -9 (or SIGTERM) of
-//! the leader to the next acknowledged write; and first, puts with TLS off and on. Run with
-//! `cargo xtask bench`.
+//! the leader to the next acknowledged write; and first, puts with TLS off and on, and with
+//! request ids off and on. Run with `cargo xtask bench`.
 //!
 //! Writes go to the leader, as etcd's benchmark does; keys are drawn from 100,000.
 
@@ -11,7 +11,7 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 use wasmraft::proto::client::{Consistency, Encoding, QueryRequest};
 use wasmraft_tests::Rng;
-use wasmraft_tests::cluster::{Access, Client, Cluster, propose, put_command, query_with, upgrade};
+use wasmraft_tests::cluster::{Access, Client, Cluster, propose, propose_once, put_command, query_with, upgrade};
 use wasmraft_tests::load::percentile;
 use wasmraft_tests::{module_bytes, padded};
 
@@ -77,18 +77,24 @@ where
 }
 
 async fn puts(cluster: &Cluster, leader: u64, clients: usize, total: usize) -> (Vec<Duration>, Duration) {
-    puts_until(cluster.endpoint(leader), clients, total, Arc::new(AtomicBool::new(false))).await
+    puts_until(cluster.endpoint(leader), clients, total, Arc::new(AtomicBool::new(false)), false).await
 }
 
-/// `clients` concurrent writers to `endpoint`, until `total` puts or `stop`.
+/// `clients` concurrent writers to `endpoint`, until `total` puts or `stop`; with
+/// `request_ids`, each put carries a request id of its own (as `wasmraft propose` sends).
 async fn puts_until(
     endpoint: Access,
     clients: usize,
     total: usize,
     stop: Arc<AtomicBool>,
+    request_ids: bool,
 ) -> (Vec<Duration>, Duration) {
-    drive(vec![endpoint], 0, clients, total, stop, |mut client, key| async move {
-        propose(&mut client, put_command(&key, &value()), Duration::from_secs(10)).await.expect("put");
+    let sent = Arc::new(AtomicUsize::new(0));
+    drive(vec![endpoint], 0, clients, total, stop, move |mut client, key| {
+        let id = if request_ids { format!("{:032x}", sent.fetch_add(1, Ordering::Relaxed)) } else { String::new() };
+        async move {
+            propose_once(&mut client, put_command(&key, &value()), &id, Duration::from_secs(10)).await.expect("put");
+        }
     })
     .await
 }
@@ -117,7 +123,7 @@ async fn gets(cluster: &Cluster, consistency: Consistency, clients: usize, total
 async fn upgrade_pauses(cluster: &Cluster, leader: u64, rounds: usize) -> (Vec<Duration>, Vec<Duration>, Duration) {
     let follower = cluster.ids().into_iter().find(|&id| id != leader).unwrap();
     let stop = Arc::new(AtomicBool::new(false));
-    let load = tokio::spawn(puts_until(cluster.endpoint(leader), 64, usize::MAX, stop.clone()));
+    let load = tokio::spawn(puts_until(cluster.endpoint(leader), 64, usize::MAX, stop.clone(), false));
     tokio::time::sleep(Duration::from_millis(500)).await;
     for round in 0..rounds {
         let (name, downgrade) = if round % 2 == 0 { ("kv2", false) } else { ("kv", true) };
@@ -174,30 +180,38 @@ async fn failover(cluster: &mut Cluster, graceful: bool) -> Duration {
     acked
 }
 
-/// Puts with 1 and 64 clients on a cluster in the clear and on one with TLS on every door
-/// (mutual TLS 1.3 between the nodes, clients with a certificate), alternately, three
-/// rounds each on fresh clusters: each run, then the medians.
-async fn tls_cost() {
-    println!("the cost of TLS (mutual TLS between the nodes; clients with a client certificate), 3 rounds:");
-    // (ops/s, p99 ms) of each run, by (TLS, clients).
-    let mut runs: std::collections::BTreeMap<(bool, usize), Vec<(f64, f64)>> = Default::default();
+/// What a cost comparison varies.
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+struct Setup {
+    tls: bool,
+    request_ids: bool,
+}
+
+/// Puts with 1 and 64 clients on a cluster set up as `off` and on one set up as `on`,
+/// alternately, three rounds each on fresh clusters: each run, then the medians.
+async fn cost(title: &str, what: &str, off: Setup, on: Setup) {
+    println!("the cost of {title}, 3 rounds:");
+    // (ops/s, p99 ms) of each run, by (setup, clients).
+    let mut runs: std::collections::BTreeMap<(Setup, usize), Vec<(f64, f64)>> = Default::default();
     for _round in 0..3 {
-        for tls in [false, true] {
-            let cluster = if tls { Cluster::start_tls(3, "kv", false, &[]) } else { Cluster::start(3, &[]) };
+        for setup in [off, on] {
+            let cluster = if setup.tls { Cluster::start_tls(3, "kv", false, &[]) } else { Cluster::start(3, &[]) };
             let leader = cluster.leader(Duration::from_secs(15)).await;
             puts(&cluster, leader, 8, 2_000).await;
             for (clients, total) in [(1, 3_000), (64, 30_000)] {
-                let (mut latencies, elapsed) = puts(&cluster, leader, clients, total).await;
+                let stop = Arc::new(AtomicBool::new(false));
+                let (mut latencies, elapsed) =
+                    puts_until(cluster.endpoint(leader), clients, total, stop, setup.request_ids).await;
                 let name = format!(
-                    "  TLS {}, {clients} client{}",
-                    if tls { "on" } else { "off" },
+                    "  {what} {}, {clients} client{}",
+                    if setup == on { "on" } else { "off" },
                     if clients > 1 { "s" } else { "" }
                 );
                 latencies.sort();
                 let figures =
                     (latencies.len() as f64 / elapsed.as_secs_f64(), percentile(&latencies, 0.99).as_secs_f64() * 1e3);
                 report(&name, latencies, elapsed);
-                runs.entry((tls, clients)).or_default().push(figures);
+                runs.entry((setup, clients)).or_default().push(figures);
             }
         }
     }
@@ -207,12 +221,12 @@ async fn tls_cost() {
         x[x.len() / 2]
     };
     for clients in [1, 64] {
-        let (off, on) = (&runs[&(false, clients)], &runs[&(true, clients)]);
-        let (off_ops, on_ops) = (median(off, |r| r.0), median(on, |r| r.0));
+        let (off_runs, on_runs) = (&runs[&(off, clients)], &runs[&(on, clients)]);
+        let (off_ops, on_ops) = (median(off_runs, |r| r.0), median(on_runs, |r| r.0));
         println!(
-            "  median, {clients:>2} client(s): TLS off {off_ops:.0} ops/s (p99 {:.2} ms), on {on_ops:.0} ops/s (p99 {:.2} ms): {:+.1}% throughput",
-            median(off, |r| r.1),
-            median(on, |r| r.1),
+            "  median, {clients:>2} client(s): {what} off {off_ops:.0} ops/s (p99 {:.2} ms), on {on_ops:.0} ops/s (p99 {:.2} ms): {:+.1}% throughput",
+            median(off_runs, |r| r.1),
+            median(on_runs, |r| r.1),
             (on_ops / off_ops - 1.0) * 100.0
         );
     }
@@ -221,7 +235,11 @@ async fn tls_cost() {
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() {
     println!("\nwasmraft 3-node cluster on loopback, KV puts of {VALUE}-byte values to the leader");
-    tls_cost().await;
+    let plain = Setup { tls: false, request_ids: false };
+    let title = "TLS (mutual TLS between the nodes; clients with a client certificate)";
+    cost(title, "TLS", plain, Setup { tls: true, ..plain }).await;
+    let title = "request ids (every put carries one; the cluster keeps each outcome for 5 minutes)";
+    cost(title, "request ids", plain, Setup { request_ids: true, ..plain }).await;
     println!("the rest in the clear:");
     let mut cluster = Cluster::start(3, &[]);
     let leader = cluster.leader(Duration::from_secs(15)).await;

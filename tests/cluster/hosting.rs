@@ -35,6 +35,7 @@ async fn two_appliers_share_a_cluster_and_keep_to_their_own() {
         command: serde_json::to_vec(&serde_json::json!({ "put": { "key": "b", "value": "2" } })).unwrap(),
         encoding: Encoding::Json as i32,
         applier: applier.into(),
+        request_id: String::new(),
     };
     let applied = client.propose(request("kv")).await.unwrap().into_inner();
     assert!(output(&applied).is_ok(), "{applied:?}");

@@ -1,6 +1,7 @@
 //! Real clusters of the release binary on loopback (`cargo xtask test` builds it first).
 
 mod agreement;
+mod backup;
 mod basics;
 mod catch_up;
 mod clocks;
@@ -16,7 +17,9 @@ mod floods;
 mod front_door;
 mod hosting;
 mod membership;
+mod operators;
 mod reads;
+mod retries;
 mod security;
 mod soak;
 mod upgrades;

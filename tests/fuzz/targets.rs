@@ -5,7 +5,7 @@ use prost::Message as _;
 use protobuf::Message as _;
 use std::path::Path;
 use std::sync::Arc;
-use wasmraft::entry::{EntryContext, EntryData, ProposalId, ProposedCommand, ProposedUpgrade};
+use wasmraft::entry::{EntryContext, EntryData, ProposalId, ProposedCommand, ProposedUpgrade, RequestId};
 use wasmraft::http::auth::{self, TokenRequest, Verifier};
 use wasmraft::membership::MemberBook;
 use wasmraft::proto::{client, peer};
@@ -100,8 +100,13 @@ pub fn wire_seeds() -> Vec<Vec<u8>> {
         tagged(3, peer::PrepareModule { cluster_id: 1, from: 2, module: vec![1; 16] }.encode_to_vec()),
         tagged(
             4,
-            client::ProposeRequest { command: br#"{"put":{}}"#.to_vec(), encoding: 1, applier: "kv".into() }
-                .encode_to_vec(),
+            client::ProposeRequest {
+                command: br#"{"put":{}}"#.to_vec(),
+                encoding: 1,
+                applier: "kv".into(),
+                request_id: "r1".into(),
+            }
+            .encode_to_vec(),
         ),
         tagged(
             5,
@@ -147,7 +152,9 @@ pub fn entry_seeds() -> Vec<Vec<u8>> {
         allow_downgrade: false,
     };
     let id = ProposalId { node: 1, incarnation: 77, seq: 9 };
+    let request = RequestId { id: "b3f1c2d4e5f60718293a4b5c6d7e8f90".into(), window_ns: 300_000_000_000 };
     vec![
+        EntryData::Once { applier: Some("kv".into()), request, command: command.clone() }.encode(),
         EntryData::Command(command).encode(),
         EntryData::Upgrade(upgrade).encode(),
         id.to_context(),

@@ -86,7 +86,7 @@ impl Dss for InProcess {
         let mut node = self.0.lock().unwrap();
         let response = node.serve(caller, method, path, body);
         node.transcript.push((format!("{method} {path}"), response.clone()));
-        Reply { status: response.status, body: response.body }
+        Reply { status: response.status, body: response.body, headers: Default::default() }
     }
 }
 

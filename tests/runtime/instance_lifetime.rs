@@ -91,7 +91,8 @@ fn restoring_anywhere_else_would_diverge() {
     let mut a = wasm_runtime("testkit", limits());
     apply_all(&mut a, &all[..cut as usize]);
     let system = SystemState { clock_ns: T0 + cut, module: a.module().clone(), ..Default::default() };
-    let naive = Checkpoint { applied: a.applied(), appliers: vec![AppliedState { system, state: a.state().clone() }] };
+    let appliers = vec![AppliedState { system, state: a.state().clone() }];
+    let naive = Checkpoint { applied: a.applied(), appliers, requests: Default::default() };
     assert_ne!(naive.applied.index % RESET_INTERVAL, RESET_INTERVAL - 1, "not a reset point");
     // Up to the next reset (the trap): after it, this applier forgets, and the stores
     // reconverge.

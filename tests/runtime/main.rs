@@ -8,5 +8,6 @@ mod encodings;
 mod hosting;
 mod instance_lifetime;
 mod instance_pool;
+mod requests;
 mod snapshot_points;
 mod upgrades;

@@ -310,6 +310,12 @@ impl Cluster {
         address
     }
 
+    /// The members every node is started with (`--peers`), as `ID=ADDR,...`: for a cluster
+    /// made anew on the same nodes, such as one restored from a backup.
+    pub fn set_peers(&mut self, peers: &str) {
+        self.peers = peers.to_string();
+    }
+
     /// Forgets node `id` (killed first): it left the cluster.
     pub fn forget(&mut self, id: u64) {
         self.kill(id);
@@ -651,10 +657,22 @@ pub fn put_command(key: &str, value: &str) -> Vec<u8> {
     serde_json::to_vec(&serde_json::json!({ "put": { "key": key, "value": value } })).expect("json")
 }
 
-/// Proposes `command` (JSON) on node `id`.
+/// Proposes `command` (JSON) to the primary applier.
 pub async fn propose(client: &mut Client, command: Vec<u8>, deadline: Duration) -> Result<ProposeResponse, Status> {
-    let mut request =
-        tonic::Request::new(ProposeRequest { command, encoding: Encoding::Json as i32, applier: String::new() });
+    propose_once(client, command, "", deadline).await
+}
+
+/// Proposes `command` (JSON) to the primary applier with the request id `request_id`
+/// (empty: none).
+pub async fn propose_once(
+    client: &mut Client,
+    command: Vec<u8>,
+    request_id: &str,
+    deadline: Duration,
+) -> Result<ProposeResponse, Status> {
+    let request_id = request_id.to_string();
+    let request = ProposeRequest { command, encoding: Encoding::Json as i32, applier: String::new(), request_id };
+    let mut request = tonic::Request::new(request);
     request.set_timeout(deadline);
     client.propose(request).await.map(|r| r.into_inner())
 }

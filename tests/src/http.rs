@@ -16,6 +16,7 @@ use wasmraft::http::auth::{self, DevKeys, TokenRequest};
 pub struct Reply {
     pub status: u16,
     pub body: Vec<u8>,
+    pub headers: hyper::HeaderMap,
 }
 
 impl Reply {
@@ -57,7 +58,22 @@ impl HttpClient {
         token: Option<&str>,
         body: Option<Vec<u8>>,
     ) -> Result<Reply, String> {
+        self.send_with(method, url, token, &[], body).await
+    }
+
+    /// As [`HttpClient::send`], with more headers.
+    pub async fn send_with(
+        &self,
+        method: &str,
+        url: &str,
+        token: Option<&str>,
+        headers: &[(&str, &str)],
+        body: Option<Vec<u8>>,
+    ) -> Result<Reply, String> {
         let mut request = hyper::Request::builder().method(method).uri(url);
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
         if let Some(token) = token {
             request = request.header("authorization", format!("Bearer {token}"));
         }
@@ -66,9 +82,9 @@ impl HttpClient {
         }
         let request = request.body(Full::new(Bytes::from(body.unwrap_or_default()))).map_err(|e| e.to_string())?;
         let response = self.client.request(request).await.map_err(|e| format!("{method} {url}: {e}"))?;
-        let status = response.status().as_u16();
+        let (status, headers) = (response.status().as_u16(), response.headers().clone());
         let body = response.into_body().collect().await.map_err(|e| e.to_string())?.to_bytes().to_vec();
-        Ok(Reply { status, body })
+        Ok(Reply { status, body, headers })
     }
 
     pub async fn json(

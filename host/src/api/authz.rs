@@ -5,7 +5,8 @@
 //! `wasmraft.read` (query, status), `wasmraft.write` (propose; and read) and
 //! `wasmraft.admin` (upgrade, member changes, leadership; and the rest). A node that checks
 //! no credentials at all (neither a client CA nor token keys: a loopback node, or one run
-//! with `--insecure`) lets anonymous callers do everything.
+//! with `--insecure`) lets anonymous callers do everything. Health probes need no identity;
+//! reflection needs the read role ([`access_of`]).
 
 use crate::http::auth::Verifier;
 use crate::tls::accept::ConnInfo;
@@ -40,11 +41,32 @@ impl Role {
 
 /// The role each method of the client API needs. A method this table does not know needs
 /// the highest: nobody below admin learns even that it does not exist.
-pub fn role_of(method: &str) -> Role {
+fn role_of(method: &str) -> Role {
     match method {
         "Query" | "Status" => Role::Read,
         "Propose" => Role::Write,
         _ => Role::Admin,
+    }
+}
+
+/// Who may make a call on the client door.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Access {
+    /// Anyone, without credentials (and whatever they present is not checked).
+    Anyone,
+    Needs(Role),
+}
+
+/// Who may call the method at `path` (`/package.Service/Method`), by the whole path: health
+/// probes come from orchestrators that hold no credentials, and reflection describes the
+/// API to whoever may read it. Anything else needs its client API role, and a path the
+/// door does not know needs admin.
+pub fn access_of(path: &str) -> Access {
+    match path {
+        "/grpc.health.v1.Health/Check" | "/grpc.health.v1.Health/Watch" => Access::Anyone,
+        "/grpc.reflection.v1.ServerReflection/ServerReflectionInfo"
+        | "/grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo" => Access::Needs(Role::Read),
+        _ => Access::Needs(path.strip_prefix("/wasmraft.v1.Client/").map_or(Role::Admin, role_of)),
     }
 }
 
@@ -138,5 +160,33 @@ mod tests {
             .collect();
         use Role::*;
         assert_eq!(roles, [Read, Read, Write, Admin, Admin, Admin, Admin]);
+    }
+
+    #[test]
+    fn only_health_probes_are_open_and_by_their_whole_path() {
+        use Access::*;
+        use Role::*;
+        let cases = [
+            ("/grpc.health.v1.Health/Check", Anyone),
+            ("/grpc.health.v1.Health/Watch", Anyone),
+            ("/grpc.reflection.v1.ServerReflection/ServerReflectionInfo", Needs(Read)),
+            ("/grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo", Needs(Read)),
+            ("/wasmraft.v1.Client/Status", Needs(Read)),
+            ("/wasmraft.v1.Client/Query", Needs(Read)),
+            ("/wasmraft.v1.Client/Propose", Needs(Write)),
+            ("/wasmraft.v1.Client/Upgrade", Needs(Admin)),
+            // A client method named as a probe's, or a probe's name elsewhere, is no probe.
+            ("/wasmraft.v1.Client/Check", Needs(Admin)),
+            ("/wasmraft.v1.Client/Watch", Needs(Admin)),
+            ("/other.Health/Check", Needs(Admin)),
+            ("/grpc.health.v1.Health/Check/", Needs(Admin)),
+            ("/grpc.health.v1.Health/Other", Needs(Admin)),
+            ("Check", Needs(Admin)),
+            ("/Status", Needs(Admin)),
+            ("", Needs(Admin)),
+        ];
+        for (path, access) in cases {
+            assert_eq!(access_of(path), access, "{path}");
+        }
     }
 }

@@ -4,9 +4,11 @@
 //! 64 MiB message on each of 128 streams of each of 1,024 connections before any check.
 //!
 //! The caller it finds rides in the request's extensions ([`Authorized`]); the handlers
-//! take it from there ([`caller_of`]), and refuse a call that did not pass the gate.
+//! take it from there ([`caller_of`]), and refuse a call that did not pass the gate. The
+//! door's other services (health, reflection) pass gates of their own ([`Gate::beside`]):
+//! the same rules ([`access_of`]), by each call's whole path.
 
-use super::authz::{Authorizer, role_of};
+use super::authz::{Access, Authorizer, access_of};
 use crate::tls::accept::ConnInfo;
 use bytes::Bytes;
 use http_body::{Body as HttpBody, Frame, SizeHint};
@@ -43,22 +45,33 @@ struct Shared {
     receiving: Arc<Semaphore>,
 }
 
-/// Wraps the client API's service.
+/// Wraps a service of the client door.
 pub struct Gate<S> {
     inner: S,
     shared: Arc<Shared>,
+    /// Whether request bodies are received within the door's budget.
+    budgeted: bool,
 }
 
 impl<S: Clone> Clone for Gate<S> {
     fn clone(&self) -> Self {
-        Gate { inner: self.inner.clone(), shared: self.shared.clone() }
+        Gate { inner: self.inner.clone(), shared: self.shared.clone(), budgeted: self.budgeted }
     }
 }
 
 impl<S> Gate<S> {
     pub fn new(inner: S, authz: Authorizer, max_receiving: usize) -> Gate<S> {
         assert!(max_receiving <= u32::MAX as usize, "semaphore permits are u32");
-        Gate { inner, shared: Arc::new(Shared { authz, receiving: Arc::new(Semaphore::new(max_receiving)) }) }
+        let shared = Arc::new(Shared { authz, receiving: Arc::new(Semaphore::new(max_receiving)) });
+        Gate { inner, shared, budgeted: true }
+    }
+
+    /// A gate for another service of the same door, with the same authorizer. Its request
+    /// bodies are not held against the door's budget: a stream (reflection's) would hold
+    /// its bytes for as long as it stays open, so such a service must bound each message
+    /// with a small decoding limit of its own instead.
+    pub fn beside<T>(&self, inner: T) -> Gate<T> {
+        Gate { inner, shared: self.shared.clone(), budgeted: false }
     }
 }
 
@@ -83,16 +96,24 @@ where
 
     fn call(&mut self, request: http::Request<Body>) -> Self::Future {
         let (mut parts, body) = request.into_parts();
-        let method = parts.uri.path().rsplit('/').next().unwrap_or_default();
-        let conn = parts.extensions.get::<ConnInfo>();
-        match self.shared.authz.authorize(&parts.headers, conn, role_of(method)) {
-            Ok(caller) => {
-                parts.extensions.insert(Authorized(caller));
-                let body = Body::new(Budgeted { inner: body, budget: self.shared.receiving.clone(), held: None });
-                Box::pin(self.inner.call(http::Request::from_parts(parts, body)))
+        match access_of(parts.uri.path()) {
+            // No caller rides along: a handler that asks for one refuses the call.
+            Access::Anyone => {}
+            Access::Needs(role) => {
+                let conn = parts.extensions.get::<ConnInfo>();
+                match self.shared.authz.authorize(&parts.headers, conn, role) {
+                    Ok(caller) => {
+                        parts.extensions.insert(Authorized(caller));
+                    }
+                    Err(status) => return Box::pin(std::future::ready(Ok(status.into_http()))),
+                }
             }
-            Err(status) => Box::pin(std::future::ready(Ok(status.into_http()))),
         }
+        let body = match self.budgeted {
+            true => Body::new(Budgeted { inner: body, budget: self.shared.receiving.clone(), held: None }),
+            false => body,
+        };
+        Box::pin(self.inner.call(http::Request::from_parts(parts, body)))
     }
 }
 
@@ -167,5 +188,36 @@ mod tests {
         let mut whole = budgeted(&[100]);
         assert!(whole.frame().await.unwrap().is_ok());
         assert!(whole.frame().await.is_none());
+    }
+
+    #[tokio::test]
+    async fn on_a_closed_door_only_health_probes_pass_without_credentials() {
+        use tower::{Service, ServiceExt};
+        // Answers whether a caller rode in with the call.
+        let inner = tower::service_fn(|request: http::Request<Body>| async move {
+            let mut response = http::Response::new(Body::default());
+            let authorized = request.extensions().get::<Authorized>().is_some();
+            response.headers_mut().insert("authorized", authorized.to_string().parse().unwrap());
+            Ok::<_, Infallible>(response)
+        });
+        let client = Gate::new(inner, Authorizer { tokens: None, certificates: true }, 1 << 20);
+        let mut other = client.beside(inner);
+        assert!(client.budgeted && !other.budgeted);
+        for path in ["/grpc.health.v1.Health/Check", "/grpc.health.v1.Health/Watch"] {
+            let request = http::Request::builder().uri(path).body(Body::default()).unwrap();
+            let response = other.ready().await.unwrap().call(request).await.unwrap();
+            assert_eq!(response.headers()["authorized"], "false", "{path} passes, with no caller");
+        }
+        for path in [
+            "/grpc.reflection.v1.ServerReflection/ServerReflectionInfo",
+            "/wasmraft.v1.Client/Status",
+            "/wasmraft.v1.Client/Check",
+            "/other.Service/Check",
+        ] {
+            let request = http::Request::builder().uri(path).body(Body::default()).unwrap();
+            let response = other.ready().await.unwrap().call(request).await.unwrap();
+            let refused = response.extensions().get::<Status>().map(Status::code);
+            assert_eq!(refused, Some(tonic::Code::Unauthenticated), "{path}");
+        }
     }
 }

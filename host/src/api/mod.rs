@@ -3,5 +3,6 @@
 pub mod authz;
 pub mod gate;
 pub mod server;
+pub mod standard;
 
 pub use server::ClientService;

@@ -11,15 +11,16 @@ use crate::handle::members::members_of;
 use crate::handle::{Answered, NodeHandle, ReadPoint};
 use crate::proto::client::client_server::{Client, ClientServer};
 use crate::proto::client::{
-    ApplierError as ProtoError, Consistency, Encoding as ProtoEncoding, HostedApplier, MemberChange,
-    MemberChangeResponse, Module, ProposeRequest, ProposeResponse, QueryRequest, QueryResponse, StatusRequest,
-    StatusResponse, TransferLeaderRequest, TransferLeaderResponse, UpgradeRecord as ProtoUpgrade, UpgradeRequest,
-    UpgradeResponse, propose_response, query_response,
+    ApplierError as ProtoError, BackupChunk, BackupRequest, Consistency, Encoding as ProtoEncoding, HostedApplier,
+    MemberChange, MemberChangeResponse, Module, ProposeRequest, ProposeResponse, QueryRequest, QueryResponse,
+    StatusRequest, StatusResponse, TransferLeaderRequest, TransferLeaderResponse, UpgradeRecord as ProtoUpgrade,
+    UpgradeRequest, UpgradeResponse, propose_response, query_response,
 };
 use crate::proto::{MAX_MESSAGE, deadline, status_of};
 use crate::runtime::{ModuleRecord, UpgradeRecord};
 use std::sync::Arc;
 use std::time::Duration;
+use tokio_stream::wrappers::ReceiverStream;
 use tonic::{Request, Response, Status};
 use wasmraft_sdk::contract::{ApplierError, Encoding, Payload};
 
@@ -45,9 +46,9 @@ fn encoding(value: i32) -> Result<Encoding, Status> {
     }
 }
 
-/// A request's `applier` field: empty names the primary.
-fn named(applier: &str) -> Option<&str> {
-    (!applier.is_empty()).then_some(applier)
+/// An optional string field (an `applier` names the primary, a `request_id` none, when empty).
+fn named(field: &str) -> Option<&str> {
+    (!field.is_empty()).then_some(field)
 }
 
 fn module_of(m: ModuleRecord) -> Module {
@@ -74,12 +75,19 @@ impl Client for ClientService {
         }
         let payload = Payload { encoding, bytes: request.command };
         let applier = named(&request.applier);
-        let applied = self.node.propose_command(applier, payload, caller, deadline).await.map_err(status_of)?;
+        let request_id = named(&request.request_id);
+        let applied =
+            self.node.propose_command(applier, payload, caller, request_id, deadline).await.map_err(status_of)?;
         let outcome = match applied.result {
             Ok(output) => propose_response::Outcome::Output(output),
             Err(e) => propose_response::Outcome::Error(to_proto(e)),
         };
-        Ok(Response::new(ProposeResponse { index: applied.index, term: applied.term, outcome: Some(outcome) }))
+        Ok(Response::new(ProposeResponse {
+            index: applied.index,
+            term: applied.term,
+            outcome: Some(outcome),
+            replayed: applied.replayed,
+        }))
     }
 
     async fn query(&self, request: Request<QueryRequest>) -> Result<Response<QueryResponse>, Status> {
@@ -178,4 +186,40 @@ impl Client for ClientService {
         let deadline = deadline(request.metadata(), self.node.deadline);
         self.node.transfer_leader(request.into_inner(), deadline, false).await.map(Response::new).map_err(status_of)
     }
+
+    type BackupStream = ReceiverStream<Result<BackupChunk, Status>>;
+
+    async fn backup(&self, request: Request<BackupRequest>) -> Result<Response<Self::BackupStream>, Status> {
+        caller_of(&request)?;
+        let deadline = deadline(request.metadata(), self.node.deadline);
+        let (file, meta) = self.node.backup(deadline).await.map_err(status_of)?;
+        let total_bytes = file.metadata().map_err(|e| Status::internal(format!("the backup file: {e}")))?.len();
+        tracing::info!(index = meta.index, term = meta.term, bytes = total_bytes, "sending a backup");
+        let (chunks, stream) = tokio::sync::mpsc::channel(4);
+        tokio::task::spawn_blocking(move || {
+            let mut file = std::io::BufReader::new(file);
+            let mut first = Some((total_bytes, meta.index, meta.term));
+            loop {
+                let mut data = vec![0u8; BACKUP_CHUNK];
+                let chunk = match std::io::Read::read(&mut file, &mut data) {
+                    Ok(0) if first.is_none() => return,
+                    Ok(n) => {
+                        data.truncate(n);
+                        let (total_bytes, index, term) = first.take().unwrap_or_default();
+                        Ok(BackupChunk { data, total_bytes, index, term })
+                    }
+                    Err(e) => Err(Status::internal(format!("reading the backup: {e}"))),
+                };
+                let failed = chunk.is_err();
+                // The client went away: the file goes with this thread.
+                if chunks.blocking_send(chunk).is_err() || failed {
+                    return;
+                }
+            }
+        });
+        Ok(Response::new(ReceiverStream::new(stream)))
+    }
 }
+
+/// How much of a backup one message carries.
+const BACKUP_CHUNK: usize = 1 << 20;

@@ -1,10 +1,11 @@
 //! The `wasmraft` command line.
 
+mod backup;
 mod target;
 
 use crate::entry::now_ns;
 use crate::http::dev;
-use crate::node::config::ServeArgs;
+use crate::node::config::{LogFormat, ServeArgs};
 use crate::proto::client::{
     Consistency as ProtoConsistency, Encoding as ProtoEncoding, ProposeRequest, QueryRequest, StatusRequest,
     UpgradeRequest, propose_response, query_response,
@@ -63,6 +64,16 @@ enum Command {
         /// The hosted applier it is for (see `status`); the primary if not given.
         #[arg(long, value_name = "NAME")]
         applier: Option<String>,
+        /// The request's id: the cluster applies a command at most once per id (within the
+        /// node's --request-window), and a retry gets the first outcome. A random one if not
+        /// given.
+        #[arg(long, value_name = "ID")]
+        request_id: Option<String>,
+        /// Keep retrying, with the same request id, while the outcome is unknown or the
+        /// cluster unavailable (no leader, a deadline, a lost connection), for this long;
+        /// `0s`: one attempt.
+        #[arg(long, value_name = "DURATION", default_value = "30s")]
+        retry_for: humantime::Duration,
         /// The command as JSON; `-` or nothing reads it from stdin.
         command: Option<String>,
     },
@@ -122,6 +133,11 @@ enum Command {
     Member {
         #[command(subcommand)]
         change: MemberCommand,
+    },
+    /// Back up a live cluster, check a backup, or start a new cluster from one.
+    Snapshot {
+        #[command(subcommand)]
+        command: backup::SnapshotCommand,
     },
     /// Hand leadership to another voter (the most caught-up one unless --to is given); waits
     /// until it leads. Prints {"leader", "term"}.
@@ -268,17 +284,25 @@ const FAILED: u8 = 2;
 
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
-    let default_filter = if matches!(cli.command, Command::Serve(_)) { "info" } else { "warn" };
-    tracing_subscriber::fmt()
+    let (default_filter, format) = match &cli.command {
+        Command::Serve(args) => ("info", args.log_format()),
+        _ => ("warn", LogFormat::Text),
+    };
+    let logs = tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| default_filter.into()),
         )
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .init();
+        .with_writer(std::io::stderr);
+    match format {
+        LogFormat::Text => logs.with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr())).init(),
+        // The node's span (its id) as `span`; the list of spans would only repeat it.
+        LogFormat::Json => logs.json().flatten_event(true).with_span_list(false).init(),
+    }
     let result = match cli.command {
         Command::Serve(args) => args.resolve().and_then(crate::node::run).map(|()| ExitCode::SUCCESS),
-        Command::Propose { target, applier, command } => client_call(target, |t| propose(t, applier, command)),
+        Command::Propose { target, applier, request_id, retry_for, command } => {
+            client_call(target, |t| propose(t, applier, request_id, retry_for.into(), command))
+        }
         Command::Query { target, applier, query, consistency, max_staleness } => {
             client_call(target, |t| run_query(t, applier, query, consistency, max_staleness.into()))
         }
@@ -287,6 +311,7 @@ pub fn main() -> ExitCode {
             client_call(target, |t| upgrade(t, applier, module, allow_downgrade))
         }
         Command::Member { change } => member(change),
+        Command::Snapshot { command } => backup::run(command).map(|()| ExitCode::SUCCESS),
         Command::TransferLeader { target, to } => client_call(target, |t| transfer_leader(t, to)),
         Command::Inspect { module, limits } => inspect(&module, limits.limits()).map(|()| ExitCode::SUCCESS),
         Command::Local { module, limits } => local(&module, limits.limits()).map(|()| ExitCode::SUCCESS),
@@ -348,16 +373,69 @@ fn rpc_error(status: tonic::Status) -> anyhow::Error {
     anyhow::anyhow!("{:?}: {}", status.code(), status.message())
 }
 
-async fn propose(mut c: Connected, applier: Option<String>, command: Option<String>) -> anyhow::Result<ExitCode> {
+async fn propose(
+    mut c: Connected,
+    applier: Option<String>,
+    request_id: Option<String>,
+    retry_for: std::time::Duration,
+    command: Option<String>,
+) -> anyhow::Result<ExitCode> {
     let command = json_input(command, "command")?;
-    let request =
-        ProposeRequest { command, encoding: ProtoEncoding::Json as i32, applier: applier.unwrap_or_default() };
-    let response = c.client.propose(c.call(request)).await.map_err(rpc_error)?.into_inner();
+    let request_id = match request_id {
+        Some(id) => id,
+        None => random_request_id()?,
+    };
+    let request = ProposeRequest {
+        command,
+        encoding: ProtoEncoding::Json as i32,
+        applier: applier.unwrap_or_default(),
+        request_id: request_id.clone(),
+    };
+    let until = std::time::Instant::now() + retry_for;
+    let mut pause = std::time::Duration::from_millis(100);
+    let response = loop {
+        match c.client.propose(c.call(request.clone())).await {
+            Ok(response) => break response.into_inner(),
+            Err(status) if retryable(&status) && std::time::Instant::now() + pause < until => {
+                eprintln!("{}; retrying request {request_id}", rpc_error(status));
+                tokio::time::sleep(pause).await;
+                pause = (pause * 2).min(std::time::Duration::from_secs(2));
+            }
+            Err(status) => return Err(rpc_error(status)),
+        }
+    };
     let outcome = match response.outcome.context("the answer has no outcome")? {
         propose_response::Outcome::Output(output) => Ok(output),
         propose_response::Outcome::Error(e) => Err(ApplierError { code: e.code, message: e.message, body: e.body }),
     };
-    print_outcome(json!({ "index": response.index, "term": response.term }), outcome)
+    let mut place = json!({ "index": response.index, "term": response.term });
+    if response.replayed {
+        place["replayed"] = json!(true);
+    }
+    print_outcome(place, outcome)
+}
+
+/// 128 random bits, hex: unique without coordination.
+fn random_request_id() -> anyhow::Result<String> {
+    let mut bytes = [0u8; 16];
+    getrandom::fill(&mut bytes).map_err(|e| anyhow::anyhow!("no entropy from the OS: {e}"))?;
+    Ok(hex::encode(bytes))
+}
+
+/// Whether a failed propose may be tried again with its request id: the command was not
+/// applied, or its outcome is unknown (the id makes a second attempt safe either way).
+fn retryable(status: &tonic::Status) -> bool {
+    use tonic::Code;
+    // Cancelled: how tonic reports a call that outlived `--timeout`.
+    matches!(
+        status.code(),
+        Code::Unavailable
+            | Code::DeadlineExceeded
+            | Code::Cancelled
+            | Code::Aborted
+            | Code::ResourceExhausted
+            | Code::Unknown
+    )
 }
 
 #[derive(Clone, Copy, clap::ValueEnum)]

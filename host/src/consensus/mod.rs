@@ -262,7 +262,7 @@ impl<O: Outbox> Consensus<O> {
                 let raft = &mut self.node.raft;
                 if raft.state == StateRole::Follower && raft.leader_id == peer {
                     raft.election_elapsed = raft.election_elapsed.max(raft.election_timeout());
-                    tracing::info!(peer, "the leader's process is gone; its lease is over");
+                    tracing::info!(peer, term = raft.term, "the leader's process is gone; its lease is over");
                 }
             }
             Event::SnapshotSent { to, ok } => {
@@ -450,9 +450,17 @@ impl<O: Outbox> Consensus<O> {
 
     /// After this Ready placed what reached the log: see [`Proposals::leader_changed`].
     fn notice_leader_change(&mut self) {
-        let now = (self.node.raft.term, self.node.raft.leader_id);
+        let raft = &self.node.raft;
+        let now = (raft.term, raft.leader_id);
         if now != self.leader_seen {
             self.leader_seen = now;
+            // raft-rs says so too, but in words: these carry the fields operators search by.
+            let (term, index, commit) = (raft.term, raft.raft_log.last_index(), raft.raft_log.committed);
+            match raft.leader_id {
+                raft::INVALID_ID => {}
+                leader if leader == raft.id => tracing::info!(term, index, commit, "became leader"),
+                leader => tracing::info!(term, leader, index, commit, "following a new leader"),
+            }
             self.proposals.leader_changed();
         }
     }

@@ -84,12 +84,10 @@ impl NodeHandle {
     }
 
     /// Waits until this node has applied `index`.
-    async fn applied_up_to(&self, index: u64, until: Instant) -> Result<(), NodeError> {
+    pub(super) async fn applied_up_to(&self, index: u64, until: Instant) -> Result<(), NodeError> {
         while self.status.applied().index < index {
             if Instant::now() >= until {
-                return Err(NodeError::DeadlineExceeded(format!(
-                    "the change applied at {index} has not reached this node yet"
-                )));
+                return Err(NodeError::DeadlineExceeded(format!("this node has not applied up to {index} yet")));
             }
             tokio::time::sleep(Duration::from_millis(5)).await;
         }

@@ -9,13 +9,15 @@
 //! applied.
 
 pub mod admission;
+mod backup;
 pub mod members;
 mod upgrade;
 
-use crate::entry::{EntryData, ProposalId, ProposedCommand, now_ns};
+use crate::entry::{EntryData, ProposalId, ProposedCommand, RequestId, now_ns};
 use crate::inbox::{ApplyTask, Event, QueryAnswer};
 use crate::proposals::{Applied, Proposals, ProposeError};
 use crate::runtime::WasmEngine;
+use crate::snapshot::SnapshotDir;
 use crate::status::StatusBoard;
 use crate::tls::Credentials;
 use admission::Admission;
@@ -108,6 +110,11 @@ pub struct NodeHandle {
     pub tls: Option<Arc<Credentials>>,
     /// Bounds what callers hold of the node at once.
     pub admission: Admission,
+    /// Where backups are written on their way to a client.
+    pub snapshots: Arc<SnapshotDir>,
+    /// How long the cluster remembers the outcome of a command proposed here with a
+    /// request id (carried in the entry: see [`crate::runtime::requests`]).
+    pub request_window: Duration,
 }
 
 fn entropy() -> Result<[u8; 32], NodeError> {
@@ -167,20 +174,30 @@ impl NodeHandle {
     }
 
     /// Proposes a client's command to `applier` (none: the primary), stamped with this
-    /// node's clock, fresh entropy and `caller`, and waits for its outcome here.
+    /// node's clock, fresh entropy and `caller`, and waits for its outcome here. With a
+    /// `request` id, a retry of the same command gets the first outcome (`replayed`)
+    /// rather than applying again, within this node's request window.
     pub async fn propose_command(
         &self,
         applier: Option<&str>,
         payload: Payload,
         caller: Option<Caller>,
+        request: Option<&str>,
         deadline: Duration,
     ) -> Result<Applied, NodeError> {
         let target = self.target(applier)?;
+        if let Some(id) = request {
+            RequestId::check(id).map_err(NodeError::Invalid)?;
+        }
         let _admitted = self.admission.admit(payload.bytes.len())?;
         let command = ProposedCommand { timestamp_ns: now_ns(), caller, entropy: entropy()?, payload };
-        let data = match target {
-            None => EntryData::Command(command),
-            Some(applier) => EntryData::CommandTo { applier, command },
+        let data = match (request, target) {
+            (Some(id), applier) => {
+                let window_ns = u64::try_from(self.request_window.as_nanos()).unwrap_or(u64::MAX);
+                EntryData::Once { applier, request: RequestId { id: id.to_string(), window_ns }, command }
+            }
+            (None, None) => EntryData::Command(command),
+            (None, Some(applier)) => EntryData::CommandTo { applier, command },
         };
         self.propose_entry(data.encode(), deadline).await
     }

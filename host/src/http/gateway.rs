@@ -158,6 +158,10 @@ impl Gateway {
         let applier = hosted.name.as_str();
         let (caller, auth_error) = self.authenticate(request.headers().get(header::AUTHORIZATION));
         let (parts, body) = request.into_parts();
+        // A client's request id (draft-ietf-httpapi-idempotency-key-header): a retry gets
+        // the first outcome. Not ASCII: kept as it came, for the node to refuse.
+        let idempotency_key =
+            parts.headers.get(IDEMPOTENCY_KEY).map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned());
         let declared = parts.headers.get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()?.parse().ok());
         // A body must arrive within the request's deadline: a client that trickles it holds
         // a connection and a task, never more.
@@ -187,12 +191,18 @@ impl Gateway {
             auth_error,
             settings: self.settings.clone(),
         };
+        let mut replayed = false;
         let (encoding, outcome) = match call(&hosted.front, move |f| f.handle(meta, request)).await {
             Ok(Ok(Action::Respond(response))) => return to_http(response),
             Ok(Ok(Action::Propose(command))) => {
                 let encoding = command.encoding;
-                let outcome = match self.node.propose_command(Some(applier), command, caller, self.deadline).await {
-                    Ok(applied) => applied.result.map_or_else(HttpOutcome::Failed, HttpOutcome::Applied),
+                let key = idempotency_key.as_deref();
+                let outcome = match self.node.propose_command(Some(applier), command, caller, key, self.deadline).await
+                {
+                    Ok(applied) => {
+                        replayed = applied.replayed;
+                        applied.result.map_or_else(HttpOutcome::Failed, HttpOutcome::Applied)
+                    }
                     Err(e) => HttpOutcome::Failed(failure(e)),
                 };
                 (encoding, outcome)
@@ -209,9 +219,17 @@ impl Gateway {
             Ok(Err(e)) => (Encoding::Postcard, HttpOutcome::Failed(e.into_error())),
             Err(response) => return response,
         };
-        self.render(applier, encoding, outcome).await
+        let mut response = self.render(applier, encoding, outcome).await;
+        if replayed {
+            response.headers_mut().insert(IDEMPOTENT_REPLAYED, HeaderValue::from_static("true"));
+        }
+        response
     }
 }
+
+const IDEMPOTENCY_KEY: &str = "idempotency-key";
+/// On the answer to a retry: the outcome is the first attempt's (Stripe's name for it).
+const IDEMPOTENT_REPLAYED: &str = "idempotent-replayed";
 
 pub(super) async fn serve(State(gateway): State<Arc<Gateway>>, request: Request) -> Response {
     gateway.serve(request).await

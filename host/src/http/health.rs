@@ -2,9 +2,10 @@
 //! no module. Live: the process answers. Ready: it can serve what the cluster committed,
 //! that is, it knows a leader, heard from it recently, and has applied nearly everything
 //! committed that it knows of. A node catching up, or cut off from its leader, says why.
+//! The client door's `grpc.health.v1` service reports the same readiness ([`ready`]).
 
 use super::Gateway;
-use crate::status::Consensus;
+use crate::status::{Consensus, StatusBoard};
 use axum::extract::State;
 use axum::http::StatusCode;
 use std::sync::Arc;
@@ -21,11 +22,16 @@ pub async fn livez() -> &'static str {
 }
 
 pub async fn readyz(State(gateway): State<Arc<Gateway>>) -> (StatusCode, String) {
-    let status = &gateway.node.status;
-    match readiness(&status.consensus(), status.applied().index) {
+    match ready(&gateway.node.status) {
         Ok(()) => (StatusCode::OK, "ok".into()),
         Err(why) => (StatusCode::SERVICE_UNAVAILABLE, why),
     }
+}
+
+/// Why the node whose status is `status` is not ready, if it is not: the rule of `/readyz`,
+/// which the gRPC health service follows too.
+pub fn ready(status: &StatusBoard) -> Result<(), String> {
+    readiness(&status.consensus(), status.applied().index)
 }
 
 /// Why a node in `consensus` that applied up to `applied` is not ready, if it is not.

@@ -2,6 +2,7 @@
 //! names, kebab-case), else its default.
 
 use crate::runtime::Limits;
+use crate::runtime::requests::MAX_WINDOW_NS;
 use crate::tls::{TlsFiles, dev, is_loopback};
 use anyhow::{Context, bail};
 use clap::Args;
@@ -78,6 +79,12 @@ pub struct ServeArgs {
     /// Deadline of a client call that sets none, e.g. `10s`, `500ms` [default: 10s]
     #[arg(long, value_name = "DURATION")]
     pub request_timeout: Option<String>,
+    /// How long the cluster remembers the outcome of a command proposed through this node
+    /// with a request id (gRPC `request_id`, HTTP `Idempotency-Key`), so that a retry gets
+    /// the first outcome instead of applying again; at most 24h. Each remembered request
+    /// holds its output in the replicated state until then [default: 5m]
+    #[arg(long, value_name = "DURATION")]
+    pub request_window: Option<String>,
     /// Also serve the module's HTTP API on HOST:PORT (`GET /healthy` answers without the
     /// module). Any member answers any request: writes go through the leader.
     #[arg(long, value_name = "ADDR")]
@@ -137,6 +144,19 @@ pub struct ServeArgs {
     /// expired), e.g. `60s` [default: 60s]
     #[arg(long, value_name = "DURATION")]
     pub housekeeping_interval: Option<String>,
+    /// How the node logs to stderr: `text`, or `json` for log collectors (one object a
+    /// line, the event's fields beside its message, the node's id under `span`). RUST_LOG
+    /// sets the levels [default: text]
+    #[arg(long, value_enum, value_name = "FORMAT")]
+    pub log_format: Option<LogFormat>,
+}
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum LogFormat {
+    #[default]
+    Text,
+    Json,
 }
 
 /// The HTTP front door's settings.
@@ -220,6 +240,7 @@ pub struct NodeConfig {
     pub snapshot_catchup: u64,
     pub limits: Limits,
     pub request_timeout: Duration,
+    pub request_window: Duration,
     pub http: Option<HttpSettings>,
     pub housekeeping_interval: Duration,
 }
@@ -294,6 +315,7 @@ impl ServeArgs {
             fuel,
             memory_mib,
             request_timeout,
+            request_window,
             http_listen,
             jwt_public_key,
             jwt_audience,
@@ -309,8 +331,20 @@ impl ServeArgs {
             client_key,
             client_ca,
             tls_dir,
-            insecure
+            insecure,
+            log_format
         ))
+    }
+
+    /// The log format, from the flag or the config file, known before the node starts
+    /// logging; text if neither says (a config file that does not load is reported when the
+    /// settings are resolved).
+    pub fn log_format(&self) -> LogFormat {
+        let from_file = || {
+            let text = std::fs::read_to_string(self.config.as_ref()?).ok()?;
+            toml::from_str::<ServeArgs>(&text).ok()?.log_format
+        };
+        self.log_format.or_else(from_file).unwrap_or_default()
     }
 
     pub fn resolve(self) -> anyhow::Result<NodeConfig> {
@@ -335,6 +369,10 @@ impl ServeArgs {
         let data_dir = args.data_dir.context("--data-dir is required")?;
         let defaults = Limits::default();
         let request_timeout = duration("request-timeout", args.request_timeout, Duration::from_secs(10))?;
+        let request_window = duration("request-window", args.request_window, Duration::from_secs(300))?;
+        if request_window.as_nanos() > u128::from(MAX_WINDOW_NS) {
+            bail!("--request-window is at most 24h");
+        }
         let housekeeping_interval =
             duration("housekeeping-interval", args.housekeeping_interval, Duration::from_secs(60))?;
         if housekeeping_interval.is_zero() {
@@ -397,6 +435,7 @@ impl ServeArgs {
                 memory_bytes: args.memory_mib.map_or(defaults.memory_bytes, |m| m << 20),
             },
             request_timeout,
+            request_window,
             http,
             housekeeping_interval,
         })
@@ -489,6 +528,17 @@ mod tests {
         std::fs::write(&file, "id = 1\nbogus = 3\n").unwrap();
         let err = ServeArgs { config: Some(file), ..Default::default() }.resolve().unwrap_err();
         assert!(format!("{err:#}").contains("bogus"), "{err:#}");
+    }
+
+    #[test]
+    fn the_log_format_comes_from_the_flag_else_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("node.toml");
+        std::fs::write(&file, "id = 1\nlog-format = \"json\"\n").unwrap();
+        let args = |log_format| ServeArgs { config: Some(file.clone()), log_format, ..Default::default() };
+        assert_eq!(args(None).log_format(), LogFormat::Json);
+        assert_eq!(args(Some(LogFormat::Text)).log_format(), LogFormat::Text);
+        assert_eq!(ServeArgs::default().log_format(), LogFormat::Text);
     }
 
     #[test]

@@ -34,7 +34,7 @@ pub async fn run(node: Arc<NodeHandle>, every: Duration) {
                 }
                 Err(_) => continue,
             };
-            match node.propose_command(Some(applier), command, None, deadline).await {
+            match node.propose_command(Some(applier), command, None, None, deadline).await {
                 Ok(applied) => match applied.result {
                     Ok(_) => tracing::debug!(applier, index = applied.index, "housekeeping applied"),
                     Err(e) => tracing::warn!(applier, index = applied.index, "housekeeping refused: {e}"),

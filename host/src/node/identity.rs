@@ -22,14 +22,23 @@ pub struct Identity {
     /// have none): the node refuses to start with others.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub consensus: Option<ConsensusSettings>,
+    /// For a cluster restored from a backup: the backup's index and state hash, which
+    /// make its id another than the backed-up cluster's (whose nodes may still be about).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub restored_from: Option<String>,
 }
 
-/// The id every peer message carries: the name and the initial members, hashed.
-pub fn cluster_id(name: &str, members: &[u64]) -> u64 {
+/// The id every peer message carries: the name and the initial members, hashed (and what a
+/// restored cluster was restored from).
+pub fn cluster_id(name: &str, members: &[u64], restored_from: Option<&str>) -> u64 {
     let mut h = blake3::Hasher::new_derive_key("wasmraft cluster id v1");
     h.update(name.as_bytes());
     for m in members {
         h.update(&m.to_le_bytes());
+    }
+    if let Some(backup) = restored_from {
+        h.update(b"restored from");
+        h.update(backup.as_bytes());
     }
     u64::from_le_bytes(h.finalize().as_bytes()[..8].try_into().expect("8 bytes"))
 }
@@ -38,12 +47,24 @@ impl Identity {
     /// A member of the new cluster `config.peers` describes.
     pub fn bootstrapping(config: &NodeConfig) -> Self {
         let members: Vec<u64> = config.peers.keys().copied().collect();
+        Identity::new(&config.cluster_name, config.id, members, &config.limits, None)
+    }
+
+    /// Node `node_id` of the cluster `name` of `members`.
+    pub fn new(
+        name: &str,
+        node_id: u64,
+        members: Vec<u64>,
+        limits: &crate::runtime::Limits,
+        restored_from: Option<String>,
+    ) -> Self {
         Identity {
-            cluster_name: config.cluster_name.clone(),
-            cluster_id: format!("{:016x}", cluster_id(&config.cluster_name, &members)),
-            node_id: config.id,
+            cluster_name: name.to_string(),
+            cluster_id: format!("{:016x}", cluster_id(name, &members, restored_from.as_deref())),
+            node_id,
             initial_members: members,
-            consensus: Some(ConsensusSettings::of(&config.limits)),
+            consensus: Some(ConsensusSettings::of(limits)),
+            restored_from,
         }
     }
 
@@ -73,6 +94,14 @@ pub fn establish(dir: &Path, node_id: u64, wanted: Option<Identity>) -> anyhow::
                 found.cluster_name,
             );
         }
+        // A restored cluster's members are given the same --peers as it started with.
+        let wanted = wanted.map(|w| match &found.restored_from {
+            Some(from) => Identity {
+                cluster_id: format!("{:016x}", cluster_id(&w.cluster_name, &w.initial_members, Some(from))),
+                ..w
+            },
+            None => w,
+        });
         if let Some(wanted) = wanted
             && found.cluster_id != wanted.cluster_id
         {

@@ -12,9 +12,11 @@ pub mod agreement;
 pub mod config;
 mod housekeeping;
 pub mod identity;
+pub mod restore;
 
 use crate::api::ClientService;
 use crate::api::authz::Authorizer;
+use crate::api::standard;
 use crate::apply::{Applier, run_snapshot_writer};
 use crate::consensus::{Consensus, Settings};
 use crate::durable;
@@ -56,7 +58,7 @@ fn lock(dir: &Path) -> anyhow::Result<std::fs::File> {
 /// replays the log from; the n-th applier's (from the second) is `module-<n>.wasm`.
 pub const MODULE_FILE: &str = "module.wasm";
 
-fn bootstrap_file(dir: &Path, n: usize) -> std::path::PathBuf {
+pub(crate) fn bootstrap_file(dir: &Path, n: usize) -> std::path::PathBuf {
     match n {
         0 => dir.join(MODULE_FILE),
         n => dir.join(format!("module-{}.wasm", n + 1)),
@@ -146,6 +148,7 @@ fn establish(config: &NodeConfig, engine: &WasmEngine, tokio: &tokio::runtime::R
                 node_id: config.id,
                 initial_members: info.initial_members,
                 consensus,
+                restored_from: None,
             };
             let modules = std::iter::once(info.bootstrap_module).chain(info.later_bootstrap_modules).collect();
             (Some(identity), modules, MemberBook::from_addresses(info.addresses.into_iter().collect()))
@@ -206,6 +209,24 @@ fn exit_on_panic() {
     }));
 }
 
+thread_local! {
+    /// The node's span, entered for the life of a runtime's thread (see [`log_in`]).
+    static IN_NODE: std::cell::RefCell<Option<tracing::span::EnteredSpan>> = const { std::cell::RefCell::new(None) };
+}
+
+/// Has every thread of `runtime` log in `span`: a task does not carry its spawner's span.
+fn log_in<'a>(runtime: &'a mut tokio::runtime::Builder, span: &tracing::Span) -> &'a mut tokio::runtime::Builder {
+    let span = span.clone();
+    runtime
+        .on_thread_start(move || IN_NODE.with(|entered| *entered.borrow_mut() = Some(span.clone().entered())))
+        .on_thread_stop(|| IN_NODE.with(|entered| drop(entered.borrow_mut().take())))
+}
+
+/// `f`, run in `span` (on a thread of its own).
+fn in_span<T>(span: tracing::Span, f: impl FnOnce() -> T) -> impl FnOnce() -> T {
+    move || span.in_scope(f)
+}
+
 /// How long a leader that is asked to stop waits for another voter to take over.
 const HANDOVER: std::time::Duration = std::time::Duration::from_secs(3);
 
@@ -234,10 +255,15 @@ async fn hand_over_leadership(events: &crossbeam_channel::Sender<Event>, status:
 /// Runs a node until it is told to stop (SIGINT, SIGTERM).
 pub fn run(config: NodeConfig) -> anyhow::Result<()> {
     exit_on_panic();
+    // Every line the node logs names it, from every thread. At the error level, so that
+    // whatever RUST_LOG lets through carries it.
+    let span = tracing::error_span!("node", node = config.id);
+    let _in_span = span.enter();
     let dir = &config.data_dir;
     std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
     let _lock = lock(dir)?;
-    let tokio = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
+    let tokio =
+        log_in(&mut tokio::runtime::Builder::new_multi_thread(), &span).worker_threads(2).enable_all().build()?;
     let engine = WasmEngine::new(config.limits, Some(dir.join("module-cache")))?;
     let identity = establish(&config, &engine, &tokio)?;
     let cluster_id = identity.cluster_id();
@@ -345,13 +371,13 @@ pub fn run(config: NodeConfig) -> anyhow::Result<()> {
                 // Compiled code is cached by content hash: at apply time, loading is a lookup
                 // (or waits for this compile to finish). Off the raft thread, decoding included.
                 let (engine, data) = (precompile.clone(), data.to_vec());
-                std::thread::spawn(move || {
+                std::thread::spawn(in_span(tracing::Span::current(), move || {
                     if let Ok(EntryData::Upgrade(up)) = EntryData::decode(&data)
                         && let Err(e) = engine.load(&up.module)
                     {
                         tracing::warn!("an appended upgrade's module does not compile here: {e}");
                     }
-                });
+                }));
             });
     let applier = Applier {
         runtime,
@@ -370,18 +396,18 @@ pub fn run(config: NodeConfig) -> anyhow::Result<()> {
     };
     let raft_thread = std::thread::Builder::new().name("raft".into()).spawn({
         let proposals = proposals.clone();
-        move || {
+        in_span(span.clone(), move || {
             if let Err(e) = consensus.run() {
                 tracing::error!("halting: {e}");
                 proposals.fail_all(ProposeError::Halted(e.to_string()));
                 std::process::exit(70);
             }
-        }
+        })
     })?;
-    std::thread::Builder::new().name("apply".into()).spawn(move || applier.run(apply_rx))?;
+    std::thread::Builder::new().name("apply".into()).spawn(in_span(span.clone(), move || applier.run(apply_rx)))?;
     std::thread::Builder::new().name("snapshot-writer".into()).spawn({
         let (snapshots, events) = (snapshots.clone(), events_tx.clone());
-        move || run_snapshot_writer(writer_rx, snapshots, events)
+        in_span(span.clone(), move || run_snapshot_writer(writer_rx, snapshots, events))
     })?;
 
     let tokens = match config.public_keys.is_empty() {
@@ -411,6 +437,8 @@ pub fn run(config: NodeConfig) -> anyhow::Result<()> {
         engine: engine.clone(),
         tls: peer_tls.clone(),
         admission: Default::default(),
+        request_window: config.request_window,
+        snapshots: snapshots.clone(),
     });
     let peer = PeerService {
         id: config.id,
@@ -433,8 +461,11 @@ pub fn run(config: NodeConfig) -> anyhow::Result<()> {
 
     // The client doors run on their own workers (and blocking threads, where the module's
     // calls run), apart from the peer door and the transport.
-    let front =
-        tokio::runtime::Builder::new_multi_thread().worker_threads(2).thread_name("front").enable_all().build()?;
+    let front = log_in(&mut tokio::runtime::Builder::new_multi_thread(), &span)
+        .worker_threads(2)
+        .thread_name("front")
+        .enable_all()
+        .build()?;
     let (front_stop, front_stopped) = tokio::sync::watch::channel(false);
     let stopped = move || {
         let mut stopped = front_stopped.clone();
@@ -481,10 +512,18 @@ pub fn run(config: NodeConfig) -> anyhow::Result<()> {
     let client_conns = front
         .block_on(async { tls::accept::accept("client", client_listener, client_tls.clone(), MAX_CLIENT_CONNECTIONS) });
     tracing::info!(listen = %config.client_listen, tls = client_tls.is_some(), "serving clients");
+    let client = ClientService { node: node.clone() }.into_server(authz);
+    let (health, follow_readiness) = front.block_on(standard::health(status.clone()));
+    front.spawn(follow_readiness);
+    let reflection = standard::reflection().context("the reflection service")?;
+    let reflection_v1alpha = standard::reflection_v1alpha().context("the reflection service")?;
     front.spawn(
         tonic::transport::Server::builder()
             .max_concurrent_streams(Some(MAX_CLIENT_STREAMS))
-            .add_service(ClientService { node: node.clone() }.into_server(authz))
+            .add_service(client.beside(health))
+            .add_service(client.beside(reflection))
+            .add_service(client.beside(reflection_v1alpha))
+            .add_service(client)
             .serve_with_incoming_shutdown(ReceiverStream::new(client_conns).map(Ok::<_, std::io::Error>), stopped()),
     );
     tracing::info!(listen = %config.listen, tls = peer_tls.is_some(), "serving peers");

@@ -1,12 +1,14 @@
 //! A checkpoint: the replicated state at a point where every node starts the next entry on a
 //! fresh instance, and its byte form for snapshots.
 //!
-//! Format (version 3): the magic `WRCKPT` and a u16 version; a length-prefixed postcard
+//! Format (version 4): the magic `WRCKPT` and a u16 version; a length-prefixed postcard
 //! header (applied position, then for each hosted applier its system state, entry count
-//! and state hash); each applier's entries in turn, each as a u32 key length, key, u32
-//! value length, value, in key order; and a blake3 of everything before it. Decoding checks
-//! the trailer and that each applier's entries hash to its recorded hash. Version 2 (one
-//! applier: applied position, system state, entry count, hash) is still read.
+//! and state hash, then the request table's entry count and digest); each applier's
+//! entries in turn, then the request table's, each as a u32 key length, key, u32 value
+//! length, value, in key order; and a blake3 of everything before it. Decoding checks the
+//! trailer and that each applier's entries hash to its recorded hash (and the table's to
+//! its digest). Versions 3 (no request table) and 2 (one applier: applied position, system
+//! state, entry count, hash) are still read.
 
 use super::state::{LogPosition, StateHash, StateMap, SystemState, state_hash};
 use bytes::Bytes;
@@ -14,16 +16,20 @@ use serde::{Deserialize, Serialize};
 use std::io::{self, Read, Write};
 
 const MAGIC: &[u8; 6] = b"WRCKPT";
-const VERSION: u16 = 3;
+const VERSION: u16 = 4;
+/// Several appliers, no request table.
+const VERSION_3: u16 = 3;
 /// The single-applier layout of earlier nodes.
 const VERSION_2: u16 = 2;
 
 /// The replicated state at an applied position: each hosted applier's, in hosting order
-/// (none: a new cluster's, which takes its appliers from the node's bootstrap modules).
+/// (none: a new cluster's, which takes its appliers from the node's bootstrap modules),
+/// and the request table (see [`super::requests`]).
 #[derive(Clone, Default)]
 pub struct Checkpoint {
     pub applied: LogPosition,
     pub appliers: Vec<AppliedState>,
+    pub requests: StateMap,
 }
 
 /// One applier's part of the replicated state.
@@ -48,6 +54,14 @@ struct Part {
 
 #[derive(Serialize, Deserialize)]
 struct Header {
+    applied: LogPosition,
+    parts: Vec<Part>,
+    requests: u64,
+    requests_digest: [u8; 32],
+}
+
+#[derive(Serialize, Deserialize)]
+struct HeaderV3 {
     applied: LogPosition,
     parts: Vec<Part>,
 }
@@ -121,12 +135,12 @@ fn write_field<W: Write>(w: &mut W, bytes: &[u8]) -> io::Result<()> {
 impl Checkpoint {
     /// The hash of the whole replicated state (see [`super::state::combined_hash`]).
     pub fn state_hash(&self) -> StateHash {
-        super::state::combined_hash(self.appliers.iter().map(AppliedState::state_hash))
+        super::state::whole_hash(self.appliers.iter().map(AppliedState::state_hash), &self.requests)
     }
 
-    /// Keys stored, all appliers together.
+    /// Keys stored, all appliers and the request table together.
     pub fn keys(&self) -> usize {
-        self.appliers.iter().map(|a| a.state.len()).sum()
+        self.appliers.iter().map(|a| a.state.len()).sum::<usize>() + self.requests.len()
     }
 
     pub fn encode<W: Write>(&self, w: W) -> io::Result<()> {
@@ -138,9 +152,14 @@ impl Checkpoint {
             .iter()
             .map(|a| Part { system: a.system.clone(), entries: a.state.len() as u64, state_hash: a.state_hash().0 })
             .collect();
-        let header = Header { applied: self.applied, parts };
+        let header = Header {
+            applied: self.applied,
+            parts,
+            requests: self.requests.len() as u64,
+            requests_digest: self.requests.digest().to_bytes(),
+        };
         write_field(&mut w, &postcard::to_allocvec(&header).map_err(io::Error::other)?)?;
-        for (key, value) in self.appliers.iter().flat_map(|a| a.state.iter()) {
+        for (key, value) in self.appliers.iter().flat_map(|a| a.state.iter()).chain(self.requests.iter()) {
             write_field(&mut w, key)?;
             write_field(&mut w, value)?;
         }
@@ -163,23 +182,23 @@ impl Checkpoint {
         let corrupt = |e: postcard::Error| CheckpointError::Corrupt(format!("header: {e}"));
         let header = match version {
             VERSION => postcard::from_bytes::<Header>(&header).map_err(corrupt)?,
+            VERSION_3 => {
+                let v3: HeaderV3 = postcard::from_bytes(&header).map_err(corrupt)?;
+                Header { applied: v3.applied, parts: v3.parts, ..Header::empty() }
+            }
             VERSION_2 => {
                 let v2: HeaderV2 = postcard::from_bytes(&header).map_err(corrupt)?;
                 let part = Part { system: v2.system, entries: v2.entries, state_hash: v2.state_hash };
-                Header { applied: v2.applied, parts: vec![part] }
+                Header { applied: v2.applied, parts: vec![part], ..Header::empty() }
             }
             _ => return Err(CheckpointError::UnsupportedVersion(version)),
         };
         let mut appliers = Vec::with_capacity(header.parts.len().min(64));
         for part in &header.parts {
-            let mut entries = Vec::with_capacity(part.entries.min(1 << 20) as usize);
-            for _ in 0..part.entries {
-                let key = read_field(&mut r)?;
-                let value = read_field(&mut r)?;
-                entries.push((Bytes::from(key), Bytes::from(value)));
-            }
-            appliers.push(AppliedState { system: part.system.clone(), state: StateMap::from_entries(entries) });
+            let state = read_entries(&mut r, part.entries)?;
+            appliers.push(AppliedState { system: part.system.clone(), state });
         }
+        let requests = read_entries(&mut r, header.requests)?;
         let expected = *r.hasher.finalize().as_bytes();
         let mut trailer = [0u8; 32];
         r.inner.read_exact(&mut trailer)?;
@@ -194,8 +213,29 @@ impl Checkpoint {
                 )));
             }
         }
-        Ok(Checkpoint { applied: header.applied, appliers })
+        if requests.digest().to_bytes() != header.requests_digest {
+            return Err(CheckpointError::Corrupt("the request table does not match its recorded digest".into()));
+        }
+        Ok(Checkpoint { applied: header.applied, appliers, requests })
     }
+}
+
+impl Header {
+    /// An older format's header: no request table.
+    fn empty() -> Header {
+        let requests_digest = StateMap::default().digest().to_bytes();
+        Header { applied: LogPosition::default(), parts: Vec::new(), requests: 0, requests_digest }
+    }
+}
+
+fn read_entries<R: Read>(r: &mut R, count: u64) -> Result<StateMap, CheckpointError> {
+    let mut entries = Vec::with_capacity(count.min(1 << 20) as usize);
+    for _ in 0..count {
+        let key = read_field(r)?;
+        let value = read_field(r)?;
+        entries.push((Bytes::from(key), Bytes::from(value)));
+    }
+    Ok(StateMap::from_entries(entries))
 }
 
 #[cfg(test)]
@@ -210,18 +250,50 @@ mod tests {
     }
 
     fn sample() -> Checkpoint {
-        Checkpoint { applied: LogPosition { index: 1023, term: 3 }, appliers: vec![part("kv", 42, 100)] }
+        Checkpoint {
+            applied: LogPosition { index: 1023, term: 3 },
+            appliers: vec![part("kv", 42, 100)],
+            requests: StateMap::default(),
+        }
     }
 
     #[test]
     fn round_trips() {
-        let cp = Checkpoint { appliers: vec![part("scd", 42, 100), part("rid", 7, 3)], ..sample() };
+        let requests = StateMap::from_entries([(Bytes::from_static(b"o1"), Bytes::from_static(b"outcome"))]);
+        let cp = Checkpoint { appliers: vec![part("scd", 42, 100), part("rid", 7, 3)], requests, ..sample() };
         let mut bytes = Vec::new();
         cp.encode(&mut bytes).unwrap();
         let back = Checkpoint::decode(&bytes[..]).unwrap();
         assert_eq!(back.applied, cp.applied);
         assert_eq!(back.appliers.len(), 2);
         assert_eq!((back.appliers[0].system.clock_ns, back.appliers[1].state.len()), (42, 3));
+        assert_eq!(back.requests.get(b"o1").map(|v| &v[..]), Some(&b"outcome"[..]));
+        assert_eq!(back.state_hash(), cp.state_hash());
+        // The request table is part of the state hash once it holds anything.
+        assert_ne!(cp.state_hash(), Checkpoint { requests: StateMap::default(), ..cp.clone() }.state_hash());
+    }
+
+    #[test]
+    fn a_checkpoint_of_format_3_is_read_with_no_request_table() {
+        let cp = Checkpoint { appliers: vec![part("scd", 42, 10), part("rid", 7, 3)], ..sample() };
+        let mut w = Hashing { inner: Vec::new(), hasher: blake3::Hasher::new() };
+        w.write_all(MAGIC).unwrap();
+        w.write_all(&VERSION_3.to_le_bytes()).unwrap();
+        let parts = cp
+            .appliers
+            .iter()
+            .map(|a| Part { system: a.system.clone(), entries: a.state.len() as u64, state_hash: a.state_hash().0 })
+            .collect();
+        write_field(&mut w, &postcard::to_allocvec(&HeaderV3 { applied: cp.applied, parts }).unwrap()).unwrap();
+        for (key, value) in cp.appliers.iter().flat_map(|a| a.state.iter()) {
+            write_field(&mut w, key).unwrap();
+            write_field(&mut w, value).unwrap();
+        }
+        let trailer = *w.hasher.finalize().as_bytes();
+        let mut bytes = w.inner;
+        bytes.extend_from_slice(&trailer);
+        let back = Checkpoint::decode(&bytes[..]).unwrap();
+        assert_eq!((back.appliers.len(), back.requests.len()), (2, 0));
         assert_eq!(back.state_hash(), cp.state_hash());
     }
 

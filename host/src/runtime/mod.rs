@@ -27,6 +27,7 @@ mod guest;
 mod instance;
 pub mod module;
 pub mod native;
+pub mod requests;
 pub mod routes;
 pub mod state;
 mod wasi;
@@ -38,9 +39,12 @@ pub use engine::Limits;
 pub use front::{Front, FrontResult, request_meta};
 pub use module::{LoadError, LoadedModule, ModuleHash, WasmEngine};
 pub use native::NativeBackend;
+pub use requests::RequestTable;
 pub use state::{LogPosition, ModuleRecord, StateHash, StateMap, SystemState, Txn, UpgradeRecord};
 pub use wasm::WasmBackend;
 
+use crate::entry::RequestId;
+use requests::Seen;
 use wasmraft_sdk::contract::{ApplierError, Caller, Info, Meta, Payload};
 
 /// The apply instance is replaced at the first entry of each block of this many indexes.
@@ -139,6 +143,8 @@ pub struct ApplierView {
 pub struct Runtime {
     /// In hosting order; never empty, names distinct, routes disjoint.
     hosted: Vec<Hosted>,
+    /// The outcomes of commands given request ids, for their retries.
+    requests: RequestTable,
     applied: LogPosition,
     /// The index block the apply instances were created for; `None`: the next entry gets
     /// fresh instances.
@@ -189,6 +195,7 @@ impl Runtime {
             .collect();
         Ok(Runtime {
             hosted,
+            requests: RequestTable::from_map(checkpoint.requests),
             applied: checkpoint.applied,
             instance_block: None,
             checkpoint_requested: false,
@@ -227,11 +234,60 @@ impl Runtime {
     pub fn apply_to(
         &mut self,
         target: Target,
-        mut meta: Meta,
+        meta: Meta,
         command: Payload,
     ) -> Result<Result<Vec<u8>, ApplierError>, HostError> {
-        self.advance_to(meta.index)?;
-        let block = meta.index / RESET_INTERVAL;
+        self.begin(meta.index)?;
+        let now_ns = meta.timestamp_ns;
+        let outcome = self.call(target, meta, command)?;
+        // After the call: a node that fails it retries the entry, and must expire once.
+        self.requests.expire(now_ns);
+        Ok(outcome)
+    }
+
+    /// Applies a committed entry that carries the request id `request` (see
+    /// [`requests`]): as [`Runtime::apply_to`] the first time, else the first outcome
+    /// again (or a refusal if the id came with another command), without calling the
+    /// applier.
+    pub fn apply_once(
+        &mut self,
+        target: Target,
+        meta: Meta,
+        command: Payload,
+        request: &RequestId,
+    ) -> Result<Once, HostError> {
+        self.begin(meta.index)?;
+        let now_ns = meta.timestamp_ns;
+        let scope = requests::scope(meta.caller.as_ref(), &request.id);
+        let fingerprint = requests::fingerprint(target, &command);
+        let position = LogPosition { index: meta.index, term: meta.term };
+        let once = match self.requests.seen(&scope, &fingerprint, now_ns) {
+            Seen::New => {
+                let result = self.call(target, meta, command)?;
+                self.requests.remember(&scope, fingerprint, position, now_ns, request.window_ns, result.clone());
+                Once::First(result)
+            }
+            Seen::Again(record) => {
+                self.applied = position;
+                Once::Again { at: record.at, result: record.result }
+            }
+            Seen::Reused { at } => {
+                self.applied = position;
+                Once::First(Err(ApplierError::new(
+                    "request-id-reused",
+                    format!("request id `{}` was given to another command, applied at index {}", request.id, at.index),
+                )))
+            }
+        };
+        self.requests.expire(now_ns);
+        Ok(once)
+    }
+
+    /// Starts the entry at `index`: fresh instances at the first entry of a block, and the
+    /// checkpoint asked for, which holds the state just before this entry.
+    fn begin(&mut self, index: u64) -> Result<(), HostError> {
+        self.advance_to(index)?;
+        let block = index / RESET_INTERVAL;
         if self.instance_block != Some(block) {
             for hosted in &mut self.hosted {
                 hosted.backend.reset();
@@ -241,6 +297,16 @@ impl Runtime {
                 self.checkpoint = Some(self.capture());
             }
         }
+        Ok(())
+    }
+
+    /// Calls `target`'s apply for the entry [`Runtime::begin`] started.
+    fn call(
+        &mut self,
+        target: Target,
+        mut meta: Meta,
+        command: Payload,
+    ) -> Result<Result<Vec<u8>, ApplierError>, HostError> {
         let position = LogPosition { index: meta.index, term: meta.term };
         let i = match self.find(target) {
             Ok(i) => i,
@@ -298,7 +364,18 @@ impl Runtime {
     }
 
     fn capture(&self) -> Checkpoint {
-        Checkpoint { applied: self.applied, appliers: self.hosted.iter().map(|h| h.applied.clone()).collect() }
+        Checkpoint {
+            applied: self.applied,
+            appliers: self.hosted.iter().map(|h| h.applied.clone()).collect(),
+            requests: self.requests.map().clone(),
+        }
+    }
+
+    /// The state as of now, at whatever index: for a backup, from which a new cluster
+    /// starts with every node on fresh instances alike. Never a snapshot of this cluster,
+    /// whose nodes run on from here on warm ones (see the module docs).
+    pub fn backup(&self) -> Checkpoint {
+        self.capture()
     }
 
     /// Asks for a checkpoint at the next point where the apply instances are fresh (see
@@ -326,9 +403,9 @@ impl Runtime {
         &self.hosted[0].applied.state
     }
 
-    /// The hash of the whole replicated state, every applier's together.
+    /// The hash of the whole replicated state, every applier's and the request table.
     pub fn state_hash(&self) -> StateHash {
-        state::combined_hash(self.applier_hashes())
+        state::whole_hash(self.applier_hashes(), self.requests.map())
     }
 
     /// Each hosted applier's state hash, in hosting order.
@@ -437,6 +514,15 @@ impl Runtime {
         self.applied = position;
         Ok(outcome)
     }
+}
+
+/// The outcome of an entry that carries a request id.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Once {
+    /// Applied now (or refused: an unknown applier, a reused id).
+    First(Result<Vec<u8>, ApplierError>),
+    /// A retry: the request applied at `at`, with this outcome.
+    Again { at: LogPosition, result: Result<Vec<u8>, ApplierError> },
 }
 
 /// A hosted applier's calls outside the log, with what routes requests to it.

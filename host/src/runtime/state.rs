@@ -159,6 +159,20 @@ pub fn combined_hash(parts: impl IntoIterator<Item = StateHash>) -> StateHash {
     StateHash(*h.finalize().as_bytes())
 }
 
+/// The hash of everything replicated: the appliers' [`combined_hash`] and, once it holds
+/// anything, the request table (so a cluster that never used request ids keeps its hash).
+pub fn whole_hash(appliers: impl IntoIterator<Item = StateHash>, requests: &StateMap) -> StateHash {
+    let appliers = combined_hash(appliers);
+    if requests.is_empty() {
+        return appliers;
+    }
+    let mut h = blake3::Hasher::new_derive_key("wasmraft state hash v4: request table");
+    h.update(&appliers.0);
+    h.update(&requests.digest().to_bytes());
+    h.update(&(requests.len() as u64).to_le_bytes());
+    StateHash(*h.finalize().as_bytes())
+}
+
 /// The committed state. Cloning is O(1).
 #[derive(Clone, Default)]
 pub struct StateMap {
@@ -193,6 +207,11 @@ impl StateMap {
     /// Every entry in key order.
     pub fn iter(&self) -> impl Iterator<Item = (&Bytes, &Bytes)> {
         self.map.iter()
+    }
+
+    /// The entries of `[start, end)` in key order.
+    pub fn range<'a>(&'a self, start: &'a [u8], end: Option<&'a [u8]>) -> impl Iterator<Item = (&'a Bytes, &'a Bytes)> {
+        self.map.range::<_, [u8]>(range_bounds(start, end))
     }
 
     /// Applies a call's writes; the digest follows.
@@ -290,7 +309,7 @@ impl Txn {
     pub fn scan(&self, start: &[u8], end: Option<&[u8]>, limit: u32) -> Vec<(Bytes, Bytes)> {
         let limit = limit.min(limits::MAX_SCAN_PAGE) as usize;
         let bounds = range_bounds(start, end);
-        let mut base = self.base.map.range::<_, [u8]>(bounds).peekable();
+        let mut base = self.base.range(start, end).peekable();
         let mut staged = self.writes.range::<[u8], _>(bounds).peekable();
         let mut out = Vec::with_capacity(limit.min(64));
         while out.len() < limit {

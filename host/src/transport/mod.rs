@@ -291,7 +291,7 @@ async fn try_send_snapshot(shared: &Shared, peer: u64, address: &str, message: M
     });
     client.snapshot(ReceiverStream::new(rx)).await.map_err(|s| s.message().to_string())?;
     reader.await.map_err(|e| e.to_string())??;
-    tracing::info!(index, bytes = size, "snapshot sent");
+    tracing::info!(to = peer, index, term, bytes = size, "snapshot sent");
     Ok(())
 }
 
