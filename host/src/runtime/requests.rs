@@ -104,7 +104,8 @@ impl RequestTable {
     }
 
     /// Requests remembered (an expired one may linger until an entry removes it).
-    pub fn len(&self) -> usize {
+    #[cfg(test)]
+    fn len(&self) -> usize {
         self.map.len() / 2
     }
 
