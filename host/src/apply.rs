@@ -7,6 +7,7 @@ use crate::entry::now_ns;
 use crate::entry::{EntryContext, EntryData, entry_time};
 use crate::inbox::{ApplyTask, Event, QueryAnswer};
 use crate::membership::{MemberBook, MembershipOutput};
+use crate::metrics::{Metrics, SnapshotOp};
 use crate::proposals::{Applied, Proposals, ProposeError};
 use crate::runtime::{ApplierView, Checkpoint, HostError, Once, Reader, Runtime, WasmBackend, WasmEngine};
 use crate::snapshot::{self, SnapshotDir};
@@ -16,7 +17,7 @@ use protobuf::Message as _;
 use raft::eraftpb::{ConfChange, ConfChangeSingle, ConfChangeV2, ConfState, Entry, EntryType, SnapshotMetadata};
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 use wasmraft_sdk::contract::{ApplierError, Caller, Meta, Payload};
 
 type QueryReply = tokio::sync::oneshot::Sender<Result<QueryAnswer, ProposeError>>;
@@ -45,6 +46,7 @@ pub struct Applier {
     pub writer: Sender<SnapshotJob>,
     pub status: Arc<StatusBoard>,
     pub snapshot_interval: u64,
+    pub metrics: Arc<Metrics>,
     /// The module, the upgrade history or the members changed since the last publish (true
     /// to begin with, so that the first publish has them).
     pub setup_changed: bool,
@@ -109,7 +111,12 @@ impl Applier {
             match task {
                 ApplyTask::Entries(entries) => {
                     for entry in entries {
+                        let started = Instant::now();
                         self.apply_with_retries(entry);
+                        self.metrics.proposals_applied.inc();
+                        if let Some((applier, outcome, fuel)) = self.runtime.take_last_call() {
+                            self.metrics.applied_command(applier, outcome, started.elapsed(), fuel);
+                        }
                         // Entry by entry: a checkpoint captured before this entry must leave
                         // with the module and membership of its own index, which a later
                         // entry of the batch (an upgrade, a conf change) may change.
@@ -225,7 +232,7 @@ impl Applier {
                     }
                 }
                 Ok(EntryData::Upgrade(up)) => {
-                    let started = std::time::Instant::now();
+                    let started = Instant::now();
                     let timestamp_ns = entry_time(up.timestamp_ns, leader_time);
                     let meta = Meta { index, term, timestamp_ns, caller: up.caller, entropy: up.entropy };
                     // The proposing node compiled and checked it; failing here is this node's
@@ -362,6 +369,7 @@ impl Applier {
                 members: self.members.clone(),
             });
         }
+        self.metrics.applied_index.set(self.runtime.applied().index as i64);
         self.status.set_applied(status::Applied {
             index: self.runtime.applied().index,
             state_hash: self.runtime.state_hash().to_string(),
@@ -382,14 +390,22 @@ fn v2(mut cc: ConfChange) -> ConfChangeV2 {
 }
 
 /// Writes snapshot files off the apply path, then tells the raft thread.
-pub fn run_snapshot_writer(jobs: Receiver<SnapshotJob>, dir: Arc<SnapshotDir>, events: Sender<Event>) {
+pub fn run_snapshot_writer(
+    jobs: Receiver<SnapshotJob>,
+    dir: Arc<SnapshotDir>,
+    events: Sender<Event>,
+    metrics: Arc<Metrics>,
+) {
     for job in jobs {
         let index = job.checkpoint.applied.index;
-        let started = std::time::Instant::now();
+        let started = Instant::now();
         let modules: Vec<&[u8]> = job.modules.iter().map(|m| m.as_slice()).collect();
         match dir.write(&job.checkpoint, job.checkpoint.applied.term, job.conf_state, &job.members, &modules) {
             Ok(meta) => {
-                tracing::info!(index, keys = job.checkpoint.keys(), took = ?started.elapsed(), "snapshot written");
+                let took = started.elapsed();
+                let bytes = std::fs::metadata(dir.path(meta.index, meta.term)).map_or(0, |m| m.len());
+                metrics.snapshot(SnapshotOp::Save, took, bytes);
+                tracing::info!(index, keys = job.checkpoint.keys(), bytes, ?took, "snapshot written");
                 let _ = events.send(Event::SnapshotBuilt(meta));
                 // The new one and the one before (which a transfer may still be reading;
                 // an open file stays readable once unlinked anyway).

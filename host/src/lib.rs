@@ -11,6 +11,7 @@
 //! - [`handle`]: what the doors ask of a node (propose, read, upgrade, members), with one error type;
 //! - [`http`]: the HTTP front door, which hands requests to the module;
 //! - [`inbox`], [`proposals`], [`status`], [`entry`]: what the threads share;
+//! - [`metrics`]: what Prometheus scrapes, recorded by every thread as it goes;
 //! - [`cli`]: the `wasmraft` command.
 
 pub mod api;
@@ -24,6 +25,7 @@ pub mod http;
 pub mod inbox;
 pub mod log;
 pub mod membership;
+pub mod metrics;
 pub mod node;
 pub mod proposals;
 pub mod proto;

@@ -17,6 +17,7 @@ mod floods;
 mod front_door;
 mod hosting;
 mod membership;
+mod metrics;
 mod operators;
 mod reads;
 mod retries;

@@ -46,6 +46,7 @@ fn a_snapshot_captured_before_an_upgrade_in_the_same_batch_carries_the_old_modul
         writer,
         status: Arc::new(StatusBoard::default()),
         snapshot_interval: 10,
+        metrics: Default::default(),
         setup_changed: true,
     };
     let (tasks, tasks_rx) = crossbeam_channel::unbounded();

@@ -55,6 +55,8 @@ pub struct Node {
     pub data_dir: PathBuf,
     /// Where it serves HTTP (`--http-listen`), if it does.
     pub http: Option<String>,
+    /// Where it serves Prometheus metrics (`--metrics-listen`): every test node does.
+    pub metrics: String,
     log: PathBuf,
     child: Option<Child>,
     /// For a node added to the running cluster: the member it joins through.
@@ -224,6 +226,7 @@ impl Cluster {
                     client: format!("{host}:{}", port(7101)),
                     data_dir: dir.path().join(format!("node{id}")),
                     http: http.then(|| format!("{host}:{}", port(8080))),
+                    metrics: format!("{host}:{}", port(9090)),
                     log: dir.path().join(format!("node{id}.log")),
                     child: None,
                     join: None,
@@ -287,6 +290,7 @@ impl Cluster {
         if let Some(http) = &node.http {
             cmd.args(["--http-listen", http]);
         }
+        cmd.args(["--metrics-listen", &node.metrics]);
         cmd.arg("--data-dir").arg(data_dir).args(&self.args).env("RUST_LOG", "info");
         cmd
     }
@@ -301,6 +305,7 @@ impl Cluster {
             client: format!("127.0.0.1:{}", free_port()),
             data_dir: self.dir.path().join(format!("node{id}")),
             http: None,
+            metrics: format!("127.0.0.1:{}", free_port()),
             log: self.dir.path().join(format!("node{id}.log")),
             child: None,
             join: Some(self.peer_address(through).to_string()),

@@ -11,6 +11,7 @@ pub mod dss_scenario;
 pub mod http;
 pub mod https;
 pub mod load;
+pub mod metrics;
 pub mod netns;
 pub mod rid_scenario;
 

@@ -26,6 +26,7 @@ use crate::entry::{EntryContext, ProposalId, UPGRADE_TAG};
 use crate::inbox::{ApplyTask, Event};
 use crate::log::{LogError, Persist, RaftLog};
 use crate::membership::{Change, MemberBook};
+use crate::metrics::{Metrics, RoundTrips};
 use crate::proposals::{Proposals, ProposeError};
 use crate::snapshot::SnapshotDir;
 use crate::status::{self, StatusBoard};
@@ -91,6 +92,8 @@ pub struct Consensus<O: Outbox> {
     /// As of the last conf change applied: what membership changes are checked against.
     members: MemberBook,
     snapshots: Arc<SnapshotDir>,
+    metrics: Arc<Metrics>,
+    round_trips: RoundTrips,
 }
 
 /// A ReadIndex round's context: the node's id, then its sequence number. raft-rs's leader
@@ -159,7 +162,15 @@ impl<O: Outbox> Consensus<O> {
             leader_seen: (0, 0),
             members: settings.members,
             snapshots: settings.snapshots,
+            metrics: Arc::default(),
+            round_trips: RoundTrips::default(),
         })
+    }
+
+    /// Records this node's consensus figures in `metrics`.
+    pub fn with_metrics(mut self, metrics: Arc<Metrics>) -> Self {
+        self.metrics = metrics;
+        self
     }
 
     /// Calls `hook` with the data of every upgrade entry this node appends.
@@ -207,6 +218,7 @@ impl<O: Outbox> Consensus<O> {
         match event {
             Event::Messages(messages) => {
                 for mut m in messages {
+                    self.round_trips.received(&m, &self.metrics);
                     if m.get_msg_type() == MessageType::MsgPropose {
                         self.stamp(&mut m);
                     }
@@ -387,7 +399,7 @@ impl<O: Outbox> Consensus<O> {
             return Ok(());
         }
         let mut rd = self.node.ready();
-        self.outbox.send(rd.take_messages());
+        self.send(rd.take_messages());
         for state in rd.take_read_states() {
             let Some(seq) = our_read(&state.request_ctx, self.node.raft.id) else { continue };
             if let Some((_, waiters)) = self.reads_in_flight.remove(&seq) {
@@ -405,9 +417,15 @@ impl<O: Outbox> Consensus<O> {
             // before the log points at it.
             self.snapshots.adopt(meta.index, meta.term).map_err(LogError::Snapshot)?;
         }
+        let started = Instant::now();
         self.node
             .mut_store()
             .persist(Persist { snapshot: snapshot.as_ref(), entries: rd.entries(), hard_state: rd.hs() }, sync)?;
+        match sync {
+            true => &self.metrics.wal_fsync,
+            false => &self.metrics.wal_append,
+        }
+        .observe(started.elapsed().as_secs_f64());
         for e in rd.entries() {
             if let Some(context) = EntryContext::parse(&e.context) {
                 self.proposals.placed(context.id, e.index);
@@ -421,10 +439,8 @@ impl<O: Outbox> Consensus<O> {
             self.applied = meta.index;
             let _ = self.apply.send(ApplyTask::InstallSnapshot(meta));
         }
-        if !committed.is_empty() {
-            let _ = self.apply.send(ApplyTask::Entries(committed));
-        }
-        self.outbox.send(rd.take_persisted_messages());
+        self.hand_over(committed);
+        self.send(rd.take_persisted_messages());
 
         // Not `advance`: it would also mark everything handed out as applied, but applying
         // happens on the apply thread, whose progress arrives as `Applied`.
@@ -438,14 +454,26 @@ impl<O: Outbox> Consensus<O> {
         if let Some(commit) = light.commit_index() {
             let mut hs = self.node.store().hard_state().clone();
             hs.commit = commit;
+            let started = Instant::now();
             self.node.mut_store().persist(Persist { hard_state: Some(&hs), ..Default::default() }, false)?;
+            self.metrics.wal_append.observe(started.elapsed().as_secs_f64());
         }
-        self.outbox.send(light.take_messages());
-        let committed = light.take_committed_entries();
+        self.send(light.take_messages());
+        self.hand_over(light.take_committed_entries());
+        Ok(())
+    }
+
+    fn send(&mut self, messages: Vec<Message>) {
+        self.round_trips.sending(&messages);
+        self.outbox.send(messages);
+    }
+
+    /// Committed entries to the apply thread.
+    fn hand_over(&self, committed: Vec<raft::eraftpb::Entry>) {
         if !committed.is_empty() {
+            self.metrics.proposals_committed.inc_by(committed.len() as u64);
             let _ = self.apply.send(ApplyTask::Entries(committed));
         }
-        Ok(())
     }
 
     /// After this Ready placed what reached the log: see [`Proposals::leader_changed`].
@@ -461,12 +489,22 @@ impl<O: Outbox> Consensus<O> {
                 leader if leader == raft.id => tracing::info!(term, index, commit, "became leader"),
                 leader => tracing::info!(term, leader, index, commit, "following a new leader"),
             }
+            if raft.leader_id != raft::INVALID_ID {
+                self.metrics.leader_changes.inc();
+            }
+            self.round_trips.clear();
             self.proposals.leader_changed();
         }
     }
 
     fn publish(&self) {
         let raft = &self.node.raft;
+        let m = &self.metrics;
+        m.has_leader.set(i64::from(raft.leader_id != raft::INVALID_ID));
+        m.is_leader.set(i64::from(raft.state == StateRole::Leader));
+        m.term.set(raft.term as i64);
+        m.commit_index.set(raft.raft_log.committed as i64);
+        m.apply_lag.set(raft.raft_log.committed.saturating_sub(self.applied) as i64);
         let conf = raft.prs().conf().to_conf_state();
         let store = self.node.store();
         self.status.set_consensus(status::Consensus {

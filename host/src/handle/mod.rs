@@ -15,6 +15,7 @@ mod upgrade;
 
 use crate::entry::{EntryData, ProposalId, ProposedCommand, RequestId, now_ns};
 use crate::inbox::{ApplyTask, Event, QueryAnswer};
+use crate::metrics::Metrics;
 use crate::proposals::{Applied, Proposals, ProposeError};
 use crate::runtime::WasmEngine;
 use crate::snapshot::SnapshotDir;
@@ -115,6 +116,24 @@ pub struct NodeHandle {
     /// How long the cluster remembers the outcome of a command proposed here with a
     /// request id (carried in the entry: see [`crate::runtime::requests`]).
     pub request_window: Duration,
+    pub metrics: Arc<Metrics>,
+}
+
+/// A proposal waiting for its outcome, counted while it waits (a caller that goes away
+/// drops it too).
+struct Pending<'a>(&'a Metrics);
+
+impl<'a> Pending<'a> {
+    fn new(metrics: &'a Metrics) -> Self {
+        metrics.proposals_pending.inc();
+        Pending(metrics)
+    }
+}
+
+impl Drop for Pending<'_> {
+    fn drop(&mut self) {
+        self.0.proposals_pending.dec();
+    }
 }
 
 fn entropy() -> Result<[u8; 32], NodeError> {
@@ -145,13 +164,18 @@ impl NodeHandle {
         deadline: Duration,
     ) -> Result<Result<Applied, ProposeError>, NodeError> {
         let (id, rx) = self.proposals.register();
+        let _pending = Pending::new(&self.metrics);
         if self.events.send(event(id)).is_err() {
             self.proposals.forget(id);
             return Err(NodeError::shutting_down());
         }
-        within(deadline, rx, "the entry may or may not have been applied").await.inspect_err(|_| {
+        let outcome = within(deadline, rx, "the entry may or may not have been applied").await.inspect_err(|_| {
             self.proposals.forget(id);
-        })
+        });
+        if !matches!(outcome, Ok(Ok(_))) {
+            self.metrics.proposals_failed.inc();
+        }
+        outcome
     }
 
     /// `applier` as an entry or query addresses it: none for the primary (the shorter

@@ -11,6 +11,7 @@ pub mod listener;
 
 pub use gateway::Gateway;
 
+use crate::metrics::{HttpMetrics, http_layer};
 use axum::Router;
 use axum::routing::get;
 use std::sync::Arc;
@@ -32,6 +33,10 @@ pub async fn serve(
         .route("/livez", get(health::livez))
         .route("/readyz", get(health::readyz))
         .fallback(gateway::serve)
+        .layer(axum::middleware::from_fn_with_state(
+            HttpMetrics { metrics: gateway.node.metrics.clone(), status: gateway.node.status.clone() },
+            http_layer,
+        ))
         .with_state(gateway);
     listener::serve(conns, app, stop).await
 }

@@ -85,6 +85,10 @@ pub struct ServeArgs {
     /// holds its output in the replicated state until then [default: 5m]
     #[arg(long, value_name = "DURATION")]
     pub request_window: Option<String>,
+    /// Serve Prometheus metrics (text format, `GET /metrics`) on HOST:PORT, in plain HTTP:
+    /// the figures hold no secrets, but give an address only the monitoring system reaches.
+    #[arg(long, value_name = "ADDR")]
+    pub metrics_listen: Option<String>,
     /// Also serve the module's HTTP API on HOST:PORT (`GET /healthy` answers without the
     /// module). Any member answers any request: writes go through the leader.
     #[arg(long, value_name = "ADDR")]
@@ -242,6 +246,8 @@ pub struct NodeConfig {
     pub request_timeout: Duration,
     pub request_window: Duration,
     pub http: Option<HttpSettings>,
+    /// Where Prometheus scrapes this node, if anywhere.
+    pub metrics_listen: Option<String>,
     pub housekeeping_interval: Duration,
 }
 
@@ -316,6 +322,7 @@ impl ServeArgs {
             memory_mib,
             request_timeout,
             request_window,
+            metrics_listen,
             http_listen,
             jwt_public_key,
             jwt_audience,
@@ -437,6 +444,7 @@ impl ServeArgs {
             request_timeout,
             request_window,
             http,
+            metrics_listen: args.metrics_listen,
             housekeeping_interval,
         })
     }

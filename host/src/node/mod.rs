@@ -26,7 +26,9 @@ use crate::http::{self, Gateway, auth::Verifier};
 use crate::inbox::Event;
 use crate::log::RaftLog;
 use crate::membership::MemberBook;
+use crate::metrics::{self, GrpcLayer, Metrics};
 use crate::proposals::{Proposals, ProposeError};
+use crate::runtime::engine::POOL_INSTANCES;
 use crate::runtime::{Checkpoint, Runtime, WasmBackend, WasmEngine};
 use crate::snapshot::{self, SnapshotDir, SnapshotFile};
 use crate::status::StatusBoard;
@@ -265,6 +267,13 @@ pub fn run(config: NodeConfig) -> anyhow::Result<()> {
     let tokio =
         log_in(&mut tokio::runtime::Builder::new_multi_thread(), &span).worker_threads(2).enable_all().build()?;
     let engine = WasmEngine::new(config.limits, Some(dir.join("module-cache")))?;
+    let metrics = Arc::new(Metrics::new());
+    engine.observe_compiles(metrics.module_compile.clone());
+    metrics.watch_pool(engine.engine(), POOL_INSTANCES);
+    if let Some(listen) = &config.metrics_listen {
+        // Before the modules load and the log replays: a restarting node is watched too.
+        metrics::serve::start(listen, metrics.clone())?;
+    }
     let identity = establish(&config, &engine, &tokio)?;
     let cluster_id = identity.cluster_id();
     let peer_tls = peer_credentials(&config, &identity.cluster_name)?;
@@ -353,6 +362,7 @@ pub fn run(config: NodeConfig) -> anyhow::Result<()> {
         snapshots.clone(),
         peer_tls.clone(),
         tokio.handle().clone(),
+        metrics.clone(),
     );
     let settings = Settings {
         id: config.id,
@@ -367,6 +377,7 @@ pub fn run(config: NodeConfig) -> anyhow::Result<()> {
     let precompile = engine.clone();
     let consensus =
         Consensus::new(settings, log, events_rx, transport, apply_tx.clone(), proposals.clone(), status.clone())?
+            .with_metrics(metrics.clone())
             .on_upgrade_appended(move |data| {
                 // Compiled code is cached by content hash: at apply time, loading is a lookup
                 // (or waits for this compile to finish). Off the raft thread, decoding included.
@@ -392,6 +403,7 @@ pub fn run(config: NodeConfig) -> anyhow::Result<()> {
         writer: writer_tx,
         status: status.clone(),
         snapshot_interval: config.snapshot_interval,
+        metrics: metrics.clone(),
         setup_changed: true,
     };
     let raft_thread = std::thread::Builder::new().name("raft".into()).spawn({
@@ -407,7 +419,8 @@ pub fn run(config: NodeConfig) -> anyhow::Result<()> {
     std::thread::Builder::new().name("apply".into()).spawn(in_span(span.clone(), move || applier.run(apply_rx)))?;
     std::thread::Builder::new().name("snapshot-writer".into()).spawn({
         let (snapshots, events) = (snapshots.clone(), events_tx.clone());
-        in_span(span.clone(), move || run_snapshot_writer(writer_rx, snapshots, events))
+        let metrics = metrics.clone();
+        in_span(span.clone(), move || run_snapshot_writer(writer_rx, snapshots, events, metrics))
     })?;
 
     let tokens = match config.public_keys.is_empty() {
@@ -439,6 +452,7 @@ pub fn run(config: NodeConfig) -> anyhow::Result<()> {
         admission: Default::default(),
         request_window: config.request_window,
         snapshots: snapshots.clone(),
+        metrics: metrics.clone(),
     });
     let peer = PeerService {
         id: config.id,
@@ -520,6 +534,7 @@ pub fn run(config: NodeConfig) -> anyhow::Result<()> {
     front.spawn(
         tonic::transport::Server::builder()
             .max_concurrent_streams(Some(MAX_CLIENT_STREAMS))
+            .layer(GrpcLayer(metrics))
             .add_service(client.beside(health))
             .add_service(client.beside(reflection))
             .add_service(client.beside(reflection_v1alpha))

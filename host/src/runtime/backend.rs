@@ -63,6 +63,10 @@ pub trait Backend: Send {
     fn apply(&mut self, meta: Meta, command: Payload, txn: &mut Txn) -> Result<Outcome, HostError>;
     /// Runs this module's `migrate` from `previous`, on an instance of its own.
     fn migrate(&mut self, meta: Meta, previous: &Info, txn: &mut Txn) -> Result<Result<(), CallError>, HostError>;
+    /// Fuel the last apply used; 0 where nothing is metered (a native applier).
+    fn fuel_used(&self) -> u64 {
+        0
+    }
     /// Drops the apply instance: the next apply gets a fresh one.
     fn reset(&mut self);
     /// This module's calls outside the log (see [`super::front`]).

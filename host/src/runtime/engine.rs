@@ -64,7 +64,7 @@ pub const MAX_WASM_STACK: usize = 1 << 20;
 /// Table elements an instance may grow to.
 pub const MAX_TABLE_ELEMENTS: usize = 100_000;
 /// Instances that may be live at once: the apply path's and the calls outside the log.
-const POOL_INSTANCES: u32 = 32;
+pub const POOL_INSTANCES: u32 = 32;
 /// Instances only the apply path may use: the apply instance, an upgrade's `migrate` beside
 /// it, and the check instance of a module being loaded. Outside calls never take these, so
 /// however many requests are in flight, the apply thread can always replace its instance.

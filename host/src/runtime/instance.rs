@@ -133,6 +133,11 @@ impl Instance {
         }
     }
 
+    /// Fuel the last call used.
+    pub(super) fn fuel_used(&self) -> u64 {
+        self.store.data().budget.saturating_sub(self.store.get_fuel().unwrap_or(0))
+    }
+
     pub(super) fn info(&mut self) -> CallResult<Info> {
         let meta = CallInput::new(Meta { index: 0, term: 0, timestamp_ns: 0, caller: None, entropy: [0; 32] });
         let info = self.run(meta, &mut Txn::read_only(Default::default()), |b, s, _| {

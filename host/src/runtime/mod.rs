@@ -151,6 +151,16 @@ pub struct Runtime {
     instance_block: Option<u64>,
     checkpoint_requested: bool,
     checkpoint: Option<Checkpoint>,
+    /// How the last command went, until the node's metrics take it.
+    last_call: Option<CallStats>,
+}
+
+/// How one command's call went: which applier (by hosting position), its outcome, its fuel.
+#[derive(Debug, Clone, Copy)]
+struct CallStats {
+    applier: usize,
+    outcome: &'static str,
+    fuel: u64,
 }
 
 impl Runtime {
@@ -200,6 +210,7 @@ impl Runtime {
             instance_block: None,
             checkpoint_requested: false,
             checkpoint: None,
+            last_call: None,
         })
     }
 
@@ -320,6 +331,12 @@ impl Runtime {
         let timestamp_ns = meta.timestamp_ns;
         let mut txn = Txn::new(hosted.applied.state.clone());
         let outcome = hosted.backend.apply(meta, command, &mut txn)?;
+        let label = match &outcome {
+            Ok(_) => "ok",
+            Err(CallError::Refused(_)) => "refused",
+            Err(CallError::Trapped(_)) => "trapped",
+        };
+        self.last_call = Some(CallStats { applier: i, outcome: label, fuel: hosted.backend.fuel_used() });
         let outcome = match outcome {
             Ok(output) => {
                 hosted.applied.state.commit(txn.into_writes());
@@ -335,6 +352,12 @@ impl Runtime {
         };
         self.applied = position;
         Ok(outcome)
+    }
+
+    /// The applier, outcome and fuel of the last command applied, once: for metrics.
+    pub fn take_last_call(&mut self) -> Option<(&str, &'static str, u64)> {
+        let call = self.last_call.take()?;
+        Some((self.hosted[call.applier].name(), call.outcome, call.fuel))
     }
 
     /// Records an entry that carries no command (an empty entry from a new leader, a

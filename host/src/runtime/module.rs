@@ -181,6 +181,8 @@ pub struct WasmEngine {
     cache_dir: Option<PathBuf>,
     /// Instances of calls outside the log alive now, at most [`OUTSIDE_INSTANCES`].
     outside: AtomicU32,
+    /// Where compile times go, once the node's metrics are known.
+    compile_times: std::sync::OnceLock<prometheus::Histogram>,
 }
 
 /// An instance for a call outside the log; its slot frees when it drops.
@@ -222,11 +224,17 @@ impl WasmEngine {
             compiling: Mutex::default(),
             cache_dir,
             outside: AtomicU32::new(0),
+            compile_times: std::sync::OnceLock::new(),
         }))
     }
 
     pub fn engine(&self) -> &Engine {
         &self.engine
+    }
+
+    /// Records the time of every compile (not of a load from the cache) in `histogram`.
+    pub fn observe_compiles(&self, histogram: prometheus::Histogram) {
+        let _ = self.compile_times.set(histogram);
     }
 
     pub fn limits(&self) -> &Limits {
@@ -372,7 +380,11 @@ impl WasmEngine {
                 }
             }
         }
+        let started = std::time::Instant::now();
         let component = Component::new(&self.engine, bytes).map_err(|e| LoadError::Invalid(format!("{e:#}")))?;
+        if let Some(times) = self.compile_times.get() {
+            times.observe(started.elapsed().as_secs_f64());
+        }
         if let Some(path) = &cached {
             // Replaces a damaged file too.
             let written = component.serialize().map_err(|e| e.to_string()).and_then(|code| {

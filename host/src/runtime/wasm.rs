@@ -50,6 +50,10 @@ impl Backend for WasmBackend {
         self.instance(meta.index)?.migrate(meta, previous, txn)
     }
 
+    fn fuel_used(&self) -> u64 {
+        self.live.as_ref().map_or(0, Instance::fuel_used)
+    }
+
     fn reset(&mut self) {
         self.live = None;
     }

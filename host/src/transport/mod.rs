@@ -15,6 +15,7 @@ pub mod server;
 
 use crate::consensus::Outbox;
 use crate::inbox::Event;
+use crate::metrics::{Metrics, SnapshotOp};
 use crate::proto::MAX_MESSAGE;
 use crate::proto::client::{MemberChange, MemberChangeResponse, TransferLeaderRequest, TransferLeaderResponse};
 use crate::proto::peer::peer_client::PeerClient;
@@ -55,6 +56,19 @@ struct Shared {
     snapshots: Arc<SnapshotDir>,
     /// Mutual TLS with the peers; none: in the clear.
     tls: Option<Arc<Credentials>>,
+    metrics: Arc<Metrics>,
+}
+
+impl Shared {
+    fn send_failed(&self, peer: u64) {
+        self.metrics.peer_send_failures.with_label_values(&[&peer.to_string()]).inc();
+    }
+
+    /// Messages to `peer` were lost: Raft hears so, and the metrics count it.
+    fn unreachable(&self, peer: u64) {
+        self.send_failed(peer);
+        let _ = self.events.send(Event::Unreachable(peer));
+    }
 }
 
 struct PeerQueue {
@@ -80,8 +94,9 @@ impl Transport {
         snapshots: Arc<SnapshotDir>,
         tls: Option<Arc<Credentials>>,
         runtime: tokio::runtime::Handle,
+        metrics: Arc<Metrics>,
     ) -> Self {
-        let shared = Arc::new(Shared { id, cluster_id, settings, events, snapshots, tls });
+        let shared = Arc::new(Shared { id, cluster_id, settings, events, snapshots, tls, metrics });
         let mut transport = Transport { shared, peers: HashMap::new(), runtime };
         transport.set_peers(peers);
         transport
@@ -111,7 +126,7 @@ impl Outbox for Transport {
             if m.get_msg_type() == MessageType::MsgSnapshot {
                 self.runtime.spawn(send_snapshot(self.shared.clone(), to, peer.address.clone(), m));
             } else if peer.queue.try_send(m).is_err() {
-                let _ = self.shared.events.send(Event::Unreachable(to));
+                self.shared.unreachable(to);
             }
         }
     }
@@ -133,13 +148,13 @@ async fn run_peer(shared: Arc<Shared>, peer: u64, address: String, mut queue: mp
                     tracing::warn!(peer, %address, "the peer refuses this node's messages: {why}");
                     refused = Some(why);
                 }
-                let _ = shared.events.send(Event::Unreachable(peer));
+                shared.unreachable(peer);
                 while queue.try_recv().is_ok() {}
                 tokio::time::sleep(MAX_BACKOFF).await;
             }
             Err(StreamEnd::Failed(e)) => {
                 tracing::debug!(peer, %address, "peer stream ended: {e}");
-                let _ = shared.events.send(Event::Unreachable(peer));
+                shared.unreachable(peer);
                 // A refused connection means the process is gone, which Raft would
                 // otherwise only learn from a silent election timeout.
                 if connect_node(shared.tls.as_deref(), &address, Some(peer)).await.is_err() {
@@ -247,16 +262,22 @@ pub async fn prepare_module(
 }
 
 async fn send_snapshot(shared: Arc<Shared>, peer: u64, address: String, message: Message) {
+    let started = std::time::Instant::now();
     let result = tokio::time::timeout(SNAPSHOT_TIMEOUT, try_send_snapshot(&shared, peer, &address, message))
         .await
         .unwrap_or_else(|_| Err("timed out".into()));
-    if let Err(e) = &result {
-        tracing::warn!(peer, "sending a snapshot failed: {e}");
+    match &result {
+        Ok(bytes) => shared.metrics.snapshot(SnapshotOp::Send, started.elapsed(), *bytes),
+        Err(e) => {
+            shared.send_failed(peer);
+            tracing::warn!(peer, "sending a snapshot failed: {e}");
+        }
     }
     let _ = shared.events.send(Event::SnapshotSent { to: peer, ok: result.is_ok() });
 }
 
-async fn try_send_snapshot(shared: &Shared, peer: u64, address: &str, message: Message) -> Result<(), String> {
+/// Streams the snapshot `message` names to `peer`; its size in bytes once sent.
+async fn try_send_snapshot(shared: &Shared, peer: u64, address: &str, message: Message) -> Result<u64, String> {
     let (index, term) =
         parse_descriptor(message.get_snapshot().get_data()).ok_or("the snapshot message names no snapshot")?;
     let path = shared.snapshots.path(index, term);
@@ -292,7 +313,7 @@ async fn try_send_snapshot(shared: &Shared, peer: u64, address: &str, message: M
     client.snapshot(ReceiverStream::new(rx)).await.map_err(|s| s.message().to_string())?;
     reader.await.map_err(|e| e.to_string())??;
     tracing::info!(to = peer, index, term, bytes = size, "snapshot sent");
-    Ok(())
+    Ok(size)
 }
 
 /// Hands a member change an administrator made on this follower to the leader `peer`.

@@ -7,6 +7,7 @@
 
 use crate::handle::NodeHandle;
 use crate::inbox::Event;
+use crate::metrics::SnapshotOp;
 use crate::node::agreement::ConsensusSettings;
 use crate::node::identity::Identity;
 use crate::proto::client::{MemberChange, MemberChangeResponse, TransferLeaderRequest, TransferLeaderResponse};
@@ -236,6 +237,7 @@ impl Peer for PeerService {
             .ok_or_else(|| Status::invalid_argument("the snapshot descriptor does not match its metadata"))?;
 
         let tmp = self.snapshots.temp_path(&format!("recv-{from}-{index}-{term}"));
+        let started = std::time::Instant::now();
         let received = receive_file(&tmp, first, &mut stream).await;
         let verified = match received {
             Ok(()) => {
@@ -255,8 +257,10 @@ impl Peer for PeerService {
         }
         // Adopted only if Raft accepts the message (see `SnapshotDir`).
         let commit = self.status.consensus().commit_index;
+        let bytes = tokio::fs::metadata(&tmp).await.map_or(0, |m| m.len());
         self.snapshots.stage(&tmp, index, term, commit).map_err(|e| Status::internal(e.to_string()))?;
-        tracing::info!(from, index, term, "received a snapshot");
+        self.node.metrics.snapshot(SnapshotOp::Receive, started.elapsed(), bytes);
+        tracing::info!(from, index, term, bytes, "received a snapshot");
         self.events.send(Event::Messages(vec![message])).map_err(|_| Status::unavailable("shutting down"))?;
         Ok(Response::new(Ack {}))
     }
