@@ -52,6 +52,12 @@ async fn rolling_out_v2_under_writes_switches_every_node_at_one_index() {
     let via = cluster.ids().into_iter().find(|&id| id != leader).unwrap();
     let upgraded = upgrade(&cluster, via, module("kv2"), false).await.expect("upgrade accepted");
     let switch = upgraded.index;
+    // Every member compiled it before it was proposed, the node that took it first.
+    let mut compiled_on = upgraded.compiled_on.clone();
+    assert_eq!(compiled_on.first(), Some(&via));
+    compiled_on.sort();
+    assert_eq!(compiled_on, cluster.ids());
+    assert_eq!(upgraded.previous.as_ref().map(|m| m.version.as_str()), Some("1.0.0"));
     tokio::time::sleep(Duration::from_millis(1500)).await;
     stop.store(true, Ordering::Relaxed);
     let load = load.await.unwrap();
@@ -128,12 +134,30 @@ async fn a_failing_migrate_keeps_v1_on_every_node() {
     let append = put_json(&cluster, 3, serde_json::json!({ "append": { "key": "k", "suffix": "x" } })).await;
     assert!(append.unwrap_err().starts_with("bad-request"), "v1 has no append");
 
-    // With the obstacle gone, the same module goes in.
+    // With the obstacle gone, the same module goes in, rolled out with the CLI, which says
+    // each phase as it goes.
     put_json(&cluster, 1, serde_json::json!({ "delete": { "key": "fail-migration" } })).await.unwrap();
-    let upgraded = upgrade(&cluster, 3, module("kv2"), false).await.expect("now it migrates");
-    assert!(upgraded.index > applied);
-    cluster.converged(upgraded.index, Duration::from_secs(10)).await;
-    assert_eq!(active_module(&cluster).await, vec![("kv".to_string(), "2.0.0".to_string(), upgraded.index); 3]);
+    let out = std::process::Command::new(wasmraft_tests::cluster::binary())
+        .args(["upgrade", "--endpoint", &cluster.nodes[&3].client, "--module"])
+        .arg(wasmraft_tests::appliers_dir().join("kv2.wasm"))
+        .output()
+        .unwrap();
+    let (stdout, stderr) = (String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert!(out.status.success(), "{stderr}");
+    for phase in
+        ["checked: kv 2.0.0 replaces 1.0.0", "compiled on members 3, 1, 2", "proposed: committed at", "switched at"]
+    {
+        assert!(stderr.contains(phase), "no `{phase}` in {stderr}");
+    }
+    let upgraded: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    let index = upgraded["index"].as_u64().unwrap();
+    assert!(index > applied);
+    assert_eq!(
+        (upgraded["previous"]["version"].as_str(), upgraded["compiled_on"].as_array().map(Vec::len)),
+        (Some("1.0.0"), Some(3))
+    );
+    cluster.converged(index, Duration::from_secs(10)).await;
+    assert_eq!(active_module(&cluster).await, vec![("kv".to_string(), "2.0.0".to_string(), index); 3]);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -164,12 +164,18 @@ impl Client for ClientService {
         let caller = caller_of(&request)?;
         let deadline = deadline(request.metadata(), self.node.deadline);
         let request = request.into_inner();
-        let (applied, module) = self
+        let upgraded = self
             .node
             .upgrade(named(&request.applier), request.module, request.allow_downgrade, caller, deadline)
             .await
             .map_err(status_of)?;
-        Ok(Response::new(UpgradeResponse { index: applied.index, term: applied.term, module: Some(module_of(module)) }))
+        Ok(Response::new(UpgradeResponse {
+            index: upgraded.applied.index,
+            term: upgraded.applied.term,
+            module: Some(module_of(upgraded.module)),
+            previous: Some(module_of(upgraded.previous)),
+            compiled_on: upgraded.compiled_on,
+        }))
     }
 
     async fn change_members(&self, request: Request<MemberChange>) -> Result<Response<MemberChangeResponse>, Status> {

@@ -519,9 +519,23 @@ async fn upgrade(
     allow_downgrade: bool,
 ) -> anyhow::Result<ExitCode> {
     let bytes = std::fs::read(&module).with_context(|| format!("cannot read {}", module.display()))?;
+    // The phases on stderr, the outcome as JSON on stdout.
+    eprintln!("upgrade: {} ({} KiB): checking and compiling it on the node…", module.display(), bytes.len() / 1024);
     let request = c.call(UpgradeRequest { module: bytes, allow_downgrade, applier: applier.unwrap_or_default() });
-    let response = c.client.upgrade(request).await.map_err(rpc_error)?.into_inner();
-    let out = json!({ "index": response.index, "term": response.term, "module": response.module.map(module_json) });
+    let r = c.client.upgrade(request).await.map_err(rpc_error)?.into_inner();
+    let (next, previous) = (r.module.unwrap_or_default(), r.previous.unwrap_or_default());
+    eprintln!("upgrade: checked: {} {} replaces {} (hash {})", next.name, next.version, previous.version, next.hash);
+    let on: Vec<String> = r.compiled_on.iter().map(u64::to_string).collect();
+    eprintln!("upgrade: compiled on members {} before it was proposed", on.join(", "));
+    eprintln!("upgrade: proposed: committed at index {} (term {})", r.index, r.term);
+    eprintln!(
+        "upgrade: switched at index {}: {} {} is active on every member from there",
+        r.index, next.name, next.version
+    );
+    let out = json!({
+        "index": r.index, "term": r.term, "module": module_json(next), "previous": module_json(previous),
+        "compiled_on": r.compiled_on,
+    });
     println!("{out}");
     Ok(ExitCode::SUCCESS)
 }

@@ -13,6 +13,8 @@ mod backup;
 pub mod members;
 mod upgrade;
 
+pub use upgrade::Upgraded;
+
 use crate::entry::{EntryData, ProposalId, ProposedCommand, RequestId, now_ns};
 use crate::inbox::{ApplyTask, Event, QueryAnswer};
 use crate::metrics::Metrics;

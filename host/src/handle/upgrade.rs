@@ -12,10 +12,22 @@ use wasmraft_sdk::contract::Caller;
 /// Modules larger than this cannot be rolled out (the entry must fit a gRPC message).
 pub const MAX_UPGRADE_BYTES: usize = 32 << 20;
 
+/// An upgrade that took effect, phase by phase.
+pub struct Upgraded {
+    /// The entry, applied here.
+    pub applied: Applied,
+    /// The module now active, from the entry's index.
+    pub module: ModuleRecord,
+    /// The module it replaced.
+    pub previous: ModuleRecord,
+    /// The members that compiled it before it was proposed, this node first.
+    pub compiled_on: Vec<u64>,
+}
+
 impl NodeHandle {
     /// Checks `module` against the hosted applier of its name (which `applier`, if given,
     /// must be), has every member compile it, proposes it and waits until it is active
-    /// here: the entry and the module now active.
+    /// here. Each phase is logged as it ends.
     pub async fn upgrade(
         &self,
         applier: Option<&str>,
@@ -23,7 +35,7 @@ impl NodeHandle {
         allow_downgrade: bool,
         caller: Option<Caller>,
         deadline: Duration,
-    ) -> Result<(Applied, ModuleRecord), NodeError> {
+    ) -> Result<Upgraded, NodeError> {
         if module.len() > MAX_UPGRADE_BYTES {
             return Err(NodeError::Invalid(format!(
                 "the module is {} bytes; the limit is {MAX_UPGRADE_BYTES}",
@@ -57,7 +69,10 @@ impl NodeHandle {
         }
         upgrade_check(&active.module, &to, allow_downgrade)
             .map_err(|e| NodeError::Refused(format!("the module is refused: {}", e.message)))?;
-        self.prepare_peers(&module, deadline / 2).await;
+        let (name, from, version) = (&to.name, &active.module.version, &to.version);
+        tracing::info!(%name, %from, to = %version, hash = %next.hash, "upgrade: checked and compiled here");
+        let compiled_on = self.prepare_peers(&module, deadline / 2).await;
+        tracing::info!(%name, ?compiled_on, "upgrade: compiled on the members; proposing");
         let upgrade = ProposedUpgrade { timestamp_ns: now_ns(), caller, entropy: entropy()?, module, allow_downgrade };
         let applied = self.propose_entry(EntryData::Upgrade(upgrade).encode(), deadline).await?;
         if let Err(e) = &applied.result {
@@ -72,13 +87,15 @@ impl NodeHandle {
             hash: next.hash.to_string(),
             since_index: applied.index,
         };
-        Ok((applied, record))
+        tracing::info!(%name, index = applied.index, "upgrade: switched");
+        Ok(Upgraded { applied, module: record, previous: active.module.clone(), compiled_on })
     }
 
     /// Has every other member compile `module` before it is proposed, so that no node's
     /// applies wait for a compile at the switch. Best effort: a member that is away or slow
-    /// compiles when it reaches the entry.
-    async fn prepare_peers(&self, module: &[u8], within: Duration) {
+    /// compiles when it reaches the entry. Returns the members that compiled it, this node
+    /// (which already has) first.
+    async fn prepare_peers(&self, module: &[u8], within: Duration) -> Vec<u64> {
         let mut calls = tokio::task::JoinSet::new();
         let addresses = self.status.setup().members.addresses;
         for (&peer, address) in addresses.iter().filter(|(id, _)| **id != self.id) {
@@ -87,12 +104,15 @@ impl NodeHandle {
             calls.spawn(async move {
                 let prepare = transport::prepare_module(tls.as_deref(), me, (peer, &address), module);
                 match tokio::time::timeout(within, prepare).await {
-                    Ok(Ok(())) => {}
+                    Ok(Ok(())) => return Some(peer),
                     Ok(Err(e)) => tracing::warn!(peer, "a member did not prepare the module: {e}"),
                     Err(_) => tracing::warn!(peer, "a member did not prepare the module within {within:?}"),
                 }
+                None
             });
         }
-        calls.join_all().await;
+        let mut peers: Vec<u64> = calls.join_all().await.into_iter().flatten().collect();
+        peers.sort_unstable();
+        [self.id].into_iter().chain(peers).collect()
     }
 }
