@@ -50,6 +50,26 @@ pub struct Setup {
     pub members: MemberBook,
 }
 
+/// A snapshot on its way to or from a peer, or one that recently finished.
+#[derive(Debug, Clone)]
+pub struct Transfer {
+    pub peer: u64,
+    /// To the peer (this node leads), or from it.
+    pub sending: bool,
+    pub index: u64,
+    pub term: u64,
+    /// Bytes moved so far.
+    pub bytes: u64,
+    /// The file's size (as its sender declared it, when receiving; 0 if unknown).
+    pub total: u64,
+    pub started: std::time::Instant,
+    /// How it ended, and how long it took: none while under way.
+    pub finished: Option<(Result<(), String>, std::time::Duration)>,
+}
+
+/// Finished transfers `status` still shows, newest last.
+pub const FINISHED_TRANSFERS: usize = 8;
+
 #[derive(Default)]
 pub struct StatusBoard {
     consensus: Mutex<Consensus>,
@@ -58,6 +78,8 @@ pub struct StatusBoard {
     /// The active modules' calls outside the log (HTTP requests, housekeeping), in
     /// hosting order, replaced with the setup.
     fronts: Mutex<Arc<Vec<HostedFront>>>,
+    /// Snapshot transfers under way and the last few finished, by id.
+    transfers: Mutex<(u64, std::collections::BTreeMap<u64, Transfer>)>,
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -113,6 +135,31 @@ impl StatusBoard {
 
     pub fn applied(&self) -> Applied {
         lock(&self.applied).clone()
+    }
+
+    /// Registers a transfer under way; its id for [`Self::update_transfer`].
+    pub fn start_transfer(&self, transfer: Transfer) -> u64 {
+        let mut guard = lock(&self.transfers);
+        let (next, transfers) = &mut *guard;
+        *next += 1;
+        transfers.insert(*next, transfer);
+        // Under way ones stay; of the finished ones, the newest few.
+        let finished: Vec<u64> = transfers.iter().filter(|(_, t)| t.finished.is_some()).map(|(id, _)| *id).collect();
+        for id in finished.iter().take(finished.len().saturating_sub(FINISHED_TRANSFERS)) {
+            transfers.remove(id);
+        }
+        *next
+    }
+
+    pub fn update_transfer(&self, id: u64, update: impl FnOnce(&mut Transfer)) {
+        if let Some(transfer) = lock(&self.transfers).1.get_mut(&id) {
+            update(transfer);
+        }
+    }
+
+    /// Transfers under way and the last few finished, oldest first.
+    pub fn transfers(&self) -> Vec<Transfer> {
+        lock(&self.transfers).1.values().cloned().collect()
     }
 
     /// Whether `id` is in the cluster as this node knows it: a voter, a learner, or a

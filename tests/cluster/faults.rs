@@ -50,7 +50,15 @@ async fn garbled_peer_traffic_is_dropped_and_the_cluster_carries_on() {
     assert_eq!(refused.code(), Code::FailedPrecondition);
 
     // A snapshot stream that is not one.
-    let chunk = SnapshotChunk { cluster_id, from: 2, message: vec![1, 2, 3], data: vec![0; 10], last: true, settings };
+    let chunk = SnapshotChunk {
+        cluster_id,
+        from: 2,
+        message: vec![1, 2, 3],
+        data: vec![0; 10],
+        last: true,
+        settings,
+        size: 10,
+    };
     let refused = peer.snapshot(tokio_stream::iter(vec![chunk])).await.unwrap_err();
     assert_eq!(refused.code(), Code::InvalidArgument);
 

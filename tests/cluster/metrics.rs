@@ -158,4 +158,17 @@ async fn a_scrape_answers_at_once_through_a_leader_change_and_a_restart() {
     assert!(leading.sum("wasmraft_network_peer_sent_failures_total", &[("To", &to)]) >= 1.0, "while {old} was down");
     assert!(leading.get("wasmraft_server_leader_changes_seen_total") >= 2.0, "the first leader and itself");
     assert_eq!(returned.get("wasmraft_server_has_leader"), 1.0);
+
+    // `status` shows the transfer on both ends, whole, and the logs tell it.
+    let shown = |s: Option<wasmraft::proto::client::StatusResponse>, direction: &str, peer: u64| {
+        let transfers = s.expect("status").snapshot_transfers;
+        let found = transfers.iter().find(|t| t.direction == direction && t.peer == peer && t.state == "done").cloned();
+        found.unwrap_or_else(|| panic!("no finished {direction} with {peer} in {transfers:?}"))
+    };
+    let sent = shown(cluster.status(new).await, "send", old);
+    let received = shown(cluster.status(old).await, "receive", new);
+    assert!(sent.bytes > 0 && sent.bytes == sent.total_bytes, "{sent:?}");
+    assert_eq!((received.index, received.bytes, received.total_bytes), (sent.index, sent.bytes, sent.bytes));
+    assert!(cluster.log_of(new).contains("sending a snapshot"), "the leader's log tells the transfer");
+    assert!(cluster.log_of(old).contains("receiving a snapshot"));
 }

@@ -77,6 +77,7 @@ pub fn wire_seeds() -> Vec<Vec<u8>> {
         data: vec![9; 64],
         last: true,
         settings: 42,
+        size: 64,
     };
     let join = peer::JoinInfo {
         cluster_id: 1,

@@ -13,11 +13,12 @@ use crate::proto::client::client_server::{Client, ClientServer};
 use crate::proto::client::{
     ApplierError as ProtoError, BackupChunk, BackupRequest, Consistency, Encoding as ProtoEncoding, HostedApplier,
     MemberChange, MemberChangeResponse, Module, ProposeRequest, ProposeResponse, QueryRequest, QueryResponse,
-    StatusRequest, StatusResponse, TransferLeaderRequest, TransferLeaderResponse, UpgradeRecord as ProtoUpgrade,
-    UpgradeRequest, UpgradeResponse, propose_response, query_response,
+    SnapshotTransfer, StatusRequest, StatusResponse, TransferLeaderRequest, TransferLeaderResponse,
+    UpgradeRecord as ProtoUpgrade, UpgradeRequest, UpgradeResponse, propose_response, query_response,
 };
 use crate::proto::{MAX_MESSAGE, deadline, status_of};
 use crate::runtime::{ModuleRecord, UpgradeRecord};
+use crate::status::Transfer;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio_stream::wrappers::ReceiverStream;
@@ -53,6 +54,24 @@ fn named(field: &str) -> Option<&str> {
 
 fn module_of(m: ModuleRecord) -> Module {
     Module { name: m.name, version: m.version, hash: m.hash, since_index: m.since_index }
+}
+
+fn transfer_of(t: Transfer) -> SnapshotTransfer {
+    let (state, elapsed) = match t.finished {
+        None => ("running".to_string(), t.started.elapsed()),
+        Some((Ok(()), took)) => ("done".to_string(), took),
+        Some((Err(why), took)) => (format!("failed: {why}"), took),
+    };
+    SnapshotTransfer {
+        peer: t.peer,
+        direction: if t.sending { "send" } else { "receive" }.into(),
+        index: t.index,
+        term: t.term,
+        bytes: t.bytes,
+        total_bytes: t.total,
+        elapsed_ms: elapsed.as_millis() as u64,
+        state,
+    }
 }
 
 fn to_proto(e: ApplierError) -> ProtoError {
@@ -157,6 +176,7 @@ impl Client for ClientService {
             first_log_index: c.first_index,
             last_log_index: c.last_index,
             cluster_id: format!("{:016x}", self.node.cluster_id),
+            snapshot_transfers: status.transfers().into_iter().map(transfer_of).collect(),
         }))
     }
 

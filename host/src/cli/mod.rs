@@ -100,7 +100,7 @@ enum Command {
     },
     /// Print a node's view of itself and of the cluster as JSON, including every hosted
     /// applier (its active module with the index it took effect at, its HTTP routes, its
-    /// own state hash and upgrades) and the whole history of upgrades.
+    /// own state hash and upgrades) the whole history of upgrades, and snapshot transfers under way or just finished.
     Status {
         #[command(flatten)]
         target: Target,
@@ -503,6 +503,10 @@ async fn status(mut c: Connected) -> anyhow::Result<ExitCode> {
         "members": members, "module": module, "state_hash": s.state_hash, "appliers": appliers,
         "snapshot_index": s.snapshot_index, "first_log_index": s.first_log_index,
         "last_log_index": s.last_log_index, "cluster_id": s.cluster_id, "upgrades": upgrades_json(&s.upgrades),
+        "snapshot_transfers": s.snapshot_transfers.iter().map(|t| json!({
+            "peer": t.peer, "direction": t.direction, "index": t.index, "term": t.term, "bytes": t.bytes,
+            "total_bytes": t.total_bytes, "elapsed_ms": t.elapsed_ms, "state": t.state,
+        })).collect::<Vec<_>>(),
     });
     println!("{}", serde_json::to_string_pretty(&out)?);
     Ok(ExitCode::SUCCESS)

@@ -270,10 +270,6 @@ pub fn run(config: NodeConfig) -> anyhow::Result<()> {
     let metrics = Arc::new(Metrics::new());
     engine.observe_compiles(metrics.module_compile.clone());
     metrics.watch_pool(engine.engine(), POOL_INSTANCES);
-    if let Some(listen) = &config.metrics_listen {
-        // Before the modules load and the log replays: a restarting node is watched too.
-        metrics::serve::start(listen, metrics.clone())?;
-    }
     let identity = establish(&config, &engine, &tokio)?;
     let cluster_id = identity.cluster_id();
     let peer_tls = peer_credentials(&config, &identity.cluster_name)?;
@@ -293,6 +289,11 @@ pub fn run(config: NodeConfig) -> anyhow::Result<()> {
         }
     }
     let bootstrap_modules = bootstrap_files(dir);
+    if let Some(listen) = &config.metrics_listen {
+        // Once the directory is known to be this node's, before the log replays and the
+        // modules load: a restarting node is watched too.
+        metrics::serve::start(listen, metrics.clone())?;
+    }
 
     let mut log = RaftLog::open(&dir.join("log")).context("cannot open the write-ahead log")?;
     if !log.is_initialized() {
@@ -362,7 +363,7 @@ pub fn run(config: NodeConfig) -> anyhow::Result<()> {
         snapshots.clone(),
         peer_tls.clone(),
         tokio.handle().clone(),
-        metrics.clone(),
+        (metrics.clone(), status.clone()),
     );
     let settings = Settings {
         id: config.id,

@@ -11,6 +11,7 @@
 //!
 //! Receiving is in [`server`].
 
+mod progress;
 pub mod server;
 
 use crate::consensus::Outbox;
@@ -21,9 +22,11 @@ use crate::proto::client::{MemberChange, MemberChangeResponse, TransferLeaderReq
 use crate::proto::peer::peer_client::PeerClient;
 use crate::proto::peer::{JoinInfo, JoinRequest, PrepareModule, RaftBatch, SnapshotChunk};
 use crate::snapshot::{SnapshotDir, parse_descriptor};
+use crate::status::StatusBoard;
 use crate::tls::Credentials;
 use crate::tls::connect::connect_node;
 use crossbeam_channel::Sender;
+use progress::Progress;
 use protobuf::Message as _;
 use raft::eraftpb::{Message, MessageType};
 use std::collections::{BTreeMap, HashMap};
@@ -57,6 +60,8 @@ struct Shared {
     /// Mutual TLS with the peers; none: in the clear.
     tls: Option<Arc<Credentials>>,
     metrics: Arc<Metrics>,
+    /// Where snapshot transfers show their progress.
+    status: Arc<StatusBoard>,
 }
 
 impl Shared {
@@ -94,9 +99,9 @@ impl Transport {
         snapshots: Arc<SnapshotDir>,
         tls: Option<Arc<Credentials>>,
         runtime: tokio::runtime::Handle,
-        metrics: Arc<Metrics>,
+        (metrics, status): (Arc<Metrics>, Arc<StatusBoard>),
     ) -> Self {
-        let shared = Arc::new(Shared { id, cluster_id, settings, events, snapshots, tls, metrics });
+        let shared = Arc::new(Shared { id, cluster_id, settings, events, snapshots, tls, metrics, status });
         let mut transport = Transport { shared, peers: HashMap::new(), runtime };
         transport.set_peers(peers);
         transport
@@ -283,12 +288,16 @@ async fn try_send_snapshot(shared: &Shared, peer: u64, address: &str, message: M
     let path = shared.snapshots.path(index, term);
     let mut file = tokio::fs::File::open(&path).await.map_err(|e| format!("{}: {e}", path.display()))?;
     let size = file.metadata().await.map_err(|e| e.to_string())?.len();
+    let mut progress = Progress::start(&shared.status, peer, true, (index, term), size);
     let channel = connect_node(shared.tls.as_deref(), address, Some(peer)).await.map_err(|e| e.to_string())?;
     let mut client = PeerClient::new(channel);
     let (tx, rx) = mpsc::channel::<SnapshotChunk>(4);
     let (cluster_id, from, settings) = (shared.cluster_id, shared.id, shared.settings);
     let mut first = Some(message.write_to_bytes().map_err(|e| e.to_string())?);
-    let reader = tokio::spawn(async move {
+    // Read and sent side by side: when the call ends, its stream drops, and the reader's
+    // next send fails, which ends it too.
+    let reader = async {
+        let tx = tx;
         let mut sent = 0u64;
         loop {
             let mut data = vec![0u8; SNAPSHOT_CHUNK];
@@ -303,15 +312,22 @@ async fn try_send_snapshot(shared: &Shared, peer: u64, address: &str, message: M
             data.truncate(filled);
             sent += filled as u64;
             let last = sent >= size || filled == 0;
-            let chunk =
-                SnapshotChunk { cluster_id, from, message: first.take().unwrap_or_default(), data, last, settings };
-            if tx.send(chunk).await.is_err() || last {
+            let message = first.take().unwrap_or_default();
+            let chunk = SnapshotChunk { cluster_id, from, message, data, last, settings, size };
+            // A failed send means the call ended: its status says why.
+            if tx.send(chunk).await.is_err() {
+                return Ok::<(), String>(());
+            }
+            progress.advance(sent);
+            if last {
                 return Ok(());
             }
         }
-    });
-    client.snapshot(ReceiverStream::new(rx)).await.map_err(|s| s.message().to_string())?;
-    reader.await.map_err(|e| e.to_string())??;
+    };
+    let (called, read) = tokio::join!(client.snapshot(ReceiverStream::new(rx)), reader);
+    let outcome = called.map(drop).map_err(|s| s.message().to_string()).and(read);
+    progress.finish(outcome.clone());
+    outcome?;
     tracing::info!(to = peer, index, term, bytes = size, "snapshot sent");
     Ok(size)
 }

@@ -5,6 +5,7 @@
 //! not parse or is not addressed to this node is dropped with a log line; and a snapshot is
 //! stepped into Raft only once its whole file has arrived and verified.
 
+use super::progress::Progress;
 use crate::handle::NodeHandle;
 use crate::inbox::Event;
 use crate::metrics::SnapshotOp;
@@ -238,7 +239,8 @@ impl Peer for PeerService {
 
         let tmp = self.snapshots.temp_path(&format!("recv-{from}-{index}-{term}"));
         let started = std::time::Instant::now();
-        let received = receive_file(&tmp, first, &mut stream).await;
+        let mut progress = Progress::start(&self.status, from, false, (index, term), first.size);
+        let received = receive_file(&tmp, first, &mut stream, &mut progress).await;
         let verified = match received {
             Ok(()) => {
                 let path = tmp.clone();
@@ -250,6 +252,7 @@ impl Peer for PeerService {
             }
             Err(e) => Err(e),
         };
+        progress.finish(verified.clone());
         if let Err(e) = verified {
             let _ = tokio::fs::remove_file(&tmp).await;
             tracing::warn!(from, index, "refused a snapshot: {e}");
@@ -344,6 +347,7 @@ async fn receive_file(
     path: &std::path::Path,
     first: SnapshotChunk,
     stream: &mut Streaming<SnapshotChunk>,
+    progress: &mut Progress,
 ) -> Result<(), String> {
     let mut file = tokio::fs::File::create(path).await.map_err(|e| e.to_string())?;
     let mut chunk = first;
@@ -354,6 +358,7 @@ async fn receive_file(
             return Err(format!("more than {MAX_SNAPSHOT_BYTES} bytes"));
         }
         file.write_all(&chunk.data).await.map_err(|e| e.to_string())?;
+        progress.advance(total);
         if chunk.last {
             break;
         }
