@@ -1,8 +1,8 @@
 //! A local 3-node cluster (real processes, loopback, fsync on), 256-byte values: KV puts from
 //! one client, then 64; gets from 64 clients on all nodes, linearizable and stale; the pause
 //! in applies at upgrade switches under 64 writers; and the time from kill -9 (or SIGTERM) of
-//! the leader to the next acknowledged write; and first, puts with TLS off and on, and with
-//! request ids off and on. Run with `cargo xtask bench`.
+//! the leader to the next acknowledged write; and first, puts with TLS off and on, with
+//! request ids off and on, and with metrics scraped every second or not. Run with `cargo xtask bench`.
 //!
 //! Writes go to the leader, as etcd's benchmark does; keys are drawn from 100,000.
 
@@ -13,6 +13,7 @@ use wasmraft::proto::client::{Consistency, Encoding, QueryRequest};
 use wasmraft_tests::Rng;
 use wasmraft_tests::cluster::{Access, Client, Cluster, propose, propose_once, put_command, query_with, upgrade};
 use wasmraft_tests::load::percentile;
+use wasmraft_tests::metrics::scrape;
 use wasmraft_tests::{module_bytes, padded};
 
 const VALUE: usize = 256;
@@ -185,6 +186,24 @@ async fn failover(cluster: &mut Cluster, graceful: bool) -> Duration {
 struct Setup {
     tls: bool,
     request_ids: bool,
+    /// Every node's metrics scraped every second during the run (Prometheus's default is
+    /// every 15 s). The node records its figures either way.
+    scraped: bool,
+}
+
+/// Scrapes every node of `cluster` every second until `stop`.
+fn scrape_every_second(cluster: &Cluster, stop: Arc<AtomicBool>) -> tokio::task::JoinHandle<()> {
+    let addresses: Vec<String> = cluster.nodes.values().map(|n| n.metrics.clone()).collect();
+    tokio::spawn(async move {
+        let client = wasmraft_tests::http::HttpClient::default();
+        while !stop.load(Ordering::Relaxed) {
+            for address in &addresses {
+                let scraped = scrape(&client, address, Duration::from_secs(5)).await;
+                assert!(scraped.is_ok_and(|s| s.has("wasmraft_server_applied_index")), "{address} scraped");
+            }
+            tokio::time::sleep(Duration::from_secs(1)).await;
+        }
+    })
 }
 
 /// Puts with 1 and 64 clients on a cluster set up as `off` and on one set up as `on`,
@@ -200,8 +219,13 @@ async fn cost(title: &str, what: &str, off: Setup, on: Setup) {
             puts(&cluster, leader, 8, 2_000).await;
             for (clients, total) in [(1, 3_000), (64, 30_000)] {
                 let stop = Arc::new(AtomicBool::new(false));
+                let scraper = setup.scraped.then(|| scrape_every_second(&cluster, stop.clone()));
                 let (mut latencies, elapsed) =
-                    puts_until(cluster.endpoint(leader), clients, total, stop, setup.request_ids).await;
+                    puts_until(cluster.endpoint(leader), clients, total, stop.clone(), setup.request_ids).await;
+                stop.store(true, Ordering::Relaxed);
+                if let Some(scraper) = scraper {
+                    scraper.await.expect("every scrape answered");
+                }
                 let name = format!(
                     "  {what} {}, {clients} client{}",
                     if setup == on { "on" } else { "off" },
@@ -235,11 +259,13 @@ async fn cost(title: &str, what: &str, off: Setup, on: Setup) {
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() {
     println!("\nwasmraft 3-node cluster on loopback, KV puts of {VALUE}-byte values to the leader");
-    let plain = Setup { tls: false, request_ids: false };
+    let plain = Setup { tls: false, request_ids: false, scraped: false };
     let title = "TLS (mutual TLS between the nodes; clients with a client certificate)";
     cost(title, "TLS", plain, Setup { tls: true, ..plain }).await;
     let title = "request ids (every put carries one; the cluster keeps each outcome for 5 minutes)";
     cost(title, "request ids", plain, Setup { request_ids: true, ..plain }).await;
+    let title = "metrics scraped every second (the node records them either way)";
+    cost(title, "scrapes", plain, Setup { scraped: true, ..plain }).await;
     println!("the rest in the clear:");
     let mut cluster = Cluster::start(3, &[]);
     let leader = cluster.leader(Duration::from_secs(15)).await;

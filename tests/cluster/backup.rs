@@ -1,18 +1,42 @@
 //! Backup and restore (`wasmraft snapshot save | inspect | restore`): a backup of a live
 //! cluster under load holds every acknowledged write up to its index and nothing after it; a
 //! new cluster restored from it has the same state hash and appliers under a new cluster id;
-//! a damaged backup restores nothing.
+//! the same for the whole DSS (SCD and RID, TLS on) with USS clients creating intents; a
+//! damaged backup restores nothing.
 
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::Duration;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 use wasmraft_tests::cluster::{Cluster, all_entries, binary, propose, put_command, write_load};
+use wasmraft_tests::dss_http::start_dss;
+use wasmraft_tests::http::{HttpClient, now_secs, token};
+use wasmraft_tests::{Rng, busy_cell};
 
 fn wasmraft(args: &[&str]) -> Output {
     Command::new(binary()).args(args).output().expect("wasmraft runs")
+}
+
+/// `wasmraft` as the admin of a cluster whose dev certificates are in `certs` (none: no TLS).
+fn admin(certs: Option<&Path>) -> Command {
+    let mut command = Command::new(binary());
+    if let Some(certs) = certs {
+        command
+            .env("WASMRAFT_CACERT", certs.join("ca.pem"))
+            .env("WASMRAFT_CERT", certs.join("admin.pem"))
+            .env("WASMRAFT_KEY", certs.join("admin-key.pem"));
+    }
+    command
+}
+
+/// `wasmraft snapshot save` through node `id` to `file`, while the test's tasks go on.
+async fn save(cluster: &Cluster, id: u64, file: &Path) -> Value {
+    let mut command = admin(cluster.certs_dir());
+    command.args(["snapshot", "save", "--endpoint", &cluster.endpoint(id).address]).arg(file);
+    let out = tokio::task::spawn_blocking(move || command.output().expect("wasmraft runs"));
+    printed(&out.await.unwrap())
 }
 
 /// The JSON a successful command printed.
@@ -30,6 +54,51 @@ fn restore(file: &Path, id: u64, peers: &str, dir: &Path) -> Output {
     wasmraft(&["snapshot", "restore", file, "--id", &id, "--peers", peers, "--data-dir", dir])
 }
 
+/// Destroys `cluster` and starts a new one from the backup `file` (which `saved` describes)
+/// on fresh directories and peer addresses. Checks that it is a new cluster (not `old_id`)
+/// with the backup's state hash and the same appliers; returns its leader.
+async fn restore_from(cluster: &mut Cluster, file: &Path, saved: &Value, old_id: &str) -> u64 {
+    for id in cluster.ids() {
+        cluster.kill(id);
+    }
+    for node in cluster.nodes.values_mut() {
+        node.address = format!("127.0.0.1:{}", wasmraft_tests::cluster::free_port());
+    }
+    let peers = peers(cluster);
+    let ids = cluster.ids();
+    for &id in &ids {
+        let dir: PathBuf = cluster.dir.path().join(format!("restored{id}"));
+        let made = printed(&restore(file, id, &peers, &dir));
+        assert_eq!(made["state_hash"], saved["state_hash"], "{made}");
+        cluster.nodes.get_mut(&id).unwrap().data_dir = dir;
+    }
+    cluster.set_peers(&peers);
+    for &id in &ids {
+        cluster.spawn(id);
+    }
+    let leader = cluster.leader(Duration::from_secs(20)).await;
+    let index = saved["index"].as_u64().expect("an index");
+    let (applied, hash) = cluster.converged(index, Duration::from_secs(30)).await;
+    assert_eq!(hash, saved["state_hash"].as_str().unwrap(), "restored at {applied}");
+    let status = cluster.status(leader).await.expect("status");
+    assert_ne!(status.cluster_id, old_id, "a restored cluster is a new cluster");
+    let inspected = printed(&wasmraft(&["snapshot", "inspect", file.to_str().unwrap()]));
+    let kept: Vec<(&str, &str)> = inspected["appliers"]
+        .as_array()
+        .expect("appliers")
+        .iter()
+        .map(|a| (a["name"].as_str().unwrap(), a["module_hash"].as_str().unwrap()))
+        .collect();
+    let hosted: Vec<(&str, &str)> = status
+        .appliers
+        .iter()
+        .map(|a| a.module.as_ref().unwrap())
+        .map(|m| (m.name.as_str(), m.hash.as_str()))
+        .collect();
+    assert_eq!(hosted, kept, "the same appliers, the same modules");
+    leader
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_cluster_restored_from_a_backup_under_load_holds_every_acknowledged_write() {
     let mut cluster = Cluster::start(3, &[]);
@@ -44,14 +113,7 @@ async fn a_cluster_restored_from_a_backup_under_load_holds_every_acknowledged_wr
     let marker = propose(&mut client, put_command("marker", "before"), Duration::from_secs(5)).await.expect("put");
 
     let file = cluster.dir.path().join("cluster.backup");
-    let endpoint = cluster.endpoint(2).address.clone();
-    let save = {
-        let file = file.clone();
-        tokio::task::spawn_blocking(move || {
-            wasmraft(&["snapshot", "save", "--endpoint", &endpoint, file.to_str().unwrap()])
-        })
-    };
-    let saved = printed(&save.await.unwrap());
+    let saved = save(&cluster, 2, &file).await;
     tokio::time::sleep(Duration::from_secs(1)).await;
     stop.store(true, Ordering::Relaxed);
     let load = load.await.unwrap();
@@ -66,36 +128,7 @@ async fn a_cluster_restored_from_a_backup_under_load_holds_every_acknowledged_wr
     assert_eq!(inspected["state_hash"], saved["state_hash"], "{inspected}");
     assert_eq!((inspected["index"].as_u64(), inspected["appliers"][0]["name"].as_str()), (Some(index), Some("kv")));
 
-    // Destroy the cluster; restore a new one on fresh directories and addresses.
-    for id in cluster.ids() {
-        cluster.kill(id);
-    }
-    for node in cluster.nodes.values_mut() {
-        node.address = format!("127.0.0.1:{}", wasmraft_tests::cluster::free_port());
-    }
-    let peers = peers(&cluster);
-    let ids = cluster.ids();
-    for &id in &ids {
-        let dir: PathBuf = cluster.dir.path().join(format!("restored{id}"));
-        let made = printed(&restore(&file, id, &peers, &dir));
-        assert_eq!(made["state_hash"], saved["state_hash"], "{made}");
-        cluster.nodes.get_mut(&id).unwrap().data_dir = dir;
-    }
-    cluster.set_peers(&peers);
-    for &id in &ids {
-        cluster.spawn(id);
-    }
-    let leader = cluster.leader(Duration::from_secs(20)).await;
-    let (applied, hash) = cluster.converged(index, Duration::from_secs(30)).await;
-    assert_eq!(hash, saved["state_hash"].as_str().unwrap(), "restored at {applied}");
-    let status = cluster.status(leader).await.expect("status");
-    assert_ne!(status.cluster_id, before, "a restored cluster is a new cluster");
-    let module = status.module.expect("a module");
-    let kept = &inspected["appliers"][0];
-    assert_eq!(
-        (module.name.as_str(), module.hash.as_str()),
-        (kept["name"].as_str().unwrap(), kept["module_hash"].as_str().unwrap())
-    );
+    let leader = restore_from(&mut cluster, &file, &saved, &before).await;
 
     let entries = all_entries(&cluster, leader).await;
     assert_eq!(entries.get("marker").map(String::as_str), Some("before"));
@@ -162,4 +195,80 @@ async fn a_damaged_backup_or_a_used_directory_restores_nothing() {
     // The good one still restores.
     let made = printed(&restore(&file, 1, peers, &work.join("fresh")));
     assert!(made["appliers"][0]["keys"].as_u64().is_some_and(|keys| keys >= 50), "{made}");
+}
+
+/// One USS client creating intents in the busy cell until `stop` (its key: every OVN it has
+/// received); records (when acknowledged, id, OVN) of each intent the DSS created.
+async fn uss(base: String, seed: u64, stop: Arc<AtomicBool>, acked: Arc<Mutex<Vec<(Instant, String, String)>>>) {
+    let (http, token) = (HttpClient::default(), token("uss1", &["utm.strategic_coordination"]));
+    let (mut rng, mut key) = (Rng(seed), Vec::<String>::new());
+    while !stop.load(Ordering::Relaxed) {
+        let id = busy_cell::uuid4_hex(&mut rng);
+        let body = busy_cell::intent(busy_cell::flight(&mut rng, now_secs()), &key);
+        let url = format!("{base}/dss/v1/operational_intent_references/{id}");
+        let Ok(reply) = http.json("PUT", &url, Some(&token), &body).await else { continue };
+        let ovns: Vec<String> = match reply.status {
+            201 => {
+                let ovn = reply.json()["operational_intent_reference"]["ovn"].as_str().expect("an OVN").to_string();
+                acked.lock().unwrap().push((Instant::now(), id, ovn.clone()));
+                vec![ovn]
+            }
+            409 => {
+                let missing = reply.json()["missing_operational_intents"].as_array().cloned().unwrap_or_default();
+                missing.iter().filter_map(|oi| oi["ovn"].as_str().map(str::to_string)).collect()
+            }
+            status => panic!("the DSS answered {status}: {}", reply.text()),
+        };
+        key.extend(ovns);
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_dss_restored_from_a_backup_under_load_holds_every_intent_it_acknowledged() {
+    let mut cluster = start_dss(3, &[]);
+    let leader = cluster.leader(Duration::from_secs(20)).await;
+    let before = cluster.status(leader).await.expect("status").cluster_id;
+    let (stop, acked) = (Arc::new(AtomicBool::new(false)), Arc::new(Mutex::new(Vec::new())));
+    let clients: Vec<_> = (0..6u64)
+        .map(|n| {
+            let base = cluster.http_url(1 + n % 3);
+            tokio::spawn(uss(base, 7 + n, stop.clone(), acked.clone()))
+        })
+        .collect();
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let started = Instant::now();
+    let file = cluster.dir.path().join("dss.backup");
+    let saved = save(&cluster, 3, &file).await;
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    stop.store(true, Ordering::Relaxed);
+    for client in clients {
+        client.await.expect("every request answered as a USS expects");
+    }
+    let acked = std::mem::take(&mut *acked.lock().unwrap());
+    let (kept, during): (Vec<_>, Vec<_>) = acked.iter().partition(|(at, ..)| *at < started);
+    assert!(
+        kept.len() >= 20 && !during.is_empty(),
+        "{} intents before the backup, {} during",
+        kept.len(),
+        during.len()
+    );
+    assert_eq!(saved["appliers"].as_array().map(Vec::len), Some(2), "scd and rid: {saved}");
+
+    let leader = restore_from(&mut cluster, &file, &saved, &before).await;
+    let (http, token) = (HttpClient::default(), token("uss1", &["utm.strategic_coordination"]));
+    for (_, id, ovn) in kept {
+        let url = format!("{}/dss/v1/operational_intent_references/{id}", cluster.http_url(leader));
+        let reply = http.send("GET", &url, Some(&token), None).await.expect("the restored DSS answers");
+        assert_eq!(reply.status, 200, "intent {id}, acknowledged before the backup: {}", reply.text());
+        assert_eq!(reply.json()["operational_intent_reference"]["ovn"].as_str(), Some(ovn.as_str()), "intent {id}");
+    }
+    // The restored DSS takes new intents.
+    let stop = Arc::new(AtomicBool::new(false));
+    let more = Arc::new(Mutex::new(Vec::new()));
+    let client = tokio::spawn(uss(cluster.http_url(leader), 99, stop.clone(), more.clone()));
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    stop.store(true, Ordering::Relaxed);
+    client.await.unwrap();
+    assert!(!more.lock().unwrap().is_empty(), "the restored DSS creates intents");
 }
