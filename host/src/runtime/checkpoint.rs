@@ -273,25 +273,32 @@ mod tests {
         assert_ne!(cp.state_hash(), Checkpoint { requests: StateMap::default(), ..cp.clone() }.state_hash());
     }
 
-    #[test]
-    fn a_checkpoint_of_format_3_is_read_with_no_request_table() {
-        let cp = Checkpoint { appliers: vec![part("scd", 42, 10), part("rid", 7, 3)], ..sample() };
+    /// A checkpoint as an older node wrote it: `version`, its `header`, the entries of
+    /// `appliers`, the trailer.
+    fn older_format(version: u16, header: &impl Serialize, appliers: &[AppliedState]) -> Vec<u8> {
         let mut w = Hashing { inner: Vec::new(), hasher: blake3::Hasher::new() };
         w.write_all(MAGIC).unwrap();
-        w.write_all(&VERSION_3.to_le_bytes()).unwrap();
-        let parts = cp
-            .appliers
-            .iter()
-            .map(|a| Part { system: a.system.clone(), entries: a.state.len() as u64, state_hash: a.state_hash().0 })
-            .collect();
-        write_field(&mut w, &postcard::to_allocvec(&HeaderV3 { applied: cp.applied, parts }).unwrap()).unwrap();
-        for (key, value) in cp.appliers.iter().flat_map(|a| a.state.iter()) {
+        w.write_all(&version.to_le_bytes()).unwrap();
+        write_field(&mut w, &postcard::to_allocvec(header).unwrap()).unwrap();
+        for (key, value) in appliers.iter().flat_map(|a| a.state.iter()) {
             write_field(&mut w, key).unwrap();
             write_field(&mut w, value).unwrap();
         }
         let trailer = *w.hasher.finalize().as_bytes();
         let mut bytes = w.inner;
         bytes.extend_from_slice(&trailer);
+        bytes
+    }
+
+    #[test]
+    fn a_checkpoint_of_format_3_is_read_with_no_request_table() {
+        let cp = Checkpoint { appliers: vec![part("scd", 42, 10), part("rid", 7, 3)], ..sample() };
+        let parts = cp
+            .appliers
+            .iter()
+            .map(|a| Part { system: a.system.clone(), entries: a.state.len() as u64, state_hash: a.state_hash().0 })
+            .collect();
+        let bytes = older_format(VERSION_3, &HeaderV3 { applied: cp.applied, parts }, &cp.appliers);
         let back = Checkpoint::decode(&bytes[..]).unwrap();
         assert_eq!((back.appliers.len(), back.requests.len()), (2, 0));
         assert_eq!(back.state_hash(), cp.state_hash());
@@ -301,23 +308,13 @@ mod tests {
     fn a_single_applier_checkpoint_of_format_2_is_read() {
         let cp = sample();
         let a = &cp.appliers[0];
-        let mut w = Hashing { inner: Vec::new(), hasher: blake3::Hasher::new() };
-        w.write_all(MAGIC).unwrap();
-        w.write_all(&VERSION_2.to_le_bytes()).unwrap();
         let header = HeaderV2 {
             applied: cp.applied,
             system: a.system.clone(),
             entries: a.state.len() as u64,
             state_hash: a.state_hash().0,
         };
-        write_field(&mut w, &postcard::to_allocvec(&header).unwrap()).unwrap();
-        for (key, value) in a.state.iter() {
-            write_field(&mut w, key).unwrap();
-            write_field(&mut w, value).unwrap();
-        }
-        let trailer = *w.hasher.finalize().as_bytes();
-        let mut bytes = w.inner;
-        bytes.extend_from_slice(&trailer);
+        let bytes = older_format(VERSION_2, &header, &cp.appliers[..1]);
         let back = Checkpoint::decode(&bytes[..]).unwrap();
         assert_eq!((back.applied, back.appliers.len()), (cp.applied, 1));
         // One applier: the hash is what format 2's nodes computed.
