@@ -11,7 +11,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use wasmraft_tests::cluster::{Cluster, all_entries, binary, propose, put_command, write_load};
-use wasmraft_tests::dss_http::start_dss;
+use wasmraft_tests::dss_http::{DSS_START, start_dss};
 use wasmraft_tests::http::{HttpClient, now_secs, token};
 use wasmraft_tests::{Rng, busy_cell};
 
@@ -227,7 +227,7 @@ async fn uss(base: String, seed: u64, stop: Arc<AtomicBool>, acked: Arc<Mutex<Ve
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_dss_restored_from_a_backup_under_load_holds_every_intent_it_acknowledged() {
     let mut cluster = start_dss(3, &[]);
-    let leader = cluster.leader(Duration::from_secs(20)).await;
+    let leader = cluster.leader(DSS_START).await;
     let before = cluster.status(leader).await.expect("status").cluster_id;
     let (stop, acked) = (Arc::new(AtomicBool::new(false)), Arc::new(Mutex::new(Vec::new())));
     let clients: Vec<_> = (0..6u64)

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 use wasmraft_tests::cluster::Cluster;
-use wasmraft_tests::dss_http::{HttpDss, start_dss};
+use wasmraft_tests::dss_http::{DSS_START, HttpDss, start_dss};
 use wasmraft_tests::dss_scenario::{Dss, SC, session};
 use wasmraft_tests::http::{HttpClient, token};
 
@@ -17,7 +17,7 @@ const OIR: &str = "/dss/v1/operational_intent_references/00000000-0000-4000-8000
 async fn a_uss_session_touches_every_route_then_bad_bodies_are_refused_and_every_node_agrees() {
     // No housekeeping entry may land while the bad bodies are checked for leaving no trace.
     let cluster = start_dss(3, &["--housekeeping-interval", "1h"]);
-    cluster.leader(Duration::from_secs(10)).await;
+    cluster.leader(DSS_START).await;
     let dss = HttpDss::new(&cluster);
     session(&dss, 0).await;
     let applied = cluster.status(1).await.unwrap().applied_index;

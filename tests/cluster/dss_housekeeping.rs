@@ -5,7 +5,7 @@
 
 use serde_json::json;
 use std::time::{Duration, Instant};
-use wasmraft_tests::dss_http::{HttpDss, start_dss};
+use wasmraft_tests::dss_http::{DSS_START, HttpDss, start_dss};
 use wasmraft_tests::dss_scenario::{Dss, SC, caller, volume};
 use wasmraft_tests::http::now_secs;
 
@@ -14,7 +14,7 @@ const OIR: &str = "/dss/v1/operational_intent_references/00000000-0000-4000-8000
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn housekeeping_applies_everywhere_and_keeps_what_ended_within_the_ttl() {
     let cluster = start_dss(3, &["--housekeeping-interval", "1s"]);
-    let leader = cluster.leader(Duration::from_secs(10)).await;
+    let leader = cluster.leader(DSS_START).await;
     let dss = HttpDss::new(&cluster);
     let uss = caller("uss1", &[SC]);
 

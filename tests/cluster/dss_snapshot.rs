@@ -5,7 +5,7 @@
 use std::ops::Range;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use wasmraft_tests::dss_http::{HttpDss, start_dss};
+use wasmraft_tests::dss_http::{DSS_START, HttpDss, start_dss};
 use wasmraft_tests::dss_scenario::{Rounds, sessions};
 use wasmraft_tests::rid_scenario;
 
@@ -24,7 +24,7 @@ const RID_RETURNING: Range<u32> = 16..24;
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_dss_node_restored_from_a_snapshot_mid_scenario_ends_identical() {
     let mut cluster = start_dss(3, &["--snapshot-interval", "100", "--snapshot-catchup", "20"]);
-    cluster.leader(Duration::from_secs(10)).await;
+    cluster.leader(DSS_START).await;
     let left_at = cluster.status(3).await.unwrap().applied_index;
     cluster.stop(3);
     let dss = Arc::new(HttpDss::new(&cluster));
@@ -32,7 +32,7 @@ async fn a_dss_node_restored_from_a_snapshot_mid_scenario_ends_identical() {
     let rid = tokio::spawn(rid_scenario::sessions(dss.clone(), Rounds::new(RID_AWAY), 2));
     sessions(dss.clone(), Rounds::new(AWAY), 8).await;
     rid.await.expect("every RID round got the answers it expected");
-    let leader = cluster.leader(Duration::from_secs(10)).await;
+    let leader = cluster.leader(DSS_START).await;
     // The snapshot is written, then the log compacted, after the entries applied.
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {

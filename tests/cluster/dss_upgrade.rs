@@ -5,14 +5,14 @@
 use std::sync::Arc;
 use std::time::Duration;
 use wasmraft_tests::cluster::upgrade;
-use wasmraft_tests::dss_http::{HttpDss, start_dss};
+use wasmraft_tests::dss_http::{DSS_START, HttpDss, start_dss};
 use wasmraft_tests::dss_scenario::{Dss, Rounds, sessions};
 use wasmraft_tests::module_bytes;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn upgrading_scd_while_uss_sessions_run_fails_no_request() {
     let cluster = start_dss(3, &[]);
-    let leader = cluster.leader(Duration::from_secs(10)).await;
+    let leader = cluster.leader(DSS_START).await;
     let dss = Arc::new(HttpDss::new(&cluster));
     let rounds = Rounds::new(0..u32::MAX);
     let load = tokio::spawn(sessions(dss.clone(), rounds.clone(), 4));

@@ -8,14 +8,14 @@
 use std::sync::Arc;
 use std::time::Duration;
 use wasmraft_tests::cluster::{Cluster, Hosted, upgrade_applier};
-use wasmraft_tests::dss_http::{HttpDss, start_dss};
+use wasmraft_tests::dss_http::{DSS_START, HttpDss, start_dss};
 use wasmraft_tests::dss_scenario::{self, Dss, Rounds};
 use wasmraft_tests::module_bytes;
 use wasmraft_tests::rid_scenario;
 
 /// The hosted appliers once every node agrees on everything applied so far.
 async fn settled(cluster: &Cluster) -> Vec<Hosted> {
-    let leader = cluster.leader(Duration::from_secs(10)).await;
+    let leader = cluster.leader(DSS_START).await;
     let applied = cluster.status(leader).await.unwrap().applied_index;
     cluster.appliers_converged(applied).await
 }
@@ -31,7 +31,7 @@ async fn upgrade_under_load(cluster: &Cluster, dss: &Arc<HttpDss>, first: u32, a
     while dss.requests() < start + 100 && !scd.is_finished() && !rid.is_finished() {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    let leader = cluster.leader(Duration::from_secs(10)).await;
+    let leader = cluster.leader(DSS_START).await;
     // Through a follower: the module travels to the leader like any proposal.
     let via = cluster.ids().into_iter().find(|&id| id != leader).unwrap();
     let upgraded = upgrade_applier(cluster, via, applier, module_bytes(module), false).await.expect("upgrade accepted");
@@ -52,7 +52,7 @@ fn module_of(hosted: &Hosted) -> (&str, &str, &[(u64, String)]) {
 /// applier's state hash, too, stays as it was.
 async fn upgrade_idle(cluster: &Cluster, applier: &str, module: &str) -> Vec<Hosted> {
     let before = settled(cluster).await;
-    let leader = cluster.leader(Duration::from_secs(10)).await;
+    let leader = cluster.leader(DSS_START).await;
     let upgraded = upgrade_applier(cluster, leader, applier, module_bytes(module), true).await.expect("accepted");
     let after = cluster.appliers_converged(upgraded.index).await;
     for (b, a) in before.iter().zip(&after).filter(|(b, _)| b.name != applier) {
@@ -65,7 +65,7 @@ async fn upgrade_idle(cluster: &Cluster, applier: &str, module: &str) -> Vec<Hos
 async fn scd_and_rid_serve_side_by_side_and_each_upgrades_alone() {
     // No housekeeping entry may change an idle service's state while it is compared.
     let cluster = start_dss(3, &["--housekeeping-interval", "1h"]);
-    cluster.leader(Duration::from_secs(10)).await;
+    cluster.leader(DSS_START).await;
     let dss = Arc::new(HttpDss::new(&cluster));
 
     // Both services at once, each request to the next node.

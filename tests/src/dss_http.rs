@@ -15,6 +15,10 @@ use wasmraft_sdk::contract::Caller;
 /// key pair, http:// base URLs (the SCD scenario's USSs are at `http://uss1.test`); TLS
 /// between the nodes and on the gRPC API, HTTP in the clear (as `cargo xtask dss`), so that
 /// the tests can speak raw HTTP to the front door.
+/// How long a new DSS cluster may take to elect a leader: each node compiles scd and rid
+/// first (its compile cache is empty), two cores shared with the other tests.
+pub const DSS_START: std::time::Duration = std::time::Duration::from_secs(45);
+
 pub fn start_dss(n: u64, extra: &[&str]) -> Cluster {
     let flags = auth_flags();
     let args: Vec<&str> = flags

@@ -10,6 +10,7 @@
 //!   cargo xtask availability  the longest windows without a successful operation under kills and pauses
 //!   cargo xtask bench-busy-cell  the DSS's busy cell as USS clients load it
 //!   cargo xtask bench-busy-apply  the busy cell's apply cost, wasm against native
+//!   cargo xtask bench-backup  backup and restore of a DSS holding 100,000 intents
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode, Stdio};
@@ -447,6 +448,19 @@ fn bench_busy_apply() -> Result {
     run(&mut bench)
 }
 
+/// Backup and restore of a DSS holding many intents: `cargo xtask bench-backup [INTENTS]`
+/// (100,000 unless given).
+fn bench_backup() -> Result {
+    build_appliers(false)?;
+    build_node()?;
+    let mut bench = cargo();
+    bench.args(["bench", "-p", "wasmraft-tests", "--bench", "backup"]);
+    if let Some(intents) = std::env::args().nth(2) {
+        bench.env("WASMRAFT_BACKUP_INTENTS", intents);
+    }
+    run(&mut bench)
+}
+
 /// The longest windows without a successful operation under kills and pauses:
 /// `cargo xtask availability [ROUNDS]`.
 fn availability() -> Result {
@@ -493,10 +507,11 @@ fn main() -> ExitCode {
         "availability" => availability(),
         "bench-busy-cell" => bench_busy_cell(),
         "bench-busy-apply" => bench_busy_apply(),
+        "bench-backup" => bench_backup(),
         "dss" => dss(),
         _ => {
             eprintln!(
-                "usage: cargo xtask <appliers | test | demo | dss [--public-key FILE] | bench | bench-delay [MEAN_MS JITTER_MS] | soak [SECONDS] [SEED] | availability [ROUNDS] | bench-busy-cell [MEAN_MS JITTER_MS] | bench-busy-apply [WRITES]>"
+                "usage: cargo xtask <appliers | test | demo | dss [--public-key FILE] | bench | bench-delay [MEAN_MS JITTER_MS] | soak [SECONDS] [SEED] | availability [ROUNDS] | bench-busy-cell [MEAN_MS JITTER_MS] | bench-busy-apply [WRITES] | bench-backup [INTENTS]>"
             );
             return ExitCode::from(2);
         }
