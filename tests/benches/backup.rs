@@ -20,9 +20,13 @@ const CLIENTS: usize = 64;
 /// Squares per row of the region's grid, each about 110 m (0.001°) on a side.
 const ROW: usize = 400;
 
-/// Intent `n`: its own square of the grid, a 20-minute flight starting within 3 hours.
+/// Intent `n`: its own square of the grid, a 20-minute flight starting within 3 hours, in
+/// a 1 m altitude band that no square within 20 of it shares (2.2 km, more than a level-13
+/// S2 cell spans): no intent needs another's OVN.
 fn create(n: usize, now: u64) -> (&'static str, String, Option<Value>) {
-    let (lat, lng) = (46.0 + (n / ROW) as f64 * 0.001, 6.0 + (n % ROW) as f64 * 0.001);
+    let (row, column) = (n / ROW, n % ROW);
+    let (lat, lng) = (46.0 + row as f64 * 0.001, 6.0 + column as f64 * 0.001);
+    let lower = ((row % 20) * 20 + column % 20) as f64 * 2.0;
     let corners = [(lat, lng), (lat, lng + 0.0008), (lat + 0.0008, lng + 0.0008), (lat + 0.0008, lng)];
     let vertices: Vec<Value> = corners.iter().map(|(lat, lng)| json!({"lat": lat, "lng": lng})).collect();
     let start = now + 600 + (n as u64 * 7919) % 10_800;
@@ -30,8 +34,8 @@ fn create(n: usize, now: u64) -> (&'static str, String, Option<Value>) {
         "extents": [{
             "volume": {
                 "outline_polygon": {"vertices": vertices},
-                "altitude_lower": {"value": 50.0, "reference": "W84", "units": "M"},
-                "altitude_upper": {"value": 120.0, "reference": "W84", "units": "M"}
+                "altitude_lower": {"value": lower, "reference": "W84", "units": "M"},
+                "altitude_upper": {"value": lower + 1.0, "reference": "W84", "units": "M"}
             },
             "time_start": {"value": rfc3339(start), "format": "RFC3339"},
             "time_end": {"value": rfc3339(start + 1200), "format": "RFC3339"}
