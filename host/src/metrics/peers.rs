@@ -10,7 +10,8 @@ use std::time::Instant;
 
 #[derive(Default)]
 pub struct RoundTrips {
-    /// The oldest unanswered heartbeat to each peer.
+    /// The newest heartbeat to each peer (an answer to an older, lost one would otherwise
+    /// count the time the peer was away).
     sent: HashMap<u64, Instant>,
 }
 
@@ -18,7 +19,7 @@ impl RoundTrips {
     /// Notes the heartbeats among `messages`, about to be sent.
     pub fn sending(&mut self, messages: &[Message]) {
         for m in messages.iter().filter(|m| m.get_msg_type() == MessageType::MsgHeartbeat) {
-            self.sent.entry(m.to).or_insert_with(Instant::now);
+            self.sent.insert(m.to, Instant::now());
         }
     }
 

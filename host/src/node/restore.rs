@@ -69,6 +69,9 @@ fn building_path(dir: &Path) -> PathBuf {
 }
 
 fn build(r: &Restore, file: &SnapshotFile, dir: &Path) -> anyhow::Result<()> {
+    if file.modules.is_empty() {
+        anyhow::bail!("not a usable backup: it holds no applier");
+    }
     std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
     let (index, term) = (file.meta.index, file.meta.term);
     let members: Vec<u64> = r.peers.keys().copied().collect();
@@ -78,7 +81,7 @@ fn build(r: &Restore, file: &SnapshotFile, dir: &Path) -> anyhow::Result<()> {
     for (n, module) in file.modules.iter().enumerate() {
         crate::durable::write(&bootstrap_file(dir, n), module)?;
     }
-    debug_assert!(dir.join(MODULE_FILE).exists(), "a backup holds at least one applier");
+    assert!(dir.join(MODULE_FILE).exists(), "a backup holds at least one applier (checked above)");
     book.save(dir)?;
     // The log starts after the backup: its index is committed, in the backup's term.
     let meta = SnapshotMetadata { index, term, conf_state: Some(conf_state.clone()).into(), ..Default::default() };
