@@ -9,9 +9,8 @@
 
 use serde_json::{Value, json};
 use std::path::Path;
-use std::process::Command;
 use std::time::{Duration, Instant};
-use wasmraft_tests::cluster::{binary, free_port};
+use wasmraft_tests::cluster::{admin_command, free_port};
 use wasmraft_tests::dss_http::start_dss;
 use wasmraft_tests::http::{now_secs, rfc3339, token};
 use wasmraft_tests::load::{drive, report};
@@ -50,13 +49,7 @@ fn create(n: usize, now: u64) -> (&'static str, String, Option<Value>) {
 /// Runs `wasmraft` (as the cluster's admin, with its dev certificates) and returns what
 /// it printed, and how long it took.
 fn wasmraft(certs: Option<&Path>, args: &[&str]) -> (Value, Duration) {
-    let mut command = Command::new(binary());
-    if let Some(certs) = certs {
-        command
-            .env("WASMRAFT_CACERT", certs.join("ca.pem"))
-            .env("WASMRAFT_CERT", certs.join("admin.pem"))
-            .env("WASMRAFT_KEY", certs.join("admin-key.pem"));
-    }
+    let mut command = admin_command(certs);
     let started = Instant::now();
     let out = command.args(args).output().expect("wasmraft runs");
     let took = started.elapsed();

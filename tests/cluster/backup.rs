@@ -10,7 +10,7 @@ use std::process::{Command, Output};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
-use wasmraft_tests::cluster::{Cluster, all_entries, binary, propose, put_command, write_load};
+use wasmraft_tests::cluster::{Cluster, admin_command, all_entries, binary, propose, put_command, write_load};
 use wasmraft_tests::dss_http::{DSS_START, start_dss};
 use wasmraft_tests::http::{HttpClient, now_secs, token};
 use wasmraft_tests::{Rng, busy_cell};
@@ -19,21 +19,9 @@ fn wasmraft(args: &[&str]) -> Output {
     Command::new(binary()).args(args).output().expect("wasmraft runs")
 }
 
-/// `wasmraft` as the admin of a cluster whose dev certificates are in `certs` (none: no TLS).
-fn admin(certs: Option<&Path>) -> Command {
-    let mut command = Command::new(binary());
-    if let Some(certs) = certs {
-        command
-            .env("WASMRAFT_CACERT", certs.join("ca.pem"))
-            .env("WASMRAFT_CERT", certs.join("admin.pem"))
-            .env("WASMRAFT_KEY", certs.join("admin-key.pem"));
-    }
-    command
-}
-
 /// `wasmraft snapshot save` through node `id` to `file`, while the test's tasks go on.
 async fn save(cluster: &Cluster, id: u64, file: &Path) -> Value {
-    let mut command = admin(cluster.certs_dir());
+    let mut command = admin_command(cluster.certs_dir());
     command.args(["snapshot", "save", "--endpoint", &cluster.endpoint(id).address]).arg(file);
     let out = tokio::task::spawn_blocking(move || command.output().expect("wasmraft runs"));
     printed(&out.await.unwrap())

@@ -25,6 +25,19 @@ pub fn binary() -> PathBuf {
     path
 }
 
+/// `wasmraft` as the admin of a cluster whose dev certificates are in `certs` (none: no
+/// TLS), through the environment the CLI reads its credentials from.
+pub fn admin_command(certs: Option<&Path>) -> Command {
+    let mut command = Command::new(binary());
+    if let Some(certs) = certs {
+        command
+            .env("WASMRAFT_CACERT", certs.join("ca.pem"))
+            .env("WASMRAFT_CERT", certs.join("admin.pem"))
+            .env("WASMRAFT_KEY", certs.join("admin-key.pem"));
+    }
+    command
+}
+
 /// A port for a node's door: one this process has not handed out before, free now, and
 /// below the kernel's ephemeral ports (32768 and up here). A port from binding port 0 is an
 /// ephemeral one, which any outgoing connection of any node may take before the node
