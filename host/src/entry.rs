@@ -5,6 +5,13 @@
 use serde::{Deserialize, Serialize};
 use wasmraft_sdk::contract::{Caller, Payload};
 
+/// The kinds of entries this build writes and how it applies them. Raise it with every new
+/// kind and every change to how one applies (the request table's bounds included): it is
+/// one of the [`crate::node::agreement::ConsensusSettings`], so a node of another format is
+/// refused by its peers rather than skipping or misapplying what it cannot read.
+/// 1: commands, upgrades, commands to a named applier. 2: commands with a request id.
+pub const ENTRY_FORMAT: u32 = 2;
+
 /// The first variant's tag doubles as the format version: new kinds of entries are new
 /// variants, appended.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

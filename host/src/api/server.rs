@@ -222,12 +222,14 @@ impl Client for ClientService {
         let total_bytes = file.metadata().map_err(|e| Status::internal(format!("the backup file: {e}")))?.len();
         tracing::info!(index = meta.index, term = meta.term, bytes = total_bytes, "sending a backup");
         let (chunks, stream) = tokio::sync::mpsc::channel(4);
-        tokio::task::spawn_blocking(move || {
-            let mut file = std::io::BufReader::new(file);
+        // A task, not a thread: a slow reader holds a file and a buffer, no thread, and one
+        // that stops reading is dropped after BACKUP_STALL (the file goes with the task).
+        tokio::spawn(async move {
+            let mut file = tokio::fs::File::from_std(file);
             let mut first = Some((total_bytes, meta.index, meta.term));
             loop {
                 let mut data = vec![0u8; BACKUP_CHUNK];
-                let chunk = match std::io::Read::read(&mut file, &mut data) {
+                let chunk = match tokio::io::AsyncReadExt::read(&mut file, &mut data).await {
                     Ok(0) if first.is_none() => return,
                     Ok(n) => {
                         data.truncate(n);
@@ -237,9 +239,13 @@ impl Client for ClientService {
                     Err(e) => Err(Status::internal(format!("reading the backup: {e}"))),
                 };
                 let failed = chunk.is_err();
-                // The client went away: the file goes with this thread.
-                if chunks.blocking_send(chunk).is_err() || failed {
-                    return;
+                match tokio::time::timeout(BACKUP_STALL, chunks.send(chunk)).await {
+                    Ok(Ok(())) if !failed => {}
+                    Err(_) => {
+                        tracing::warn!("a backup's reader took nothing for {BACKUP_STALL:?}: stopped sending it");
+                        return;
+                    }
+                    _ => return,
                 }
             }
         });
@@ -249,3 +255,6 @@ impl Client for ClientService {
 
 /// How much of a backup one message carries.
 const BACKUP_CHUNK: usize = 1 << 20;
+
+/// How long a backup waits for its reader to take a chunk before it gives up on it.
+const BACKUP_STALL: Duration = Duration::from_secs(60);

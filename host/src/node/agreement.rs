@@ -8,7 +8,7 @@
 //! every peer connection carries their digest, so a node that differs is refused with a
 //! message that names what differs.
 
-use crate::entry::MAX_CLOCK_SKEW_NS;
+use crate::entry::{ENTRY_FORMAT, MAX_CLOCK_SKEW_NS};
 use crate::runtime::engine::{MAX_TABLE_ELEMENTS, MAX_WASM_STACK, code_target, fuel};
 use crate::runtime::{Limits, RESET_INTERVAL};
 use serde::{Deserialize, Serialize};
@@ -28,6 +28,15 @@ pub struct ConsensusSettings {
     pub max_clock_skew_ns: u64,
     /// The wasmtime that compiles modules, and the machine code it generates.
     pub code: String,
+    /// [`ENTRY_FORMAT`]. An `identity.json` written before it was recorded reads as this
+    /// build's: this build applies every older log, and its peers' digests still tell the
+    /// builds apart.
+    #[serde(default = "entry_format")]
+    pub entry_format: u32,
+}
+
+fn entry_format() -> u32 {
+    ENTRY_FORMAT
 }
 
 impl ConsensusSettings {
@@ -43,6 +52,7 @@ impl ConsensusSettings {
             fuel_bytes_per_unit: fuel::BYTES_PER_UNIT,
             max_clock_skew_ns: MAX_CLOCK_SKEW_NS,
             code: code_target(),
+            entry_format: ENTRY_FORMAT,
         }
     }
 
@@ -94,5 +104,18 @@ mod tests {
         let refused = ours.check(&theirs, "the cluster").unwrap_err().to_string();
         assert!(refused.contains("fuel_per_call: 1000000000 here, 7 there"), "{refused}");
         assert!(!refused.contains("memory_bytes"), "{refused}");
+    }
+
+    #[test]
+    fn a_build_of_another_entry_format_is_told_apart() {
+        let ours = ConsensusSettings::of(&Limits::default());
+        let older = ConsensusSettings { entry_format: 1, ..ours.clone() };
+        assert_ne!(ours.digest(), older.digest(), "a peer of format 1 would skip entries it cannot read");
+        assert!(ours.check(&older, "the cluster").unwrap_err().to_string().contains("entry_format: 2 here, 1 there"));
+        // Recorded before the format was: read as this build's, whose log it can apply.
+        let mut recorded = serde_json::to_value(&ours).unwrap();
+        recorded.as_object_mut().unwrap().remove("entry_format");
+        let recorded: ConsensusSettings = serde_json::from_value(recorded).unwrap();
+        assert!(ours.check(&recorded, "identity.json").is_ok());
     }
 }

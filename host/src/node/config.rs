@@ -2,7 +2,7 @@
 //! names, kebab-case), else its default.
 
 use crate::runtime::Limits;
-use crate::runtime::requests::MAX_WINDOW_NS;
+use crate::runtime::requests::{MAX_WINDOW_NS, MIN_WINDOW_NS};
 use crate::tls::{TlsFiles, dev, is_loopback};
 use anyhow::{Context, bail};
 use clap::Args;
@@ -81,8 +81,10 @@ pub struct ServeArgs {
     pub request_timeout: Option<String>,
     /// How long the cluster remembers the outcome of a command proposed through this node
     /// with a request id (gRPC `request_id`, HTTP `Idempotency-Key`), so that a retry gets
-    /// the first outcome instead of applying again; at most 24h. Each remembered request
-    /// holds its output in the replicated state until then [default: 5m]
+    /// the first outcome instead of applying again; 30s to 24h. Each remembered request
+    /// holds its output (up to 64 KiB) in the replicated state until then; the cluster
+    /// holds at most 128 MiB of them and refuses new ids beyond (`request-table-full`)
+    /// [default: 5m]
     #[arg(long, value_name = "DURATION")]
     pub request_window: Option<String>,
     /// Serve Prometheus metrics (text format, `GET /metrics`) on HOST:PORT, in plain HTTP:
@@ -380,6 +382,12 @@ impl ServeArgs {
         if request_window.as_nanos() > u128::from(MAX_WINDOW_NS) {
             bail!("--request-window is at most 24h");
         }
+        if request_window.as_nanos() < u128::from(MIN_WINDOW_NS) {
+            bail!(
+                "--request-window is at least 30s: a client retries a request for up to 30s by default (the CLI's \
+                 --retry-for), and a retry after its outcome is forgotten would apply the command again"
+            );
+        }
         let housekeeping_interval =
             duration("housekeeping-interval", args.housekeeping_interval, Duration::from_secs(60))?;
         if housekeeping_interval.is_zero() {
@@ -536,6 +544,25 @@ mod tests {
         std::fs::write(&file, "id = 1\nbogus = 3\n").unwrap();
         let err = ServeArgs { config: Some(file), ..Default::default() }.resolve().unwrap_err();
         assert!(format!("{err:#}").contains("bogus"), "{err:#}");
+    }
+
+    #[test]
+    fn a_request_window_too_short_to_retry_in_is_refused() {
+        let base = || ServeArgs {
+            id: Some(1),
+            listen: Some("127.0.0.1:7001".into()),
+            client_listen: Some("127.0.0.1:7101".into()),
+            peers: Some("1=127.0.0.1:7001".into()),
+            data_dir: Some("/tmp/x".into()),
+            ..Default::default()
+        };
+        let window = |w: &str| ServeArgs { request_window: Some(w.into()), ..base() }.resolve();
+        assert_eq!(base().resolve().unwrap().request_window, Duration::from_secs(300));
+        assert_eq!(window("30s").unwrap().request_window, Duration::from_secs(30));
+        for (short, why) in [("0s", "at least 30s"), ("29s", "at least 30s"), ("25h", "at most 24h")] {
+            let e = window(short).unwrap_err();
+            assert!(e.to_string().contains(why), "{short}: {e}");
+        }
     }
 
     #[test]

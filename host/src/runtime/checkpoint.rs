@@ -10,6 +10,7 @@
 //! its digest). Versions 3 (no request table) and 2 (one applier: applied position, system
 //! state, entry count, hash) are still read.
 
+use super::requests::RequestTable;
 use super::state::{LogPosition, StateHash, StateMap, SystemState, state_hash};
 use bytes::Bytes;
 use serde::{Deserialize, Serialize};
@@ -216,6 +217,8 @@ impl Checkpoint {
         if requests.digest().to_bytes() != header.requests_digest {
             return Err(CheckpointError::Corrupt("the request table does not match its recorded digest".into()));
         }
+        // A crafted backup passes the checks above: the table must also be one.
+        RequestTable::from_map(requests.clone()).map_err(CheckpointError::Corrupt)?;
         Ok(Checkpoint { applied: header.applied, appliers, requests })
     }
 }
@@ -259,7 +262,10 @@ mod tests {
 
     #[test]
     fn round_trips() {
-        let requests = StateMap::from_entries([(Bytes::from_static(b"o1"), Bytes::from_static(b"outcome"))]);
+        let mut table = RequestTable::default();
+        let at = LogPosition { index: 9, term: 2 };
+        table.remember(&super::super::requests::scope(None, "r1"), [1; 32], at, 0, 1 << 40, Ok(b"out".to_vec()));
+        let requests = table.map().clone();
         let cp = Checkpoint { appliers: vec![part("scd", 42, 100), part("rid", 7, 3)], requests, ..sample() };
         let mut bytes = Vec::new();
         cp.encode(&mut bytes).unwrap();
@@ -267,10 +273,21 @@ mod tests {
         assert_eq!(back.applied, cp.applied);
         assert_eq!(back.appliers.len(), 2);
         assert_eq!((back.appliers[0].system.clock_ns, back.appliers[1].state.len()), (42, 3));
-        assert_eq!(back.requests.get(b"o1").map(|v| &v[..]), Some(&b"outcome"[..]));
+        assert_eq!(back.requests.digest(), cp.requests.digest());
         assert_eq!(back.state_hash(), cp.state_hash());
         // The request table is part of the state hash once it holds anything.
         assert_ne!(cp.state_hash(), Checkpoint { requests: StateMap::default(), ..cp.clone() }.state_hash());
+    }
+
+    #[test]
+    fn a_crafted_request_table_is_refused() {
+        // Every checksum and digest matches (the file was written, not damaged), but the
+        // table holds a record no node wrote: loading it would fail at the first retry.
+        let requests = StateMap::from_entries([(Bytes::from(vec![b'o'; 33]), Bytes::from_static(b"\xff"))]);
+        let mut bytes = Vec::new();
+        Checkpoint { requests, ..sample() }.encode(&mut bytes).unwrap();
+        let Err(CheckpointError::Corrupt(why)) = Checkpoint::decode(&bytes[..]) else { panic!("loaded") };
+        assert!(why.contains("request record"), "{why}");
     }
 
     /// A checkpoint as an older node wrote it: `version`, its `header`, the entries of

@@ -110,6 +110,8 @@ pub enum HostingError {
     Routes(String),
     #[error("the state holds appliers {recorded:?} but the modules given are {given:?}, in that order")]
     Mismatch { recorded: Vec<String>, given: Vec<String> },
+    #[error("the state's request table: {0}")]
+    Requests(String),
 }
 
 /// Checks that `descriptors` may be hosted together: distinct names, disjoint routes.
@@ -205,7 +207,7 @@ impl Runtime {
             .collect();
         Ok(Runtime {
             hosted,
-            requests: RequestTable::from_map(checkpoint.requests),
+            requests: RequestTable::from_map(checkpoint.requests).map_err(HostingError::Requests)?,
             applied: checkpoint.applied,
             instance_block: None,
             checkpoint_requested: false,
@@ -287,6 +289,17 @@ impl Runtime {
                 Once::First(Err(ApplierError::new(
                     "request-id-reused",
                     format!("request id `{}` was given to another command, applied at index {}", request.id, at.index),
+                )))
+            }
+            Seen::Full => {
+                self.applied = position;
+                Once::First(Err(ApplierError::new(
+                    "request-table-full",
+                    format!(
+                        "the cluster remembers as many requests as it holds ({} MiB) for their windows: the command \
+                         did not apply; retry later, or without a request id",
+                        requests::MAX_TABLE_BYTES >> 20
+                    ),
                 )))
             }
         };

@@ -15,8 +15,23 @@
 //! Every entry that carries a command expires up to [`EXPIRE_PER_ENTRY`] records whose time
 //! has passed, so an entry's cost stays bounded however many expire at once; a record past
 //! its time that is still there counts as gone.
+//!
+//! The table is bounded, as every node holds it in memory and in every snapshot: an outcome
+//! over [`MAX_KEPT_OUTCOME_BYTES`] is replaced by `outcome-not-kept` (which still says the
+//! request applied), and a new id that could take the table over [`MAX_TABLE_BYTES`] is
+//! refused (`request-table-full`) before its command applies. Both are decided from the
+//! replicated state alone, so every node decides alike.
+//!
+//! Callers without an identity (a cluster that does not authenticate its clients) share one
+//! scope: the node cannot tell them apart, and they may read and write alike anyway. Their
+//! ids must be unguessable (the CLI's are random): two of them giving the same id and
+//! command get one outcome.
+//!
+//! The window is counted in the entries' time, which follows the leader's clock (see
+//! [`crate::entry::entry_time`]): a leader whose clock steps ahead by a window expires
+//! records early. Keep node clocks slewed by NTP, as the DSS's own expiries need anyway.
 
-use super::state::{LogPosition, StateMap, WriteSet, limits};
+use super::state::{LogPosition, StateMap, WriteSet};
 use bytes::Bytes;
 use serde::{Deserialize, Serialize};
 use wasmraft_sdk::contract::{ApplierError, Caller, Payload};
@@ -26,6 +41,21 @@ const EXPIRE_PER_ENTRY: usize = 64;
 
 /// The longest window an entry may ask for: a day.
 pub const MAX_WINDOW_NS: u64 = 24 * 3600 * 1_000_000_000;
+
+/// The shortest window a node may give its entries: a retry needs the outcome kept at least
+/// as long as clients retry (the CLI's `--retry-for` is 30 s by default).
+pub const MIN_WINDOW_NS: u64 = 30 * 1_000_000_000;
+
+/// The largest outcome kept for a retry (its record, encoded).
+pub const MAX_KEPT_OUTCOME_BYTES: usize = 64 * 1024;
+
+/// The most the table holds, keys and records counted: about 900,000 requests with small
+/// outcomes (3,000 requests/s for a 5-minute window), or 2,000 of the largest.
+pub const MAX_TABLE_BYTES: u64 = 128 << 20;
+
+/// The most one request adds to the table: a record with the largest kept outcome, and its
+/// two keys.
+const MAX_REQUEST_BYTES: u64 = (MAX_KEPT_OUTCOME_BYTES + 256) as u64;
 
 const OUTCOME: u8 = b'o';
 const EXPIRY: u8 = b'x';
@@ -72,11 +102,15 @@ pub enum Seen {
     Again(Record),
     /// The id was used for another command within its window.
     Reused { at: LogPosition },
+    /// A new id, but the table has no room to remember it: refuse the command.
+    Full,
 }
 
 #[derive(Clone, Default)]
 pub struct RequestTable {
     map: StateMap,
+    /// The keys' and values' bytes in `map`.
+    bytes: u64,
 }
 
 fn outcome_key(scope: &Scope) -> Vec<u8> {
@@ -95,8 +129,22 @@ fn expiry_key(expires_ns: u64, scope: &Scope) -> Vec<u8> {
 }
 
 impl RequestTable {
-    pub fn from_map(map: StateMap) -> Self {
-        RequestTable { map }
+    /// The table `map` holds, if it is one: every key of a known shape and every record
+    /// readable (a checkpoint's table may come from a crafted backup).
+    pub fn from_map(map: StateMap) -> Result<Self, String> {
+        let mut bytes = 0;
+        for (key, value) in map.iter() {
+            match (key.first(), key.len()) {
+                (Some(&OUTCOME), 33) => {
+                    postcard::from_bytes::<Record>(value)
+                        .map_err(|e| format!("a request record does not read: {e}"))?;
+                }
+                (Some(&EXPIRY), 41) if value.is_empty() => {}
+                _ => return Err(format!("the request table holds a key it cannot ({} bytes)", key.len())),
+            }
+            bytes += (key.len() + value.len()) as u64;
+        }
+        Ok(RequestTable { map, bytes })
     }
 
     pub fn map(&self) -> &StateMap {
@@ -110,8 +158,8 @@ impl RequestTable {
     }
 
     fn record(&self, scope: &Scope) -> Option<Record> {
-        // Only this module writes the table and every record it writes decodes; a checkpoint
-        // is checked against its hash before it is loaded.
+        // Every record this module writes decodes, and a loaded table is checked in
+        // `from_map`.
         self.map.get(&outcome_key(scope)).map(|bytes| postcard::from_bytes(bytes).expect("a record decodes"))
     }
 
@@ -125,8 +173,19 @@ impl RequestTable {
                     Seen::Reused { at: record.at }
                 }
             }
+            _ if self.bytes + MAX_REQUEST_BYTES > MAX_TABLE_BYTES => Seen::Full,
             _ => Seen::New,
         }
+    }
+
+    /// Applies `writes`, keeping count of the table's bytes.
+    fn commit(&mut self, writes: WriteSet) {
+        for (key, value) in &writes {
+            let old = self.map.get(key).map_or(0, |v| key.len() + v.len()) as u64;
+            let new = value.as_ref().map_or(0, |v| key.len() + v.len()) as u64;
+            self.bytes = self.bytes + new - old;
+        }
+        self.map.commit(writes);
     }
 
     /// Removes what expired by `now_ns`, at most [`EXPIRE_PER_ENTRY`] records.
@@ -144,12 +203,12 @@ impl RequestTable {
             }
             writes.insert(key, None);
         }
-        self.map.commit(writes);
+        self.commit(writes);
     }
 
     /// Remembers `result` of the request `scope` that applied at `at` with `fingerprint`,
-    /// until `now_ns + window_ns` (the window capped at [`MAX_WINDOW_NS`]). An outcome too
-    /// large to keep is replaced by a refusal that says the request applied once.
+    /// until `now_ns + window_ns` (the window capped at [`MAX_WINDOW_NS`]). An outcome over
+    /// [`MAX_KEPT_OUTCOME_BYTES`] is replaced by a refusal that says the request applied once.
     pub fn remember(
         &mut self,
         scope: &Scope,
@@ -166,7 +225,7 @@ impl RequestTable {
         }
         let mut record = Record { fingerprint, at, expires_ns, result };
         let mut bytes = postcard::to_allocvec(&record).expect("a record encodes");
-        if bytes.len() > limits::MAX_VALUE_BYTES {
+        if bytes.len() > MAX_KEPT_OUTCOME_BYTES {
             let kept = format!(
                 "the request applied once, at index {}; its outcome ({} bytes) was too large to keep for retries",
                 at.index,
@@ -175,9 +234,10 @@ impl RequestTable {
             record.result = Err(ApplierError::new("outcome-not-kept", kept));
             bytes = postcard::to_allocvec(&record).expect("a record encodes");
         }
+        assert!(bytes.len() as u64 + 74 <= MAX_REQUEST_BYTES, "a record fits the room `seen` made sure of");
         writes.insert(outcome_key(scope).into(), Some(bytes.into()));
         writes.insert(expiry_key(expires_ns, scope).into(), Some(Bytes::new()));
-        self.map.commit(writes);
+        self.commit(writes);
     }
 }
 
@@ -246,9 +306,48 @@ mod tests {
     fn an_outcome_too_large_to_keep_still_says_it_applied() {
         let mut t = RequestTable::default();
         let s = scope(None, "big");
-        t.remember(&s, [1; 32], at(9), 0, MAX_WINDOW_NS * 2, Ok(vec![0; limits::MAX_VALUE_BYTES]));
+        t.remember(&s, [1; 32], at(9), 0, MAX_WINDOW_NS * 2, Ok(vec![0; MAX_KEPT_OUTCOME_BYTES]));
         let Seen::Again(r) = t.seen(&s, &[1; 32], MAX_WINDOW_NS - 1) else { panic!("kept") };
         assert_eq!(r.result.unwrap_err().code, "outcome-not-kept");
         assert_eq!(r.expires_ns, MAX_WINDOW_NS, "the window is capped");
+    }
+
+    #[test]
+    fn a_full_table_refuses_new_ids_until_records_expire() {
+        let mut t = RequestTable::default();
+        let big = || Ok(vec![1; MAX_KEPT_OUTCOME_BYTES - 100]);
+        let mut i = 0u64;
+        while t.seen(&scope(None, &i.to_string()), &[1; 32], 0) == Seen::New {
+            t.remember(&scope(None, &i.to_string()), [1; 32], at(i + 1), 0, 10 * S, big());
+            i += 1;
+        }
+        assert!(t.bytes <= MAX_TABLE_BYTES && t.bytes + MAX_REQUEST_BYTES > MAX_TABLE_BYTES, "{} bytes", t.bytes);
+        assert!(i * MAX_KEPT_OUTCOME_BYTES as u64 > MAX_TABLE_BYTES / 100 * 98, "the table held what its bound says");
+        // What it holds is still answered; only new ids are refused.
+        assert!(matches!(t.seen(&scope(None, "0"), &[1; 32], 0), Seen::Again(_)));
+        assert_eq!(t.seen(&scope(None, "new"), &[1; 32], 0), Seen::Full);
+        assert_eq!(t.bytes, RequestTable::from_map(t.map.clone()).unwrap().bytes, "the count is the table's");
+        t.expire(10 * S);
+        assert_eq!(t.seen(&scope(None, "new"), &[1; 32], 10 * S), Seen::New);
+        assert_eq!(t.bytes, RequestTable::from_map(t.map.clone()).unwrap().bytes);
+    }
+
+    #[test]
+    fn a_table_that_does_not_read_is_refused() {
+        let mut t = RequestTable::default();
+        t.remember(&scope(None, "r"), [1; 32], at(1), 0, 10 * S, Ok(b"out".to_vec()));
+        assert!(RequestTable::from_map(t.map.clone()).is_ok());
+        let with = |key: &[u8], value: &[u8]| {
+            let mut map = t.map.clone();
+            map.commit([(Bytes::copy_from_slice(key), Some(Bytes::copy_from_slice(value)))].into());
+            RequestTable::from_map(map)
+        };
+        let mut scope_key = outcome_key(&scope(None, "r"));
+        assert!(with(&scope_key, b"\xff\xff").err().unwrap().contains("does not read"));
+        scope_key.pop();
+        assert!(with(&scope_key, b"").is_err(), "a short outcome key");
+        assert!(with(&[EXPIRY; 9], b"").is_err(), "a short expiry key");
+        assert!(with(&expiry_key(1, &[0; 32]), b"x").is_err(), "an expiry key with a value");
+        assert!(with(b"z", b"").is_err(), "a key of no kind");
     }
 }
