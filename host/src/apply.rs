@@ -1,15 +1,16 @@
 //! The apply thread: applies committed entries through the runtime in log order, answers the
 //! proposals waiting on this node, hands the queries whose read point is applied to the
 //! read threads, installs snapshots received from the leader, and asks for a snapshot of
-//! its own every `snapshot_interval` entries.
+//! its own when its [`Schedule`] says.
 
 use crate::entry::now_ns;
 use crate::entry::{EntryContext, EntryData, entry_time};
 use crate::inbox::{ApplyTask, Event, QueryAnswer};
 use crate::membership::{MemberBook, MembershipOutput};
-use crate::metrics::{Metrics, SnapshotOp};
+use crate::metrics::Metrics;
 use crate::proposals::{Applied, Proposals, ProposeError};
 use crate::runtime::{ApplierView, Checkpoint, HostError, Once, Reader, Runtime, WasmBackend, WasmEngine};
+use crate::snapshot::writer::Schedule;
 use crate::snapshot::{self, SnapshotDir};
 use crate::status::{self, StatusBoard};
 use crossbeam_channel::{Receiver, Sender};
@@ -45,7 +46,7 @@ pub struct Applier {
     pub snapshots: Arc<SnapshotDir>,
     pub writer: Sender<SnapshotJob>,
     pub status: Arc<StatusBoard>,
-    pub snapshot_interval: u64,
+    pub schedule: Schedule,
     pub metrics: Arc<Metrics>,
     /// The module, the upgrade history or the members changed since the last publish (true
     /// to begin with, so that the first publish has them).
@@ -103,7 +104,6 @@ impl Applier {
     pub fn run(mut self, tasks: Receiver<ApplyTask>) {
         self.status.set_fronts(self.runtime.fronts());
         self.publish();
-        let mut last_request = self.runtime.applied().index;
         let readers = start_readers();
         // Queries waiting for the applied index to reach their read index.
         let mut waiting: Vec<Waiting> = Vec::new();
@@ -112,6 +112,7 @@ impl Applier {
                 ApplyTask::Entries(entries) => {
                     for entry in entries {
                         let started = Instant::now();
+                        self.schedule.applied(entry.data.len());
                         self.apply_with_retries(entry);
                         self.metrics.proposals_applied.inc();
                         if let Some((applier, outcome, fuel)) = self.runtime.take_last_call() {
@@ -124,15 +125,14 @@ impl Applier {
                     }
                     let applied = self.runtime.applied().index;
                     let _ = self.events.send(Event::Applied(applied));
-                    if applied >= last_request + self.snapshot_interval {
+                    if self.schedule.due(applied) {
                         self.runtime.request_checkpoint();
                         self.send_checkpoint();
-                        last_request = applied;
                     }
                 }
                 ApplyTask::InstallSnapshot(meta) => {
                     self.install(&meta);
-                    last_request = meta.index;
+                    self.schedule.restart(meta.index);
                     let _ = self.events.send(Event::Applied(meta.index));
                 }
                 ApplyTask::Backup { reply } => {
@@ -387,33 +387,4 @@ fn v2(mut cc: ConfChange) -> ConfChangeV2 {
     out.set_changes(vec![single].into());
     out.set_context(cc.take_context());
     out
-}
-
-/// Writes snapshot files off the apply path, then tells the raft thread.
-pub fn run_snapshot_writer(
-    jobs: Receiver<SnapshotJob>,
-    dir: Arc<SnapshotDir>,
-    events: Sender<Event>,
-    metrics: Arc<Metrics>,
-) {
-    for job in jobs {
-        let index = job.checkpoint.applied.index;
-        let started = Instant::now();
-        let modules: Vec<&[u8]> = job.modules.iter().map(|m| m.as_slice()).collect();
-        match dir.write(&job.checkpoint, job.checkpoint.applied.term, job.conf_state, &job.members, &modules) {
-            Ok(meta) => {
-                let took = started.elapsed();
-                let bytes = std::fs::metadata(dir.path(meta.index, meta.term)).map_or(0, |m| m.len());
-                metrics.snapshot(SnapshotOp::Save, took, bytes);
-                tracing::info!(index, keys = job.checkpoint.keys(), bytes, ?took, "snapshot written");
-                let _ = events.send(Event::SnapshotBuilt(meta));
-                // The new one and the one before (which a transfer may still be reading;
-                // an open file stays readable once unlinked anyway).
-                if let Err(e) = dir.prune(index) {
-                    tracing::warn!("cannot remove old snapshots: {e}");
-                }
-            }
-            Err(e) => tracing::error!(index, "cannot write a snapshot: {e}"),
-        }
-    }
 }

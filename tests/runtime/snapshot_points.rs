@@ -11,6 +11,7 @@ use wasmraft::membership::MemberBook;
 use wasmraft::proposals::Proposals;
 use wasmraft::runtime::{RESET_INTERVAL, Runtime, WasmBackend};
 use wasmraft::snapshot::SnapshotDir;
+use wasmraft::snapshot::writer::Schedule;
 use wasmraft::status::StatusBoard;
 use wasmraft_sdk::contract::{Encoding, Payload};
 use wasmraft_tests::{engine, module_bytes};
@@ -45,7 +46,7 @@ fn a_snapshot_captured_before_an_upgrade_in_the_same_batch_carries_the_old_modul
         snapshots: Arc::new(SnapshotDir::open(tmp.path().join("snap")).unwrap()),
         writer,
         status: Arc::new(StatusBoard::default()),
-        snapshot_interval: 10,
+        schedule: Schedule::new(10, 0, Default::default()),
         metrics: Default::default(),
         setup_changed: true,
     };

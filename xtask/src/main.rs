@@ -11,6 +11,7 @@
 //!   cargo xtask bench-busy-cell  the DSS's busy cell as USS clients load it
 //!   cargo xtask bench-busy-apply  the busy cell's apply cost, wasm against native
 //!   cargo xtask bench-backup  backup and restore of a DSS holding 100,000 intents
+//!   cargo xtask bench-fill  a KV cluster filled with 1,000,000 keys, then restarted
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode, Stdio};
@@ -461,6 +462,19 @@ fn bench_backup() -> Result {
     run(&mut bench)
 }
 
+/// A KV cluster filled with many keys, then restarted: `cargo xtask bench-fill [KEYS]`
+/// (1,000,000 unless given).
+fn bench_fill() -> Result {
+    build_appliers(false)?;
+    build_node()?;
+    let mut bench = cargo();
+    bench.args(["bench", "-p", "wasmraft-tests", "--bench", "fill"]);
+    if let Some(keys) = std::env::args().nth(2) {
+        bench.env("WASMRAFT_FILL_KEYS", keys);
+    }
+    run(&mut bench)
+}
+
 /// The longest windows without a successful operation under kills and pauses:
 /// `cargo xtask availability [ROUNDS]`.
 fn availability() -> Result {
@@ -508,6 +522,7 @@ fn main() -> ExitCode {
         "bench-busy-cell" => bench_busy_cell(),
         "bench-busy-apply" => bench_busy_apply(),
         "bench-backup" => bench_backup(),
+        "bench-fill" => bench_fill(),
         "dss" => dss(),
         _ => {
             eprintln!(

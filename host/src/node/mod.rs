@@ -17,7 +17,7 @@ pub mod restore;
 use crate::api::ClientService;
 use crate::api::authz::Authorizer;
 use crate::api::standard;
-use crate::apply::{Applier, run_snapshot_writer};
+use crate::apply::Applier;
 use crate::consensus::{Consensus, Settings};
 use crate::durable;
 use crate::entry::EntryData;
@@ -30,6 +30,7 @@ use crate::metrics::{self, GrpcLayer, Metrics};
 use crate::proposals::{Proposals, ProposeError};
 use crate::runtime::engine::POOL_INSTANCES;
 use crate::runtime::{Checkpoint, Runtime, WasmBackend, WasmEngine};
+use crate::snapshot::writer::{self, Schedule};
 use crate::snapshot::{self, SnapshotDir, SnapshotFile};
 use crate::status::StatusBoard;
 use crate::tls::{self, Credentials, Door};
@@ -391,6 +392,8 @@ pub fn run(config: NodeConfig) -> anyhow::Result<()> {
                     }
                 }));
             });
+    let snapshot_state_bytes = Arc::new(std::sync::atomic::AtomicU64::new(0));
+    let schedule = Schedule::new(config.snapshot_interval, runtime.applied().index, snapshot_state_bytes.clone());
     let applier = Applier {
         runtime,
         engine: engine.clone(),
@@ -403,7 +406,7 @@ pub fn run(config: NodeConfig) -> anyhow::Result<()> {
         snapshots: snapshots.clone(),
         writer: writer_tx,
         status: status.clone(),
-        snapshot_interval: config.snapshot_interval,
+        schedule,
         metrics: metrics.clone(),
         setup_changed: true,
     };
@@ -421,7 +424,7 @@ pub fn run(config: NodeConfig) -> anyhow::Result<()> {
     std::thread::Builder::new().name("snapshot-writer".into()).spawn({
         let (snapshots, events) = (snapshots.clone(), events_tx.clone());
         let metrics = metrics.clone();
-        in_span(span.clone(), move || run_snapshot_writer(writer_rx, snapshots, events, metrics))
+        in_span(span.clone(), move || writer::run(writer_rx, snapshots, events, metrics, snapshot_state_bytes))
     })?;
 
     let tokens = match config.public_keys.is_empty() {

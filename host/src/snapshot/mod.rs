@@ -14,6 +14,8 @@
 //! Raft messages never carry the state: a `MsgSnapshot` carries a small descriptor (index,
 //! term) and the file travels in chunks over its own stream (see `transport`).
 
+pub mod writer;
+
 use crate::durable;
 use crate::membership::MemberBook;
 use crate::runtime::Checkpoint;
