@@ -30,6 +30,24 @@ fn snapshots_written(log: &str) -> (usize, u64, u64) {
     (sizes.len(), sizes.iter().sum(), sizes.iter().copied().max().unwrap_or(0))
 }
 
+/// Seconds since midnight of a log line's timestamp (`2026-12-04T05:23:58.193781Z ...`).
+fn log_time(line: &str) -> Option<f64> {
+    let time = line.split_once('T')?.1.split('Z').next()?;
+    let mut parts = time.split(':').map(|p| p.parse::<f64>().ok());
+    Some(parts.next()?? * 3600.0 + parts.next()?? * 60.0 + parts.next()??)
+}
+
+/// What node `log`'s last start did: its snapshot's index, the seconds from the process's
+/// first line to the node starting (the snapshot loaded), and the entries it had to replay.
+fn last_start(log: &str) -> Option<(u64, f64, u64)> {
+    let lines: Vec<&str> = log.lines().collect();
+    let started = lines.iter().rposition(|l| l.contains("wasmraft::node: starting id="))?;
+    let first = lines[..started].iter().rposition(|l| l.contains("already holds this node's state"))?;
+    let field = |name: &str| lines[started].split(name).nth(1)?.split_whitespace().next()?.parse::<u64>().ok();
+    let (applied, commit) = (field(" applied=")?, field(" commit=")?);
+    Some((applied, log_time(lines[started])? - log_time(lines[first])?, commit.saturating_sub(applied)))
+}
+
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() {
     let keys: u64 = std::env::var("WASMRAFT_FILL_KEYS").ok().and_then(|k| k.parse().ok()).unwrap_or(1_000_000);
@@ -110,4 +128,11 @@ async fn main() {
         "restart of all 3 nodes (kill -9) to the first linearizable read of the last key: {:.2} s",
         restarted.elapsed().as_secs_f64()
     );
+    for id in cluster.ids() {
+        if let Some((index, took, replay)) = last_start(&cluster.log_of(id)) {
+            println!(
+                "  node {id}: its snapshot at index {index} loaded in {took:.2} s, then {replay} entries to replay"
+            );
+        }
+    }
 }

@@ -449,28 +449,15 @@ fn bench_busy_apply() -> Result {
     run(&mut bench)
 }
 
-/// Backup and restore of a DSS holding many intents: `cargo xtask bench-backup [INTENTS]`
-/// (100,000 unless given).
-fn bench_backup() -> Result {
+/// Runs the benchmark `name` of the built node and appliers, with the command line's
+/// next argument, if any, in the environment variable `count` (how much it loads).
+fn bench_sized(name: &str, count: &str) -> Result {
     build_appliers(false)?;
     build_node()?;
     let mut bench = cargo();
-    bench.args(["bench", "-p", "wasmraft-tests", "--bench", "backup"]);
-    if let Some(intents) = std::env::args().nth(2) {
-        bench.env("WASMRAFT_BACKUP_INTENTS", intents);
-    }
-    run(&mut bench)
-}
-
-/// A KV cluster filled with many keys, then restarted: `cargo xtask bench-fill [KEYS]`
-/// (1,000,000 unless given).
-fn bench_fill() -> Result {
-    build_appliers(false)?;
-    build_node()?;
-    let mut bench = cargo();
-    bench.args(["bench", "-p", "wasmraft-tests", "--bench", "fill"]);
-    if let Some(keys) = std::env::args().nth(2) {
-        bench.env("WASMRAFT_FILL_KEYS", keys);
+    bench.args(["bench", "-p", "wasmraft-tests", "--bench", name]);
+    if let Some(size) = std::env::args().nth(2) {
+        bench.env(count, size);
     }
     run(&mut bench)
 }
@@ -521,12 +508,14 @@ fn main() -> ExitCode {
         "availability" => availability(),
         "bench-busy-cell" => bench_busy_cell(),
         "bench-busy-apply" => bench_busy_apply(),
-        "bench-backup" => bench_backup(),
-        "bench-fill" => bench_fill(),
+        // Backup and restore of a DSS holding INTENTS intents (100,000 unless given).
+        "bench-backup" => bench_sized("backup", "WASMRAFT_BACKUP_INTENTS"),
+        // A KV cluster filled with KEYS keys (1,000,000 unless given), then restarted.
+        "bench-fill" => bench_sized("fill", "WASMRAFT_FILL_KEYS"),
         "dss" => dss(),
         _ => {
             eprintln!(
-                "usage: cargo xtask <appliers | test | demo | dss [--public-key FILE] | bench | bench-delay [MEAN_MS JITTER_MS] | soak [SECONDS] [SEED] | availability [ROUNDS] | bench-busy-cell [MEAN_MS JITTER_MS] | bench-busy-apply [WRITES] | bench-backup [INTENTS]>"
+                "usage: cargo xtask <appliers | test | demo | dss [--public-key FILE] | bench | bench-delay [MEAN_MS JITTER_MS] | soak [SECONDS] [SEED] | availability [ROUNDS] | bench-busy-cell [MEAN_MS JITTER_MS] | bench-busy-apply [WRITES] | bench-backup [INTENTS] | bench-fill [KEYS]>"
             );
             return ExitCode::from(2);
         }

@@ -64,9 +64,9 @@ pub struct ServeArgs {
     #[arg(long)]
     pub heartbeat_ticks: Option<usize>,
     /// Take a snapshot every this many applied entries, at the next point where the apply
-    /// instance is fresh (every 1024 entries), so never before entry 1024; past 64 MiB of
-    /// state, also only once the entries since the last one add up to a quarter of the
-    /// state beyond 64 MiB, so that snapshot writes stay proportional to the writes
+    /// instance is fresh (every 1024 entries), so never before entry 1024; past 16 MiB of
+    /// state, also only once the entries since the last one add up to an eighth of the
+    /// state beyond 16 MiB, so that snapshot writes stay proportional to the writes
     /// [default: 10000]
     #[arg(long)]
     pub snapshot_interval: Option<u64>,

@@ -5,7 +5,8 @@
 //! every 10,000 puts). Past [`FLOOR_BYTES`] of state, a node also waits until the entries
 //! applied since its last snapshot add up to a [`RATIO`]th of the state beyond the floor:
 //! snapshots then write at most about [`RATIO`] bytes per byte of entries, whatever the
-//! state's size, and a restart replays at most that much log.
+//! state's size, and a restart replays at most that share of the state in log. A larger
+//! ratio replays less at a restart and writes more.
 
 use crate::apply::SnapshotJob;
 use crate::inbox::Event;
@@ -17,10 +18,10 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
 
 /// States up to this size are snapshotted every `--snapshot-interval` entries alone.
-pub const FLOOR_BYTES: u64 = 64 << 20;
+pub const FLOOR_BYTES: u64 = 16 << 20;
 
 /// Snapshot bytes written per byte of entries applied, at most (past the floor).
-pub const RATIO: u64 = 4;
+pub const RATIO: u64 = 8;
 
 /// The apply thread's side: counts what applied since the last snapshot it asked for.
 pub struct Schedule {
@@ -120,7 +121,7 @@ mod tests {
     fn a_large_state_waits_for_entries_worth_a_share_of_it() {
         let state = Arc::new(AtomicU64::new(FLOOR_BYTES + 400 * MIB));
         let mut s = Schedule::new(100, 0, state.clone());
-        // 100 MiB of entries at 1 KiB each: 102,400 entries, not the interval's 100.
+        // 400 MiB / RATIO of entries at 1 KiB each, not the interval's 100 entries.
         let mut index = 0;
         loop {
             index += 1;
@@ -129,7 +130,7 @@ mod tests {
                 break;
             }
         }
-        assert_eq!(index, 100 * 1024, "a quarter of the 400 MiB beyond the floor");
+        assert_eq!(index, 400 * 1024 / RATIO, "a share of the 400 MiB beyond the floor");
         // The state shrank under the floor: the interval alone again.
         state.store(MIB, Ordering::Relaxed);
         s.applied(1);
