@@ -232,16 +232,20 @@ impl StateMap {
 
     /// Builds a map from entries (a snapshot being loaded); later duplicates win.
     pub fn from_entries(entries: impl IntoIterator<Item = (Bytes, Bytes)>) -> Self {
-        // Straight into the map, not through a write set: a snapshot of a million keys
-        // loads without sorting them twice.
         let mut state = StateMap::default();
+        state.load(entries);
+        state
+    }
+
+    /// Adds loaded entries straight into the map, not through a write set: a snapshot of a
+    /// million keys loads without sorting them twice. Later duplicates win.
+    pub fn load(&mut self, entries: impl IntoIterator<Item = (Bytes, Bytes)>) {
         for (key, value) in entries {
-            state.digest.add(&key, &value);
-            if let Some(old) = state.map.insert(key.clone(), value) {
-                state.digest.remove(&key, &old);
+            self.digest.add(&key, &value);
+            if let Some(old) = self.map.insert(key.clone(), value) {
+                self.digest.remove(&key, &old);
             }
         }
-        state
     }
 }
 
