@@ -301,7 +301,9 @@ pub fn run(config: NodeConfig) -> anyhow::Result<()> {
         log.bootstrap(&identity.initial_members)?;
     }
     let snapshots = Arc::new(SnapshotDir::open(dir.join("snapshots"))?);
-    let (checkpoint, modules, conf_state, snapshot_members) =
+    // The loaded snapshot's state size seeds the snapshot schedule: a large state is not
+    // snapshotted again 10,000 entries after every restart.
+    let (checkpoint, modules, conf_state, snapshot_members, snapshot_state_bytes) =
         match newest_usable_snapshot(&snapshots, log.hard_state().commit)? {
             Some(file) => {
                 if file.meta.index + 1 < log.first_index() {
@@ -314,7 +316,10 @@ pub fn run(config: NodeConfig) -> anyhow::Result<()> {
                     );
                 }
                 log.set_snapshot(file.meta.clone())?;
-                (file.checkpoint, file.modules, file.meta.get_conf_state().clone(), Some(file.members))
+                let file_bytes =
+                    std::fs::metadata(snapshots.path(file.meta.index, file.meta.term)).map_or(0, |m| m.len());
+                let state_bytes = writer::state_share(file_bytes, &file.modules);
+                (file.checkpoint, file.modules, file.meta.get_conf_state().clone(), Some(file.members), state_bytes)
             }
             None => {
                 if log.first_index() > 1 {
@@ -327,7 +332,7 @@ pub fn run(config: NodeConfig) -> anyhow::Result<()> {
                 // The log replays from its start, conf changes included: Raft starts from the
                 // first membership (whatever a snapshot that no longer loads recorded).
                 log.bootstrap(&identity.initial_members)?;
-                (Checkpoint::default(), modules, log.conf_state().clone(), None)
+                (Checkpoint::default(), modules, log.conf_state().clone(), None, 0)
             }
         };
     let loaded = load_all(&engine, &modules).context("the node's active modules cannot be hosted")?;
@@ -392,7 +397,7 @@ pub fn run(config: NodeConfig) -> anyhow::Result<()> {
                     }
                 }));
             });
-    let snapshot_state_bytes = Arc::new(std::sync::atomic::AtomicU64::new(0));
+    let snapshot_state_bytes = Arc::new(std::sync::atomic::AtomicU64::new(snapshot_state_bytes));
     let schedule = Schedule::new(config.snapshot_interval, runtime.applied().index, snapshot_state_bytes.clone());
     let applier = Applier {
         runtime,

@@ -62,6 +62,11 @@ impl Schedule {
     }
 }
 
+/// The state's share of a snapshot file of `file_bytes` that carries `modules`.
+pub fn state_share(file_bytes: u64, modules: &[impl AsRef<[u8]>]) -> u64 {
+    file_bytes.saturating_sub(modules.iter().map(|m| m.as_ref().len() as u64).sum())
+}
+
 /// Writes snapshot files off the apply path, then tells the raft thread; records the
 /// state's size in `state_bytes` for the [`Schedule`]. A job that waited while a newer one
 /// queued is skipped: the newer holds more.
@@ -81,8 +86,7 @@ pub fn run(
             Ok(meta) => {
                 let took = started.elapsed();
                 let bytes = std::fs::metadata(dir.path(meta.index, meta.term)).map_or(0, |m| m.len());
-                let module_bytes: u64 = modules.iter().map(|m| m.len() as u64).sum();
-                state_bytes.store(bytes.saturating_sub(module_bytes), Ordering::Relaxed);
+                state_bytes.store(state_share(bytes, &modules), Ordering::Relaxed);
                 metrics.snapshot(SnapshotOp::Save, took, bytes);
                 tracing::info!(index, keys = job.checkpoint.keys(), bytes, ?took, "snapshot written");
                 let _ = events.send(Event::SnapshotBuilt(meta));
