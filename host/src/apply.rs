@@ -10,7 +10,7 @@ use crate::membership::{MemberBook, MembershipOutput};
 use crate::metrics::Metrics;
 use crate::proposals::{Applied, Proposals, ProposeError};
 use crate::runtime::{ApplierView, Checkpoint, HostError, Once, Reader, Runtime, WasmBackend, WasmEngine};
-use crate::snapshot::writer::Schedule;
+use crate::snapshot::writer::{Schedule, state_share};
 use crate::snapshot::{self, SnapshotDir};
 use crate::status::{self, StatusBoard};
 use crossbeam_channel::{Receiver, Sender};
@@ -132,7 +132,6 @@ impl Applier {
                 }
                 ApplyTask::InstallSnapshot(meta) => {
                     self.install(&meta);
-                    self.schedule.restart(meta.index);
                     let _ = self.events.send(Event::Applied(meta.index));
                 }
                 ApplyTask::Backup { reply } => {
@@ -343,6 +342,8 @@ impl Applier {
         let path = self.snapshots.path(meta.index, meta.term);
         let file = snapshot::load(&path)
             .unwrap_or_else(|e| halt(&self.proposals, &format!("the snapshot at {} does not load: {e}", meta.index)));
+        let file_bytes = std::fs::metadata(&path).map_or(0, |m| m.len());
+        self.schedule.installed(meta.index, state_share(file_bytes, &file.modules));
         let loaded = file.modules.iter().map(|m| self.engine.load(m)).collect::<Result<Vec<_>, _>>();
         let loaded =
             loaded.unwrap_or_else(|e| halt(&self.proposals, &format!("a module of the snapshot does not load: {e}")));

@@ -213,7 +213,7 @@ impl Client for ClientService {
         self.node.transfer_leader(request.into_inner(), deadline, false).await.map(Response::new).map_err(status_of)
     }
 
-    type BackupStream = ReceiverStream<Result<BackupChunk, Status>>;
+    type BackupStream = std::pin::Pin<Box<dyn tokio_stream::Stream<Item = Result<BackupChunk, Status>> + Send>>;
 
     async fn backup(&self, request: Request<BackupRequest>) -> Result<Response<Self::BackupStream>, Status> {
         caller_of(&request)?;
@@ -222,6 +222,9 @@ impl Client for ClientService {
         let total_bytes = file.metadata().map_err(|e| Status::internal(format!("the backup file: {e}")))?.len();
         tracing::info!(index = meta.index, term = meta.term, bytes = total_bytes, "sending a backup");
         let (chunks, stream) = tokio::sync::mpsc::channel(4);
+        // How the stream ends when the sender gives up: after what the reader had not yet
+        // taken, an error, so that no client mistakes a cut backup for a whole one.
+        let (ending, end) = tokio::sync::mpsc::channel(1);
         // A task, not a thread: a slow reader holds a file and a buffer, no thread, and one
         // that stops reading is dropped after BACKUP_STALL (the file goes with the task).
         tokio::spawn(async move {
@@ -243,13 +246,16 @@ impl Client for ClientService {
                     Ok(Ok(())) if !failed => {}
                     Err(_) => {
                         tracing::warn!("a backup's reader took nothing for {BACKUP_STALL:?}: stopped sending it");
+                        let why = format!("the backup's reader took nothing for {BACKUP_STALL:?}: the backup was cut");
+                        let _ = ending.try_send(Err(Status::deadline_exceeded(why)));
                         return;
                     }
                     _ => return,
                 }
             }
         });
-        Ok(Response::new(ReceiverStream::new(stream)))
+        let stream = tokio_stream::StreamExt::chain(ReceiverStream::new(stream), ReceiverStream::new(end));
+        Ok(Response::new(Box::pin(stream)))
     }
 }
 

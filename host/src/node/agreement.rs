@@ -28,15 +28,18 @@ pub struct ConsensusSettings {
     pub max_clock_skew_ns: u64,
     /// The wasmtime that compiles modules, and the machine code it generates.
     pub code: String,
-    /// [`ENTRY_FORMAT`]. An `identity.json` written before it was recorded reads as this
-    /// build's: this build applies every older log, and its peers' digests still tell the
-    /// builds apart.
-    #[serde(default = "entry_format")]
+    /// [`ENTRY_FORMAT`]. An `identity.json` written before it was recorded reads as format
+    /// 2, which applies every older log (directories of the unreleased builds that wrote
+    /// request-id entries without it are restored from a backup, not upgraded in place);
+    /// peers' digests tell the builds apart, and a cluster that sends no format is not
+    /// joined.
+    #[serde(default = "unrecorded_entry_format")]
     pub entry_format: u32,
 }
 
-fn entry_format() -> u32 {
-    ENTRY_FORMAT
+/// What an `identity.json` without a format records: fixed, whatever later builds write.
+fn unrecorded_entry_format() -> u32 {
+    2
 }
 
 impl ConsensusSettings {
@@ -54,6 +57,19 @@ impl ConsensusSettings {
             code: code_target(),
             entry_format: ENTRY_FORMAT,
         }
+    }
+
+    /// A cluster's settings as a member sent them to a joining node (JSON): a member that
+    /// sends no entry format is of an older build, which this node could not run beside.
+    pub fn of_cluster(json: &str) -> anyhow::Result<ConsensusSettings> {
+        let value: serde_json::Value = serde_json::from_str(json)?;
+        if value.get("entry_format").is_none() {
+            anyhow::bail!(
+                "the cluster runs an older wasmraft, whose entries differ from this build's (format {ENTRY_FORMAT}): \
+                 join it with the build it runs, or upgrade all of its nodes first"
+            );
+        }
+        Ok(serde_json::from_value(value)?)
     }
 
     /// What peer messages carry: equal digests, equal settings.
@@ -117,5 +133,10 @@ mod tests {
         recorded.as_object_mut().unwrap().remove("entry_format");
         let recorded: ConsensusSettings = serde_json::from_value(recorded).unwrap();
         assert!(ours.check(&recorded, "identity.json").is_ok());
+        // A cluster that sends no format is of an older build: not joined.
+        let mut sent = serde_json::to_value(&ours).unwrap();
+        assert!(ConsensusSettings::of_cluster(&sent.to_string()).is_ok());
+        sent.as_object_mut().unwrap().remove("entry_format");
+        assert!(ConsensusSettings::of_cluster(&sent.to_string()).unwrap_err().to_string().contains("older wasmraft"));
     }
 }

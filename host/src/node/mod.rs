@@ -140,7 +140,7 @@ fn establish(config: &NodeConfig, engine: &WasmEngine, tokio: &tokio::runtime::R
             // A member of an older version sends none.
             let consensus = match info.consensus_settings.as_str() {
                 "" => None,
-                json => Some(serde_json::from_str(json).context("the cluster's consensus settings do not parse")?),
+                json => Some(ConsensusSettings::of_cluster(json).context("the cluster's consensus settings")?),
             };
             if let Some(theirs) = &consensus {
                 ConsensusSettings::of(&config.limits).check(theirs, &format!("the cluster's (as {through} says)"))?;

@@ -20,7 +20,9 @@
 //! over [`MAX_KEPT_OUTCOME_BYTES`] is replaced by `outcome-not-kept` (which still says the
 //! request applied), and a new id that could take the table over [`MAX_TABLE_BYTES`] is
 //! refused (`request-table-full`) before its command applies. Both are decided from the
-//! replicated state alone, so every node decides alike.
+//! replicated state alone, so every node decides alike. Records past their window that no
+//! entry has removed yet still count: after a burst, new ids may be refused until expiry
+//! (64 records per entry) catches up.
 //!
 //! Callers without an identity (a cluster that does not authenticate its clients) share one
 //! scope: the node cannot tell them apart, and they may read and write alike anyway. Their
@@ -129,20 +131,36 @@ fn expiry_key(expires_ns: u64, scope: &Scope) -> Vec<u8> {
 }
 
 impl RequestTable {
-    /// The table `map` holds, if it is one: every key of a known shape and every record
-    /// readable (a checkpoint's table may come from a crafted backup).
+    /// The table `map` holds, if it is one: every key of a known shape, every record
+    /// readable with nothing after it and paired with its expiry key (and no expiry key
+    /// without its record), within [`MAX_TABLE_BYTES`]. A checkpoint's table may come from
+    /// a crafted backup: one of records that never expire would refuse new ids forever.
     pub fn from_map(map: StateMap) -> Result<Self, String> {
-        let mut bytes = 0;
+        let (mut bytes, mut expiries) = (0u64, 0usize);
         for (key, value) in map.iter() {
             match (key.first(), key.len()) {
                 (Some(&OUTCOME), 33) => {
-                    postcard::from_bytes::<Record>(value)
+                    let (record, rest) = postcard::take_from_bytes::<Record>(value)
                         .map_err(|e| format!("a request record does not read: {e}"))?;
+                    if !rest.is_empty() {
+                        return Err("a request record has bytes after its end".into());
+                    }
+                    let scope: Scope = key[1..].try_into().expect("33 bytes checked");
+                    if map.get(&expiry_key(record.expires_ns, &scope)).is_none() {
+                        return Err("a request record has no expiry".into());
+                    }
                 }
-                (Some(&EXPIRY), 41) if value.is_empty() => {}
+                (Some(&EXPIRY), 41) if value.is_empty() => expiries += 1,
                 _ => return Err(format!("the request table holds a key it cannot ({} bytes)", key.len())),
             }
             bytes += (key.len() + value.len()) as u64;
+        }
+        // Every record found its own expiry key; as many of those as records: none left over.
+        if expiries * 2 != map.len() {
+            return Err("the request table has expiry keys without records".into());
+        }
+        if bytes > MAX_TABLE_BYTES {
+            return Err(format!("the request table holds {bytes} bytes, over its bound of {MAX_TABLE_BYTES}"));
         }
         Ok(RequestTable { map, bytes })
     }
@@ -349,5 +367,10 @@ mod tests {
         assert!(with(&[EXPIRY; 9], b"").is_err(), "a short expiry key");
         assert!(with(&expiry_key(1, &[0; 32]), b"x").is_err(), "an expiry key with a value");
         assert!(with(b"z", b"").is_err(), "a key of no kind");
+        let record = t.map.get(&outcome_key(&scope(None, "r"))).unwrap().to_vec();
+        let trailing = [&record[..], b"junk"].concat();
+        assert!(with(&outcome_key(&scope(None, "r")), &trailing).err().unwrap().contains("after its end"));
+        assert!(with(&outcome_key(&scope(None, "other")), &record).err().unwrap().contains("no expiry"));
+        assert!(with(&expiry_key(5, &scope(None, "other")), b"").err().unwrap().contains("without records"));
     }
 }

@@ -55,8 +55,15 @@ impl Schedule {
         due
     }
 
-    /// Counts from `applied` (a snapshot asked for, or installed from the leader).
-    pub fn restart(&mut self, applied: u64) {
+    /// Counts from a snapshot installed from the leader at `applied`, whose state holds
+    /// `state_bytes`.
+    pub fn installed(&mut self, applied: u64, state_bytes: u64) {
+        self.state_bytes.store(state_bytes, Ordering::Relaxed);
+        self.restart(applied);
+    }
+
+    /// Counts from `applied` (a snapshot asked for).
+    fn restart(&mut self, applied: u64) {
         self.last_index = applied;
         self.entry_bytes = 0;
     }
@@ -135,6 +142,14 @@ mod tests {
             }
         }
         assert_eq!(index, 400 * 1024 / RATIO, "a share of the 400 MiB beyond the floor");
+        // A large snapshot installed from the leader: its size counts from there.
+        state.store(0, Ordering::Relaxed);
+        s.installed(index, FLOOR_BYTES + 8 * MIB * RATIO);
+        s.applied(4 * MIB as usize);
+        assert!(!s.due(index + 100), "half of what the installed state asks for");
+        s.applied(4 * MIB as usize);
+        assert!(s.due(index + 101));
+        index += 101;
         // The state shrank under the floor: the interval alone again.
         state.store(MIB, Ordering::Relaxed);
         s.applied(1);
