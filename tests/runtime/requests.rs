@@ -71,7 +71,7 @@ fn a_node_restored_from_a_checkpoint_answers_retries_alike() {
     }
     let checkpoint = checkpoint.expect("a checkpoint at the reset point");
     assert_eq!(checkpoint.applied.index, RESET_INTERVAL - 1);
-    assert!(checkpoint.requests.len() >= 400, "200 requests, two keys each");
+    assert!(checkpoint.requests.map().len() >= 400, "200 requests, two keys each");
     let mut bytes = Vec::new();
     checkpoint.encode(&mut bytes).unwrap();
     let mut b = Runtime::restore(wasm_backend("kv", Default::default()), Checkpoint::decode(&bytes[..]).unwrap());

@@ -159,7 +159,7 @@ fn describe(backup: &SnapshotFile) -> Value {
         "term": backup.meta.term,
         "appliers": appliers,
         "members": backup.members.addresses,
-        "request_table_keys": checkpoint.requests.len(),
+        "request_table_keys": checkpoint.requests.map().len(),
         "state_hash": checkpoint.state_hash().to_string(),
     })
 }

@@ -30,7 +30,7 @@ const VERSION_2: u16 = 2;
 pub struct Checkpoint {
     pub applied: LogPosition,
     pub appliers: Vec<AppliedState>,
-    pub requests: StateMap,
+    pub requests: RequestTable,
 }
 
 /// One applier's part of the replicated state.
@@ -168,12 +168,12 @@ fn write_field<W: Write>(w: &mut W, bytes: &[u8]) -> io::Result<()> {
 impl Checkpoint {
     /// The hash of the whole replicated state (see [`super::state::combined_hash`]).
     pub fn state_hash(&self) -> StateHash {
-        super::state::whole_hash(self.appliers.iter().map(AppliedState::state_hash), &self.requests)
+        super::state::whole_hash(self.appliers.iter().map(AppliedState::state_hash), self.requests.map())
     }
 
     /// Keys stored, all appliers and the request table together.
     pub fn keys(&self) -> usize {
-        self.appliers.iter().map(|a| a.state.len()).sum::<usize>() + self.requests.len()
+        self.appliers.iter().map(|a| a.state.len()).sum::<usize>() + self.requests.map().len()
     }
 
     pub fn encode<W: Write>(&self, w: W) -> io::Result<()> {
@@ -188,11 +188,11 @@ impl Checkpoint {
         let header = Header {
             applied: self.applied,
             parts,
-            requests: self.requests.len() as u64,
-            requests_digest: self.requests.digest().to_bytes(),
+            requests: self.requests.map().len() as u64,
+            requests_digest: self.requests.map().digest().to_bytes(),
         };
         write_field(&mut w, &postcard::to_allocvec(&header).map_err(io::Error::other)?)?;
-        for (key, value) in self.appliers.iter().flat_map(|a| a.state.iter()).chain(self.requests.iter()) {
+        for (key, value) in self.appliers.iter().flat_map(|a| a.state.iter()).chain(self.requests.map().iter()) {
             write_field(&mut w, key)?;
             write_field(&mut w, value)?;
         }
@@ -250,7 +250,7 @@ impl Checkpoint {
             return Err(CheckpointError::Corrupt("the request table does not match its recorded digest".into()));
         }
         // A crafted backup passes the checks above: the table must also be one.
-        RequestTable::from_map(requests.clone()).map_err(CheckpointError::Corrupt)?;
+        let requests = RequestTable::from_map(requests).map_err(CheckpointError::Corrupt)?;
         Ok(Checkpoint { applied: header.applied, appliers, requests })
     }
 }
@@ -316,7 +316,7 @@ mod tests {
         Checkpoint {
             applied: LogPosition { index: 1023, term: 3 },
             appliers: vec![part("kv", 42, 100)],
-            requests: StateMap::default(),
+            requests: RequestTable::default(),
         }
     }
 
@@ -325,18 +325,17 @@ mod tests {
         let mut table = RequestTable::default();
         let at = LogPosition { index: 9, term: 2 };
         table.remember(&super::super::requests::scope(None, "r1"), [1; 32], at, 0, 1 << 40, Ok(b"out".to_vec()));
-        let requests = table.map().clone();
-        let cp = Checkpoint { appliers: vec![part("scd", 42, 100), part("rid", 7, 3)], requests, ..sample() };
+        let cp = Checkpoint { appliers: vec![part("scd", 42, 100), part("rid", 7, 3)], requests: table, ..sample() };
         let mut bytes = Vec::new();
         cp.encode(&mut bytes).unwrap();
         let back = Checkpoint::decode(&bytes[..]).unwrap();
         assert_eq!(back.applied, cp.applied);
         assert_eq!(back.appliers.len(), 2);
         assert_eq!((back.appliers[0].system.clock_ns, back.appliers[1].state.len()), (42, 3));
-        assert_eq!(back.requests.digest(), cp.requests.digest());
+        assert_eq!(back.requests.map().digest(), cp.requests.map().digest());
         assert_eq!(back.state_hash(), cp.state_hash());
         // The request table is part of the state hash once it holds anything.
-        assert_ne!(cp.state_hash(), Checkpoint { requests: StateMap::default(), ..cp.clone() }.state_hash());
+        assert_ne!(cp.state_hash(), Checkpoint { requests: RequestTable::default(), ..cp.clone() }.state_hash());
     }
 
     #[test]
@@ -345,7 +344,7 @@ mod tests {
         // table holds a record no node wrote: loading it would fail at the first retry.
         let requests = StateMap::from_entries([(Bytes::from(vec![b'o'; 33]), Bytes::from_static(b"\xff"))]);
         let mut bytes = Vec::new();
-        Checkpoint { requests, ..sample() }.encode(&mut bytes).unwrap();
+        Checkpoint { requests: RequestTable::unchecked(requests), ..sample() }.encode(&mut bytes).unwrap();
         let Err(CheckpointError::Corrupt(why)) = Checkpoint::decode(&bytes[..]) else { panic!("loaded") };
         assert!(why.contains("request record"), "{why}");
     }
@@ -377,7 +376,7 @@ mod tests {
             .collect();
         let bytes = older_format(VERSION_3, &HeaderV3 { applied: cp.applied, parts }, &cp.appliers);
         let back = Checkpoint::decode(&bytes[..]).unwrap();
-        assert_eq!((back.appliers.len(), back.requests.len()), (2, 0));
+        assert_eq!((back.appliers.len(), back.requests.map().len()), (2, 0));
         assert_eq!(back.state_hash(), cp.state_hash());
     }
 

@@ -110,8 +110,6 @@ pub enum HostingError {
     Routes(String),
     #[error("the state holds appliers {recorded:?} but the modules given are {given:?}, in that order")]
     Mismatch { recorded: Vec<String>, given: Vec<String> },
-    #[error("the state's request table: {0}")]
-    Requests(String),
 }
 
 /// Checks that `descriptors` may be hosted together: distinct names, disjoint routes.
@@ -207,7 +205,7 @@ impl Runtime {
             .collect();
         Ok(Runtime {
             hosted,
-            requests: RequestTable::from_map(checkpoint.requests).map_err(HostingError::Requests)?,
+            requests: checkpoint.requests,
             applied: checkpoint.applied,
             instance_block: None,
             checkpoint_requested: false,
@@ -403,7 +401,7 @@ impl Runtime {
         Checkpoint {
             applied: self.applied,
             appliers: self.hosted.iter().map(|h| h.applied.clone()).collect(),
-            requests: self.requests.map().clone(),
+            requests: self.requests.clone(),
         }
     }
 

@@ -165,6 +165,12 @@ impl RequestTable {
         Ok(RequestTable { map, bytes })
     }
 
+    /// `map` as a table unchecked: for tests that write what no node would.
+    #[cfg(test)]
+    pub(super) fn unchecked(map: StateMap) -> Self {
+        RequestTable { map, bytes: 0 }
+    }
+
     pub fn map(&self) -> &StateMap {
         &self.map
     }
