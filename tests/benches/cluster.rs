@@ -7,78 +7,23 @@
 //! Writes go to the leader, as etcd's benchmark does; keys are drawn from 100,000.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
-use wasmraft::proto::client::{Consistency, Encoding, QueryRequest};
-use wasmraft_tests::Rng;
-use wasmraft_tests::cluster::{Access, Client, Cluster, propose, propose_once, put_command, query_with, upgrade};
-use wasmraft_tests::load::percentile;
+use wasmraft::proto::client::Consistency;
+use wasmraft_tests::bench::stats;
+use wasmraft_tests::cluster::{Access, Cluster, propose, put_command, upgrade};
+use wasmraft_tests::kv_load::{VALUE, report};
+use wasmraft_tests::load::{ms, percentile};
 use wasmraft_tests::metrics::scrape;
-use wasmraft_tests::{module_bytes, padded};
+use wasmraft_tests::{kv_load, module_bytes, padded};
 
-const VALUE: usize = 256;
-const KEYS: u64 = 100_000;
-
-fn value() -> String {
-    "v".repeat(VALUE)
-}
-
-fn report(what: &str, mut latencies: Vec<Duration>, elapsed: Duration) {
-    latencies.sort();
-    println!(
-        "{what:<28} {:>7.0} ops/s   p50 {:>6.2} ms   p99 {:>6.2} ms   ({} ops in {:.1} s)",
-        latencies.len() as f64 / elapsed.as_secs_f64(),
-        percentile(&latencies, 0.50).as_secs_f64() * 1e3,
-        percentile(&latencies, 0.99).as_secs_f64() * 1e3,
-        latencies.len(),
-        elapsed.as_secs_f64()
-    );
-}
-
-/// `clients` concurrent clients, client `c` on `endpoints[c % len]`, each running `op` on
-/// random keys (of `KEYS`, drawn from seed `seed + c`) until `total` operations in all, or
-/// `stop`; every latency, and the time it all took.
-async fn drive<F, Fut>(
-    endpoints: Vec<Access>,
-    seed: u64,
-    clients: usize,
-    total: usize,
-    stop: Arc<AtomicBool>,
-    op: F,
-) -> (Vec<Duration>, Duration)
-where
-    F: Fn(Client, String) -> Fut + Clone + Send + 'static,
-    Fut: std::future::Future<Output = ()> + Send,
-{
-    let next = Arc::new(AtomicUsize::new(0));
-    let started = Instant::now();
-    let tasks: Vec<_> = (0..clients)
-        .map(|c| {
-            let (next, stop, op) = (next.clone(), stop.clone(), op.clone());
-            let endpoint = endpoints[c % endpoints.len()].clone();
-            tokio::spawn(async move {
-                let client = endpoint.connect().await.expect("connect");
-                let mut rng = Rng(seed + c as u64);
-                let mut latencies = Vec::new();
-                while next.fetch_add(1, Ordering::Relaxed) < total && !stop.load(Ordering::Relaxed) {
-                    let key = format!("key-{:08}", rng.below(KEYS));
-                    let t = Instant::now();
-                    op(client.clone(), key).await;
-                    latencies.push(t.elapsed());
-                }
-                latencies
-            })
-        })
-        .collect();
-    let mut all = Vec::new();
-    for t in tasks {
-        all.extend(t.await.expect("client"));
-    }
-    (all, started.elapsed())
+/// A key's name: 12 bytes.
+fn key(n: u64) -> String {
+    format!("key-{n:08}")
 }
 
 async fn puts(cluster: &Cluster, leader: u64, clients: usize, total: usize) -> (Vec<Duration>, Duration) {
-    puts_until(cluster.endpoint(leader), clients, total, Arc::new(AtomicBool::new(false)), false).await
+    puts_until(cluster.endpoint(leader), clients, total, Arc::default(), false).await
 }
 
 /// `clients` concurrent writers to `endpoint`, until `total` puts or `stop`; with
@@ -90,31 +35,13 @@ async fn puts_until(
     stop: Arc<AtomicBool>,
     request_ids: bool,
 ) -> (Vec<Duration>, Duration) {
-    let sent = Arc::new(AtomicUsize::new(0));
-    drive(vec![endpoint], 0, clients, total, stop, move |mut client, key| {
-        let id = if request_ids { format!("{:032x}", sent.fetch_add(1, Ordering::Relaxed)) } else { String::new() };
-        async move {
-            propose_once(&mut client, put_command(&key, &value()), &id, Duration::from_secs(10)).await.expect("put");
-        }
-    })
-    .await
+    kv_load::puts(endpoint, key, clients, total, stop, request_ids).await
 }
 
 /// `clients` concurrent readers spread over all nodes, `total` gets.
 async fn gets(cluster: &Cluster, consistency: Consistency, clients: usize, total: usize) -> (Vec<Duration>, Duration) {
     let endpoints = cluster.ids().into_iter().map(|id| cluster.endpoint(id)).collect();
-    // Other seeds than the writers': about a third of the keys read exist.
-    drive(endpoints, 1000, clients, total, Arc::new(AtomicBool::new(false)), move |mut client, key| async move {
-        let request = QueryRequest {
-            query: serde_json::to_vec(&serde_json::json!({ "get": { "key": key } })).unwrap(),
-            encoding: Encoding::Json as i32,
-            consistency: consistency as i32,
-            max_staleness_ms: 5_000,
-            applier: String::new(),
-        };
-        let _answered = query_with(&mut client, request, Duration::from_secs(10)).await.expect("get");
-    })
-    .await
+    kv_load::gets(endpoints, key, consistency, clients, total).await
 }
 
 /// Rolls out `rounds` upgrades (kv 2.0.0 and back to 1.0.0, each under a new content hash,
@@ -220,7 +147,7 @@ async fn cost(title: &str, what: &str, off: Setup, on: Setup) {
             for (clients, total) in [(1, 3_000), (64, 30_000)] {
                 let stop = Arc::new(AtomicBool::new(false));
                 let scraper = setup.scraped.then(|| scrape_every_second(&cluster, stop.clone()));
-                let (mut latencies, elapsed) =
+                let (latencies, elapsed) =
                     puts_until(cluster.endpoint(leader), clients, total, stop.clone(), setup.request_ids).await;
                 stop.store(true, Ordering::Relaxed);
                 if let Some(scraper) = scraper {
@@ -231,19 +158,12 @@ async fn cost(title: &str, what: &str, off: Setup, on: Setup) {
                     if setup == on { "on" } else { "off" },
                     if clients > 1 { "s" } else { "" }
                 );
-                latencies.sort();
-                let figures =
-                    (latencies.len() as f64 / elapsed.as_secs_f64(), percentile(&latencies, 0.99).as_secs_f64() * 1e3);
-                report(&name, latencies, elapsed);
-                runs.entry((setup, clients)).or_default().push(figures);
+                let figures = report(&name, latencies, elapsed);
+                runs.entry((setup, clients)).or_default().push((figures.rate, ms(figures.p99)));
             }
         }
     }
-    let median = |v: &[(f64, f64)], f: fn(&(f64, f64)) -> f64| {
-        let mut x: Vec<f64> = v.iter().map(f).collect();
-        x.sort_by(f64::total_cmp);
-        x[x.len() / 2]
-    };
+    let median = |v: &[(f64, f64)], f: fn(&(f64, f64)) -> f64| stats(v.iter().map(f).collect()).median;
     for clients in [1, 64] {
         let (off_runs, on_runs) = (&runs[&(off, clients)], &runs[&(on, clients)]);
         let (off_ops, on_ops) = (median(off_runs, |r| r.0), median(on_runs, |r| r.0));

@@ -10,6 +10,7 @@ pub mod dss_http;
 pub mod dss_scenario;
 pub mod http;
 pub mod https;
+pub mod kv_load;
 pub mod load;
 pub mod metrics;
 pub mod netns;

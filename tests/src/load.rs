@@ -19,16 +19,46 @@ pub fn ms(d: Duration) -> f64 {
     d.as_secs_f64() * 1e3
 }
 
-pub fn report(what: &str, mut latencies: Vec<Duration>, elapsed: Duration) {
-    latencies.sort();
-    println!(
-        "{what:<44} {:>7.0} req/s   p50 {:>6.2} ms   p99 {:>6.2} ms   ({} requests in {:.1} s)",
-        latencies.len() as f64 / elapsed.as_secs_f64(),
-        ms(percentile(&latencies, 0.50)),
-        ms(percentile(&latencies, 0.99)),
-        latencies.len(),
-        elapsed.as_secs_f64()
-    );
+/// Throughput and latency percentiles of one run.
+#[derive(Clone, Copy, Debug)]
+pub struct Figures {
+    /// Operations per second.
+    pub rate: f64,
+    pub p50: Duration,
+    pub p99: Duration,
+    pub count: usize,
+    pub elapsed: Duration,
+}
+
+impl Figures {
+    /// The figures of `latencies` (one per operation) over `elapsed`.
+    pub fn of(mut latencies: Vec<Duration>, elapsed: Duration) -> Figures {
+        latencies.sort();
+        Figures {
+            rate: latencies.len() as f64 / elapsed.as_secs_f64(),
+            p50: percentile(&latencies, 0.50),
+            p99: percentile(&latencies, 0.99),
+            count: latencies.len(),
+            elapsed,
+        }
+    }
+
+    /// One line: `what` (padded to `width`), the rate in `unit`s, p50, p99 and the count of
+    /// `noun`.
+    pub fn print(&self, what: &str, width: usize, unit: &str, noun: &str) {
+        println!(
+            "{what:<width$} {:>7.0} {unit}   p50 {:>6.2} ms   p99 {:>6.2} ms   ({} {noun} in {:.1} s)",
+            self.rate,
+            ms(self.p50),
+            ms(self.p99),
+            self.count,
+            self.elapsed.as_secs_f64()
+        );
+    }
+}
+
+pub fn report(what: &str, latencies: Vec<Duration>, elapsed: Duration) {
+    Figures::of(latencies, elapsed).print(what, 44, "req/s", "requests");
 }
 
 /// "p50 X ms p99 Y ms mean Z ms" of `latencies`.

@@ -6,6 +6,7 @@
 //!   cargo xtask dss        a local 3-node DSS (SCD, RID, aux) on http://localhost:8082 until Ctrl-C
 //!   cargo xtask bench      build everything and print the benchmarks
 //!   cargo xtask bench-delay  the DSS benchmark with 16.5 ± 7.5 ms one way between the nodes
+//!   cargo xtask bench-etcd  the same KV load on a local 3-node etcd 3.4 and a 3-node wasmraft, side by side
 //!   cargo xtask soak       a long randomized fault run (kills, pauses, member changes, upgrades)
 //!   cargo xtask availability  the longest windows without a successful operation under kills and pauses
 //!   cargo xtask bench-busy-cell  the DSS's busy cell as USS clients load it
@@ -150,16 +151,30 @@ fn build_node() -> Result<PathBuf> {
     Ok(target_dir().join("release/wasmraft"))
 }
 
+/// Installs the Debian package `package` with apt-get (after `apt-get update` if the first
+/// try fails); `needed_by` says what needs it.
+fn apt_install(package: &str, needed_by: &str) -> Result {
+    let install = || run(Command::new("apt-get").args(["install", "-y", "-q", package]));
+    install()
+        .or_else(|_| run(Command::new("apt-get").args(["update", "-q"])).and_then(|()| install()))
+        .map_err(|e| format!("{needed_by} needs Debian's {package} package: {e}"))
+}
+
 /// Installs Debian's `faketime` (libfaketime) when it is missing: the clock-skew test
 /// preloads it into a node to shift that node's wall clock.
 fn ensure_faketime() -> Result {
     if Path::new("/usr/lib").join(format!("{}-linux-gnu/faketime/libfaketime.so.1", std::env::consts::ARCH)).exists() {
         return Ok(());
     }
-    let install = || run(Command::new("apt-get").args(["install", "-y", "-q", "faketime"]));
-    install()
-        .or_else(|_| run(Command::new("apt-get").args(["update", "-q"])).and_then(|()| install()))
-        .map_err(|e| format!("the clock-skew test needs Debian's faketime package: {e}"))
+    apt_install("faketime", "the clock-skew test")
+}
+
+/// Installs Debian's `etcd-server` (etcd 3.4 on bookworm) when `etcd` is not on PATH.
+fn ensure_etcd() -> Result {
+    if Command::new("etcd").arg("--version").stdout(Stdio::null()).status().is_ok_and(|s| s.success()) {
+        return Ok(());
+    }
+    apt_install("etcd-server", "the etcd comparison")
 }
 
 fn test() -> Result {
@@ -407,6 +422,14 @@ fn bench() -> Result {
     run(cargo().args(["bench", "-p", "wasmraft-tests", "--bench", "rid"]))
 }
 
+/// etcd and wasmraft side by side under the same KV load: `cargo xtask bench-etcd`.
+fn bench_etcd() -> Result {
+    ensure_etcd()?;
+    build_appliers(false)?;
+    build_node()?;
+    run(cargo().args(["bench", "-p", "wasmraft-tests", "--bench", "etcd"]))
+}
+
 /// The DSS benchmarks (SCD, RID) with a delay between the nodes: `cargo xtask bench-delay
 /// [MEAN_MS JITTER_MS]`, by default the reference DSS's `tc netem delay 16.5ms 7.5ms`. A userspace
 /// proxy makes the delay (tests/src/delay.rs): this kernel has no netem.
@@ -504,6 +527,7 @@ fn main() -> ExitCode {
         "demo" => demo(),
         "bench" => bench(),
         "bench-delay" => bench_delay(),
+        "bench-etcd" => bench_etcd(),
         "soak" => soak(),
         "availability" => availability(),
         "bench-busy-cell" => bench_busy_cell(),
@@ -515,7 +539,7 @@ fn main() -> ExitCode {
         "dss" => dss(),
         _ => {
             eprintln!(
-                "usage: cargo xtask <appliers | test | demo | dss [--public-key FILE] | bench | bench-delay [MEAN_MS JITTER_MS] | soak [SECONDS] [SEED] | availability [ROUNDS] | bench-busy-cell [MEAN_MS JITTER_MS] | bench-busy-apply [WRITES] | bench-backup [INTENTS] | bench-fill [KEYS]>"
+                "usage: cargo xtask <appliers | test | demo | dss [--public-key FILE] | bench | bench-delay [MEAN_MS JITTER_MS] | bench-etcd | soak [SECONDS] [SEED] | availability [ROUNDS] | bench-busy-cell [MEAN_MS JITTER_MS] | bench-busy-apply [WRITES] | bench-backup [INTENTS] | bench-fill [KEYS]>"
             );
             return ExitCode::from(2);
         }
