@@ -31,6 +31,7 @@ use protobuf::Message as _;
 use raft::eraftpb::{Message, MessageType};
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
+use std::task::Poll;
 use std::time::Duration;
 use tokio::io::AsyncReadExt;
 use tokio::sync::mpsc;
@@ -137,14 +138,15 @@ impl Outbox for Transport {
     }
 }
 
-async fn run_peer(shared: Arc<Shared>, peer: u64, address: String, mut queue: mpsc::Receiver<Message>) {
+async fn run_peer(shared: Arc<Shared>, peer: u64, address: String, queue: mpsc::Receiver<Message>) {
+    let queue: Queue = Arc::new(std::sync::Mutex::new(queue));
     let mut backoff = MIN_BACKOFF;
     // Why the peer last refused this node's messages: said once, not at every retry.
     let mut refused = None;
     // Connect when there is something to send.
     let mut reloads = shared.tls.as_ref().map(|tls| tls.reloads());
-    while let Some(first) = queue.recv().await {
-        match stream_to(&shared, peer, &address, first, &mut queue, &mut backoff, reloads.as_mut()).await {
+    while let Some(first) = std::future::poll_fn(|cx| lock(&queue).poll_recv(cx)).await {
+        match stream_to(&shared, peer, &address, first, &queue, &mut backoff, reloads.as_mut()).await {
             Ok(()) => return,
             // The stream closes; the next message opens one with the new certificate.
             Err(StreamEnd::Reloaded) => tracing::info!(peer, "reconnecting with the reloaded certificate"),
@@ -154,7 +156,7 @@ async fn run_peer(shared: Arc<Shared>, peer: u64, address: String, mut queue: mp
                     refused = Some(why);
                 }
                 shared.unreachable(peer);
-                while queue.try_recv().is_ok() {}
+                drain(&queue);
                 tokio::time::sleep(MAX_BACKOFF).await;
             }
             Err(StreamEnd::Failed(e)) => {
@@ -166,12 +168,18 @@ async fn run_peer(shared: Arc<Shared>, peer: u64, address: String, mut queue: mp
                     let _ = shared.events.send(Event::PeerDown(peer));
                 }
                 // What waited during the outage is stale; Raft will send again.
-                while queue.try_recv().is_ok() {}
+                drain(&queue);
                 tokio::time::sleep(backoff).await;
                 backoff = (backoff * 2).min(MAX_BACKOFF);
             }
         }
     }
+}
+
+/// Drops what waits for the peer: stale once a stream failed (Raft sends again).
+fn drain(queue: &Queue) {
+    let mut queue = lock(queue);
+    while queue.try_recv().is_ok() {}
 }
 
 /// How a stream to a peer ended.
@@ -186,11 +194,11 @@ enum StreamEnd {
 
 /// Streams batches until the queue closes (`Ok`) or the stream ends.
 async fn stream_to(
-    shared: &Shared,
+    shared: &Arc<Shared>,
     peer: u64,
     address: &str,
     first: Message,
-    queue: &mut mpsc::Receiver<Message>,
+    queue: &Queue,
     backoff: &mut Duration,
     mut reloads: Option<&mut tokio::sync::watch::Receiver<u64>>,
 ) -> Result<(), StreamEnd> {
@@ -201,21 +209,69 @@ async fn stream_to(
         .await
         .map_err(|e| StreamEnd::Failed(format!("connect: {e}")))?;
     let mut client = PeerClient::new(channel).max_encoding_message_size(MAX_MESSAGE);
-    let (tx, rx) = mpsc::channel::<RaftBatch>(16);
-    let mut call = tokio::spawn(async move { client.raft(ReceiverStream::new(rx)).await });
-    let ended = |result: Result<Result<_, tonic::Status>, _>| match result {
-        Ok(Err(status)) if matches!(status.code(), tonic::Code::FailedPrecondition | tonic::Code::PermissionDenied) => {
-            StreamEnd::Refused(status.message().to_string())
-        }
-        Ok(Err(status)) => StreamEnd::Failed(status.message().to_string()),
-        _ => StreamEnd::Failed("stream closed".to_string()),
-    };
+    let batches = Batches { shared: shared.clone(), queue: queue.clone(), first: Some(first) };
+    let mut call = tokio::spawn(async move { client.raft(batches).await });
     *backoff = MIN_BACKOFF;
-    let mut next = Some(first);
-    while let Some(m) = next {
+    let reloaded = async {
+        match reloads.as_mut() {
+            Some(reloads) => reloads.changed().await.unwrap_or(()),
+            None => std::future::pending().await,
+        }
+    };
+    tokio::select! {
+        result = &mut call => match result {
+            // The body ends only when the queue closes: the peer left the membership.
+            Ok(Ok(_)) if lock(queue).is_closed() => Ok(()),
+            Ok(Err(status)) if matches!(status.code(), tonic::Code::FailedPrecondition | tonic::Code::PermissionDenied) => {
+                Err(StreamEnd::Refused(status.message().to_string()))
+            }
+            Ok(Err(status)) => Err(StreamEnd::Failed(status.message().to_string())),
+            _ => Err(StreamEnd::Failed("stream closed".to_string())),
+        },
+        () = reloaded => {
+            call.abort();
+            Err(StreamEnd::Reloaded)
+        }
+    }
+}
+
+/// A peer's queue, shared by its sender task (which waits for the first message and
+/// reconnects) and the body of its current stream (which draws the rest).
+type Queue = Arc<std::sync::Mutex<mpsc::Receiver<Message>>>;
+
+fn lock(queue: &Queue) -> std::sync::MutexGuard<'_, mpsc::Receiver<Message>> {
+    queue.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+/// The body of a stream to a peer: what waits in the peer's queue, in batches drawn when the
+/// connection takes the next one. The Raft thread's push wakes the connection's writer
+/// directly, with no task in between, and what arrives while the connection is busy
+/// joins the next batch.
+struct Batches {
+    shared: Arc<Shared>,
+    queue: Queue,
+    /// The message that opened the stream.
+    first: Option<Message>,
+}
+
+impl tokio_stream::Stream for Batches {
+    type Item = RaftBatch;
+
+    fn poll_next(mut self: std::pin::Pin<&mut Self>, cx: &mut std::task::Context<'_>) -> Poll<Option<RaftBatch>> {
+        let this = &mut *self;
+        let mut queue = lock(&this.queue);
+        let mut pending = match this.first.take() {
+            Some(m) => Some(m),
+            None => match queue.poll_recv(cx) {
+                Poll::Ready(m) => m,
+                Poll::Pending => return Poll::Pending,
+            },
+        };
+        if pending.is_none() {
+            return Poll::Ready(None);
+        }
         let mut messages = Vec::new();
         let mut bytes = 0;
-        let mut pending = Some(m);
         while let Some(m) = pending.take() {
             if let Ok(encoded) = m.write_to_bytes() {
                 bytes += encoded.len();
@@ -225,24 +281,14 @@ async fn stream_to(
                 pending = queue.try_recv().ok();
             }
         }
-        let batch = RaftBatch { cluster_id: shared.cluster_id, from: shared.id, messages, settings: shared.settings };
-        if tx.send(batch).await.is_err() {
-            return Err(ended(call.await));
-        }
-        // Wait for the next message, or notice at once that the stream ended.
-        let reloaded = async {
-            match reloads.as_mut() {
-                Some(reloads) => reloads.changed().await.unwrap_or(()),
-                None => std::future::pending().await,
-            }
-        };
-        next = tokio::select! {
-            m = queue.recv() => m,
-            result = &mut call => return Err(ended(result)),
-            () = reloaded => return Err(StreamEnd::Reloaded),
-        };
+        let shared = &this.shared;
+        Poll::Ready(Some(RaftBatch {
+            cluster_id: shared.cluster_id,
+            from: shared.id,
+            messages,
+            settings: shared.settings,
+        }))
     }
-    Ok(())
 }
 
 /// Asks the member at `address` what node `id` needs to join its cluster.
