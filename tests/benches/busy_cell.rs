@@ -87,7 +87,11 @@ fn percentile(sorted: &[Duration], p: f64) -> f64 {
 }
 
 async fn bench(delay: Option<Delay>) {
-    let flags = auth_flags();
+    let mut flags = auth_flags();
+    if busy_cell::time_based_index() {
+        flags.extend(["--http-setting".into(), format!("{}=true", busy_cell::TIME_BASED_SETTING)]);
+        println!("with time-based notification indices (no index bumped)");
+    }
     let DelayedCluster { cluster, proxy: _proxy, .. } =
         delay::start_cluster(delay, &["scd"], &flags.iter().map(String::as_str).collect::<Vec<_>>());
     let leader = cluster.leader(Duration::from_secs(30)).await;

@@ -177,7 +177,9 @@ fn busy_cell(native: &mut Runtime, wasm: &mut Runtime, writes: usize) {
     native.apply(first.0.clone(), first.1.clone()).expect("no host failure").expect("subscribed");
     wasm.apply(first.0, first.1).expect("no host failure").expect("subscribed");
     let mut clients: Vec<Client> = (0..CLIENTS).map(|c| Client { rng: Rng(100 + c as u64), key: Vec::new() }).collect();
-    println!("the busy cell, {CLIENTS} clients, one create per ms of entry time (µs per entry):");
+    let time_based = busy_cell::time_based_index();
+    let indices = if time_based { "time-based notification indices" } else { "counted notification indices" };
+    println!("the busy cell, {CLIENTS} clients, one create per ms of entry time, {indices} (µs per entry):");
     println!(
         "{:<16} {:>9} {:>9} {:>11} {:>6} {:>9} {:>9}",
         "writes", "native", "wasm", "wasm/native", "409s", "key OVNs", "notified"
@@ -187,7 +189,11 @@ fn busy_cell(native: &mut Runtime, wasm: &mut Runtime, writes: usize) {
         let client = &mut clients[i % CLIENTS];
         let body = busy_cell::intent(busy_cell::flight(&mut client.rng, now_secs(i)), &client.key);
         let path = format!("/dss/v1/operational_intent_references/{}", busy_cell::uuid4_hex(&mut client.rng));
-        let command = handled_at(Request::new("PUT", &path).with_body(body.to_string()), at(i));
+        let mut request = Request::new("PUT", &path).with_body(body.to_string());
+        if time_based {
+            request = request.with_setting(busy_cell::TIME_BASED_SETTING, "true");
+        }
+        let command = handled_at(request, at(i));
         let meta = Meta { caller: Some(uss1()), ..meta(i as u64 + 1, at(i), &mut rng) };
         let outcomes = [&mut *native, &mut *wasm].map(|runtime| {
             let t = std::time::Instant::now();

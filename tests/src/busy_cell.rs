@@ -22,6 +22,16 @@ const METRES_PER_DEGREE: f64 = 111_320.0;
 pub const USS_BASE_URL: &str = "https://uss.example.com/utm";
 
 /// A v4 UUID as Python's `uuid4().hex` writes it.
+/// `WASMRAFT_TIME_BASED_INDEX=1`: the busy-cell benches run with the reference's
+/// `--enable_time_based_notification_index` (the node setting
+/// `time-based-notification-index=true`): no index bumped, every index the time of day.
+pub fn time_based_index() -> bool {
+    std::env::var("WASMRAFT_TIME_BASED_INDEX").is_ok_and(|v| v == "1")
+}
+
+/// The node setting that [`time_based_index`] turns on.
+pub const TIME_BASED_SETTING: &str = "time-based-notification-index";
+
 pub fn uuid4_hex(rng: &mut Rng) -> String {
     let mut b = rng.bytes(16);
     b[6] = (b[6] & 0x0f) | 0x40;

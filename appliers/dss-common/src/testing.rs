@@ -20,12 +20,14 @@ pub struct Who {
 pub struct Client<A> {
     pub host: TestHost,
     epoch: Nanos,
+    /// The node's settings, handed with every request (`--http-setting NAME=VALUE`).
+    pub settings: Vec<(&'static str, &'static str)>,
     applier: PhantomData<A>,
 }
 
 impl<A: Applier> Client<A> {
     pub fn new(epoch: Nanos) -> Self {
-        let mut client = Client { host: TestHost::new(), epoch, applier: PhantomData };
+        let mut client = Client { host: TestHost::new(), epoch, settings: Vec::new(), applier: PhantomData };
         client.set_time(0);
         client
     }
@@ -46,6 +48,9 @@ impl<A: Applier> Client<A> {
     pub fn call(&mut self, who: Who, method: &str, path: &str, body: Option<&Value>) -> (u16, Value) {
         let (path, query) = path.split_once('?').unwrap_or((path, ""));
         let mut request = Request::new(method, path).with_query(query).with_caller(who.sub, who.scopes);
+        for (name, value) in &self.settings {
+            request = request.with_setting(name, value);
+        }
         if let Some(body) = body {
             request = request.with_body(body.to_string());
         }

@@ -175,18 +175,38 @@ pub enum Command {
     RecordHeartbeat(Heartbeat),
     /// Removes what ended more than the TTL before the entry's time (housekeeping).
     Evict,
+    /// The command, with time-of-day notification indices ([`crate::notify::Indices`]):
+    /// proposed so by a node whose HTTP door has `time-based-notification-index=true`.
+    /// Last, so that the variants before it keep their numbers in older entries.
+    TimeIndexed(Box<Command>),
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub enum Query {
-    GetOir { id: Id },
-    QueryOirs { area: Volume },
-    GetConstraint { id: Id },
-    QueryConstraints { area: Volume },
-    GetSubscription { id: Id },
-    QuerySubscriptions { area: Volume },
-    GetAvailability { uss: String },
+    GetOir {
+        id: Id,
+    },
+    QueryOirs {
+        area: Volume,
+    },
+    GetConstraint {
+        id: Id,
+    },
+    QueryConstraints {
+        area: Volume,
+    },
+    GetSubscription {
+        id: Id,
+    },
+    QuerySubscriptions {
+        area: Volume,
+    },
+    GetAvailability {
+        uss: String,
+    },
     DssInstances,
+    /// The query, showing time-of-day notification indices (see [`Command::TimeIndexed`]).
+    TimeIndexed(Box<Query>),
 }
 
 /// An operational intent reference as a caller sees it (its OVN scrubbed unless it manages it).

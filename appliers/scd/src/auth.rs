@@ -38,6 +38,7 @@ pub fn of_command(command: &Command) -> Option<Options> {
         Command::SetAvailability(_) => AVAILABILITY_WRITE,
         Command::RecordHeartbeat(_) => HEARTBEAT,
         Command::Evict => return None,
+        Command::TimeIndexed(command) => return of_command(command),
     })
 }
 
@@ -49,6 +50,7 @@ pub fn of_query(query: &Query) -> Options {
         Query::GetSubscription { .. } | Query::QuerySubscriptions { .. } => SUBSCRIPTION,
         Query::GetAvailability { .. } => AVAILABILITY_READ,
         Query::DssInstances => POOL,
+        Query::TimeIndexed(query) => of_query(query),
     }
 }
 

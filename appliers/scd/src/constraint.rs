@@ -4,7 +4,7 @@ use crate::api::{Command, ConstraintRef, Output, PutConstraint, Query, QueryOutp
 use crate::auth;
 use crate::entry::{manager, now};
 use crate::json::PutConstraintReferenceParameters;
-use crate::notify::{self, Topic};
+use crate::notify::{self, Indices, Topic};
 use crate::ovn::{self, NO_OVN_PHRASE};
 use crate::render::error;
 use crate::request::{Reply, area_of_interest, bad_request, body, check_base_url, entity_id, received_at};
@@ -96,7 +96,7 @@ fn occupied(ctx: &Ctx, id: Id, c: &ConstraintRecord) -> Result<Volume, Error> {
     })
 }
 
-pub fn put(ctx: &mut Ctx, put: PutConstraint) -> Result<Output, Error> {
+pub fn put(ctx: &mut Ctx, put: PutConstraint, indices: Indices) -> Result<Output, Error> {
     let manager = manager(ctx)?;
     let old = CONSTRAINTS.get(ctx, put.id)?;
     let path_ovn = put.ovn.as_deref().unwrap_or("");
@@ -134,12 +134,12 @@ pub fn put(ctx: &mut Ctx, put: PutConstraint) -> Result<Output, Error> {
         uss_base_url: put.uss_base_url,
     };
     CONSTRAINTS.put(ctx, put.id, &record, &put.extent.cells)?;
-    let subscribers = notify::subscribers(ctx, &volume, Topic::Constraints)?;
+    let subscribers = notify::subscribers(ctx, &volume, Topic::Constraints, indices)?;
     let constraint = view(put.id, &record, &record.manager);
     Ok(Output::ConstraintChanged { created: put.ovn.is_none(), constraint, subscribers })
 }
 
-pub fn delete(ctx: &mut Ctx, id: Id, ovn: &str) -> Result<Output, Error> {
+pub fn delete(ctx: &mut Ctx, id: Id, ovn: &str, indices: Indices) -> Result<Output, Error> {
     let manager = manager(ctx)?;
     let old = CONSTRAINTS.get(ctx, id)?.ok_or_else(|| Error::not_found(format!("Constraint {id} not found")))?;
     if old.manager != manager {
@@ -153,7 +153,7 @@ pub fn delete(ctx: &mut Ctx, id: Id, ovn: &str) -> Result<Output, Error> {
     }
     let volume = occupied(ctx, id, &old)?;
     CONSTRAINTS.delete(ctx, id)?;
-    let subscribers = notify::subscribers(ctx, &volume, Topic::Constraints)?;
+    let subscribers = notify::subscribers(ctx, &volume, Topic::Constraints, indices)?;
     Ok(Output::ConstraintChanged { created: false, constraint: view(id, &old, &manager), subscribers })
 }
 

@@ -47,6 +47,7 @@ pub use search::MAX_RESULTS;
 // Shared with the remote-ID applier; `crate::rfc3339` to the modules here.
 use dss_common::rfc3339;
 
+use notify::Indices;
 use wasmraft_sdk::http::{self, Handled, Outcome};
 use wasmraft_sdk::{Applier, Ctx, Error, Info, Timestamp};
 
@@ -54,7 +55,7 @@ pub struct Scd;
 
 impl Applier for Scd {
     const NAME: &'static str = "scd";
-    const VERSION: &'static str = if cfg!(feature = "next-version") { "1.1.1" } else { "1.1.0" };
+    const VERSION: &'static str = if cfg!(feature = "next-version") { "1.2.1" } else { "1.2.0" };
     const ROUTES: &'static [&'static str] = &["/dss/v1", "/aux/v1", "/versions"];
 
     type Command = Command;
@@ -67,23 +68,36 @@ impl Applier for Scd {
         if let Some(options) = auth::of_command(&command) {
             auth::check(ctx.caller(), options)?;
         }
-        match command {
-            Command::PutOir(put) => oir::put(ctx, put),
-            Command::DeleteOir { id, ovn } => oir::delete(ctx, id, &ovn),
-            Command::PutConstraint(put) => constraint::put(ctx, put),
-            Command::DeleteConstraint { id, ovn } => constraint::delete(ctx, id, &ovn),
+        let (command, indices) = match command {
+            Command::TimeIndexed(command) => (*command, Indices::TimeOfDay),
+            command => (command, Indices::Counted),
+        };
+        let mut output = match command {
+            Command::PutOir(put) => oir::put(ctx, put, indices),
+            Command::DeleteOir { id, ovn } => oir::delete(ctx, id, &ovn, indices),
+            Command::PutConstraint(put) => constraint::put(ctx, put, indices),
+            Command::DeleteConstraint { id, ovn } => constraint::delete(ctx, id, &ovn, indices),
             Command::PutSubscription(put) => subscription::put(ctx, put),
             Command::DeleteSubscription { id, version } => subscription::delete(ctx, id, &version),
             Command::SetAvailability(set) => availability::set(ctx, set),
             Command::RecordHeartbeat(beat) => auxiliary::record_heartbeat(ctx, beat),
             Command::Evict => expiry::evict(ctx),
+            Command::TimeIndexed(_) => Err(Error::bad_request("a time-indexed command cannot wrap another")),
+        }?;
+        if indices == Indices::TimeOfDay {
+            notify::show_in_output(&mut output, notify::time_of_day_ms(entry::now(ctx)));
         }
+        Ok(output)
     }
 
     fn query(ctx: &Ctx, query: Query) -> Result<QueryOutput, Error> {
         // Its route's scopes, checked again: the host's client API reads without `handle`.
         auth::check(ctx.caller(), auth::of_query(&query))?;
-        match query {
+        let (query, indices) = match query {
+            Query::TimeIndexed(query) => (*query, Indices::TimeOfDay),
+            query => (query, Indices::Counted),
+        };
+        let mut output = match query {
             Query::GetOir { id } => oir::get(ctx, id),
             Query::QueryOirs { area } => oir::query(ctx, &area),
             Query::GetConstraint { id } => constraint::get(ctx, id),
@@ -92,7 +106,12 @@ impl Applier for Scd {
             Query::QuerySubscriptions { area } => subscription::query(ctx, &area),
             Query::GetAvailability { uss } => availability::get(ctx, uss),
             Query::DssInstances => auxiliary::query_instances(ctx),
+            Query::TimeIndexed(_) => Err(Error::bad_request("a time-indexed query cannot wrap another")),
+        }?;
+        if indices == Indices::TimeOfDay {
+            notify::show_in_query_output(&mut output, notify::time_of_day_ms(entry::now(ctx)));
         }
+        Ok(output)
     }
 
     fn migrate(ctx: &mut Ctx, previous: &Info) -> Result<(), Error> {

@@ -1,11 +1,40 @@
 //! Subscriber notification: every write of an OIR or constraint bumps the notification index
 //! of each subscription that covers it in space and time and wants that kind of change
 //! (the caller's own included, no altitude check), and tells the writer whom to notify.
+//!
+//! Or, as the reference with `--enable_time_based_notification_index`, bumps nothing and
+//! shows every index as the milliseconds since UTC midnight ([`Indices::TimeOfDay`]): in a
+//! busy cell, where every write notifies every subscription created over it in the last
+//! minute, the bumps are most of a write's cost.
 
-use crate::api::{Subscriber, SubscriptionState, Volume};
+use crate::api::{Output, QueryOutput, Subscriber, SubscriptionState, Volume};
+use crate::rfc3339::Nanos;
 use crate::store::SUBSCRIPTIONS;
 use std::collections::BTreeMap;
 use wasmraft_sdk::{Ctx, Error};
+
+/// The node setting (`--http-setting time-based-notification-index=true`) that makes the
+/// node's HTTP door propose and read with [`Indices::TimeOfDay`].
+pub const TIME_BASED_SETTING: &str = "time-based-notification-index";
+
+/// How notification indices count. Carried by each command and query (so every node
+/// applies an entry alike, whatever its own settings), not by the node that applies it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Indices {
+    /// A notification bumps the subscription's stored index; answers show stored indices.
+    Counted,
+    /// Nothing is bumped; every index an answer shows is the milliseconds since the UTC
+    /// midnight of the entry's time (the read's, for a query), as the reference's
+    /// `MillisSinceMidnight`.
+    TimeOfDay,
+}
+
+/// Milliseconds since the UTC midnight of `now` (Unix days are 86,400 s, as Go's are).
+pub fn time_of_day_ms(now: Nanos) -> i32 {
+    const DAY_MS: i64 = 86_400_000;
+    let ms = now.div_euclid(1_000_000).rem_euclid(DAY_MS);
+    i32::try_from(ms).expect("below 86,400,000")
+}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Topic {
@@ -15,7 +44,7 @@ pub enum Topic {
 
 /// Bumps the indices of the subscriptions to `topic` in `volume`; returns them grouped by
 /// base URL, in URL then subscription-id order (the reference's order is a Go map's).
-pub fn subscribers(ctx: &mut Ctx, volume: &Volume, topic: Topic) -> Result<Vec<Subscriber>, Error> {
+pub fn subscribers(ctx: &mut Ctx, volume: &Volume, topic: Topic, indices: Indices) -> Result<Vec<Subscriber>, Error> {
     let mut by_url: BTreeMap<String, Vec<SubscriptionState>> = BTreeMap::new();
     for id in SUBSCRIPTIONS.in_volume(ctx, volume)? {
         let mut notify = SUBSCRIPTIONS.notify_of(ctx, id)?;
@@ -26,12 +55,43 @@ pub fn subscribers(ctx: &mut Ctx, volume: &Volume, topic: Topic) -> Result<Vec<S
         if !wanted {
             continue;
         }
-        notify.index = notify.index.saturating_add(1);
-        SUBSCRIPTIONS.notify.put(ctx, &id, &notify)?;
+        if indices == Indices::Counted {
+            notify.index = notify.index.saturating_add(1);
+            SUBSCRIPTIONS.notify.put(ctx, &id, &notify)?;
+        }
         by_url
             .entry(notify.uss_base_url)
             .or_default()
             .push(SubscriptionState { subscription_id: id, notification_index: notify.index });
     }
     Ok(by_url.into_iter().map(|(uss_base_url, subscriptions)| Subscriber { uss_base_url, subscriptions }).collect())
+}
+
+/// Shows `index` as every notification index in `output` (for [`Indices::TimeOfDay`]).
+pub fn show_in_output(output: &mut Output, index: i32) {
+    match output {
+        Output::OirChanged { subscribers, .. } | Output::ConstraintChanged { subscribers, .. } => {
+            subscribers.iter_mut().flat_map(|s| &mut s.subscriptions).for_each(|s| s.notification_index = index);
+        }
+        Output::SubscriptionPut { subscription, .. } | Output::SubscriptionDeleted(subscription) => {
+            subscription.notification_index = index;
+        }
+        Output::Availability(_) | Output::HeartbeatRecorded(_) | Output::Evicted { .. } => {}
+    }
+}
+
+/// Shows `index` as every notification index in `output` (for [`Indices::TimeOfDay`]).
+pub fn show_in_query_output(output: &mut QueryOutput, index: i32) {
+    match output {
+        QueryOutput::Subscription(subscription) => subscription.notification_index = index,
+        QueryOutput::Subscriptions(subscriptions) => {
+            subscriptions.iter_mut().for_each(|s| s.notification_index = index)
+        }
+        QueryOutput::Oir(_)
+        | QueryOutput::Oirs(_)
+        | QueryOutput::Constraint(_)
+        | QueryOutput::Constraints(_)
+        | QueryOutput::Availability(_)
+        | QueryOutput::DssInstances(_) => {}
+    }
 }

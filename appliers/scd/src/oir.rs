@@ -9,7 +9,7 @@ use crate::auth::{self, CMSA};
 use crate::constraint;
 use crate::entry::{manager, now};
 use crate::json::PutOperationalIntentReferenceParameters;
-use crate::notify::{self, Topic};
+use crate::notify::{self, Indices, Topic};
 use crate::ovn::{self, NO_OVN_PHRASE};
 use crate::render::{MISSING_OVNS, error};
 use crate::request::{Reply, area_of_interest, bad_request, body, check_base_url, entity_id, received_at};
@@ -209,7 +209,7 @@ fn attach(
     Ok(Some((sid, subscription::cover_extent(ctx, sid, sub, &put.extent, now)?)))
 }
 
-pub fn put(ctx: &mut Ctx, put: PutOir) -> Result<Output, Error> {
+pub fn put(ctx: &mut Ctx, put: PutOir, indices: Indices) -> Result<Output, Error> {
     check_off_nominal(ctx.caller(), put.state)?;
     let manager = manager(ctx)?;
     let now = now(ctx);
@@ -256,7 +256,7 @@ pub fn put(ctx: &mut Ctx, put: PutOir) -> Result<Output, Error> {
     if let Some(sid) = remove_previous {
         SUBSCRIPTIONS.delete(ctx, sid)?;
     }
-    let subscribers = notify::subscribers(ctx, &volume, Topic::OperationalIntents)?;
+    let subscribers = notify::subscribers(ctx, &volume, Topic::OperationalIntents, indices)?;
     let availability = Availabilities::default().of(ctx, &record.manager)?;
     let oir = view(put.id, &record, availability, &record.manager);
     Ok(Output::OirChanged { created: put.ovn.is_none(), oir, subscribers })
@@ -298,7 +298,7 @@ fn check_key(ctx: &Ctx, manager: &str, put: &PutOir, attached: Option<&Subscript
     }))
 }
 
-pub fn delete(ctx: &mut Ctx, id: Id, ovn: &str) -> Result<Output, Error> {
+pub fn delete(ctx: &mut Ctx, id: Id, ovn: &str, indices: Indices) -> Result<Output, Error> {
     let manager = manager(ctx)?;
     let old = OIRS.get(ctx, id)?.ok_or_else(|| Error::not_found(format!("OperationalIntent {id} not found")))?;
     if old.manager != manager {
@@ -327,7 +327,7 @@ pub fn delete(ctx: &mut Ctx, id: Id, ovn: &str) -> Result<Output, Error> {
         alt_hi: old.alt_hi,
         cells: OIRS.cells(ctx, id)?,
     };
-    let subscribers = notify::subscribers(ctx, &volume, Topic::OperationalIntents)?;
+    let subscribers = notify::subscribers(ctx, &volume, Topic::OperationalIntents, indices)?;
     OIRS.delete(ctx, id)?;
     if let Some(sid) = remove_implicit {
         SUBSCRIPTIONS.delete(ctx, sid)?;

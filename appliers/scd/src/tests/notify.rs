@@ -87,3 +87,53 @@ fn subscribers_are_grouped_by_url_in_order() {
         ]
     );
 }
+
+/// `--http-setting time-based-notification-index=true`, as the reference's
+/// `--enable_time_based_notification_index`: nothing is bumped, and every index shown is the
+/// milliseconds since the UTC midnight of the entry's (or the read's) time.
+#[test]
+fn time_based_indices_bump_nothing_and_show_the_time_of_day() {
+    let mut dss = Dss::new();
+    dss.settings.push(("time-based-notification-index", "true"));
+    // T0 is a midnight: 12 minutes and 345 ms after it.
+    let at = minutes(12) + 345_000_000;
+    let ms = 12 * 60_000 + 345;
+    dss.set_time(at);
+    let sub = dss.create_sub(USS2, 7, &subscription(volume(46.0, 7.0, minutes(13), minutes(120)), true, true));
+    assert_eq!(sub["notification_index"], ms);
+    let (status, reply) = dss.put(USS1, &oir_path(&id(1)), &with_new_sub(oir("Accepted", here(), &[])));
+    assert_eq!(status, 201, "{reply}");
+    let subs = subscribers(&reply);
+    let notified: Vec<i64> = subs.iter().flat_map(|(_, s)| s.iter().map(|(_, index)| *index)).collect();
+    assert_eq!(notified, vec![ms, ms], "the explicit subscription and the OIR's implicit one: {subs:?}");
+    let ovn = str_of(&reply["operational_intent_reference"]["ovn"]).to_string();
+    dss.set_time(at + 1_000_000_000);
+    assert_eq!(dss.sub(USS2, 7)["notification_index"], ms + 1_000, "a read shows its own time");
+    let (_, reply) = dss.post(USS2, "/dss/v1/subscriptions/query", &json!({"area_of_interest": here()}));
+    assert_eq!(reply["subscriptions"][0]["notification_index"], ms + 1_000, "{reply}");
+    let pool = Who { sub: "ops", scopes: &["interuss.pool_status.read"] };
+    let (_, reply) = dss.get(pool, "/aux/v1/configuration/global_options");
+    assert_eq!(reply["time_based_notification_index"], true, "{reply}");
+
+    // The stored index was never bumped: without the setting, the count goes on from 0.
+    dss.settings.clear();
+    assert_eq!(dss.sub(USS2, 7)["notification_index"], 0);
+    let (_, reply) = dss.put(USS1, &oir_path(&id(2)), &oir("Accepted", here(), &[&ovn]));
+    assert!(subscribers(&reply).iter().any(|(_, s)| s.contains(&(id(7), 1))), "{reply}");
+}
+
+/// The setting travels in the entry, so every node applies it alike; and an old entry
+/// (no wrapper) keeps its variant number.
+#[test]
+fn time_indexed_commands_wrap_the_command_and_nest_no_further() {
+    use crate::api::Query;
+    let evict = postcard::to_allocvec(&Command::Evict).unwrap();
+    let wrapped = postcard::to_allocvec(&Command::TimeIndexed(Box::new(Command::Evict))).unwrap();
+    assert_eq!(evict, [8], "Evict keeps its number");
+    assert_eq!(wrapped, [9, 8]);
+    let nested = Command::TimeIndexed(Box::new(Command::TimeIndexed(Box::new(Command::Evict))));
+    let mut host = wasmraft_sdk::testing::TestHost::new();
+    let refused = host.apply::<Scd>(Encoding::Postcard, &nested);
+    assert!(refused.is_err(), "{refused:?}");
+    assert_eq!(postcard::to_allocvec(&Query::TimeIndexed(Box::new(Query::DssInstances))).unwrap(), [8, 7]);
+}
