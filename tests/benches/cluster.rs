@@ -23,19 +23,7 @@ fn key(n: u64) -> String {
 }
 
 async fn puts(cluster: &Cluster, leader: u64, clients: usize, total: usize) -> (Vec<Duration>, Duration) {
-    puts_until(cluster.endpoint(leader), clients, total, Arc::default(), false).await
-}
-
-/// `clients` concurrent writers to `endpoint`, until `total` puts or `stop`; with
-/// `request_ids`, each put carries a request id of its own (as `wasmraft propose` sends).
-async fn puts_until(
-    endpoint: Access,
-    clients: usize,
-    total: usize,
-    stop: Arc<AtomicBool>,
-    request_ids: bool,
-) -> (Vec<Duration>, Duration) {
-    kv_load::puts(endpoint, key, clients, total, stop, request_ids).await
+    kv_load::puts(cluster.endpoint(leader), key, clients, total, Arc::default(), false).await
 }
 
 /// `clients` concurrent readers spread over all nodes, `total` gets.
@@ -51,7 +39,7 @@ async fn gets(cluster: &Cluster, consistency: Consistency, clients: usize, total
 async fn upgrade_pauses(cluster: &Cluster, leader: u64, rounds: usize) -> (Vec<Duration>, Vec<Duration>, Duration) {
     let follower = cluster.ids().into_iter().find(|&id| id != leader).unwrap();
     let stop = Arc::new(AtomicBool::new(false));
-    let load = tokio::spawn(puts_until(cluster.endpoint(leader), 64, usize::MAX, stop.clone(), false));
+    let load = tokio::spawn(kv_load::puts(cluster.endpoint(leader), key, 64, usize::MAX, stop.clone(), false));
     tokio::time::sleep(Duration::from_millis(500)).await;
     for round in 0..rounds {
         let (name, downgrade) = if round % 2 == 0 { ("kv2", false) } else { ("kv", true) };
@@ -148,7 +136,7 @@ async fn cost(title: &str, what: &str, off: Setup, on: Setup) {
                 let stop = Arc::new(AtomicBool::new(false));
                 let scraper = setup.scraped.then(|| scrape_every_second(&cluster, stop.clone()));
                 let (latencies, elapsed) =
-                    puts_until(cluster.endpoint(leader), clients, total, stop.clone(), setup.request_ids).await;
+                    kv_load::puts(cluster.endpoint(leader), key, clients, total, stop.clone(), setup.request_ids).await;
                 stop.store(true, Ordering::Relaxed);
                 if let Some(scraper) = scraper {
                     scraper.await.expect("every scrape answered");

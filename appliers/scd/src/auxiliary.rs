@@ -5,7 +5,7 @@ use crate::api::{Command, DssInstance, Heartbeat, HeartbeatView, Output, Query, 
 use crate::auth;
 use crate::entry::{manager, now};
 use crate::json::{CAsResponse, GlobalOptionsResponse, PoolResponse, SystemVersionResponse, VersionResponse};
-use crate::notify::TIME_BASED_SETTING;
+use crate::notify;
 use crate::render::error;
 use crate::request::{Reply, bad_request};
 use crate::rfc3339;
@@ -77,7 +77,7 @@ pub fn global_options(request: &Request) -> Reply {
         &GlobalOptionsResponse {
             scd_global_lock: false,
             scd_hash_lock: false,
-            time_based_notification_index: request.setting(TIME_BASED_SETTING) == Some("true"),
+            time_based_notification_index: notify::time_based(request),
         },
     )
 }

@@ -11,11 +11,17 @@ use crate::api::{Output, QueryOutput, Subscriber, SubscriptionState, Volume};
 use crate::rfc3339::Nanos;
 use crate::store::SUBSCRIPTIONS;
 use std::collections::BTreeMap;
+use wasmraft_sdk::http::Request;
 use wasmraft_sdk::{Ctx, Error};
 
 /// The node setting (`--http-setting time-based-notification-index=true`) that makes the
 /// node's HTTP door propose and read with [`Indices::TimeOfDay`].
-pub const TIME_BASED_SETTING: &str = "time-based-notification-index";
+const TIME_BASED_SETTING: &str = "time-based-notification-index";
+
+/// Whether the node that took `request` has [`TIME_BASED_SETTING`] on.
+pub fn time_based(request: &Request) -> bool {
+    request.setting(TIME_BASED_SETTING) == Some("true")
+}
 
 /// How notification indices count. Carried by each command and query (so every node
 /// applies an entry alike, whatever its own settings), not by the node that applies it.

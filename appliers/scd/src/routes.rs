@@ -3,7 +3,6 @@
 //! is a get of the id "query"). A path the API does not have is a 404; a path it has with
 //! another method is a 405 naming the allowed methods (the reference answers 404).
 
-use crate::notify::TIME_BASED_SETTING;
 use crate::render::error;
 use crate::request::Reply;
 use crate::{Command, Query};
@@ -13,7 +12,7 @@ use wasmraft_sdk::http::{Handled, Request, Response};
 
 pub fn handle(request: Request) -> Handled<crate::Command, crate::Query> {
     let handled = route(&request).unwrap_or_else(Handled::Respond);
-    match (handled, request.setting(TIME_BASED_SETTING) == Some("true")) {
+    match (handled, crate::notify::time_based(&request)) {
         (Handled::Propose(command), true) => Handled::Propose(Command::TimeIndexed(Box::new(command))),
         (Handled::Read(query), true) => Handled::Read(Query::TimeIndexed(Box::new(query))),
         (handled, _) => handled,

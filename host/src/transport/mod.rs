@@ -31,7 +31,7 @@ use protobuf::Message as _;
 use raft::eraftpb::{Message, MessageType};
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
-use std::task::Poll;
+use std::task::{Poll, ready};
 use std::time::Duration;
 use tokio::io::AsyncReadExt;
 use tokio::sync::mpsc;
@@ -260,16 +260,15 @@ impl tokio_stream::Stream for Batches {
     fn poll_next(mut self: std::pin::Pin<&mut Self>, cx: &mut std::task::Context<'_>) -> Poll<Option<RaftBatch>> {
         let this = &mut *self;
         let mut queue = lock(&this.queue);
-        let mut pending = match this.first.take() {
-            Some(m) => Some(m),
-            None => match queue.poll_recv(cx) {
-                Poll::Ready(m) => m,
-                Poll::Pending => return Poll::Pending,
+        let first = match this.first.take() {
+            Some(m) => m,
+            // The queue closed: the peer left the membership.
+            None => match ready!(queue.poll_recv(cx)) {
+                Some(m) => m,
+                None => return Poll::Ready(None),
             },
         };
-        if pending.is_none() {
-            return Poll::Ready(None);
-        }
+        let mut pending = Some(first);
         let mut messages = Vec::new();
         let mut bytes = 0;
         while let Some(m) = pending.take() {
