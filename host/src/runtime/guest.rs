@@ -140,17 +140,20 @@ pub(super) fn call_hook(mut cx: StoreContextMut<'_, GuestState>, hook: CallHook)
 
 const MAX_PANIC_MESSAGE: usize = 4096;
 
-/// One page of a guest's scan, its bounds and its entries charged: what `scan` and
-/// `scan-packed` both hand back, in their own shapes.
+/// One page of a guest's scan, shown to `visit`; its bounds and its entries charged. What
+/// `scan` and `scan-packed` both hand back, in their own shapes.
 fn scan_page(
     cx: &mut StoreContextMut<'_, GuestState>,
     (start, end, limit): (Vec<u8>, Option<Vec<u8>>, u32),
-) -> wasmtime::Result<(Vec<(bytes::Bytes, bytes::Bytes)>, usize)> {
+    mut visit: impl FnMut(&[u8], &[u8]),
+) -> wasmtime::Result<()> {
     charge(cx, start.len() + end.as_ref().map_or(0, Vec::len))?;
-    let page = cx.data().txn.scan(&start, end.as_deref(), limit);
-    let bytes = page.iter().map(|(k, v)| k.len() + v.len()).sum();
-    charge(cx, bytes)?;
-    Ok((page, bytes))
+    let mut bytes = 0;
+    cx.data().txn.scan(&start, end.as_deref(), limit, |key, value| {
+        bytes += key.len() + value.len();
+        visit(key, value);
+    });
+    charge(cx, bytes)
 }
 
 /// The host side of `wasmraft:applier/store` and `/log`, registered by hand rather than
@@ -175,19 +178,19 @@ pub(super) fn add_imports_to_linker(linker: &mut Linker<GuestState>, abi_version
         Ok(())
     })?;
     store.func_wrap("scan", |mut cx: Cx, args: (Vec<u8>, Option<Vec<u8>>, u32)| {
-        let (page, _) = scan_page(&mut cx, args)?;
-        Ok((page.into_iter().map(|(k, v)| (k.to_vec(), v.to_vec())).collect::<Vec<_>>(),))
+        let mut page = Vec::new();
+        scan_page(&mut cx, args, |k, v| page.push((k.to_vec(), v.to_vec())))?;
+        Ok((page,))
     })?;
     store.func_wrap("scan-packed", |mut cx: Cx, args: (Vec<u8>, Option<Vec<u8>>, u32)| {
-        let (page, bytes) = scan_page(&mut cx, args)?;
-        let mut packed = Vec::with_capacity(bytes + 8 * page.len());
-        for (key, value) in &page {
+        let mut packed = Vec::new();
+        scan_page(&mut cx, args, |key, value| {
             // Keys and values are far below 4 GiB (the store caps them).
             for part in [key, value] {
                 packed.extend_from_slice(&(part.len() as u32).to_le_bytes());
                 packed.extend_from_slice(part);
             }
-        }
+        })?;
         Ok((packed,))
     })?;
 

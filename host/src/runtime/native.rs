@@ -45,7 +45,9 @@ impl Host for TxnHost<'_> {
         }
     }
     fn scan(&mut self, start: &[u8], end: Option<&[u8]>, limit: u32) -> Vec<(Vec<u8>, Vec<u8>)> {
-        self.txn.scan(start, end, limit).into_iter().map(|(k, v)| (k.to_vec(), v.to_vec())).collect()
+        let mut page = Vec::new();
+        self.txn.scan(start, end, limit, |k, v| page.push((k.to_vec(), v.to_vec())));
+        page
     }
     fn log(&mut self, level: Level, message: &str) {
         match level {
