@@ -1,9 +1,11 @@
 //! Typed tables and secondary indexes over the ordered store.
 //!
 //! Layout: a table row is `'t' ‖ name ‖ key → postcard(value)`; an index entry is
-//! `'i' ‖ name ‖ index-key ‖ primary-key → ()`. Names and keys use the order-preserving
-//! encoding of [`crate::keys`], so rows scan in key order and an index scans in index-key
-//! order. A table keeps its indexes current on every put and delete.
+//! `'i' ‖ name ‖ index-key ‖ primary-key → postcard(cover)`, where the cover is what a
+//! covering index copies from the row (nothing for a plain index), so a scan of the index
+//! answers without loading the rows. Names and keys use the order-preserving encoding of
+//! [`crate::keys`], so rows scan in key order and an index scans in index-key order. A
+//! table keeps its indexes current on every put and delete.
 //!
 //! ```ignore
 //! const BY_OWNER: Index<Id, Flight, String> = Index::new("flights/owner", |f| vec![f.owner.clone()]);
@@ -19,7 +21,7 @@ use std::ops::{Bound, RangeBounds};
 
 /// Something that must hear about every change to a table's rows (an index).
 pub trait IndexOf<K, V> {
-    fn update(&self, ctx: &mut Ctx, key: &K, old: Option<&V>, new: Option<&V>);
+    fn update(&self, ctx: &mut Ctx, key: &K, old: Option<&V>, new: Option<&V>) -> Result<(), Error>;
 }
 
 pub struct Table<K: 'static, V: 'static> {
@@ -104,7 +106,7 @@ impl<K: Key, V: Serialize + DeserializeOwned> Table<K, V> {
         if !self.indexes.is_empty() {
             let old = ctx.get(&row_key).map(|b| decode_value::<V>(self.name, &b)).transpose()?;
             for index in self.indexes {
-                index.update(ctx, key, old.as_ref(), Some(value));
+                index.update(ctx, key, old.as_ref(), Some(value))?;
             }
         }
         ctx.put(row_key, encode_value(self.name, value)?);
@@ -117,7 +119,7 @@ impl<K: Key, V: Serialize + DeserializeOwned> Table<K, V> {
         let Some(bytes) = ctx.get(&row_key) else { return Ok(None) };
         let old = decode_value::<V>(self.name, &bytes)?;
         for index in self.indexes {
-            index.update(ctx, key, Some(&old), None);
+            index.update(ctx, key, Some(&old), None)?;
         }
         ctx.delete(row_key);
         Ok(Some(old))
@@ -165,16 +167,26 @@ impl<K: Key, V: DeserializeOwned> Iterator for Rows<K, V> {
 }
 
 /// A secondary index of a `Table<K, V>` by `IK`: `keys_of` lists a row's index keys (none,
-/// one or many, such as the cells a volume covers).
-pub struct Index<K, V, IK> {
+/// one or many, such as the cells a volume covers). A covering index also keeps `C`, what
+/// `covers` takes from the row, in each of the row's entries (SQL's `INCLUDE` columns): a
+/// scan then needs no row load for what it covers, and a row written with another cover
+/// has all its entries rewritten.
+pub struct Index<K, V, IK, C = ()> {
     name: &'static str,
     keys_of: fn(&V) -> Vec<IK>,
+    covers: fn(&V) -> C,
     _types: PhantomData<fn() -> K>,
 }
 
 impl<K: Key, V, IK: Key> Index<K, V, IK> {
     pub const fn new(name: &'static str, keys_of: fn(&V) -> Vec<IK>) -> Self {
-        Index { name, keys_of, _types: PhantomData }
+        Index::covering(name, keys_of, |_| ())
+    }
+}
+
+impl<K: Key, V, IK: Key, C: Serialize + DeserializeOwned> Index<K, V, IK, C> {
+    pub const fn covering(name: &'static str, keys_of: fn(&V) -> Vec<IK>, covers: fn(&V) -> C) -> Self {
+        Index { name, keys_of, covers, _types: PhantomData }
     }
 
     fn prefix(&self) -> Vec<u8> {
@@ -198,7 +210,7 @@ impl<K: Key, V, IK: Key> Index<K, V, IK> {
     }
 
     /// Primary keys of the rows whose index keys include `ik`, in primary-key order.
-    pub fn lookup(&self, ctx: &Ctx, ik: &IK) -> impl Iterator<Item = Result<K, Error>> + use<K, V, IK> {
+    pub fn lookup(&self, ctx: &Ctx, ik: &IK) -> impl Iterator<Item = Result<K, Error>> + use<K, V, IK, C> {
         let mut prefix = self.prefix();
         ik.encode(&mut prefix);
         let skip = prefix.len();
@@ -214,28 +226,44 @@ impl<K: Key, V, IK: Key> Index<K, V, IK> {
         &self,
         ctx: &Ctx,
         range: R,
-    ) -> impl Iterator<Item = Result<(IK, K), Error>> + use<K, V, IK, R> {
+    ) -> impl Iterator<Item = Result<(IK, K), Error>> + use<K, V, IK, C, R> {
+        self.covered(ctx, range).map(|entry| entry.map(|(ik, k, _)| (ik, k)))
+    }
+
+    /// `(index key, primary key, cover)` with index keys in `range`, in index-key order.
+    pub fn covered<R: RangeBounds<IK>>(
+        &self,
+        ctx: &Ctx,
+        range: R,
+    ) -> impl Iterator<Item = Result<(IK, K, C), Error>> + use<K, V, IK, C, R> {
         let prefix = self.prefix();
         let (start, end) = byte_range(&prefix, &range);
         let skip = prefix.len();
         let name = self.name;
-        ctx.scan(&start, end.as_deref()).map(move |(entry, _)| {
-            <(IK, K)>::from_key_bytes(&entry[skip..])
-                .ok_or_else(|| Error::internal(format!("an entry of index {name} does not decode")))
+        ctx.scan(&start, end.as_deref()).map(move |(entry, cover)| {
+            let (ik, k) = <(IK, K)>::from_key_bytes(&entry[skip..])
+                .ok_or_else(|| Error::internal(format!("an entry of index {name} does not decode")))?;
+            Ok((ik, k, decode_value(name, &cover)?))
         })
     }
 }
 
-impl<K: Key, V, IK: Key> IndexOf<K, V> for Index<K, V, IK> {
-    fn update(&self, ctx: &mut Ctx, key: &K, old: Option<&V>, new: Option<&V>) {
+impl<K: Key, V, IK: Key, C: Serialize + DeserializeOwned> IndexOf<K, V> for Index<K, V, IK, C> {
+    fn update(&self, ctx: &mut Ctx, key: &K, old: Option<&V>, new: Option<&V>) -> Result<(), Error> {
+        let cover = |v: &V| encode_value(self.name, &(self.covers)(v));
+        let (old_cover, new_cover) = (old.map(cover).transpose()?, new.map(cover).transpose()?);
         let old = old.map(|v| self.entry_keys(key, v)).unwrap_or_default();
         let new = new.map(|v| self.entry_keys(key, v)).unwrap_or_default();
-        // Both lists are sorted: touch only the entries that change.
+        // Both lists are sorted: touch only the entries that change, or all of the new ones
+        // when the cover does.
+        let recover = old_cover != new_cover;
         for entry in old.iter().filter(|e| new.binary_search(e).is_err()) {
             ctx.delete(entry.as_slice());
         }
-        for entry in new.iter().filter(|e| old.binary_search(e).is_err()) {
-            ctx.put(entry.as_slice(), Vec::new());
+        let new_cover = new_cover.unwrap_or_default();
+        for entry in new.iter().filter(|e| recover || old.binary_search(e).is_err()) {
+            ctx.put(entry.as_slice(), new_cover.clone());
         }
+        Ok(())
     }
 }

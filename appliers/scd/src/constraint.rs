@@ -133,7 +133,7 @@ pub fn put(ctx: &mut Ctx, put: PutConstraint, indices: Indices) -> Result<Output
         alt_hi: put.extent.alt_hi,
         uss_base_url: put.uss_base_url,
     };
-    CONSTRAINTS.put(ctx, put.id, &record, &put.extent.cells)?;
+    CONSTRAINTS.put(ctx, put.id, &record, &put.extent.cells, ())?;
     let subscribers = notify::subscribers(ctx, &volume, Topic::Constraints, indices)?;
     let constraint = view(put.id, &record, &record.manager);
     Ok(Output::ConstraintChanged { created: put.ovn.is_none(), constraint, subscribers })

@@ -2,13 +2,20 @@
 //! version of the applier (an upgrade through the log: all or nothing, on every node).
 //!
 //! - 1.0.x → 1.1: a subscription was one row, its notification index in it; it is now a
-//!   head and a [`Notify`] row. The head keeps its table, key, window and end (so the
-//!   end index and the cell index stay as they are).
+//!   head and a notify row. The head keeps its table, key, window and end (so the end
+//!   index and the cell index stay as they are).
+//! - 1.0.x-1.2.x → 1.3: the notify row (base URL, topics, index) goes. The URL and topics
+//!   (its [`Target`]) join the footprint, whose cell index entries now cover them, and the
+//!   index gets a row of its own.
 
+use crate::cell_index::CellKey;
 use crate::rfc3339::Nanos;
-use crate::store::{Notify, SUBSCRIPTION_HEADS, SUBSCRIPTIONS, SubscriptionHead};
+use crate::store::{
+    Footprint, SUBSCRIPTION_FOOTPRINTS, SUBSCRIPTION_HEADS, SUBSCRIPTIONS, SubscriptionHead, Target,
+    subscription_cell_keys,
+};
 use serde::{Deserialize, Serialize};
-use wasmraft_sdk::{Ctx, Error, Id, Info, Level, Table};
+use wasmraft_sdk::{Ctx, Error, Id, Index, Info, Level, Table};
 
 /// A subscription as 1.0.x stored it.
 #[derive(Serialize, Deserialize)]
@@ -24,14 +31,38 @@ pub(crate) struct SubscriptionV1_0 {
     pub end: Nanos,
 }
 
+/// A subscription's notify row, 1.1.x and 1.2.x.
+#[derive(Serialize, Deserialize)]
+pub(crate) struct NotifyV1_1 {
+    pub uss_base_url: String,
+    pub for_oirs: bool,
+    pub for_constraints: bool,
+    pub index: i32,
+}
+
 /// 1.0.x's subscription rows, read and rewritten in place without touching their indexes.
 pub(crate) const SUBSCRIPTIONS_V1_0: Table<Id, SubscriptionV1_0> = Table::new(SUBSCRIPTION_HEADS);
 const HEADS_IN_PLACE: Table<Id, SubscriptionHead> = Table::new(SUBSCRIPTION_HEADS);
+pub(crate) const NOTIFY_V1_1: Table<Id, NotifyV1_1> = Table::new("subscription/notify");
+/// The cell index before 1.3: the same keys, covering nothing.
+const BY_CELL_V1_1: Index<Id, Footprint, CellKey> = Index::new("subscription/by-cell", subscription_cell_keys);
+/// Footprints before 1.3, with that index: a delete through it takes their entries too.
+pub(crate) const FOOTPRINTS_V1_1: Table<Id, Footprint> =
+    Table::new(SUBSCRIPTION_FOOTPRINTS).with_indexes(&[&BY_CELL_V1_1]);
 
 pub fn from(ctx: &mut Ctx, previous: &Info) -> Result<(), Error> {
-    if !previous.version.starts_with("1.0.") {
-        return Ok(());
+    let was = |minor: &str| previous.version.starts_with(minor);
+    if was("1.0.") {
+        split_subscriptions(ctx, previous)?;
     }
+    if was("1.0.") || was("1.1.") || was("1.2.") {
+        cover_targets(ctx, previous)?;
+    }
+    Ok(())
+}
+
+/// 1.0.x → 1.1.
+fn split_subscriptions(ctx: &mut Ctx, previous: &Info) -> Result<(), Error> {
     let old: Vec<(Id, SubscriptionV1_0)> = SUBSCRIPTIONS_V1_0.iter(ctx).collect::<Result<_, _>>()?;
     let count = old.len();
     for (id, sub) in old {
@@ -42,15 +73,41 @@ pub fn from(ctx: &mut Ctx, previous: &Info) -> Result<(), Error> {
             start: sub.start,
             end: sub.end,
         };
-        let notify = Notify {
+        let notify = NotifyV1_1 {
             uss_base_url: sub.uss_base_url,
             for_oirs: sub.notify_for_oirs,
             for_constraints: sub.notify_for_constraints,
             index: sub.notification_index,
         };
         HEADS_IN_PLACE.put(ctx, &id, &head)?;
-        SUBSCRIPTIONS.notify.put(ctx, &id, &notify)?;
+        NOTIFY_V1_1.put(ctx, &id, &notify)?;
     }
     ctx.log(Level::Info, &format!("migrated {count} subscriptions from {} to the 1.1 layout", previous.version));
+    Ok(())
+}
+
+/// 1.1.x and 1.2.x → 1.3.
+fn cover_targets(ctx: &mut Ctx, previous: &Info) -> Result<(), Error> {
+    let old: Vec<(Id, NotifyV1_1)> = NOTIFY_V1_1.iter(ctx).collect::<Result<_, _>>()?;
+    let count = old.len();
+    for (id, notify) in old {
+        let footprint = FOOTPRINTS_V1_1
+            .delete(ctx, &id)?
+            .ok_or_else(|| Error::internal(format!("subscription {id} has no footprint")))?;
+        NOTIFY_V1_1.delete(ctx, &id)?;
+        let target = Target {
+            uss_base_url: notify.uss_base_url,
+            for_oirs: notify.for_oirs,
+            for_constraints: notify.for_constraints,
+        };
+        let Footprint { start, end, alt_lo, alt_hi, cells, cover: () } = footprint;
+        SUBSCRIPTIONS.entities.footprints.put(
+            ctx,
+            &id,
+            &Footprint { start, end, alt_lo, alt_hi, cells, cover: target },
+        )?;
+        SUBSCRIPTIONS.indices.put(ctx, &id, &notify.index)?;
+    }
+    ctx.log(Level::Info, &format!("migrated {count} subscriptions from {} to the 1.3 layout", previous.version));
     Ok(())
 }

@@ -48,27 +48,33 @@ pub enum Topic {
     Constraints,
 }
 
-/// Bumps the indices of the subscriptions to `topic` in `volume`; returns them grouped by
-/// base URL, in URL then subscription-id order (the reference's order is a Go map's).
+/// Bumps the indices of the subscriptions to `topic` in `volume` (counted) or shows each as
+/// the time of day of the entry; returns them grouped by base URL, in URL then
+/// subscription-id order (the reference's order is a Go map's). The scan of the cell index
+/// yields each subscription's target: only a counted index costs a row read and write.
 pub fn subscribers(ctx: &mut Ctx, volume: &Volume, topic: Topic, indices: Indices) -> Result<Vec<Subscriber>, Error> {
+    let time_of_day = time_of_day_ms(crate::entry::now(ctx));
     let mut by_url: BTreeMap<String, Vec<SubscriptionState>> = BTreeMap::new();
-    for id in SUBSCRIPTIONS.in_volume(ctx, volume)? {
-        let mut notify = SUBSCRIPTIONS.notify_of(ctx, id)?;
+    for (id, target) in SUBSCRIPTIONS.in_volume(ctx, volume)? {
         let wanted = match topic {
-            Topic::OperationalIntents => notify.for_oirs,
-            Topic::Constraints => notify.for_constraints,
+            Topic::OperationalIntents => target.for_oirs,
+            Topic::Constraints => target.for_constraints,
         };
         if !wanted {
             continue;
         }
-        if indices == Indices::Counted {
-            notify.index = notify.index.saturating_add(1);
-            SUBSCRIPTIONS.notify.put(ctx, &id, &notify)?;
-        }
+        let notification_index = match indices {
+            Indices::Counted => {
+                let index = SUBSCRIPTIONS.index_of(ctx, id)?.saturating_add(1);
+                SUBSCRIPTIONS.indices.put(ctx, &id, &index)?;
+                index
+            }
+            Indices::TimeOfDay => time_of_day,
+        };
         by_url
-            .entry(notify.uss_base_url)
+            .entry(target.uss_base_url)
             .or_default()
-            .push(SubscriptionState { subscription_id: id, notification_index: notify.index });
+            .push(SubscriptionState { subscription_id: id, notification_index });
     }
     Ok(by_url.into_iter().map(|(uss_base_url, subscriptions)| Subscriber { uss_base_url, subscriptions }).collect())
 }

@@ -252,7 +252,7 @@ pub fn put(ctx: &mut Ctx, put: PutOir, indices: Indices) -> Result<Output, Error
     if let Some(old) = &old {
         volume = volume.widened(old.start, old.end, &OIRS.cells(ctx, put.id)?);
     }
-    OIRS.put(ctx, put.id, &record, &put.extent.cells)?;
+    OIRS.put(ctx, put.id, &record, &put.extent.cells, ())?;
     if let Some(sid) = remove_previous {
         SUBSCRIPTIONS.delete(ctx, sid)?;
     }

@@ -3,14 +3,17 @@
 //! Each spatial entity (OIR, constraint, subscription) is two rows: a small head with what
 //! answers show, and its footprint (cells, time window, altitudes), which carries the cell
 //! index. A search filters on the index keys alone and loads only the heads it returns, so
-//! a busy cell costs key reads, not record loads. A subscription has a third row, what a
-//! notification reads and bumps ([`Notify`]). The key layout is [`CellKey`]'s.
+//! a busy cell costs key reads, not record loads. A subscription's cell index entries also
+//! carry whom it tells and of what ([`Target`]), so a notification finds its subscribers in
+//! the scan alone; its notification index is a third row, which only a counted
+//! notification reads and bumps. The key layout is [`CellKey`]'s.
 
 use crate::api::{Availability, OirState, Volume};
 use crate::cell_index::{CellKey, Tiers};
 use crate::rfc3339::Nanos;
+use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::ops::Bound;
 use wasmraft_sdk::{Ctx, Error, Id, Index, Table};
 
@@ -43,7 +46,8 @@ pub struct ConstraintRecord {
 }
 
 /// A subscription as the rules see it. Its altitudes are not stored (the reference does
-/// not persist them). It is stored as two rows: its [`SubscriptionHead`] and its [`Notify`].
+/// not persist them). It is stored as its [`SubscriptionHead`], its footprint with its
+/// [`Target`], and its notification index.
 #[derive(Debug, Clone, PartialEq)]
 pub struct SubscriptionRecord {
     pub manager: String,
@@ -68,20 +72,18 @@ pub struct SubscriptionHead {
     pub end: Nanos,
 }
 
-/// Whom a subscription tells, of what, and how many times it has: all that a notification
-/// reads and writes, in a row of its own without indexes. A write in a busy cell notifies
-/// thousands of subscriptions; each costs a small row rewritten, not a head whose indexes
-/// must be checked against its previous version.
+/// Whom a subscription tells and of what: all that a notification reads of it besides its
+/// index. Kept in its footprint and covered by its cell index entries: a write in a busy
+/// cell notifies thousands of subscriptions, and a row load for each was most of its cost.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Notify {
+pub struct Target {
     pub uss_base_url: String,
     pub for_oirs: bool,
     pub for_constraints: bool,
-    pub index: i32,
 }
 
 impl SubscriptionRecord {
-    fn split(&self) -> (SubscriptionHead, Notify) {
+    fn split(&self) -> (SubscriptionHead, Target) {
         let head = SubscriptionHead {
             manager: self.manager.clone(),
             version: self.version.clone(),
@@ -89,23 +91,22 @@ impl SubscriptionRecord {
             start: self.start,
             end: self.end,
         };
-        let notify = Notify {
+        let target = Target {
             uss_base_url: self.uss_base_url.clone(),
             for_oirs: self.notify_for_oirs,
             for_constraints: self.notify_for_constraints,
-            index: self.notification_index,
         };
-        (head, notify)
+        (head, target)
     }
 
-    pub fn joined(head: SubscriptionHead, notify: Notify) -> Self {
+    pub fn joined(head: SubscriptionHead, target: Target, notification_index: i32) -> Self {
         SubscriptionRecord {
             manager: head.manager,
             version: head.version,
-            notification_index: notify.index,
-            uss_base_url: notify.uss_base_url,
-            notify_for_oirs: notify.for_oirs,
-            notify_for_constraints: notify.for_constraints,
+            notification_index,
+            uss_base_url: target.uss_base_url,
+            notify_for_oirs: target.for_oirs,
+            notify_for_constraints: target.for_constraints,
             implicit: head.implicit,
             start: head.start,
             end: head.end,
@@ -132,14 +133,16 @@ pub struct HeartbeatRecord {
 }
 
 /// Where, when and how high an entity is: its sorted, deduplicated level-13 cells, its
-/// window and (OIRs only) its altitudes.
+/// window and (OIRs only) its altitudes; and what its cell index entries carry besides its
+/// id (a subscription's [`Target`]; nothing, and no bytes, for the others).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Footprint {
+pub struct Footprint<C = ()> {
     pub start: Nanos,
     pub end: Nanos,
     pub alt_lo: Option<f32>,
     pub alt_hi: Option<f32>,
     pub cells: Vec<u64>,
+    pub cover: C,
 }
 
 /// A record with a time window (kept in its footprint too) and maybe altitudes.
@@ -171,15 +174,16 @@ impl Windowed for SubscriptionHead {
     }
 }
 
-/// Heads and footprints of one kind of spatial entity, with the index from cell to entity.
-pub struct Entities<V: 'static> {
+/// Heads and footprints of one kind of spatial entity, with the index from cell to entity
+/// (which covers `C`).
+pub struct Entities<V: 'static, C: 'static = ()> {
     pub heads: Table<Id, V>,
-    footprints: Table<Id, Footprint>,
-    by_cell: &'static Index<Id, Footprint, CellKey>,
+    pub footprints: Table<Id, Footprint<C>>,
+    by_cell: &'static Index<Id, Footprint<C>, CellKey, C>,
     tiers: &'static Tiers,
 }
 
-impl<V: Windowed + Serialize + serde::de::DeserializeOwned> Entities<V> {
+impl<V: Windowed + Serialize + DeserializeOwned, C: Clone + Serialize + DeserializeOwned> Entities<V, C> {
     pub fn get(&self, ctx: &Ctx, id: Id) -> Result<Option<V>, Error> {
         self.heads.get(ctx, &id)
     }
@@ -195,10 +199,18 @@ impl<V: Windowed + Serialize + serde::de::DeserializeOwned> Entities<V> {
         Ok(self.footprints.get(ctx, &id)?.map(|f| f.cells).unwrap_or_default())
     }
 
-    pub fn put(&self, ctx: &mut Ctx, id: Id, head: &V, cells: &[u64]) -> Result<(), Error> {
+    /// What the cell index of an entity that exists covers: its absence is an inconsistency.
+    fn cover(&self, ctx: &Ctx, id: Id) -> Result<C, Error> {
+        let footprint = self.footprints.get(ctx, &id)?;
+        footprint
+            .map(|f| f.cover)
+            .ok_or_else(|| Error::internal(format!("{id} of {} has no footprint", self.heads.name())))
+    }
+
+    pub fn put(&self, ctx: &mut Ctx, id: Id, head: &V, cells: &[u64], cover: C) -> Result<(), Error> {
         self.heads.put(ctx, &id, head)?;
         let ((start, end), (alt_lo, alt_hi)) = (head.window(), head.altitudes());
-        self.footprints.put(ctx, &id, &Footprint { start, end, alt_lo, alt_hi, cells: cells.to_vec() })
+        self.footprints.put(ctx, &id, &Footprint { start, end, alt_lo, alt_hi, cells: cells.to_vec(), cover })
     }
 
     pub fn delete(&self, ctx: &mut Ctx, id: Id) -> Result<(), Error> {
@@ -208,9 +220,9 @@ impl<V: Windowed + Serialize + serde::de::DeserializeOwned> Entities<V> {
     }
 
     /// Ids of the entities in any of the volume's cells whose windows and altitudes overlap
-    /// its own (only OIRs have altitudes in their keys), in id order.
-    pub fn in_volume(&self, ctx: &Ctx, volume: &Volume) -> Result<BTreeSet<Id>, Error> {
-        let mut ids = BTreeSet::new();
+    /// its own (only OIRs have altitudes in their keys), in id order, with their covers.
+    pub fn in_volume(&self, ctx: &Ctx, volume: &Volume) -> Result<BTreeMap<Id, C>, Error> {
+        let mut ids = BTreeMap::new();
         // The cells are sorted, so their tiers' ranges are too. One scan runs on through
         // the ranges while the keys it meets fall in them, so empty cells and tiers cost
         // nothing; a key short of the next range starts a new scan there.
@@ -219,8 +231,8 @@ impl<V: Windowed + Serialize + serde::de::DeserializeOwned> Entities<V> {
         let Some(&(_, last)) = ranges.last() else { return Ok(ids) };
         let mut ranges = ranges.iter().peekable();
         'scan: while let Some((from, _)) = ranges.peek() {
-            for entry in self.by_cell.range(ctx, (Bound::Included(*from), Bound::Included(last))) {
-                let (key, id) = entry?;
+            for entry in self.by_cell.covered(ctx, (Bound::Included(*from), Bound::Included(last))) {
+                let (key, id, cover) = entry?;
                 while ranges.next_if(|(_, to)| key > *to).is_some() {}
                 match ranges.peek() {
                     Some((from, _)) if key < *from => continue 'scan,
@@ -229,7 +241,7 @@ impl<V: Windowed + Serialize + serde::de::DeserializeOwned> Entities<V> {
                 }
                 let (lo, hi) = key.altitudes();
                 if volume.overlaps_time(key.start, key.end) && volume.overlaps_altitude(Some(lo), Some(hi)) {
-                    ids.insert(id);
+                    ids.insert(id, cover);
                 }
             }
             break;
@@ -240,7 +252,7 @@ impl<V: Windowed + Serialize + serde::de::DeserializeOwned> Entities<V> {
     /// The heads of the entities in `volume` that `keep` accepts, in id order, at most
     /// `limit` of them.
     pub fn search(&self, ctx: &Ctx, volume: &Volume, limit: usize, keep: impl FnMut(&V) -> bool) -> Found<V> {
-        self.search_loading(ctx, volume, limit, |ctx, id| self.indexed(ctx, id), keep)
+        self.search_loading(ctx, volume, limit, |ctx, id, _| self.indexed(ctx, id), keep)
     }
 
     /// As [`Entities::search`], with what `load` makes of each id.
@@ -249,15 +261,15 @@ impl<V: Windowed + Serialize + serde::de::DeserializeOwned> Entities<V> {
         ctx: &Ctx,
         volume: &Volume,
         limit: usize,
-        load: impl Fn(&Ctx, Id) -> Result<T, Error>,
+        load: impl Fn(&Ctx, Id, C) -> Result<T, Error>,
         mut keep: impl FnMut(&T) -> bool,
     ) -> Found<T> {
         let mut found = Vec::new();
-        for id in self.in_volume(ctx, volume)? {
+        for (id, cover) in self.in_volume(ctx, volume)? {
             if found.len() == limit {
                 break;
             }
-            let record = load(ctx, id)?;
+            let record = load(ctx, id, cover)?;
             if keep(&record) {
                 found.push((id, record));
             }
@@ -269,25 +281,28 @@ impl<V: Windowed + Serialize + serde::de::DeserializeOwned> Entities<V> {
 /// What a search found, in id order.
 pub type Found<T> = Result<Vec<(Id, T)>, Error>;
 
-/// Subscriptions: the heads and footprints of [`Entities`], and their [`Notify`] rows.
+/// Subscriptions: the heads and footprints of [`Entities`], their cell index covering
+/// their [`Target`]s, and their notification indices.
 pub struct Subscriptions {
-    entities: Entities<SubscriptionHead>,
-    pub notify: Table<Id, Notify>,
+    pub entities: Entities<SubscriptionHead, Target>,
+    pub indices: Table<Id, i32>,
 }
 
 impl Subscriptions {
     pub fn get(&self, ctx: &Ctx, id: Id) -> Result<Option<SubscriptionRecord>, Error> {
         let Some(head) = self.entities.get(ctx, id)? else { return Ok(None) };
-        Ok(Some(SubscriptionRecord::joined(head, self.notify_of(ctx, id)?)))
+        Ok(Some(SubscriptionRecord::joined(head, self.entities.cover(ctx, id)?, self.index_of(ctx, id)?)))
     }
 
-    /// The notify row of a subscription that exists: its absence is an inconsistency.
-    pub fn notify_of(&self, ctx: &Ctx, id: Id) -> Result<Notify, Error> {
-        self.notify.get(ctx, &id)?.ok_or_else(|| Error::internal(format!("subscription {id} has no notify row")))
+    /// The notification index of a subscription that exists: its absence is an inconsistency.
+    pub fn index_of(&self, ctx: &Ctx, id: Id) -> Result<i32, Error> {
+        self.indices
+            .get(ctx, &id)?
+            .ok_or_else(|| Error::internal(format!("subscription {id} has no notification index")))
     }
 
-    fn indexed(&self, ctx: &Ctx, id: Id) -> Result<SubscriptionRecord, Error> {
-        Ok(SubscriptionRecord::joined(self.entities.indexed(ctx, id)?, self.notify_of(ctx, id)?))
+    fn indexed(&self, ctx: &Ctx, id: Id, target: Target) -> Result<SubscriptionRecord, Error> {
+        Ok(SubscriptionRecord::joined(self.entities.indexed(ctx, id)?, target, self.index_of(ctx, id)?))
     }
 
     pub fn cells(&self, ctx: &Ctx, id: Id) -> Result<Vec<u64>, Error> {
@@ -295,18 +310,19 @@ impl Subscriptions {
     }
 
     pub fn put(&self, ctx: &mut Ctx, id: Id, sub: &SubscriptionRecord, cells: &[u64]) -> Result<(), Error> {
-        let (head, notify) = sub.split();
-        self.entities.put(ctx, id, &head, cells)?;
-        self.notify.put(ctx, &id, &notify)
+        let (head, target) = sub.split();
+        self.entities.put(ctx, id, &head, cells, target)?;
+        self.indices.put(ctx, &id, &sub.notification_index)
     }
 
     pub fn delete(&self, ctx: &mut Ctx, id: Id) -> Result<(), Error> {
         self.entities.delete(ctx, id)?;
-        self.notify.delete(ctx, &id)?;
+        self.indices.delete(ctx, &id)?;
         Ok(())
     }
 
-    pub fn in_volume(&self, ctx: &Ctx, volume: &Volume) -> Result<BTreeSet<Id>, Error> {
+    /// The subscriptions over `volume` (see [`Entities::in_volume`]) and their targets.
+    pub fn in_volume(&self, ctx: &Ctx, volume: &Volume) -> Result<BTreeMap<Id, Target>, Error> {
         self.entities.in_volume(ctx, volume)
     }
 
@@ -317,7 +333,7 @@ impl Subscriptions {
         limit: usize,
         keep: impl FnMut(&SubscriptionRecord) -> bool,
     ) -> Found<SubscriptionRecord> {
-        self.entities.search_loading(ctx, volume, limit, |ctx, id| self.indexed(ctx, id), keep)
+        self.entities.search_loading(ctx, volume, limit, |ctx, id, target| self.indexed(ctx, id, target), keep)
     }
 }
 
@@ -352,20 +368,26 @@ pub const CONSTRAINTS: Entities<ConstraintRecord> = Entities {
     tiers: &DAY_TIERS,
 };
 
-const SUBSCRIPTION_BY_CELL: Index<Id, Footprint, CellKey> =
-    Index::new("subscription/by-cell", |f| DAY_TIERS.keys(&f.cells, (f.start, f.end), (f.alt_lo, f.alt_hi)));
+/// The cell index keys of a subscription (whatever its footprint covers, for the migration).
+pub fn subscription_cell_keys<C>(f: &Footprint<C>) -> Vec<CellKey> {
+    DAY_TIERS.keys(&f.cells, (f.start, f.end), (f.alt_lo, f.alt_hi))
+}
+const SUBSCRIPTION_BY_CELL: Index<Id, Footprint<Target>, CellKey, Target> =
+    Index::covering("subscription/by-cell", subscription_cell_keys, |f| f.cover.clone());
 pub const SUBSCRIPTION_BY_END: Index<Id, SubscriptionHead, i64> =
     Index::new("subscription/by-end", |s: &SubscriptionHead| vec![s.end]);
 /// The table of subscription heads (1.0.x kept whole subscriptions in it).
 pub const SUBSCRIPTION_HEADS: &str = "subscription";
+/// The table of subscription footprints (before 1.3 without their targets).
+pub const SUBSCRIPTION_FOOTPRINTS: &str = "subscription/footprint";
 pub const SUBSCRIPTIONS: Subscriptions = Subscriptions {
     entities: Entities {
         heads: Table::new(SUBSCRIPTION_HEADS).with_indexes(&[&SUBSCRIPTION_BY_END]),
-        footprints: Table::new("subscription/footprint").with_indexes(&[&SUBSCRIPTION_BY_CELL]),
+        footprints: Table::new(SUBSCRIPTION_FOOTPRINTS).with_indexes(&[&SUBSCRIPTION_BY_CELL]),
         by_cell: &SUBSCRIPTION_BY_CELL,
         tiers: &DAY_TIERS,
     },
-    notify: Table::new("subscription/notify"),
+    indices: Table::new("subscription/index"),
 };
 
 /// By USS (the `sub` of its access tokens).
