@@ -7,7 +7,6 @@ use crate::contract::{Caller, Level, Meta};
 use crate::ids::Id;
 use crate::sys;
 use crate::time::Timestamp;
-use std::collections::VecDeque;
 
 pub struct Ctx {
     meta: Meta,
@@ -79,10 +78,14 @@ impl Ctx {
 }
 
 /// A paged, ordered scan over raw keys. Pages start small (most scans stop early) and grow.
+/// A page arrives packed in one buffer ([`crate::native::pack`]'s layout) and its entries are
+/// read where they lie: [`Scan::decoded`] shows each to a decoder, so a scan over thousands
+/// of index entries allocates nothing per entry.
 pub struct Scan {
     next_start: Vec<u8>,
     end: Option<Vec<u8>>,
-    page: VecDeque<(Vec<u8>, Vec<u8>)>,
+    page: Vec<u8>,
+    read: usize,
     page_size: u32,
     exhausted: bool,
 }
@@ -90,30 +93,106 @@ pub struct Scan {
 const FIRST_PAGE: u32 = 8;
 const MAX_PAGE: u32 = 256;
 
+/// The key and value packed at `at` in `page`, and where the next entry starts.
+fn entry_at(page: &[u8], at: usize) -> Option<(&[u8], &[u8], usize)> {
+    let part = |at: usize| {
+        let len = u32::from_le_bytes(page.get(at..at.checked_add(4)?)?.try_into().ok()?) as usize;
+        let end = (at + 4).checked_add(len)?;
+        Some((page.get(at + 4..end)?, end))
+    };
+    let (key, at) = part(at)?;
+    let (value, at) = part(at)?;
+    Some((key, value, at))
+}
+
 impl Scan {
     fn new(start: Vec<u8>, end: Option<Vec<u8>>) -> Self {
-        Scan { next_start: start, end, page: VecDeque::new(), page_size: FIRST_PAGE, exhausted: false }
+        Scan { next_start: start, end, page: Vec::new(), read: 0, page_size: FIRST_PAGE, exhausted: false }
+    }
+
+    fn fetch(&mut self) {
+        let page = sys::scan(&self.next_start, self.end.as_deref(), self.page_size);
+        self.page_size = (self.page_size * 2).min(MAX_PAGE);
+        let (mut at, mut last) = (0, None);
+        while let Some((key, _, next)) = entry_at(&page, at) {
+            last = Some(key);
+            at = next;
+        }
+        match last {
+            None => self.exhausted = true,
+            Some(last) => {
+                // The smallest key after `last`.
+                self.next_start.clear();
+                self.next_start.extend_from_slice(last);
+                self.next_start.push(0);
+            }
+        }
+        self.page = page;
+        // A malformed tail would be the host's bug: the page ends where its entries do.
+        self.page.truncate(at);
+        self.read = 0;
+    }
+
+    /// The next entry, shown to `f` where it lies.
+    pub fn next_with<T>(&mut self, f: impl FnOnce(&[u8], &[u8]) -> T) -> Option<T> {
+        if self.read == self.page.len() && !self.exhausted {
+            self.fetch();
+        }
+        let (key, value, next) = entry_at(&self.page, self.read)?;
+        self.read = next;
+        Some(f(key, value))
+    }
+
+    /// What `decode` makes of each entry, in key order.
+    pub fn decoded<T, F: FnMut(&[u8], &[u8]) -> T>(self, decode: F) -> Decoded<F> {
+        Decoded { scan: self, decode }
     }
 }
 
+/// A [`Scan`] through a decoder (see [`Scan::decoded`]).
+pub struct Decoded<F> {
+    scan: Scan,
+    decode: F,
+}
+
+impl<T, F: FnMut(&[u8], &[u8]) -> T> Iterator for Decoded<F> {
+    type Item = T;
+
+    fn next(&mut self) -> Option<T> {
+        self.scan.next_with(&mut self.decode)
+    }
+}
+
+/// Owned copies of the entries.
 impl Iterator for Scan {
     type Item = (Vec<u8>, Vec<u8>);
 
     fn next(&mut self) -> Option<Self::Item> {
-        if self.page.is_empty() && !self.exhausted {
-            let page = sys::scan(&self.next_start, self.end.as_deref(), self.page_size);
-            match page.last() {
-                None => self.exhausted = true,
-                Some((last, _)) => {
-                    // The smallest key after `last`.
-                    self.next_start.clear();
-                    self.next_start.extend_from_slice(last);
-                    self.next_start.push(0);
-                }
-            }
-            self.page.extend(page);
-            self.page_size = (self.page_size * 2).min(MAX_PAGE);
+        self.next_with(|key, value| (key.to_vec(), value.to_vec()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::native::pack;
+
+    #[test]
+    fn packed_entries_are_read_in_place_and_a_malformed_tail_ends_the_page() {
+        let mut page = Vec::new();
+        pack(&mut page, b"k1", b"");
+        pack(&mut page, b"key2", b"v");
+        let (key, value, next) = entry_at(&page, 0).expect("the first entry");
+        assert_eq!((key, value), (&b"k1"[..], &b""[..]));
+        let (key, value, end) = entry_at(&page, next).expect("the second entry");
+        assert_eq!((key, value, end), (&b"key2"[..], &b"v"[..], page.len()));
+        assert!(entry_at(&page, end).is_none());
+        // Cut anywhere inside the second entry, or followed by a length past the end: no
+        // entry there, and no panic.
+        for cut in next..page.len() {
+            assert!(entry_at(&page[..cut], next).is_none(), "{cut}");
         }
-        self.page.pop_front()
+        page.extend_from_slice(&u32::MAX.to_le_bytes());
+        assert!(entry_at(&page, end).is_none());
     }
 }

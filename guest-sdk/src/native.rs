@@ -14,8 +14,19 @@ pub trait Host {
     fn get(&mut self, key: &[u8]) -> Option<Vec<u8>>;
     fn put(&mut self, key: Vec<u8>, value: Vec<u8>);
     fn delete(&mut self, key: Vec<u8>);
-    fn scan(&mut self, start: &[u8], end: Option<&[u8]>, limit: u32) -> Vec<(Vec<u8>, Vec<u8>)>;
+    /// Up to `limit` entries of `[start, end)` in key order, each [`pack`]ed.
+    fn scan(&mut self, start: &[u8], end: Option<&[u8]>, limit: u32) -> Vec<u8>;
     fn log(&mut self, level: Level, message: &str);
+}
+
+/// Appends an entry to a page of a scan as the WIT `scan-packed` lays it out: the key's
+/// length as 4 little-endian bytes, the key, the value's length, the value.
+pub fn pack(page: &mut Vec<u8>, key: &[u8], value: &[u8]) {
+    for part in [key, value] {
+        // Keys and values are far below 4 GiB (the host caps them).
+        page.extend_from_slice(&(part.len() as u32).to_le_bytes());
+        page.extend_from_slice(part);
+    }
 }
 
 thread_local! {

@@ -17,21 +17,8 @@ mod imp {
     pub fn delete(key: Vec<u8>) {
         store::delete(&key)
     }
-    pub fn scan(start: &[u8], end: Option<&[u8]>, limit: u32) -> Vec<(Vec<u8>, Vec<u8>)> {
-        unpack(&store::scan_packed(start, end, limit))
-    }
-
-    /// The entries of a `scan-packed` page. A malformed page would be the host's bug; it
-    /// ends the page rather than panicking.
-    fn unpack(mut packed: &[u8]) -> Vec<(Vec<u8>, Vec<u8>)> {
-        let mut take = || {
-            let (len, rest) = packed.split_first_chunk::<4>()?;
-            let len = u32::from_le_bytes(*len) as usize;
-            let (part, rest) = rest.split_at_checked(len)?;
-            packed = rest;
-            Some(part.to_vec())
-        };
-        std::iter::from_fn(|| Some((take()?, take()?))).collect()
+    pub fn scan(start: &[u8], end: Option<&[u8]>, limit: u32) -> Vec<u8> {
+        store::scan_packed(start, end, limit)
     }
     pub fn log(level: Level, message: &str) {
         let level = match level {
@@ -62,7 +49,7 @@ mod imp {
     pub fn delete(key: Vec<u8>) {
         with_host(|h| h.delete(key))
     }
-    pub fn scan(start: &[u8], end: Option<&[u8]>, limit: u32) -> Vec<(Vec<u8>, Vec<u8>)> {
+    pub fn scan(start: &[u8], end: Option<&[u8]>, limit: u32) -> Vec<u8> {
         with_host(|h| h.scan(start, end, limit))
     }
     pub fn log(level: Level, message: &str) {

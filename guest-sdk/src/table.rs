@@ -22,6 +22,8 @@ use std::ops::{Bound, RangeBounds};
 /// Something that must hear about every change to a table's rows (an index).
 pub trait IndexOf<K, V> {
     fn update(&self, ctx: &mut Ctx, key: &K, old: Option<&V>, new: Option<&V>) -> Result<(), Error>;
+    /// Removes every entry of the index (see [`Table::reindex`]).
+    fn clear(&self, ctx: &mut Ctx);
 }
 
 pub struct Table<K: 'static, V: 'static> {
@@ -125,6 +127,22 @@ impl<K: Key, V: Serialize + DeserializeOwned> Table<K, V> {
         Ok(Some(old))
     }
 
+    /// Rebuilds the table's indexes from its rows: every entry removed, then each row's
+    /// written. For a migration that changes how an index keys or covers its rows (entries
+    /// of the old layout need not decode). Returns the number of rows.
+    pub fn reindex(&self, ctx: &mut Ctx) -> Result<usize, Error> {
+        for index in self.indexes {
+            index.clear(ctx);
+        }
+        let rows: Vec<(K, V)> = self.iter(ctx).collect::<Result<_, _>>()?;
+        for (key, row) in &rows {
+            for index in self.indexes {
+                index.update(ctx, key, None, Some(row))?;
+            }
+        }
+        Ok(rows.len())
+    }
+
     /// Every row, in key order.
     pub fn iter(&self, ctx: &Ctx) -> Rows<K, V> {
         self.range(ctx, ..)
@@ -158,11 +176,12 @@ impl<K: Key, V: DeserializeOwned> Iterator for Rows<K, V> {
     type Item = Result<(K, V), Error>;
 
     fn next(&mut self) -> Option<Self::Item> {
-        let (key, value) = self.scan.next()?;
-        let row = K::from_key_bytes(&key[self.prefix_len..])
-            .ok_or_else(|| Error::internal(format!("a stored key of {} does not decode", self.table)))
-            .and_then(|k| Ok((k, decode_value(self.table, &value)?)));
-        Some(row)
+        let (prefix_len, table) = (self.prefix_len, self.table);
+        self.scan.next_with(|key, value| {
+            K::from_key_bytes(&key[prefix_len..])
+                .ok_or_else(|| Error::internal(format!("a stored key of {table} does not decode")))
+                .and_then(|k| Ok((k, decode_value(table, value)?)))
+        })
     }
 }
 
@@ -189,7 +208,8 @@ impl<K: Key, V, IK: Key, C: Serialize + DeserializeOwned> Index<K, V, IK, C> {
         Index { name, keys_of, covers, _types: PhantomData }
     }
 
-    fn prefix(&self) -> Vec<u8> {
+    /// The bytes every entry of the index starts with.
+    pub fn prefix(&self) -> Vec<u8> {
         namespace(b'i', self.name)
     }
 
@@ -215,7 +235,7 @@ impl<K: Key, V, IK: Key, C: Serialize + DeserializeOwned> Index<K, V, IK, C> {
         ik.encode(&mut prefix);
         let skip = prefix.len();
         let name = self.name;
-        ctx.scan_prefix(&prefix).map(move |(entry, _)| {
+        ctx.scan_prefix(&prefix).decoded(move |entry, _| {
             K::from_key_bytes(&entry[skip..])
                 .ok_or_else(|| Error::internal(format!("an entry of index {name} does not decode")))
         })
@@ -240,10 +260,10 @@ impl<K: Key, V, IK: Key, C: Serialize + DeserializeOwned> Index<K, V, IK, C> {
         let (start, end) = byte_range(&prefix, &range);
         let skip = prefix.len();
         let name = self.name;
-        ctx.scan(&start, end.as_deref()).map(move |(entry, cover)| {
+        ctx.scan(&start, end.as_deref()).decoded(move |entry, cover| {
             let (ik, k) = <(IK, K)>::from_key_bytes(&entry[skip..])
                 .ok_or_else(|| Error::internal(format!("an entry of index {name} does not decode")))?;
-            Ok((ik, k, decode_value(name, &cover)?))
+            Ok((ik, k, decode_value(name, cover)?))
         })
     }
 }
@@ -265,5 +285,12 @@ impl<K: Key, V, IK: Key, C: Serialize + DeserializeOwned> IndexOf<K, V> for Inde
             ctx.put(entry.as_slice(), new_cover.clone());
         }
         Ok(())
+    }
+
+    fn clear(&self, ctx: &mut Ctx) {
+        let entries: Vec<Vec<u8>> = ctx.scan_prefix(&self.prefix()).decoded(|entry, _| entry.to_vec()).collect();
+        for entry in entries {
+            ctx.delete(entry);
+        }
     }
 }

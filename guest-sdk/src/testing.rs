@@ -30,14 +30,14 @@ impl Host for TestHost {
     fn delete(&mut self, key: Vec<u8>) {
         self.store.remove(&key);
     }
-    fn scan(&mut self, start: &[u8], end: Option<&[u8]>, limit: u32) -> Vec<(Vec<u8>, Vec<u8>)> {
+    fn scan(&mut self, start: &[u8], end: Option<&[u8]>, limit: u32) -> Vec<u8> {
         use std::ops::Bound::{Excluded, Included, Unbounded};
         let end = end.map_or(Unbounded, Excluded);
-        self.store
-            .range::<[u8], _>((Included(start), end))
-            .take(limit as usize)
-            .map(|(k, v)| (k.clone(), v.clone()))
-            .collect()
+        let mut page = Vec::new();
+        for (key, value) in self.store.range::<[u8], _>((Included(start), end)).take(limit as usize) {
+            native::pack(&mut page, key, value);
+        }
+        page
     }
     fn log(&mut self, level: Level, message: &str) {
         self.logs.push((level, message.to_string()));

@@ -184,13 +184,7 @@ pub(super) fn add_imports_to_linker(linker: &mut Linker<GuestState>, abi_version
     })?;
     store.func_wrap("scan-packed", |mut cx: Cx, args: (Vec<u8>, Option<Vec<u8>>, u32)| {
         let mut packed = Vec::new();
-        scan_page(&mut cx, args, |key, value| {
-            // Keys and values are far below 4 GiB (the store caps them).
-            for part in [key, value] {
-                packed.extend_from_slice(&(part.len() as u32).to_le_bytes());
-                packed.extend_from_slice(part);
-            }
-        })?;
+        scan_page(&mut cx, args, |key, value| wasmraft_sdk::native::pack(&mut packed, key, value))?;
         Ok((packed,))
     })?;
 

@@ -44,9 +44,9 @@ impl Host for TxnHost<'_> {
             self.fault.get_or_insert(f);
         }
     }
-    fn scan(&mut self, start: &[u8], end: Option<&[u8]>, limit: u32) -> Vec<(Vec<u8>, Vec<u8>)> {
+    fn scan(&mut self, start: &[u8], end: Option<&[u8]>, limit: u32) -> Vec<u8> {
         let mut page = Vec::new();
-        self.txn.scan(start, end, limit, |k, v| page.push((k.to_vec(), v.to_vec())));
+        self.txn.scan(start, end, limit, |key, value| native::pack(&mut page, key, value));
         page
     }
     fn log(&mut self, level: Level, message: &str) {
