@@ -3,6 +3,7 @@
 //! values only (times in nanoseconds, sorted level-13 cell ids): `apply` never parses JSON
 //! or computes geometry.
 
+use crate::ovn::OvnSet;
 use crate::rfc3339::Nanos;
 use serde::{Deserialize, Serialize};
 use wasmraft_sdk::Id;
@@ -107,8 +108,8 @@ pub struct PutOir {
     pub state: OirState,
     pub uss_base_url: String,
     pub extent: Extent,
-    /// The key's OVNs, sorted and deduplicated.
-    pub key: Vec<String>,
+    /// The key's OVNs.
+    pub key: OvnSet,
     pub subscription_id: Option<Id>,
     pub new_subscription: Option<NewSubscription>,
     /// `{id}_{requested_ovn_suffix}`, already validated against the request's time.

@@ -6,16 +6,15 @@
 //!   index and the cell index stay as they are).
 //! - 1.0.x-1.2.x → 1.3: the notify row (base URL, topics, index) goes. The URL and topics
 //!   (its [`Target`]) join the footprint, whose cell index entries now cover them, and the
-//!   index gets a row of its own.
+//!   index gets a row of its own. The cell index keys (of OIRs, constraints and
+//!   subscriptions) gain their altitude tier, bucket and band: all three are rebuilt.
 
-use crate::cell_index::CellKey;
 use crate::rfc3339::Nanos;
 use crate::store::{
-    Footprint, SUBSCRIPTION_FOOTPRINTS, SUBSCRIPTION_HEADS, SUBSCRIPTIONS, SubscriptionHead, Target,
-    subscription_cell_keys,
+    CONSTRAINTS, Footprint, OIRS, SUBSCRIPTION_FOOTPRINTS, SUBSCRIPTION_HEADS, SUBSCRIPTIONS, SubscriptionHead, Target,
 };
 use serde::{Deserialize, Serialize};
-use wasmraft_sdk::{Ctx, Error, Id, Index, Info, Level, Table};
+use wasmraft_sdk::{Ctx, Error, Id, Info, Level, Table};
 
 /// A subscription as 1.0.x stored it.
 #[derive(Serialize, Deserialize)]
@@ -44,11 +43,10 @@ pub(crate) struct NotifyV1_1 {
 pub(crate) const SUBSCRIPTIONS_V1_0: Table<Id, SubscriptionV1_0> = Table::new(SUBSCRIPTION_HEADS);
 const HEADS_IN_PLACE: Table<Id, SubscriptionHead> = Table::new(SUBSCRIPTION_HEADS);
 pub(crate) const NOTIFY_V1_1: Table<Id, NotifyV1_1> = Table::new("subscription/notify");
-/// The cell index before 1.3: the same keys, covering nothing.
-const BY_CELL_V1_1: Index<Id, Footprint, CellKey> = Index::new("subscription/by-cell", subscription_cell_keys);
-/// Footprints before 1.3, with that index: a delete through it takes their entries too.
-pub(crate) const FOOTPRINTS_V1_1: Table<Id, Footprint> =
-    Table::new(SUBSCRIPTION_FOOTPRINTS).with_indexes(&[&BY_CELL_V1_1]);
+/// Subscription footprints before 1.3 and since, read and written without their index
+/// (rebuilt afterwards: its old entries need not decode).
+pub(crate) const FOOTPRINTS_V1_1: Table<Id, Footprint> = Table::new(SUBSCRIPTION_FOOTPRINTS);
+const FOOTPRINTS_UNINDEXED: Table<Id, Footprint<Target>> = Table::new(SUBSCRIPTION_FOOTPRINTS);
 
 pub fn from(ctx: &mut Ctx, previous: &Info) -> Result<(), Error> {
     let was = |minor: &str| previous.version.starts_with(minor);
@@ -57,6 +55,10 @@ pub fn from(ctx: &mut Ctx, previous: &Info) -> Result<(), Error> {
     }
     if was("1.0.") || was("1.1.") || was("1.2.") {
         cover_targets(ctx, previous)?;
+        let entities = OIRS.footprints.reindex(ctx)?
+            + CONSTRAINTS.footprints.reindex(ctx)?
+            + SUBSCRIPTIONS.entities.footprints.reindex(ctx)?;
+        ctx.log(Level::Info, &format!("rebuilt the cell indexes of {entities} entities"));
     }
     Ok(())
 }
@@ -86,13 +88,13 @@ fn split_subscriptions(ctx: &mut Ctx, previous: &Info) -> Result<(), Error> {
     Ok(())
 }
 
-/// 1.1.x and 1.2.x → 1.3.
+/// 1.1.x and 1.2.x → 1.3, but for the cell indexes.
 fn cover_targets(ctx: &mut Ctx, previous: &Info) -> Result<(), Error> {
     let old: Vec<(Id, NotifyV1_1)> = NOTIFY_V1_1.iter(ctx).collect::<Result<_, _>>()?;
     let count = old.len();
     for (id, notify) in old {
         let footprint = FOOTPRINTS_V1_1
-            .delete(ctx, &id)?
+            .get(ctx, &id)?
             .ok_or_else(|| Error::internal(format!("subscription {id} has no footprint")))?;
         NOTIFY_V1_1.delete(ctx, &id)?;
         let target = Target {
@@ -101,11 +103,7 @@ fn cover_targets(ctx: &mut Ctx, previous: &Info) -> Result<(), Error> {
             for_constraints: notify.for_constraints,
         };
         let Footprint { start, end, alt_lo, alt_hi, cells, cover: () } = footprint;
-        SUBSCRIPTIONS.entities.footprints.put(
-            ctx,
-            &id,
-            &Footprint { start, end, alt_lo, alt_hi, cells, cover: target },
-        )?;
+        FOOTPRINTS_UNINDEXED.put(ctx, &id, &Footprint { start, end, alt_lo, alt_hi, cells, cover: target })?;
         SUBSCRIPTIONS.indices.put(ctx, &id, &notify.index)?;
     }
     ctx.log(Level::Info, &format!("migrated {count} subscriptions from {} to the 1.3 layout", previous.version));

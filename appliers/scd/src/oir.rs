@@ -10,7 +10,7 @@ use crate::constraint;
 use crate::entry::{manager, now};
 use crate::json::PutOperationalIntentReferenceParameters;
 use crate::notify::{self, Indices, Topic};
-use crate::ovn::{self, NO_OVN_PHRASE};
+use crate::ovn::{self, NO_OVN_PHRASE, OvnSet};
 use crate::render::{MISSING_OVNS, error};
 use crate::request::{Reply, area_of_interest, bad_request, body, check_base_url, entity_id, received_at};
 use crate::rfc3339::Nanos;
@@ -96,9 +96,7 @@ fn validate_put(
             params.state
         ));
     }
-    let mut key = params.key.unwrap_or_default();
-    key.sort_unstable();
-    key.dedup();
+    let key = OvnSet::new(params.key.unwrap_or_default());
     Ok(PutOir {
         id,
         ovn: ovn.map(str::to_string),
@@ -267,11 +265,10 @@ pub fn put(ctx: &mut Ctx, put: PutOir, indices: Indices) -> Result<Output, Error
 /// notifications, every constraint in the extent must be in the key too.
 fn check_key(ctx: &Ctx, manager: &str, put: &PutOir, attached: Option<&SubscriptionRecord>) -> Result<(), Error> {
     let area = put.extent.volume();
-    let in_key = |ovn: &str| put.key.binary_search_by(|k| k.as_str().cmp(ovn)).is_ok();
     let mut availabilities = Availabilities::default();
     let mut missing_oirs = Vec::new();
     for (id, oir) in search::oirs(ctx, &area)? {
-        if id == put.id || in_key(&oir.ovn) {
+        if id == put.id || put.key.contains(&oir.ovn) {
             continue;
         }
         let availability = availabilities.of(ctx, &oir.manager)?;
@@ -282,7 +279,7 @@ fn check_key(ctx: &Ctx, manager: &str, put: &PutOir, attached: Option<&Subscript
     let mut missing_constraints: Vec<ConstraintRef> = Vec::new();
     if attached.is_some_and(|s| s.notify_for_constraints) {
         for (id, c) in search::constraints(ctx, &area)? {
-            if !in_key(&c.ovn) {
+            if !put.key.contains(&c.ovn) {
                 missing_constraints.push(constraint::view(id, &c, manager));
             }
         }

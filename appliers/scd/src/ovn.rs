@@ -2,7 +2,10 @@
 
 use crate::rfc3339::{self, NANOS_PER_MINUTE, Nanos};
 use base64::Engine;
+use serde::de::{DeserializeSeed, SeqAccess, Visitor};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use sha2::{Digest, Sha256};
+use std::fmt;
 use wasmraft_sdk::Id;
 
 /// What a USS sees instead of the OVN of an entity it does not manage.
@@ -56,6 +59,122 @@ pub fn implicit_subscription_id(now: Nanos, oir: Id) -> Id {
     Id(bytes)
 }
 
+/// The OVNs of a key, sorted and deduplicated, in one buffer. A busy cell's keys hold
+/// thousands of OVNs and every node decodes every entry's key: one string each was most of
+/// the decoding. On the wire a sequence of strings, as `Vec<String>` (entries written
+/// before decode the same); one that arrives out of order is sorted.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct OvnSet {
+    text: String,
+    /// Where each OVN ends in `text`, in order.
+    ends: Vec<u32>,
+}
+
+impl OvnSet {
+    pub fn new(mut ovns: Vec<String>) -> Self {
+        ovns.sort_unstable();
+        ovns.dedup();
+        let mut set = OvnSet::default();
+        for ovn in &ovns {
+            set.push(ovn);
+        }
+        set
+    }
+
+    fn push(&mut self, ovn: &str) {
+        self.text.push_str(ovn);
+        // Entries are bounded far below 4 GiB.
+        self.ends.push(u32::try_from(self.text.len()).expect("a key below 4 GiB"));
+    }
+
+    fn get(&self, i: usize) -> &str {
+        let start = if i == 0 { 0 } else { self.ends[i - 1] as usize };
+        &self.text[start..self.ends[i] as usize]
+    }
+
+    pub fn len(&self) -> usize {
+        self.ends.len()
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = &str> {
+        (0..self.len()).map(|i| self.get(i))
+    }
+
+    pub fn contains(&self, ovn: &str) -> bool {
+        let (mut low, mut high) = (0, self.len());
+        while low < high {
+            let middle = low + (high - low) / 2;
+            match self.get(middle).cmp(ovn) {
+                std::cmp::Ordering::Less => low = middle + 1,
+                std::cmp::Ordering::Greater => high = middle,
+                std::cmp::Ordering::Equal => return true,
+            }
+        }
+        false
+    }
+}
+
+impl Serialize for OvnSet {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_seq(self.iter())
+    }
+}
+
+impl<'de> Deserialize<'de> for OvnSet {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_seq(OvnSetVisitor)
+    }
+}
+
+struct OvnSetVisitor;
+
+impl<'de> Visitor<'de> for OvnSetVisitor {
+    type Value = OvnSet;
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("a sequence of OVNs")
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<OvnSet, A::Error> {
+        let mut set = OvnSet::default();
+        let mut ordered = true;
+        while seq.next_element_seed(Append(&mut set, &mut ordered))?.is_some() {}
+        if ordered {
+            return Ok(set);
+        }
+        Ok(OvnSet::new(set.iter().map(str::to_string).collect()))
+    }
+}
+
+/// Decodes one OVN straight onto the end of a set, noting whether the set stays strictly
+/// increasing.
+struct Append<'a>(&'a mut OvnSet, &'a mut bool);
+
+impl<'de> DeserializeSeed<'de> for Append<'_> {
+    type Value = ();
+
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<(), D::Error> {
+        deserializer.deserialize_str(self)
+    }
+}
+
+impl<'de> Visitor<'de> for Append<'_> {
+    type Value = ();
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("an OVN")
+    }
+
+    fn visit_str<E: serde::de::Error>(self, ovn: &str) -> Result<(), E> {
+        let Append(set, ordered) = self;
+        if let Some(last) = set.len().checked_sub(1) {
+            *ordered &= set.get(last) < ovn;
+        }
+        set.push(ovn);
+        Ok(())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -99,5 +218,27 @@ mod tests {
         assert!(a.is_v4());
         assert_eq!(a, implicit_subscription_id(5, oir));
         assert_ne!(a, implicit_subscription_id(6, oir));
+    }
+
+    #[test]
+    fn ovn_sets_are_sorted_sequences_of_strings_on_the_wire() {
+        let set = OvnSet::new(vec!["b".into(), "a".into(), "c".into(), "a".into()]);
+        assert_eq!(set.iter().collect::<Vec<_>>(), ["a", "b", "c"]);
+        assert!(set.contains("a") && set.contains("b") && set.contains("c"));
+        assert!(!set.contains("") && !set.contains("ab") && !set.contains("d"));
+        let as_strings = vec!["a".to_string(), "b".into(), "c".into()];
+        assert_eq!(postcard::to_allocvec(&set).unwrap(), postcard::to_allocvec(&as_strings).unwrap());
+        assert_eq!(postcard::from_bytes::<OvnSet>(&postcard::to_allocvec(&as_strings).unwrap()).unwrap(), set);
+        assert_eq!(serde_json::from_str::<OvnSet>(r#"["a","b","c"]"#).unwrap(), set);
+        assert_eq!(serde_json::to_string(&set).unwrap(), r#"["a","b","c"]"#);
+        // Out of order or repeated (a command not made by `handle`): sorted on the way in.
+        let unsorted = vec!["c".to_string(), "a".into(), "b".into(), "a".into()];
+        assert_eq!(postcard::from_bytes::<OvnSet>(&postcard::to_allocvec(&unsorted).unwrap()).unwrap(), set);
+        assert_eq!(
+            serde_json::from_str::<OvnSet>(r#"["b","a\u0063"]"#).unwrap().iter().collect::<Vec<_>>(),
+            ["ac", "b"]
+        );
+        assert_eq!(OvnSet::new(Vec::new()).len(), 0);
+        assert!(!OvnSet::default().contains("a"));
     }
 }

@@ -226,8 +226,11 @@ impl<V: Windowed + Serialize + DeserializeOwned, C: Clone + Serialize + Deserial
         // The cells are sorted, so their tiers' ranges are too. One scan runs on through
         // the ranges while the keys it meets fall in them, so empty cells and tiers cost
         // nothing; a key short of the next range starts a new scan there.
-        let ranges: Vec<_> =
-            volume.cells.iter().flat_map(|&cell| self.tiers.ranges(cell, volume.start, volume.end)).collect();
+        let ranges: Vec<_> = volume
+            .cells
+            .iter()
+            .flat_map(|&cell| self.tiers.ranges(cell, (volume.start, volume.end), (volume.alt_lo, volume.alt_hi)))
+            .collect();
         let Some(&(_, last)) = ranges.last() else { return Ok(ids) };
         let mut ranges = ranges.iter().peekable();
         'scan: while let Some((from, _)) = ranges.peek() {
@@ -340,9 +343,9 @@ impl Subscriptions {
 const HOUR: Nanos = 3_600_000_000_000;
 const DAY: Nanos = 24 * HOUR;
 
-/// OIRs are mostly flights of minutes to hours.
-const OIR_TIERS: Tiers = Tiers(&[HOUR, DAY]);
-const OIR_BY_CELL: Index<Id, Footprint, CellKey> =
+/// OIRs are mostly flights of minutes to hours, in bands of a few to a few hundred metres.
+const OIR_TIERS: Tiers = Tiers { spans: &[HOUR, DAY], heights: &[16.0, 256.0] };
+pub(crate) const OIR_BY_CELL: Index<Id, Footprint, CellKey> =
     Index::new("oir/by-cell", |f| OIR_TIERS.keys(&f.cells, (f.start, f.end), (f.alt_lo, f.alt_hi)));
 pub const OIR_BY_SUBSCRIPTION: Index<Id, OirRecord, Id> =
     Index::new("oir/by-subscription", |o: &OirRecord| o.subscription_id.into_iter().collect());
@@ -355,9 +358,10 @@ pub const OIRS: Entities<OirRecord> = Entities {
 };
 
 /// Constraints and subscriptions often last a day or more; one tier keeps their searches
-/// to two scans per cell.
-const DAY_TIERS: Tiers = Tiers(&[DAY]);
-const CONSTRAINT_BY_CELL: Index<Id, Footprint, CellKey> =
+/// to two scans per cell. No altitude tiers: subscriptions have no altitudes, and
+/// constraints are few (their altitudes are still tested on the keys).
+const DAY_TIERS: Tiers = Tiers { spans: &[DAY], heights: &[] };
+pub(crate) const CONSTRAINT_BY_CELL: Index<Id, Footprint, CellKey> =
     Index::new("constraint/by-cell", |f| DAY_TIERS.keys(&f.cells, (f.start, f.end), (f.alt_lo, f.alt_hi)));
 pub const CONSTRAINT_BY_END: Index<Id, ConstraintRecord, i64> =
     Index::new("constraint/by-end", |c: &ConstraintRecord| vec![c.end]);
@@ -368,12 +372,11 @@ pub const CONSTRAINTS: Entities<ConstraintRecord> = Entities {
     tiers: &DAY_TIERS,
 };
 
-/// The cell index keys of a subscription (whatever its footprint covers, for the migration).
-pub fn subscription_cell_keys<C>(f: &Footprint<C>) -> Vec<CellKey> {
-    DAY_TIERS.keys(&f.cells, (f.start, f.end), (f.alt_lo, f.alt_hi))
-}
-const SUBSCRIPTION_BY_CELL: Index<Id, Footprint<Target>, CellKey, Target> =
-    Index::covering("subscription/by-cell", subscription_cell_keys, |f| f.cover.clone());
+pub(crate) const SUBSCRIPTION_BY_CELL: Index<Id, Footprint<Target>, CellKey, Target> = Index::covering(
+    "subscription/by-cell",
+    |f| DAY_TIERS.keys(&f.cells, (f.start, f.end), (f.alt_lo, f.alt_hi)),
+    |f| f.cover.clone(),
+);
 pub const SUBSCRIPTION_BY_END: Index<Id, SubscriptionHead, i64> =
     Index::new("subscription/by-end", |s: &SubscriptionHead| vec![s.end]);
 /// The table of subscription heads (1.0.x kept whole subscriptions in it).

@@ -3,8 +3,10 @@
 //! state is exactly what 1.3 would have written.
 
 use super::*;
+use crate::cell_index::CellKey;
 use crate::migrate::{FOOTPRINTS_V1_1, NOTIFY_V1_1, NotifyV1_1, SUBSCRIPTIONS_V1_0, SubscriptionV1_0};
-use crate::store::{Footprint, SUBSCRIPTIONS};
+use crate::store::{CONSTRAINT_BY_CELL, Footprint, OIR_BY_CELL, SUBSCRIPTION_BY_CELL, SUBSCRIPTIONS};
+use wasmraft_sdk::keys::Key;
 use wasmraft_sdk::{Applier, Ctx, Error, Id, Info};
 
 /// Rewrites the store as 1.0.x (`Downgrade<true>`) or 1.2.x kept it.
@@ -24,7 +26,7 @@ impl<const TO_1_0: bool> Applier for Downgrade<TO_1_0> {
         for id in ids {
             let sub = SUBSCRIPTIONS.get(ctx, id)?.expect("listed");
             SUBSCRIPTIONS.indices.delete(ctx, &id)?;
-            let footprint = SUBSCRIPTIONS.entities.footprints.delete(ctx, &id)?.expect("a footprint");
+            let footprint = SUBSCRIPTIONS.entities.footprints.get(ctx, &id)?.expect("a footprint");
             let Footprint { start, end, alt_lo, alt_hi, cells, .. } = footprint;
             FOOTPRINTS_V1_1.put(ctx, &id, &Footprint { start, end, alt_lo, alt_hi, cells, cover: () })?;
             if TO_1_0 {
@@ -48,6 +50,19 @@ impl<const TO_1_0: bool> Applier for Downgrade<TO_1_0> {
                     index: sub.notification_index,
                 };
                 NOTIFY_V1_1.put(ctx, &id, &notify)?;
+            }
+        }
+        // The cell indexes as 1.2 keyed them: no altitude tier, bucket or band, nothing covered.
+        for prefix in [OIR_BY_CELL.prefix(), CONSTRAINT_BY_CELL.prefix(), SUBSCRIPTION_BY_CELL.prefix()] {
+            let entries: Vec<Vec<u8>> = ctx.scan_prefix(&prefix).map(|(entry, _)| entry).collect();
+            assert!(!entries.is_empty());
+            for entry in entries {
+                let (key, id) = <(CellKey, Id)>::from_key_bytes(&entry[prefix.len()..]).expect("an entry");
+                ctx.delete(entry);
+                let mut old = prefix.clone();
+                key.encode_v1_2(&mut old);
+                id.encode(&mut old);
+                ctx.put(old, Vec::new());
             }
         }
         Ok(())
@@ -79,6 +94,9 @@ fn migrated_from<const TO_1_0: bool>(version: &str) {
     let (status, first) = dss.put(USS1, &oir_path(&id(3)), &implicit);
     assert_eq!(status, 201, "{first}");
     let ovn = str_of(&first["operational_intent_reference"]["ovn"]).to_string();
+    let elsewhere = json!({"extents": [json!({"volume": {"outline_polygon": square(47.0, 8.0, 0.01)},
+        "time_start": time(minutes(10)), "time_end": time(minutes(70))})], "uss_base_url": "https://cm.example.com"});
+    assert_eq!(dss.put(USS1, &constraint_path(&id(5)), &elsewhere).0, 201);
     let as_1_3 = dss.host.store.clone();
     let before = dss.get(USS1, &sub_path(&id(1)));
     assert_eq!(before.1["subscription"]["notification_index"], 1, "{before:?}");
