@@ -49,15 +49,18 @@ impl Id {
     }
 }
 
+impl Id {
+    /// Shows `f` the canonical form, lowercase and hyphenated, written into a buffer on the
+    /// stack: a DSS answer lists thousands of ids, and a formatter call per byte was most of
+    /// rendering one.
+    fn with_canonical<R>(&self, f: impl FnOnce(&str) -> R) -> R {
+        f(uuid::Uuid::from_bytes(self.0).hyphenated().encode_lower(&mut uuid::Uuid::encode_buffer()))
+    }
+}
+
 impl fmt::Display for Id {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        for (i, b) in self.0.iter().enumerate() {
-            if matches!(i, 4 | 6 | 8 | 10) {
-                f.write_str("-")?;
-            }
-            write!(f, "{b:02x}")?;
-        }
-        Ok(())
+        self.with_canonical(|canonical| f.write_str(canonical))
     }
 }
 
@@ -77,7 +80,11 @@ impl std::str::FromStr for Id {
 /// A string in human-readable encodings (JSON), 16 raw bytes in compact ones (postcard).
 impl Serialize for Id {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        if s.is_human_readable() { s.collect_str(self) } else { self.0.serialize(s) }
+        if s.is_human_readable() {
+            self.with_canonical(|canonical| s.serialize_str(canonical))
+        } else {
+            self.0.serialize(s)
+        }
     }
 }
 
@@ -116,6 +123,10 @@ mod tests {
         assert_ne!(a, Id::derive(&[8u8; 32], 0));
         // Pinned: the derivation is part of the replicated behaviour of every applier.
         assert_eq!(Id::derive(&[0u8; 32], 0).to_string(), "a706dd2f-4d19-4e6f-88ce-4b48a6765bfc");
+        assert_eq!(
+            serde_json::to_string(&Id::derive(&[0u8; 32], 0)).unwrap(),
+            r#""a706dd2f-4d19-4e6f-88ce-4b48a6765bfc""#
+        );
     }
 
     #[test]
