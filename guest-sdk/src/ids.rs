@@ -47,9 +47,7 @@ impl Id {
     pub fn is_v4(&self) -> bool {
         self.0[6] >> 4 == 4 && self.0[8] >> 6 == 0b10
     }
-}
 
-impl Id {
     /// Shows `f` the canonical form, lowercase and hyphenated, written into a buffer on the
     /// stack: a DSS answer lists thousands of ids, and a formatter call per byte was most of
     /// rendering one.

@@ -79,16 +79,18 @@ pub fn subscribers(ctx: &mut Ctx, volume: &Volume, topic: Topic, indices: Indice
     Ok(by_url.into_iter().map(|(uss_base_url, subscriptions)| Subscriber { uss_base_url, subscriptions }).collect())
 }
 
-/// Shows `index` as every notification index in `output` (for [`Indices::TimeOfDay`]).
+/// Shows `index` as every notification index in `output` (for [`Indices::TimeOfDay`]). A
+/// change's subscribers already show it: [`subscribers`] wrote it there.
 pub fn show_in_output(output: &mut Output, index: i32) {
     match output {
-        Output::OirChanged { subscribers, .. } | Output::ConstraintChanged { subscribers, .. } => {
-            subscribers.iter_mut().flat_map(|s| &mut s.subscriptions).for_each(|s| s.notification_index = index);
-        }
         Output::SubscriptionPut { subscription, .. } | Output::SubscriptionDeleted(subscription) => {
             subscription.notification_index = index;
         }
-        Output::Availability(_) | Output::HeartbeatRecorded(_) | Output::Evicted { .. } => {}
+        Output::OirChanged { .. }
+        | Output::ConstraintChanged { .. }
+        | Output::Availability(_)
+        | Output::HeartbeatRecorded(_)
+        | Output::Evicted { .. } => {}
     }
 }
 
