@@ -17,7 +17,7 @@ use crate::ctx::{Ctx, Scan};
 use crate::keys::{Key, encode_bytes, prefix_end};
 use serde::{Serialize, de::DeserializeOwned};
 use std::marker::PhantomData;
-use std::ops::{Bound, RangeBounds};
+use std::ops::{Bound, ControlFlow, RangeBounds};
 
 /// Something that must hear about every change to a table's rows (an index).
 pub trait IndexOf<K, V> {
@@ -256,16 +256,52 @@ impl<K: Key, V, IK: Key, C: Serialize + DeserializeOwned> Index<K, V, IK, C> {
         ctx: &Ctx,
         range: R,
     ) -> impl Iterator<Item = Result<(IK, K, C), Error>> + use<K, V, IK, C, R> {
-        let prefix = self.prefix();
-        let (start, end) = byte_range(&prefix, &range);
-        let skip = prefix.len();
-        let name = self.name;
-        ctx.scan(&start, end.as_deref()).decoded(move |entry, cover| {
-            let (ik, k) = <(IK, K)>::from_key_bytes(&entry[skip..])
-                .ok_or_else(|| Error::internal(format!("an entry of index {name} does not decode")))?;
+        let (scan, skip, name) = self.scan_range(ctx, &range);
+        scan.decoded(move |entry, cover| {
+            let (ik, k) = decode_entry(name, &entry[skip..])?;
             Ok((ik, k, decode_value(name, cover)?))
         })
     }
+
+    /// Shows `visit` each `(index key, primary key, encoded cover)` with index keys in
+    /// `range`, in index-key order, until it breaks: for a caller that meets the same few
+    /// covers thousands of times and decodes each once ([`Index::decode_cover`]).
+    pub fn visit_covered<R: RangeBounds<IK>>(
+        &self,
+        ctx: &Ctx,
+        range: R,
+        mut visit: impl FnMut(IK, K, &[u8]) -> ControlFlow<()>,
+    ) -> Result<(), Error> {
+        let (mut scan, skip, name) = self.scan_range(ctx, &range);
+        loop {
+            let step =
+                scan.next_with(|entry, cover| decode_entry(name, &entry[skip..]).map(|(ik, k)| visit(ik, k, cover)));
+            match step {
+                None | Some(Ok(ControlFlow::Break(()))) => return Ok(()),
+                Some(Ok(ControlFlow::Continue(()))) => {}
+                Some(Err(e)) => return Err(e),
+            }
+        }
+    }
+
+    /// A cover as [`Index::visit_covered`] showed it.
+    pub fn decode_cover(&self, bytes: &[u8]) -> Result<C, Error> {
+        decode_value(self.name, bytes)
+    }
+
+    /// The scan of the entries with index keys in `range`, and the length of the prefix
+    /// their keys start with.
+    fn scan_range<R: RangeBounds<IK>>(&self, ctx: &Ctx, range: &R) -> (Scan, usize, &'static str) {
+        let prefix = self.prefix();
+        let (start, end) = byte_range(&prefix, range);
+        (ctx.scan(&start, end.as_deref()), prefix.len(), self.name)
+    }
+}
+
+/// An index entry's key after the index's prefix: the index key, then the primary key.
+fn decode_entry<IK: Key, K: Key>(index: &str, bytes: &[u8]) -> Result<(IK, K), Error> {
+    <(IK, K)>::from_key_bytes(bytes)
+        .ok_or_else(|| Error::internal(format!("an entry of index {index} does not decode")))
 }
 
 impl<K: Key, V, IK: Key, C: Serialize + DeserializeOwned> IndexOf<K, V> for Index<K, V, IK, C> {

@@ -38,21 +38,15 @@ async fn client(base: String, token: String, seed: u64, stop: Arc<AtomicBool>) -
         let body = busy_cell::intent(busy_cell::flight(&mut rng, now_secs()), &key);
         let url = format!("{base}/dss/v1/operational_intent_references/{}", busy_cell::uuid4_hex(&mut rng));
         let t = Instant::now();
-        match http.json("PUT", &url, Some(&token), &body).await {
-            Ok(reply) if reply.status == 201 => {
-                seen.latencies.push(t.elapsed());
-                if let Some(ovn) = reply.json()["operational_intent_reference"]["ovn"].as_str() {
-                    key.push(ovn.to_string());
-                }
-            }
+        match http.send("PUT", &url, Some(&token), Some(body.into_bytes())).await {
             Ok(reply) => {
-                *seen.failures.entry(reply.status).or_default() += 1;
-                // A conflict names the intents whose OVNs the key lacked: received, so kept.
-                if reply.status == 409 {
-                    let body = reply.json();
-                    let missing = body["missing_operational_intents"].as_array().cloned().unwrap_or_default();
-                    key.extend(missing.iter().filter_map(|oi| oi["ovn"].as_str().map(str::to_string)));
+                if reply.status == 201 {
+                    seen.latencies.push(t.elapsed());
+                } else {
+                    *seen.failures.entry(reply.status).or_default() += 1;
                 }
+                // A conflict names the intents whose OVNs the key lacked: received, so kept.
+                key.extend(busy_cell::ovns_received(reply.status, &reply.body));
             }
             Err(_) => *seen.failures.entry(0).or_default() += 1,
         }

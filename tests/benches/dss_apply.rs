@@ -12,8 +12,9 @@
 //! - The busy cell (`wasmraft_tests::busy_cell`): `CLIENTS` clients in turn, each keeping its
 //!   own key, one create per millisecond of entry time (1,000 writes/s), `WASMRAFT_BUSY_WRITES`
 //!   of them (100,000 unless set); µs per entry by block, native and wasm fed the same
-//!   entries and giving the same outcomes, with the share of 409s, the clients' mean key
-//!   length and the subscriptions a create notified on average. Only with the argument
+//!   entries and giving the same outcomes, with wasm's µs per create and per 409, the share
+//!   of 409s, the clients' mean key length and the subscriptions a create notified on
+//!   average. Only with the argument
 //!   `busy-cell` (`cargo xtask bench-busy-apply [WRITES]`), alone: it runs for minutes.
 
 #[global_allocator]
@@ -181,15 +182,17 @@ fn busy_cell(native: &mut Runtime, wasm: &mut Runtime, writes: usize) {
     let indices = if time_based { "time-based notification indices" } else { "counted notification indices" };
     println!("the busy cell, {CLIENTS} clients, one create per ms of entry time, {indices} (µs per entry):");
     println!(
-        "{:<16} {:>9} {:>9} {:>11} {:>6} {:>9} {:>9}",
-        "writes", "native", "wasm", "wasm/native", "409s", "key OVNs", "notified"
+        "{:<16} {:>9} {:>9} {:>11} {:>12} {:>9} {:>6} {:>9} {:>9}",
+        "writes", "native", "wasm", "wasm/native", "wasm create", "wasm 409", "409s", "key OVNs", "notified"
     );
-    let (mut spent, mut conflicts, mut key_len, mut notified) = ([std::time::Duration::ZERO; 2], 0, 0, 0);
+    let zero = std::time::Duration::ZERO;
+    // Native and wasm's totals, then wasm's on creates and on 409s.
+    let (mut spent, mut by_outcome, mut conflicts, mut key_len, mut notified) = ([zero; 2], [zero; 2], 0, 0, 0);
     for i in 1..=writes {
         let client = &mut clients[i % CLIENTS];
         let body = busy_cell::intent(busy_cell::flight(&mut client.rng, now_secs(i)), &client.key);
         let path = format!("/dss/v1/operational_intent_references/{}", busy_cell::uuid4_hex(&mut client.rng));
-        let mut request = Request::new("PUT", &path).with_body(body.to_string());
+        let mut request = Request::new("PUT", &path).with_body(body);
         if time_based {
             request = request.with_setting(busy_cell::TIME_BASED_SETTING, "true");
         }
@@ -206,6 +209,7 @@ fn busy_cell(native: &mut Runtime, wasm: &mut Runtime, writes: usize) {
         assert_eq!(outcomes[0].1, outcomes[1].1, "native and wasm differ at write {i}");
         let (subscribers, ovns) = received(&outcomes[0].1);
         conflicts += usize::from(subscribers.is_none());
+        by_outcome[usize::from(subscribers.is_none())] += outcomes[1].0;
         notified += subscribers.unwrap_or(0);
         client.key.extend(ovns);
         key_len += client.key.len();
@@ -214,12 +218,14 @@ fn busy_cell(native: &mut Runtime, wasm: &mut Runtime, writes: usize) {
             let writes = format!("{}-{}", i - BLOCK, i);
             let share = format!("{:.0}%", conflicts as f64 * 100.0 / BLOCK as f64);
             let per_create = notified / (BLOCK - conflicts).max(1);
+            let [create, conflict] = [(by_outcome[0], BLOCK - conflicts), (by_outcome[1], conflicts)]
+                .map(|(d, n)| d.as_secs_f64() * 1e6 / n.max(1) as f64);
             println!(
-                "{writes:<16} {n:>9.1} {w:>9.1} {:>10.2}x {share:>6} {:>9} {per_create:>9}",
+                "{writes:<16} {n:>9.1} {w:>9.1} {:>10.2}x {create:>12.1} {conflict:>9.1} {share:>6} {:>9} {per_create:>9}",
                 w / n,
                 key_len / BLOCK
             );
-            (spent, conflicts, key_len, notified) = ([std::time::Duration::ZERO; 2], 0, 0, 0);
+            (spent, by_outcome, conflicts, key_len, notified) = ([zero; 2], [zero; 2], 0, 0, 0);
         }
     }
 }

@@ -194,19 +194,14 @@ async fn uss(base: String, seed: u64, stop: Arc<AtomicBool>, acked: Arc<Mutex<Ve
         let id = busy_cell::uuid4_hex(&mut rng);
         let body = busy_cell::intent(busy_cell::flight(&mut rng, now_secs()), &key);
         let url = format!("{base}/dss/v1/operational_intent_references/{id}");
-        let Ok(reply) = http.json("PUT", &url, Some(&token), &body).await else { continue };
-        let ovns: Vec<String> = match reply.status {
-            201 => {
-                let ovn = reply.json()["operational_intent_reference"]["ovn"].as_str().expect("an OVN").to_string();
-                acked.lock().unwrap().push((Instant::now(), id, ovn.clone()));
-                vec![ovn]
-            }
-            409 => {
-                let missing = reply.json()["missing_operational_intents"].as_array().cloned().unwrap_or_default();
-                missing.iter().filter_map(|oi| oi["ovn"].as_str().map(str::to_string)).collect()
-            }
+        let Ok(reply) = http.send("PUT", &url, Some(&token), Some(body.into_bytes())).await else { continue };
+        let ovns = match reply.status {
+            201 | 409 => busy_cell::ovns_received(reply.status, &reply.body),
             status => panic!("the DSS answered {status}: {}", reply.text()),
         };
+        if reply.status == 201 {
+            acked.lock().unwrap().push((Instant::now(), id, ovns[0].clone()));
+        }
         key.extend(ovns);
         tokio::time::sleep(Duration::from_millis(10)).await;
     }

@@ -12,6 +12,7 @@
 
 use crate::Rng;
 use crate::http::rfc3339;
+use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 /// The circle's centre and radius.
@@ -21,7 +22,6 @@ const METRES_PER_DEGREE: f64 = 111_320.0;
 /// The USS every client is (one token, so a 409 shows the real OVNs of what it lacks).
 pub const USS_BASE_URL: &str = "https://uss.example.com/utm";
 
-/// A v4 UUID as Python's `uuid4().hex` writes it.
 /// `WASMRAFT_TIME_BASED_INDEX=1`: the busy-cell benches run with the reference's
 /// `--enable_time_based_notification_index` (the node setting
 /// `time-based-notification-index=true`): no index bumped, every index the time of day.
@@ -32,6 +32,7 @@ pub fn time_based_index() -> bool {
 /// The node setting that [`time_based_index`] turns on.
 pub const TIME_BASED_SETTING: &str = "time-based-notification-index";
 
+/// A v4 UUID as Python's `uuid4().hex` writes it.
 pub fn uuid4_hex(rng: &mut Rng) -> String {
     let mut b = rng.bytes(16);
     b[6] = (b[6] & 0x0f) | 0x40;
@@ -84,15 +85,53 @@ pub fn flight(rng: &mut Rng, now: u64) -> Vec<Value> {
         .collect()
 }
 
-/// The body of a client's intent create: `flight` with `key`, and an implicit subscription.
-pub fn intent(flight: Vec<Value>, key: &[String]) -> Value {
-    json!({
-        "extents": flight,
-        "key": key,
-        "state": "Accepted",
-        "uss_base_url": USS_BASE_URL,
-        "new_subscription": {"uss_base_url": USS_BASE_URL, "notify_for_constraints": false}
-    })
+/// The body of a client's intent create: `flight` with `key`, and an implicit subscription,
+/// as JSON text. Written from borrowed parts: a key holds thousands of OVNs, and the load
+/// generator shares the machine with the nodes.
+pub fn intent(flight: Vec<Value>, key: &[String]) -> String {
+    #[derive(Serialize)]
+    struct NewSubscription {
+        uss_base_url: &'static str,
+        notify_for_constraints: bool,
+    }
+    #[derive(Serialize)]
+    struct Create<'a> {
+        extents: Vec<Value>,
+        key: &'a [String],
+        state: &'static str,
+        uss_base_url: &'static str,
+        new_subscription: NewSubscription,
+    }
+    let new_subscription = NewSubscription { uss_base_url: USS_BASE_URL, notify_for_constraints: false };
+    let create = Create { extents: flight, key, state: "Accepted", uss_base_url: USS_BASE_URL, new_subscription };
+    serde_json::to_string(&create).expect("JSON")
+}
+
+/// What a USS client keeps from a create's reply: the new intent's OVN (201), the OVNs of
+/// the intents a 409 named as missing, nothing otherwise. Only those fields are decoded (the
+/// rest is skipped unparsed): a reply lists thousands of subscribers.
+pub fn ovns_received(status: u16, body: &[u8]) -> Vec<String> {
+    #[derive(Deserialize)]
+    struct Ovn {
+        ovn: String,
+    }
+    #[derive(Deserialize)]
+    struct Created {
+        operational_intent_reference: Ovn,
+    }
+    #[derive(Deserialize)]
+    struct Conflict {
+        #[serde(default)]
+        missing_operational_intents: Vec<Ovn>,
+    }
+    let decoded = match status {
+        201 => serde_json::from_slice::<Created>(body).map(|c| vec![c.operational_intent_reference.ovn]),
+        409 => serde_json::from_slice::<Conflict>(body)
+            .map(|c| c.missing_operational_intents.into_iter().map(|o| o.ovn).collect()),
+        _ => Ok(Vec::new()),
+    };
+    decoded
+        .unwrap_or_else(|e| panic!("a {status} reply the client cannot read ({e}): {}", String::from_utf8_lossy(body)))
 }
 
 /// The explicit subscription over the whole circle, for an hour from `now`.

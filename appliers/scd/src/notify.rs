@@ -54,15 +54,28 @@ pub enum Topic {
 /// yields each subscription's target: only a counted index costs a row read and write.
 pub fn subscribers(ctx: &mut Ctx, volume: &Volume, topic: Topic, indices: Indices) -> Result<Vec<Subscriber>, Error> {
     let time_of_day = time_of_day_ms(crate::entry::now(ctx));
-    let mut by_url: BTreeMap<String, Vec<SubscriptionState>> = BTreeMap::new();
-    for (id, target) in SUBSCRIPTIONS.in_volume(ctx, volume)? {
-        let wanted = match topic {
-            Topic::OperationalIntents => target.for_oirs,
-            Topic::Constraints => target.for_constraints,
-        };
-        if !wanted {
-            continue;
-        }
+    let found = SUBSCRIPTIONS.in_volume(ctx, volume)?;
+    // One group per base URL; each distinct target leads to its URL's group, if its
+    // subscriptions want the topic.
+    let mut by_url: BTreeMap<&str, usize> = BTreeMap::new();
+    for target in &found.covers {
+        let next = by_url.len();
+        by_url.entry(target.uss_base_url.as_str()).or_insert(next);
+    }
+    let group_of: Vec<Option<usize>> = found
+        .covers
+        .iter()
+        .map(|target| {
+            let wanted = match topic {
+                Topic::OperationalIntents => target.for_oirs,
+                Topic::Constraints => target.for_constraints,
+            };
+            wanted.then(|| by_url[target.uss_base_url.as_str()])
+        })
+        .collect();
+    let mut groups: Vec<Vec<SubscriptionState>> = vec![Vec::new(); by_url.len()];
+    for &(id, target) in &found.ids {
+        let Some(group) = group_of[target] else { continue };
         let notification_index = match indices {
             Indices::Counted => {
                 let index = SUBSCRIPTIONS.index_of(ctx, id)?.saturating_add(1);
@@ -71,12 +84,15 @@ pub fn subscribers(ctx: &mut Ctx, volume: &Volume, topic: Topic, indices: Indice
             }
             Indices::TimeOfDay => time_of_day,
         };
-        by_url
-            .entry(target.uss_base_url)
-            .or_default()
-            .push(SubscriptionState { subscription_id: id, notification_index });
+        groups[group].push(SubscriptionState { subscription_id: id, notification_index });
     }
-    Ok(by_url.into_iter().map(|(uss_base_url, subscriptions)| Subscriber { uss_base_url, subscriptions }).collect())
+    Ok(by_url
+        .into_iter()
+        .filter_map(|(url, group)| {
+            let subscriptions = std::mem::take(&mut groups[group]);
+            (!subscriptions.is_empty()).then(|| Subscriber { uss_base_url: url.to_string(), subscriptions })
+        })
+        .collect())
 }
 
 /// Shows `index` as every notification index in `output` (for [`Indices::TimeOfDay`]). A

@@ -14,7 +14,7 @@ use crate::rfc3339::Nanos;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
-use std::ops::Bound;
+use std::ops::{Bound, ControlFlow};
 use wasmraft_sdk::{Ctx, Error, Id, Index, Table};
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -219,10 +219,15 @@ impl<V: Windowed + Serialize + DeserializeOwned, C: Clone + Serialize + Deserial
         Ok(())
     }
 
-    /// Ids of the entities in any of the volume's cells whose windows and altitudes overlap
-    /// its own (only OIRs have altitudes in their keys), in id order, with their covers.
-    pub fn in_volume(&self, ctx: &Ctx, volume: &Volume) -> Result<BTreeMap<Id, C>, Error> {
-        let mut ids = BTreeMap::new();
+    /// The entities in any of the volume's cells whose windows and altitudes overlap its
+    /// own (only OIRs have altitudes in their keys), in id order, once each (one over several
+    /// of the volume's cells is met once per cell), with their covers. A busy cell lists
+    /// thousands of subscriptions that share a few targets: each distinct cover is decoded
+    /// once, and the entities are collected, then sorted.
+    pub fn in_volume(&self, ctx: &Ctx, volume: &Volume) -> Result<InVolume<C>, Error> {
+        let mut ids = Vec::new();
+        // Each distinct encoded cover, and its place in `InVolume::covers`.
+        let mut distinct: BTreeMap<Vec<u8>, usize> = BTreeMap::new();
         // The cells are sorted, so their tiers' ranges are too. One scan runs on through
         // the ranges while the keys it meets fall in them, so empty cells and tiers cost
         // nothing; a key short of the next range starts a new scan there.
@@ -231,25 +236,44 @@ impl<V: Windowed + Serialize + DeserializeOwned, C: Clone + Serialize + Deserial
             .iter()
             .flat_map(|&cell| self.tiers.ranges(cell, (volume.start, volume.end), (volume.alt_lo, volume.alt_hi)))
             .collect();
-        let Some(&(_, last)) = ranges.last() else { return Ok(ids) };
+        let Some(&(_, last)) = ranges.last() else { return Ok(InVolume { ids, covers: Vec::new() }) };
         let mut ranges = ranges.iter().peekable();
-        'scan: while let Some((from, _)) = ranges.peek() {
-            for entry in self.by_cell.covered(ctx, (Bound::Included(*from), Bound::Included(last))) {
-                let (key, id, cover) = entry?;
+        while let Some(&&(from, _)) = ranges.peek() {
+            let mut skipped_ahead = false;
+            self.by_cell.visit_covered(ctx, (Bound::Included(from), Bound::Included(last)), |key, id, cover| {
                 while ranges.next_if(|(_, to)| key > *to).is_some() {}
                 match ranges.peek() {
-                    Some((from, _)) if key < *from => continue 'scan,
+                    Some((from, _)) if key < *from => {
+                        skipped_ahead = true;
+                        return ControlFlow::Break(());
+                    }
                     Some(_) => {}
-                    None => break,
+                    None => return ControlFlow::Break(()),
                 }
                 let (lo, hi) = key.altitudes();
                 if volume.overlaps_time(key.start, key.end) && volume.overlaps_altitude(Some(lo), Some(hi)) {
-                    ids.insert(id, cover);
+                    let at = match distinct.get(cover) {
+                        Some(&at) => at,
+                        None => {
+                            let at = distinct.len();
+                            distinct.insert(cover.to_vec(), at);
+                            at
+                        }
+                    };
+                    ids.push((id, at));
                 }
+                ControlFlow::Continue(())
+            })?;
+            if !skipped_ahead {
+                break;
             }
-            break;
         }
-        Ok(ids)
+        ids.sort_unstable_by_key(|&(id, _)| id);
+        ids.dedup_by_key(|&mut (id, _)| id);
+        let mut encoded: Vec<(usize, Vec<u8>)> = distinct.into_iter().map(|(bytes, at)| (at, bytes)).collect();
+        encoded.sort_unstable_by_key(|&(at, _)| at);
+        let covers = encoded.iter().map(|(_, bytes)| self.by_cell.decode_cover(bytes)).collect::<Result<_, _>>()?;
+        Ok(InVolume { ids, covers })
     }
 
     /// The heads of the entities in `volume` that `keep` accepts, in id order, at most
@@ -268,17 +292,25 @@ impl<V: Windowed + Serialize + DeserializeOwned, C: Clone + Serialize + Deserial
         mut keep: impl FnMut(&T) -> bool,
     ) -> Found<T> {
         let mut found = Vec::new();
-        for (id, cover) in self.in_volume(ctx, volume)? {
+        let InVolume { ids, covers } = self.in_volume(ctx, volume)?;
+        for (id, at) in ids {
             if found.len() == limit {
                 break;
             }
-            let record = load(ctx, id, cover)?;
+            let record = load(ctx, id, covers[at].clone())?;
             if keep(&record) {
                 found.push((id, record));
             }
         }
         Ok(found)
     }
+}
+
+/// What [`Entities::in_volume`] found: each entity once, in id order, with where its cover
+/// is in `covers` (distinct covers, each decoded once).
+pub struct InVolume<C> {
+    pub ids: Vec<(Id, usize)>,
+    pub covers: Vec<C>,
 }
 
 /// What a search found, in id order.
@@ -325,7 +357,7 @@ impl Subscriptions {
     }
 
     /// The subscriptions over `volume` (see [`Entities::in_volume`]) and their targets.
-    pub fn in_volume(&self, ctx: &Ctx, volume: &Volume) -> Result<BTreeMap<Id, Target>, Error> {
+    pub fn in_volume(&self, ctx: &Ctx, volume: &Volume) -> Result<InVolume<Target>, Error> {
         self.entities.in_volume(ctx, volume)
     }
 
