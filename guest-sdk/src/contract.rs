@@ -54,6 +54,7 @@ impl Encoding {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Payload {
     pub encoding: Encoding,
+    #[serde(with = "serde_bytes")]
     pub bytes: Vec<u8>,
 }
 
@@ -73,6 +74,7 @@ impl Payload {
 pub struct ApplierError {
     pub code: String,
     pub message: String,
+    #[serde(with = "serde_bytes")]
     pub body: Option<Vec<u8>>,
 }
 
@@ -114,6 +116,7 @@ pub struct HttpRequest {
     pub method: String,
     pub path: String,
     pub query: String,
+    #[serde(with = "serde_bytes")]
     pub body: Vec<u8>,
     pub auth_error: Option<String>,
     pub settings: Vec<(String, String)>,

@@ -150,6 +150,7 @@ pub fn percent_decode(s: &str) -> String {
 pub struct Response {
     pub status: u16,
     pub headers: Vec<(String, String)>,
+    #[serde(with = "serde_bytes")]
     pub body: Vec<u8>,
 }
 

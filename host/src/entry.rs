@@ -57,6 +57,7 @@ pub struct ProposedUpgrade {
     pub timestamp_ns: u64,
     pub caller: Option<Caller>,
     pub entropy: [u8; 32],
+    #[serde(with = "serde_bytes")]
     pub module: Vec<u8>,
     pub allow_downgrade: bool,
 }
@@ -202,6 +203,69 @@ mod tests {
         assert_eq!(EntryContext::stamped(&legacy, 1), None);
         assert_eq!(EntryContext::parse(&[]), None);
         assert_eq!(EntryContext::parse(&[0; 17]), None);
+    }
+
+    /// Entries of every kind as builds before byte strings went through `serde_bytes`
+    /// wrote them: each byte string as a sequence of u8.
+    mod sequences {
+        use serde::{Deserialize, Serialize};
+
+        #[derive(Serialize, Deserialize)]
+        pub enum EntryData {
+            Command(ProposedCommand),
+            Upgrade { timestamp_ns: u64, caller: Option<Caller>, entropy: [u8; 32], module: Vec<u8>, allow: bool },
+        }
+        #[derive(Serialize, Deserialize)]
+        pub struct Caller {
+            pub subject: String,
+            pub scopes: Vec<String>,
+        }
+        #[derive(Serialize, Deserialize)]
+        pub struct ProposedCommand {
+            pub timestamp_ns: u64,
+            pub caller: Option<Caller>,
+            pub entropy: [u8; 32],
+            pub encoding: u8,
+            pub bytes: Vec<u8>,
+        }
+    }
+
+    #[test]
+    fn byte_strings_keep_the_entry_format() {
+        let bytes: Vec<u8> = (0..=255).cycle().take(1_000).collect();
+        let caller = || Caller { subject: "uss1".into(), scopes: vec!["a".into()] };
+        let command = EntryData::Command(ProposedCommand {
+            timestamp_ns: 7,
+            caller: Some(caller()),
+            entropy: [9; 32],
+            payload: Payload::json(bytes.clone()),
+        });
+        let old_caller = || Some(sequences::Caller { subject: "uss1".into(), scopes: vec!["a".into()] });
+        let old = sequences::EntryData::Command(sequences::ProposedCommand {
+            timestamp_ns: 7,
+            caller: old_caller(),
+            entropy: [9; 32],
+            encoding: 1,
+            bytes: bytes.clone(),
+        });
+        assert_eq!(command.encode(), postcard::to_allocvec(&old).unwrap());
+        assert_eq!(EntryData::decode(&postcard::to_allocvec(&old).unwrap()).unwrap(), command);
+
+        let upgrade = EntryData::Upgrade(ProposedUpgrade {
+            timestamp_ns: 1,
+            caller: None,
+            entropy: [2; 32],
+            module: bytes.clone(),
+            allow_downgrade: true,
+        });
+        let old = sequences::EntryData::Upgrade {
+            timestamp_ns: 1,
+            caller: None,
+            entropy: [2; 32],
+            module: bytes,
+            allow: true,
+        };
+        assert_eq!(upgrade.encode(), postcard::to_allocvec(&old).unwrap());
     }
 
     #[test]
