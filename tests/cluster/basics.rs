@@ -29,6 +29,12 @@ async fn writes_through_every_node_reach_every_node() {
         let status = cluster.status(id).await.unwrap();
         assert_eq!(status.members.len(), 3);
         assert_eq!(status.module.unwrap().name, "kv");
+        // A node runs without transparent huge pages (host/src/main.rs), where the kernel
+        // reports it (5.0 and later).
+        let proc_status = std::fs::read_to_string(format!("/proc/{}/status", cluster.pid(id).unwrap())).unwrap();
+        if let Some(thp) = proc_status.lines().find_map(|l| l.strip_prefix("THP_enabled:")) {
+            assert_eq!(thp.trim(), "0", "node {id}");
+        }
     }
 }
 
