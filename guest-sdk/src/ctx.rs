@@ -111,34 +111,26 @@ impl Scan {
     }
 
     fn fetch(&mut self) {
-        let page = sys::scan(&self.next_start, self.end.as_deref(), self.page_size);
+        self.page = sys::scan(&self.next_start, self.end.as_deref(), self.page_size);
         self.page_size = (self.page_size * 2).min(MAX_PAGE);
-        let (mut at, mut last) = (0, None);
-        while let Some((key, _, next)) = entry_at(&page, at) {
-            last = Some(key);
-            at = next;
-        }
-        match last {
-            None => self.exhausted = true,
-            Some(last) => {
-                // The smallest key after `last`.
-                self.next_start.clear();
-                self.next_start.extend_from_slice(last);
-                self.next_start.push(0);
-            }
-        }
-        self.page = page;
-        // A malformed tail would be the host's bug: the page ends where its entries do.
-        self.page.truncate(at);
+        self.exhausted = self.page.is_empty();
         self.read = 0;
     }
 
-    /// The next entry, shown to `f` where it lies.
+    /// The next entry, shown to `f` where it lies. Each entry is parsed once: the last of a
+    /// page also sets where the next page starts. A malformed entry would be the host's
+    /// bug: the scan ends there.
     pub fn next_with<T>(&mut self, f: impl FnOnce(&[u8], &[u8]) -> T) -> Option<T> {
         if self.read == self.page.len() && !self.exhausted {
             self.fetch();
         }
         let (key, value, next) = entry_at(&self.page, self.read)?;
+        if next == self.page.len() {
+            // The smallest key after the page's last.
+            self.next_start.clear();
+            self.next_start.extend_from_slice(key);
+            self.next_start.push(0);
+        }
         self.read = next;
         Some(f(key, value))
     }

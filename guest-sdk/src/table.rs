@@ -235,10 +235,7 @@ impl<K: Key, V, IK: Key, C: Serialize + DeserializeOwned> Index<K, V, IK, C> {
         ik.encode(&mut prefix);
         let skip = prefix.len();
         let name = self.name;
-        ctx.scan_prefix(&prefix).decoded(move |entry, _| {
-            K::from_key_bytes(&entry[skip..])
-                .ok_or_else(|| Error::internal(format!("an entry of index {name} does not decode")))
-        })
+        ctx.scan_prefix(&prefix).decoded(move |entry, _| decode_entry(name, &entry[skip..]))
     }
 
     /// `(index key, primary key)` pairs with index keys in `range`, in index-key order.
@@ -258,7 +255,7 @@ impl<K: Key, V, IK: Key, C: Serialize + DeserializeOwned> Index<K, V, IK, C> {
     ) -> impl Iterator<Item = Result<(IK, K, C), Error>> + use<K, V, IK, C, R> {
         let (scan, skip, name) = self.scan_range(ctx, &range);
         scan.decoded(move |entry, cover| {
-            let (ik, k) = decode_entry(name, &entry[skip..])?;
+            let (ik, k) = decode_entry::<(IK, K)>(name, &entry[skip..])?;
             Ok((ik, k, decode_value(name, cover)?))
         })
     }
@@ -274,8 +271,9 @@ impl<K: Key, V, IK: Key, C: Serialize + DeserializeOwned> Index<K, V, IK, C> {
     ) -> Result<(), Error> {
         let (mut scan, skip, name) = self.scan_range(ctx, &range);
         loop {
-            let step =
-                scan.next_with(|entry, cover| decode_entry(name, &entry[skip..]).map(|(ik, k)| visit(ik, k, cover)));
+            let step = scan.next_with(|entry, cover| {
+                decode_entry::<(IK, K)>(name, &entry[skip..]).map(|(ik, k)| visit(ik, k, cover))
+            });
             match step {
                 None | Some(Ok(ControlFlow::Break(()))) => return Ok(()),
                 Some(Ok(ControlFlow::Continue(()))) => {}
@@ -298,10 +296,10 @@ impl<K: Key, V, IK: Key, C: Serialize + DeserializeOwned> Index<K, V, IK, C> {
     }
 }
 
-/// An index entry's key after the index's prefix: the index key, then the primary key.
-fn decode_entry<IK: Key, K: Key>(index: &str, bytes: &[u8]) -> Result<(IK, K), Error> {
-    <(IK, K)>::from_key_bytes(bytes)
-        .ok_or_else(|| Error::internal(format!("an entry of index {index} does not decode")))
+/// What follows a prefix in an index entry's key: the index key, then the primary key, or
+/// only the primary key after a prefix that holds the index key.
+fn decode_entry<T: Key>(index: &str, bytes: &[u8]) -> Result<T, Error> {
+    T::from_key_bytes(bytes).ok_or_else(|| Error::internal(format!("an entry of index {index} does not decode")))
 }
 
 impl<K: Key, V, IK: Key, C: Serialize + DeserializeOwned> IndexOf<K, V> for Index<K, V, IK, C> {

@@ -58,21 +58,16 @@ pub fn subscribers(ctx: &mut Ctx, volume: &Volume, topic: Topic, indices: Indice
     // One group per base URL; each distinct target leads to its URL's group, if its
     // subscriptions want the topic.
     let mut by_url: BTreeMap<&str, usize> = BTreeMap::new();
+    let mut group_of: Vec<Option<usize>> = Vec::with_capacity(found.covers.len());
     for target in &found.covers {
         let next = by_url.len();
-        by_url.entry(target.uss_base_url.as_str()).or_insert(next);
+        let group = *by_url.entry(target.uss_base_url.as_str()).or_insert(next);
+        let wanted = match topic {
+            Topic::OperationalIntents => target.for_oirs,
+            Topic::Constraints => target.for_constraints,
+        };
+        group_of.push(wanted.then_some(group));
     }
-    let group_of: Vec<Option<usize>> = found
-        .covers
-        .iter()
-        .map(|target| {
-            let wanted = match topic {
-                Topic::OperationalIntents => target.for_oirs,
-                Topic::Constraints => target.for_constraints,
-            };
-            wanted.then(|| by_url[target.uss_base_url.as_str()])
-        })
-        .collect();
     let mut groups: Vec<Vec<SubscriptionState>> = vec![Vec::new(); by_url.len()];
     for &(id, target) in &found.ids {
         let Some(group) = group_of[target] else { continue };
