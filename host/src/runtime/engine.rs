@@ -73,6 +73,9 @@ const APPLY_RESERVE: u32 = 4;
 /// is refused as busy at once rather than queued.
 pub const OUTSIDE_INSTANCES: u32 = POOL_INSTANCES - APPLY_RESERVE;
 
+/// The environment variable that, set, makes guest code visible to `perf` (see README).
+const PERFMAP_ENV: &str = "WASMRAFT_PERFMAP";
+
 pub fn deterministic_config(limits: &Limits) -> wasmtime::Result<Config> {
     let mut c = Config::new();
     c.strategy(Strategy::Cranelift);
@@ -86,6 +89,11 @@ pub fn deterministic_config(limits: &Limits) -> wasmtime::Result<Config> {
         }
     }
     c.cranelift_opt_level(OptLevel::Speed);
+    // For `perf`: names the compiled guest functions in /tmp/perf-<pid>.map (a module
+    // built unstripped shows its own function names). Changes no result.
+    if std::env::var_os(PERFMAP_ENV).is_some() {
+        c.profiler(wasmtime::ProfilingStrategy::PerfMap);
+    }
     // x86 and ARM produce NaNs with different sign bits; canonical NaNs make them agree.
     c.cranelift_nan_canonicalization(true);
     // Relaxed SIMD results are ISA-specific by definition; plain SIMD is deterministic.
