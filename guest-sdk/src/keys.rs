@@ -28,6 +28,7 @@ pub trait Key: Sized {
     }
 }
 
+#[inline]
 fn take<'a>(input: &mut &'a [u8], n: usize) -> Option<&'a [u8]> {
     if input.len() < n {
         return None;
@@ -40,9 +41,11 @@ fn take<'a>(input: &mut &'a [u8], n: usize) -> Option<&'a [u8]> {
 macro_rules! unsigned_key {
     ($($t:ty),*) => {$(
         impl Key for $t {
+            #[inline]
             fn encode(&self, out: &mut Vec<u8>) {
                 out.extend_from_slice(&self.to_be_bytes());
             }
+            #[inline]
             fn decode(input: &mut &[u8]) -> Option<Self> {
                 Some(<$t>::from_be_bytes(take(input, size_of::<$t>())?.try_into().ok()?))
             }
@@ -54,9 +57,11 @@ unsigned_key!(u8, u16, u32, u64, u128);
 macro_rules! signed_key {
     ($($t:ty => $u:ty),*) => {$(
         impl Key for $t {
+            #[inline]
             fn encode(&self, out: &mut Vec<u8>) {
                 ((*self as $u) ^ (1 << (<$u>::BITS - 1))).encode(out);
             }
+            #[inline]
             fn decode(input: &mut &[u8]) -> Option<Self> {
                 Some((<$u>::decode(input)? ^ (1 << (<$u>::BITS - 1))) as $t)
             }
@@ -128,18 +133,22 @@ impl Key for String {
 }
 
 impl<const N: usize> Key for [u8; N] {
+    #[inline]
     fn encode(&self, out: &mut Vec<u8>) {
         out.extend_from_slice(self)
     }
+    #[inline]
     fn decode(input: &mut &[u8]) -> Option<Self> {
         take(input, N)?.try_into().ok()
     }
 }
 
 impl Key for Id {
+    #[inline]
     fn encode(&self, out: &mut Vec<u8>) {
         self.0.encode(out)
     }
+    #[inline]
     fn decode(input: &mut &[u8]) -> Option<Self> {
         <[u8; 16]>::decode(input).map(Id)
     }
@@ -164,11 +173,13 @@ impl Key for () {
 macro_rules! tuple_key {
     ($($name:ident),+) => {
         impl<$($name: Key),+> Key for ($($name,)+) {
+            #[inline]
             #[allow(non_snake_case)]
             fn encode(&self, out: &mut Vec<u8>) {
                 let ($($name,)+) = self;
                 $($name.encode(out);)+
             }
+            #[inline]
             fn decode(input: &mut &[u8]) -> Option<Self> {
                 Some(($($name::decode(input)?,)+))
             }

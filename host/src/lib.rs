@@ -27,6 +27,7 @@ pub mod log;
 pub mod membership;
 pub mod metrics;
 pub mod node;
+pub mod process;
 pub mod proposals;
 pub mod proto;
 pub mod runtime;

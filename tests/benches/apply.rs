@@ -80,6 +80,7 @@ fn row(what: &str, native: Stats, wasm: Stats) {
 }
 
 fn main() {
+    wasmraft::process::without_transparent_huge_pages();
     println!("wasmraft apply benchmark: ns per entry, median (min–max) of {ROUNDS} rounds of {BATCH}\n");
     println!("{:<34} {:<30} {:<30} wasm/native", "", "native", "wasm");
 

@@ -239,6 +239,7 @@ fn wasm() -> Runtime {
 }
 
 fn main() {
+    wasmraft::process::without_transparent_huge_pages();
     if std::env::args().any(|a| a == "busy-cell") {
         let writes = std::env::var("WASMRAFT_BUSY_WRITES").map_or(100_000, |w| w.parse().expect("a number of writes"));
         return busy_cell(&mut native(), &mut wasm(), writes);

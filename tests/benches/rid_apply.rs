@@ -113,6 +113,7 @@ fn wasm() -> Runtime {
 }
 
 fn main() {
+    wasmraft::process::without_transparent_huge_pages();
     println!("RID apply benchmark: ns per entry, median (min–max) of {ROUNDS} rounds of {BATCH}\n");
     println!("{:<46} {:<30} {:<30} wasm/native", "", "native", "wasm");
     row("ISA create, empty area", apply_cost(&mut native(), 0, spread), apply_cost(&mut wasm(), 0, spread));
