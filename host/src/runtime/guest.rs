@@ -140,18 +140,20 @@ pub(super) fn call_hook(mut cx: StoreContextMut<'_, GuestState>, hook: CallHook)
 
 const MAX_PANIC_MESSAGE: usize = 4096;
 
-/// One page of a guest's scan, as `page` shapes it (it returns the bytes of the keys and
-/// values it holds); its bounds and its entries charged. `scan` and `scan-packed` hand
-/// back the same entries in their own shapes.
-fn scan_page<T>(
+/// One page of a guest's scan, shown to `visit`; its bounds and its entries charged. What
+/// `scan` and `scan-packed` both hand back, in their own shapes.
+fn scan_page(
     cx: &mut StoreContextMut<'_, GuestState>,
     (start, end, limit): (Vec<u8>, Option<Vec<u8>>, u32),
-    page: impl FnOnce(&Txn, &[u8], Option<&[u8]>, u32) -> (T, usize),
-) -> wasmtime::Result<T> {
+    mut visit: impl FnMut(&[u8], &[u8]),
+) -> wasmtime::Result<()> {
     charge(cx, start.len() + end.as_ref().map_or(0, Vec::len))?;
-    let (page, bytes) = page(&cx.data().txn, &start, end.as_deref(), limit);
-    charge(cx, bytes)?;
-    Ok(page)
+    let mut bytes = 0;
+    cx.data().txn.scan(&start, end.as_deref(), limit, |key, value| {
+        bytes += key.len() + value.len();
+        visit(key, value);
+    });
+    charge(cx, bytes)
 }
 
 /// The host side of `wasmraft:applier/store` and `/log`, registered by hand rather than
@@ -176,18 +178,13 @@ pub(super) fn add_imports_to_linker(linker: &mut Linker<GuestState>, abi_version
         Ok(())
     })?;
     store.func_wrap("scan", |mut cx: Cx, args: (Vec<u8>, Option<Vec<u8>>, u32)| {
-        let page = scan_page(&mut cx, args, |txn, start, end, limit| {
-            let (mut page, mut bytes) = (Vec::new(), 0);
-            txn.scan(start, end, limit, |key, value| {
-                bytes += key.len() + value.len();
-                page.push((key.to_vec(), value.to_vec()));
-            });
-            (page, bytes)
-        })?;
+        let mut page = Vec::new();
+        scan_page(&mut cx, args, |k, v| page.push((k.to_vec(), v.to_vec())))?;
         Ok((page,))
     })?;
     store.func_wrap("scan-packed", |mut cx: Cx, args: (Vec<u8>, Option<Vec<u8>>, u32)| {
-        let packed = scan_page(&mut cx, args, |txn, start, end, limit| txn.scan_packed(start, end, limit))?;
+        let mut packed = Vec::new();
+        scan_page(&mut cx, args, |key, value| wasmraft_sdk::native::pack(&mut packed, key, value))?;
         Ok((packed,))
     })?;
 

@@ -45,7 +45,9 @@ impl Host for TxnHost<'_> {
         }
     }
     fn scan(&mut self, start: &[u8], end: Option<&[u8]>, limit: u32) -> Vec<u8> {
-        self.txn.scan_packed(start, end, limit).0
+        let mut page = Vec::new();
+        self.txn.scan(start, end, limit, |key, value| native::pack(&mut page, key, value));
+        page
     }
     fn log(&mut self, level: Level, message: &str) {
         match level {

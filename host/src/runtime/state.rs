@@ -319,13 +319,7 @@ impl Txn {
     /// `[start, end)`, in key order, staged writes included and staged deletes left out.
     /// Borrowed, not cloned: a busy cell's scans go over thousands of entries per entry
     /// applied, and each clone was two reference counts taken and dropped.
-    pub fn scan<'a>(
-        &'a self,
-        start: &'a [u8],
-        end: Option<&'a [u8]>,
-        limit: u32,
-        mut visit: impl FnMut(&'a [u8], &'a [u8]),
-    ) {
+    pub fn scan(&self, start: &[u8], end: Option<&[u8]>, limit: u32, mut visit: impl FnMut(&[u8], &[u8])) {
         let limit = limit.min(limits::MAX_SCAN_PAGE) as usize;
         let bounds = range_bounds(start, end);
         let mut base = self.base.range(start, end).peekable();
@@ -351,23 +345,6 @@ impl Txn {
                 shown += 1;
             }
         }
-    }
-
-    /// The page [`Txn::scan`] shows, packed as the WIT `scan-packed` lays it out, in a
-    /// buffer of its exact size, and the bytes of its keys and values. Packed as it was
-    /// scanned, the buffer grew by doubling, and each growth copied the page again: a busy
-    /// cell's write scans thousands of entries.
-    pub fn scan_packed(&self, start: &[u8], end: Option<&[u8]>, limit: u32) -> (Vec<u8>, usize) {
-        let mut entries = Vec::new();
-        self.scan(start, end, limit, |key, value| entries.push((key, value)));
-        let bytes: usize = entries.iter().map(|(key, value)| key.len() + value.len()).sum();
-        let size = bytes + 8 * entries.len();
-        let mut page = Vec::with_capacity(size);
-        for (key, value) in entries {
-            wasmraft_sdk::native::pack(&mut page, key, value);
-        }
-        debug_assert_eq!(page.len(), size, "a packed entry is 8 bytes besides its key and value");
-        (page, bytes)
     }
 
     /// The staged writes, for the runtime to commit.
@@ -430,27 +407,6 @@ mod tests {
         assert_eq!(scan(&t, b"", None, 2).len(), 2);
         // The base is untouched until commit.
         assert_eq!(base.get(b"c"), Some(&b("3")));
-    }
-
-    #[test]
-    fn a_packed_page_holds_the_scanned_entries_in_a_buffer_of_its_size() {
-        let base = state(&[("a", "1"), ("bb", ""), ("c", "333"), ("e", "5")]);
-        let mut t = Txn::new(base);
-        t.put(b("d"), b("44")).unwrap();
-        t.delete(b("e")).unwrap();
-        for (start, end, limit) in
-            [(&b""[..], None, 100), (b"b", Some(&b"d"[..]), 100), (b"", None, 2), (b"z", None, 9)]
-        {
-            let (page, bytes) = t.scan_packed(start, end, limit);
-            let mut expected = Vec::new();
-            let mut expected_bytes = 0;
-            for (key, value) in scan(&t, start, end, limit) {
-                wasmraft_sdk::native::pack(&mut expected, &key, &value);
-                expected_bytes += key.len() + value.len();
-            }
-            assert_eq!((&page, bytes), (&expected, expected_bytes), "{start:?}..{end:?} by {limit}");
-            assert_eq!(page.capacity(), page.len());
-        }
     }
 
     #[test]
