@@ -324,6 +324,46 @@ async fn certificates_rotate_under_load_without_a_failed_request() {
     assert_acked_present(&cluster, &load).await;
 }
 
+/// Reloads in quick succession, under load: each one retires every peer stream, and a
+/// retired stream must neither take the messages nor the wake-up meant for its successor
+/// (a follower that hears nothing from the leader falls behind for good: its pre-votes
+/// lose to the leader's lease).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn repeated_certificate_reloads_leave_no_follower_behind() {
+    let cluster = Cluster::start_tls(3, "kv", false, &[]);
+    cluster.leader(Duration::from_secs(15)).await;
+    let stop = Arc::new(AtomicBool::new(false));
+    let load = tokio::spawn(write_load(cluster.endpoints(), "reload", 8, stop.clone(), None));
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let sockets_before: Vec<usize> = cluster.ids().into_iter().map(|id| sockets(cluster.pid(id).unwrap())).collect();
+    for _ in 0..15 {
+        tokio::time::sleep(Duration::from_millis(150)).await;
+        for id in cluster.ids() {
+            // Safety: a plain kill(2) on a child's pid.
+            unsafe { libc::kill(cluster.pid(id).unwrap() as i32, libc::SIGHUP) };
+        }
+    }
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    stop.store(true, Ordering::Relaxed);
+    let load = load.await.unwrap();
+    assert!(load.acked.len() > 50);
+    cluster.converged(load.acked.iter().map(|a| a.index).max().unwrap(), Duration::from_secs(10)).await;
+    assert_acked_present(&cluster, &load).await;
+    // A retired stream ends, and its connection with it: 15 reloads leave no trail of them.
+    for (id, before) in cluster.ids().into_iter().zip(sockets_before) {
+        let after = sockets(cluster.pid(id).unwrap());
+        assert!(after < before + 10, "node {id} held {before} sockets before the reloads, {after} after");
+    }
+}
+
+/// How many sockets process `pid` holds open.
+fn sockets(pid: u32) -> usize {
+    let fds = std::fs::read_dir(format!("/proc/{pid}/fd")).unwrap();
+    fds.filter_map(|fd| std::fs::read_link(fd.ok()?.path()).ok())
+        .filter(|target| target.to_string_lossy().starts_with("socket:"))
+        .count()
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_http_door_serves_https_and_nothing_in_the_clear() {
     let cluster = Cluster::start_tls(1, "kv", true, &[]);

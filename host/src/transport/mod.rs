@@ -30,6 +30,7 @@ use progress::Progress;
 use protobuf::Message as _;
 use raft::eraftpb::{Message, MessageType};
 use std::collections::{BTreeMap, HashMap};
+use std::future::Future as _;
 use std::sync::Arc;
 use std::task::{Poll, ready};
 use std::time::Duration;
@@ -209,7 +210,10 @@ async fn stream_to(
         .await
         .map_err(|e| StreamEnd::Failed(format!("connect: {e}")))?;
     let mut client = PeerClient::new(channel).max_encoding_message_size(MAX_MESSAGE);
-    let batches = Batches { shared: shared.clone(), queue: queue.clone(), first: Some(first) };
+    // Dropped on every return: the body, which hyper may poll after this stream is given up,
+    // then ends without touching the queue that the sender task and the next stream read.
+    let (_retire_on_return, retired) = tokio::sync::oneshot::channel();
+    let batches = Batches { shared: shared.clone(), queue: queue.clone(), first: Some(first), retired };
     let mut call = tokio::spawn(async move { client.raft(batches).await });
     *backoff = MIN_BACKOFF;
     let reloaded = async {
@@ -252,6 +256,10 @@ struct Batches {
     queue: Queue,
     /// The message that opened the stream.
     first: Option<Message>,
+    /// Resolves (its sender dropped) once the stream is given up. A tokio mpsc receiver
+    /// wakes one waker: a retired body that polled the queue would take the wake-up (and
+    /// the messages) meant for the sender task, which would then never open the next stream.
+    retired: tokio::sync::oneshot::Receiver<()>,
 }
 
 impl tokio_stream::Stream for Batches {
@@ -260,6 +268,11 @@ impl tokio_stream::Stream for Batches {
     fn poll_next(mut self: std::pin::Pin<&mut Self>, cx: &mut std::task::Context<'_>) -> Poll<Option<RaftBatch>> {
         let this = &mut *self;
         let mut queue = lock(&this.queue);
+        // Checked under the queue's lock: the sender task polls the queue only after the
+        // retirement, so it is the last to register its waker.
+        if std::pin::Pin::new(&mut this.retired).poll(cx).is_ready() {
+            return Poll::Ready(None);
+        }
         let first = match this.first.take() {
             Some(m) => m,
             // The queue closed: the peer left the membership.
