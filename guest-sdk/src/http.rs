@@ -161,7 +161,12 @@ impl Response {
 
     /// `value` as JSON, or a 500 saying why it does not serialize.
     pub fn json<T: Serialize>(status: u16, value: &T) -> Self {
-        match serde_json::to_vec(value) {
+        Response::json_written(status, serde_json::to_vec(value))
+    }
+
+    /// A JSON body the applier wrote itself, or a 500 saying why it could not.
+    pub fn json_written(status: u16, body: serde_json::Result<Vec<u8>>) -> Self {
+        match body {
             Ok(body) => Response { status, headers: vec![content_type("application/json")], body },
             Err(e) => Response::text(500, &format!("the response does not serialize: {e}")),
         }

@@ -66,7 +66,7 @@ impl Id {
     /// Shows `f` the canonical form, lowercase and hyphenated, written into a buffer on the
     /// stack: a DSS answer lists thousands of ids, and a formatter call per byte was most of
     /// rendering one.
-    fn with_canonical<R>(&self, f: impl FnOnce(&str) -> R) -> R {
+    pub fn with_canonical<R>(&self, f: impl FnOnce(&str) -> R) -> R {
         f(uuid::Uuid::from_bytes(self.0).hyphenated().encode_lower(&mut uuid::Uuid::encode_buffer()))
     }
 }

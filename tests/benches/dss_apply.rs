@@ -13,8 +13,9 @@
 //!   own key, one create per millisecond of entry time (1,000 writes/s), `WASMRAFT_BUSY_WRITES`
 //!   of them (100,000 unless set); µs per entry by block, native and wasm fed the same
 //!   entries and giving the same outcomes, with wasm's µs per create and per 409, the share
-//!   of 409s, the clients' mean key length and the subscriptions a create notified on
-//!   average. Only with the argument
+//!   of 409s, the clients' mean key length, the subscriptions a create notified on average
+//!   and wasm's µs to render a create's response (`render`, on the node that took the
+//!   request). Only with the argument
 //!   `busy-cell` (`cargo xtask bench-busy-apply [WRITES]`), alone: it runs for minutes.
 
 #[global_allocator]
@@ -23,7 +24,7 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 use scd_applier::{AirspaceConflict, MISSING_OVNS, Output, Scd};
 use serde_json::{Value, json};
 use wasmraft::runtime::{Limits, NativeBackend, Runtime};
-use wasmraft_sdk::contract::{ApplierError, Caller, Encoding, Meta, Payload};
+use wasmraft_sdk::contract::{ApplierError, Caller, Encoding, HttpOutcome, Meta, Payload};
 use wasmraft_sdk::http::Request;
 use wasmraft_sdk::{Timestamp, codec};
 use wasmraft_tests::apply_bench::{self, BATCH, ROUNDS, T0, entry, row};
@@ -182,12 +183,23 @@ fn busy_cell(native: &mut Runtime, wasm: &mut Runtime, writes: usize) {
     let indices = if time_based { "time-based notification indices" } else { "counted notification indices" };
     println!("the busy cell, {CLIENTS} clients, one create per ms of entry time, {indices} (µs per entry):");
     println!(
-        "{:<16} {:>9} {:>9} {:>11} {:>12} {:>9} {:>6} {:>9} {:>9}",
-        "writes", "native", "wasm", "wasm/native", "wasm create", "wasm 409", "409s", "key OVNs", "notified"
+        "{:<16} {:>9} {:>9} {:>11} {:>12} {:>9} {:>6} {:>9} {:>9} {:>12}",
+        "writes",
+        "native",
+        "wasm",
+        "wasm/native",
+        "wasm create",
+        "wasm 409",
+        "409s",
+        "key OVNs",
+        "notified",
+        "wasm render"
     );
     let zero = std::time::Duration::ZERO;
-    // Native and wasm's totals, then wasm's on creates and on 409s.
+    // Native and wasm's totals, then wasm's on creates and on 409s, then wasm's rendering of
+    // the creates' responses (on the node that took the request).
     let (mut spent, mut by_outcome, mut conflicts, mut key_len, mut notified) = ([zero; 2], [zero; 2], 0, 0, 0);
+    let (front, mut rendering) = (wasm.front(), zero);
     for i in 1..=writes {
         let client = &mut clients[i % CLIENTS];
         let body = busy_cell::intent(busy_cell::flight(&mut client.rng, now_secs(i)), &client.key);
@@ -211,6 +223,12 @@ fn busy_cell(native: &mut Runtime, wasm: &mut Runtime, writes: usize) {
         conflicts += usize::from(subscribers.is_none());
         by_outcome[usize::from(subscribers.is_none())] += outcomes[1].0;
         notified += subscribers.unwrap_or(0);
+        if let (Some(_), Ok(output)) = (subscribers, &outcomes[1].1) {
+            let t = std::time::Instant::now();
+            let response = front.render(Encoding::Postcard, HttpOutcome::Applied(output.clone()));
+            rendering += t.elapsed();
+            assert_eq!(response.expect("no host failure").expect("rendered").status, 201);
+        }
         client.key.extend(ovns);
         key_len += client.key.len();
         if i % BLOCK == 0 {
@@ -218,14 +236,15 @@ fn busy_cell(native: &mut Runtime, wasm: &mut Runtime, writes: usize) {
             let writes = format!("{}-{}", i - BLOCK, i);
             let share = format!("{:.0}%", conflicts as f64 * 100.0 / BLOCK as f64);
             let per_create = notified / (BLOCK - conflicts).max(1);
+            let render = rendering.as_secs_f64() * 1e6 / (BLOCK - conflicts).max(1) as f64;
             let [create, conflict] = [(by_outcome[0], BLOCK - conflicts), (by_outcome[1], conflicts)]
                 .map(|(d, n)| d.as_secs_f64() * 1e6 / n.max(1) as f64);
             println!(
-                "{writes:<16} {n:>9.1} {w:>9.1} {:>10.2}x {create:>12.1} {conflict:>9.1} {share:>6} {:>9} {per_create:>9}",
+                "{writes:<16} {n:>9.1} {w:>9.1} {:>10.2}x {create:>12.1} {conflict:>9.1} {share:>6} {:>9} {per_create:>9} {render:>12.1}",
                 w / n,
                 key_len / BLOCK
             );
-            (spent, by_outcome, conflicts, key_len, notified) = ([zero; 2], [zero; 2], 0, 0, 0);
+            (spent, by_outcome, conflicts, key_len, notified, rendering) = ([zero; 2], [zero; 2], 0, 0, 0, zero);
         }
     }
 }

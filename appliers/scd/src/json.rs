@@ -196,23 +196,58 @@ impl<'a> From<&'a SubscriptionView> for Subscription<'a> {
     }
 }
 
-/// The API's `SubscriberToNotify`: `api::Subscriber` serializes with exactly its fields.
-pub type SubscriberToNotify = Subscriber;
-
 fn all<'a, T, J: From<&'a T>>(items: &'a [T]) -> Vec<J> {
     items.iter().map(J::from).collect()
 }
 
-#[derive(Debug, Serialize)]
-pub struct ChangeOperationalIntentReferenceResponse<'a> {
-    subscribers: &'a [SubscriberToNotify],
-    operational_intent_reference: OperationalIntentReference<'a>,
+/// `ChangeOperationalIntentReferenceResponse`: `{"subscribers", "operational_intent_reference"}`.
+pub fn change_oir_response(oir: &OirRef, subscribers: &[Subscriber]) -> serde_json::Result<Vec<u8>> {
+    change_response(subscribers, "operational_intent_reference", &OperationalIntentReference::from(oir))
 }
 
-impl<'a> ChangeOperationalIntentReferenceResponse<'a> {
-    pub fn new(oir: &'a OirRef, subscribers: &'a [Subscriber]) -> Self {
-        ChangeOperationalIntentReferenceResponse { subscribers, operational_intent_reference: oir.into() }
+/// `ChangeConstraintReferenceResponse`: `{"subscribers", "constraint_reference"}`.
+pub fn change_constraint_response(
+    constraint: &ConstraintRef,
+    subscribers: &[Subscriber],
+) -> serde_json::Result<Vec<u8>> {
+    change_response(subscribers, "constraint_reference", &ConstraintReference::from(constraint))
+}
+
+/// `{"subscribers":[...],"<name>":<reference>}`, the bytes serde_json writes for the
+/// struct of those two fields. A create in a busy cell lists thousands of subscriptions;
+/// they are written here directly (an id is a canonical UUID, with nothing to escape)
+/// rather than string by string through serde_json, which scans every byte for escapes.
+fn change_response<R: Serialize>(subscribers: &[Subscriber], name: &str, reference: &R) -> serde_json::Result<Vec<u8>> {
+    // `{"subscription_id":"<36>","notification_index":<up to 11>}` and a comma.
+    const PER_SUBSCRIPTION: usize = 19 + 36 + 23 + 11 + 2;
+    let listed: usize = subscribers.iter().map(|s| s.subscriptions.len()).sum();
+    let mut out = Vec::with_capacity(1024 + listed * PER_SUBSCRIPTION);
+    out.extend_from_slice(b"{\"subscribers\":[");
+    for (i, subscriber) in subscribers.iter().enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        out.extend_from_slice(b"{\"uss_base_url\":");
+        serde_json::to_writer(&mut out, &subscriber.uss_base_url)?;
+        out.extend_from_slice(b",\"subscriptions\":[");
+        for (j, state) in subscriber.subscriptions.iter().enumerate() {
+            if j > 0 {
+                out.push(b',');
+            }
+            out.extend_from_slice(b"{\"subscription_id\":\"");
+            state.subscription_id.with_canonical(|id| out.extend_from_slice(id.as_bytes()));
+            out.extend_from_slice(b"\",\"notification_index\":");
+            out.extend_from_slice(itoa::Buffer::new().format(state.notification_index).as_bytes());
+            out.push(b'}');
+        }
+        out.extend_from_slice(b"]}");
     }
+    out.extend_from_slice(b"],\"");
+    out.extend_from_slice(name.as_bytes());
+    out.extend_from_slice(b"\":");
+    serde_json::to_writer(&mut out, reference)?;
+    out.push(b'}');
+    Ok(out)
 }
 
 #[derive(Debug, Serialize)]
@@ -228,18 +263,6 @@ pub struct QueryOperationalIntentReferenceResponse<'a> {
 impl<'a> QueryOperationalIntentReferenceResponse<'a> {
     pub fn new(oirs: &'a [OirRef]) -> Self {
         QueryOperationalIntentReferenceResponse { operational_intent_references: all(oirs) }
-    }
-}
-
-#[derive(Debug, Serialize)]
-pub struct ChangeConstraintReferenceResponse<'a> {
-    subscribers: &'a [SubscriberToNotify],
-    constraint_reference: ConstraintReference<'a>,
-}
-
-impl<'a> ChangeConstraintReferenceResponse<'a> {
-    pub fn new(constraint: &'a ConstraintRef, subscribers: &'a [Subscriber]) -> Self {
-        ChangeConstraintReferenceResponse { subscribers, constraint_reference: constraint.into() }
     }
 }
 
@@ -412,3 +435,74 @@ pub struct GlobalOptionsResponse {
 /// `CAsResponse` with no `CAs`: this DSS has no CA files to show.
 #[derive(Debug, Serialize)]
 pub struct CAsResponse {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::api::{Availability, OirState, SubscriptionState};
+
+    /// The derived serialization the hand-written responses must equal, byte for byte.
+    #[derive(Serialize)]
+    struct Model<'a, R> {
+        subscribers: &'a [Subscriber],
+        #[serde(flatten)]
+        reference: BTreeMapOf<'a, R>,
+    }
+
+    type BTreeMapOf<'a, R> = std::collections::BTreeMap<&'a str, R>;
+
+    fn model<R: Serialize>(subscribers: &[Subscriber], name: &str, reference: R) -> Vec<u8> {
+        serde_json::to_vec(&Model { subscribers, reference: [(name, reference)].into() }).unwrap()
+    }
+
+    fn subscribers(urls: &[&str], per_url: usize) -> Vec<Subscriber> {
+        let mut n = 0u8;
+        urls.iter()
+            .map(|url| Subscriber {
+                uss_base_url: url.to_string(),
+                subscriptions: (0..per_url)
+                    .map(|i| {
+                        n = n.wrapping_add(37);
+                        let index = [0, 1, -1, i32::MAX, i32::MIN, 86_399_999][i % 6];
+                        SubscriptionState { subscription_id: Id([n; 16]), notification_index: index }
+                    })
+                    .collect(),
+            })
+            .collect()
+    }
+
+    #[test]
+    fn change_responses_are_what_serde_json_writes() {
+        let oir = OirRef {
+            id: Id([7; 16]),
+            manager: "uss \"one\"".into(),
+            availability: Availability::Down,
+            version: 3,
+            state: OirState::Accepted,
+            ovn: "ovn-1".into(),
+            start: 1_700_000_000_000_000_000,
+            end: 1_700_000_060_000_000_000,
+            uss_base_url: "https://uss.example.com/utm".into(),
+            subscription_id: Some(Id([9; 16])),
+        };
+        let constraint = ConstraintRef {
+            id: Id([8; 16]),
+            manager: "uss2".into(),
+            version: 1,
+            ovn: "ovn-2".into(),
+            start: 0,
+            end: 1,
+            uss_base_url: "https://c.example.com".into(),
+        };
+        let urls = ["https://uss.example.com/utm", "https://é.example.com/\"quoted\"\\\n", ""];
+        for (urls, per_url) in [(&urls[..0], 0), (&urls[..1], 0), (&urls[..1], 1), (&urls[..], 7)] {
+            let subscribers = subscribers(urls, per_url);
+            let oir_json = change_oir_response(&oir, &subscribers).unwrap();
+            let expected = model(&subscribers, "operational_intent_reference", OperationalIntentReference::from(&oir));
+            assert_eq!(String::from_utf8(oir_json).unwrap(), String::from_utf8(expected).unwrap());
+            let constraint_json = change_constraint_response(&constraint, &subscribers).unwrap();
+            let expected = model(&subscribers, "constraint_reference", ConstraintReference::from(&constraint));
+            assert_eq!(String::from_utf8(constraint_json).unwrap(), String::from_utf8(expected).unwrap());
+        }
+    }
+}

@@ -23,10 +23,10 @@ fn applied(output: &Output) -> Response {
     let created = |yes: bool| if yes { 201 } else { 200 };
     match output {
         Output::OirChanged { created: c, oir, subscribers } => {
-            Response::json(created(*c), &ChangeOperationalIntentReferenceResponse::new(oir, subscribers))
+            Response::json_written(created(*c), change_oir_response(oir, subscribers))
         }
         Output::ConstraintChanged { created: c, constraint, subscribers } => {
-            Response::json(created(*c), &ChangeConstraintReferenceResponse::new(constraint, subscribers))
+            Response::json_written(created(*c), change_constraint_response(constraint, subscribers))
         }
         Output::SubscriptionPut { subscription, oirs, constraints } => {
             Response::json(200, &PutSubscriptionResponse::new(subscription, oirs.as_deref(), constraints.as_deref()))
