@@ -3,8 +3,10 @@
 //!
 //! Clients step up (4, 16, 64, 128), each step for `STEP` on the same cluster, and the run
 //! stops where throughput stops growing. Per step: successful requests/s, p50/p99/p99.9,
-//! failures by status, and what one applied entry cost the leader's apply thread (its CPU
-//! time over the entries it applied). 3 real nodes with HTTP, RS256 tokens, fsync on.
+//! failures by status, the requests answered (successes and genuine 409s) beside the most
+//! the clients' pacing lets them send, and what one applied entry cost the leader's apply
+//! thread (its CPU time over the entries it applied). 3 real nodes with HTTP, RS256 tokens,
+//! fsync on.
 //!
 //! `cargo xtask bench-busy-cell [MEAN_MS JITTER_MS]` (with a delay between the nodes, as
 //! `bench-delay`).
@@ -20,6 +22,9 @@ use wasmraft_tests::http::{auth_flags, now_secs, token};
 
 const STEPS: [usize; 4] = [4, 16, 64, 128];
 const STEP: Duration = Duration::from_secs(20);
+/// A client's pause between requests: uniform in this range of milliseconds. With their
+/// mean it caps what `n` clients can send at all: `n` / 55 ms, even at no latency.
+const PAUSE_MS: (u64, u64) = (10, 100);
 
 /// What one client saw.
 #[derive(Default)]
@@ -50,7 +55,7 @@ async fn client(base: String, token: String, seed: u64, stop: Arc<AtomicBool>) -
             }
             Err(_) => *seen.failures.entry(0).or_default() += 1,
         }
-        tokio::time::sleep(Duration::from_millis(10 + rng.below(91))).await;
+        tokio::time::sleep(Duration::from_millis(PAUSE_MS.0 + rng.below(PAUSE_MS.1 - PAUSE_MS.0 + 1))).await;
     }
     seen
 }
@@ -135,9 +140,14 @@ async fn bench(delay: Option<Delay>) {
         all.latencies.sort();
         let rate = all.latencies.len() as f64 / elapsed.as_secs_f64();
         let failures: Vec<String> = all.failures.iter().map(|(s, n)| format!("{n} × {s}")).collect();
+        // Genuine conflicts are answers too: the clients' pacing bounds the two together.
+        let answered =
+            (all.latencies.len() + all.failures.get(&409).copied().unwrap_or(0)) as f64 / elapsed.as_secs_f64();
+        let ceiling = clients as f64 * 2_000.0 / (PAUSE_MS.0 + PAUSE_MS.1) as f64;
         println!(
             "{clients:>4} clients: {rate:>6.1} successful req/s   p50 {:>7.1} ms   p99 {:>7.1} ms   p99.9 {:>7.1} ms   \
-             failures: {}   apply {:.0} µs/entry ({applied} entries)",
+             failures: {}   answered {answered:.0} req/s (the pacing's ceiling {ceiling:.0})   \
+             apply {:.0} µs/entry ({applied} entries)",
             percentile(&all.latencies, 0.5),
             percentile(&all.latencies, 0.99),
             percentile(&all.latencies, 0.999),
