@@ -445,11 +445,10 @@ mod tests {
     #[derive(Serialize)]
     struct Model<'a, R> {
         subscribers: &'a [Subscriber],
+        /// One entry: the reference under its field name.
         #[serde(flatten)]
-        reference: BTreeMapOf<'a, R>,
+        reference: std::collections::BTreeMap<&'a str, R>,
     }
-
-    type BTreeMapOf<'a, R> = std::collections::BTreeMap<&'a str, R>;
 
     fn model<R: Serialize>(subscribers: &[Subscriber], name: &str, reference: R) -> Vec<u8> {
         serde_json::to_vec(&Model { subscribers, reference: [(name, reference)].into() }).unwrap()
