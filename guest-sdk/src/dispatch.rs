@@ -61,6 +61,8 @@ pub(crate) fn handle<A: Applier>(meta: Meta, request: HttpRequest) -> Action {
     }
 }
 
+/// `render` reads the state its outcome came from through a context whose meta is empty:
+/// rendering belongs to no entry, so it has no index, time, caller or entropy.
 pub(crate) fn render<A: Applier>(encoding: Encoding, outcome: HttpOutcome) -> HttpResponse {
     let undecodable = |what: &str, e: codec::CodecError| {
         let e = ApplierError::new(crate::codes::INTERNAL, format!("the {what} does not decode as {e}"));
@@ -75,5 +77,6 @@ pub(crate) fn render<A: Applier>(encoding: Encoding, outcome: HttpOutcome) -> Ht
         }
         HttpOutcome::Failed(e) => Outcome::Failed(Failure::from_wire(e, encoding)),
     };
-    A::render(outcome)
+    let meta = Meta { index: 0, term: 0, timestamp_ns: 0, caller: None, entropy: [0; 32] };
+    A::render(&Ctx::new(meta), outcome)
 }

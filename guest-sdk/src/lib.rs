@@ -122,8 +122,13 @@ pub trait Applier: 'static {
     }
 
     /// Turns the outcome of what `handle` asked for into the response, on the node that
-    /// received the request.
-    fn render(outcome: http::Outcome<Self::Output, Self::QueryOutput>) -> http::Response {
+    /// received the request. `ctx` reads the state the outcome came from: the applier's
+    /// state just after the entry applied, or the one the query read (nothing, for a
+    /// failure). So what only the answer needs (a list of whom to notify, say) can be
+    /// read here, once, rather than in `apply` on every node. Its meta is empty: rendering
+    /// is no entry. A retried request that had applied (see the idempotency key) renders
+    /// its first output at the state of the retry.
+    fn render(_ctx: &Ctx, outcome: http::Outcome<Self::Output, Self::QueryOutput>) -> http::Response {
         http::render_json(outcome)
     }
 

@@ -52,7 +52,7 @@ fn with_current<R>(host: &mut dyn Host, f: impl FnOnce() -> R) -> R {
 pub(crate) fn with_host<R>(f: impl FnOnce(&mut dyn Host) -> R) -> R {
     let ptr = CURRENT
         .with(|c| c.get())
-        .expect("wasmraft-sdk: the store is only reachable during an apply, query or migrate call");
+        .expect("wasmraft-sdk: the store is only reachable during an apply, query, migrate or render call");
     // Safety: installed by `with_current` for the current call; the host never calls back
     // into the applier, so no second `&mut` to it exists while this one lives.
     f(unsafe { &mut *ptr.as_ptr() })
@@ -78,14 +78,15 @@ pub fn migrate<A: Applier>(host: &mut dyn Host, meta: Meta, previous: &Info) -> 
     with_current(host, || dispatch::migrate::<A>(meta, previous))
 }
 
-/// `handle`, `render` and `housekeeping` have no store access: no host is installed, so a
-/// store call from them fails as it would outside any call.
+/// `handle` and `housekeeping` have no store access: no host is installed, so a store call
+/// from them fails as it would outside any call.
 pub fn handle<A: Applier>(meta: Meta, request: HttpRequest) -> Action {
     dispatch::handle::<A>(meta, request)
 }
 
-pub fn render<A: Applier>(encoding: Encoding, outcome: HttpOutcome) -> HttpResponse {
-    dispatch::render::<A>(encoding, outcome)
+/// `host` holds the state the outcome came from, read-only.
+pub fn render<A: Applier>(host: &mut dyn Host, encoding: Encoding, outcome: HttpOutcome) -> HttpResponse {
+    with_current(host, || dispatch::render::<A>(encoding, outcome))
 }
 
 pub fn housekeeping<A: Applier>(meta: Meta) -> Option<Payload> {

@@ -151,7 +151,11 @@ impl TestHost {
             },
         };
         self.caller = saved;
-        native::render::<A>(outcome.0, outcome.1)
+        // As a node renders: at the state the outcome came from, none for a failure.
+        match outcome.1 {
+            HttpOutcome::Failed(_) => native::render::<A>(&mut TestHost::new(), outcome.0, outcome.1),
+            _ => native::render::<A>(self, outcome.0, outcome.1),
+        }
     }
 
     /// Runs the applier's housekeeping at the host's time and applies the command it

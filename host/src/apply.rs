@@ -87,7 +87,7 @@ fn start_readers() -> Sender<ReadJob> {
 
 fn answer(reader: &Reader, payload: Payload, caller: Option<Caller>) -> Result<QueryAnswer, ProposeError> {
     match reader.query(caller, now_ns(), payload) {
-        Ok(result) => Ok(QueryAnswer { applied_index: reader.applied().index, result }),
+        Ok(result) => Ok(QueryAnswer { applied_index: reader.applied().index, result, state: reader.state() }),
         Err(busy @ HostError::Busy { .. }) => Err(ProposeError::Busy(busy.to_string())),
         Err(e) => Err(ProposeError::Halted(e.to_string())),
     }
@@ -157,7 +157,9 @@ impl Applier {
                             reader
                         }
                         Err(e) => {
-                            let _ = reply.send(Ok(QueryAnswer { applied_index: applied, result: Err(e) }));
+                            let answer =
+                                QueryAnswer { applied_index: applied, result: Err(e), state: Default::default() };
+                            let _ = reply.send(Ok(answer));
                             continue;
                         }
                     },
@@ -209,22 +211,33 @@ impl Applier {
         }
         let context = EntryContext::parse(&entry.context);
         let (id, leader_time) = (context.map(|c| c.id), context.and_then(|c| c.leader_time_ns));
+        // The applier whose command this entry is: its state after the entry goes to a
+        // proposer that renders its answer from it.
+        let mut commanded: Option<Option<String>> = None;
         let result = match (entry.get_entry_type(), entry.data.is_empty()) {
             (EntryType::EntryNormal, false) => match EntryData::decode(&entry.data) {
-                Ok(EntryData::Command(cmd)) => self.apply_command(None, cmd, index, term, leader_time)?,
+                Ok(EntryData::Command(cmd)) => {
+                    commanded = Some(None);
+                    self.apply_command(None, cmd, index, term, leader_time)?
+                }
                 Ok(EntryData::CommandTo { applier, command }) => {
-                    self.apply_command(Some(&applier), command, index, term, leader_time)?
+                    let result = self.apply_command(Some(&applier), command, index, term, leader_time)?;
+                    commanded = Some(Some(applier));
+                    result
                 }
                 Ok(EntryData::Once { applier, request, command }) => {
                     let timestamp_ns = entry_time(command.timestamp_ns, leader_time);
                     let meta = Meta { index, term, timestamp_ns, caller: command.caller, entropy: command.entropy };
-                    match self.runtime.apply_once(applier.as_deref(), meta, command.payload, &request)? {
+                    let once = self.runtime.apply_once(applier.as_deref(), meta, command.payload, &request)?;
+                    commanded = Some(applier);
+                    match once {
                         Once::First(result) => result,
                         Once::Again { at, result } => {
                             self.proposals.applied(
                                 index,
                                 id,
-                                Applied { index: at.index, term: at.term, result, replayed: true },
+                                Applied { index: at.index, term: at.term, result, replayed: true, state: None },
+                                || self.runtime.state_of(commanded?.as_deref()),
                             );
                             return Ok(());
                         }
@@ -281,7 +294,9 @@ impl Applier {
                 Ok(Vec::new())
             }
         };
-        self.proposals.applied(index, id, Applied { index, term, result, replayed: false });
+        self.proposals.applied(index, id, Applied { index, term, result, replayed: false, state: None }, || {
+            self.runtime.state_of(commanded?.as_deref())
+        });
         Ok(())
     }
 

@@ -4,6 +4,7 @@
 use crate::entry::ProposalId;
 use crate::membership::{Change, MemberBook};
 use crate::proposals::ProposeError;
+use crate::runtime::StateMap;
 use crossbeam_channel::Sender;
 use raft::eraftpb::{ConfChangeV2, ConfState, Entry, Message, SnapshotMetadata};
 use tokio::sync::oneshot;
@@ -79,4 +80,6 @@ pub enum ApplyTask {
 pub struct QueryAnswer {
     pub applied_index: u64,
     pub result: Result<Vec<u8>, ApplierError>,
+    /// The state the query read (an O(1) copy), to render the answer from.
+    pub state: StateMap,
 }

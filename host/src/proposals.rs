@@ -6,6 +6,7 @@
 //! known (a proposal lost on its way to a leader) ends at the caller's deadline.
 
 use crate::entry::ProposalId;
+use crate::runtime::StateMap;
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -35,7 +36,7 @@ pub enum ProposeError {
 }
 
 /// An entry's outcome on this node.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Clone)]
 pub struct Applied {
     /// Where the command applied: for a retried request id, the first entry's position.
     pub index: u64,
@@ -43,13 +44,43 @@ pub struct Applied {
     pub result: Result<Vec<u8>, ApplierError>,
     /// A retry of a request that had applied: `result` is its first outcome.
     pub replayed: bool,
+    /// The applier's state just after the entry, for a proposer that asked for it
+    /// ([`Wants::OutputAndState`]) and whose entry was an applier's command.
+    pub state: Option<StateMap>,
+}
+
+impl std::fmt::Debug for Applied {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let Applied { index, term, result, replayed, state } = self;
+        f.debug_struct("Applied")
+            .field("index", index)
+            .field("term", term)
+            .field("result", result)
+            .field("replayed", replayed)
+            .field("state", &state.as_ref().map(StateMap::len))
+            .finish()
+    }
+}
+
+/// What a proposer waits for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Wants {
+    Output,
+    /// The output and the state it was applied to (an O(1) copy, which the apply thread
+    /// then pays for in copied tree nodes while it lives): to render the answer from.
+    OutputAndState,
+}
+
+struct Waiter {
+    reply: oneshot::Sender<Outcome>,
+    wants: Wants,
 }
 
 pub type Outcome = Result<Applied, ProposeError>;
 
 #[derive(Default)]
 struct Inner {
-    waiting: HashMap<u64, oneshot::Sender<Outcome>>,
+    waiting: HashMap<u64, Waiter>,
     /// Log index -> sequence number, for proposals whose entry this node has persisted.
     placed: BTreeMap<u64, u64>,
     /// Handed to Raft (on a follower: forwarded to the leader), not placed yet.
@@ -94,10 +125,10 @@ impl Proposals {
     }
 
     /// A new proposal id and the receiver of its outcome.
-    pub fn register(&self) -> (ProposalId, oneshot::Receiver<Outcome>) {
+    pub fn register(&self, wants: Wants) -> (ProposalId, oneshot::Receiver<Outcome>) {
         let seq = self.next_seq.fetch_add(1, Ordering::Relaxed);
-        let (tx, rx) = oneshot::channel();
-        self.lock().waiting.insert(seq, tx);
+        let (reply, rx) = oneshot::channel();
+        self.lock().waiting.insert(seq, Waiter { reply, wants });
         (ProposalId { node: self.node, incarnation: self.incarnation, seq }, rx)
     }
 
@@ -111,8 +142,8 @@ impl Proposals {
     pub fn fail(&self, id: ProposalId, error: ProposeError) {
         let mut inner = self.lock();
         inner.submitted.remove(&id.seq);
-        if let Some(tx) = inner.waiting.remove(&id.seq) {
-            let _ = tx.send(Err(error));
+        if let Some(waiter) = inner.waiting.remove(&id.seq) {
+            let _ = waiter.reply.send(Err(error));
         }
     }
 
@@ -127,8 +158,8 @@ impl Proposals {
     pub fn leader_changed(&self) {
         let mut inner = self.lock();
         for seq in std::mem::take(&mut inner.submitted) {
-            if let Some(tx) = inner.waiting.remove(&seq) {
-                let _ = tx.send(Err(ProposeError::LeaderChanged));
+            if let Some(waiter) = inner.waiting.remove(&seq) {
+                let _ = waiter.reply.send(Err(ProposeError::LeaderChanged));
             }
         }
     }
@@ -138,8 +169,8 @@ impl Proposals {
         let mut inner = self.lock();
         inner.placed.clear();
         inner.submitted.clear();
-        for (_, tx) in inner.waiting.drain() {
-            let _ = tx.send(Err(error.clone()));
+        for (_, waiter) in inner.waiting.drain() {
+            let _ = waiter.reply.send(Err(error.clone()));
         }
     }
 
@@ -155,8 +186,14 @@ impl Proposals {
     }
 
     /// The entry at `index` applied, proposed as `id` (none for entries without a client),
-    /// with `outcome` for its proposer.
-    pub fn applied(&self, index: u64, id: Option<ProposalId>, outcome: Applied) {
+    /// with `outcome` for its proposer, and `state()` as its state if the proposer wants it.
+    pub fn applied(
+        &self,
+        index: u64,
+        id: Option<ProposalId>,
+        mut outcome: Applied,
+        state: impl FnOnce() -> Option<StateMap>,
+    ) {
         let mut inner = self.lock();
         let ours = id.filter(|&id| self.ours(id)).map(|id| id.seq);
         // Proposals placed at or before this index that are not this entry never will be.
@@ -164,15 +201,18 @@ impl Proposals {
         for (at, seq) in settled {
             inner.placed.remove(&at);
             if Some(seq) != ours
-                && let Some(tx) = inner.waiting.remove(&seq)
+                && let Some(waiter) = inner.waiting.remove(&seq)
             {
-                let _ = tx.send(Err(ProposeError::Overtaken(at)));
+                let _ = waiter.reply.send(Err(ProposeError::Overtaken(at)));
             }
         }
         if let Some(seq) = ours
-            && let Some(tx) = inner.waiting.remove(&seq)
+            && let Some(waiter) = inner.waiting.remove(&seq)
         {
-            let _ = tx.send(Ok(outcome));
+            if waiter.wants == Wants::OutputAndState {
+                outcome.state = state();
+            }
+            let _ = waiter.reply.send(Ok(outcome));
         }
     }
 
@@ -187,23 +227,23 @@ mod tests {
     use crate::entry::EntryContext;
 
     fn done(index: u64, term: u64, result: Result<Vec<u8>, ApplierError>) -> Applied {
-        Applied { index, term, result, replayed: false }
+        Applied { index, term, result, replayed: false, state: None }
     }
 
     #[test]
     fn a_leader_change_fails_what_never_reached_the_log() {
         let p = Proposals::with_incarnation(1, 1);
-        let (placed, mut placed_rx) = p.register();
-        let (lost, mut lost_rx) = p.register();
-        let (unsent, mut unsent_rx) = p.register();
+        let (placed, mut placed_rx) = p.register(Wants::Output);
+        let (lost, mut lost_rx) = p.register(Wants::Output);
+        let (unsent, mut unsent_rx) = p.register(Wants::Output);
         p.submitted(placed);
         p.submitted(lost);
         p.placed(placed, 4);
         p.leader_changed();
-        assert_eq!(lost_rx.try_recv().unwrap(), Err(ProposeError::LeaderChanged));
+        assert_eq!(lost_rx.try_recv().unwrap().err(), Some(ProposeError::LeaderChanged));
         assert!(placed_rx.try_recv().is_err(), "placed: its entry decides");
         assert!(unsent_rx.try_recv().is_err(), "not yet handed to Raft");
-        p.applied(4, Some(placed), done(4, 2, Ok(Vec::new())));
+        p.applied(4, Some(placed), done(4, 2, Ok(Vec::new())), || None);
         assert!(placed_rx.try_recv().unwrap().is_ok());
         let _ = unsent;
     }
@@ -211,34 +251,49 @@ mod tests {
     #[test]
     fn the_applied_entry_answers_its_proposer() {
         let p = Proposals::with_incarnation(1, 1);
-        let (id, mut rx) = p.register();
+        let (id, mut rx) = p.register(Wants::Output);
         p.placed(id, 7);
-        p.applied(7, Some(id), done(7, 2, Ok(b"out".to_vec())));
-        assert_eq!(rx.try_recv().unwrap(), Ok(done(7, 2, Ok(b"out".to_vec()))));
+        p.applied(7, Some(id), done(7, 2, Ok(b"out".to_vec())), || None);
+        let applied = rx.try_recv().unwrap().unwrap();
+        assert_eq!((applied.index, applied.term, applied.result), (7, 2, Ok(b"out".to_vec())));
+        assert!(applied.state.is_none(), "not asked for");
         assert_eq!(p.waiting(), 0);
+    }
+
+    #[test]
+    fn the_state_goes_only_to_a_proposer_that_wants_it() {
+        let p = Proposals::with_incarnation(1, 1);
+        let state = StateMap::from_entries([(b"k".to_vec().into(), b"v".to_vec().into())]);
+        let (id, mut rx) = p.register(Wants::OutputAndState);
+        p.applied(7, Some(id), done(7, 2, Ok(vec![])), || Some(state.clone()));
+        let applied = rx.try_recv().unwrap().unwrap();
+        assert_eq!(applied.state.map(|s| s.digest()), Some(state.digest()));
+        let (id, mut rx) = p.register(Wants::Output);
+        p.applied(8, Some(id), done(8, 2, Ok(vec![])), || panic!("not asked for: no copy of the state"));
+        assert!(rx.try_recv().unwrap().unwrap().state.is_none());
     }
 
     #[test]
     fn another_entry_at_the_placed_index_overtakes() {
         let p = Proposals::with_incarnation(1, 1);
-        let (a, mut rx_a) = p.register();
-        let (b, mut rx_b) = p.register();
+        let (a, mut rx_a) = p.register(Wants::Output);
+        let (b, mut rx_b) = p.register(Wants::Output);
         p.placed(a, 5);
-        p.applied(5, Some(ProposalId { node: 2, incarnation: 1, seq: 9 }), done(5, 3, Ok(vec![])));
-        assert_eq!(rx_a.try_recv().unwrap(), Err(ProposeError::Overtaken(5)));
+        p.applied(5, Some(ProposalId { node: 2, incarnation: 1, seq: 9 }), done(5, 3, Ok(vec![])), || None);
+        assert_eq!(rx_a.try_recv().unwrap().err(), Some(ProposeError::Overtaken(5)));
         // Not placed: it waits (for its entry, or its deadline).
         assert!(rx_b.try_recv().is_err());
-        p.applied(6, Some(b), done(6, 3, Ok(vec![])));
+        p.applied(6, Some(b), done(6, 3, Ok(vec![])), || None);
         assert!(rx_b.try_recv().unwrap().is_ok());
     }
 
     #[test]
     fn other_nodes_proposals_and_forgotten_ones_are_ignored() {
         let p = Proposals::with_incarnation(1, 1);
-        let (id, rx) = p.register();
+        let (id, rx) = p.register(Wants::Output);
         drop(rx);
         p.forget(id);
-        p.applied(1, Some(id), done(1, 1, Ok(vec![])));
+        p.applied(1, Some(id), done(1, 1, Ok(vec![])), || None);
         p.placed(ProposalId { node: 3, incarnation: 1, seq: 1 }, 2);
         assert_eq!(p.waiting(), 0);
     }
@@ -249,27 +304,27 @@ mod tests {
     #[test]
     fn an_entry_from_before_a_restart_answers_no_one() {
         let before = Proposals::new(1).unwrap();
-        let (old, _gone) = before.register();
+        let (old, _gone) = before.register(Wants::Output);
         let after = Proposals::new(1).unwrap();
-        let (new, mut rx) = after.register();
+        let (new, mut rx) = after.register(Wants::Output);
         assert_eq!((old.node, old.seq), (new.node, new.seq), "the same node and sequence number");
         // The old entry reaches the log, commits and applies on the restarted node.
         let old = EntryContext::parse(&old.to_context()).unwrap().id;
         after.placed(old, 8);
-        after.applied(8, Some(old), done(8, 2, Ok(b"the old command's output".to_vec())));
+        after.applied(8, Some(old), done(8, 2, Ok(b"the old command's output".to_vec())), || None);
         assert!(rx.try_recv().is_err(), "the new proposal waits for its own entry");
         after.placed(new, 9);
-        after.applied(9, Some(new), done(9, 2, Ok(b"its own".to_vec())));
+        after.applied(9, Some(new), done(9, 2, Ok(b"its own".to_vec())), || None);
         assert_eq!(rx.try_recv().unwrap().unwrap().result, Ok(b"its own".to_vec()));
     }
 
     #[test]
     fn entries_of_older_nodes_answer_no_one() {
         let p = Proposals::with_incarnation(1, 1);
-        let (id, mut rx) = p.register();
+        let (id, mut rx) = p.register(Wants::Output);
         let mut legacy = 1u64.to_be_bytes().to_vec();
         legacy.extend_from_slice(&id.seq.to_be_bytes());
-        p.applied(3, EntryContext::parse(&legacy).map(|c| c.id), done(3, 1, Ok(vec![])));
+        p.applied(3, EntryContext::parse(&legacy).map(|c| c.id), done(3, 1, Ok(vec![])), || None);
         assert!(rx.try_recv().is_err());
     }
 }

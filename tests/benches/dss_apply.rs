@@ -148,21 +148,27 @@ struct Client {
 
 /// What a create's outcome gave its client: the subscriptions it notified and its OVN,
 /// or (`None`) the OVNs a 409 named.
-fn received(outcome: &Result<Vec<u8>, ApplierError>) -> (Option<usize>, Vec<String>) {
+/// Whether `outcome` is a create, and the OVNs its client learns from it.
+fn received(outcome: &Result<Vec<u8>, ApplierError>) -> (bool, Vec<String>) {
     match outcome {
         Ok(bytes) => match codec::decode::<Output>(Encoding::Postcard, bytes).expect("an output") {
-            Output::OirChanged { oir, subscribers, .. } => {
-                (Some(subscribers.iter().map(|s| s.subscriptions.len()).sum()), vec![oir.ovn])
-            }
+            Output::OirChanged { oir, .. } | Output::OirChangedNotifying { oir, .. } => (true, vec![oir.ovn]),
             other => panic!("not a create: {other:?}"),
         },
         Err(e) if e.code == MISSING_OVNS => {
             let body = e.body.as_deref().expect("a conflict lists what is missing");
             let conflict: AirspaceConflict = codec::decode(Encoding::Postcard, body).expect("a conflict");
-            (None, conflict.missing_oirs.into_iter().map(|o| o.ovn).collect())
+            (false, conflict.missing_oirs.into_iter().map(|o| o.ovn).collect())
         }
         Err(e) => panic!("refused: {e:?}"),
     }
+}
+
+/// The subscriptions a change's response lists.
+fn notified_in(body: &[u8]) -> usize {
+    let response: Value = serde_json::from_slice(body).expect("a JSON response");
+    let subscribers = response["subscribers"].as_array().expect("a list of subscribers");
+    subscribers.iter().map(|s| s["subscriptions"].as_array().map_or(0, Vec::len)).sum()
 }
 
 /// The busy cell on both runtimes at once; prints a line per `BLOCK` writes.
@@ -219,15 +225,18 @@ fn busy_cell(native: &mut Runtime, wasm: &mut Runtime, writes: usize) {
             spent[k] += *took;
         }
         assert_eq!(outcomes[0].1, outcomes[1].1, "native and wasm differ at write {i}");
-        let (subscribers, ovns) = received(&outcomes[0].1);
-        conflicts += usize::from(subscribers.is_none());
-        by_outcome[usize::from(subscribers.is_none())] += outcomes[1].0;
-        notified += subscribers.unwrap_or(0);
-        if let (Some(_), Ok(output)) = (subscribers, &outcomes[1].1) {
+        let (created, ovns) = received(&outcomes[0].1);
+        conflicts += usize::from(!created);
+        by_outcome[usize::from(!created)] += outcomes[1].0;
+        if let (true, Ok(output)) = (created, &outcomes[1].1) {
+            // As the node that took the request renders: from the state after the entry.
+            let state = wasm.state_of(None).expect("the primary applier");
             let t = std::time::Instant::now();
-            let response = front.render(Encoding::Postcard, HttpOutcome::Applied(output.clone()));
+            let response = front.render(Encoding::Postcard, HttpOutcome::Applied(output.clone()), state);
             rendering += t.elapsed();
-            assert_eq!(response.expect("no host failure").expect("rendered").status, 201);
+            let response = response.expect("no host failure").expect("rendered");
+            assert_eq!(response.status, 201);
+            notified += notified_in(&response.body);
         }
         client.key.extend(ovns);
         key_len += client.key.len();

@@ -3,12 +3,13 @@
 //! request to another node; afterwards every node reports the same state. Then, on the same
 //! cluster, bodies meant to hurt: refused without being proposed, and the nodes keep serving.
 
+use serde_json::{Value, json};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 use wasmraft_tests::cluster::Cluster;
 use wasmraft_tests::dss_http::{DSS_START, HttpDss, start_dss};
-use wasmraft_tests::dss_scenario::{Dss, SC, session};
+use wasmraft_tests::dss_scenario::{Dss, SC, caller, session, volume};
 use wasmraft_tests::http::{HttpClient, token};
 
 const OIR: &str = "/dss/v1/operational_intent_references/00000000-0000-4000-8000-0000000000e1";
@@ -30,6 +31,51 @@ async fn a_uss_session_touches_every_route_then_bad_bodies_are_refused_and_every
         (applied, hash),
         "a refused body changed the state"
     );
+}
+
+/// With time-of-day indices (`time-based-notification-index=true`), whom a change notifies
+/// is listed by the module's `render` from the state the node hands it, the state just after
+/// the entry: each answer, from whichever node took the request, lists the subscriptions
+/// over the intent (the explicit one, the earlier intent's implicit one and its own), each
+/// at the entry's time of day.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn time_based_answers_list_whom_each_change_notifies_on_every_node() {
+    let cluster = start_dss(3, &["--http-setting", "time-based-notification-index=true"]);
+    cluster.leader(DSS_START).await;
+    let dss = HttpDss::new(&cluster);
+    let (uss1, uss2) = (caller("uss1", &[SC]), caller("uss2", &[SC]));
+    let now = dss.now_secs();
+    let area = volume((46.52, 6.56), now + 60, now + 3600);
+    let sub = "00000000-0000-4000-8000-0000000000c1";
+    let body = json!({"extents": area, "uss_base_url": "http://uss2.test", "notify_for_operational_intents": true});
+    dss.expect(200, "PUT", &format!("/dss/v1/subscriptions/{sub}"), Some(&uss2), Some(body)).await;
+    let mut key: Vec<String> = Vec::new();
+    let mut expected = vec![sub.to_string()];
+    for n in 1..=3 {
+        let path = format!("/dss/v1/operational_intent_references/00000000-0000-4000-8000-00000000000{n}");
+        let body = json!({"extents": [area], "key": key, "state": "Accepted", "uss_base_url": "http://uss1.test",
+            "new_subscription": {"uss_base_url": "http://uss1.test"}});
+        let reply = dss.expect(201, "PUT", &path, Some(&uss1), Some(body)).await;
+        let oir = &reply["operational_intent_reference"];
+        expected.push(oir["subscription_id"].as_str().unwrap().to_string());
+        key.push(oir["ovn"].as_str().unwrap().to_string());
+        let listed: Vec<&Value> = reply["subscribers"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .flat_map(|s| s["subscriptions"].as_array().unwrap())
+            .collect();
+        let mut ids: Vec<String> = listed.iter().map(|s| s["subscription_id"].as_str().unwrap().to_string()).collect();
+        ids.sort();
+        let mut want = expected.clone();
+        want.sort();
+        assert_eq!(ids, want, "intent {n}: {reply}");
+        let index = &listed[0]["notification_index"];
+        assert!(index.as_i64().is_some_and(|ms| (0..86_400_000).contains(&ms)), "{reply}");
+        assert!(listed.iter().all(|s| &s["notification_index"] == index), "one entry, one time: {reply}");
+    }
+    let applied = cluster.status(1).await.unwrap().applied_index;
+    cluster.converged(applied, Duration::from_secs(10)).await;
 }
 
 /// Resident memory of process `pid`, bytes (0 once it is gone).

@@ -70,7 +70,12 @@ impl Node {
             }
             Err(trap) => (Encoding::Postcard, HttpOutcome::Failed(trap.into_error())),
         };
-        self.front.render(encoding, outcome).expect("no host failure").expect("render does not trap")
+        // As the gateway renders: from the state the outcome came from, none for a failure.
+        let state = match outcome {
+            HttpOutcome::Failed(_) => Default::default(),
+            _ => self.runtime.state_of(None).expect("the primary applier"),
+        };
+        self.front.render(encoding, outcome, state).expect("no host failure").expect("render does not trap")
     }
 }
 

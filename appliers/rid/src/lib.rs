@@ -78,7 +78,7 @@ impl Applier for Rid {
         routes::handle(request)
     }
 
-    fn render(outcome: Outcome<Output, QueryOutput>) -> http::Response {
+    fn render(_ctx: &Ctx, outcome: Outcome<Output, QueryOutput>) -> http::Response {
         render::render(outcome)
     }
 

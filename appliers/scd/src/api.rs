@@ -3,6 +3,7 @@
 //! values only (times in nanoseconds, sorted level-13 cell ids): `apply` never parses JSON
 //! or computes geometry.
 
+use crate::notify::Topic;
 use crate::ovn::OvnSet;
 use crate::rfc3339::Nanos;
 use serde::{Deserialize, Serialize};
@@ -323,6 +324,53 @@ pub enum Output {
         constraints: u32,
         subscriptions: u32,
     },
+    /// [`Output::OirChanged`] with time-of-day indices: `render` lists the subscribers
+    /// from the state after the entry, once, on the node that answers, rather than every
+    /// node's `apply`. Last, so that the variants before it keep their numbers in stored
+    /// outputs.
+    OirChangedNotifying {
+        created: bool,
+        oir: OirRef,
+        notify: Notify,
+    },
+    /// [`Output::ConstraintChanged`] as [`Output::OirChangedNotifying`].
+    ConstraintChangedNotifying {
+        created: bool,
+        constraint: ConstraintRef,
+        notify: Notify,
+    },
+}
+
+/// Whom a change with time-of-day indices notifies, for `render` to list: the subscriptions
+/// to `topic` over `volume`, each shown with `time_of_day` (the entry's) as its index.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Notify {
+    pub volume: Volume,
+    pub topic: Topic,
+    pub time_of_day: i32,
+}
+
+/// Whom a change notifies: listed by `apply` (counted indices, bumped there), or for
+/// `render` to list.
+pub enum Notified {
+    Listed(Vec<Subscriber>),
+    Later(Notify),
+}
+
+impl Output {
+    pub fn oir_changed(created: bool, oir: OirRef, notified: Notified) -> Output {
+        match notified {
+            Notified::Listed(subscribers) => Output::OirChanged { created, oir, subscribers },
+            Notified::Later(notify) => Output::OirChangedNotifying { created, oir, notify },
+        }
+    }
+
+    pub fn constraint_changed(created: bool, constraint: ConstraintRef, notified: Notified) -> Output {
+        match notified {
+            Notified::Listed(subscribers) => Output::ConstraintChanged { created, constraint, subscribers },
+            Notified::Later(notify) => Output::ConstraintChangedNotifying { created, constraint, notify },
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -134,9 +134,9 @@ pub fn put(ctx: &mut Ctx, put: PutConstraint, indices: Indices) -> Result<Output
         uss_base_url: put.uss_base_url,
     };
     CONSTRAINTS.put(ctx, put.id, &record, &put.extent.cells, ())?;
-    let subscribers = notify::subscribers(ctx, &volume, Topic::Constraints, indices)?;
+    let notified = notify::notified(ctx, volume, Topic::Constraints, indices)?;
     let constraint = view(put.id, &record, &record.manager);
-    Ok(Output::ConstraintChanged { created: put.ovn.is_none(), constraint, subscribers })
+    Ok(Output::constraint_changed(put.ovn.is_none(), constraint, notified))
 }
 
 pub fn delete(ctx: &mut Ctx, id: Id, ovn: &str, indices: Indices) -> Result<Output, Error> {
@@ -153,8 +153,8 @@ pub fn delete(ctx: &mut Ctx, id: Id, ovn: &str, indices: Indices) -> Result<Outp
     }
     let volume = occupied(ctx, id, &old)?;
     CONSTRAINTS.delete(ctx, id)?;
-    let subscribers = notify::subscribers(ctx, &volume, Topic::Constraints, indices)?;
-    Ok(Output::ConstraintChanged { created: false, constraint: view(id, &old, &manager), subscribers })
+    let notified = notify::notified(ctx, volume, Topic::Constraints, indices)?;
+    Ok(Output::constraint_changed(false, view(id, &old, &manager), notified))
 }
 
 pub fn get(ctx: &Ctx, id: Id) -> Result<QueryOutput, Error> {

@@ -122,8 +122,8 @@ impl Applier for Scd {
         routes::handle(request)
     }
 
-    fn render(outcome: Outcome<Output, QueryOutput>) -> http::Response {
-        render::render(outcome)
+    fn render(ctx: &Ctx, outcome: Outcome<Output, QueryOutput>) -> http::Response {
+        render::render(ctx, outcome)
     }
 
     /// Every round proposes an eviction: only `apply` can see what has expired.

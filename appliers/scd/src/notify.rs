@@ -5,14 +5,16 @@
 //! Or, as the reference with `--enable_time_based_notification_index`, bumps nothing and
 //! shows every index as the milliseconds since UTC midnight ([`Indices::TimeOfDay`]): in a
 //! busy cell, where every write notifies every subscription created over it in the last
-//! minute, the bumps are most of a write's cost.
+//! minute, the bumps are most of a write's cost, and the list, no longer part of the
+//! state, is left to `render`.
 
-use crate::api::{Output, QueryOutput, Subscriber, SubscriptionState, Volume};
+use crate::api::{Notified, Notify, Output, QueryOutput, Subscriber, SubscriptionState, Volume};
 use crate::rfc3339::Nanos;
-use crate::store::SUBSCRIPTIONS;
+use crate::store::{InVolume, SUBSCRIPTIONS, Target};
+use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use wasmraft_sdk::http::Request;
-use wasmraft_sdk::{Ctx, Error};
+use wasmraft_sdk::{Ctx, Error, Id};
 
 /// The node setting (`--http-setting time-based-notification-index=true`) that makes the
 /// node's HTTP door propose and read with [`Indices::TimeOfDay`].
@@ -42,19 +44,59 @@ pub fn time_of_day_ms(now: Nanos) -> i32 {
     i32::try_from(ms).expect("below 86,400,000")
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Topic {
     OperationalIntents,
     Constraints,
 }
 
+/// Whom a write of `topic` over `volume` notifies, as [`subscribers`] lists them, except
+/// with time-of-day indices: bumping nothing, the list is no part of the state, so it is
+/// left to `render` ([`listed`]), which runs once, on the node that answers, rather than in
+/// every node's apply. Call it after the entry's last write: `render` reads the state as
+/// of the entry's end.
+pub fn notified(ctx: &mut Ctx, volume: Volume, topic: Topic, indices: Indices) -> Result<Notified, Error> {
+    match indices {
+        Indices::Counted => Ok(Notified::Listed(subscribers(ctx, &volume, topic, indices)?)),
+        Indices::TimeOfDay => {
+            let time_of_day = time_of_day_ms(crate::entry::now(ctx));
+            Ok(Notified::Later(Notify { volume, topic, time_of_day }))
+        }
+    }
+}
+
 /// Bumps the indices of the subscriptions to `topic` in `volume` (counted) or shows each as
-/// the time of day of the entry; returns them grouped by base URL, in URL then
-/// subscription-id order (the reference's order is a Go map's). The scan of the cell index
-/// yields each subscription's target: only a counted index costs a row read and write.
+/// the time of day of the entry, and lists them now.
 pub fn subscribers(ctx: &mut Ctx, volume: &Volume, topic: Topic, indices: Indices) -> Result<Vec<Subscriber>, Error> {
-    let time_of_day = time_of_day_ms(crate::entry::now(ctx));
     let found = SUBSCRIPTIONS.in_volume(ctx, volume)?;
+    match indices {
+        Indices::Counted => grouped(&found, topic, |id| {
+            let index = SUBSCRIPTIONS.index_of(ctx, id)?.saturating_add(1);
+            SUBSCRIPTIONS.indices.put(ctx, &id, &index)?;
+            Ok(index)
+        }),
+        Indices::TimeOfDay => {
+            let time_of_day = time_of_day_ms(crate::entry::now(ctx));
+            grouped(&found, topic, |_| Ok(time_of_day))
+        }
+    }
+}
+
+/// The subscribers `notify` names, as of the state `ctx` reads (`render`'s: the entry's).
+pub fn listed(ctx: &Ctx, notify: &Notify) -> Result<Vec<Subscriber>, Error> {
+    let found = SUBSCRIPTIONS.in_volume(ctx, &notify.volume)?;
+    grouped(&found, notify.topic, |_| Ok(notify.time_of_day))
+}
+
+/// The subscriptions `found` to `topic`, grouped by base URL, in URL then subscription-id
+/// order (the reference's order is a Go map's), each shown with `index_of` it. The scan of
+/// the cell index yielded each subscription's target: only a counted index costs a row
+/// read and write.
+fn grouped(
+    found: &InVolume<Target>,
+    topic: Topic,
+    mut index_of: impl FnMut(Id) -> Result<i32, Error>,
+) -> Result<Vec<Subscriber>, Error> {
     // One group per base URL; each distinct target leads to its URL's group, if its
     // subscriptions want the topic.
     let mut by_url: BTreeMap<&str, usize> = BTreeMap::new();
@@ -71,15 +113,7 @@ pub fn subscribers(ctx: &mut Ctx, volume: &Volume, topic: Topic, indices: Indice
     let mut groups: Vec<Vec<SubscriptionState>> = vec![Vec::new(); by_url.len()];
     for &(id, target) in &found.ids {
         let Some(group) = group_of[target] else { continue };
-        let notification_index = match indices {
-            Indices::Counted => {
-                let index = SUBSCRIPTIONS.index_of(ctx, id)?.saturating_add(1);
-                SUBSCRIPTIONS.indices.put(ctx, &id, &index)?;
-                index
-            }
-            Indices::TimeOfDay => time_of_day,
-        };
-        groups[group].push(SubscriptionState { subscription_id: id, notification_index });
+        groups[group].push(SubscriptionState { subscription_id: id, notification_index: index_of(id)? });
     }
     Ok(by_url
         .into_iter()
@@ -99,6 +133,8 @@ pub fn show_in_output(output: &mut Output, index: i32) {
         }
         Output::OirChanged { .. }
         | Output::ConstraintChanged { .. }
+        | Output::OirChangedNotifying { .. }
+        | Output::ConstraintChangedNotifying { .. }
         | Output::Availability(_)
         | Output::HeartbeatRecorded(_)
         | Output::Evicted { .. } => {}

@@ -254,10 +254,10 @@ pub fn put(ctx: &mut Ctx, put: PutOir, indices: Indices) -> Result<Output, Error
     if let Some(sid) = remove_previous {
         SUBSCRIPTIONS.delete(ctx, sid)?;
     }
-    let subscribers = notify::subscribers(ctx, &volume, Topic::OperationalIntents, indices)?;
+    let notified = notify::notified(ctx, volume, Topic::OperationalIntents, indices)?;
     let availability = Availabilities::default().of(ctx, &record.manager)?;
     let oir = view(put.id, &record, availability, &record.manager);
-    Ok(Output::OirChanged { created: put.ovn.is_none(), oir, subscribers })
+    Ok(Output::oir_changed(put.ovn.is_none(), oir, notified))
 }
 
 /// §1.6: every OIR in the extent (but this one) whose OVN is not in the key must be

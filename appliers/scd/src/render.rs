@@ -4,6 +4,8 @@
 
 use crate::api::{AirspaceConflict, Output, QueryOutput};
 use crate::json::{self, *};
+use crate::notify;
+use wasmraft_sdk::Ctx;
 use wasmraft_sdk::http::{Failure, Outcome, Response, default_status};
 
 /// Code of the 409 whose body lists the OIRs and constraints missing from a key.
@@ -11,16 +13,19 @@ pub const MISSING_OVNS: &str = "missing-ovns";
 
 pub use dss_common::errors::error;
 
-pub fn render(outcome: Outcome<Output, QueryOutput>) -> Response {
+/// `ctx` reads the state the outcome came from (see [`wasmraft_sdk::Applier::render`]).
+pub fn render(ctx: &Ctx, outcome: Outcome<Output, QueryOutput>) -> Response {
     match outcome {
-        Outcome::Applied(output) => applied(&output),
+        Outcome::Applied(output) => applied(ctx, &output),
         Outcome::Answered(answer) => answered(&answer),
         Outcome::Failed(failure) => failed(&failure),
     }
 }
 
-fn applied(output: &Output) -> Response {
+fn applied(ctx: &Ctx, output: &Output) -> Response {
     let created = |yes: bool| if yes { 201 } else { 200 };
+    // The subscribers a change with time-of-day indices notifies, as of the entry's end.
+    let listed = |notify| notify::listed(ctx, notify).map_err(|e| error(500, &format!("whom to notify: {e}")));
     match output {
         Output::OirChanged { created: c, oir, subscribers } => {
             Response::json_written(created(*c), change_oir_response(oir, subscribers))
@@ -28,6 +33,16 @@ fn applied(output: &Output) -> Response {
         Output::ConstraintChanged { created: c, constraint, subscribers } => {
             Response::json_written(created(*c), change_constraint_response(constraint, subscribers))
         }
+        Output::OirChangedNotifying { created: c, oir, notify } => match listed(notify) {
+            Ok(subscribers) => Response::json_written(created(*c), change_oir_response(oir, &subscribers)),
+            Err(response) => response,
+        },
+        Output::ConstraintChangedNotifying { created: c, constraint, notify } => match listed(notify) {
+            Ok(subscribers) => {
+                Response::json_written(created(*c), change_constraint_response(constraint, &subscribers))
+            }
+            Err(response) => response,
+        },
         Output::SubscriptionPut { subscription, oirs, constraints } => {
             Response::json(200, &PutSubscriptionResponse::new(subscription, oirs.as_deref(), constraints.as_deref()))
         }

@@ -9,6 +9,7 @@ use super::authz::Authorizer;
 use super::gate::{Gate, MAX_RECEIVING, caller_of};
 use crate::handle::members::members_of;
 use crate::handle::{Answered, NodeHandle, ReadPoint};
+use crate::proposals::Wants;
 use crate::proto::client::client_server::{Client, ClientServer};
 use crate::proto::client::{
     ApplierError as ProtoError, BackupChunk, BackupRequest, Consistency, Encoding as ProtoEncoding, HostedApplier,
@@ -95,8 +96,11 @@ impl Client for ClientService {
         let payload = Payload { encoding, bytes: request.command };
         let applier = named(&request.applier);
         let request_id = named(&request.request_id);
-        let applied =
-            self.node.propose_command(applier, payload, caller, request_id, deadline).await.map_err(status_of)?;
+        let applied = self
+            .node
+            .propose_command(applier, payload, caller, request_id, Wants::Output, deadline)
+            .await
+            .map_err(status_of)?;
         let outcome = match applied.result {
             Ok(output) => propose_response::Outcome::Output(output),
             Err(e) => propose_response::Outcome::Error(to_proto(e)),

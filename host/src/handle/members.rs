@@ -5,7 +5,7 @@
 use super::{NodeError, NodeHandle};
 use crate::inbox::Event;
 use crate::membership::{Change, MembershipOutput};
-use crate::proposals::ProposeError;
+use crate::proposals::{ProposeError, Wants};
 use crate::proto::client::Member;
 use crate::proto::client::{
     MemberChange, MemberChangeResponse, TransferLeaderRequest, TransferLeaderResponse, member_change,
@@ -60,7 +60,7 @@ impl NodeHandle {
     ) -> Result<MemberChangeResponse, NodeError> {
         let until = Instant::now() + deadline;
         let change = parse(&request)?;
-        let outcome = self.propose_with(|id| Event::ChangeMembers { id, change }, deadline).await?;
+        let outcome = self.propose_with(Wants::Output, |id| Event::ChangeMembers { id, change }, deadline).await?;
         let applied = match outcome {
             Err(ProposeError::NotLeader(leader)) if !forwarded => {
                 let address = self.leader_address(leader)?;

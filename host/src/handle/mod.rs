@@ -18,7 +18,7 @@ pub use upgrade::Upgraded;
 use crate::entry::{EntryData, ProposalId, ProposedCommand, RequestId, now_ns};
 use crate::inbox::{ApplyTask, Event, QueryAnswer};
 use crate::metrics::Metrics;
-use crate::proposals::{Applied, Proposals, ProposeError};
+use crate::proposals::{Applied, Proposals, ProposeError, Wants};
 use crate::runtime::WasmEngine;
 use crate::snapshot::SnapshotDir;
 use crate::status::StatusBoard;
@@ -154,18 +154,19 @@ async fn within<T>(deadline: Duration, rx: oneshot::Receiver<T>, what: &str) -> 
 
 impl NodeHandle {
     /// Proposes `data` and waits for its outcome on this node until `deadline`.
-    async fn propose_entry(&self, data: Vec<u8>, deadline: Duration) -> Result<Applied, NodeError> {
-        Ok(self.propose_with(|id| Event::Propose { id, data }, deadline).await??)
+    async fn propose_entry(&self, data: Vec<u8>, wants: Wants, deadline: Duration) -> Result<Applied, NodeError> {
+        Ok(self.propose_with(wants, |id| Event::Propose { id, data }, deadline).await??)
     }
 
     /// Sends the proposal `event` makes and waits for its outcome on this node until
     /// `deadline` (the outer error: the deadline passed, or the node is stopping).
     async fn propose_with(
         &self,
+        wants: Wants,
         event: impl FnOnce(ProposalId) -> Event,
         deadline: Duration,
     ) -> Result<Result<Applied, ProposeError>, NodeError> {
-        let (id, rx) = self.proposals.register();
+        let (id, rx) = self.proposals.register(wants);
         let _pending = Pending::new(&self.metrics);
         if self.events.send(event(id)).is_err() {
             self.proposals.forget(id);
@@ -202,13 +203,15 @@ impl NodeHandle {
     /// Proposes a client's command to `applier` (none: the primary), stamped with this
     /// node's clock, fresh entropy and `caller`, and waits for its outcome here. With a
     /// `request` id, a retry of the same command gets the first outcome (`replayed`)
-    /// rather than applying again, within this node's request window.
+    /// rather than applying again, within this node's request window. `wants`: whether the
+    /// outcome also brings the state the command applied to (to render an answer from).
     pub async fn propose_command(
         &self,
         applier: Option<&str>,
         payload: Payload,
         caller: Option<Caller>,
         request: Option<&str>,
+        wants: Wants,
         deadline: Duration,
     ) -> Result<Applied, NodeError> {
         let target = self.target(applier)?;
@@ -225,7 +228,7 @@ impl NodeHandle {
             (None, None) => EntryData::Command(command),
             (None, Some(applier)) => EntryData::CommandTo { applier, command },
         };
-        self.propose_entry(data.encode(), deadline).await
+        self.propose_entry(data.encode(), wants, deadline).await
     }
 
     /// Runs `payload` as a linearizable query of `applier` on behalf of `caller`.

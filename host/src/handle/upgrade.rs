@@ -3,7 +3,7 @@
 
 use super::{NodeError, NodeHandle, entropy};
 use crate::entry::{EntryData, ProposedUpgrade, now_ns};
-use crate::proposals::Applied;
+use crate::proposals::{Applied, Wants};
 use crate::runtime::{ModuleRecord, routes, upgrade_check};
 use crate::transport;
 use std::time::Duration;
@@ -74,7 +74,7 @@ impl NodeHandle {
         let compiled_on = self.prepare_peers(&module, deadline / 2).await;
         tracing::info!(%name, ?compiled_on, "upgrade: compiled on the members; proposing");
         let upgrade = ProposedUpgrade { timestamp_ns: now_ns(), caller, entropy: entropy()?, module, allow_downgrade };
-        let applied = self.propose_entry(EntryData::Upgrade(upgrade).encode(), deadline).await?;
+        let applied = self.propose_entry(EntryData::Upgrade(upgrade).encode(), Wants::Output, deadline).await?;
         if let Err(e) = &applied.result {
             return Err(NodeError::Refused(format!(
                 "the cluster applied the upgrade entry at {} and kept its module: {}",

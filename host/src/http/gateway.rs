@@ -6,7 +6,8 @@
 
 use super::auth::Verifier;
 use crate::handle::{NodeError, NodeHandle};
-use crate::runtime::{CallError, Front, FrontResult, HostError, request_meta};
+use crate::proposals::Wants;
+use crate::runtime::{CallError, Front, FrontResult, HostError, StateMap, request_meta};
 use axum::body::Body;
 use axum::extract::{Request, State};
 use axum::http::{HeaderName, HeaderValue, StatusCode, header};
@@ -137,11 +138,12 @@ impl Gateway {
 
     /// The response of `applier`'s active module (an upgrade may have replaced the one that
     /// handled the request: the outcome is the new module's) for `outcome`.
-    async fn render(&self, applier: &str, encoding: Encoding, outcome: HttpOutcome) -> Response {
+    /// Renders `outcome` with the module reading `state`, the state it came from.
+    async fn render(&self, applier: &str, encoding: Encoding, outcome: HttpOutcome, state: StateMap) -> Response {
         let Some(hosted) = self.node.status.front(Some(applier)) else {
             return plain(StatusCode::SERVICE_UNAVAILABLE, "the node is starting".into());
         };
-        match call(&hosted.front, move |f| f.render(encoding, outcome)).await {
+        match call(&hosted.front, move |f| f.render(encoding, outcome, state)).await {
             Ok(Ok(response)) => to_http(response),
             Ok(Err(e)) => plain(
                 StatusCode::INTERNAL_SERVER_ERROR,
@@ -177,7 +179,7 @@ impl Gateway {
                         codes::TOO_LARGE,
                         format!("the request body is over this node's limit of {} bytes", self.max_body),
                     );
-                    return self.render(applier, Encoding::Json, HttpOutcome::Failed(e)).await;
+                    return self.render(applier, Encoding::Json, HttpOutcome::Failed(e), StateMap::default()).await;
                 }
             };
         let Some(meta) = request_meta(self.node.status.applied().index, caller.clone()) else {
@@ -192,34 +194,43 @@ impl Gateway {
             settings: self.settings.clone(),
         };
         let mut replayed = false;
-        let (encoding, outcome) = match call(&hosted.front, move |f| f.handle(meta, request)).await {
+        // The module renders a failure from no state.
+        let failed = |e| (HttpOutcome::Failed(e), StateMap::default());
+        let (encoding, (outcome, state)) = match call(&hosted.front, move |f| f.handle(meta, request)).await {
             Ok(Ok(Action::Respond(response))) => return to_http(response),
             Ok(Ok(Action::Propose(command))) => {
                 let encoding = command.encoding;
                 let key = idempotency_key.as_deref();
-                let outcome = match self.node.propose_command(Some(applier), command, caller, key, self.deadline).await
-                {
-                    Ok(applied) => {
-                        replayed = applied.replayed;
-                        applied.result.map_or_else(HttpOutcome::Failed, HttpOutcome::Applied)
-                    }
-                    Err(e) => HttpOutcome::Failed(failure(e)),
-                };
+                let wants = Wants::OutputAndState;
+                let outcome =
+                    match self.node.propose_command(Some(applier), command, caller, key, wants, self.deadline).await {
+                        Ok(applied) => {
+                            replayed = applied.replayed;
+                            match applied.result {
+                                Ok(output) => (HttpOutcome::Applied(output), applied.state.unwrap_or_default()),
+                                Err(e) => failed(e),
+                            }
+                        }
+                        Err(e) => failed(failure(e)),
+                    };
                 (encoding, outcome)
             }
             Ok(Ok(Action::Read(query))) => {
                 let encoding = query.encoding;
                 let outcome = match self.node.linearizable_query(Some(applier), query, caller, self.deadline).await {
-                    Ok(answer) => answer.result.map_or_else(HttpOutcome::Failed, HttpOutcome::Answered),
-                    Err(e) => HttpOutcome::Failed(failure(e)),
+                    Ok(answer) => match answer.result {
+                        Ok(output) => (HttpOutcome::Answered(output), answer.state),
+                        Err(e) => failed(e),
+                    },
+                    Err(e) => failed(failure(e)),
                 };
                 (encoding, outcome)
             }
             // The module trapped in `handle`: it may still say so in its own words.
-            Ok(Err(e)) => (Encoding::Postcard, HttpOutcome::Failed(e.into_error())),
+            Ok(Err(e)) => (Encoding::Postcard, failed(e.into_error())),
             Err(response) => return response,
         };
-        let mut response = self.render(applier, encoding, outcome).await;
+        let mut response = self.render(applier, encoding, outcome, state).await;
         if replayed {
             response.headers_mut().insert(IDEMPOTENT_REPLAYED, HeaderValue::from_static("true"));
         }

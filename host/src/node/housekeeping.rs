@@ -4,6 +4,7 @@
 //! remove from that time, never from a clock of its own.
 
 use crate::handle::NodeHandle;
+use crate::proposals::Wants;
 use crate::runtime::request_meta;
 use std::sync::Arc;
 use std::time::Duration;
@@ -34,7 +35,7 @@ pub async fn run(node: Arc<NodeHandle>, every: Duration) {
                 }
                 Err(_) => continue,
             };
-            match node.propose_command(Some(applier), command, None, None, deadline).await {
+            match node.propose_command(Some(applier), command, None, None, Wants::Output, deadline).await {
                 Ok(applied) => match applied.result {
                     Ok(_) => tracing::debug!(applier, index = applied.index, "housekeeping applied"),
                     Err(e) => tracing::warn!(applier, index = applied.index, "housekeeping refused: {e}"),

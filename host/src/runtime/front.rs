@@ -1,13 +1,14 @@
 //! The active module's calls outside the log, on the node that received a request:
-//! `handle` (what to do with an HTTP request), `render` (the response for an outcome),
+//! `handle` (what to do with an HTTP request), `render` (the response for an outcome, on a
+//! read-only copy of the state it came from),
 //! `housekeeping` (a command the leader proposes now and then) and `query` (on a read-only
 //! copy of the state). Each runs on an instance of its own, on whichever thread asks, so
 //! that this work never waits for the apply thread, nor holds it up.
 
 use super::backend::{CallError, HostError, Outcome};
 use super::module::{LoadedModule, OutsideInstance, WasmEngine};
-use super::native::{run, run_detached};
-use super::state::Txn;
+use super::native::{run, run_detached, run_reading};
+use super::state::{StateMap, Txn};
 use std::marker::PhantomData;
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -32,7 +33,8 @@ pub trait Front: Send + Sync {
     /// blake3 of the module, hex (none for a native applier): which module answers.
     fn hash(&self) -> Option<String>;
     fn handle(&self, meta: Meta, request: HttpRequest) -> FrontResult<Action>;
-    fn render(&self, encoding: Encoding, outcome: HttpOutcome) -> FrontResult<HttpResponse>;
+    /// Renders `outcome` reading `state`, the state it came from (empty for a failure).
+    fn render(&self, encoding: Encoding, outcome: HttpOutcome, state: StateMap) -> FrontResult<HttpResponse>;
     fn housekeeping(&self, meta: Meta) -> FrontResult<Option<Payload>>;
     /// Answers a query from `txn` (read-only: a query cannot write).
     fn query(&self, meta: Meta, query: Payload, txn: &mut Txn) -> Result<Outcome, HostError>;
@@ -63,8 +65,8 @@ impl Front for WasmFront {
         self.instance(meta.index)?.instance.handle(meta, request)
     }
 
-    fn render(&self, encoding: Encoding, outcome: HttpOutcome) -> FrontResult<HttpResponse> {
-        self.instance(0)?.instance.render(encoding, outcome)
+    fn render(&self, encoding: Encoding, outcome: HttpOutcome, state: StateMap) -> FrontResult<HttpResponse> {
+        self.instance(0)?.instance.render(encoding, outcome, &mut Txn::read_only(state))
     }
 
     fn housekeeping(&self, meta: Meta) -> FrontResult<Option<Payload>> {
@@ -94,8 +96,9 @@ impl<A: Applier> Front for NativeFront<A> {
         Ok(run_detached(|| native::handle::<A>(meta, request)))
     }
 
-    fn render(&self, encoding: Encoding, outcome: HttpOutcome) -> FrontResult<HttpResponse> {
-        Ok(run_detached(|| native::render::<A>(encoding, outcome)))
+    fn render(&self, encoding: Encoding, outcome: HttpOutcome, state: StateMap) -> FrontResult<HttpResponse> {
+        let mut txn = Txn::read_only(state);
+        Ok(run_reading(&mut txn, |host| native::render::<A>(host, encoding, outcome)))
     }
 
     fn housekeeping(&self, meta: Meta) -> FrontResult<Option<Payload>> {

@@ -166,7 +166,8 @@ impl Instance {
         Ok(refused_as_error(result))
     }
 
-    /// The calls without store access run on an empty, read-only transaction.
+    /// The calls without store access (`handle`, `housekeeping`) run on an empty, read-only
+    /// transaction.
     fn detached<R>(
         &mut self,
         meta: Meta,
@@ -192,7 +193,12 @@ impl Instance {
         }))
     }
 
-    pub(super) fn render(&mut self, encoding: Encoding, outcome: HttpOutcome) -> CallResult<HttpResponse> {
+    pub(super) fn render(
+        &mut self,
+        encoding: Encoding,
+        outcome: HttpOutcome,
+        txn: &mut Txn,
+    ) -> CallResult<HttpResponse> {
         let encoding = to_wit_encoding(encoding);
         let outcome = match outcome {
             HttpOutcome::Applied(bytes) => wit_http::Outcome::Applied(bytes),
@@ -202,8 +208,9 @@ impl Instance {
             }
         };
         let meta = Meta { index: 0, term: 0, timestamp_ns: 0, caller: None, entropy: [0; 32] };
-        let response =
-            self.detached(meta, |b, s, _| b.wasmraft_applier_http_handler().call_render(s, encoding, &outcome))?;
+        let response = self.run(CallInput::new(meta), txn, |b, s, _| {
+            b.wasmraft_applier_http_handler().call_render(s, encoding, &outcome)
+        })?;
         Ok(response.map(from_wit_response))
     }
 

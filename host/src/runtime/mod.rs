@@ -392,6 +392,11 @@ impl Runtime {
 
     /// `target`'s applied state as of now (an O(1) copy) with the module that reads it:
     /// queries on it may run on any thread while later entries apply.
+    /// `target`'s state as of now (an O(1) copy); none if no such applier is hosted.
+    pub fn state_of(&self, target: Target) -> Option<StateMap> {
+        self.find(target).ok().map(|i| self.hosted[i].applied.state.clone())
+    }
+
     pub fn reader_of(&self, target: Target) -> Result<Reader, ApplierError> {
         let hosted = &self.hosted[self.find(target)?];
         Ok(Reader { front: hosted.backend.front(), state: hosted.applied.state.clone(), applied: self.applied })
@@ -581,6 +586,11 @@ pub struct Reader {
 impl Reader {
     pub fn applied(&self) -> LogPosition {
         self.applied
+    }
+
+    /// The state this reader reads (an O(1) copy).
+    pub fn state(&self) -> StateMap {
+        self.state.clone()
     }
 
     /// As [`Runtime::query`], at this reader's position.

@@ -70,17 +70,22 @@ fn panicked(panic: Box<dyn std::any::Any + Send>) -> CallError {
 }
 
 pub(super) fn run(txn: &mut Txn, call: impl FnOnce(&mut dyn Host) -> Result<Vec<u8>, ApplierError>) -> Outcome {
+    run_reading(txn, call)?.map_err(CallError::Refused)
+}
+
+/// Runs a call with `txn` as its store: a store fault (a write to a read-only one, a limit)
+/// or a panic as a trap.
+pub(super) fn run_reading<T>(txn: &mut Txn, call: impl FnOnce(&mut dyn Host) -> T) -> Result<T, CallError> {
     let mut host = TxnHost { txn, fault: None };
     let result = catch_unwind(AssertUnwindSafe(|| call(&mut host)));
     match (result, host.fault) {
         (_, Some(fault)) => Err(CallError::Trapped(ApplierError::new("limit-exceeded", fault.to_string()))),
-        (Ok(Ok(output)), None) => Ok(output),
-        (Ok(Err(e)), None) => Err(CallError::Refused(e)),
+        (Ok(value), None) => Ok(value),
         (Err(panic), None) => Err(panicked(panic)),
     }
 }
 
-/// Runs a call that has no store (`handle`, `render`, `housekeeping`), a panic as a trap.
+/// Runs a call that has no store (`handle`, `housekeeping`), a panic as a trap.
 pub(super) fn run_detached<T>(call: impl FnOnce() -> T) -> Result<T, CallError> {
     catch_unwind(AssertUnwindSafe(call)).map_err(panicked)
 }

@@ -137,3 +137,86 @@ fn time_indexed_commands_wrap_the_command_and_nest_no_further() {
     assert!(refused.is_err(), "{refused:?}");
     assert_eq!(postcard::to_allocvec(&Query::TimeIndexed(Box::new(Query::DssInstances))).unwrap(), [8, 7]);
 }
+
+/// With time-of-day indices `render` lists whom a change notifies, from the state after the
+/// entry, where counted indices have `apply` list them: the same subscriptions either way,
+/// over creates, updates, deletes, implicit subscriptions and constraints.
+#[test]
+fn time_based_responses_list_whom_counted_ones_do() {
+    let (mut counted, mut time_based) = (Dss::new(), Dss::new());
+    time_based.settings.push(("time-based-notification-index", "true"));
+    // Every index zeroed: the two modes differ only there.
+    fn indices_zeroed(mut value: Value) -> Value {
+        match &mut value {
+            Value::Object(fields) => {
+                for (name, field) in fields.iter_mut() {
+                    *field = if name == "notification_index" { json!(0) } else { indices_zeroed(field.take()) };
+                }
+            }
+            Value::Array(items) => items.iter_mut().for_each(|item| *item = indices_zeroed(item.take())),
+            _ => {}
+        }
+        value
+    }
+    let mut seed = 7u64;
+    let mut next = |n: u64| {
+        seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        (seed >> 33) % n
+    };
+    // Live OIRs and constraints: (number, OVN).
+    let mut oirs: Vec<(u32, String)> = Vec::new();
+    let mut constraints: Vec<(u32, String)> = Vec::new();
+    let mut listed = 0;
+    for step in 0..80u32 {
+        let place = |k: u64| volume(46.0 + k as f64 * 0.006, 7.0, minutes(10), minutes(70));
+        let n = 100 + step;
+        let (method, path, body) = match next(6) {
+            0 => {
+                // Operational intents, constraints, or both.
+                let wants = next(3);
+                ("PUT", sub_path(&id(n)), subscription(place(next(3)), wants != 1, wants != 0))
+            }
+            1 | 2 if !oirs.is_empty() && next(3) == 0 => {
+                let (n, ovn) = oirs.remove(next(oirs.len() as u64) as usize);
+                ("DELETE", oir_path(&format!("{}/{ovn}", id(n))), Value::Null)
+            }
+            1 | 2 => {
+                let key: Vec<&str> = oirs.iter().map(|(_, ovn)| ovn.as_str()).collect();
+                let body = oir("Accepted", place(next(3)), &key);
+                let body = if next(2) == 0 { with_new_sub(body) } else { body };
+                ("PUT", oir_path(&id(n)), body)
+            }
+            3 if !constraints.is_empty() => {
+                let (n, ovn) = constraints.remove(0);
+                ("DELETE", constraint_path(&format!("{}/{ovn}", id(n))), Value::Null)
+            }
+            _ => {
+                let body = json!({"extents": [place(next(3))], "uss_base_url": "https://cm.example.com"});
+                ("PUT", constraint_path(&id(n)), body)
+            }
+        };
+        let replies = [&mut counted, &mut time_based].map(|dss| {
+            dss.set_time(minutes(1) + i64::from(step) * 1_000_000_000);
+            let (status, reply) = match method {
+                "PUT" => dss.put(USS1, &path, &body),
+                _ => dss.delete(USS1, &path),
+            };
+            (status, indices_zeroed(reply))
+        });
+        assert_eq!(replies[0], replies[1], "{method} {path}");
+        let (status, reply) = &replies[0];
+        assert!(*status < 300, "{method} {path}: {status} {reply}");
+        if reply.get("subscribers").is_some() {
+            listed += subscribers(reply).iter().map(|(_, s)| s.len()).sum::<usize>();
+        }
+        if method == "PUT" {
+            let ovn = |r: &Value| str_of(&r["ovn"]).to_string();
+            if let Some(r) = reply.get("operational_intent_reference") {
+                oirs.push((n, ovn(r)));
+            } else if let Some(r) = reply.get("constraint_reference") {
+                constraints.push((n, ovn(r)));
+            }
+        }
+    }
+    assert!(listed > 100, "the changes notified someone: {listed}");
+}
