@@ -55,7 +55,7 @@ pub struct Scd;
 
 impl Applier for Scd {
     const NAME: &'static str = "scd";
-    const VERSION: &'static str = if cfg!(feature = "next-version") { "1.3.1" } else { "1.3.0" };
+    const VERSION: &'static str = if cfg!(feature = "next-version") { "1.4.1" } else { "1.4.0" };
     const ROUTES: &'static [&'static str] = &["/dss/v1", "/aux/v1", "/versions"];
 
     type Command = Command;

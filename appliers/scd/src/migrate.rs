@@ -8,6 +8,9 @@
 //!   (its [`Target`]) join the footprint, whose cell index entries now cover them, and the
 //!   index gets a row of its own. The cell index keys (of OIRs, constraints and
 //!   subscriptions) gain their altitude tier, bucket and band: all three are rebuilt.
+//! - 1.3.x → 1.4: no stored layout change. Outputs gain two variants (a change with
+//!   time-of-day indices leaves its subscribers for `render` to list), which a stored
+//!   output of a retried request may hold: an older module cannot render those.
 
 use crate::rfc3339::Nanos;
 use crate::store::{
