@@ -36,8 +36,9 @@ async fn a_uss_session_touches_every_route_then_bad_bodies_are_refused_and_every
 /// With time-of-day indices (`time-based-notification-index=true`), whom a change notifies
 /// is listed by the module's `render` from the state the node hands it, the state just after
 /// the entry: each answer, from whichever node took the request, lists the subscriptions
-/// over the intent (the explicit one, the earlier intent's implicit one and its own), each
-/// at the entry's time of day.
+/// over the intent (the explicit one, the earlier intents' implicit ones and its own), each
+/// at the entry's time of day; a retry (same idempotency key, another node) gets the same
+/// answer.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn time_based_answers_list_whom_each_change_notifies_on_every_node() {
     let cluster = start_dss(3, &["--http-setting", "time-based-notification-index=true"]);
@@ -51,11 +52,14 @@ async fn time_based_answers_list_whom_each_change_notifies_on_every_node() {
     dss.expect(200, "PUT", &format!("/dss/v1/subscriptions/{sub}"), Some(&uss2), Some(body)).await;
     let mut key: Vec<String> = Vec::new();
     let mut expected = vec![sub.to_string()];
-    for n in 1..=3 {
+    let intent = |n: u32, key: &[String]| {
         let path = format!("/dss/v1/operational_intent_references/00000000-0000-4000-8000-00000000000{n}");
         let body = json!({"extents": [area], "key": key, "state": "Accepted", "uss_base_url": "http://uss1.test",
             "new_subscription": {"uss_base_url": "http://uss1.test"}});
-        let reply = dss.expect(201, "PUT", &path, Some(&uss1), Some(body)).await;
+        (path, body)
+    };
+    // Checks that `reply` lists `expected` and its own implicit subscription, all at one index.
+    let check = |reply: &Value, expected: &mut Vec<String>, key: &mut Vec<String>| {
         let oir = &reply["operational_intent_reference"];
         expected.push(oir["subscription_id"].as_str().unwrap().to_string());
         key.push(oir["ovn"].as_str().unwrap().to_string());
@@ -69,11 +73,32 @@ async fn time_based_answers_list_whom_each_change_notifies_on_every_node() {
         ids.sort();
         let mut want = expected.clone();
         want.sort();
-        assert_eq!(ids, want, "intent {n}: {reply}");
+        assert_eq!(ids, want, "{reply}");
         let index = &listed[0]["notification_index"];
         assert!(index.as_i64().is_some_and(|ms| (0..86_400_000).contains(&ms)), "{reply}");
         assert!(listed.iter().all(|s| &s["notification_index"] == index), "one entry, one time: {reply}");
+    };
+    for n in 1..=3 {
+        let (path, body) = intent(n, &key);
+        let reply = dss.expect(201, "PUT", &path, Some(&uss1), Some(body)).await;
+        check(&reply, &mut expected, &mut key);
     }
+    // A retried request renders its first output at the retry's state: the same answer.
+    let (path, body) = intent(4, &key);
+    let (http, token) = (HttpClient::default(), token("uss1", &[SC]));
+    let headers = [("idempotency-key", "intent-4")];
+    let body = serde_json::to_vec(&body).unwrap();
+    let mut replies = Vec::new();
+    for node in [2, 3] {
+        let url = format!("{}{path}", cluster.http_url(node));
+        let reply = http.send_with("PUT", &url, Some(&token), &headers, Some(body.clone())).await.unwrap();
+        assert_eq!(reply.status, 201, "{}", reply.text());
+        replies.push(reply);
+    }
+    assert_eq!(replies[1].headers.get("idempotent-replayed").map(|v| v.as_bytes()), Some(&b"true"[..]));
+    let (first, retry) = (replies[0].json(), replies[1].json());
+    assert_eq!(first, retry, "the retry's answer is the first one");
+    check(&first, &mut expected, &mut key);
     let applied = cluster.status(1).await.unwrap().applied_index;
     cluster.converged(applied, Duration::from_secs(10)).await;
 }
