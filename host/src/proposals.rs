@@ -49,19 +49,6 @@ pub struct Applied {
     pub state: Option<StateMap>,
 }
 
-impl std::fmt::Debug for Applied {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let Applied { index, term, result, replayed, state } = self;
-        f.debug_struct("Applied")
-            .field("index", index)
-            .field("term", term)
-            .field("result", result)
-            .field("replayed", replayed)
-            .field("state", &state.as_ref().map(StateMap::len))
-            .finish()
-    }
-}
-
 /// What a proposer waits for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Wants {

@@ -7,7 +7,7 @@
 
 use super::backend::{CallError, HostError, Outcome};
 use super::module::{LoadedModule, OutsideInstance, WasmEngine};
-use super::native::{run, run_detached, run_reading};
+use super::native::{run, run_detached, run_on};
 use super::state::{StateMap, Txn};
 use std::marker::PhantomData;
 use std::sync::Arc;
@@ -98,7 +98,7 @@ impl<A: Applier> Front for NativeFront<A> {
 
     fn render(&self, encoding: Encoding, outcome: HttpOutcome, state: StateMap) -> FrontResult<HttpResponse> {
         let mut txn = Txn::read_only(state);
-        Ok(run_reading(&mut txn, |host| native::render::<A>(host, encoding, outcome)))
+        Ok(run_on(&mut txn, |host| native::render::<A>(host, encoding, outcome)))
     }
 
     fn housekeeping(&self, meta: Meta) -> FrontResult<Option<Payload>> {

@@ -70,12 +70,12 @@ fn panicked(panic: Box<dyn std::any::Any + Send>) -> CallError {
 }
 
 pub(super) fn run(txn: &mut Txn, call: impl FnOnce(&mut dyn Host) -> Result<Vec<u8>, ApplierError>) -> Outcome {
-    run_reading(txn, call)?.map_err(CallError::Refused)
+    run_on(txn, call)?.map_err(CallError::Refused)
 }
 
 /// Runs a call with `txn` as its store: a store fault (a write to a read-only one, a limit)
 /// or a panic as a trap.
-pub(super) fn run_reading<T>(txn: &mut Txn, call: impl FnOnce(&mut dyn Host) -> T) -> Result<T, CallError> {
+pub(super) fn run_on<T>(txn: &mut Txn, call: impl FnOnce(&mut dyn Host) -> T) -> Result<T, CallError> {
     let mut host = TxnHost { txn, fault: None };
     let result = catch_unwind(AssertUnwindSafe(|| call(&mut host)));
     match (result, host.fault) {
