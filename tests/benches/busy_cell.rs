@@ -16,6 +16,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 use wasmraft_tests::Rng;
+use wasmraft_tests::bench::thread_cpu;
 use wasmraft_tests::busy_cell::{self, RADIUS_M};
 use wasmraft_tests::delay::{self, Delay, DelayedCluster};
 use wasmraft_tests::http::{auth_flags, now_secs, token};
@@ -58,25 +59,6 @@ async fn client(base: String, token: String, seed: u64, stop: Arc<AtomicBool>) -
         tokio::time::sleep(Duration::from_millis(PAUSE_MS.0 + rng.below(PAUSE_MS.1 - PAUSE_MS.0 + 1))).await;
     }
     seen
-}
-
-/// The CPU time (user and system) of the thread named `name` in process `pid`.
-fn thread_cpu(pid: u32, name: &str) -> Duration {
-    let tasks = std::fs::read_dir(format!("/proc/{pid}/task")).expect("the node's threads");
-    for task in tasks.flatten() {
-        let comm = std::fs::read_to_string(task.path().join("comm")).unwrap_or_default();
-        if comm.trim() != name {
-            continue;
-        }
-        let stat = std::fs::read_to_string(task.path().join("stat")).expect("the thread's stat");
-        // Fields after the `(comm)`: utime and stime are the 12th and 13th.
-        let fields: Vec<&str> = stat.rsplit_once(')').expect("stat").1.split_whitespace().collect();
-        let ticks: u64 = fields[11].parse::<u64>().unwrap() + fields[12].parse::<u64>().unwrap();
-        // Safety: sysconf has no preconditions.
-        let per_second = unsafe { libc::sysconf(libc::_SC_CLK_TCK) } as u64;
-        return Duration::from_secs_f64(ticks as f64 / per_second as f64);
-    }
-    panic!("no thread `{name}` in process {pid}")
 }
 
 fn percentile(sorted: &[Duration], p: f64) -> f64 {

@@ -7,16 +7,20 @@
 //! from 8 clients, then: puts to the leader from 1 client (3,000) and from 64 (30,000); gets
 //! from 64 clients over the 3 nodes (30,000), linearizable, then stale (etcd's serializable
 //! reads; wasmraft's stale reads, at most 5 s behind). Every client has a connection of its
-//! own. Three rounds, each on fresh clusters, etcd first; the medians of each figure.
+//! own. Three rounds, each on fresh clusters, etcd first; the medians of each figure. Beside
+//! the rates, the CPU time each operation cost the three servers and the load generator
+//! (from /proc): on a machine the load saturates, the rates compare the systems' cost per
+//! operation with the load generator's share of the cores left over.
 
 use prost::Message;
+use std::future::Future;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 use tonic::client::Grpc;
 use tonic::codegen::http::uri::PathAndQuery;
 use tonic::transport::{Channel, Endpoint};
 use wasmraft::proto::client::Consistency;
-use wasmraft_tests::bench::stats;
+use wasmraft_tests::bench::{own_cpu, process_cpu, stats};
 use wasmraft_tests::cluster::{Cluster, free_port};
 use wasmraft_tests::kv_load::{self, DEADLINE, KEYS, READERS, VALUE, WRITERS, drive, value};
 use wasmraft_tests::load::{Figures, ms};
@@ -92,6 +96,28 @@ mod etcdserverpb {
 }
 
 use etcdserverpb::{PutRequest, PutResponse, RangeRequest, RangeResponse, StatusRequest, StatusResponse};
+
+/// One load's figures and its CPU time per operation.
+#[derive(Clone, Copy)]
+struct Run {
+    figures: Figures,
+    /// µs of CPU per operation, the three servers' together.
+    servers: f64,
+    /// µs of CPU per operation of the load generator (this process).
+    generator: f64,
+}
+
+/// Runs `load` (which returns every latency and the time it took), with the CPU time the
+/// processes `servers` and this one spent meanwhile.
+async fn measured(servers: &[u32], load: impl Future<Output = (Vec<Duration>, Duration)>) -> Run {
+    let cpu = || (servers.iter().map(|&pid| process_cpu(pid)).sum::<Duration>(), own_cpu());
+    let before = cpu();
+    let (latencies, elapsed) = load.await;
+    let after = cpu();
+    let per_op = |spent: Duration| spent.as_secs_f64() * 1e6 / latencies.len() as f64;
+    let (servers, generator) = (per_op(after.0 - before.0), per_op(after.1 - before.1));
+    Run { figures: Figures::of(latencies, elapsed), servers, generator }
+}
 
 /// A client of one etcd member, on a connection of its own.
 type Etcd = Grpc<Channel>;
@@ -233,42 +259,44 @@ async fn etcd_load(
 }
 
 /// The loads of [`LOADS`] on a fresh etcd cluster, after the warm-up; and etcd's version.
-async fn etcd_round() -> (Vec<Figures>, String) {
+async fn etcd_round() -> (Vec<Run>, String) {
     let etcd = EtcdCluster::start();
     let (leader, version) = etcd.leader(Duration::from_secs(30)).await;
     let to_leader = [etcd.clients[leader].clone()];
     etcd_load(&to_leader, 8, 2_000, None).await;
-    let mut figures = Vec::new();
+    let pids: Vec<u32> = etcd.children.iter().map(Child::id).collect();
+    let mut runs = Vec::new();
     for (_, op, clients, total) in LOADS {
-        let (latencies, elapsed) = match op {
-            Op::Put => etcd_load(&to_leader, clients, total, None).await,
-            Op::Get { stale } => etcd_load(&etcd.clients, clients, total, Some(stale)).await,
+        let run = match op {
+            Op::Put => measured(&pids, etcd_load(&to_leader, clients, total, None)).await,
+            Op::Get { stale } => measured(&pids, etcd_load(&etcd.clients, clients, total, Some(stale))).await,
         };
-        figures.push(Figures::of(latencies, elapsed));
+        runs.push(run);
     }
-    (figures, version)
+    (runs, version)
 }
 
 /// The loads of [`LOADS`] on a fresh wasmraft cluster, after the warm-up, as
 /// tests/benches/cluster.rs runs them.
-async fn wasmraft_round() -> Vec<Figures> {
+async fn wasmraft_round() -> Vec<Run> {
     let cluster = Cluster::start(3, &[]);
     let leader = cluster.leader(Duration::from_secs(15)).await;
     let puts = |clients, total| kv_load::puts(cluster.endpoint(leader), key, clients, total, Default::default(), false);
     puts(8, 2_000).await;
     let endpoints: Vec<_> = cluster.ids().into_iter().map(|id| cluster.endpoint(id)).collect();
-    let mut figures = Vec::new();
+    let pids: Vec<u32> = cluster.ids().into_iter().map(|id| cluster.pid(id).expect("a running node")).collect();
+    let mut runs = Vec::new();
     for (_, op, clients, total) in LOADS {
-        let (latencies, elapsed) = match op {
-            Op::Put => puts(clients, total).await,
+        let run = match op {
+            Op::Put => measured(&pids, puts(clients, total)).await,
             Op::Get { stale } => {
                 let consistency = if stale { Consistency::Stale } else { Consistency::Linearizable };
-                kv_load::gets(endpoints.clone(), key, consistency, clients, total).await
+                measured(&pids, kv_load::gets(endpoints.clone(), key, consistency, clients, total)).await
             }
         };
-        figures.push(Figures::of(latencies, elapsed));
+        runs.push(run);
     }
-    figures
+    runs
 }
 
 /// "ops/s p50 p99" of one system's medians of a load.
@@ -277,8 +305,8 @@ fn medians(runs: &[Figures]) -> (f64, f64, f64) {
     (median(|f| f.rate), median(|f| ms(f.p50)), median(|f| ms(f.p99)))
 }
 
-fn rates(figures: &[Figures]) -> String {
-    figures.iter().map(|f| format!("{:>7.0}", f.rate)).collect::<Vec<_>>().join(" ")
+fn rates(runs: &[Run]) -> String {
+    runs.iter().map(|r| format!("{:>7.0}", r.figures.rate)).collect::<Vec<_>>().join(" ")
 }
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
@@ -310,13 +338,27 @@ async fn main() {
         "load (ops)", "etcd/s", "p50 ms", "p99 ms", "wasmr/s", "p50 ms", "p99 ms", "throughput", "p99"
     );
     for (i, (name, _, _, total)) in LOADS.into_iter().enumerate() {
-        let column = |runs: &[Vec<Figures>]| medians(&runs.iter().map(|r| r[i]).collect::<Vec<_>>());
+        let column = |runs: &[Vec<Run>]| medians(&runs.iter().map(|r| r[i].figures).collect::<Vec<_>>());
         let ((e_rate, e_p50, e_p99), (w_rate, w_p50, w_p99)) = (column(&etcd), column(&wasmraft));
         println!(
             "{:<28} {e_rate:>8.0} {e_p50:>7.2} {e_p99:>7.2}  | {w_rate:>8.0} {w_p50:>7.2} {w_p99:>7.2}  | {:>9.2}x {:>8.2}x",
             format!("{name} ({total})"),
             w_rate / e_rate,
             w_p99 / e_p99
+        );
+    }
+    println!(
+        "CPU per operation, medians (µs: the three servers together / the load generator; ratio = wasmraft / etcd, \
+         below 1: wasmraft cheaper):"
+    );
+    for (i, (name, ..)) in LOADS.into_iter().enumerate() {
+        let median = |runs: &[Vec<Run>], f: fn(&Run) -> f64| stats(runs.iter().map(|r| f(&r[i])).collect()).median;
+        let (e_servers, w_servers) = (median(&etcd, |r| r.servers), median(&wasmraft, |r| r.servers));
+        println!(
+            "{name:<28} etcd {e_servers:>6.0} / {:>4.0}   wasmraft {w_servers:>6.0} / {:>4.0}   servers {:.2}x",
+            median(&etcd, |r| r.generator),
+            median(&wasmraft, |r| r.generator),
+            w_servers / e_servers
         );
     }
 }

@@ -7,6 +7,23 @@ use std::path::Path;
 
 struct NoPeers;
 
+/// Keeps what the node sends.
+#[derive(Default, Clone)]
+struct Recorded(Arc<std::sync::Mutex<Vec<Message>>>);
+
+impl Recorded {
+    fn take(&self) -> Vec<Message> {
+        std::mem::take(&mut *self.0.lock().unwrap())
+    }
+}
+
+impl Outbox for Recorded {
+    fn send(&self, messages: Vec<Message>) {
+        self.0.lock().unwrap().extend(messages);
+    }
+    fn set_peers(&mut self, _: &BTreeMap<u64, String>) {}
+}
+
 impl Outbox for NoPeers {
     fn send(&self, _: Vec<Message>) {}
     fn set_peers(&mut self, _: &BTreeMap<u64, String>) {}
@@ -41,6 +58,15 @@ fn node_2(
     applied: u64,
     snapshots: Arc<SnapshotDir>,
 ) -> anyhow::Result<(Sender<Event>, Consensus<NoPeers>)> {
+    node_2_with(log, applied, snapshots, NoPeers)
+}
+
+fn node_2_with<O: Outbox>(
+    log: RaftLog,
+    applied: u64,
+    snapshots: Arc<SnapshotDir>,
+    outbox: O,
+) -> anyhow::Result<(Sender<Event>, Consensus<O>)> {
     let settings = Settings {
         id: 2,
         tick: Duration::from_secs(60),
@@ -54,7 +80,7 @@ fn node_2(
     let (events, inbox) = crossbeam_channel::unbounded();
     let (apply, _applied) = crossbeam_channel::unbounded();
     let (proposals, status) = (Arc::new(Proposals::new(2).unwrap()), Arc::new(StatusBoard::default()));
-    Ok((events, Consensus::new(settings, log, inbox, NoPeers, apply, proposals, status)?))
+    Ok((events, Consensus::new(settings, log, inbox, outbox, apply, proposals, status)?))
 }
 
 /// Stages a received, verified snapshot file, as the transport does.
@@ -139,4 +165,87 @@ fn an_applied_state_beyond_the_log_is_refused() {
     log.bootstrap(&[1, 2, 3]).unwrap();
     let error = log.commit_at_least(7).unwrap_err().to_string();
     assert!(error.contains("index 7"), "{error}");
+}
+
+/// A message to node 2 of `msg_type` from `from` in `term`, about `index`.
+fn to_2(msg_type: MessageType, from: u64, term: u64, index: u64) -> Message {
+    let mut m = Message { from, to: 2, term, index, ..Default::default() };
+    m.set_msg_type(msg_type);
+    m
+}
+
+/// The commit-only appends among `sent`: (to, commit).
+fn commit_news(sent: &[Message]) -> Vec<(u64, u64)> {
+    let news = sent.iter().filter(|m| m.get_msg_type() == MessageType::MsgAppend && m.entries.is_empty());
+    news.map(|m| (m.to, m.commit)).collect()
+}
+
+/// Node 2 leads {1, 2, 3} (a vote from 1, its first entry acknowledged by 1 and 3): its
+/// Raft thread, what it sends, and its last index.
+fn leader_2(dir: &Path) -> (Consensus<Recorded>, Recorded, u64) {
+    let mut log = RaftLog::open(&dir.join("log")).unwrap();
+    log.bootstrap(&[1, 2, 3]).unwrap();
+    let snapshots = Arc::new(SnapshotDir::open(dir.join("snapshots")).unwrap());
+    let sent = Recorded::default();
+    let (_events, mut node) = node_2_with(log, 0, snapshots, sent.clone()).unwrap();
+    node.node.campaign().unwrap();
+    node.on_ready().unwrap();
+    let term = node.node.raft.term + 1;
+    node.handle(Event::Messages(vec![to_2(MessageType::MsgRequestPreVoteResponse, 1, term, 0)])).unwrap();
+    node.on_ready().unwrap();
+    node.handle(Event::Messages(vec![to_2(MessageType::MsgRequestVoteResponse, 1, term, 0)])).unwrap();
+    node.on_ready().unwrap();
+    assert_eq!(node.node.raft.state, StateRole::Leader);
+    let last = node.node.raft.raft_log.last_index();
+    let acks = [1, 3].map(|from| to_2(MessageType::MsgAppendResponse, from, term, last));
+    node.handle(Event::Messages(acks.to_vec())).unwrap();
+    node.on_ready().unwrap();
+    assert_eq!(node.node.raft.raft_log.committed, last);
+    sent.take();
+    (node, sent, last)
+}
+
+/// A leader tells the followers of a new commit index at once only while an entry a
+/// follower proposed awaits it: that follower answers its client when it applies. Its own
+/// clients' entries wait for the next append or heartbeat.
+#[test]
+fn followers_hear_of_a_commit_at_once_only_when_one_of_them_proposed_it() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (mut node, sent, last) = leader_2(tmp.path());
+    let term = node.node.raft.term;
+    let entry = |data: &[u8]| raft::eraftpb::Entry { data: data.to_vec().into(), ..Default::default() };
+
+    // Proposed here: committed through node 1's answer; node 3 is not told yet.
+    let id = ProposalId { node: 2, incarnation: 1, seq: 1 };
+    node.handle(Event::Propose { id, data: b"from a client of the leader".to_vec() }).unwrap();
+    node.on_ready().unwrap();
+    assert_eq!(node.node.raft.raft_log.last_index(), last + 1);
+    sent.take();
+    node.handle(Event::Messages(vec![to_2(MessageType::MsgAppendResponse, 1, term, last + 1)])).unwrap();
+    node.on_ready().unwrap();
+    assert_eq!(node.node.raft.raft_log.committed, last + 1);
+    assert_eq!(commit_news(&sent.take()), vec![]);
+
+    // Forwarded by node 3: once committed, nodes 1 and 3 hear of it at once.
+    let mut forwarded = to_2(MessageType::MsgPropose, 3, 0, 0);
+    forwarded.entries = vec![entry(b"from a client of node 3")].into();
+    node.handle(Event::Messages(vec![forwarded])).unwrap();
+    node.on_ready().unwrap();
+    assert_eq!(node.node.raft.raft_log.last_index(), last + 2);
+    sent.take();
+    node.handle(Event::Messages(vec![to_2(MessageType::MsgAppendResponse, 1, term, last + 2)])).unwrap();
+    node.on_ready().unwrap();
+    assert_eq!(node.node.raft.raft_log.committed, last + 2);
+    let mut news = commit_news(&sent.take());
+    news.sort();
+    assert_eq!(news, vec![(1, last + 2), (3, last + 2)]);
+
+    // And back to waiting once it has.
+    node.handle(Event::Propose { id: ProposalId { seq: 2, ..id }, data: b"again".to_vec() }).unwrap();
+    node.on_ready().unwrap();
+    sent.take();
+    node.handle(Event::Messages(vec![to_2(MessageType::MsgAppendResponse, 1, term, last + 3)])).unwrap();
+    node.on_ready().unwrap();
+    assert_eq!(node.node.raft.raft_log.committed, last + 3);
+    assert_eq!(commit_news(&sent.take()), vec![]);
 }
