@@ -333,9 +333,9 @@ impl<O: Outbox> Consensus<O> {
     /// learn the commit index from their round's heartbeat, and a stale read's bound is
     /// the time since the leader was last heard from, whose messages carry its commit
     /// index as of then. A lone writer at the leader then costs each follower one append
-    /// and its answer instead of two (TiKV skips these broadcasts too): an eighth less CPU
-    /// per write (README, "Where the time goes"). raft-rs broadcasts a pending membership
-    /// change's commit regardless.
+    /// and its answer instead of two (TiKV skips these broadcasts too): about a tenth less
+    /// CPU per write (README, "Benchmarks", CPU per operation). raft-rs broadcasts a
+    /// pending membership change's commit regardless.
     fn choose_commit_broadcast(&mut self) {
         let skip = self.forwarded_until <= self.node.raft.raft_log.committed;
         self.node.skip_bcast_commit(skip);

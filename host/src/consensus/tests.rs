@@ -205,6 +205,19 @@ fn leader_2(dir: &Path) -> (Consensus<Recorded>, Recorded, u64) {
     (node, sent, last)
 }
 
+/// Node 1 acknowledges the leader's log up to `index`, which commits it: the commit-only
+/// appends the leader sent then, sorted.
+fn acknowledged(node: &mut Consensus<Recorded>, sent: &Recorded, index: u64) -> Vec<(u64, u64)> {
+    sent.take();
+    let term = node.node.raft.term;
+    node.handle(Event::Messages(vec![to_2(MessageType::MsgAppendResponse, 1, term, index)])).unwrap();
+    node.on_ready().unwrap();
+    assert_eq!(node.node.raft.raft_log.committed, index);
+    let mut news = commit_news(&sent.take());
+    news.sort();
+    news
+}
+
 /// A leader tells the followers of a new commit index at once only while an entry a
 /// follower proposed awaits it: that follower answers its client when it applies. Its own
 /// clients' entries wait for the next append or heartbeat.
@@ -212,40 +225,27 @@ fn leader_2(dir: &Path) -> (Consensus<Recorded>, Recorded, u64) {
 fn followers_hear_of_a_commit_at_once_only_when_one_of_them_proposed_it() {
     let tmp = tempfile::tempdir().unwrap();
     let (mut node, sent, last) = leader_2(tmp.path());
-    let term = node.node.raft.term;
-    let entry = |data: &[u8]| raft::eraftpb::Entry { data: data.to_vec().into(), ..Default::default() };
+    let propose_here = |node: &mut Consensus<Recorded>, seq: u64| {
+        let id = ProposalId { node: 2, incarnation: 1, seq };
+        node.handle(Event::Propose { id, data: b"from a client of the leader".to_vec() }).unwrap();
+        node.on_ready().unwrap();
+    };
 
     // Proposed here: committed through node 1's answer; node 3 is not told yet.
-    let id = ProposalId { node: 2, incarnation: 1, seq: 1 };
-    node.handle(Event::Propose { id, data: b"from a client of the leader".to_vec() }).unwrap();
-    node.on_ready().unwrap();
+    propose_here(&mut node, 1);
     assert_eq!(node.node.raft.raft_log.last_index(), last + 1);
-    sent.take();
-    node.handle(Event::Messages(vec![to_2(MessageType::MsgAppendResponse, 1, term, last + 1)])).unwrap();
-    node.on_ready().unwrap();
-    assert_eq!(node.node.raft.raft_log.committed, last + 1);
-    assert_eq!(commit_news(&sent.take()), vec![]);
+    assert_eq!(acknowledged(&mut node, &sent, last + 1), vec![]);
 
     // Forwarded by node 3: once committed, nodes 1 and 3 hear of it at once.
     let mut forwarded = to_2(MessageType::MsgPropose, 3, 0, 0);
-    forwarded.entries = vec![entry(b"from a client of node 3")].into();
+    forwarded.entries =
+        vec![raft::eraftpb::Entry { data: b"from a client of node 3".to_vec().into(), ..Default::default() }].into();
     node.handle(Event::Messages(vec![forwarded])).unwrap();
     node.on_ready().unwrap();
     assert_eq!(node.node.raft.raft_log.last_index(), last + 2);
-    sent.take();
-    node.handle(Event::Messages(vec![to_2(MessageType::MsgAppendResponse, 1, term, last + 2)])).unwrap();
-    node.on_ready().unwrap();
-    assert_eq!(node.node.raft.raft_log.committed, last + 2);
-    let mut news = commit_news(&sent.take());
-    news.sort();
-    assert_eq!(news, vec![(1, last + 2), (3, last + 2)]);
+    assert_eq!(acknowledged(&mut node, &sent, last + 2), vec![(1, last + 2), (3, last + 2)]);
 
     // And back to waiting once it has.
-    node.handle(Event::Propose { id: ProposalId { seq: 2, ..id }, data: b"again".to_vec() }).unwrap();
-    node.on_ready().unwrap();
-    sent.take();
-    node.handle(Event::Messages(vec![to_2(MessageType::MsgAppendResponse, 1, term, last + 3)])).unwrap();
-    node.on_ready().unwrap();
-    assert_eq!(node.node.raft.raft_log.committed, last + 3);
-    assert_eq!(commit_news(&sent.take()), vec![]);
+    propose_here(&mut node, 2);
+    assert_eq!(acknowledged(&mut node, &sent, last + 3), vec![]);
 }
