@@ -17,9 +17,10 @@ use serde::{Deserialize, Serialize, de::DeserializeOwned};
 /// applier's own codes and the trap codes (`panic`, `out-of-fuel`, `out-of-memory`,
 /// `stack-overflow`, `trap`, `limit-exceeded`, `exit`).
 pub mod codes {
-    /// No leader, the leader changed, or the node is stopping: retry.
+    /// Not done: no leader, or the node is stopping. Retry.
     pub const UNAVAILABLE: &str = "unavailable";
-    /// The outcome was unknown at the deadline: the command may or may not have applied.
+    /// The outcome is unknown (the deadline passed, or the leader changed or the node
+    /// stopped while the command was in flight): it may or may not have applied.
     pub const TIMEOUT: &str = "timeout";
     /// The request's body is over the node's limit.
     pub const TOO_LARGE: &str = "payload-too-large";

@@ -371,6 +371,7 @@ impl Applier {
         self.members = file.members;
         self.save_members();
         self.setup_changed = true;
+        self.proposals.snapshot_installed(meta.index);
         tracing::info!(index = meta.index, term = meta.term, "installed a snapshot from the leader");
     }
 

@@ -3,7 +3,9 @@
 //! A waiter learns its proposal's fate from the apply thread: the entry applied (with the
 //! applier's output), or another entry applied at the log position the proposal had taken
 //! (it was overtaken: a new leader truncated it, so it will never apply). What cannot be
-//! known (a proposal lost on its way to a leader) ends at the caller's deadline.
+//! known ends as such: a proposal lost on its way to a leader (at its caller's deadline,
+//! or when the leader changes), one whose place a snapshot covered, one in flight when the
+//! node stops.
 
 use crate::entry::ProposalId;
 use crate::runtime::StateMap;
@@ -22,7 +24,7 @@ pub enum ProposeError {
     /// The node has as much work of this kind as it takes (the message says which).
     #[error("{0}")]
     Busy(String),
-    #[error("the node is shutting down")]
+    #[error("the node stopped while the proposal was in flight: it may or may not be applied")]
     ShuttingDown,
     /// Only the leader takes this; `0`: none known.
     #[error("only the leader takes this, and this node is not it (leader: {0})")]
@@ -33,7 +35,15 @@ pub enum ProposeError {
     LeaderChanged,
     #[error("this node cannot apply entries: {0}")]
     Halted(String),
+    /// The entry was placed at an index a snapshot from the leader then covered: whether
+    /// it was that entry that committed there, this node never sees.
+    #[error(
+        "this node caught up by a snapshot past index {0}, where the proposal was in its log: it may or may not \
+         be applied; a retry with the same request id learns which"
+    )]
+    CoveredBySnapshot(u64),
 }
+
 
 /// An entry's outcome on this node.
 #[derive(Clone)]
@@ -161,6 +171,19 @@ impl Proposals {
         }
     }
 
+    /// This node installed a snapshot from the leader up to `index`: entries it had placed
+    /// there were replaced, and their outcomes are in the state but never reach here.
+    pub fn snapshot_installed(&self, index: u64) {
+        let mut inner = self.lock();
+        let covered: Vec<(u64, u64)> = inner.placed.range(..=index).map(|(i, s)| (*i, *s)).collect();
+        for (at, seq) in covered {
+            inner.placed.remove(&at);
+            if let Some(waiter) = inner.waiting.remove(&seq) {
+                let _ = waiter.reply.send(Err(ProposeError::CoveredBySnapshot(at)));
+            }
+        }
+    }
+
     /// An entry of ours reached this node's log at `index`.
     pub fn placed(&self, id: ProposalId, index: u64) {
         if self.ours(id) {
@@ -272,6 +295,25 @@ mod tests {
         assert!(rx_b.try_recv().is_err());
         p.applied(6, Some(b), done(6, 3, Ok(vec![])), || None);
         assert!(rx_b.try_recv().unwrap().is_ok());
+    }
+
+    /// A follower places its proposal at 5, falls behind, and catches up by a snapshot up
+    /// to 9: the entry that committed at 5 is in the snapshot, unseen. The proposal was
+    /// answered "overtaken, not applied" at the next entry applied, though it may well be
+    /// the entry that committed.
+    #[test]
+    fn a_place_a_snapshot_covers_leaves_the_outcome_unknown() {
+        let p = Proposals::with_incarnation(1, 1);
+        let (covered, mut covered_rx) = p.register(Wants::Output);
+        let (later, mut later_rx) = p.register(Wants::Output);
+        p.placed(covered, 5);
+        p.placed(later, 11);
+        p.snapshot_installed(9);
+        assert_eq!(covered_rx.try_recv().unwrap().err(), Some(ProposeError::CoveredBySnapshot(5)));
+        p.applied(10, Some(ProposalId { node: 2, incarnation: 1, seq: 9 }), done(10, 3, Ok(vec![])), || None);
+        assert!(later_rx.try_recv().is_err(), "placed after the snapshot: its entry decides");
+        p.applied(11, Some(later), done(11, 3, Ok(vec![])), || None);
+        assert!(later_rx.try_recv().unwrap().is_ok());
     }
 
     #[test]

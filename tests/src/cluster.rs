@@ -622,7 +622,8 @@ pub async fn change_members_until(
         };
         let message = e.message();
         let passing = match e.code() {
-            Code::Unavailable => true,
+            // DEADLINE_EXCEEDED: the leader changed while the change was in flight.
+            Code::Unavailable | Code::DeadlineExceeded => true,
             Code::FailedPrecondition => {
                 ["in progress", "caught up", "cannot remove itself"].iter().any(|m| message.contains(m))
             }

@@ -4,9 +4,10 @@
 //! proposes, reads, upgrades and changes members, and answers with one error type.
 //!
 //! A proposal whose outcome is known to be "not applied" (no leader, overtaken by a new
-//! leader's log) fails at once and says so; one whose outcome is unknown when the deadline
-//! passes fails with [`NodeError::DeadlineExceeded`] and says that it may or may not have
-//! applied.
+//! leader's log) fails at once and says so; one whose outcome is unknown (the deadline
+//! passed, the leader changed while it was in flight, a snapshot covered its place, the
+//! node stopped) fails with [`NodeError::DeadlineExceeded`] and says that it may or may
+//! not have applied.
 
 pub mod admission;
 mod backup;
@@ -36,7 +37,8 @@ pub enum NodeError {
     /// Not done, and worth retrying shortly: no leader, shutting down, unreachable.
     #[error("{0}")]
     Unavailable(String),
-    /// The deadline passed first: a proposal's outcome is then unknown.
+    /// The deadline passed first, or a proposal's outcome cannot be known here: it may or
+    /// may not have applied (gRPC's DEADLINE_EXCEEDED allows that a change completed).
     #[error("{0}")]
     DeadlineExceeded(String),
     /// The node has as much work of this kind as it takes.
@@ -59,10 +61,11 @@ impl From<ProposeError> for NodeError {
     fn from(e: ProposeError) -> NodeError {
         let text = e.to_string();
         match e {
-            ProposeError::NoLeader
-            | ProposeError::ShuttingDown
-            | ProposeError::NotLeader(_)
-            | ProposeError::LeaderChanged => NodeError::Unavailable(text),
+            ProposeError::NoLeader | ProposeError::NotLeader(_) => NodeError::Unavailable(text),
+            // In flight when this node lost sight of it: it may have applied.
+            ProposeError::LeaderChanged | ProposeError::ShuttingDown | ProposeError::CoveredBySnapshot(_) => {
+                NodeError::DeadlineExceeded(text)
+            }
             ProposeError::Refused(_) => NodeError::Refused(text),
             ProposeError::Overtaken(_) => NodeError::Aborted(text),
             ProposeError::Busy(_) => NodeError::Busy(text),
@@ -172,9 +175,17 @@ impl NodeHandle {
             self.proposals.forget(id);
             return Err(NodeError::shutting_down());
         }
-        let outcome = within(deadline, rx, "the entry may or may not have been applied").await.inspect_err(|_| {
-            self.proposals.forget(id);
-        });
+        let outcome = match tokio::time::timeout(deadline, rx).await {
+            Ok(Ok(outcome)) => Ok(outcome),
+            // Sent, and the node stopped before it answered: it may have applied.
+            Ok(Err(_)) => Ok(Err(ProposeError::ShuttingDown)),
+            Err(_) => {
+                self.proposals.forget(id);
+                Err(NodeError::DeadlineExceeded(format!(
+                    "no answer within {deadline:?}: the entry may or may not have been applied"
+                )))
+            }
+        };
         if !matches!(outcome, Ok(Ok(_))) {
             self.metrics.proposals_failed.inc();
         }
@@ -307,5 +318,24 @@ impl NodeHandle {
         // Serve what the node has applied, but not less than it had when it last knew the
         // leader's commit index; else the bound would not hold.
         Ok((c.commit_index, contact))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A proposal that may have applied must not be answered "not done, retry"
+    /// (UNAVAILABLE, HTTP 503): a client that retries a create then meets its own write.
+    #[test]
+    fn a_proposal_that_may_have_applied_is_never_answered_not_done() {
+        let unknown = [ProposeError::LeaderChanged, ProposeError::ShuttingDown, ProposeError::CoveredBySnapshot(5)];
+        for e in unknown {
+            assert!(matches!(NodeError::from(e.clone()), NodeError::DeadlineExceeded(_)), "{e:?}");
+        }
+        for e in [ProposeError::NoLeader, ProposeError::NotLeader(2)] {
+            assert!(matches!(NodeError::from(e.clone()), NodeError::Unavailable(_)), "{e:?}");
+        }
+        assert!(matches!(NodeError::from(ProposeError::Overtaken(3)), NodeError::Aborted(_)));
     }
 }
