@@ -370,6 +370,11 @@ impl Applier {
         self.conf_state = file.meta.get_conf_state().clone();
         self.members = file.members;
         self.save_members();
+        // The Raft thread knew members only from the conf changes it applied: the snapshot
+        // may be past some.
+        if self.events.send(Event::SnapshotMembers(self.members.clone())).is_err() {
+            halt(&self.proposals, "the raft thread stopped");
+        }
         self.setup_changed = true;
         self.proposals.snapshot_installed(meta.index);
         tracing::info!(index = meta.index, term = meta.term, "installed a snapshot from the leader");

@@ -37,6 +37,9 @@ pub enum Event {
         members: MemberBook,
         reply: Sender<Result<ConfState, String>>,
     },
+    /// The apply thread installed a snapshot from the leader, whose member book is
+    /// `members`: use it from now on (it may name members this node never saw join).
+    SnapshotMembers(MemberBook),
     /// Hand leadership to `to` (0: the most caught-up voter); answered with the target.
     TransferLeader {
         to: u64,

@@ -44,7 +44,6 @@ pub enum ProposeError {
     CoveredBySnapshot(u64),
 }
 
-
 /// An entry's outcome on this node.
 #[derive(Clone)]
 pub struct Applied {

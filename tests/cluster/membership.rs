@@ -173,3 +173,49 @@ async fn a_leader_that_stops_hands_leadership_over() {
     assert_eq!(transfer_leader(&cluster, next, other).await.expect("transfer"), other);
     assert_eq!(cluster.leader(Duration::from_secs(5)).await, other);
 }
+
+/// A node away while a member joined comes back by snapshot (the log was compacted past
+/// the change), then leads: it must reach the new member. Its Raft thread and transport
+/// learned addresses only from the conf changes it applied, so a snapshot past the change
+/// left the new member unreachable from it (its messages dropped: "no address for peer").
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_node_back_by_snapshot_reaches_a_member_that_joined_while_it_was_away() {
+    let mut cluster = Cluster::start(3, &["--snapshot-interval", "500", "--snapshot-catchup", "50"]);
+    if cluster.leader(Duration::from_secs(10)).await == 3 {
+        transfer_leader(&cluster, 1, 1).await.expect("leadership moves");
+    }
+    cluster.stop(3);
+    add_voter(&mut cluster, 4, 1, None).await;
+    let changed_at = cluster.status(1).await.unwrap().applied_index;
+    // Writes until both remaining voters compacted past the change: node 3 can come back
+    // only by snapshot.
+    let (stop, load) = start_load(&cluster, &[1, 2], "away");
+    let deadline = Instant::now() + Duration::from_secs(60);
+    for id in [1, 2] {
+        while cluster.status(id).await.map_or(0, |s| s.first_log_index) <= changed_at + 1 {
+            assert!(Instant::now() < deadline, "node {id} did not compact past {changed_at}");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+    stop.store(true, Ordering::Relaxed);
+    let load = load.await.unwrap();
+    cluster.spawn(3);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !cluster.log_of(3).contains("installed a snapshot from the leader") {
+        assert!(Instant::now() < deadline, "node 3 never installed a snapshot");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let mut leader = 0;
+    while leader != 3 {
+        assert!(Instant::now() < deadline, "leadership never moved to node 3");
+        leader = transfer_leader(&cluster, 3, 3).await.unwrap_or(0);
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let mut client = cluster.client(3).await.unwrap();
+    let put = wasmraft_tests::cluster::put_command("after-the-return", "yes");
+    let r = wasmraft_tests::cluster::propose(&mut client, put, Duration::from_secs(10)).await.expect("committed");
+    // Node 4 applies it only if node 3, leading, replicates to it.
+    cluster.converged(r.index, Duration::from_secs(15)).await;
+    assert!(!cluster.log_of(3).contains("no address for peer"), "node 3 could not reach a member");
+    assert_nothing_lost(&cluster, &load).await;
+}

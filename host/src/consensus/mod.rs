@@ -89,7 +89,8 @@ pub struct Consensus<O: Outbox> {
     upgrade_appended: AppendHook,
     /// (term, leader) as of the last Ready.
     leader_seen: (u64, u64),
-    /// As of the last conf change applied: what membership changes are checked against.
+    /// As of the last conf change applied or snapshot installed: what membership changes
+    /// are checked against, and whose addresses the transport sends to.
     members: MemberBook,
     snapshots: Arc<SnapshotDir>,
     metrics: Arc<Metrics>,
@@ -255,14 +256,11 @@ impl<O: Outbox> Consensus<O> {
             Event::ApplyConfChange { change, members, reply } => {
                 let result = self.node.apply_conf_change(&change).map_err(|e| e.to_string());
                 if result.is_ok() {
-                    let me = self.node.raft.id;
-                    let peers =
-                        members.addresses.iter().filter(|(id, _)| **id != me).map(|(i, a)| (*i, a.clone())).collect();
-                    self.outbox.set_peers(&peers);
-                    self.members = members;
+                    self.use_members(members);
                 }
                 let _ = reply.send(result);
             }
+            Event::SnapshotMembers(members) => self.use_members(members),
             Event::TransferLeader { to, reply } => {
                 let _ = reply.send(self.transfer_leader(to));
             }
@@ -491,6 +489,14 @@ impl<O: Outbox> Consensus<O> {
         self.send(light.take_messages());
         self.hand_over(light.take_committed_entries());
         Ok(())
+    }
+
+    /// `members` from now on: the peers to send to, and what changes are checked against.
+    fn use_members(&mut self, members: MemberBook) {
+        let me = self.node.raft.id;
+        let peers = members.addresses.iter().filter(|(id, _)| **id != me).map(|(i, a)| (*i, a.clone())).collect();
+        self.outbox.set_peers(&peers);
+        self.members = members;
     }
 
     fn send(&mut self, messages: Vec<Message>) {
