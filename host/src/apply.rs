@@ -53,8 +53,10 @@ pub struct Applier {
     pub setup_changed: bool,
 }
 
-/// How often a node-local failure to apply (an instance that cannot be created) is retried
-/// before the node gives up and exits: an entry's outcome must never depend on it.
+/// How often a node-local failure to apply (an instance that cannot be created, a call on
+/// a fresh one that this machine failed) is retried before the node gives up and exits: an
+/// entry's outcome must never depend on it. One that no retry here can repeat exactly
+/// ([`HostError::Unrepeatable`]) halts at once.
 const HOST_RETRIES: u32 = 10;
 
 /// Threads that answer queries, each on the state as of the moment it became readable (an
@@ -194,6 +196,9 @@ impl Applier {
         for attempt in 1..=HOST_RETRIES {
             match self.apply(&entry) {
                 Ok(()) => return,
+                Err(e @ HostError::Unrepeatable(_)) => {
+                    halt(&self.proposals, &format!("entry {} cannot be applied on this node: {e}", entry.index))
+                }
                 Err(e) => {
                     tracing::warn!(index = entry.index, attempt, "cannot apply here: {e}; retrying");
                     std::thread::sleep(Duration::from_millis(100 * attempt as u64));

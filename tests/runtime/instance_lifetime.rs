@@ -3,9 +3,13 @@
 //! after traps, and snapshots (checkpoints) are taken only at those points.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 use testkit_applier::Command;
-use wasmraft::runtime::{AppliedState, Checkpoint, Limits, RESET_INTERVAL, Runtime, SystemState};
-use wasmraft_sdk::contract::{ApplierError, Meta, Payload};
+use wasmraft::runtime::{
+    AppliedState, Backend, CallError, Checkpoint, Front, HostError, Limits, ModuleDescriptor, Outcome, RESET_INTERVAL,
+    Runtime, SystemState, Txn, WasmBackend,
+};
+use wasmraft_sdk::contract::{ApplierError, Info, Meta, Payload};
 use wasmraft_sdk::{Encoding, codec};
 use wasmraft_tests::{Rng, meta, wasm_backend, wasm_runtime};
 
@@ -117,4 +121,79 @@ fn queries_never_touch_the_apply_instance() {
     }
     assert_eq!(apply_all(&mut quiet, &all[..1200]), busy_outcomes);
     assert_eq!(quiet.state_hash(), busy.state_hash());
+}
+
+/// The wasm backend, except that this machine fails the call of the entry at `fail_at`
+/// once, after the guest ran (as when the OS refuses memory the guest grows into).
+struct FailsOnce {
+    inner: Box<WasmBackend>,
+    fail_at: Option<u64>,
+}
+
+impl Backend for FailsOnce {
+    fn describe(&self) -> ModuleDescriptor {
+        self.inner.describe()
+    }
+
+    fn apply(&mut self, meta: Meta, command: Payload, txn: &mut Txn) -> Result<Outcome, HostError> {
+        let fail = self.fail_at == Some(meta.index);
+        let outcome = self.inner.apply(meta, command, txn);
+        if fail {
+            self.fail_at = None;
+            return Err(HostError::Call("the OS refused memory (injected)".into()));
+        }
+        outcome
+    }
+
+    fn migrate(&mut self, meta: Meta, previous: &Info, txn: &mut Txn) -> Result<Result<(), CallError>, HostError> {
+        self.inner.migrate(meta, previous, txn)
+    }
+
+    fn reset(&mut self) {
+        self.inner.reset();
+    }
+
+    fn front(&self) -> Arc<dyn Front> {
+        self.inner.front()
+    }
+}
+
+/// Applies `entries` on a runtime whose machine fails the call at `fail_at` once, retrying
+/// that entry as the apply thread does: its outcomes, or the error that stops it.
+fn apply_failing_once(entries: &[(Meta, Payload)], fail_at: u64) -> Result<Outcomes, HostError> {
+    let backend = FailsOnce { inner: wasm_backend("testkit", limits()), fail_at: Some(fail_at) };
+    let mut runtime = Runtime::new(Box::new(backend));
+    let mut outcomes = Outcomes::new();
+    for (m, p) in entries {
+        let outcome = match runtime.apply(m.clone(), p.clone()) {
+            Err(HostError::Call(_)) if m.index == fail_at => runtime.apply(m.clone(), p.clone())?,
+            other => other?,
+        };
+        outcomes.insert(m.index, outcome);
+    }
+    Ok(outcomes)
+}
+
+/// A call this machine failed is retried on a fresh instance. That is what every node had
+/// at the first entry of a block, so there the retry is exact; mid-block the others run a
+/// warm instance, and a retry on a fresh one answered differently (it did, silently: the
+/// node diverged). There the node must stop instead.
+#[test]
+fn a_call_this_machine_failed_is_retried_only_where_a_fresh_instance_is_exact() {
+    let all = entries();
+    let few = &all[..(RESET_INTERVAL + 200) as usize];
+    let mut reference = wasm_runtime("testkit", limits());
+    let expected = apply_all(&mut reference, few);
+
+    let mid_block = RESET_INTERVAL + 100;
+    match apply_failing_once(few, mid_block) {
+        Err(HostError::Unrepeatable(why)) => assert!(why.contains("injected"), "{why}"),
+        other => {
+            panic!("mid-block, the retry must be refused; outcomes as expected: {:?}", other.map(|o| o == expected))
+        }
+    }
+
+    let block_start = RESET_INTERVAL;
+    let retried = apply_failing_once(few, block_start).expect("retried at a block's first entry");
+    assert!(retried == expected, "the retry at a block's first entry is exact");
 }

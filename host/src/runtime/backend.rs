@@ -38,6 +38,13 @@ pub enum HostError {
     /// This machine failed the call (the OS refused memory, say).
     #[error("this node failed to run the call: {0}")]
     Call(String),
+    /// This machine failed a call on an instance that had applied earlier entries of its
+    /// block: a fresh one could answer differently from the other nodes' instances.
+    #[error(
+        "{0}, on an apply instance that had run earlier entries: retrying on a fresh instance could diverge from \
+         the other nodes; restart the node (it replays its log from its last snapshot)"
+    )]
+    Unrepeatable(String),
     #[error("entry {index} does not follow the applied index {applied}")]
     OutOfOrder { index: u64, applied: u64 },
     /// Only for calls outside the log: the apply path has instances of its own.

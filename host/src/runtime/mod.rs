@@ -15,6 +15,12 @@
 //! exactly as the others do. Queries differ from node to node and never run on the apply
 //! instance.
 //!
+//! A call this machine fails (the OS refused memory: not a trap, not an outcome) may be
+//! retried on a fresh instance only while the instance had run nothing since it was
+//! replaced, for then a fresh one is what every node has. Otherwise the error is
+//! [`HostError::Unrepeatable`], and the node halts: a restart replays its log from its last
+//! snapshot, which rebuilds the warm instance exactly.
+//!
 //! Capturing is O(1) (the map is persistent), but afterwards each B-tree node pays one copy
 //! on its next write; so checkpoints are captured on request ([`Runtime::request_checkpoint`])
 //! rather than at every reset.
@@ -91,11 +97,20 @@ struct Hosted {
     backend: Box<dyn Backend>,
     routes: Vec<String>,
     applied: AppliedState,
+    /// The apply instance has run a call since it was last replaced: its memory holds what
+    /// those entries left, which only a replay of them from the block's start rebuilds.
+    warm: bool,
 }
 
 impl Hosted {
     fn name(&self) -> &str {
         &self.applied.system.module.name
+    }
+
+    /// The next apply starts on a fresh instance.
+    fn reset(&mut self) {
+        self.backend.reset();
+        self.warm = false;
     }
 }
 
@@ -201,7 +216,7 @@ impl Runtime {
             .into_iter()
             .zip(descriptors)
             .zip(parts)
-            .map(|((backend, d), applied)| Hosted { backend, routes: d.routes, applied })
+            .map(|((backend, d), applied)| Hosted { backend, routes: d.routes, applied, warm: false })
             .collect();
         Ok(Runtime {
             hosted,
@@ -312,7 +327,7 @@ impl Runtime {
         let block = index / RESET_INTERVAL;
         if self.instance_block != Some(block) {
             for hosted in &mut self.hosted {
-                hosted.backend.reset();
+                hosted.reset();
             }
             self.instance_block = Some(block);
             if std::mem::take(&mut self.checkpoint_requested) {
@@ -341,7 +356,17 @@ impl Runtime {
         meta.timestamp_ns = meta.timestamp_ns.max(hosted.applied.system.clock_ns);
         let timestamp_ns = meta.timestamp_ns;
         let mut txn = Txn::new(hosted.applied.state.clone());
-        let outcome = hosted.backend.apply(meta, command, &mut txn)?;
+        let outcome = match hosted.backend.apply(meta, command, &mut txn) {
+            Ok(outcome) => outcome,
+            // A fresh instance for the retry is what every node had at this entry only if
+            // this one was fresh too.
+            Err(e) if hosted.warm => return Err(HostError::Unrepeatable(e.to_string())),
+            Err(e) => {
+                hosted.reset();
+                return Err(e);
+            }
+        };
+        hosted.warm = true;
         let label = match &outcome {
             Ok(_) => "ok",
             Err(CallError::Refused(_)) => "refused",
@@ -356,7 +381,7 @@ impl Runtime {
             }
             Err(CallError::Refused(e)) => Err(e),
             Err(CallError::Trapped(e)) => {
-                hosted.backend.reset();
+                hosted.reset();
                 self.instance_block = None;
                 Err(e)
             }
@@ -527,6 +552,7 @@ impl Runtime {
                         hosted.applied.state.commit(txn.into_writes());
                         hosted.applied.system.clock_ns = timestamp_ns;
                         hosted.backend = next;
+                        hosted.warm = false;
                         hosted.routes = to.routes.clone();
                         hosted.applied.system.module = record(&to, position.index);
                         // The next entry starts on a fresh instance of the new module.

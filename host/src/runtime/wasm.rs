@@ -38,12 +38,7 @@ impl Backend for WasmBackend {
             Some(live) => live,
             None => self.live.insert(self.instance(meta.index)?),
         };
-        let result = live.apply(meta, command, txn);
-        if result.is_err() {
-            // This machine failed the call part-way: the retry starts on a fresh instance.
-            self.live = None;
-        }
-        result
+        live.apply(meta, command, txn)
     }
 
     fn migrate(&mut self, meta: Meta, previous: &Info, txn: &mut Txn) -> Result<Result<(), CallError>, HostError> {
