@@ -424,3 +424,35 @@ async fn anonymous_uploads_are_refused_before_the_node_reads_them() {
     assert!(grown < 200 << 20, "the node's peak memory grew by {} MiB", grown >> 20);
     assert_eq!(cluster.status(1).await.unwrap().module.unwrap().version, "1.0.0");
 }
+
+/// Sockets that never start their TLS handshake (opening one needs no certificate) must not
+/// keep a peer out. They held a connection's place for the 10 s handshake timeout, 256 of
+/// them filled the peer door, and a restarted follower could not reconnect to its leader:
+/// with the third node down, the leader could not commit.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn silent_sockets_do_not_keep_a_returning_peer_out() {
+    let mut cluster = Cluster::start_tls(3, "kv", false, &[]);
+    if cluster.leader(Duration::from_secs(15)).await != 1 {
+        wasmraft_tests::cluster::transfer_leader(&cluster, 1, 1).await.expect("leadership moves to node 1");
+    }
+    let door = cluster.peer_address(1).to_string();
+    let mut silent = Vec::new();
+    for _ in 0..300 {
+        if let Ok(Ok(s)) = tokio::time::timeout(Duration::from_millis(200), tokio::net::TcpStream::connect(&door)).await
+        {
+            silent.push(s);
+        }
+    }
+    assert!(silent.len() >= 256, "only {} sockets opened", silent.len());
+    cluster.kill(2);
+    cluster.spawn(2);
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    cluster.stop(3);
+    // Within the sockets' 10 s: node 1 commits only if node 2 reached it.
+    let mut client = cluster.client(1).await.expect("node 1 answers");
+    let put = put_command("with-silent-sockets", "yes");
+    wasmraft_tests::cluster::propose(&mut client, put, Duration::from_secs(5))
+        .await
+        .expect("node 1 commits with node 2, which reconnected");
+    drop(silent);
+}

@@ -1,7 +1,10 @@
 //! Accepting connections on a door within limits that hold before any work is done for the
 //! other side: how many connections are open at once (more wait in the listen backlog) and
-//! how long a TLS handshake may take. Handshakes run apart from the accept loop, so a client
-//! that stalls one holds up no one else.
+//! how long a TLS handshake may take. Handshakes run apart from the accept loop and hold no
+//! connection's place: at most [`MAX_HANDSHAKES`] run at once, and a new one ends the
+//! oldest. Silent sockets (no certificate needed to open one) then cannot keep a peer out:
+//! a real handshake finishes in milliseconds, so to keep one from finishing an outsider must
+//! open sockets faster than `MAX_HANDSHAKES` per handshake time.
 
 use super::Credentials;
 use rustls_pki_types::CertificateDer;
@@ -11,11 +14,13 @@ use std::task::{Context, Poll};
 use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc, oneshot};
 use tokio_rustls::server::TlsStream;
 
 /// A TLS handshake must finish within this.
 pub const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+/// TLS handshakes under way at once on a door; one more ends the oldest.
+pub const MAX_HANDSHAKES: usize = 64;
 
 /// What the door knows of a connection's other side; every gRPC request carries it.
 #[derive(Debug, Clone, Default)]
@@ -124,7 +129,9 @@ fn log_refused(door: &'static str, remote: Option<std::net::SocketAddr>, why: St
 }
 
 /// Accepts connections on `listener` (with TLS from `tls`, if given) until the receiver is
-/// dropped: at most `max_open` at once, each handshake within [`HANDSHAKE_TIMEOUT`].
+/// dropped: at most `max_open` at once (a plain one waits in the listen backlog for its
+/// place; a TLS one, handshaken, waits among the handshakes), each handshake within
+/// [`HANDSHAKE_TIMEOUT`] and at most [`MAX_HANDSHAKES`] at once.
 pub fn accept(
     door: &'static str,
     listener: TcpListener,
@@ -134,10 +141,16 @@ pub fn accept(
     let (tx, rx) = mpsc::channel(64);
     let open = Arc::new(Semaphore::new(max_open));
     tokio::spawn(async move {
+        // Handshakes under way, oldest first: dropping one's sender ends it.
+        let mut handshakes: std::collections::VecDeque<oneshot::Sender<()>> = Default::default();
         loop {
-            let permit = tokio::select! {
-                permit = open.clone().acquire_owned() => permit.expect("the semaphore is never closed"),
-                () = tx.closed() => return,
+            // A plain connection is open once accepted: it waits for its place first.
+            let permit = match tls {
+                Some(_) => None,
+                None => tokio::select! {
+                    permit = open.clone().acquire_owned() => Some(permit.expect("the semaphore is never closed")),
+                    () = tx.closed() => return,
+                },
             };
             let (stream, remote) = tokio::select! {
                 accepted = listener.accept() => match accepted {
@@ -155,17 +168,36 @@ pub fn accept(
             let _ = stream.set_nodelay(true);
             let info = ConnInfo { remote: Some(remote), certs: None };
             let Some(tls) = &tls else {
+                let permit = permit.expect("a plain connection took its place before it was accepted");
                 if tx.send(Conn { io: Io::Plain(stream), info, _open: permit }).await.is_err() {
                     return;
                 }
                 continue;
             };
-            let (tx, acceptor) = (tx.clone(), tokio_rustls::TlsAcceptor::from(tls.server_config()));
+            handshakes.retain(|h| !h.is_closed());
+            if handshakes.len() >= MAX_HANDSHAKES {
+                handshakes.pop_front();
+            }
+            let (cancel, cancelled) = oneshot::channel::<()>();
+            handshakes.push_back(cancel);
+            let (tx, open) = (tx.clone(), open.clone());
+            let acceptor = tokio_rustls::TlsAcceptor::from(tls.server_config());
             tokio::spawn(async move {
-                let stream = match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(stream)).await {
-                    Ok(Ok(stream)) => stream,
-                    Ok(Err(e)) => return log_refused(door, Some(remote), e.to_string()),
-                    Err(_) => return log_refused(door, Some(remote), "no handshake within 10 s".into()),
+                // Handshaken, it waits for its place while still counted as a handshake.
+                let handshake = async {
+                    let stream = acceptor.accept(stream).await.map_err(|e| e.to_string())?;
+                    let permit = open.acquire_owned().await.map_err(|e| e.to_string())?;
+                    Ok::<_, String>((stream, permit))
+                };
+                let (stream, permit) = tokio::select! {
+                    done = tokio::time::timeout(HANDSHAKE_TIMEOUT, handshake) => match done {
+                        Ok(Ok(done)) => done,
+                        Ok(Err(e)) => return log_refused(door, Some(remote), e),
+                        Err(_) => return log_refused(door, Some(remote), "no handshake within 10 s".into()),
+                    },
+                    _ = cancelled => {
+                        return log_refused(door, Some(remote), format!("ended by a newer one: over {MAX_HANDSHAKES} handshakes at once"));
+                    }
                 };
                 let certs = stream.get_ref().1.peer_certificates().map(|c| Arc::new(c.to_vec()));
                 let info = ConnInfo { remote: Some(remote), certs };
