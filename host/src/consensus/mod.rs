@@ -226,6 +226,10 @@ impl<O: Outbox> Consensus<O> {
         match event {
             Event::Messages(messages) => {
                 for mut m in messages {
+                    if let Some(why) = self.unfit(&m) {
+                        tracing::warn!(from = m.from, kind = ?m.get_msg_type(), "dropped a peer's message: {why}");
+                        continue;
+                    }
                     self.round_trips.received(&m, &self.metrics);
                     let forwarded = m.get_msg_type() == MessageType::MsgPropose;
                     if forwarded {
@@ -489,6 +493,28 @@ impl<O: Outbox> Consensus<O> {
         self.send(light.take_messages());
         self.hand_over(light.take_committed_entries());
         Ok(())
+    }
+
+    /// Why a message from a peer must not reach raft-rs, which panics (stopping the node)
+    /// on some that no correct peer sends, or takes local ones from anyone.
+    fn unfit(&self, m: &Message) -> Option<&'static str> {
+        use MessageType::*;
+        let log = &self.node.raft.raft_log;
+        match m.get_msg_type() {
+            // This node's own events: a peer's would start elections or fake progress.
+            MsgHup | MsgBeat | MsgUnreachable | MsgSnapStatus | MsgCheckQuorum => Some("a local message type"),
+            // `commit_to` panics past the last index; a leader sends at most what we hold.
+            MsgHeartbeat if m.commit > log.last_index() => Some("a commit index beyond this node's log"),
+            // `maybe_append` assumes the entries follow `index` one by one.
+            MsgAppend if m.entries.iter().zip(m.index + 1..).any(|(e, i)| e.index != i) => {
+                Some("entries that do not follow its index")
+            }
+            // A leader counts an acknowledged index toward its commit index.
+            MsgAppendResponse if !m.reject && m.index > log.last_index() => {
+                Some("an acknowledgement beyond this node's log")
+            }
+            _ => None,
+        }
     }
 
     /// `members` from now on: the peers to send to, and what changes are checked against.

@@ -249,3 +249,30 @@ fn followers_hear_of_a_commit_at_once_only_when_one_of_them_proposed_it() {
     propose_here(&mut node, 2);
     assert_eq!(acknowledged(&mut node, &sent, last + 3), vec![]);
 }
+
+/// A member's messages that raft-rs would panic on (stopping this node), or that are this
+/// node's own events, are dropped before they reach it.
+#[test]
+fn a_peers_message_that_would_stop_this_node_is_dropped() {
+    let tmp = tempfile::tempdir().unwrap();
+    let snapshots = Arc::new(SnapshotDir::open(tmp.path().join("snapshots")).unwrap());
+    let message = |kind: MessageType, f: &dyn Fn(&mut Message)| {
+        let mut m = Message { from: 1, to: 2, term: 1, ..Default::default() };
+        m.set_msg_type(kind);
+        f(&mut m);
+        m
+    };
+    let entry = |index: u64| raft::eraftpb::Entry { index, term: 1, ..Default::default() };
+    let hostile = vec![
+        message(MessageType::MsgHeartbeat, &|m| m.commit = u64::MAX),
+        message(MessageType::MsgAppend, &|m| {
+            m.index = 0;
+            m.entries = vec![entry(5), entry(1)].into();
+        }),
+        message(MessageType::MsgHup, &|m| m.term = 0),
+    ];
+    run_with(tmp.path(), &snapshots, hostile).expect("the node keeps running");
+    let log = RaftLog::open(&tmp.path().join("log")).unwrap();
+    assert!(log.hard_state().commit <= log.last_index(), "{:?}", log.hard_state());
+    assert!(log.last_index() < 5, "no entry out of order was appended");
+}
