@@ -83,6 +83,21 @@ struct Inner {
     submitted: HashSet<u64>,
 }
 
+impl Inner {
+    /// Ends the wait of every proposal placed at or before `index` (but `except`) with
+    /// `error(its index)`.
+    fn settle_through(&mut self, index: u64, except: Option<u64>, error: fn(u64) -> ProposeError) {
+        let later = self.placed.split_off(&index.saturating_add(1));
+        for (at, seq) in std::mem::replace(&mut self.placed, later) {
+            if Some(seq) != except
+                && let Some(waiter) = self.waiting.remove(&seq)
+            {
+                let _ = waiter.reply.send(Err(error(at)));
+            }
+        }
+    }
+}
+
 pub struct Proposals {
     node: u64,
     /// This process's, random: entries proposed by an earlier process of this node (which
@@ -173,14 +188,7 @@ impl Proposals {
     /// This node installed a snapshot from the leader up to `index`: entries it had placed
     /// there were replaced, and their outcomes are in the state but never reach here.
     pub fn snapshot_installed(&self, index: u64) {
-        let mut inner = self.lock();
-        let covered: Vec<(u64, u64)> = inner.placed.range(..=index).map(|(i, s)| (*i, *s)).collect();
-        for (at, seq) in covered {
-            inner.placed.remove(&at);
-            if let Some(waiter) = inner.waiting.remove(&seq) {
-                let _ = waiter.reply.send(Err(ProposeError::CoveredBySnapshot(at)));
-            }
-        }
+        self.lock().settle_through(index, None, ProposeError::CoveredBySnapshot);
     }
 
     /// An entry of ours reached this node's log at `index`.
@@ -206,15 +214,7 @@ impl Proposals {
         let mut inner = self.lock();
         let ours = id.filter(|&id| self.ours(id)).map(|id| id.seq);
         // Proposals placed at or before this index that are not this entry never will be.
-        let settled: Vec<(u64, u64)> = inner.placed.range(..=index).map(|(i, s)| (*i, *s)).collect();
-        for (at, seq) in settled {
-            inner.placed.remove(&at);
-            if Some(seq) != ours
-                && let Some(waiter) = inner.waiting.remove(&seq)
-            {
-                let _ = waiter.reply.send(Err(ProposeError::Overtaken(at)));
-            }
-        }
+        inner.settle_through(index, ours, ProposeError::Overtaken);
         if let Some(seq) = ours
             && let Some(waiter) = inner.waiting.remove(&seq)
         {
