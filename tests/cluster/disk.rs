@@ -67,6 +67,14 @@ async fn a_node_whose_bootstrap_stopped_halfway_starts() {
         std::fs::write(dir.join("members.json.tmp"), b"{\"addr").unwrap();
     })
     .await;
+    // A crash while writing the identity, with a second applier's module written: such a
+    // directory was refused as "not a wasmraft data directory" at every start.
+    join_with(&mut cluster, 6, |dir| {
+        std::fs::copy(node1.join("module.wasm"), dir.join("module.wasm")).unwrap();
+        std::fs::copy(node1.join("module.wasm"), dir.join("module-2.wasm")).unwrap();
+        std::fs::write(dir.join("identity.json.tmp"), b"{\"clus").unwrap();
+    })
+    .await;
     let acked_max = load.acked.iter().map(|a| a.index).max().unwrap();
     cluster.converged(acked_max, Duration::from_secs(30)).await;
     assert_acked_present(&cluster, &load).await;

@@ -131,7 +131,10 @@ pub fn establish(dir: &Path, node_id: u64, wanted: Option<Identity>) -> anyhow::
         // bootstrap writes before its identity (a crash may have stopped it there).
         .filter(|name| {
             let name = name.strip_suffix(".tmp").unwrap_or(name);
-            !["LOCK", "module-cache", super::MODULE_FILE, MEMBERS_FILE].contains(&name)
+            let module = name.strip_prefix("module-").and_then(|n| n.strip_suffix(".wasm"));
+            let nth_module = module.is_some_and(|n| n.parse::<u16>().is_ok_and(|n| n >= 2));
+            // The identity itself only half-written: its temporary (a whole one is found above).
+            !(["LOCK", "module-cache", super::MODULE_FILE, MEMBERS_FILE, FILE].contains(&name) || nth_module)
         })
         .collect();
     if !unexpected.is_empty() {

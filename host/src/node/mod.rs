@@ -170,6 +170,10 @@ fn establish(config: &NodeConfig, engine: &WasmEngine, tokio: &tokio::runtime::R
     for (n, module) in modules.iter().enumerate() {
         durable::write(&bootstrap_file(dir, n), module)?;
     }
+    // An interrupted bootstrap may have left more (the files are read while they follow on).
+    for path in (modules.len()..).map(|n| bootstrap_file(dir, n)).take_while(|path| path.exists()) {
+        std::fs::remove_file(&path).with_context(|| format!("cannot remove {}", path.display()))?;
+    }
     members.save(dir)?;
     identity::write(dir, &identity)?;
     Ok(identity)
