@@ -174,6 +174,26 @@ async fn a_leader_that_stops_hands_leadership_over() {
     assert_eq!(cluster.leader(Duration::from_secs(5)).await, other);
 }
 
+/// raft-rs gives a transfer one election timeout (0.8 s here) for the target to catch up,
+/// then drops it silently; a target that is behind longer (a restart, a busy machine) must
+/// still get leadership within the caller's deadline.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn leadership_moves_to_a_target_behind_for_longer_than_an_election_timeout() {
+    let cluster = Cluster::start(3, &[]);
+    let leader = cluster.leader(Duration::from_secs(10)).await;
+    let target = cluster.running().into_iter().find(|&id| id != leader).unwrap();
+    cluster.pause(target, true);
+    let mut client = cluster.client(leader).await.unwrap();
+    let put = wasmraft_tests::cluster::put_command("while-away", "1");
+    wasmraft_tests::cluster::propose(&mut client, put, Duration::from_secs(10)).await.expect("two of three commit");
+    let resume = async {
+        tokio::time::sleep(Duration::from_millis(2000)).await;
+        cluster.pause(target, false);
+    };
+    let (moved, ()) = tokio::join!(transfer_leader(&cluster, leader, target), resume);
+    assert_eq!(moved.expect("leadership moves once the target caught up"), target);
+}
+
 /// A node away while a member joined comes back by snapshot (the log was compacted past
 /// the change), then leads: it must reach the new member. Its Raft thread and transport
 /// learned addresses only from the conf changes it applied, so a snapshot past the change

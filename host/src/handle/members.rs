@@ -16,6 +16,10 @@ use crate::transport;
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
+/// How often a transfer still waiting is asked for again (longer than the default election
+/// timeout, 0.8 s, after which raft-rs gives it up).
+const RETRANSFER: Duration = Duration::from_secs(1);
+
 fn parse(request: &MemberChange) -> Result<Change, NodeError> {
     Ok(match &request.change {
         Some(member_change::Change::AddLearner(a)) => Change::AddLearner { id: a.id, address: a.address.clone() },
@@ -103,9 +107,7 @@ impl NodeHandle {
         forwarded: bool,
     ) -> Result<TransferLeaderResponse, NodeError> {
         let until = Instant::now() + deadline;
-        let (reply, answer) = tokio::sync::oneshot::channel();
-        self.events.send(Event::TransferLeader { to: request.to, reply }).map_err(|_| NodeError::shutting_down())?;
-        let target = match answer.await.map_err(|_| NodeError::shutting_down())? {
+        let target = match self.start_transfer(request.to).await? {
             Err(ProposeError::NotLeader(leader)) if !forwarded => {
                 let address = self.leader_address(leader)?;
                 return transport::forward_transfer_leader(self.tls.as_deref(), (leader, &address), request, deadline)
@@ -114,6 +116,7 @@ impl NodeHandle {
             }
             other => other?,
         };
+        let mut asked = Instant::now();
         loop {
             let c = self.status.consensus();
             if c.leader == target {
@@ -125,7 +128,21 @@ impl NodeHandle {
                     c.leader
                 )));
             }
+            // raft-rs drops a transfer whose target has not caught up within one election
+            // timeout, without a word; asking again while it runs changes nothing. A leader
+            // that lost leadership meanwhile answers NotLeader: the wait decides.
+            if asked.elapsed() >= RETRANSFER {
+                asked = Instant::now();
+                let _ = self.start_transfer(target).await?;
+            }
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
+    }
+
+    /// Asks the Raft thread to move leadership to `to` (0: the most caught-up voter).
+    async fn start_transfer(&self, to: u64) -> Result<Result<u64, ProposeError>, NodeError> {
+        let (reply, answer) = tokio::sync::oneshot::channel();
+        self.events.send(Event::TransferLeader { to, reply }).map_err(|_| NodeError::shutting_down())?;
+        answer.await.map_err(|_| NodeError::shutting_down())
     }
 }
