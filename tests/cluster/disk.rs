@@ -4,9 +4,11 @@
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
 use std::time::Duration;
-use wasmraft::proto::client::AddLearner;
 use wasmraft::proto::client::member_change::Change;
-use wasmraft_tests::cluster::{Cluster, assert_acked_present, change_members_until, data_dir_files, write_load};
+use wasmraft::proto::client::{AddLearner, Remove};
+use wasmraft_tests::cluster::{
+    Cluster, assert_acked_present, change_members, change_members_until, data_dir_files, transfer_leader, write_load,
+};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn snapshot_files_beyond_the_commit_never_cost_a_node_its_real_snapshot() {
@@ -76,6 +78,41 @@ async fn a_node_whose_bootstrap_stopped_halfway_starts() {
     })
     .await;
     let acked_max = load.acked.iter().map(|a| a.index).max().unwrap();
+    cluster.converged(acked_max, Duration::from_secs(30)).await;
+    assert_acked_present(&cluster, &load).await;
+}
+
+/// A node whose member book on disk is older than its snapshot (a stop between adopting a
+/// snapshot and saving the book it carries) must start from the snapshot's book: the log
+/// replays only from the snapshot on, so the changes between are never replayed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_member_book_older_than_the_snapshot_is_not_what_a_node_starts_from() {
+    let mut cluster = Cluster::start(3, &["--snapshot-interval", "100", "--snapshot-catchup", "10"]);
+    cluster.leader(Duration::from_secs(10)).await;
+    let book = cluster.nodes[&3].data_dir.join("members.json");
+    let old = std::fs::read(&book).unwrap();
+    let learner = Change::AddLearner(AddLearner { id: 4, address: "127.0.0.1:1".into() });
+    change_members_until(&cluster, 1, learner.clone(), Duration::from_secs(30)).await.unwrap();
+    let remove = Change::Remove(Remove { id: 4 });
+    let removed_at = change_members_until(&cluster, 1, remove, Duration::from_secs(30)).await.unwrap().index;
+    // Snapshots are taken at the first entry of a block of 1,024 (the runtime's reset).
+    let load = write_load(cluster.endpoints(), "after", 16, Arc::new(AtomicBool::new(false)), Some(1200)).await;
+    let acked_max = load.acked.iter().map(|a| a.index).max().unwrap();
+    cluster.converged(acked_max, Duration::from_secs(30)).await;
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while cluster.status(3).await.map_or(0, |s| s.snapshot_index) <= removed_at {
+        assert!(std::time::Instant::now() < deadline, "node 3 never snapshotted past the removal");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+
+    cluster.kill(3);
+    std::fs::write(&book, old).unwrap();
+    cluster.spawn(3);
+    cluster.serving(3, Duration::from_secs(10)).await;
+    transfer_leader(&cluster, 3, 3).await.expect("leadership moves to 3");
+    // Node 3 checks changes against its book: a removed id stays refused.
+    let e = change_members(&cluster, 3, learner).await.expect_err("id 4 was removed");
+    assert!(e.message().contains("cannot be reused"), "{e:?}");
     cluster.converged(acked_max, Duration::from_secs(30)).await;
     assert_acked_present(&cluster, &load).await;
 }

@@ -353,10 +353,14 @@ pub fn run(config: NodeConfig) -> anyhow::Result<()> {
     );
     let status = Arc::new(StatusBoard::default());
 
-    // The latest book this node saved; replaying the log from the snapshot is idempotent on it.
-    let members = match MemberBook::load(dir)? {
+    // The book as of where the replay starts: the snapshot's, whose later changes the replay
+    // reapplies. The one saved on disk may be older than the snapshot (a stop between adopting
+    // a snapshot and saving its book), and the changes between are no longer in the log.
+    // Without a snapshot the log replays from its start, on the saved book (which holds the
+    // first members' addresses; applying a change again is idempotent).
+    let members = match snapshot_members {
         Some(book) => book,
-        None => snapshot_members.unwrap_or_else(|| MemberBook::from_addresses(config.peers.clone())),
+        None => MemberBook::load(dir)?.unwrap_or_else(|| MemberBook::from_addresses(config.peers.clone())),
     };
     let listener = tokio
         .block_on(tokio::net::TcpListener::bind(&config.listen))
