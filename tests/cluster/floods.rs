@@ -79,3 +79,52 @@ async fn slow_and_garbage_clients_at_every_door_cost_no_write_and_no_election() 
     cluster.converged(load.acked.iter().map(|a| a.index).max().unwrap(), Duration::from_secs(10)).await;
     assert_acked_present(&cluster, &load).await;
 }
+
+/// Opens `n` connections to `address` that say nothing.
+async fn silent(address: &str, n: usize) -> Vec<TcpStream> {
+    let mut open = Vec::new();
+    for _ in 0..n {
+        if let Ok(Ok(s)) = tokio::time::timeout(Duration::from_millis(200), TcpStream::connect(address)).await {
+            open.push(s);
+        }
+    }
+    open
+}
+
+/// Connections that open and then say nothing must not fill a client's door: the HTTP and
+/// gRPC doors take 1,024 at once, and held silent ones for good (hyper's protocol sniff has
+/// no timer, the gRPC server no idle timeout), so an outsider with 1,100 sockets kept every
+/// client out.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn connections_that_say_nothing_do_not_keep_clients_out() {
+    let cluster = Cluster::start_with(3, "kv", true, &[]);
+    cluster.leader(Duration::from_secs(10)).await;
+    let http_door = cluster.nodes[&1].http.clone().unwrap();
+    let client_door = cluster.nodes[&1].client.clone();
+    let mut held = silent(&http_door, 1100).await;
+    held.extend(silent(&client_door, 1100).await);
+    assert!(held.len() >= 2100, "only {} sockets opened", held.len());
+    // Past the silent connections' grace (1 s).
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let url = format!("{}/kv/after-silence", cluster.http_url(1));
+    let put = tokio::time::timeout(
+        Duration::from_secs(5),
+        HttpClient::default().send("PUT", &url, None, Some(b"v".to_vec())),
+    )
+    .await
+    .expect("the HTTP door answers within 5 s")
+    .expect("an answer");
+    assert_eq!(put.status, 200, "{}", put.text());
+    let mut client = tokio::time::timeout(Duration::from_secs(5), cluster.client(1))
+        .await
+        .expect("the client door answers within 5 s")
+        .expect("a client");
+    let got = tokio::time::timeout(
+        Duration::from_secs(5),
+        wasmraft_tests::cluster::query(&mut client, serde_json::json!({ "get": { "key": "after-silence" } })),
+    )
+    .await
+    .expect("a query within 5 s");
+    assert!(got.is_ok(), "{got:?}");
+    drop(held);
+}

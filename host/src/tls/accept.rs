@@ -1,26 +1,39 @@
 //! Accepting connections on a door within limits that hold before any work is done for the
-//! other side: how many connections are open at once (more wait in the listen backlog) and
-//! how long a TLS handshake may take. Handshakes run apart from the accept loop and hold no
-//! connection's place: at most [`MAX_HANDSHAKES`] run at once, and a new one ends the
-//! oldest. Silent sockets (no certificate needed to open one) then cannot keep a peer out:
-//! a real handshake finishes in milliseconds, so to keep one from finishing an outsider must
-//! open sockets faster than `MAX_HANDSHAKES` per handshake time.
+//! other side: how many connections are open at once and how long one may take to be
+//! admitted (its TLS handshake and its wait for a place). Admissions run apart from the
+//! accept loop and hold no connection's place: at most [`MAX_ADMISSIONS`] run at once, and
+//! a new one ends the oldest. Silent sockets (no certificate needed to open one) then cannot
+//! keep a peer out: a real handshake finishes in milliseconds, so to keep one from finishing
+//! an outsider must open sockets faster than `MAX_ADMISSIONS` per handshake time.
+//!
+//! Nor can open connections that say nothing fill a door: when a connection waits for a
+//! place, the door closes the one idle longest among those that have sent nothing since
+//! they opened ([`SILENT_GRACE`]) or for longer than any request takes ([`IDLE_GRACE`]).
 
 use super::Credentials;
 use rustls_pki_types::CertificateDer;
 use std::pin::Pin;
-use std::sync::Arc;
-use std::task::{Context, Poll};
-use std::time::Duration;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, Weak};
+use std::task::{Context, Poll, Waker};
+use std::time::{Duration, Instant};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc, oneshot};
 use tokio_rustls::server::TlsStream;
 
-/// A TLS handshake must finish within this.
-pub const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
-/// TLS handshakes under way at once on a door; one more ends the oldest.
-pub const MAX_HANDSHAKES: usize = 64;
+/// A connection's TLS handshake and its wait for a place must be over within this.
+pub const ADMISSION_TIMEOUT: Duration = Duration::from_secs(10);
+/// Admissions under way at once on a door; one more ends the oldest.
+pub const MAX_ADMISSIONS: usize = 64;
+/// A connection that has sent nothing this long since it opened may be closed to make room
+/// (a real client sends its request, or HTTP/2's preface, at once).
+pub const SILENT_GRACE: Duration = Duration::from_secs(1);
+/// A connection that has sent nothing for this long may be closed to make room: longer than
+/// any request's deadline, and than the HTTP/2 pings a server sends an idle client.
+pub const IDLE_GRACE: Duration = Duration::from_secs(60);
+/// How often a connection waiting for a place looks again for one to close.
+const EVICT_RETRY: Duration = Duration::from_millis(250);
 
 /// What the door knows of a connection's other side; every gRPC request carries it.
 #[derive(Debug, Clone, Default)]
@@ -43,10 +56,94 @@ enum Io {
     Tls(Box<TlsStream<TcpStream>>),
 }
 
+/// When a connection last sent anything, and whether the door closed it to make room.
+struct Activity {
+    opened: Instant,
+    /// Milliseconds from `opened` to the last bytes read, plus one (0: none yet).
+    last_read: AtomicU64,
+    evicted: AtomicBool,
+    /// Woken when evicted: the connection's reader sees the close at once.
+    reader: Mutex<Option<Waker>>,
+}
+
+impl Activity {
+    fn new() -> Self {
+        Activity {
+            opened: Instant::now(),
+            last_read: AtomicU64::new(0),
+            evicted: AtomicBool::new(false),
+            reader: Mutex::new(None),
+        }
+    }
+
+    fn read_now(&self) {
+        self.last_read.store(self.opened.elapsed().as_millis() as u64 + 1, Ordering::Relaxed);
+    }
+
+    /// How long the connection has been idle, if that makes it one to close for room.
+    fn evictable(&self, now: Instant) -> Option<Duration> {
+        let open = now.saturating_duration_since(self.opened);
+        match self.last_read.load(Ordering::Relaxed) {
+            0 => (open >= SILENT_GRACE).then_some(open),
+            ms => {
+                let idle = open.saturating_sub(Duration::from_millis(ms - 1));
+                (idle >= IDLE_GRACE).then_some(idle)
+            }
+        }
+    }
+
+    fn evict(&self) {
+        self.evicted.store(true, Ordering::Relaxed);
+        if let Some(reader) = self.reader.lock().unwrap_or_else(|p| p.into_inner()).take() {
+            reader.wake();
+        }
+    }
+
+    fn wait(&self, reader: &Waker) {
+        let mut slot = self.reader.lock().unwrap_or_else(|p| p.into_inner());
+        if !slot.as_ref().is_some_and(|w| w.will_wake(reader)) {
+            *slot = Some(reader.clone());
+        }
+    }
+}
+
+/// A door's open connections, to pick one to close when another waits for a place.
+#[derive(Default)]
+struct Register {
+    conns: Mutex<Vec<Weak<Activity>>>,
+}
+
+impl Register {
+    fn add(&self, conn: &Arc<Activity>, max_open: usize) {
+        let mut conns = self.conns.lock().unwrap_or_else(|p| p.into_inner());
+        if conns.len() >= 2 * max_open {
+            conns.retain(|c| c.strong_count() > 0);
+        }
+        conns.push(Arc::downgrade(conn));
+    }
+
+    /// Closes the connection idle longest among the ones that may be closed, if any.
+    fn evict_idlest(&self, door: &'static str) {
+        let now = Instant::now();
+        let mut conns = self.conns.lock().unwrap_or_else(|p| p.into_inner());
+        conns.retain(|c| c.upgrade().is_some_and(|c| !c.evicted.load(Ordering::Relaxed)));
+        let idlest = conns
+            .iter()
+            .filter_map(|c| c.upgrade())
+            .filter_map(|c| c.evictable(now).map(|idle| (idle, c)))
+            .max_by_key(|(idle, _)| *idle);
+        if let Some((idle, conn)) = idlest {
+            say_once(door, None, format!("closed a connection idle for {idle:?} to make room (the door is full)"));
+            conn.evict();
+        }
+    }
+}
+
 /// An accepted connection (after its handshake), holding its place among the open ones.
 pub struct Conn {
     io: Io,
     info: ConnInfo,
+    activity: Arc<Activity>,
     _open: OwnedSemaphorePermit,
 }
 
@@ -66,10 +163,28 @@ impl tonic::transport::server::Connected for Conn {
 
 impl AsyncRead for Conn {
     fn poll_read(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<std::io::Result<()>> {
-        match &mut self.io {
+        let evicted =
+            || std::io::Error::new(std::io::ErrorKind::ConnectionAborted, "closed to make room on a full door");
+        if self.activity.evicted.load(Ordering::Relaxed) {
+            return Poll::Ready(Err(evicted()));
+        }
+        let before = buf.filled().len();
+        let polled = match &mut self.io {
             Io::Plain(s) => Pin::new(s).poll_read(cx, buf),
             Io::Tls(s) => Pin::new(s.as_mut()).poll_read(cx, buf),
+        };
+        match polled {
+            Poll::Ready(Ok(())) if buf.filled().len() > before => self.activity.read_now(),
+            Poll::Pending => {
+                self.activity.wait(cx.waker());
+                // Evicted between the check above and the waker's registration.
+                if self.activity.evicted.load(Ordering::Relaxed) {
+                    return Poll::Ready(Err(evicted()));
+                }
+            }
+            _ => {}
         }
+        polled
     }
 }
 
@@ -114,9 +229,9 @@ impl AsyncWrite for Conn {
     }
 }
 
-/// Where a refused handshake is said: once per reason, since a misconfigured peer retries
+/// Says what the door refused or closed: once per reason, since a misconfigured peer retries
 /// every few hundred milliseconds.
-fn log_refused(door: &'static str, remote: Option<std::net::SocketAddr>, why: String) {
+fn say_once(door: &'static str, remote: Option<std::net::SocketAddr>, why: String) {
     static SAID: std::sync::Mutex<Option<std::collections::HashSet<String>>> = std::sync::Mutex::new(None);
     let mut said = SAID.lock().unwrap_or_else(|p| p.into_inner());
     let said = said.get_or_insert_with(Default::default);
@@ -124,14 +239,13 @@ fn log_refused(door: &'static str, remote: Option<std::net::SocketAddr>, why: St
         said.clear();
     }
     if said.insert(format!("{door}: {why}")) {
-        tracing::warn!(door, ?remote, "refused a TLS connection: {why}");
+        tracing::warn!(door, ?remote, "{why}");
     }
 }
 
 /// Accepts connections on `listener` (with TLS from `tls`, if given) until the receiver is
-/// dropped: at most `max_open` at once (a plain one waits in the listen backlog for its
-/// place; a TLS one, handshaken, waits among the handshakes), each handshake within
-/// [`HANDSHAKE_TIMEOUT`] and at most [`MAX_HANDSHAKES`] at once.
+/// dropped: at most `max_open` at once, each admitted (handshake and place) within
+/// [`ADMISSION_TIMEOUT`] and at most [`MAX_ADMISSIONS`] admissions at once.
 pub fn accept(
     door: &'static str,
     listener: TcpListener,
@@ -140,18 +254,11 @@ pub fn accept(
 ) -> mpsc::Receiver<Conn> {
     let (tx, rx) = mpsc::channel(64);
     let open = Arc::new(Semaphore::new(max_open));
+    let register = Arc::new(Register::default());
     tokio::spawn(async move {
-        // Handshakes under way, oldest first: dropping one's sender ends it.
-        let mut handshakes: std::collections::VecDeque<oneshot::Sender<()>> = Default::default();
+        // Admissions under way, oldest first: dropping one's sender ends it.
+        let mut admissions: std::collections::VecDeque<oneshot::Sender<()>> = Default::default();
         loop {
-            // A plain connection is open once accepted: it waits for its place first.
-            let permit = match tls {
-                Some(_) => None,
-                None => tokio::select! {
-                    permit = open.clone().acquire_owned() => Some(permit.expect("the semaphore is never closed")),
-                    () = tx.closed() => return,
-                },
-            };
             let (stream, remote) = tokio::select! {
                 accepted = listener.accept() => match accepted {
                     Ok(accepted) => accepted,
@@ -166,44 +273,55 @@ pub fn accept(
             };
             // Nagle's algorithm with delayed ACKs holds small answers back by ~40 ms.
             let _ = stream.set_nodelay(true);
-            let info = ConnInfo { remote: Some(remote), certs: None };
-            let Some(tls) = &tls else {
-                let permit = permit.expect("a plain connection took its place before it was accepted");
-                if tx.send(Conn { io: Io::Plain(stream), info, _open: permit }).await.is_err() {
-                    return;
-                }
-                continue;
-            };
-            handshakes.retain(|h| !h.is_closed());
-            if handshakes.len() >= MAX_HANDSHAKES {
-                handshakes.pop_front();
+            admissions.retain(|a| !a.is_closed());
+            if admissions.len() >= MAX_ADMISSIONS {
+                admissions.pop_front();
             }
             let (cancel, cancelled) = oneshot::channel::<()>();
-            handshakes.push_back(cancel);
-            let (tx, open) = (tx.clone(), open.clone());
-            let acceptor = tokio_rustls::TlsAcceptor::from(tls.server_config());
+            admissions.push_back(cancel);
+            let (tx, open, register) = (tx.clone(), open.clone(), register.clone());
+            let acceptor = tls.as_ref().map(|tls| tokio_rustls::TlsAcceptor::from(tls.server_config()));
             tokio::spawn(async move {
-                // Handshaken, it waits for its place while still counted as a handshake.
-                let handshake = async {
-                    let stream = acceptor.accept(stream).await.map_err(|e| e.to_string())?;
-                    let permit = open.acquire_owned().await.map_err(|e| e.to_string())?;
-                    Ok::<_, String>((stream, permit))
+                let admission = async {
+                    let io = match acceptor {
+                        Some(acceptor) => Io::Tls(Box::new(acceptor.accept(stream).await.map_err(|e| e.to_string())?)),
+                        None => Io::Plain(stream),
+                    };
+                    Ok::<_, String>((io, place(door, &open, &register).await))
                 };
-                let (stream, permit) = tokio::select! {
-                    done = tokio::time::timeout(HANDSHAKE_TIMEOUT, handshake) => match done {
+                let (io, permit) = tokio::select! {
+                    done = tokio::time::timeout(ADMISSION_TIMEOUT, admission) => match done {
                         Ok(Ok(done)) => done,
-                        Ok(Err(e)) => return log_refused(door, Some(remote), e),
-                        Err(_) => return log_refused(door, Some(remote), "no handshake within 10 s".into()),
+                        Ok(Err(e)) => return say_once(door, Some(remote), format!("refused a TLS connection: {e}")),
+                        Err(_) => return say_once(door, Some(remote), format!("refused a connection: not admitted within {ADMISSION_TIMEOUT:?}")),
                     },
                     _ = cancelled => {
-                        return log_refused(door, Some(remote), format!("ended by a newer one: over {MAX_HANDSHAKES} handshakes at once"));
+                        return say_once(door, Some(remote), format!("refused a connection: ended by a newer one, over {MAX_ADMISSIONS} admissions at once"));
                     }
                 };
-                let certs = stream.get_ref().1.peer_certificates().map(|c| Arc::new(c.to_vec()));
+                let certs = match &io {
+                    Io::Tls(stream) => stream.get_ref().1.peer_certificates().map(|c| Arc::new(c.to_vec())),
+                    Io::Plain(_) => None,
+                };
+                let activity = Arc::new(Activity::new());
+                register.add(&activity, max_open);
                 let info = ConnInfo { remote: Some(remote), certs };
-                let _ = tx.send(Conn { io: Io::Tls(Box::new(stream)), info, _open: permit }).await;
+                let _ = tx.send(Conn { io, info, activity, _open: permit }).await;
             });
         }
     });
     rx
+}
+
+/// A place among the door's open connections, closing an idle one to make room if need be.
+async fn place(door: &'static str, open: &Arc<Semaphore>, register: &Register) -> OwnedSemaphorePermit {
+    loop {
+        if let Ok(permit) = open.clone().try_acquire_owned() {
+            return permit;
+        }
+        register.evict_idlest(door);
+        if let Ok(permit) = tokio::time::timeout(EVICT_RETRY, open.clone().acquire_owned()).await {
+            return permit.expect("the semaphore is never closed");
+        }
+    }
 }
