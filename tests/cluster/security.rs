@@ -425,6 +425,52 @@ async fn anonymous_uploads_are_refused_before_the_node_reads_them() {
     assert_eq!(cluster.status(1).await.unwrap().module.unwrap().version, "1.0.0");
 }
 
+/// A certificate of the cluster's CA that names no node (a client's: with `--tls-dir` one CA
+/// issues both) is refused at the peer door before the node reads the call's message: a
+/// dozen 60 MiB `Prepare` calls at once leave the node's peak memory where it was (each was
+/// read and decoded before the handler looked at the certificate).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_certificate_uploads_nothing_to_the_peer_door() {
+    use tonic::transport::Channel;
+    use wasmraft::proto::peer::PrepareModule;
+    let cluster = Cluster::start_tls(1, "kv", false, &[]);
+    cluster.leader(Duration::from_secs(15)).await;
+    let certs = cluster.certs_dir().unwrap().to_path_buf();
+    let status = cluster.status(1).await.unwrap();
+    let cluster_id = u64::from_str_radix(&status.cluster_id, 16).unwrap();
+    let uss = authority(&certs).issue(&CertSpec::client("uss1", &["wasmraft.write"])).unwrap();
+    let tls = ClientTlsConfig::new()
+        .ca_certificate(Certificate::from_pem(read(&ca_file(&certs))))
+        .identity(Identity::from_pem(uss.cert_pem, uss.key_pem))
+        .domain_name(wasmraft::tls::names::node_name(1, "wasmraft"));
+    let channel = Channel::from_shared(format!("https://{}", cluster.peer_address(1)))
+        .unwrap()
+        .tls_config(tls)
+        .unwrap()
+        .connect()
+        .await
+        .expect("the CA's client certificate passes the TLS handshake");
+    let pid = cluster.pid(1).unwrap();
+    let before = peak_memory(pid);
+    let module = vec![0u8; 60 << 20];
+    let uploads: Vec<_> = (0..12)
+        .map(|_| {
+            let mut client = PeerClient::new(channel.clone()).max_encoding_message_size(64 << 20);
+            let module = module.clone();
+            tokio::spawn(
+                async move { client.prepare(PrepareModule { cluster_id, from: 1, module }).await.unwrap_err() },
+            )
+        })
+        .collect();
+    for upload in uploads {
+        let refused = upload.await.unwrap();
+        assert_eq!(refused.code(), Code::Unauthenticated, "{refused:?}");
+    }
+    let grown = peak_memory(pid).saturating_sub(before);
+    println!("peak memory grew by {} MiB", grown >> 20);
+    assert!(grown < 200 << 20, "the node's peak memory grew by {} MiB", grown >> 20);
+}
+
 /// Sockets that never start their TLS handshake (opening one needs no certificate) must not
 /// keep a peer out. They held a connection's place for the 10 s handshake timeout, 256 of
 /// them filled the peer door, and a restarted follower could not reconnect to its leader:

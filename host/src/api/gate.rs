@@ -9,15 +9,13 @@
 //! the same rules ([`access_of`]), by each call's whole path.
 
 use super::authz::{Access, Authorizer, access_of};
+use crate::budget::Budget;
 use crate::tls::accept::ConnInfo;
-use bytes::Bytes;
-use http_body::{Body as HttpBody, Frame, SizeHint};
 use std::convert::Infallible;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
-use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tonic::Status;
 use tonic::body::Body;
 use tonic::server::NamedService;
@@ -42,7 +40,7 @@ pub fn caller_of<T>(request: &tonic::Request<T>) -> Result<Option<Caller>, Statu
 /// What every clone of a gate shares.
 struct Shared {
     authz: Authorizer,
-    receiving: Arc<Semaphore>,
+    receiving: Budget,
 }
 
 /// Wraps a service of the client door.
@@ -61,8 +59,7 @@ impl<S: Clone> Clone for Gate<S> {
 
 impl<S> Gate<S> {
     pub fn new(inner: S, authz: Authorizer, max_receiving: usize) -> Gate<S> {
-        assert!(max_receiving <= u32::MAX as usize, "semaphore permits are u32");
-        let shared = Arc::new(Shared { authz, receiving: Arc::new(Semaphore::new(max_receiving)) });
+        let shared = Arc::new(Shared { authz, receiving: Budget::new(max_receiving) });
         Gate { inner, shared, budgeted: true }
     }
 
@@ -110,85 +107,16 @@ where
             }
         }
         let body = match self.budgeted {
-            true => Body::new(Budgeted { inner: body, budget: self.shared.receiving.clone(), held: None }),
+            true => self.shared.receiving.hold(body),
             false => body,
         };
         Box::pin(self.inner.call(http::Request::from_parts(parts, body)))
     }
 }
 
-/// A request body whose bytes are counted against the door's budget as they arrive, and
-/// given back when the body is dropped (once tonic has decoded the message: every call of
-/// the client API is unary).
-struct Budgeted {
-    inner: Body,
-    budget: Arc<Semaphore>,
-    held: Option<OwnedSemaphorePermit>,
-}
-
-impl HttpBody for Budgeted {
-    type Data = Bytes;
-    type Error = Status;
-
-    fn poll_frame(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Result<Frame<Bytes>, Status>>> {
-        let frame = match Pin::new(&mut self.inner).poll_frame(cx) {
-            Poll::Ready(Some(Ok(frame))) => frame,
-            other => return other,
-        };
-        let len = frame.data_ref().map_or(0, Bytes::len);
-        if len > 0 {
-            let permit = u32::try_from(len).ok().and_then(|n| self.budget.clone().try_acquire_many_owned(n).ok());
-            let Some(permit) = permit else {
-                return Poll::Ready(Some(Err(Status::resource_exhausted(
-                    "this node is receiving as many bytes from clients as it takes; retry shortly",
-                ))));
-            };
-            match &mut self.held {
-                Some(held) => held.merge(permit),
-                none => *none = Some(permit),
-            }
-        }
-        Poll::Ready(Some(Ok(frame)))
-    }
-
-    fn is_end_stream(&self) -> bool {
-        self.inner.is_end_stream()
-    }
-
-    fn size_hint(&self) -> SizeHint {
-        self.inner.size_hint()
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use http_body_util::{BodyExt, StreamBody};
-
-    fn body_of(chunks: &[usize]) -> Body {
-        let frames: Vec<Result<Frame<Bytes>, Status>> =
-            chunks.iter().map(|&n| Ok(Frame::data(Bytes::from(vec![0u8; n])))).collect();
-        Body::new(StreamBody::new(tokio_stream::iter(frames)))
-    }
-
-    #[tokio::test]
-    async fn bodies_are_received_within_the_budget_and_give_it_back_when_dropped() {
-        let budget = Arc::new(Semaphore::new(100));
-        let budgeted = |chunks: &[usize]| Budgeted { inner: body_of(chunks), budget: budget.clone(), held: None };
-        let mut first = budgeted(&[30, 30]);
-        assert_eq!(first.frame().await.unwrap().unwrap().data_ref().unwrap().len(), 30);
-        assert_eq!(first.frame().await.unwrap().unwrap().data_ref().unwrap().len(), 30);
-        assert_eq!(budget.available_permits(), 40, "held while the first body lives");
-        let mut second = budgeted(&[30, 30]);
-        assert!(second.frame().await.unwrap().is_ok());
-        let refused = second.frame().await.unwrap().unwrap_err();
-        assert_eq!(refused.code(), tonic::Code::ResourceExhausted);
-        drop((first, second));
-        assert_eq!(budget.available_permits(), 100, "all given back");
-        let mut whole = budgeted(&[100]);
-        assert!(whole.frame().await.unwrap().is_ok());
-        assert!(whole.frame().await.is_none());
-    }
 
     #[tokio::test]
     async fn on_a_closed_door_only_health_probes_pass_without_credentials() {

@@ -199,11 +199,14 @@ async fn reload_on_hangup(doors: Vec<(&'static str, Arc<Credentials>)>) {
     }
 }
 
-/// Connections open at once on each door (more wait in the listen backlog).
+/// Connections open at once on each door (see [`tls::accept`]).
 const MAX_PEER_CONNECTIONS: usize = 256;
 const MAX_CLIENT_CONNECTIONS: usize = 1024;
 /// gRPC requests in flight on one client connection.
 const MAX_CLIENT_STREAMS: u32 = 128;
+/// Calls in flight on one peer connection: a peer keeps one Raft stream, sends a snapshot
+/// or two, and hands over the odd member call.
+const MAX_PEER_STREAMS: u32 = 32;
 
 /// A panic in any thread stops the node: a node whose Raft or apply thread died but whose
 /// gRPC server still answers would look alive to its peers and to operators.
@@ -561,13 +564,14 @@ pub fn run(config: NodeConfig) -> anyhow::Result<()> {
     tracing::info!(listen = %config.listen, tls = peer_tls.is_some(), "serving peers");
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
     let peer_conns = tokio.block_on(async { tls::accept::accept("peer", listener, peer_tls, MAX_PEER_CONNECTIONS) });
-    let server =
-        tokio.spawn(tonic::transport::Server::builder().add_service(peer.into_server()).serve_with_incoming_shutdown(
-            ReceiverStream::new(peer_conns).map(Ok::<_, std::io::Error>),
-            async {
+    let server = tokio.spawn(
+        tonic::transport::Server::builder()
+            .max_concurrent_streams(Some(MAX_PEER_STREAMS))
+            .add_service(peer.into_server())
+            .serve_with_incoming_shutdown(ReceiverStream::new(peer_conns).map(Ok::<_, std::io::Error>), async {
                 let _ = stop_rx.await;
-            },
-        ));
+            }),
+    );
     let served = tokio.block_on(async {
         tokio::select! {
             result = server => result.map_err(anyhow::Error::from).and_then(|r| r.map_err(anyhow::Error::from)),

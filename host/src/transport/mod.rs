@@ -11,6 +11,7 @@
 //!
 //! Receiving is in [`server`].
 
+pub mod gate;
 mod progress;
 pub mod server;
 

@@ -5,6 +5,7 @@
 //! not parse or is not addressed to this node is dropped with a log line; and a snapshot is
 //! stepped into Raft only once its whole file has arrived and verified.
 
+use super::gate::{self, PeerGate};
 use super::progress::Progress;
 use crate::handle::NodeHandle;
 use crate::inbox::Event;
@@ -79,8 +80,10 @@ impl PeerService {
         }
     }
 
-    pub fn into_server(self) -> PeerServer<Self> {
-        PeerServer::new(self).max_decoding_message_size(MAX_MESSAGE)
+    /// The peer door's service, behind its gate.
+    pub fn into_server(self) -> PeerGate<PeerServer<Self>> {
+        let cluster = self.tls.then(|| self.identity.cluster_name.clone());
+        PeerGate::new(PeerServer::new(self).max_decoding_message_size(MAX_MESSAGE), cluster, gate::MAX_RECEIVING)
     }
 
     /// Refuses traffic from another cluster, or from a node whose consensus settings
