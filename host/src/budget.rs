@@ -25,7 +25,26 @@ impl Budget {
 
     /// `body`, its bytes held against this budget as they arrive.
     pub fn hold(&self, body: Body) -> Body {
-        Body::new(Budgeted { inner: body, budget: self.0.clone(), held: None })
+        Body::new(Budgeted { inner: body, budget: self.clone(), held: Held::default() })
+    }
+}
+
+/// Bytes held against a budget, given back when dropped.
+#[derive(Default)]
+pub struct Held(Option<OwnedSemaphorePermit>);
+
+impl Held {
+    /// Holds `bytes` more of `budget`; false, holding nothing more, if it has not that many.
+    pub fn more(&mut self, budget: &Budget, bytes: usize) -> bool {
+        let Some(permit) = u32::try_from(bytes).ok().and_then(|n| budget.0.clone().try_acquire_many_owned(n).ok())
+        else {
+            return false;
+        };
+        match &mut self.0 {
+            Some(held) => held.merge(permit),
+            none => *none = Some(permit),
+        }
+        true
     }
 }
 
@@ -33,8 +52,8 @@ impl Budget {
 /// given back when the body is dropped.
 struct Budgeted {
     inner: Body,
-    budget: Arc<Semaphore>,
-    held: Option<OwnedSemaphorePermit>,
+    budget: Budget,
+    held: Held,
 }
 
 impl HttpBody for Budgeted {
@@ -47,17 +66,11 @@ impl HttpBody for Budgeted {
             other => return other,
         };
         let len = frame.data_ref().map_or(0, Bytes::len);
-        if len > 0 {
-            let permit = u32::try_from(len).ok().and_then(|n| self.budget.clone().try_acquire_many_owned(n).ok());
-            let Some(permit) = permit else {
-                return Poll::Ready(Some(Err(Status::resource_exhausted(
-                    "this node is receiving as many bytes as this door takes; retry shortly",
-                ))));
-            };
-            match &mut self.held {
-                Some(held) => held.merge(permit),
-                none => *none = Some(permit),
-            }
+        let Budgeted { budget, held, .. } = &mut *self;
+        if !held.more(budget, len) {
+            return Poll::Ready(Some(Err(Status::resource_exhausted(
+                "this node is receiving as many bytes as this door takes; retry shortly",
+            ))));
         }
         Poll::Ready(Some(Ok(frame)))
     }
@@ -84,18 +97,19 @@ mod tests {
 
     #[tokio::test]
     async fn bodies_are_received_within_the_budget_and_give_it_back_when_dropped() {
-        let budget = Arc::new(Semaphore::new(100));
-        let budgeted = |chunks: &[usize]| Budgeted { inner: body_of(chunks), budget: budget.clone(), held: None };
+        let budget = Budget::new(100);
+        let budgeted =
+            |chunks: &[usize]| Budgeted { inner: body_of(chunks), budget: budget.clone(), held: Held::default() };
         let mut first = budgeted(&[30, 30]);
         assert_eq!(first.frame().await.unwrap().unwrap().data_ref().unwrap().len(), 30);
         assert_eq!(first.frame().await.unwrap().unwrap().data_ref().unwrap().len(), 30);
-        assert_eq!(budget.available_permits(), 40, "held while the first body lives");
+        assert_eq!(budget.0.available_permits(), 40, "held while the first body lives");
         let mut second = budgeted(&[30, 30]);
         assert!(second.frame().await.unwrap().is_ok());
         let refused = second.frame().await.unwrap().unwrap_err();
         assert_eq!(refused.code(), tonic::Code::ResourceExhausted);
         drop((first, second));
-        assert_eq!(budget.available_permits(), 100, "all given back");
+        assert_eq!(budget.0.available_permits(), 100, "all given back");
         let mut whole = budgeted(&[100]);
         assert!(whole.frame().await.unwrap().is_ok());
         assert!(whole.frame().await.is_none());

@@ -471,6 +471,59 @@ async fn a_client_certificate_uploads_nothing_to_the_peer_door() {
     assert!(grown < 200 << 20, "the node's peak memory grew by {} MiB", grown >> 20);
 }
 
+/// HTTP request bodies are held within a budget shared by the door: 700 anonymous clients
+/// that each send a 1 MiB body but its last byte leave the node's peak memory well under
+/// 700 MiB (each was kept whole until the request deadline), a request with a body meanwhile
+/// is answered "busy" at once, and once they go one is served again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bodies_that_never_finish_hold_no_more_than_the_doors_budget() {
+    use tokio::io::AsyncWriteExt;
+    let cluster = Cluster::start_tls(1, "kv", true, &["--http-plain", "--request-timeout", "30s"]);
+    cluster.leader(Duration::from_secs(15)).await;
+    let door = cluster.nodes[&1].http.clone().unwrap();
+    let pid = cluster.pid(1).unwrap();
+    let before = peak_memory(pid);
+    let senders: Vec<_> = (0..700)
+        .map(|i| {
+            let door = door.clone();
+            tokio::spawn(async move {
+                let mut stream = tokio::net::TcpStream::connect(&door).await.ok()?;
+                let head = format!("PUT /kv/slow-{i} HTTP/1.1\r\nHost: x\r\nContent-Length: {}\r\n\r\n", 1 << 20);
+                stream.write_all(head.as_bytes()).await.ok()?;
+                stream.write_all(&vec![b'a'; (1 << 20) - 1]).await.ok()?;
+                Some(stream)
+            })
+        })
+        .collect();
+    let mut held = Vec::new();
+    for sender in senders {
+        held.extend(sender.await.unwrap());
+    }
+    assert!(held.len() >= 256, "only {} bodies sent", held.len());
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let grown = peak_memory(pid).saturating_sub(before);
+    println!("peak memory grew by {} MiB", grown >> 20);
+    assert!(grown < 450 << 20, "the node's peak memory grew by {} MiB", grown >> 20);
+    let http = cluster.http_client();
+    let url = format!("{}/kv/meanwhile", cluster.http_url(1));
+    let busy = tokio::time::timeout(Duration::from_secs(5), http.send("PUT", &url, None, Some(b"v".to_vec())))
+        .await
+        .expect("an answer at once")
+        .unwrap();
+    // The module renders "busy" (the KV module as 429 Too Many Requests).
+    assert!([429, 503].contains(&busy.status) && busy.text().contains("busy"), "{} {}", busy.status, busy.text());
+    drop(held);
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let put = http.send("PUT", &url, None, Some(b"v".to_vec())).await.unwrap();
+        if put.status == 200 {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "still refused: {} {}", put.status, put.text());
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
 /// Sockets that never start their TLS handshake (opening one needs no certificate) must not
 /// keep a peer out. They held a connection's place for the 10 s handshake timeout, 256 of
 /// them filled the peer door, and a restarted follower could not reconnect to its leader:

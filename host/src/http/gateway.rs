@@ -5,6 +5,7 @@
 //! applier's `render`. The module's calls run on blocking threads, never on the reactor.
 
 use super::auth::Verifier;
+use crate::budget::{Budget, Held};
 use crate::handle::{NodeError, NodeHandle};
 use crate::proposals::Wants;
 use crate::runtime::{CallError, Front, FrontResult, HostError, StateMap, request_meta};
@@ -25,6 +26,8 @@ pub struct Gateway {
     /// Handed to the module with every request.
     pub settings: Vec<(String, String)>,
     pub max_body: usize,
+    /// What the bodies being received and handled may hold, across the door.
+    pub receiving: Budget,
     /// How long a proposal or a read may take.
     pub deadline: Duration,
 }
@@ -89,20 +92,60 @@ async fn call<T: Send + 'static>(
 /// How much of a body over the limit is still read (and dropped) before the 413.
 const DRAIN_LIMIT: usize = 64 << 20;
 
-/// The body, or `None` if it is over `limit` bytes (announced or sent) or breaks off. Of a
-/// body over the limit nothing is kept, but the rest is read and dropped (up to
-/// `DRAIN_LIMIT`, within `deadline`): a client still sending when the node answers and
-/// closes would see a reset connection rather than the 413.
-async fn read_body(body: Body, declared: Option<usize>, limit: usize, deadline: Duration) -> Option<Vec<u8>> {
+/// Grows `kept` to hold `to` bytes, within `budget`: the budget holds what the buffer
+/// reserves, not what it holds (grown by doubling, a buffer reserves up to twice that).
+fn reserve(kept: &mut Vec<u8>, held: &mut Held, budget: &Budget, to: usize) -> bool {
+    let more = to.saturating_sub(kept.capacity());
+    if !held.more(budget, more) {
+        return false;
+    }
+    kept.reserve_exact(to - kept.len());
+    true
+}
+
+/// Why a body was not kept.
+enum NotKept {
+    /// Over the limit (announced or sent), or broken off.
+    TooLarge,
+    /// The door holds as many bytes of bodies as it takes.
+    Busy,
+}
+
+/// The body, held against the door's `budget` while it lives. Of a body not kept nothing
+/// is, but the rest is read and dropped (up to `DRAIN_LIMIT`, within `deadline`): a client
+/// still sending when the node answers and closes would see a reset connection rather than
+/// the 413 or 503.
+async fn read_body(
+    body: Body,
+    declared: Option<usize>,
+    limit: usize,
+    deadline: Duration,
+    budget: &Budget,
+) -> Result<(Vec<u8>, Held), NotKept> {
     let mut chunks = body.into_data_stream();
+    let mut not_kept = NotKept::TooLarge;
     if declared.is_none_or(|n| n <= limit) {
-        let mut kept = Vec::new();
-        loop {
-            match chunks.next().await {
-                None => return Some(kept),
-                Some(Ok(chunk)) if kept.len() + chunk.len() <= limit => kept.extend_from_slice(&chunk),
-                Some(Ok(_)) => break,
-                Some(Err(_)) => return None,
+        let (mut kept, mut held) = (Vec::new(), Held::default());
+        if let Some(n) = declared
+            && !reserve(&mut kept, &mut held, budget, n)
+        {
+            not_kept = NotKept::Busy;
+        } else {
+            loop {
+                match chunks.next().await {
+                    None => return Ok((kept, held)),
+                    Some(Ok(chunk)) if kept.len() + chunk.len() > limit => break,
+                    Some(Ok(chunk)) => {
+                        let need = kept.len() + chunk.len();
+                        let to = need.max(2 * kept.capacity()).min(limit);
+                        if need > kept.capacity() && !reserve(&mut kept, &mut held, budget, to) {
+                            not_kept = NotKept::Busy;
+                            break;
+                        }
+                        kept.extend_from_slice(&chunk);
+                    }
+                    Some(Err(_)) => return Err(NotKept::TooLarge),
+                }
             }
         }
     }
@@ -116,7 +159,7 @@ async fn read_body(body: Body, declared: Option<usize>, limit: usize, deadline: 
         }
     };
     let _ = tokio::time::timeout(deadline, drain).await;
-    None
+    Err(not_kept)
 }
 
 impl Gateway {
@@ -167,21 +210,26 @@ impl Gateway {
         let declared = parts.headers.get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()?.parse().ok());
         // A body must arrive within the request's deadline: a client that trickles it holds
         // a connection and a task, never more.
-        let body =
-            match tokio::time::timeout(self.deadline, read_body(body, declared, self.max_body, self.deadline)).await {
-                Err(_) => {
-                    let why = format!("the request body did not arrive within {:?}", self.deadline);
-                    return plain(StatusCode::REQUEST_TIMEOUT, why);
-                }
-                Ok(Some(body)) => body,
-                Ok(None) => {
-                    let e = ApplierError::new(
+        let reading = read_body(body, declared, self.max_body, self.deadline, &self.receiving);
+        let (body, held) = match tokio::time::timeout(self.deadline, reading).await {
+            Err(_) => {
+                let why = format!("the request body did not arrive within {:?}", self.deadline);
+                return plain(StatusCode::REQUEST_TIMEOUT, why);
+            }
+            Ok(Ok(body)) => body,
+            Ok(Err(not_kept)) => {
+                let e = match not_kept {
+                    NotKept::TooLarge => ApplierError::new(
                         codes::TOO_LARGE,
                         format!("the request body is over this node's limit of {} bytes", self.max_body),
-                    );
-                    return self.render(applier, Encoding::Json, HttpOutcome::Failed(e), StateMap::default()).await;
-                }
-            };
+                    ),
+                    NotKept::Busy => failure(NodeError::Busy(
+                        "this node is receiving as many request bodies as it takes; retry shortly".into(),
+                    )),
+                };
+                return self.render(applier, Encoding::Json, HttpOutcome::Failed(e), StateMap::default()).await;
+            }
+        };
         let Some(meta) = request_meta(self.node.status.applied().index, caller.clone()) else {
             return plain(StatusCode::INTERNAL_SERVER_ERROR, "no entropy from the OS".into());
         };
@@ -196,7 +244,10 @@ impl Gateway {
         let mut replayed = false;
         // The module renders a failure from no state.
         let failed = |e| (HttpOutcome::Failed(e), StateMap::default());
-        let (encoding, (outcome, state)) = match call(&hosted.front, move |f| f.handle(meta, request)).await {
+        let handled = call(&hosted.front, move |f| f.handle(meta, request)).await;
+        // The body is the module's to keep no longer (a command it made travels on its own).
+        drop(held);
+        let (encoding, (outcome, state)) = match handled {
             Ok(Ok(Action::Respond(response))) => return to_http(response),
             Ok(Ok(Action::Propose(command))) => {
                 let encoding = command.encoding;

@@ -18,6 +18,9 @@ use std::sync::Arc;
 
 /// Requests whose body is larger are refused (413) before the module sees them.
 pub const DEFAULT_MAX_BODY: usize = 1 << 20;
+/// Bytes of request bodies the door holds while it receives them and the module handles
+/// them, across all its requests (at least two of the largest allowed).
+pub const MAX_RECEIVING: usize = 256 << 20;
 
 /// Serves `gateway` on the connections of `conns` until `stop` resolves, within
 /// [`listener`]'s limits.

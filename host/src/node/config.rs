@@ -11,6 +11,9 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::time::Duration;
 
+/// The largest `--http-max-body-kib`: a gRPC message's limit ([`crate::proto::MAX_MESSAGE`]).
+const MAX_HTTP_BODY_KIB: usize = crate::proto::MAX_MESSAGE >> 10;
+
 #[derive(Args, Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
 pub struct ServeArgs {
@@ -117,7 +120,7 @@ pub struct ServeArgs {
     /// --insecure.
     #[arg(long, num_args = 0..=1, default_missing_value = "true", value_name = "BOOL")]
     pub http_plain: Option<bool>,
-    /// HTTP request bodies larger than this many KiB are refused [default: 1024]
+    /// HTTP request bodies larger than this many KiB are refused (at most 65536) [default: 1024]
     #[arg(long, value_name = "KIB")]
     pub http_max_body_kib: Option<usize>,
     /// This node's certificate for the peer door (PEM), which must carry the DNS name
@@ -410,7 +413,12 @@ impl ServeArgs {
                     args.http_setting.as_deref().unwrap_or_default(),
                     args.allow_http_base_urls.unwrap_or(false),
                 )?,
-                max_body: args.http_max_body_kib.unwrap_or(1024).max(1) << 10,
+                max_body: match args.http_max_body_kib.unwrap_or(1024) {
+                    kib @ 1..=MAX_HTTP_BODY_KIB => kib << 10,
+                    kib => bail!(
+                        "--http-max-body-kib {kib}: from 1 to {MAX_HTTP_BODY_KIB} (a command travels in one entry)"
+                    ),
+                },
             }),
             None if args.allow_http_base_urls.is_some() || args.http_setting.is_some() || args.http_plain.is_some() => {
                 bail!("--allow-http-base-urls, --http-setting and --http-plain are settings of --http-listen")
@@ -565,6 +573,26 @@ mod tests {
         for (short, why) in [("0s", "at least 30s"), ("29s", "at least 30s"), ("25h", "at most 24h")] {
             let e = window(short).unwrap_err();
             assert!(e.to_string().contains(why), "{short}: {e}");
+        }
+    }
+
+    #[test]
+    fn an_http_body_limit_beyond_one_message_is_refused() {
+        let args = |kib| ServeArgs {
+            id: Some(1),
+            listen: Some("127.0.0.1:7001".into()),
+            client_listen: Some("127.0.0.1:7101".into()),
+            peers: Some("1=127.0.0.1:7001".into()),
+            data_dir: Some("/tmp/x".into()),
+            http_listen: Some("127.0.0.1:8001".into()),
+            http_max_body_kib: Some(kib),
+            ..Default::default()
+        };
+        assert_eq!(args(65536).resolve().unwrap().http.unwrap().max_body, 64 << 20);
+        // It was shifted into nonsense (usize::MAX << 10) rather than refused.
+        for kib in [0, 65537, usize::MAX] {
+            let e = args(kib).resolve().unwrap_err();
+            assert!(e.to_string().contains("from 1 to 65536"), "{kib}: {e}");
         }
     }
 

@@ -521,6 +521,7 @@ pub fn run(config: NodeConfig) -> anyhow::Result<()> {
                 .chain([(config::CLUSTER_ID_SETTING.to_string(), identity.cluster_id.clone())])
                 .collect(),
             max_body: http.max_body,
+            receiving: crate::budget::Budget::new(http::MAX_RECEIVING.max(2 * http.max_body)),
             deadline: config.request_timeout,
         });
         let listener = front
