@@ -524,6 +524,61 @@ async fn bodies_that_never_finish_hold_no_more_than_the_doors_budget() {
     }
 }
 
+/// A node receives one snapshot at a time from each sender: a newer transfer ends the older,
+/// which otherwise held its file (on a connection that lingers, until its 30 s idle timeout),
+/// and two transfers of one snapshot shared a temporary file.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_newer_snapshot_transfer_from_a_node_ends_its_older_one() {
+    use protobuf::Message as _;
+    use wasmraft::proto::peer::SnapshotChunk;
+    let cluster = Cluster::start_tls(3, "kv", false, &[]);
+    let leader = cluster.leader(Duration::from_secs(15)).await;
+    let target = if leader == 1 { 2 } else { 1 };
+    let certs = cluster.certs_dir().unwrap().to_path_buf();
+    let identity: wasmraft::node::identity::Identity =
+        serde_json::from_slice(&std::fs::read(cluster.nodes[&target].data_dir.join("identity.json")).unwrap()).unwrap();
+    let settings = identity.consensus.expect("the settings are recorded").digest();
+    let cluster_id = u64::from_str_radix(&identity.cluster_id, 16).unwrap();
+    let name = node_files(leader);
+    let files = TlsFiles { cert: cert_file(&certs, &name), key: key_file(&certs, &name), ca: Some(ca_file(&certs)) };
+    let first = || {
+        let mut m = raft::eraftpb::Message::default();
+        m.set_msg_type(raft::eraftpb::MessageType::MsgSnapshot);
+        (m.from, m.to, m.term) = (leader, target, 1);
+        let snapshot = m.mut_snapshot();
+        (snapshot.mut_metadata().index, snapshot.mut_metadata().term) = (1 << 40, 1);
+        let descriptor = wasmraft::snapshot::descriptor(snapshot.get_metadata());
+        snapshot.set_data(descriptor.into());
+        let message = m.write_to_bytes().unwrap();
+        SnapshotChunk {
+            cluster_id,
+            from: leader,
+            message,
+            data: b"part".to_vec(),
+            last: false,
+            settings,
+            size: 1 << 20,
+        }
+    };
+    let mut transfers = Vec::new();
+    for _ in 0..2 {
+        let mut client = peer_as(&cluster, files.clone(), leader, target).await.expect("the leader's certificate");
+        let (tx, rx) = tokio::sync::mpsc::channel(4);
+        tx.send(first()).await.unwrap();
+        let call = tokio::spawn(async move { client.snapshot(tokio_stream::wrappers::ReceiverStream::new(rx)).await });
+        transfers.push((tx, call));
+        // The first is under way before the second starts.
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    let (newer_tx, newer) = transfers.pop().unwrap();
+    let (_older_tx, older) = transfers.pop().unwrap();
+    let ended = tokio::time::timeout(Duration::from_secs(5), older).await.expect("the older transfer ends at once");
+    let e = ended.unwrap().expect_err("the older transfer is refused");
+    assert!(e.message().contains("newer transfer"), "{e:?}");
+    assert!(!newer.is_finished(), "the newer transfer goes on");
+    drop(newer_tx);
+}
+
 /// Sockets that never start their TLS handshake (opening one needs no certificate) must not
 /// keep a peer out. They held a connection's place for the 10 s handshake timeout, 256 of
 /// them filled the peer door, and a restarted follower could not reconnect to its leader:

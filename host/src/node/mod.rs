@@ -488,6 +488,7 @@ pub fn run(config: NodeConfig) -> anyhow::Result<()> {
         refusals_logged: Default::default(),
         tls: peer_tls.is_some(),
         node: node.clone(),
+        transfers: Default::default(),
     };
     tokio.spawn(housekeeping::run(node.clone(), config.housekeeping_interval));
     let doors = [("peer", peer_tls.clone()), ("client", client_tls.clone())];

@@ -23,7 +23,7 @@ use crate::tls::accept::ConnInfo;
 use crate::tls::names;
 use crossbeam_channel::Sender;
 use protobuf::Message as _;
-use raft::eraftpb::{Message, MessageType};
+use raft::eraftpb::{ConfState, Message, MessageType, SnapshotMetadata};
 use std::sync::Arc;
 use tokio::io::AsyncWriteExt;
 use tonic::{Request, Response, Status, Streaming};
@@ -58,6 +58,8 @@ pub struct PeerService {
     pub tls: bool,
     /// Runs the member calls a follower hands to this node as the leader.
     pub node: Arc<NodeHandle>,
+    /// Snapshots being received.
+    pub transfers: Transfers,
 }
 
 /// What a refusal is about, for [`PeerService::log_refusal`].
@@ -240,21 +242,28 @@ impl Peer for PeerService {
             .filter(|&(i, t)| i == meta.index && t == meta.term)
             .ok_or_else(|| Status::invalid_argument("the snapshot descriptor does not match its metadata"))?;
 
-        let tmp = self.snapshots.temp_path(&format!("recv-{from}-{index}-{term}"));
+        // One transfer from each sender at a time: a newer one (the sender retrying, maybe
+        // on a new connection while this one lingers until its idle timeout) ends it.
+        let (transfer, superseded) = self.transfers.begin(from);
+        let tmp = self.snapshots.temp_path(&format!("recv-{from}-{index}-{term}-{transfer}"));
         let started = std::time::Instant::now();
         let mut progress = Progress::start(&self.status, from, false, (index, term), first.size);
-        let received = receive_file(&tmp, first, &mut stream, &mut progress).await;
+        let received = tokio::select! {
+            received = receive_file(&tmp, first, &mut stream, &mut progress) => received,
+            _ = superseded => Err(format!("a newer transfer from node {from} took its place")),
+        };
         let verified = match received {
             Ok(()) => {
-                let path = tmp.clone();
-                tokio::task::spawn_blocking(move || snapshot::load(&path).map(|f| f.meta.index))
+                let (path, expected) = (tmp.clone(), meta.clone());
+                tokio::task::spawn_blocking(move || snapshot::load(&path).map(|f| f.meta))
                     .await
                     .map_err(|e| e.to_string())
                     .and_then(|r| r.map_err(|e| e.to_string()))
-                    .and_then(|i| if i == index { Ok(()) } else { Err(format!("the file holds index {i}")) })
+                    .and_then(|file| agrees(&file, &expected))
             }
             Err(e) => Err(e),
         };
+        self.transfers.end(from, transfer);
         progress.finish(verified.clone());
         if let Err(e) = verified {
             let _ = tokio::fs::remove_file(&tmp).await;
@@ -346,6 +355,52 @@ impl Peer for PeerService {
     }
 }
 
+/// Whether a received file is the snapshot its message describes: Raft takes the message's
+/// index, term and members, the apply thread the file's.
+fn agrees(file: &SnapshotMetadata, message: &SnapshotMetadata) -> Result<(), String> {
+    if (file.index, file.term) != (message.index, message.term) {
+        return Err(format!("the file holds index {} of term {}", file.index, file.term));
+    }
+    let members = |c: &ConfState| {
+        let sorted = |ids: &[u64]| ids.iter().copied().collect::<std::collections::BTreeSet<u64>>();
+        (sorted(&c.voters), sorted(&c.learners), sorted(&c.voters_outgoing), sorted(&c.learners_next), c.auto_leave)
+    };
+    if members(file.get_conf_state()) != members(message.get_conf_state()) {
+        return Err(format!(
+            "the file's members ({:?}) are not the message's ({:?})",
+            file.get_conf_state(),
+            message.get_conf_state()
+        ));
+    }
+    Ok(())
+}
+
+/// The snapshot transfer under way from each sender: one at a time, the newest.
+#[derive(Default)]
+pub struct Transfers {
+    next: std::sync::atomic::AtomicU64,
+    /// Sender -> its transfer's number, and what ends that transfer when dropped.
+    by_sender: std::sync::Mutex<std::collections::HashMap<u64, (u64, tokio::sync::oneshot::Sender<()>)>>,
+}
+
+impl Transfers {
+    /// Starts a transfer from `from`, ending the one under way: its number, and what
+    /// resolves when a newer one takes its place.
+    fn begin(&self, from: u64) -> (u64, tokio::sync::oneshot::Receiver<()>) {
+        let number = self.next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let (ender, ended) = tokio::sync::oneshot::channel();
+        self.by_sender.lock().unwrap_or_else(|p| p.into_inner()).insert(from, (number, ender));
+        (number, ended)
+    }
+
+    fn end(&self, from: u64, number: u64) {
+        let mut by_sender = self.by_sender.lock().unwrap_or_else(|p| p.into_inner());
+        if by_sender.get(&from).is_some_and(|(n, _)| *n == number) {
+            by_sender.remove(&from);
+        }
+    }
+}
+
 async fn receive_file(
     path: &std::path::Path,
     first: SnapshotChunk,
@@ -373,4 +428,25 @@ async fn receive_file(
         };
     }
     file.sync_all().await.map_err(|e| e.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn meta(index: u64, term: u64, voters: &[u64], learners: &[u64]) -> SnapshotMetadata {
+        let conf = ConfState { voters: voters.to_vec(), learners: learners.to_vec(), ..Default::default() };
+        SnapshotMetadata { index, term, conf_state: Some(conf).into(), ..Default::default() }
+    }
+
+    #[test]
+    fn a_file_agrees_with_its_message_on_position_and_members() {
+        let message = meta(10, 2, &[1, 2, 3], &[4]);
+        assert!(agrees(&meta(10, 2, &[3, 1, 2], &[4]), &message).is_ok(), "the order of ids does not count");
+        assert!(agrees(&meta(11, 2, &[1, 2, 3], &[4]), &message).unwrap_err().contains("index 11"));
+        assert!(agrees(&meta(10, 3, &[1, 2, 3], &[4]), &message).unwrap_err().contains("term 3"));
+        // Raft would take the message's members, the apply thread the file's.
+        assert!(agrees(&meta(10, 2, &[1], &[4]), &message).unwrap_err().contains("members"));
+        assert!(agrees(&meta(10, 2, &[1, 2, 3], &[]), &message).unwrap_err().contains("members"));
+    }
 }
