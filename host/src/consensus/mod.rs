@@ -502,7 +502,13 @@ impl<O: Outbox> Consensus<O> {
         let log = &self.node.raft.raft_log;
         match m.get_msg_type() {
             // This node's own events: a peer's would start elections or fake progress.
-            MsgHup | MsgBeat | MsgUnreachable | MsgSnapStatus | MsgCheckQuorum => Some("a local message type"),
+            // (Leadership is moved by asking the leader: peers never forward a transfer.)
+            MsgHup | MsgBeat | MsgUnreachable | MsgSnapStatus | MsgCheckQuorum | MsgTransferLeader => {
+                Some("a local message type")
+            }
+            // Campaigning at once skips pre-vote and the leader's lease: only the leader that
+            // hands leadership over may ask for it, not any member (a learner included).
+            MsgTimeoutNow if m.from != self.node.raft.leader_id => Some("a campaign order not from this node's leader"),
             // `commit_to` panics past the last index; a leader sends at most what we hold.
             MsgHeartbeat if m.commit > log.last_index() => Some("a commit index beyond this node's log"),
             // `maybe_append` assumes the entries follow `index` one by one.

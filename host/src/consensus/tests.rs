@@ -276,3 +276,18 @@ fn a_peers_message_that_would_stop_this_node_is_dropped() {
     assert!(log.hard_state().commit <= log.last_index(), "{:?}", log.hard_state());
     assert!(log.last_index() < 5, "no entry out of order was appended");
 }
+
+#[test]
+fn only_the_leader_may_tell_a_node_to_campaign_at_once() {
+    let tmp = tempfile::tempdir().unwrap();
+    let snapshots = Arc::new(SnapshotDir::open(tmp.path().join("snapshots")).unwrap());
+    // Node 3 is not node 2's leader (node 2 knows none): raft-rs would campaign, skipping
+    // pre-vote, at a new term.
+    let mut order = Message { from: 3, to: 2, term: 1, ..Default::default() };
+    order.set_msg_type(MessageType::MsgTimeoutNow);
+    let mut transfer = Message { from: 3, to: 2, term: 1, ..Default::default() };
+    transfer.set_msg_type(MessageType::MsgTransferLeader);
+    run_with(tmp.path(), &snapshots, vec![order, transfer]).expect("the node keeps running");
+    let log = RaftLog::open(&tmp.path().join("log")).unwrap();
+    assert_ne!(log.hard_state().vote, 2, "node 2 campaigned: {:?}", log.hard_state());
+}
