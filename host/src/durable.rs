@@ -41,6 +41,17 @@ pub fn sync_dir(dir: &Path) -> io::Result<()> {
     File::open(dir)?.sync_all()
 }
 
+/// Creates `dir` and its missing parents so that they survive a power loss: each new
+/// directory's entry in its parent is synced, as a renamed file's is.
+pub fn create_dir_all(dir: &Path) -> io::Result<()> {
+    let missing: Vec<&Path> = dir.ancestors().take_while(|d| !d.as_os_str().is_empty() && !d.exists()).collect();
+    std::fs::create_dir_all(dir)?;
+    for new in missing {
+        sync_dir(new.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new(".")))?;
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -50,6 +61,19 @@ mod tests {
             std::fs::read_dir(dir).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
         names.sort();
         names
+    }
+
+    #[test]
+    fn directories_are_created_with_their_parents_and_again_without_harm() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().join("data").join("snapshots");
+        create_dir_all(&dir).unwrap();
+        assert!(dir.is_dir());
+        create_dir_all(&dir).unwrap();
+        assert_eq!(names(tmp.path()), vec!["data"]);
+        // Under a file: an error, not a panic.
+        std::fs::write(tmp.path().join("file"), b"").unwrap();
+        assert!(create_dir_all(&tmp.path().join("file").join("sub")).is_err());
     }
 
     #[test]

@@ -129,6 +129,11 @@ impl RaftLog {
             ..Default::default()
         };
         let engine = Engine::open(config)?;
+        // raft-engine creates its directory and first file without syncing their entries
+        // (it syncs the directory only when it starts a new file): made durable here.
+        for created in [Some(dir), dir.parent().filter(|p| !p.as_os_str().is_empty())].into_iter().flatten() {
+            crate::durable::sync_dir(created).map_err(raft_engine::Error::from)?;
+        }
         let get = |key: &[u8]| engine.get(GROUP, key);
         let hard_state = get(HARD_STATE).map(|b| decode("hard state", &b)).transpose()?.unwrap_or_default();
         let conf_state = get(CONF_STATE).map(|b| decode("conf state", &b)).transpose()?.unwrap_or_default();

@@ -270,7 +270,7 @@ pub fn run(config: NodeConfig) -> anyhow::Result<()> {
     let span = tracing::error_span!("node", node = config.id);
     let _in_span = span.enter();
     let dir = &config.data_dir;
-    std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    durable::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
     let _lock = lock(dir)?;
     let tokio =
         log_in(&mut tokio::runtime::Builder::new_multi_thread(), &span).worker_threads(2).enable_all().build()?;

@@ -72,7 +72,7 @@ fn build(r: &Restore, file: &SnapshotFile, dir: &Path) -> anyhow::Result<()> {
     if file.modules.is_empty() {
         anyhow::bail!("not a usable backup: it holds no applier");
     }
-    std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    crate::durable::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
     let (index, term) = (file.meta.index, file.meta.term);
     let members: Vec<u64> = r.peers.keys().copied().collect();
     let conf_state = ConfState { voters: members.clone(), ..Default::default() };

@@ -147,7 +147,7 @@ fn parse_name(path: &Path, prefix: &str, extension: &str) -> Option<(u64, u64)> 
 
 impl SnapshotDir {
     pub fn open(dir: PathBuf) -> io::Result<Self> {
-        std::fs::create_dir_all(&dir)?;
+        crate::durable::create_dir_all(&dir)?;
         // Leftovers of writes or transfers that never finished, and received snapshots Raft
         // did not accept before the node stopped (a leader sends a newer one if needed).
         for entry in std::fs::read_dir(&dir)? {
