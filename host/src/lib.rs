@@ -7,7 +7,7 @@
 //! - [`log`]: the write-ahead log; [`snapshot`]: snapshot files; [`membership`]: member addresses and changes;
 //!   [`durable`]: how every other file is replaced;
 //! - [`transport`]: peer gRPC; [`api`]: the client API and who may call it; [`proto`]: both protocols;
-//!   [`budget`]: the bytes a door's calls may hold while they arrive;
+//!   [`gate`]: what a door checks before it reads a call; [`budget`]: the bytes its calls may hold while they arrive;
 //! - [`tls`]: certificates, the doors' TLS and who a certificate names;
 //! - [`handle`]: what the doors ask of a node (propose, read, upgrade, members), with one error type;
 //! - [`http`]: the HTTP front door, which hands requests to the module;
@@ -22,6 +22,7 @@ pub mod cli;
 pub mod consensus;
 pub mod durable;
 pub mod entry;
+pub mod gate;
 pub mod handle;
 pub mod http;
 pub mod inbox;

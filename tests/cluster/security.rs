@@ -391,6 +391,21 @@ fn peak_memory(pid: u32) -> u64 {
     line.split_whitespace().nth(1).unwrap().parse::<u64>().unwrap() << 10
 }
 
+/// Waits for `calls`, each refused as unauthenticated.
+async fn assert_all_unauthenticated(calls: Vec<tokio::task::JoinHandle<tonic::Status>>) {
+    for call in calls {
+        let refused = call.await.unwrap();
+        assert_eq!(refused.code(), Code::Unauthenticated, "{refused:?}");
+    }
+}
+
+/// Asserts that the peak memory of process `pid` grew by less than `mib` MiB from `before`.
+fn assert_peak_grew_less_than(pid: u32, before: u64, mib: u64) {
+    let grown = peak_memory(pid).saturating_sub(before);
+    println!("peak memory grew by {} MiB", grown >> 20);
+    assert!(grown < mib << 20, "the node's peak memory grew by {} MiB", grown >> 20);
+}
+
 /// A caller without credentials is refused from its headers, before the node reads its
 /// message: a dozen anonymous 60 MiB uploads at once leave the node's peak memory where it
 /// was (each was read and decoded, some 120 MiB apiece, before the client door's gate).
@@ -415,13 +430,8 @@ async fn anonymous_uploads_are_refused_before_the_node_reads_them() {
             })
         })
         .collect();
-    for upload in uploads {
-        let refused = upload.await.unwrap();
-        assert_eq!(refused.code(), Code::Unauthenticated, "{refused:?}");
-    }
-    let grown = peak_memory(pid).saturating_sub(before);
-    println!("peak memory grew by {} MiB", grown >> 20);
-    assert!(grown < 200 << 20, "the node's peak memory grew by {} MiB", grown >> 20);
+    assert_all_unauthenticated(uploads).await;
+    assert_peak_grew_less_than(pid, before, 200);
     assert_eq!(cluster.status(1).await.unwrap().module.unwrap().version, "1.0.0");
 }
 
@@ -462,13 +472,8 @@ async fn a_client_certificate_uploads_nothing_to_the_peer_door() {
             )
         })
         .collect();
-    for upload in uploads {
-        let refused = upload.await.unwrap();
-        assert_eq!(refused.code(), Code::Unauthenticated, "{refused:?}");
-    }
-    let grown = peak_memory(pid).saturating_sub(before);
-    println!("peak memory grew by {} MiB", grown >> 20);
-    assert!(grown < 200 << 20, "the node's peak memory grew by {} MiB", grown >> 20);
+    assert_all_unauthenticated(uploads).await;
+    assert_peak_grew_less_than(pid, before, 200);
 }
 
 /// HTTP request bodies are held within a budget shared by the door: 700 anonymous clients
@@ -501,9 +506,7 @@ async fn bodies_that_never_finish_hold_no_more_than_the_doors_budget() {
     }
     assert!(held.len() >= 256, "only {} bodies sent", held.len());
     tokio::time::sleep(Duration::from_secs(1)).await;
-    let grown = peak_memory(pid).saturating_sub(before);
-    println!("peak memory grew by {} MiB", grown >> 20);
-    assert!(grown < 450 << 20, "the node's peak memory grew by {} MiB", grown >> 20);
+    assert_peak_grew_less_than(pid, before, 450);
     let http = cluster.http_client();
     let url = format!("{}/kv/meanwhile", cluster.http_url(1));
     let busy = tokio::time::timeout(Duration::from_secs(5), http.send("PUT", &url, None, Some(b"v".to_vec())))

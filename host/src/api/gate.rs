@@ -10,15 +10,11 @@
 
 use super::authz::{Access, Authorizer, access_of};
 use crate::budget::Budget;
+use crate::gate::{Admit, Gated};
 use crate::tls::accept::ConnInfo;
-use std::convert::Infallible;
-use std::future::Future;
-use std::pin::Pin;
 use std::sync::Arc;
-use std::task::{Context, Poll};
 use tonic::Status;
 use tonic::body::Body;
-use tonic::server::NamedService;
 use wasmraft_sdk::contract::Caller;
 
 /// Bytes of request bodies the door holds while receiving them, across all its calls. One
@@ -37,30 +33,27 @@ pub fn caller_of<T>(request: &tonic::Request<T>) -> Result<Option<Caller>, Statu
     }
 }
 
-/// What every clone of a gate shares.
+/// What every clone of the door's gates shares.
 struct Shared {
     authz: Authorizer,
     receiving: Budget,
 }
 
-/// Wraps a service of the client door.
-pub struct Gate<S> {
-    inner: S,
+/// The client door's checks.
+#[derive(Clone)]
+pub struct ClientChecks {
     shared: Arc<Shared>,
     /// Whether request bodies are received within the door's budget.
     budgeted: bool,
 }
 
-impl<S: Clone> Clone for Gate<S> {
-    fn clone(&self) -> Self {
-        Gate { inner: self.inner.clone(), shared: self.shared.clone(), budgeted: self.budgeted }
-    }
-}
+/// A service of the client door, behind its checks.
+pub type Gate<S> = Gated<S, ClientChecks>;
 
-impl<S> Gate<S> {
+impl<S> Gated<S, ClientChecks> {
     pub fn new(inner: S, authz: Authorizer, max_receiving: usize) -> Gate<S> {
         let shared = Arc::new(Shared { authz, receiving: Budget::new(max_receiving) });
-        Gate { inner, shared, budgeted: true }
+        Gated { inner, admit: ClientChecks { shared, budgeted: true } }
     }
 
     /// A gate for another service of the same door, with the same authorizer. Its request
@@ -68,55 +61,34 @@ impl<S> Gate<S> {
     /// its bytes for as long as it stays open, so such a service must bound each message
     /// with a small decoding limit of its own instead.
     pub fn beside<T>(&self, inner: T) -> Gate<T> {
-        Gate { inner, shared: self.shared.clone(), budgeted: false }
+        Gated { inner, admit: ClientChecks { shared: self.admit.shared.clone(), budgeted: false } }
     }
 }
 
-impl<S: NamedService> NamedService for Gate<S> {
-    const NAME: &'static str = S::NAME;
-}
-
-type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send>>;
-
-impl<S> tower::Service<http::Request<Body>> for Gate<S>
-where
-    S: tower::Service<http::Request<Body>, Response = http::Response<Body>, Error = Infallible>,
-    S::Future: Send + 'static,
-{
-    type Response = http::Response<Body>;
-    type Error = Infallible;
-    type Future = BoxFuture<Result<Self::Response, Infallible>>;
-
-    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
-        self.inner.poll_ready(cx)
-    }
-
-    fn call(&mut self, request: http::Request<Body>) -> Self::Future {
+impl Admit for ClientChecks {
+    fn admit(&self, request: http::Request<Body>) -> Result<http::Request<Body>, Status> {
         let (mut parts, body) = request.into_parts();
         match access_of(parts.uri.path()) {
             // No caller rides along: a handler that asks for one refuses the call.
             Access::Anyone => {}
             Access::Needs(role) => {
                 let conn = parts.extensions.get::<ConnInfo>();
-                match self.shared.authz.authorize(&parts.headers, conn, role) {
-                    Ok(caller) => {
-                        parts.extensions.insert(Authorized(caller));
-                    }
-                    Err(status) => return Box::pin(std::future::ready(Ok(status.into_http()))),
-                }
+                let caller = self.shared.authz.authorize(&parts.headers, conn, role)?;
+                parts.extensions.insert(Authorized(caller));
             }
         }
         let body = match self.budgeted {
             true => self.shared.receiving.hold(body),
             false => body,
         };
-        Box::pin(self.inner.call(http::Request::from_parts(parts, body)))
+        Ok(http::Request::from_parts(parts, body))
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::convert::Infallible;
 
     #[tokio::test]
     async fn on_a_closed_door_only_health_probes_pass_without_credentials() {
@@ -130,7 +102,7 @@ mod tests {
         });
         let client = Gate::new(inner, Authorizer { tokens: None, certificates: true }, 1 << 20);
         let mut other = client.beside(inner);
-        assert!(client.budgeted && !other.budgeted);
+        assert!(client.admit.budgeted && !other.admit.budgeted);
         for path in ["/grpc.health.v1.Health/Check", "/grpc.health.v1.Health/Watch"] {
             let request = http::Request::builder().uri(path).body(Body::default()).unwrap();
             let response = other.ready().await.unwrap().call(request).await.unwrap();

@@ -85,7 +85,7 @@ impl PeerService {
     /// The peer door's service, behind its gate.
     pub fn into_server(self) -> PeerGate<PeerServer<Self>> {
         let cluster = self.tls.then(|| self.identity.cluster_name.clone());
-        PeerGate::new(PeerServer::new(self).max_decoding_message_size(MAX_MESSAGE), cluster, gate::MAX_RECEIVING)
+        gate::gate(PeerServer::new(self).max_decoding_message_size(MAX_MESSAGE), cluster, gate::MAX_RECEIVING)
     }
 
     /// Refuses traffic from another cluster, or from a node whose consensus settings
