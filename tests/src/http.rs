@@ -98,21 +98,30 @@ impl HttpClient {
     }
 }
 
-/// One key pair per test process, written to a directory nodes can read.
+/// One key pair per test process, its public key written where nodes can read it.
 pub struct TestKeys {
     pub keys: DevKeys,
     pub public_key_file: PathBuf,
-    _dir: tempfile::TempDir,
 }
 
 pub fn test_keys() -> &'static TestKeys {
     static KEYS: OnceLock<TestKeys> = OnceLock::new();
     KEYS.get_or_init(|| {
-        let dir = tempfile::Builder::new().prefix("wasmraft-keys-").tempdir().expect("temp dir");
+        // In the target directory, one file per process: a static is never dropped, so a
+        // temporary directory would outlive every run. Files of processes gone are removed.
+        let dir = crate::appliers_dir().with_file_name("test-keys");
+        std::fs::create_dir_all(&dir).expect("the test keys' directory");
+        for entry in std::fs::read_dir(&dir).expect("the test keys' directory").flatten() {
+            let name = entry.file_name().to_string_lossy().into_owned();
+            let pid = name.strip_prefix("public-").and_then(|n| n.strip_suffix(".pem"));
+            if pid.is_some_and(|pid| !Path::new("/proc").join(pid).exists()) {
+                let _ = std::fs::remove_file(entry.path());
+            }
+        }
         let keys = auth::generate_keys().expect("an RSA key pair");
-        let public_key_file = dir.path().join("public.pem");
+        let public_key_file = dir.join(format!("public-{}.pem", std::process::id()));
         std::fs::write(&public_key_file, &keys.public_pem).expect("write the public key");
-        TestKeys { keys, public_key_file, _dir: dir }
+        TestKeys { keys, public_key_file }
     })
 }
 
