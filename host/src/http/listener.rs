@@ -14,7 +14,7 @@ use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::mpsc;
 
-/// Connections open at once; beyond it, new ones wait in the listen backlog.
+/// Connections open at once (see [`crate::tls::accept`] for those beyond it).
 pub const MAX_CONNECTIONS: usize = 1024;
 /// A request's line and headers must arrive within this, the next request's on a kept-alive
 /// connection too: an idle connection closes after it.
