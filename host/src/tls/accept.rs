@@ -11,11 +11,12 @@
 //! they opened ([`SILENT_GRACE`]) or for longer than any request takes ([`IDLE_GRACE`]).
 
 use super::Credentials;
+use atomic_waker::AtomicWaker;
 use rustls_pki_types::CertificateDer;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, Weak};
-use std::task::{Context, Poll, Waker};
+use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
@@ -63,7 +64,7 @@ struct Activity {
     last_read: AtomicU64,
     evicted: AtomicBool,
     /// Woken when evicted: the connection's reader sees the close at once.
-    reader: Mutex<Option<Waker>>,
+    reader: AtomicWaker,
 }
 
 impl Activity {
@@ -72,7 +73,7 @@ impl Activity {
             opened: Instant::now(),
             last_read: AtomicU64::new(0),
             evicted: AtomicBool::new(false),
-            reader: Mutex::new(None),
+            reader: AtomicWaker::new(),
         }
     }
 
@@ -93,17 +94,8 @@ impl Activity {
     }
 
     fn evict(&self) {
-        self.evicted.store(true, Ordering::Relaxed);
-        if let Some(reader) = self.reader.lock().unwrap_or_else(|p| p.into_inner()).take() {
-            reader.wake();
-        }
-    }
-
-    fn wait(&self, reader: &Waker) {
-        let mut slot = self.reader.lock().unwrap_or_else(|p| p.into_inner());
-        if !slot.as_ref().is_some_and(|w| w.will_wake(reader)) {
-            *slot = Some(reader.clone());
-        }
+        self.evicted.store(true, Ordering::Release);
+        self.reader.wake();
     }
 }
 
@@ -126,10 +118,11 @@ impl Register {
     fn evict_idlest(&self, door: &'static str) {
         let now = Instant::now();
         let mut conns = self.conns.lock().unwrap_or_else(|p| p.into_inner());
-        conns.retain(|c| c.upgrade().is_some_and(|c| !c.evicted.load(Ordering::Relaxed)));
+        conns.retain(|c| c.strong_count() > 0);
         let idlest = conns
             .iter()
-            .filter_map(|c| c.upgrade())
+            .filter_map(Weak::upgrade)
+            .filter(|c| !c.evicted.load(Ordering::Relaxed))
             .filter_map(|c| c.evictable(now).map(|idle| (idle, c)))
             .max_by_key(|(idle, _)| *idle);
         if let Some((idle, conn)) = idlest {
@@ -176,9 +169,9 @@ impl AsyncRead for Conn {
         match polled {
             Poll::Ready(Ok(())) if buf.filled().len() > before => self.activity.read_now(),
             Poll::Pending => {
-                self.activity.wait(cx.waker());
+                self.activity.reader.register(cx.waker());
                 // Evicted between the check above and the waker's registration.
-                if self.activity.evicted.load(Ordering::Relaxed) {
+                if self.activity.evicted.load(Ordering::Acquire) {
                     return Poll::Ready(Err(evicted()));
                 }
             }
