@@ -80,15 +80,65 @@ async fn slow_and_garbage_clients_at_every_door_cost_no_write_and_no_election() 
     assert_acked_present(&cluster, &load).await;
 }
 
-/// Opens `n` connections to `address` that say nothing.
-async fn silent(address: &str, n: usize) -> Vec<TcpStream> {
+/// Opens `n` connections to `address` that each say `first` (maybe nothing), then nothing more.
+async fn opened(address: &str, n: usize, first: &[u8]) -> Vec<TcpStream> {
     let mut open = Vec::new();
     for _ in 0..n {
-        if let Ok(Ok(s)) = tokio::time::timeout(Duration::from_millis(200), TcpStream::connect(address)).await {
+        if let Ok(Ok(mut s)) = tokio::time::timeout(Duration::from_millis(200), TcpStream::connect(address)).await
+            && s.write_all(first).await.is_ok()
+        {
             open.push(s);
         }
     }
     open
+}
+
+async fn silent(address: &str, n: usize) -> Vec<TcpStream> {
+    opened(address, n, b"").await
+}
+
+/// HTTP/2's connection preface and an empty SETTINGS frame: what a client sends first.
+const HTTP2_PREFACE: &[u8] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n\0\0\0\x04\0\0\0\0\0";
+
+/// Bytes prove nothing: connections that open HTTP/2 and send no request, and HTTP/1.1
+/// connections kept alive after a request without credentials, filled a door that verifies
+/// tokens for a minute (those that had sent anything were closed for room only after 60 s
+/// of silence, and HTTP/2 pings keep one from ever being silent).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn connections_with_no_credentials_do_not_keep_clients_out() {
+    let flags = wasmraft_tests::http::auth_flags();
+    let cluster = Cluster::start_with(3, "kv", true, &flags.iter().map(String::as_str).collect::<Vec<_>>());
+    cluster.leader(Duration::from_secs(10)).await;
+    let http_door = cluster.nodes[&1].http.clone().unwrap();
+    let client_door = cluster.nodes[&1].client.clone();
+    let anonymous = b"GET /kv/anyone HTTP/1.1\r\nHost: localhost\r\n\r\n";
+    let mut held = opened(&http_door, 550, HTTP2_PREFACE).await;
+    held.extend(opened(&http_door, 550, anonymous).await);
+    held.extend(opened(&client_door, 1100, HTTP2_PREFACE).await);
+    assert!(held.len() >= 2100, "only {} sockets opened", held.len());
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let token = wasmraft_tests::http::token("uss", &["wasmraft.write"]);
+    let url = format!("{}/kv/with-credentials", cluster.http_url(1));
+    let put = tokio::time::timeout(
+        Duration::from_secs(5),
+        HttpClient::default().send("PUT", &url, Some(&token), Some(b"v".to_vec())),
+    )
+    .await
+    .expect("the HTTP door answers within 5 s")
+    .expect("an answer");
+    assert_eq!(put.status, 200, "{}", put.text());
+    let mut client = tokio::time::timeout(Duration::from_secs(5), cluster.client(1))
+        .await
+        .expect("the client door answers within 5 s")
+        .expect("a client");
+    let got = tokio::time::timeout(
+        Duration::from_secs(5),
+        wasmraft_tests::cluster::query(&mut client, serde_json::json!({ "get": { "key": "with-credentials" } })),
+    )
+    .await
+    .expect("a query within 5 s");
+    assert!(got.is_ok(), "{got:?}");
+    drop(held);
 }
 
 /// Connections that open and then say nothing must not fill a client's door: the HTTP and

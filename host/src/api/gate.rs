@@ -74,6 +74,9 @@ impl Admit for ClientChecks {
             Access::Needs(role) => {
                 let conn = parts.extensions.get::<ConnInfo>();
                 let caller = self.shared.authz.authorize(&parts.headers, conn, role)?;
+                if let Some(conn) = conn {
+                    conn.vouch();
+                }
                 parts.extensions.insert(Authorized(caller));
             }
         }

@@ -9,6 +9,7 @@ use crate::budget::{Budget, Held};
 use crate::handle::{NodeError, NodeHandle};
 use crate::proposals::Wants;
 use crate::runtime::{CallError, Front, FrontResult, HostError, StateMap, request_meta};
+use crate::tls::accept::ConnInfo;
 use axum::body::Body;
 use axum::extract::{Request, State};
 use axum::http::{HeaderName, HeaderValue, StatusCode, header};
@@ -202,6 +203,12 @@ impl Gateway {
         };
         let applier = hosted.name.as_str();
         let (caller, auth_error) = self.authenticate(request.headers().get(header::AUTHORIZATION));
+        if caller.is_some() || self.verifier.is_none() {
+            // Credentials, or a node that asks for none: the connection keeps its place.
+            if let Some(conn) = request.extensions().get::<ConnInfo>() {
+                conn.vouch();
+            }
+        }
         let (parts, body) = request.into_parts();
         // A client's request id (draft-ietf-httpapi-idempotency-key-header): a retry gets
         // the first outcome. Not ASCII: kept as it came, for the node to refuse.

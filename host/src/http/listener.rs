@@ -13,6 +13,7 @@ use hyper_util::service::TowerToHyperService;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::mpsc;
+use tower::ServiceExt;
 
 /// Connections open at once (see [`crate::tls::accept`] for those beyond it).
 pub const MAX_CONNECTIONS: usize = 1024;
@@ -53,7 +54,13 @@ pub async fn serve(
             },
             () = &mut stop => break,
         };
-        let service = TowerToHyperService::new(app.clone());
+        // The door's checks vouch for the connection through what each request carries.
+        let info = conn.info().clone();
+        let app = app.clone().map_request(move |mut request: axum::http::Request<_>| {
+            request.extensions_mut().insert(info.clone());
+            request
+        });
+        let service = TowerToHyperService::new(app);
         let connection = builder.serve_connection_with_upgrades(TokioIo::new(conn), service).into_owned();
         let connection = graceful.watch(connection);
         tokio::spawn(connection);

@@ -6,9 +6,13 @@
 //! keep a peer out: a real handshake finishes in milliseconds, so to keep one from finishing
 //! an outsider must open sockets faster than `MAX_ADMISSIONS` per handshake time.
 //!
-//! Nor can open connections that say nothing fill a door: when a connection waits for a
-//! place, the door closes the one idle longest among those that have sent nothing since
-//! they opened ([`SILENT_GRACE`]) or for longer than any request takes ([`IDLE_GRACE`]).
+//! Nor can open connections that prove nothing fill a door: when a connection waits for a
+//! place, the door closes one that no request has vouched for since it opened
+//! ([`UNVOUCHED_GRACE`]; the door's checks vouch for a connection whose request they let
+//! in with credentials, [`ConnInfo::vouch`]), oldest first, else the one idle longest
+//! among those that have sent nothing for longer than any request takes ([`IDLE_GRACE`]).
+//! Bytes alone prove nothing: an outsider's HTTP/2 preface, pings or requests without
+//! credentials do not keep a place on a full door.
 
 use super::Credentials;
 use atomic_waker::AtomicWaker;
@@ -27,28 +31,39 @@ use tokio_rustls::server::TlsStream;
 pub const ADMISSION_TIMEOUT: Duration = Duration::from_secs(10);
 /// Admissions under way at once on a door; one more ends the oldest.
 pub const MAX_ADMISSIONS: usize = 64;
-/// A connection that has sent nothing this long since it opened may be closed to make room
-/// (a real client sends its request, or HTTP/2's preface, at once).
-pub const SILENT_GRACE: Duration = Duration::from_secs(1);
+/// A connection no request has vouched for this long since it opened may be closed to make
+/// room (a real client sends its first request, with its credentials, at once).
+pub const UNVOUCHED_GRACE: Duration = Duration::from_secs(1);
 /// A connection that has sent nothing for this long may be closed to make room: longer than
 /// any request's deadline, and than the HTTP/2 pings a server sends an idle client.
 pub const IDLE_GRACE: Duration = Duration::from_secs(60);
 /// How often a connection waiting for a place looks again for one to close.
 const EVICT_RETRY: Duration = Duration::from_millis(250);
 
-/// What the door knows of a connection's other side; every gRPC request carries it.
+/// What the door knows of a connection's other side; every request carries it.
 #[derive(Debug, Clone, Default)]
 pub struct ConnInfo {
     pub remote: Option<std::net::SocketAddr>,
     /// The certificate chain the other side presented, verified against the door's CA
     /// (leaf first); none on a plain connection or without a client certificate.
     pub certs: Option<Arc<Vec<CertificateDer<'static>>>>,
+    activity: Option<Arc<Activity>>,
 }
 
 impl ConnInfo {
     /// The verified leaf certificate, if any.
     pub fn leaf(&self) -> Option<&CertificateDer<'static>> {
         self.certs.as_ref().and_then(|c| c.first())
+    }
+
+    /// The door let a request of this connection in on its credentials (or needs none): the
+    /// connection keeps its place on a full door while it talks.
+    pub fn vouch(&self) {
+        if let Some(activity) = &self.activity
+            && !activity.vouched.load(Ordering::Relaxed)
+        {
+            activity.vouched.store(true, Ordering::Relaxed);
+        }
     }
 }
 
@@ -57,14 +72,22 @@ enum Io {
     Tls(Box<TlsStream<TcpStream>>),
 }
 
-/// When a connection last sent anything, and whether the door closed it to make room.
+/// When a connection last sent anything, whether a request vouched for it, and whether the
+/// door closed it to make room.
 struct Activity {
     opened: Instant,
     /// Milliseconds from `opened` to the last bytes read, plus one (0: none yet).
     last_read: AtomicU64,
+    vouched: AtomicBool,
     evicted: AtomicBool,
     /// Woken when evicted: the connection's reader sees the close at once.
     reader: AtomicWaker,
+}
+
+impl std::fmt::Debug for Activity {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Activity").field("vouched", &self.vouched.load(Ordering::Relaxed)).finish_non_exhaustive()
+    }
 }
 
 impl Activity {
@@ -72,6 +95,7 @@ impl Activity {
         Activity {
             opened: Instant::now(),
             last_read: AtomicU64::new(0),
+            vouched: AtomicBool::new(false),
             evicted: AtomicBool::new(false),
             reader: AtomicWaker::new(),
         }
@@ -81,16 +105,18 @@ impl Activity {
         self.last_read.store(self.opened.elapsed().as_millis() as u64 + 1, Ordering::Relaxed);
     }
 
-    /// How long the connection has been idle, if that makes it one to close for room.
-    fn evictable(&self, now: Instant) -> Option<Duration> {
+    /// Whether the connection is one to close for room, and how soon: one never vouched
+    /// for before any other (the older first), then the one idle longest.
+    fn evictable(&self, now: Instant) -> Option<(bool, Duration)> {
         let open = now.saturating_duration_since(self.opened);
-        match self.last_read.load(Ordering::Relaxed) {
-            0 => (open >= SILENT_GRACE).then_some(open),
-            ms => {
-                let idle = open.saturating_sub(Duration::from_millis(ms - 1));
-                (idle >= IDLE_GRACE).then_some(idle)
-            }
+        if !self.vouched.load(Ordering::Relaxed) && open >= UNVOUCHED_GRACE {
+            return Some((true, open));
         }
+        let idle = match self.last_read.load(Ordering::Relaxed) {
+            0 => open,
+            ms => open.saturating_sub(Duration::from_millis(ms - 1)),
+        };
+        (idle >= IDLE_GRACE).then_some((false, idle))
     }
 
     fn evict(&self) {
@@ -114,19 +140,23 @@ impl Register {
         conns.push(Arc::downgrade(conn));
     }
 
-    /// Closes the connection idle longest among the ones that may be closed, if any.
+    /// Closes the first of the connections that may be closed, if any ([`Activity::evictable`]).
     fn evict_idlest(&self, door: &'static str) {
         let now = Instant::now();
         let mut conns = self.conns.lock().unwrap_or_else(|p| p.into_inner());
         conns.retain(|c| c.strong_count() > 0);
-        let idlest = conns
+        let first = conns
             .iter()
             .filter_map(Weak::upgrade)
             .filter(|c| !c.evicted.load(Ordering::Relaxed))
-            .filter_map(|c| c.evictable(now).map(|idle| (idle, c)))
-            .max_by_key(|(idle, _)| *idle);
-        if let Some((idle, conn)) = idlest {
-            say_once(door, None, format!("closed a connection idle for {idle:?} to make room (the door is full)"));
+            .filter_map(|c| c.evictable(now).map(|order| (order, c)))
+            .max_by_key(|(order, _)| *order);
+        if let Some(((unvouched, time), conn)) = first {
+            let why = match unvouched {
+                true => format!("open {time:?} with no request in on credentials"),
+                false => format!("idle for {time:?}"),
+            };
+            say_once(door, None, format!("closed a connection {why} to make room (the door is full)"));
             conn.evict();
         }
     }
@@ -298,7 +328,7 @@ pub fn accept(
                 };
                 let activity = Arc::new(Activity::new());
                 register.add(&activity, max_open);
-                let info = ConnInfo { remote: Some(remote), certs };
+                let info = ConnInfo { remote: Some(remote), certs, activity: Some(activity.clone()) };
                 let _ = tx.send(Conn { io, info, activity, _open: permit }).await;
             });
         }
@@ -316,5 +346,28 @@ async fn place(door: &'static str, open: &Arc<Semaphore>, register: &Register) -
         if let Ok(permit) = tokio::time::timeout(EVICT_RETRY, open.clone().acquire_owned()).await {
             return permit.expect("the semaphore is never closed");
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_connection_no_request_vouched_for_goes_first_then_the_idlest() {
+        let unvouched = Activity::new();
+        let (vouched, talking) = (Activity::new(), Activity::new());
+        vouched.vouched.store(true, Ordering::Relaxed);
+        talking.vouched.store(true, Ordering::Relaxed);
+        let soon = unvouched.opened + UNVOUCHED_GRACE / 2;
+        // Bytes prove nothing: an unvouched connection that just spoke may still go.
+        unvouched.read_now();
+        assert_eq!(unvouched.evictable(soon), None, "within its grace");
+        let later = unvouched.opened + 2 * IDLE_GRACE;
+        assert!(matches!(unvouched.evictable(later), Some((true, _))));
+        assert!(matches!(vouched.evictable(later), Some((false, _))), "silent for longer than any request takes");
+        talking.last_read.store((2 * IDLE_GRACE - UNVOUCHED_GRACE).as_millis() as u64, Ordering::Relaxed);
+        assert_eq!(talking.evictable(later), None, "it spoke a second ago");
+        assert!(unvouched.evictable(later) > vouched.evictable(later), "the unvouched one goes first");
     }
 }

@@ -36,11 +36,14 @@ pub fn gate<S>(inner: S, cluster_name: Option<String>, max_receiving: usize) -> 
 
 impl Admit for PeerChecks {
     fn admit(&self, request: http::Request<Body>) -> Result<http::Request<Body>, Status> {
-        if let Some(cluster) = &self.cluster_name {
-            let leaf = request.extensions().get::<ConnInfo>().and_then(ConnInfo::leaf);
-            if leaf.and_then(|cert| names::node_of(cert, cluster)).is_none() {
-                return Err(Status::unauthenticated(format!("the certificate names no node of cluster {cluster}")));
-            }
+        let conn = request.extensions().get::<ConnInfo>();
+        if let Some(cluster) = &self.cluster_name
+            && conn.and_then(ConnInfo::leaf).and_then(|cert| names::node_of(cert, cluster)).is_none()
+        {
+            return Err(Status::unauthenticated(format!("the certificate names no node of cluster {cluster}")));
+        }
+        if let Some(conn) = conn {
+            conn.vouch();
         }
         Ok(match STREAMS.contains(&request.uri().path()) {
             true => request,
