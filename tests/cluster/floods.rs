@@ -93,8 +93,46 @@ async fn opened(address: &str, n: usize, first: &[u8]) -> Vec<TcpStream> {
     open
 }
 
-async fn silent(address: &str, n: usize) -> Vec<TcpStream> {
-    opened(address, n, b"").await
+/// Past the grace of connections no request vouched for (1 s), a client with `token` gets
+/// in at node 1's HTTP door (a put of `key`) and at its gRPC door (a query of it), each
+/// within 5 s.
+async fn clients_get_in(cluster: &Cluster, key: &str, token: Option<&str>) {
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let url = format!("{}/kv/{key}", cluster.http_url(1));
+    let put = tokio::time::timeout(
+        Duration::from_secs(5),
+        HttpClient::default().send("PUT", &url, token, Some(b"v".to_vec())),
+    )
+    .await
+    .expect("the HTTP door answers within 5 s")
+    .expect("an answer");
+    assert_eq!(put.status, 200, "{}", put.text());
+    let mut client = tokio::time::timeout(Duration::from_secs(5), cluster.client(1))
+        .await
+        .expect("the client door answers within 5 s")
+        .expect("a client");
+    let got = tokio::time::timeout(
+        Duration::from_secs(5),
+        wasmraft_tests::cluster::query(&mut client, serde_json::json!({ "get": { "key": key } })),
+    )
+    .await
+    .expect("a query within 5 s");
+    assert!(got.is_ok(), "{got:?}");
+}
+
+/// Connections that open and then say nothing must not fill a client's door: the HTTP and
+/// gRPC doors take 1,024 at once, and held silent ones for good (hyper's protocol sniff has
+/// no timer, the gRPC server no idle timeout), so an outsider with 1,100 sockets kept every
+/// client out.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn connections_that_say_nothing_do_not_keep_clients_out() {
+    let cluster = Cluster::start_with(3, "kv", true, &[]);
+    cluster.leader(Duration::from_secs(10)).await;
+    let mut held = opened(cluster.nodes[&1].http.as_ref().unwrap(), 1100, b"").await;
+    held.extend(opened(&cluster.nodes[&1].client, 1100, b"").await);
+    assert!(held.len() >= 2100, "only {} sockets opened", held.len());
+    clients_get_in(&cluster, "after-silence", None).await;
+    drop(held);
 }
 
 /// HTTP/2's connection preface and an empty SETTINGS frame: what a client sends first.
@@ -110,71 +148,12 @@ async fn connections_with_no_credentials_do_not_keep_clients_out() {
     let cluster = Cluster::start_with(3, "kv", true, &flags.iter().map(String::as_str).collect::<Vec<_>>());
     cluster.leader(Duration::from_secs(10)).await;
     let http_door = cluster.nodes[&1].http.clone().unwrap();
-    let client_door = cluster.nodes[&1].client.clone();
     let anonymous = b"GET /kv/anyone HTTP/1.1\r\nHost: localhost\r\n\r\n";
     let mut held = opened(&http_door, 550, HTTP2_PREFACE).await;
     held.extend(opened(&http_door, 550, anonymous).await);
-    held.extend(opened(&client_door, 1100, HTTP2_PREFACE).await);
+    held.extend(opened(&cluster.nodes[&1].client, 1100, HTTP2_PREFACE).await);
     assert!(held.len() >= 2100, "only {} sockets opened", held.len());
-    tokio::time::sleep(Duration::from_millis(1500)).await;
     let token = wasmraft_tests::http::token("uss", &["wasmraft.write"]);
-    let url = format!("{}/kv/with-credentials", cluster.http_url(1));
-    let put = tokio::time::timeout(
-        Duration::from_secs(5),
-        HttpClient::default().send("PUT", &url, Some(&token), Some(b"v".to_vec())),
-    )
-    .await
-    .expect("the HTTP door answers within 5 s")
-    .expect("an answer");
-    assert_eq!(put.status, 200, "{}", put.text());
-    let mut client = tokio::time::timeout(Duration::from_secs(5), cluster.client(1))
-        .await
-        .expect("the client door answers within 5 s")
-        .expect("a client");
-    let got = tokio::time::timeout(
-        Duration::from_secs(5),
-        wasmraft_tests::cluster::query(&mut client, serde_json::json!({ "get": { "key": "with-credentials" } })),
-    )
-    .await
-    .expect("a query within 5 s");
-    assert!(got.is_ok(), "{got:?}");
-    drop(held);
-}
-
-/// Connections that open and then say nothing must not fill a client's door: the HTTP and
-/// gRPC doors take 1,024 at once, and held silent ones for good (hyper's protocol sniff has
-/// no timer, the gRPC server no idle timeout), so an outsider with 1,100 sockets kept every
-/// client out.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn connections_that_say_nothing_do_not_keep_clients_out() {
-    let cluster = Cluster::start_with(3, "kv", true, &[]);
-    cluster.leader(Duration::from_secs(10)).await;
-    let http_door = cluster.nodes[&1].http.clone().unwrap();
-    let client_door = cluster.nodes[&1].client.clone();
-    let mut held = silent(&http_door, 1100).await;
-    held.extend(silent(&client_door, 1100).await);
-    assert!(held.len() >= 2100, "only {} sockets opened", held.len());
-    // Past the silent connections' grace (1 s).
-    tokio::time::sleep(Duration::from_millis(1500)).await;
-    let url = format!("{}/kv/after-silence", cluster.http_url(1));
-    let put = tokio::time::timeout(
-        Duration::from_secs(5),
-        HttpClient::default().send("PUT", &url, None, Some(b"v".to_vec())),
-    )
-    .await
-    .expect("the HTTP door answers within 5 s")
-    .expect("an answer");
-    assert_eq!(put.status, 200, "{}", put.text());
-    let mut client = tokio::time::timeout(Duration::from_secs(5), cluster.client(1))
-        .await
-        .expect("the client door answers within 5 s")
-        .expect("a client");
-    let got = tokio::time::timeout(
-        Duration::from_secs(5),
-        wasmraft_tests::cluster::query(&mut client, serde_json::json!({ "get": { "key": "after-silence" } })),
-    )
-    .await
-    .expect("a query within 5 s");
-    assert!(got.is_ok(), "{got:?}");
+    clients_get_in(&cluster, "with-credentials", Some(&token)).await;
     drop(held);
 }
