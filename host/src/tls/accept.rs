@@ -47,7 +47,8 @@ pub struct ConnInfo {
     /// The certificate chain the other side presented, verified against the door's CA
     /// (leaf first); none on a plain connection or without a client certificate.
     pub certs: Option<Arc<Vec<CertificateDer<'static>>>>,
-    activity: Option<Arc<Activity>>,
+    /// Weak: only the connection itself keeps it registered (requests may outlive it).
+    activity: Option<Weak<Activity>>,
 }
 
 impl ConnInfo {
@@ -59,7 +60,7 @@ impl ConnInfo {
     /// The door let a request of this connection in on its credentials (or needs none): the
     /// connection keeps its place on a full door while it talks.
     pub fn vouch(&self) {
-        if let Some(activity) = &self.activity
+        if let Some(activity) = self.activity.as_ref().and_then(Weak::upgrade)
             && !activity.vouched.load(Ordering::Relaxed)
         {
             activity.vouched.store(true, Ordering::Relaxed);
@@ -328,7 +329,7 @@ pub fn accept(
                 };
                 let activity = Arc::new(Activity::new());
                 register.add(&activity, max_open);
-                let info = ConnInfo { remote: Some(remote), certs, activity: Some(activity.clone()) };
+                let info = ConnInfo { remote: Some(remote), certs, activity: Some(Arc::downgrade(&activity)) };
                 let _ = tx.send(Conn { io, info, activity, _open: permit }).await;
             });
         }
