@@ -1,5 +1,6 @@
 //! What a node finds on its disk after a crash, or that it did not write, never stops it:
-//! snapshot files it never adopted, a bootstrap that stopped halfway.
+//! snapshot files it never adopted, a bootstrap that stopped halfway. What it lost does: a
+//! log that is gone stops it with a clear error rather than let it forget its votes.
 
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
@@ -115,4 +116,48 @@ async fn a_member_book_older_than_the_snapshot_is_not_what_a_node_starts_from() 
     assert!(e.message().contains("cannot be reused"), "{e:?}");
     cluster.converged(acked_max, Duration::from_secs(30)).await;
     assert_acked_present(&cluster, &load).await;
+}
+
+/// A node whose write-ahead log is gone (its disk not mounted, say) while the rest of its
+/// directory is there must not start: it started as a new voter with term 0 and an empty
+/// log, removed its snapshots, and could vote for a node without the entries it had
+/// acknowledged.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_node_whose_log_is_gone_refuses_to_start() {
+    let mut cluster = Cluster::start(3, &["--snapshot-interval", "1000"]);
+    let leader = cluster.leader(Duration::from_secs(10)).await;
+    // Past the first snapshot (taken at a 1,024-entry boundary).
+    let load = write_load(cluster.endpoints(), "before", 16, Arc::new(AtomicBool::new(false)), Some(1100)).await;
+    assert_eq!(load.abandoned, 0);
+    cluster.converged(load.acked.iter().map(|a| a.index).max().unwrap(), Duration::from_secs(30)).await;
+    let follower = cluster.ids().into_iter().find(|&id| id != leader).unwrap();
+    cluster.stop(follower);
+    let dir = cluster.nodes[&follower].data_dir.clone();
+    assert!(!data_dir_files(&dir.join("snapshots")).is_empty(), "the follower took a snapshot");
+    for emptied in [false, true] {
+        // Gone altogether, then there but empty (a mount point with nothing mounted).
+        let log = dir.join("log");
+        let _ = std::fs::remove_dir_all(&log);
+        if emptied {
+            std::fs::create_dir(&log).unwrap();
+        }
+        let mut child = cluster.serve_command(follower).stderr(std::process::Stdio::piped()).spawn().unwrap();
+        let deadline = std::time::Instant::now() + Duration::from_secs(20);
+        let status = loop {
+            if let Some(status) = child.try_wait().unwrap() {
+                break status;
+            }
+            if std::time::Instant::now() > deadline {
+                let _ = child.kill();
+                panic!("the node started on an empty log (emptied: {emptied})");
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        };
+        let mut stderr = String::new();
+        std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut stderr).unwrap();
+        assert!(!status.success());
+        assert!(stderr.contains("write-ahead log") && stderr.contains("has run before"), "{stderr}");
+        let snapshots = data_dir_files(&dir.join("snapshots"));
+        assert!(!snapshots.is_empty(), "its snapshots are kept");
+    }
 }

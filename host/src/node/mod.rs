@@ -60,6 +60,8 @@ fn lock(dir: &Path) -> anyhow::Result<std::fs::File> {
 /// The primary applier's module as the cluster started with it, which a joining node
 /// replays the log from; the n-th applier's (from the second) is `module-<n>.wasm`.
 pub const MODULE_FILE: &str = "module.wasm";
+/// The data directory's snapshot files (see [`SnapshotDir`]).
+pub const SNAPSHOTS_DIR: &str = "snapshots";
 
 pub(crate) fn bootstrap_file(dir: &Path, n: usize) -> std::path::PathBuf {
     match n {
@@ -305,9 +307,22 @@ pub fn run(config: NodeConfig) -> anyhow::Result<()> {
 
     let mut log = RaftLog::open(&dir.join("log")).context("cannot open the write-ahead log")?;
     if !log.is_initialized() {
+        // A node's first start writes its log's first members, then makes `snapshots/`:
+        // with that directory there, a log without them was lost (a disk not mounted, a
+        // file wiped). Starting afresh would forget this node's votes and the entries it
+        // acknowledged, and make it a voter that lets a node without them win.
+        if dir.join(SNAPSHOTS_DIR).exists() {
+            bail!(
+                "the write-ahead log in {} is empty, yet this node has run before (its {SNAPSHOTS_DIR}/ is there): \
+                 its votes and acknowledged entries are gone. Bring the log back (is its disk mounted?), \
+                 or remove {} and add the node back to the cluster",
+                dir.join("log").display(),
+                dir.display()
+            );
+        }
         log.bootstrap(&identity.initial_members)?;
     }
-    let snapshots = Arc::new(SnapshotDir::open(dir.join("snapshots"))?);
+    let snapshots = Arc::new(SnapshotDir::open(dir.join(SNAPSHOTS_DIR))?);
     // The loaded snapshot's state size seeds the snapshot schedule: a large state is not
     // snapshotted again 10,000 entries after every restart.
     let (checkpoint, modules, conf_state, snapshot_members, snapshot_state_bytes) =

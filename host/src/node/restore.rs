@@ -7,7 +7,7 @@
 //! restore that fails (a damaged file, a full disk) leaves nothing behind.
 
 use super::identity::{self, Identity};
-use super::{MODULE_FILE, bootstrap_file};
+use super::{MODULE_FILE, SNAPSHOTS_DIR, bootstrap_file};
 use crate::log::{Persist, RaftLog};
 use crate::membership::MemberBook;
 use crate::runtime::Limits;
@@ -90,7 +90,7 @@ fn build(r: &Restore, file: &SnapshotFile, dir: &Path) -> anyhow::Result<()> {
         let mut log = RaftLog::open(&dir.join("log")).context("cannot create the write-ahead log")?;
         log.persist(Persist { snapshot: Some(&meta), entries: &[], hard_state: Some(&hard_state) }, true)?;
     }
-    let snapshots = SnapshotDir::open(dir.join("snapshots"))?;
+    let snapshots = SnapshotDir::open(dir.join(SNAPSHOTS_DIR))?;
     snapshots.write(&file.checkpoint, term, conf_state, &book, &file.modules)?;
     let from = format!("{index}-{}", file.checkpoint.state_hash());
     let identity = Identity::new(r.cluster_name, r.id, members, &r.limits, Some(from));
