@@ -248,6 +248,10 @@ impl SnapshotDir {
     }
 }
 
+/// Indexes and terms beyond this are refused: no log reaches it (2^62 entries at a million a
+/// second take 146,000 years), and the node's arithmetic on positions must not overflow.
+pub const MAX_POSITION: u64 = 1 << 62;
+
 /// Reads and verifies a snapshot file.
 pub fn load(path: &Path) -> Result<SnapshotFile, SnapshotError> {
     let mut r = BufReader::new(File::open(path)?);
@@ -284,6 +288,9 @@ pub fn load(path: &Path) -> Result<SnapshotFile, SnapshotError> {
             Header { index: v2.index, term: v2.term, conf_state: v2.conf_state, members: v2.members, modules }
         }
     };
+    if header.index > MAX_POSITION || header.term > MAX_POSITION {
+        return Err(SnapshotError::Corrupt(format!("index {} in term {}", header.index, header.term)));
+    }
     if header.modules.len() > MAX_MODULES {
         return Err(SnapshotError::Corrupt(format!("{} modules", header.modules.len())));
     }
@@ -355,6 +362,21 @@ mod tests {
         assert_eq!(loaded.checkpoint.state_hash(), checkpoint(30).state_hash());
         dir.prune(30).unwrap();
         assert_eq!(dir.list().unwrap().iter().map(|s| s.0).collect::<Vec<_>>(), vec![30, 20]);
+    }
+
+    #[test]
+    fn a_file_at_a_position_no_log_reaches_is_refused() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = SnapshotDir::open(tmp.path().join("snap")).unwrap();
+        let cs = ConfState { voters: vec![1], ..Default::default() };
+        let write = |index, term| dir.write(&checkpoint(index), term, cs.clone(), &MemberBook::default(), &[b"m"]);
+        for (index, term) in [(u64::MAX, 2), (5, u64::MAX - 1), (MAX_POSITION + 1, 2)] {
+            let meta = write(index, term).unwrap();
+            let refused = load(&dir.path(meta.index, meta.term)).err();
+            assert!(matches!(refused, Some(SnapshotError::Corrupt(_))), "{index}, {term}: {refused:?}");
+        }
+        let meta = write(MAX_POSITION, MAX_POSITION).unwrap();
+        assert!(load(&dir.path(meta.index, meta.term)).is_ok());
     }
 
     fn indexes(dir: &SnapshotDir) -> Vec<u64> {
