@@ -36,6 +36,18 @@ pub fn temp_path(path: &Path) -> PathBuf {
     path.with_file_name(name)
 }
 
+/// The content of `path`, refused (InvalidData) if over `max` bytes: a file on disk is
+/// bounded before it is read (a huge file, or a link to `/dev/zero`, would take the memory).
+pub fn read(path: &Path, max: usize) -> io::Result<Vec<u8>> {
+    use std::io::Read;
+    let mut bytes = Vec::new();
+    File::open(path)?.take(max as u64 + 1).read_to_end(&mut bytes)?;
+    if bytes.len() > max {
+        return Err(io::Error::new(io::ErrorKind::InvalidData, format!("{} is over {max} bytes", path.display())));
+    }
+    Ok(bytes)
+}
+
 /// Makes the directory's entries (files created, renamed or removed in it) durable.
 pub fn sync_dir(dir: &Path) -> io::Result<()> {
     File::open(dir)?.sync_all()
@@ -61,6 +73,17 @@ mod tests {
             std::fs::read_dir(dir).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
         names.sort();
         names
+    }
+
+    #[test]
+    fn a_file_is_read_only_within_its_bound() {
+        let tmp = tempfile::tempdir().unwrap();
+        let path = tmp.path().join("f");
+        std::fs::write(&path, b"12345").unwrap();
+        assert_eq!(read(&path, 5).unwrap(), b"12345");
+        assert_eq!(read(&path, 4).unwrap_err().kind(), io::ErrorKind::InvalidData);
+        // Endless: only the bound and one byte are read.
+        assert_eq!(read(Path::new("/dev/zero"), 1 << 20).unwrap_err().kind(), io::ErrorKind::InvalidData);
     }
 
     #[test]

@@ -9,6 +9,8 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
 pub const FILE: &str = "members.json";
+/// The largest `members.json` read: room for thousands of members' addresses.
+const MAX_FILE_BYTES: usize = 16 << 20;
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct MemberBook {
@@ -158,8 +160,8 @@ impl MemberBook {
         if !path.exists() {
             return Ok(None);
         }
-        let text = std::fs::read_to_string(&path)?;
-        Ok(Some(serde_json::from_str(&text).map_err(|e| anyhow::anyhow!("{} is damaged: {e}", path.display()))?))
+        let text = crate::durable::read(&path, MAX_FILE_BYTES)?;
+        Ok(Some(serde_json::from_slice(&text).map_err(|e| anyhow::anyhow!("{} is damaged: {e}", path.display()))?))
     }
 
     /// Replaces the book `dir` keeps (atomically, durably).

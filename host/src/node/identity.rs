@@ -7,6 +7,9 @@ use super::config::NodeConfig;
 use crate::membership::FILE as MEMBERS_FILE;
 use anyhow::{Context, bail};
 use serde::{Deserialize, Serialize};
+
+/// `identity.json` is a few hundred bytes; anything much larger is not one.
+const MAX_FILE_BYTES: usize = 1 << 20;
 use std::path::Path;
 
 const FILE: &str = "identity.json";
@@ -84,8 +87,10 @@ pub fn exists(dir: &Path) -> bool {
 pub fn establish(dir: &Path, node_id: u64, wanted: Option<Identity>) -> anyhow::Result<Identity> {
     let path = dir.join(FILE);
     if path.exists() {
-        let text = std::fs::read_to_string(&path).with_context(|| format!("cannot read {}", path.display()))?;
-        let found: Identity = serde_json::from_str(&text).with_context(|| format!("{} is damaged", path.display()))?;
+        let text =
+            crate::durable::read(&path, MAX_FILE_BYTES).with_context(|| format!("cannot read {}", path.display()))?;
+        let found: Identity =
+            serde_json::from_slice(&text).with_context(|| format!("{} is damaged", path.display()))?;
         if found.node_id != node_id {
             bail!(
                 "{} belongs to node {} of cluster `{}`, but this is node {node_id}: give every node its own data directory",

@@ -76,7 +76,11 @@ fn bootstrap_files(dir: &Path) -> Vec<std::path::PathBuf> {
 }
 
 fn read_all(paths: &[std::path::PathBuf]) -> anyhow::Result<Vec<Vec<u8>>> {
-    paths.iter().map(|path| std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))).collect()
+    let max = crate::runtime::module::MAX_MODULE_BYTES;
+    paths
+        .iter()
+        .map(|path| durable::read(path, max).with_context(|| format!("cannot read {}", path.display())))
+        .collect()
 }
 
 /// Loads modules and checks that they can be hosted together (distinct names, routes

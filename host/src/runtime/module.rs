@@ -21,6 +21,9 @@ use wasmtime::component::{Component, Linker, types::ComponentItem};
 
 /// Modules larger than this are refused before compiling.
 pub const MAX_MODULE_BYTES: usize = 64 << 20;
+/// The largest compiled-code cache file read; a larger one is not read, and the module is
+/// compiled again.
+const MAX_CACHED_BYTES: usize = 1 << 30;
 /// Compiled modules kept that nothing else holds (the active modules and those of running
 /// calls are always kept), in memory and on disk: anyone who can send modules to compile
 /// (an upgrade, a peer's Prepare) could otherwise grow both for ever.
@@ -361,7 +364,7 @@ impl WasmEngine {
             dir.join(format!("{hash}-{:016x}.cwasm", h.finish()))
         });
         if let Some(path) = &cached
-            && let Ok(file) = std::fs::read(path)
+            && let Ok(file) = crate::durable::read(path, MAX_CACHED_BYTES)
         {
             // Read, not mmapped: a cache file changed under a live mapping would crash the
             // node (SIGBUS).

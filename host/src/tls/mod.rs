@@ -74,8 +74,11 @@ impl std::fmt::Debug for Credentials {
     }
 }
 
+/// The largest certificate, key or CA bundle file read (they are reread at every reload).
+const MAX_PEM_BYTES: usize = 16 << 20;
+
 fn read(path: &std::path::Path, what: &str) -> anyhow::Result<Vec<u8>> {
-    std::fs::read(path).with_context(|| format!("cannot read the {what} {}", path.display()))
+    crate::durable::read(path, MAX_PEM_BYTES).with_context(|| format!("cannot read the {what} {}", path.display()))
 }
 
 fn load(files: &TlsFiles, door: Door, cluster: &str) -> anyhow::Result<Loaded> {

@@ -307,11 +307,11 @@ impl Peer for PeerService {
             )));
         }
         let mut modules = Vec::with_capacity(self.bootstrap_modules.len());
+        let failed = |e: String| Status::internal(format!("reading a bootstrap module: {e}"));
         for path in &self.bootstrap_modules {
-            let bytes = tokio::fs::read(path)
-                .await
-                .map_err(|e| Status::internal(format!("reading a bootstrap module: {e}")))?;
-            modules.push(bytes);
+            let (path, max) = (path.clone(), crate::runtime::module::MAX_MODULE_BYTES);
+            let read = tokio::task::spawn_blocking(move || crate::durable::read(&path, max));
+            modules.push(read.await.map_err(|e| failed(e.to_string()))?.map_err(|e| failed(e.to_string()))?);
         }
         let mut modules = modules.into_iter();
         let bootstrap_module = modules.next().ok_or_else(|| Status::internal("no bootstrap module"))?;
