@@ -21,6 +21,8 @@ const HARD_STATE: &[u8] = b"hard_state";
 const CONF_STATE: &[u8] = b"conf_state";
 const TRUNCATED: &[u8] = b"truncated";
 const SNAPSHOT: &[u8] = b"snapshot";
+/// At a restart the entries' terms are read in pieces of about this many bytes of entries.
+const TERMS_READ_BYTES: usize = 64 << 20;
 
 struct EntryExt;
 
@@ -152,9 +154,17 @@ impl RaftLog {
             sends: RefCell::new(Vec::new()),
         };
         if let Some(last) = log.engine.last_index(GROUP) {
-            let mut entries = Vec::new();
-            log.engine.fetch_entries_to::<EntryExt>(GROUP, log.truncated.0 + 1, last + 1, None, &mut entries)?;
-            log.terms = entries.iter().map(|e| e.term).collect();
+            // In pieces: a log that was never compacted (snapshots failing) can outgrow memory.
+            let mut next = log.truncated.0 + 1;
+            while next <= last {
+                let mut entries = Vec::new();
+                log.engine.fetch_entries_to::<EntryExt>(GROUP, next, last + 1, Some(TERMS_READ_BYTES), &mut entries)?;
+                if entries.is_empty() {
+                    return Err(LogError::Corrupt(format!("no entry {next} in a log that ends at {last}")));
+                }
+                next += entries.len() as u64;
+                log.terms.extend(entries.iter().map(|e| e.term));
+            }
         }
         Ok(log)
     }
@@ -422,6 +432,21 @@ mod tests {
         assert_eq!(log.term(0), Ok(0));
         assert_eq!(log.term(5), Ok(1));
         assert_eq!(log.term(6), Err(raft::Error::Store(StorageError::Unavailable)));
+    }
+
+    #[test]
+    fn a_restart_reads_the_terms_of_a_log_larger_than_one_piece() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut log = RaftLog::open(dir.path()).unwrap();
+        log.bootstrap(&[1]).unwrap();
+        let large =
+            |index: u64| Entry { index, term: 1 + index / 10, data: vec![7u8; 1 << 20].into(), ..Default::default() };
+        let n = (TERMS_READ_BYTES >> 20) as u64 + 6;
+        append(&mut log, &(1..=n).map(large).collect::<Vec<_>>());
+        drop(log);
+        let log = RaftLog::open(dir.path()).unwrap();
+        assert_eq!(log.last_index(), n);
+        assert!((1..=n).all(|i| log.term(i) == Ok(1 + i / 10)));
     }
 
     #[test]
