@@ -118,6 +118,26 @@ async fn a_member_book_older_than_the_snapshot_is_not_what_a_node_starts_from() 
     assert_acked_present(&cluster, &load).await;
 }
 
+/// What node `id` says as it refuses to start (within 20 s: one that starts fails the test).
+async fn refusal_to_start(cluster: &Cluster, id: u64) -> String {
+    let mut child = cluster.serve_command(id).stderr(std::process::Stdio::piped()).spawn().unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if std::time::Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("node {id} started");
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    let mut stderr = String::new();
+    std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut stderr).unwrap();
+    assert!(!status.success());
+    stderr
+}
+
 /// A node whose write-ahead log is gone (its disk not mounted, say) while the rest of its
 /// directory is there must not start: it started as a new voter with term 0 and an empty
 /// log, removed its snapshots, and could vote for a node without the entries it had
@@ -141,23 +161,30 @@ async fn a_node_whose_log_is_gone_refuses_to_start() {
         if emptied {
             std::fs::create_dir(&log).unwrap();
         }
-        let mut child = cluster.serve_command(follower).stderr(std::process::Stdio::piped()).spawn().unwrap();
-        let deadline = std::time::Instant::now() + Duration::from_secs(20);
-        let status = loop {
-            if let Some(status) = child.try_wait().unwrap() {
-                break status;
-            }
-            if std::time::Instant::now() > deadline {
-                let _ = child.kill();
-                panic!("the node started on an empty log (emptied: {emptied})");
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        };
-        let mut stderr = String::new();
-        std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut stderr).unwrap();
-        assert!(!status.success());
+        let stderr = refusal_to_start(&cluster, follower).await;
         assert!(stderr.contains("write-ahead log") && stderr.contains("has run before"), "{stderr}");
         let snapshots = data_dir_files(&dir.join("snapshots"));
         assert!(!snapshots.is_empty(), "its snapshots are kept");
     }
+}
+
+/// A node that lost one of the module files its cluster started with must not start: with
+/// no snapshot yet, it replayed the log without that applier (its entries all refused as
+/// for no such applier), a state of its own.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_node_missing_a_module_its_cluster_started_with_refuses_to_start() {
+    let mut cluster = Cluster::start_hosting(3, &["kv", "testkit"], false, &[]);
+    let leader = cluster.leader(Duration::from_secs(10)).await;
+    let follower = cluster.ids().into_iter().find(|&id| id != leader).unwrap();
+    cluster.stop(follower);
+    let second = cluster.nodes[&follower].data_dir.join("module-2.wasm");
+    let bytes = std::fs::read(&second).unwrap();
+    std::fs::remove_file(&second).unwrap();
+    let stderr = refusal_to_start(&cluster, follower).await;
+    assert!(stderr.contains("holds 1 of the 2 modules"), "{stderr}");
+    // Put back, it starts.
+    std::fs::write(&second, bytes).unwrap();
+    cluster.spawn(follower);
+    cluster.serving(follower, Duration::from_secs(15)).await;
+    cluster.appliers_converged(1).await;
 }

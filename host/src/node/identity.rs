@@ -7,12 +7,11 @@ use super::config::NodeConfig;
 use crate::membership::FILE as MEMBERS_FILE;
 use anyhow::{Context, bail};
 use serde::{Deserialize, Serialize};
-
-/// `identity.json` is a few hundred bytes; anything much larger is not one.
-const MAX_FILE_BYTES: usize = 1 << 20;
 use std::path::Path;
 
 const FILE: &str = "identity.json";
+/// `identity.json` is a few hundred bytes; anything much larger is not one.
+const MAX_FILE_BYTES: usize = 1 << 20;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Identity {
@@ -29,6 +28,11 @@ pub struct Identity {
     /// make its id another than the backed-up cluster's (whose nodes may still be about).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub restored_from: Option<String>,
+    /// How many appliers' modules the cluster started with (`module.wasm`, then
+    /// `module-N.wasm`), so that a file lost is noticed rather than its applier dropped
+    /// (directories of older versions record none).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bootstrap_modules: Option<usize>,
 }
 
 /// The id every peer message carries: the name and the initial members, hashed (and what a
@@ -68,6 +72,7 @@ impl Identity {
             initial_members: members,
             consensus: Some(ConsensusSettings::of(limits)),
             restored_from,
+            bootstrap_modules: None,
         }
     }
 

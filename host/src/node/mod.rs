@@ -158,6 +158,7 @@ fn establish(config: &NodeConfig, engine: &WasmEngine, tokio: &tokio::runtime::R
                 initial_members: info.initial_members,
                 consensus,
                 restored_from: None,
+                bootstrap_modules: None,
             };
             let modules = std::iter::once(info.bootstrap_module).chain(info.later_bootstrap_modules).collect();
             (Some(identity), modules, MemberBook::from_addresses(info.addresses.into_iter().collect()))
@@ -172,6 +173,7 @@ fn establish(config: &NodeConfig, engine: &WasmEngine, tokio: &tokio::runtime::R
         }
     };
     load_all(engine, &modules).context("the cluster's first modules cannot be hosted")?;
+    let wanted = wanted.map(|w| Identity { bootstrap_modules: Some(modules.len()), ..w });
     let identity = identity::establish(dir, config.id, wanted)?;
     for (n, module) in modules.iter().enumerate() {
         durable::write(&bootstrap_file(dir, n), module)?;
@@ -303,6 +305,19 @@ pub fn run(config: NodeConfig) -> anyhow::Result<()> {
         }
     }
     let bootstrap_modules = bootstrap_files(dir);
+    if let Some(recorded) = identity.bootstrap_modules
+        && bootstrap_modules.len() != recorded
+    {
+        // Without one, the log would replay with an applier missing: a state of its own.
+        bail!(
+            "{} holds {} of the {recorded} modules its cluster started with ({} and module-N.wasm): \
+             bring the missing file back, or remove {} and add the node back to the cluster",
+            dir.display(),
+            bootstrap_modules.len(),
+            MODULE_FILE,
+            dir.display()
+        );
+    }
     if let Some(listen) = &config.metrics_listen {
         // Once the directory is known to be this node's, before the log replays and the
         // modules load: a restarting node is watched too.

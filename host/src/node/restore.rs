@@ -93,7 +93,10 @@ fn build(r: &Restore, file: &SnapshotFile, dir: &Path) -> anyhow::Result<()> {
     let snapshots = SnapshotDir::open(dir.join(SNAPSHOTS_DIR))?;
     snapshots.write(&file.checkpoint, term, conf_state, &book, &file.modules)?;
     let from = format!("{index}-{}", file.checkpoint.state_hash());
-    let identity = Identity::new(r.cluster_name, r.id, members, &r.limits, Some(from));
+    let identity = Identity {
+        bootstrap_modules: Some(file.modules.len()),
+        ..Identity::new(r.cluster_name, r.id, members, &r.limits, Some(from))
+    };
     identity::write(dir, &identity)?;
     Ok(())
 }
