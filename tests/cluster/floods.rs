@@ -1,7 +1,8 @@
 //! Hostile clients at every door while the cluster commits: 200 HTTP connections that
-//! trickle a request head and never finish it, and floods of connections that send garbage
-//! to the peer, client and HTTP ports. Well-behaved writers lose nothing, and the leader's
-//! heartbeats keep coming (no election).
+//! trickle a request head and never finish it, floods of connections that send garbage to
+//! the peer, client and HTTP ports, and of requests with forged tokens. Well-behaved writers
+//! lose nothing, and the leader's heartbeats keep coming (no election). And connections that
+//! say nothing, or show no credentials, never fill a door.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -156,4 +157,63 @@ async fn connections_with_no_credentials_do_not_keep_clients_out() {
     let token = wasmraft_tests::http::token("uss", &["wasmraft.write"]);
     clients_get_in(&cluster, "with-credentials", Some(&token)).await;
     drop(held);
+}
+
+/// A token with a forged signature costs a full RSA check each time it is seen (refusals
+/// are never remembered): a flood of them at every node's HTTP door must neither stop
+/// writes nor cost the leader its leadership.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn forged_tokens_at_every_door_cost_no_write_and_no_election() {
+    let flags = wasmraft_tests::http::auth_flags();
+    let cluster = Cluster::start_with(3, "kv", true, &flags.iter().map(String::as_str).collect::<Vec<_>>());
+    let leader = cluster.leader(Duration::from_secs(15)).await;
+    let term = cluster.status(leader).await.unwrap().term;
+    let stop = Arc::new(AtomicBool::new(false));
+    let load = tokio::spawn(write_load(cluster.endpoints(), "forged", 8, stop.clone(), None));
+    let genuine = wasmraft_tests::http::token("uss", &["wasmraft.write"]);
+    let (signed, signature) = genuine.rsplit_once('.').unwrap();
+    // A signature of random bits but for its first 12 (so that it is below the modulus, and
+    // checked in full) and its last character (whose unused bits must be zero).
+    let alphabet = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+    let mut rng = wasmraft_tests::Rng(7);
+    let middle: String = (2..signature.len() - 1).map(|_| alphabet[rng.below(64) as usize] as char).collect();
+    let (head, last) = (&signature[..2], &signature[signature.len() - 1..]);
+    let forged = format!("{signed}.{head}{middle}{last}");
+    let refused = Arc::new(AtomicUsize::new(0));
+    let mut flood = Vec::new();
+    for id in cluster.ids() {
+        for _ in 0..16 {
+            let (url, forged, stop, refused) =
+                (format!("{}/whoami", cluster.http_url(id)), forged.clone(), stop.clone(), refused.clone());
+            flood.push(tokio::spawn(async move {
+                let client = HttpClient::default();
+                while !stop.load(Ordering::Relaxed) {
+                    if let Ok(reply) = client.send("GET", &url, Some(&forged), None).await {
+                        // The KV module serves anyone, and says whom the node took the caller for.
+                        let me = reply.json();
+                        assert!(me["subject"].is_null(), "a forged token was let in: {me}");
+                        let why = me["auth_error"].as_str().unwrap_or_default();
+                        assert!(why.contains("signature"), "refused for its signature: {me}");
+                        refused.fetch_add(1, Ordering::Relaxed);
+                    }
+                }
+            }));
+        }
+    }
+    tokio::time::sleep(Duration::from_secs(8)).await;
+    stop.store(true, Ordering::Relaxed);
+    for task in flood {
+        task.await.unwrap();
+    }
+    let load = load.await.unwrap();
+    eprintln!(
+        "{} forged requests refused, {} writes acknowledged meanwhile",
+        refused.load(Ordering::Relaxed),
+        load.acked.len()
+    );
+    assert!(refused.load(Ordering::Relaxed) > 1000, "the flood ran");
+    assert!(load.acked.len() > 100, "{} writes", load.acked.len());
+    assert_eq!((load.abandoned, load.retries), (0, 0), "a well-behaved write failed");
+    let after = cluster.status(leader).await.unwrap();
+    assert_eq!((after.leader, after.term), (leader, term), "an election happened: heartbeats were late");
 }
