@@ -8,7 +8,7 @@
 //! door's other services (health, reflection) pass gates of their own ([`Gate::beside`]):
 //! the same rules ([`access_of`]), by each call's whole path.
 
-use super::authz::{Access, Authorizer, access_of};
+use super::authz::{Access, Authorizer, Role, access_of};
 use crate::budget::Budget;
 use crate::gate::{Admit, Gated};
 use crate::tls::accept::ConnInfo;
@@ -69,8 +69,16 @@ impl Admit for ClientChecks {
     fn admit(&self, request: http::Request<Body>) -> Result<http::Request<Body>, Status> {
         let (mut parts, body) = request.into_parts();
         match access_of(parts.uri.path()) {
-            // No caller rides along: a handler that asks for one refuses the call.
-            Access::Anyone => {}
+            // No caller rides along: a handler that asks for one refuses the call. Credentials
+            // that pass (or a door that asks for none) still vouch for the connection.
+            Access::Anyone => {
+                let conn = parts.extensions.get::<ConnInfo>();
+                if let Some(conn) = conn
+                    && self.shared.authz.authorize(&parts.headers, Some(conn), Role::Read).is_ok()
+                {
+                    conn.vouch();
+                }
+            }
             Access::Needs(role) => {
                 let conn = parts.extensions.get::<ConnInfo>();
                 let caller = self.shared.authz.authorize(&parts.headers, conn, role)?;

@@ -300,12 +300,12 @@ pub fn main() -> ExitCode {
     }
     let result = match cli.command {
         Command::Serve(args) => args.resolve().and_then(crate::node::run).map(|()| ExitCode::SUCCESS),
-        Command::Propose { target, applier, request_id, retry_for, command } => {
-            client_call(target, |t| propose(t, applier, request_id, retry_for.into(), command))
-        }
-        Command::Query { target, applier, query, consistency, max_staleness } => {
-            client_call(target, |t| run_query(t, applier, query, consistency, max_staleness.into()))
-        }
+        // Input is read before the node is reached: a connection that waits on a slow stdin
+        // with no call made may be closed for room on a full door.
+        Command::Propose { target, applier, request_id, retry_for, command } => json_input(command, "command")
+            .and_then(|command| client_call(target, |t| propose(t, applier, request_id, retry_for.into(), command))),
+        Command::Query { target, applier, query, consistency, max_staleness } => json_input(query, "query")
+            .and_then(|query| client_call(target, |t| run_query(t, applier, query, consistency, max_staleness.into()))),
         Command::Status { target } => client_call(target, status),
         Command::Upgrade { target, applier, module, allow_downgrade } => {
             client_call(target, |t| upgrade(t, applier, module, allow_downgrade))
@@ -378,9 +378,8 @@ async fn propose(
     applier: Option<String>,
     request_id: Option<String>,
     retry_for: std::time::Duration,
-    command: Option<String>,
+    command: Vec<u8>,
 ) -> anyhow::Result<ExitCode> {
-    let command = json_input(command, "command")?;
     let request_id = match request_id {
         Some(id) => id,
         None => random_request_id()?,
@@ -447,11 +446,10 @@ enum ReadConsistency {
 async fn run_query(
     mut c: Connected,
     applier: Option<String>,
-    query: Option<String>,
+    query: Vec<u8>,
     consistency: ReadConsistency,
     max_staleness: std::time::Duration,
 ) -> anyhow::Result<ExitCode> {
-    let query = json_input(query, "query")?;
     let consistency = match consistency {
         ReadConsistency::Linearizable => ProtoConsistency::Linearizable,
         ReadConsistency::Stale => ProtoConsistency::Stale,

@@ -203,11 +203,12 @@ impl Gateway {
         };
         let applier = hosted.name.as_str();
         let (caller, auth_error) = self.authenticate(request.headers().get(header::AUTHORIZATION));
-        if caller.is_some() || self.verifier.is_none() {
-            // Credentials, or a node that asks for none: the connection keeps its place.
-            if let Some(conn) = request.extensions().get::<ConnInfo>() {
-                conn.vouch();
-            }
+        // Credentials that pass: the connection keeps its place (on a node that asks for none,
+        // every request vouched at the door, [`super::open_door`]).
+        if caller.is_some()
+            && let Some(conn) = request.extensions().get::<ConnInfo>()
+        {
+            conn.vouch();
         }
         let (parts, body) = request.into_parts();
         // A client's request id (draft-ietf-httpapi-idempotency-key-header): a retry gets

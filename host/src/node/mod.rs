@@ -310,8 +310,8 @@ pub fn run(config: NodeConfig) -> anyhow::Result<()> {
     {
         // Without one, the log would replay with an applier missing: a state of its own.
         bail!(
-            "{} holds {} of the {recorded} modules its cluster started with ({} and module-N.wasm): \
-             bring the missing file back, or remove {} and add the node back to the cluster",
+            "{} holds {} module file(s) ({} and module-N.wasm), but its cluster started with {recorded}: \
+             bring back what is missing (or remove what is not its own), or remove {} and add the node back",
             dir.display(),
             bootstrap_modules.len(),
             MODULE_FILE,
