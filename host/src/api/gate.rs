@@ -68,25 +68,21 @@ impl<S> Gated<S, ClientChecks> {
 impl Admit for ClientChecks {
     fn admit(&self, request: http::Request<Body>) -> Result<http::Request<Body>, Status> {
         let (mut parts, body) = request.into_parts();
-        match access_of(parts.uri.path()) {
-            // No caller rides along: a handler that asks for one refuses the call. Credentials
-            // that pass (or a door that asks for none) still vouch for the connection.
-            Access::Anyone => {
-                let conn = parts.extensions.get::<ConnInfo>();
-                if let Some(conn) = conn
-                    && self.shared.authz.authorize(&parts.headers, Some(conn), Role::Read).is_ok()
-                {
-                    conn.vouch();
-                }
-            }
-            Access::Needs(role) => {
-                let conn = parts.extensions.get::<ConnInfo>();
-                let caller = self.shared.authz.authorize(&parts.headers, conn, role)?;
-                if let Some(conn) = conn {
-                    conn.vouch();
-                }
-                parts.extensions.insert(Authorized(caller));
-            }
+        let conn = parts.extensions.get::<ConnInfo>();
+        let caller = match access_of(parts.uri.path()) {
+            // No caller rides along: a handler that asks for one refuses the call.
+            Access::Anyone => None,
+            Access::Needs(role) => Some(self.shared.authz.authorize(&parts.headers, conn, role)?),
+        };
+        // Credentials that pass (or a door that asks for none) vouch for the connection, a
+        // health probe's too.
+        if let Some(conn) = conn
+            && (caller.is_some() || self.shared.authz.authorize(&parts.headers, Some(conn), Role::Read).is_ok())
+        {
+            conn.vouch();
+        }
+        if let Some(caller) = caller {
+            parts.extensions.insert(Authorized(caller));
         }
         let body = match self.budgeted {
             true => self.shared.receiving.hold(body),

@@ -29,14 +29,17 @@ pub async fn serve(
     gateway: Arc<Gateway>,
     stop: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    let app = Router::new()
+    let mut app = Router::new()
         // Liveness for load balancers and orchestration, as the reference DSS answers it:
         // no credentials, no module.
         .route("/healthy", get(health::livez))
         .route("/livez", get(health::livez))
         .route("/readyz", get(health::readyz))
-        .fallback(gateway::serve)
-        .layer(axum::middleware::from_fn_with_state(gateway.verifier.is_none(), open_door))
+        .fallback(gateway::serve);
+    if gateway.verifier.is_none() {
+        app = app.layer(axum::middleware::from_fn(open_door));
+    }
+    let app = app
         .layer(axum::middleware::from_fn_with_state(
             HttpMetrics { metrics: gateway.node.metrics.clone(), status: gateway.node.status.clone() },
             http_layer,
@@ -48,12 +51,8 @@ pub async fn serve(
 /// On a node that verifies no tokens every request vouches for its connection (see
 /// [`crate::tls::accept`]), health probes too; otherwise the gateway vouches for those whose
 /// token passes.
-async fn open_door(
-    axum::extract::State(open): axum::extract::State<bool>,
-    request: axum::extract::Request,
-    next: axum::middleware::Next,
-) -> axum::response::Response {
-    if open && let Some(conn) = request.extensions().get::<crate::tls::accept::ConnInfo>() {
+async fn open_door(request: axum::extract::Request, next: axum::middleware::Next) -> axum::response::Response {
+    if let Some(conn) = request.extensions().get::<crate::tls::accept::ConnInfo>() {
         conn.vouch();
     }
     next.run(request).await

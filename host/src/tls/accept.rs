@@ -47,8 +47,9 @@ pub struct ConnInfo {
     /// The certificate chain the other side presented, verified against the door's CA
     /// (leaf first); none on a plain connection or without a client certificate.
     pub certs: Option<Arc<Vec<CertificateDer<'static>>>>,
-    /// Weak: only the connection itself keeps it registered (requests may outlive it).
-    activity: Option<Weak<Activity>>,
+    /// Shared with the connection's [`Activity`] (not the activity itself: a request that
+    /// outlives its connection must not keep it registered).
+    vouched: Option<Arc<AtomicBool>>,
 }
 
 impl ConnInfo {
@@ -60,10 +61,10 @@ impl ConnInfo {
     /// The door let a request of this connection in on its credentials (or needs none): the
     /// connection keeps its place on a full door while it talks.
     pub fn vouch(&self) {
-        if let Some(activity) = self.activity.as_ref().and_then(Weak::upgrade)
-            && !activity.vouched.load(Ordering::Relaxed)
+        if let Some(vouched) = &self.vouched
+            && !vouched.load(Ordering::Relaxed)
         {
-            activity.vouched.store(true, Ordering::Relaxed);
+            vouched.store(true, Ordering::Relaxed);
         }
     }
 }
@@ -79,16 +80,10 @@ struct Activity {
     opened: Instant,
     /// Milliseconds from `opened` to the last bytes read, plus one (0: none yet).
     last_read: AtomicU64,
-    vouched: AtomicBool,
+    vouched: Arc<AtomicBool>,
     evicted: AtomicBool,
     /// Woken when evicted: the connection's reader sees the close at once.
     reader: AtomicWaker,
-}
-
-impl std::fmt::Debug for Activity {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Activity").field("vouched", &self.vouched.load(Ordering::Relaxed)).finish_non_exhaustive()
-    }
 }
 
 impl Activity {
@@ -96,7 +91,7 @@ impl Activity {
         Activity {
             opened: Instant::now(),
             last_read: AtomicU64::new(0),
-            vouched: AtomicBool::new(false),
+            vouched: Arc::default(),
             evicted: AtomicBool::new(false),
             reader: AtomicWaker::new(),
         }
@@ -329,7 +324,7 @@ pub fn accept(
                 };
                 let activity = Arc::new(Activity::new());
                 register.add(&activity, max_open);
-                let info = ConnInfo { remote: Some(remote), certs, activity: Some(Arc::downgrade(&activity)) };
+                let info = ConnInfo { remote: Some(remote), certs, vouched: Some(activity.vouched.clone()) };
                 let _ = tx.send(Conn { io, info, activity, _open: permit }).await;
             });
         }
