@@ -430,32 +430,43 @@ fn bench_etcd() -> Result {
     run(cargo().args(["bench", "-p", "wasmraft-tests", "--bench", "etcd"]))
 }
 
+/// The delay between the nodes a bench command names, `[--delay] [MEAN_MS JITTER_MS]`, as
+/// `WASMRAFT_BENCH_DELAY` writes it (the benchmark checks the numbers: `Delay::parse`), or
+/// `default` if none is named.
+fn delay_args(default: Option<(&str, &str)>) -> Result<Option<String>> {
+    let args: Vec<String> = std::env::args().skip(2).collect();
+    let args: Vec<&str> = args.iter().map(String::as_str).skip_while(|a| *a == "--delay").collect();
+    match (args.as_slice(), default) {
+        ([], None) => Ok(None),
+        ([], Some((mean, jitter))) => Ok(Some(format!("{mean},{jitter}"))),
+        ([mean, jitter], _) => Ok(Some(format!("{mean},{jitter}"))),
+        _ => Err(format!("expected [--delay] MEAN_MS JITTER_MS, not {args:?}")),
+    }
+}
+
 /// The DSS benchmarks (SCD, RID) with a delay between the nodes: `cargo xtask bench-delay
-/// [MEAN_MS JITTER_MS]`, by default the reference DSS's `tc netem delay 16.5ms 7.5ms`. A userspace
-/// proxy makes the delay (tests/src/delay.rs): this kernel has no netem.
+/// [--delay] [MEAN_MS JITTER_MS]`, by default the reference DSS's `tc netem delay 16.5ms
+/// 7.5ms`. A userspace proxy makes the delay (tests/src/delay.rs): this kernel has no netem.
 fn bench_delay() -> Result {
-    let mut args = std::env::args().skip(2);
-    let (mean, jitter) = (args.next().unwrap_or_else(|| "16.5".into()), args.next().unwrap_or_else(|| "7.5".into()));
+    let delay = delay_args(Some(("16.5", "7.5")))?.expect("a default delay");
     build_appliers(false)?;
     build_node()?;
     for bench in ["dss", "rid"] {
-        run(cargo()
-            .args(["bench", "-p", "wasmraft-tests", "--bench", bench])
-            .env("WASMRAFT_BENCH_DELAY", format!("{mean},{jitter}")))?;
+        run(cargo().args(["bench", "-p", "wasmraft-tests", "--bench", bench]).env("WASMRAFT_BENCH_DELAY", &delay))?;
     }
     Ok(())
 }
 
-/// The DSS's busy cell as USS clients load it: `cargo xtask bench-busy-cell [MEAN_MS
-/// JITTER_MS]` (with a delay between the nodes if given).
+/// The DSS's busy cell as USS clients load it: `cargo xtask bench-busy-cell [--delay]
+/// [MEAN_MS JITTER_MS]` (with a delay between the nodes if given).
 fn bench_busy_cell() -> Result {
-    let mut args = std::env::args().skip(2);
+    let delay = delay_args(None)?;
     build_appliers(false)?;
     build_node()?;
     let mut bench = cargo();
     bench.args(["bench", "-p", "wasmraft-tests", "--bench", "busy_cell"]);
-    if let (Some(mean), Some(jitter)) = (args.next(), args.next()) {
-        bench.env("WASMRAFT_BENCH_DELAY", format!("{mean},{jitter}"));
+    if let Some(delay) = delay {
+        bench.env("WASMRAFT_BENCH_DELAY", delay);
     }
     run(&mut bench)
 }
@@ -539,7 +550,7 @@ fn main() -> ExitCode {
         "dss" => dss(),
         _ => {
             eprintln!(
-                "usage: cargo xtask <appliers | test | demo | dss [--public-key FILE] | bench | bench-delay [MEAN_MS JITTER_MS] | bench-etcd | soak [SECONDS] [SEED] | availability [ROUNDS] | bench-busy-cell [MEAN_MS JITTER_MS] | bench-busy-apply [WRITES] | bench-backup [INTENTS] | bench-fill [KEYS]>"
+                "usage: cargo xtask <appliers | test | demo | dss [--public-key FILE] | bench | bench-delay [[--delay] MEAN_MS JITTER_MS] | bench-etcd | soak [SECONDS] [SEED] | availability [ROUNDS] | bench-busy-cell [[--delay] MEAN_MS JITTER_MS] | bench-busy-apply [WRITES] | bench-backup [INTENTS] | bench-fill [KEYS]>"
             );
             return ExitCode::from(2);
         }
