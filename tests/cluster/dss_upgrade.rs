@@ -1,4 +1,4 @@
-//! scd.wasm upgraded to a newer version (scd-next.wasm: the same applier at 1.4.1) while USS
+//! scd.wasm upgraded to a newer version (scd-next.wasm: the same applier at 1.5.1) while USS
 //! sessions run through every node: every request gets the answer the scenario expects (no
 //! 5xx, no broken connection), and every node then runs and reports the new version.
 
@@ -24,7 +24,7 @@ async fn upgrading_scd_while_uss_sessions_run_fails_no_request() {
     // Through a follower: the module travels to the leader like any proposal.
     let via = cluster.ids().into_iter().find(|&id| id != leader).unwrap();
     let upgraded = upgrade(&cluster, via, module_bytes("scd-next"), false).await.expect("upgrade accepted");
-    assert_eq!(upgraded.module.as_ref().map(|m| m.version.as_str()), Some("1.4.1"), "{upgraded:?}");
+    assert_eq!(upgraded.module.as_ref().map(|m| m.version.as_str()), Some("1.5.1"), "{upgraded:?}");
     // Rounds on the new version, some begun on the old one.
     rounds.stop_after(12);
     load.await.expect("every round got the answers it expected");
@@ -38,9 +38,9 @@ async fn upgrading_scd_while_uss_sessions_run_fails_no_request() {
     );
     for id in cluster.ids() {
         let module = cluster.status(id).await.unwrap().module.expect("a module");
-        assert_eq!((module.version.as_str(), module.since_index), ("1.4.1", upgraded.index), "node {id}");
+        assert_eq!((module.version.as_str(), module.since_index), ("1.5.1", upgraded.index), "node {id}");
         // `dss` sends each request to the next node: one round of this loop asks each once.
         let version = dss.expect(200, "GET", "/aux/v1/version", None, None).await;
-        assert_eq!(version["version"], "scd-1.4.1");
+        assert_eq!(version["version"], "scd-1.5.1");
     }
 }

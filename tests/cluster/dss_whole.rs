@@ -75,7 +75,7 @@ async fn scd_and_rid_serve_side_by_side_and_each_upgrades_alone() {
     rid.await.expect("every RID round got the answers it expected");
     let before = settled(&cluster).await;
     let names: Vec<(&str, &str)> = before.iter().map(|a| (a.name.as_str(), a.version.as_str())).collect();
-    assert_eq!(names, [("scd", "1.4.0"), ("rid", "1.0.0")]);
+    assert_eq!(names, [("scd", "1.5.0"), ("rid", "1.1.0")]);
 
     // One base URL serves the whole DSS; every node reports the same DSS airspace
     // representation (the cluster's id, no setting given).
@@ -90,22 +90,22 @@ async fn scd_and_rid_serve_side_by_side_and_each_upgrades_alone() {
     let version = dss.expect(200, "GET", "/versions/gov.eu.uspace.v1.netid", Some(&versions), None).await;
     assert_eq!(version["system_identity"], "gov.eu.uspace.v1.netid");
 
-    // rid 1.0.0 -> 1.0.1 while both services' sessions run: scd's module is untouched.
+    // rid 1.1.0 -> 1.1.1 while both services' sessions run: scd's module is untouched.
     let index = upgrade_under_load(&cluster, &dss, 100, "rid", "rid-next").await;
     let after = settled(&cluster).await;
     assert_eq!(module_of(&after[0]), module_of(&before[0]), "scd's module is untouched by rid's upgrade");
-    assert_eq!(module_of(&after[1]), ("rid", "1.0.1", &[(index, "1.0.1".to_string())][..]));
+    assert_eq!(module_of(&after[1]), ("rid", "1.1.1", &[(index, "1.1.1".to_string())][..]));
 
-    // scd 1.4.0 -> 1.4.1 while both run: rid's module is untouched.
+    // scd 1.5.0 -> 1.5.1 while both run: rid's module is untouched.
     let index = upgrade_under_load(&cluster, &dss, 200, "scd", "scd-next").await;
     let last = settled(&cluster).await;
     assert_eq!(module_of(&last[1]), module_of(&after[1]), "rid's module is untouched by scd's upgrade");
-    assert_eq!(module_of(&last[0]), ("scd", "1.4.1", &[(index, "1.4.1".to_string())][..]));
+    assert_eq!(module_of(&last[0]), ("scd", "1.5.1", &[(index, "1.5.1".to_string())][..]));
 
     // And their state hashes: each back to its first version on an idle cluster, the
     // other's hash unchanged.
     let back = upgrade_idle(&cluster, "rid", "rid").await;
-    assert_eq!(back[1].version, "1.0.0");
+    assert_eq!(back[1].version, "1.1.0");
     let back = upgrade_idle(&cluster, "scd", "scd").await;
-    assert_eq!(back[0].version, "1.4.0");
+    assert_eq!(back[0].version, "1.5.0");
 }

@@ -25,7 +25,7 @@ async fn two_appliers_share_a_cluster_and_keep_to_their_own() {
     let got = http.send("GET", &url(2, "/kv/a"), None, None).await.unwrap();
     assert_eq!((got.status, got.json()["entry"]["value"].as_str()), (200, Some("1")), "{}", got.text());
     let version = http.send("GET", &url(3, "/aux/v1/version"), None, None).await.unwrap();
-    assert_eq!((version.status, version.json()["version"].as_str()), (200, Some("scd-1.4.0")), "{}", version.text());
+    assert_eq!((version.status, version.json()["version"].as_str()), (200, Some("scd-1.5.0")), "{}", version.text());
     let elsewhere = http.send("GET", &url(1, "/nowhere"), None, None).await.unwrap();
     assert_eq!(elsewhere.status, 404, "{}", elsewhere.text());
 

@@ -73,6 +73,20 @@ pub fn check_base_url(request: &Request, url: &str, what: &str) -> Result<(), St
     }
 }
 
+/// The longest URL an entity may store, in bytes. Neither the reference nor the API files
+/// bound URLs (docs/dss-limits.md); a base URL this long is no real USS's, and each one is
+/// kept (and listed to writers) by every node.
+pub const MAX_URL_BYTES: usize = 2048;
+
+/// A URL of at most [`MAX_URL_BYTES`], checked in `handle` and again in `apply` (`what`
+/// names the field, as [`check_base_url`] does).
+pub fn check_url_length(url: &str, what: &str) -> Result<(), String> {
+    if url.len() > MAX_URL_BYTES {
+        return Err(format!("{what} is too long: {} bytes, at most {MAX_URL_BYTES}", url.len()));
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -89,6 +103,14 @@ mod tests {
         assert!(check_base_url(&r, "uss.example.com", URL).is_err());
         let allowed = Request::new("PUT", "/").with_setting("allow-http-base-urls", "true");
         assert_eq!(check_base_url(&allowed, "http://localhost:8080", URL), Ok(()));
+    }
+
+    #[test]
+    fn urls_are_bounded() {
+        let longest = format!("https://{}", "a".repeat(MAX_URL_BYTES - 8));
+        assert_eq!(check_url_length(&longest, URL), Ok(()));
+        let over = format!("{longest}a");
+        assert_eq!(check_url_length(&over, URL), Err("uss_base_url is too long: 2049 bytes, at most 2048".into()));
     }
 
     #[test]

@@ -38,36 +38,44 @@ fn loop_padding() -> f64 {
 /// negligible next to a level-13 cell (~2.4e-4 wide in (u, v)).
 const POLYLINE_PRUNING_PADDING: f64 = 1e-9;
 
-/// The level-13 cells intersecting the loop's interior or boundary, sorted.
-pub(crate) fn cover_loop(lp: &Loop) -> Vec<u64> {
+/// The level-13 cells intersecting the loop's interior or boundary, sorted;
+/// `None` as soon as there would be more than `max` of them (the walk stops there).
+pub(crate) fn cover_loop(lp: &Loop, max: usize) -> Option<Vec<u64>> {
     let vertices = lp.vertices();
     let n = vertices.len();
     let edges: Vec<(Point, Point)> = (0..n).map(|i| (vertices[i], vertices[(i + 1) % n])).collect();
     let mut out = Vec::new();
-    Walk::new(&edges, loop_padding()).run(&mut |cell, touched| {
+    let complete = Walk::new(&edges, loop_padding()).run(&mut |cell, touched| {
         if touched {
             // Touched cells above level 13 are refined by the walk.
             if cell.level == LEVEL {
                 out.push(cell.id);
             }
         } else if lp.contains_point(cell.center()) {
+            // Counted before they are pushed: a face alone has 4^13 of them.
+            if descendant_count(&cell).saturating_add(out.len()) > max {
+                return false;
+            }
             push_descendants(&cell, &mut out);
         }
+        out.len() <= max
     });
-    out
+    complete.then_some(out)
 }
 
 /// The level-13 cells that the polyline through `vertices` touches, sorted,
-/// with golang/geo's `Polyline.IntersectsCell` as the final test.
-pub(crate) fn cover_polyline(vertices: &[Point]) -> Vec<u64> {
+/// with golang/geo's `Polyline.IntersectsCell` as the final test; `None` as
+/// soon as there would be more than `max` of them.
+pub(crate) fn cover_polyline(vertices: &[Point], max: usize) -> Option<Vec<u64>> {
     let edges: Vec<(Point, Point)> = vertices.windows(2).map(|w| (w[0], w[1])).collect();
     let mut out = Vec::new();
-    Walk::new(&edges, POLYLINE_PRUNING_PADDING).run(&mut |cell, touched| {
+    let complete = Walk::new(&edges, POLYLINE_PRUNING_PADDING).run(&mut |cell, touched| {
         if touched && cell.level == LEVEL && polyline_intersects_cell(vertices, &cell) {
             out.push(cell.id);
         }
+        out.len() <= max
     });
-    out
+    complete.then_some(out)
 }
 
 /// `Polyline.IntersectsCell`: a vertex is in the cell, or an edge crosses or
@@ -81,6 +89,11 @@ fn polyline_intersects_cell(vertices: &[Point], cell: &Cell) -> bool {
         let mut crosser = EdgeCrosser::new(corners[j], corners[(j + 1) & 3], vertices[0]);
         vertices[1..].iter().any(|&v| crosser.chain_crossing_sign(v) != Crossing::DoNotCross)
     })
+}
+
+/// How many level-13 descendants a cell at level <= 13 has.
+fn descendant_count(cell: &Cell) -> usize {
+    1usize << (2 * u32::from(LEVEL - cell.level))
 }
 
 /// Appends the ids of the level-13 descendants of a cell at level <= 13.
@@ -117,17 +130,21 @@ impl Walk {
 
     /// In id order: calls `visit(cell, true)` for each cell at level <= 13 that
     /// an edge touches, and `visit(cell, false)` for each cell that no edge
-    /// touches but whose parent is touched (or which is a whole face).
-    fn run(&mut self, visit: &mut dyn FnMut(Cell, bool)) {
+    /// touches but whose parent is touched (or which is a whole face). Stops,
+    /// returning false, as soon as `visit` returns false.
+    fn run(&mut self, visit: &mut dyn FnMut(Cell, bool) -> bool) -> bool {
         for face in 0..6u8 {
             self.stack.clear();
             self.stack.extend(0..self.face_segments[usize::from(face)].len());
             let all = 0..self.stack.len();
-            self.descend(Cell::from_face(face), all, visit);
+            if !self.descend(Cell::from_face(face), all, visit) {
+                return false;
+            }
         }
+        true
     }
 
-    fn descend(&mut self, cell: Cell, parent_hits: Range<usize>, visit: &mut dyn FnMut(Cell, bool)) {
+    fn descend(&mut self, cell: Cell, parent_hits: Range<usize>, visit: &mut dyn FnMut(Cell, bool) -> bool) -> bool {
         let segments = &self.face_segments[usize::from(cell.face)];
         let bound = cell.bound_uv().expanded(self.padding);
         let start = self.stack.len();
@@ -140,12 +157,16 @@ impl Walk {
         }
         let hits = start..self.stack.len();
         let touched = !hits.is_empty();
-        visit(cell, touched);
-        if touched && cell.level < LEVEL {
+        let mut go_on = visit(cell, touched);
+        if go_on && touched && cell.level < LEVEL {
             for child in cell.children() {
-                self.descend(child, hits.clone(), visit);
+                if !self.descend(child, hits.clone(), visit) {
+                    go_on = false;
+                    break;
+                }
             }
         }
         self.stack.truncate(start);
+        go_on
     }
 }

@@ -26,8 +26,12 @@
 //! - NaN coordinates are rejected (Go's range checks let them through).
 //! - The DSS stores a circle's radius as an `f32`: pass `f64::from(r as f32)` to
 //!   reproduce its coverings exactly.
-//! - Circles have no area limit, as in the DSS: the covering of a 1000 km
-//!   radius circle has about 2.8 million cells (22 MB). Callers should bound radii.
+//! - Bounds the DSS does not have (docs/dss-limits.md): a circle's radius is at
+//!   most [`MAX_RADIUS_M`] (the covering of a 1000 km radius circle has about
+//!   2.8 million cells, 22 MB), a polygon has at most [`MAX_VERTICES`]
+//!   vertices (its edge check is quadratic), and a covering at most
+//!   [`MAX_CELLS`] cells (a thin, long polygon under the area limit can touch
+//!   millions). Within them, every covering is the DSS's.
 //! - Polygon edges are geodesics (shortest paths), as in S2.
 
 #![forbid(unsafe_code)]
@@ -59,8 +63,24 @@ pub use crate::sets::{contains_all, intersects, union};
 /// The S2 level of every cell this crate produces.
 pub const LEVEL: u8 = coverer::LEVEL;
 
-/// The largest polygon area accepted by [`cover_polygon`], in km².
+/// The largest polygon area accepted by [`cover_polygon`], in km² (the DSS's
+/// `maxAllowedAreaKm2`; it does not apply to circles).
 pub const MAX_AREA_KM2: f64 = 2500.0;
+
+/// The largest circle radius accepted by [`cover_circle`], in meters. The DSS has
+/// no limit; 50 km keeps every circle the applier took before (its tests cover a
+/// 30 km one, over the polygons' area limit) while a covering stays near 10,500
+/// cells at most, within [`MAX_CELLS`] anywhere on Earth.
+pub const MAX_RADIUS_M: f64 = 50_000.0;
+
+/// The most vertices [`cover_polygon`] accepts. The DSS has no limit; its edge
+/// check is quadratic, and no real outline needs a thousand vertices.
+pub const MAX_VERTICES: usize = 1_000;
+
+/// The most cells a covering may have: about six times the ~3,300 cells of the
+/// largest compact area accepted (2,500 km² over the smallest level-13 cells,
+/// ~0.76 km²); the DSS has no such limit (docs/dss-limits.md).
+pub const MAX_CELLS: usize = 20_000;
 
 /// The Earth's area in km², as the DSS computes areas from steradians.
 const EARTH_AREA_KM2: f64 = 510_072_000.0;
@@ -84,6 +104,8 @@ pub enum GeoError {
     BadCoordinates { index: usize, lat: f64, lng: f64 },
     /// A polygon with fewer than 3 vertices.
     TooFewVertices { count: usize },
+    /// A polygon with more than [`MAX_VERTICES`] vertices.
+    TooManyVertices { count: usize },
     /// Two non-adjacent edges cross or touch (edge i runs from vertex i to
     /// vertex i + 1, the last one back to vertex 0). A repeated closing vertex
     /// is reported this way too, with 4 or more vertices.
@@ -94,6 +116,10 @@ pub enum GeoError {
     AreaTooLarge { km2: f64 },
     /// A circle radius that is not a finite number of meters above 0.
     BadRadius { meters: f64 },
+    /// A circle radius over [`MAX_RADIUS_M`].
+    RadiusTooLarge { meters: f64 },
+    /// The covering would have more than [`MAX_CELLS`] cells.
+    TooManyCells,
 }
 
 impl fmt::Display for GeoError {
@@ -107,6 +133,9 @@ impl fmt::Display for GeoError {
             GeoError::TooFewVertices { count } => {
                 write!(f, "a polygon needs at least 3 vertices, this one has {count}")
             }
+            GeoError::TooManyVertices { count } => {
+                write!(f, "a polygon may have at most {MAX_VERTICES} vertices, this one has {count}")
+            }
             GeoError::SelfIntersecting { edge_a, edge_b } => {
                 write!(f, "the polygon's edges {edge_a} and {edge_b} cross or touch")
             }
@@ -116,6 +145,12 @@ impl fmt::Display for GeoError {
             }
             GeoError::BadRadius { meters } => {
                 write!(f, "the radius must be a finite number of meters above 0, not {meters}")
+            }
+            GeoError::RadiusTooLarge { meters } => {
+                write!(f, "the radius is {meters} m, over the {MAX_RADIUS_M} m limit")
+            }
+            GeoError::TooManyCells => {
+                write!(f, "the area's covering has more than {MAX_CELLS} level-{LEVEL} cells")
             }
         }
     }
@@ -132,34 +167,52 @@ impl std::error::Error for GeoError {}
 ///
 /// # Errors
 ///
-/// [`GeoError::BadCoordinates`], [`GeoError::TooFewVertices`],
-/// [`GeoError::SelfIntersecting`], [`GeoError::InvalidLoop`] or
-/// [`GeoError::AreaTooLarge`], checked in that order.
+/// [`GeoError::TooManyVertices`], [`GeoError::BadCoordinates`],
+/// [`GeoError::TooFewVertices`], [`GeoError::SelfIntersecting`],
+/// [`GeoError::InvalidLoop`], [`GeoError::AreaTooLarge`] or
+/// [`GeoError::TooManyCells`], checked in that order.
 pub fn cover_polygon(vertices: &[LatLng]) -> Result<Vec<u64>, GeoError> {
     let (lp, km2) = validated_loop(vertices)?;
     if km2 > MAX_AREA_KM2 {
         return Err(GeoError::AreaTooLarge { km2 });
     }
-    if km2 <= 0.0 {
+    let cells = if km2 <= 0.0 {
         // As the DSS does: without area, the vertices make a polyline (not closed).
-        return Ok(coverer::cover_polyline(&lp.into_vertices()));
-    }
-    Ok(coverer::cover_loop(&lp))
+        coverer::cover_polyline(&lp.into_vertices(), MAX_CELLS)
+    } else {
+        coverer::cover_loop(&lp, MAX_CELLS)
+    };
+    cells.ok_or(GeoError::TooManyCells)
 }
 
 /// The sorted, deduplicated level-13 S2 cell ids of the regular 20-gon
-/// inscribed in the circle, as the DSS covers circles. There is no area limit.
+/// inscribed in the circle, as the DSS covers circles. Unlike the DSS, the
+/// radius may not exceed [`MAX_RADIUS_M`] (and there is no area limit).
 ///
 /// # Errors
 ///
-/// [`GeoError::BadCoordinates`] (index 0) for the center, [`GeoError::BadRadius`].
+/// [`GeoError::BadCoordinates`] (index 0) for the center, [`GeoError::BadRadius`],
+/// [`GeoError::RadiusTooLarge`], [`GeoError::TooManyCells`].
 pub fn cover_circle(center: LatLng, radius_m: f64) -> Result<Vec<u64>, GeoError> {
     let center = checked_point(0, center)?;
     if !(radius_m.is_finite() && radius_m > 0.0) {
         return Err(GeoError::BadRadius { meters: radius_m });
     }
+    if radius_m > MAX_RADIUS_M {
+        return Err(GeoError::RadiusTooLarge { meters: radius_m });
+    }
     let lp = Loop::regular(center, radius_m / EARTH_RADIUS_M, CIRCLE_VERTICES);
-    Ok(coverer::cover_loop(&lp))
+    coverer::cover_loop(&lp, MAX_CELLS).ok_or(GeoError::TooManyCells)
+}
+
+/// Whether `cells` is at most [`MAX_CELLS`] long, for the cell lists a command
+/// or query carries (they may come from elsewhere than this crate's coverings).
+///
+/// # Errors
+///
+/// [`GeoError::TooManyCells`].
+pub fn check_cell_count(cells: &[u64]) -> Result<(), GeoError> {
+    if cells.len() > MAX_CELLS { Err(GeoError::TooManyCells) } else { Ok(()) }
 }
 
 /// The polygon's area in km², after the validation and normalization of
@@ -167,7 +220,8 @@ pub fn cover_circle(center: LatLng, radius_m: f64) -> Result<Vec<u64>, GeoError>
 ///
 /// # Errors
 ///
-/// As [`cover_polygon`], except [`GeoError::AreaTooLarge`].
+/// As [`cover_polygon`], except [`GeoError::AreaTooLarge`] and
+/// [`GeoError::TooManyCells`].
 pub fn polygon_area_km2(vertices: &[LatLng]) -> Result<f64, GeoError> {
     validated_loop(vertices).map(|(_, km2)| km2)
 }
@@ -187,6 +241,10 @@ pub fn cell_id_from_latlng(p: LatLng) -> u64 {
 /// Checks the polygon as the DSS does and returns its normalized loop with its
 /// area in km².
 fn validated_loop(vertices: &[LatLng]) -> Result<(Loop, f64), GeoError> {
+    // First: every other check costs at least a pass over the vertices.
+    if vertices.len() > MAX_VERTICES {
+        return Err(GeoError::TooManyVertices { count: vertices.len() });
+    }
     let points = vertices.iter().enumerate().map(|(i, &v)| checked_point(i, v)).collect::<Result<Vec<_>, _>>()?;
     if points.len() < 3 {
         return Err(GeoError::TooFewVertices { count: points.len() });

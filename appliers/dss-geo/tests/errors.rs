@@ -1,6 +1,9 @@
 //! Every way a polygon or circle is rejected, as the DSS rejects it.
 
-use dss_geo::{GeoError, LatLng, MAX_AREA_KM2, cover_circle, cover_polygon, polygon_area_km2};
+use dss_geo::{
+    GeoError, LatLng, MAX_AREA_KM2, MAX_CELLS, MAX_RADIUS_M, MAX_VERTICES, check_cell_count, cover_circle,
+    cover_polygon, polygon_area_km2,
+};
 
 fn ll(lat: f64, lng: f64) -> LatLng {
     LatLng { lat, lng }
@@ -129,6 +132,54 @@ fn bad_circle_center() {
     assert!(matches!(cover_circle(ll(47.0, f64::NAN), 100.0), Err(GeoError::BadCoordinates { index: 0, .. })));
 }
 
+/// A convex `n`-gon of radius ~1 km around (47, 8).
+fn ngon(n: usize) -> Vec<LatLng> {
+    (0..n)
+        .map(|i| {
+            let a = 2.0 * std::f64::consts::PI * i as f64 / n as f64;
+            ll(47.0 + 0.009 * libm::sin(a), 8.0 + 0.013 * libm::cos(a))
+        })
+        .collect()
+}
+
+#[test]
+fn vertex_limit() {
+    assert!(cover_polygon(&ngon(MAX_VERTICES)).is_ok());
+    let over = ngon(MAX_VERTICES + 1);
+    assert_eq!(cover_polygon(&over), Err(GeoError::TooManyVertices { count: MAX_VERTICES + 1 }));
+    assert_eq!(polygon_area_km2(&over), Err(GeoError::TooManyVertices { count: MAX_VERTICES + 1 }));
+    // Checked first, before the coordinates.
+    let mut bad = over;
+    bad[0] = ll(95.0, 8.0);
+    assert!(matches!(cover_polygon(&bad), Err(GeoError::TooManyVertices { .. })));
+}
+
+#[test]
+fn circle_radius_limit() {
+    let c = ll(47.0, 8.0);
+    // Over the polygons' area limit (π 50² = 7854 km²), but a circle has none.
+    let cells = cover_circle(c, MAX_RADIUS_M).unwrap();
+    assert!(cells.len() > 5000 && cells.len() <= MAX_CELLS, "{}", cells.len());
+    for meters in [MAX_RADIUS_M + 0.001, 200_000.0, 1_000_000.0, 1e300] {
+        assert_eq!(cover_circle(c, meters), Err(GeoError::RadiusTooLarge { meters }));
+    }
+}
+
+#[test]
+fn cell_limit() {
+    // 160° of the equator, 11 m wide (~1000 km² as the top edge bulges): under the area
+    // limit, but the equator is a cell boundary, so two rows of cells, ~30,000 of them.
+    let strip = [ll(0.0, -80.0), ll(0.0, 80.0), ll(0.0001, 80.0), ll(0.0001, -80.0)];
+    let km2 = polygon_area_km2(&strip).unwrap();
+    assert!(km2 > 0.0 && km2 < MAX_AREA_KM2, "{km2}");
+    assert_eq!(cover_polygon(&strip), Err(GeoError::TooManyCells));
+    // A shorter strip is covered (3,660 cells).
+    let short = [ll(0.0, 0.0), ll(0.0, 20.0), ll(0.0001, 20.0), ll(0.0001, 0.0)];
+    assert!(cover_polygon(&short).is_ok_and(|c| c.len() > 3000 && c.len() <= MAX_CELLS));
+    assert_eq!(check_cell_count(&vec![0; MAX_CELLS]), Ok(()));
+    assert_eq!(check_cell_count(&vec![0; MAX_CELLS + 1]), Err(GeoError::TooManyCells));
+}
+
 #[test]
 fn messages_are_readable() {
     let msg = |e: GeoError| e.to_string();
@@ -138,6 +189,12 @@ fn messages_are_readable() {
     assert!(msg(GeoError::BadCoordinates { index: 3, lat: 91.0, lng: 0.0 }).starts_with("point 3 (lat 91, lng 0)"));
     assert!(msg(GeoError::BadRadius { meters: -1.0 }).contains("not -1"));
     assert_eq!(msg(GeoError::InvalidLoop("x".into())), "invalid polygon: x");
+    assert_eq!(
+        msg(GeoError::TooManyVertices { count: 1001 }),
+        "a polygon may have at most 1000 vertices, this one has 1001"
+    );
+    assert_eq!(msg(GeoError::RadiusTooLarge { meters: 50_000.5 }), "the radius is 50000.5 m, over the 50000 m limit");
+    assert_eq!(msg(GeoError::TooManyCells), "the area's covering has more than 20000 level-13 cells");
     let as_error: &dyn std::error::Error = &GeoError::TooFewVertices { count: 0 };
     assert!(as_error.source().is_none());
 }

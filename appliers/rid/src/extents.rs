@@ -2,6 +2,9 @@
 //! request, with the reference's checks and messages (docs/rid.md §4). A written extent is
 //! read first ([`v1`], [`v2`]: the reference's `FromVolume4D`) and covered later
 //! ([`Parsed::cover`]: its `SetExtents`), as the checks of the id and URL come in between.
+//!
+//! Bounds the reference does not have (docs/dss-limits.md), each a 400: a circle's radius,
+//! a polygon's vertices, a covering's cells.
 
 use crate::api::Extent;
 use crate::json::V1Volume4D;
@@ -21,12 +24,15 @@ fn geo_message(e: &GeoError) -> String {
     let reference = match e {
         GeoError::BadCoordinates { .. } => "Coordinates did not create a well-formed area",
         GeoError::TooFewVertices { .. } => "Not enough points in polygon",
+        GeoError::TooManyVertices { .. } => "Too many vertices",
         GeoError::SelfIntersecting { edge_a, edge_b } => {
             return format!("Intersection found between polygon edge {edge_a} and {edge_b}");
         }
         GeoError::InvalidLoop(_) => "Error validating loop",
         GeoError::AreaTooLarge { .. } => "Area too large",
         GeoError::BadRadius { .. } => "Radius must be larger than 0",
+        GeoError::RadiusTooLarge { .. } => "Radius too large",
+        GeoError::TooManyCells => "Area too large",
     };
     format!("{reference}: {e}")
 }
@@ -135,6 +141,11 @@ pub fn v2(v: &Volume4D) -> Result<Parsed, String> {
 /// The covering of a search's `area=lat0,lng0,lat1,lng1,...` (both versions).
 pub fn area(raw: &str) -> Result<Vec<u64>, AreaError> {
     let numbers: Vec<&str> = raw.split(',').collect();
+    // Before parsing any number (`cover_polygon` would refuse them all the same).
+    if numbers.len() / 2 > dss_geo::MAX_VERTICES {
+        let e = GeoError::TooManyVertices { count: numbers.len() / 2 };
+        return Err(AreaError::Invalid(geo_message(&e)));
+    }
     if numbers.len() % 2 == 1 {
         return Err(AreaError::Invalid("Odd number of coordinates in area string".into()));
     }
@@ -151,6 +162,7 @@ pub fn area(raw: &str) -> Result<Vec<u64>, AreaError> {
         .map(|pair| Ok(LatLng { lat: number(pair[0])?, lng: number(pair[1])? }))
         .collect::<Result<Vec<_>, AreaError>>()?;
     dss_geo::cover_polygon(&vertices).map_err(|e| match e {
+        // The reference's limit, answered as it does; our bounds are 400s.
         GeoError::AreaTooLarge { .. } => AreaError::TooLarge(geo_message(&e)),
         e => AreaError::Invalid(geo_message(&e)),
     })

@@ -19,6 +19,7 @@ mod expiry;
 mod extents;
 mod isa;
 mod json;
+mod limits;
 mod notify;
 mod render;
 mod request;
@@ -41,7 +42,7 @@ pub struct Rid;
 
 impl Applier for Rid {
     const NAME: &'static str = "rid";
-    const VERSION: &'static str = if cfg!(feature = "next-version") { "1.0.1" } else { "1.0.0" };
+    const VERSION: &'static str = if cfg!(feature = "next-version") { "1.1.1" } else { "1.1.0" };
     const ROUTES: &'static [&'static str] = &["/v1/dss", "/rid/v2/dss"];
 
     type Command = Command;
@@ -54,6 +55,9 @@ impl Applier for Rid {
         if let Some(options) = auth::of_command(&command) {
             auth::check(ctx.caller(), options)?;
         }
+        // Its bounds, checked again: `handle` refused what exceeds them, but not every
+        // command went through it.
+        limits::check_command(&command)?;
         match command {
             Command::PutIsa(put) => isa::put(ctx, put),
             Command::DeleteIsa { api, id, version } => isa::delete(ctx, api, id, &version),
@@ -66,6 +70,7 @@ impl Applier for Rid {
     fn query(ctx: &Ctx, query: Query) -> Result<QueryOutput, Error> {
         // Its route's scopes, checked again: the host's client API reads without `handle`.
         auth::check(ctx.caller(), auth::of_query(&query))?;
+        limits::check_query(&query)?;
         match query {
             Query::GetIsa { api, id } => isa::get(ctx, api, id),
             Query::SearchIsas { api, cells, earliest, latest } => isa::search(ctx, api, &cells, earliest, latest),

@@ -8,7 +8,7 @@ use crate::extents::{self, AreaError, Parsed};
 use crate::json::{V1IsaParameters, V1SubscriptionParameters, V1Volume4D, V2Parameters};
 use crate::version;
 use dss_common::errors::{bad_request, error};
-use dss_common::request::{body, check_base_url, entity_id};
+use dss_common::request::{body, check_base_url, check_url_length, entity_id};
 use dss_common::rfc3339::{self, Nanos};
 use wasmraft_sdk::Id;
 use wasmraft_sdk::http::{Request, Response};
@@ -36,8 +36,9 @@ pub fn path_version(raw: &str) -> Result<String, Response> {
 }
 
 /// The write a PUT asks for: its version (an update's), its body's URL and extent, its
-/// id, the URL's scheme (a create's only: the reference's updates never check it) and the
-/// extent's covering. A subscription's update reads its id before its body.
+/// id, the URL's scheme (a create's only: the reference's updates never check it), the URL's
+/// length (ours, every write's: docs/dss-limits.md) and the extent's covering. A
+/// subscription's update reads its id before its body.
 pub fn put(r: &Request, api: Api, kind: Kind, id: &str, version: Option<&str>) -> Result<Put, Response> {
     let version = version.map(path_version).transpose()?;
     let early_id = (kind == Kind::Subscription && version.is_some()).then(|| path_id(id)).transpose()?;
@@ -52,6 +53,7 @@ pub fn put(r: &Request, api: Api, kind: Kind, id: &str, version: Option<&str>) -
     if version.is_none() {
         check_base_url(r, &url, "rid url").map_err(bad_request)?;
     }
+    check_url_length(&url, "rid url").map_err(bad_request)?;
     let extent = parsed.cover().map_err(bad_request)?;
     Ok(Put { api, id, version, url, extent })
 }

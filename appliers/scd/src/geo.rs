@@ -2,4 +2,6 @@
 //! that took a request) and set operations on sorted cell lists (integer-only, safe in
 //! `apply`).
 
-pub use dss_geo::{GeoError, LatLng, contains_all, cover_circle, cover_polygon, union};
+pub use dss_geo::{
+    GeoError, LatLng, MAX_CELLS, MAX_VERTICES, check_cell_count, contains_all, cover_circle, cover_polygon, union,
+};

@@ -22,6 +22,7 @@ mod entry;
 mod expiry;
 mod geo;
 mod json;
+mod limits;
 mod migrate;
 mod notify;
 mod oir;
@@ -55,7 +56,7 @@ pub struct Scd;
 
 impl Applier for Scd {
     const NAME: &'static str = "scd";
-    const VERSION: &'static str = if cfg!(feature = "next-version") { "1.4.1" } else { "1.4.0" };
+    const VERSION: &'static str = if cfg!(feature = "next-version") { "1.5.1" } else { "1.5.0" };
     const ROUTES: &'static [&'static str] = &["/dss/v1", "/aux/v1", "/versions"];
 
     type Command = Command;
@@ -68,6 +69,9 @@ impl Applier for Scd {
         if let Some(options) = auth::of_command(&command) {
             auth::check(ctx.caller(), options)?;
         }
+        // Its bounds, checked again: `handle` refused what exceeds them, but not every
+        // command went through it.
+        limits::check_command(&command)?;
         let (command, indices) = match command {
             Command::TimeIndexed(command) => (*command, Indices::TimeOfDay),
             command => (command, Indices::Counted),
@@ -93,6 +97,7 @@ impl Applier for Scd {
     fn query(ctx: &Ctx, query: Query) -> Result<QueryOutput, Error> {
         // Its route's scopes, checked again: the host's client API reads without `handle`.
         auth::check(ctx.caller(), auth::of_query(&query))?;
+        limits::check_query(&query)?;
         let (query, indices) = match query {
             Query::TimeIndexed(query) => (*query, Indices::TimeOfDay),
             query => (query, Indices::Counted),

@@ -13,9 +13,12 @@ use wasmraft_sdk::http::{Request, Response};
 /// for a success that needs no state).
 pub type Reply = dss_common::request::Reply<Command, Query>;
 
-/// The reference's `ValidateUSSBaseURL`: https only, unless the node allows http base URLs.
+/// The reference's `ValidateUSSBaseURL`: https only, unless the node allows http base URLs;
+/// then our bound on its length ([`dss_common::request::MAX_URL_BYTES`], checked again in
+/// `apply`).
 pub fn check_base_url(request: &Request, url: &str) -> Result<(), String> {
-    dss_common::request::check_base_url(request, url, "uss_base_url")
+    dss_common::request::check_base_url(request, url, "uss_base_url")?;
+    dss_common::request::check_url_length(url, "uss_base_url")
 }
 
 /// The covered `area_of_interest` of a `/query` body; `refusal` gives the route's answer to

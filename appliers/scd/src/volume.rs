@@ -2,11 +2,23 @@
 //! the request, before anything is proposed), with the reference's checks in its order:
 //! each volume's altitudes, outline and times (`Volume4DFromSCDRest`), then the union of the
 //! volumes with their coverings (`UnionVolumes4D`), then the union's required bounds.
+//!
+//! Bounds the reference does not have (docs/dss-limits.md), each a 400 ([`VolumeError::Invalid`])
+//! on every route: a circle's radius, a polygon's vertices, a covering's cells and those of the
+//! union ([`geo::MAX_CELLS`]), and the outline vertices of one request ([`MAX_REQUEST_VERTICES`]).
 
 use crate::api::{Extent, Volume};
-use crate::geo::{self, GeoError, LatLng};
+use crate::geo::{self, GeoError, LatLng, MAX_CELLS, MAX_VERTICES};
 use crate::json;
 use crate::rfc3339::{self, Nanos};
+
+/// The most outline vertices one request's volumes may have together, a circle counting as
+/// the 20 of the polygon it is covered as: four maximal polygons' worth of the quadratic edge
+/// check, however the body splits them (the reference has no bound; no real OIR nears it).
+pub const MAX_REQUEST_VERTICES: usize = 4 * MAX_VERTICES;
+
+/// What a circle counts toward [`MAX_REQUEST_VERTICES`].
+const CIRCLE_VERTICES: usize = 20;
 
 /// Why a volume was refused. The routes map the kinds to different statuses.
 #[derive(Debug, Clone, PartialEq)]
@@ -88,6 +100,10 @@ fn parse(v: &json::Volume4D) -> Result<Parsed<'_>, VolumeError> {
 fn geometry(e: GeoError) -> VolumeError {
     match e {
         GeoError::AreaTooLarge { .. } => VolumeError::TooLarge(format!("Area too large: {e}")),
+        // Bounds of ours, not the reference's: a 400 wherever they arise.
+        GeoError::TooManyVertices { .. } => VolumeError::Invalid(format!("Too many vertices: {e}")),
+        GeoError::RadiusTooLarge { .. } => VolumeError::Invalid(format!("Circle too large: {e}")),
+        GeoError::TooManyCells => too_many_cells(),
         e => VolumeError::Geometry(format!("Coordinates did not create a well-formed area: {e}")),
     }
 }
@@ -105,6 +121,30 @@ fn cover(outline: &Outline) -> Result<Vec<u64>, VolumeError> {
             _ => Err(VolumeError::Invalid("A circle needs a center and a radius".into())),
         },
     }
+}
+
+fn too_many_cells() -> VolumeError {
+    VolumeError::Invalid(format!("Area too large: {}", GeoError::TooManyCells))
+}
+
+/// The outline vertices of `volumes`, each circle counting [`CIRCLE_VERTICES`], at most
+/// [`MAX_REQUEST_VERTICES`]: checked before any covering.
+fn check_request_vertices(volumes: &[Parsed]) -> Result<(), VolumeError> {
+    let total: usize = volumes
+        .iter()
+        .filter_map(|p| p.outline.as_ref())
+        .map(|o| match o {
+            Outline::Polygon(p) => p.vertices.len(),
+            Outline::Circle(_) => CIRCLE_VERTICES,
+        })
+        .sum();
+    if total > MAX_REQUEST_VERTICES {
+        return Err(VolumeError::Invalid(format!(
+            "Too many vertices: the volumes' outlines may have at most {MAX_REQUEST_VERTICES} vertices together \
+             (a circle counting {CIRCLE_VERTICES}), these have {total}"
+        )));
+    }
+    Ok(())
 }
 
 fn missing_footprint() -> VolumeError {
@@ -133,6 +173,7 @@ fn widest<T: Copy>(values: impl Iterator<Item = Option<T>>, pick: fn(T, T) -> T)
 /// volume's cells.
 pub fn union(volumes: &[json::Volume4D], required: Required) -> Result<Extent, VolumeError> {
     let parsed = volumes.iter().map(parse).collect::<Result<Vec<_>, _>>()?;
+    check_request_vertices(&parsed)?;
     let start = widest(parsed.iter().map(|p| p.start), i64::min);
     let end = widest(parsed.iter().map(|p| p.end), i64::max);
     let alt_lo = widest(parsed.iter().map(|p| p.alt_lo), f32::min);
@@ -140,10 +181,14 @@ pub fn union(volumes: &[json::Volume4D], required: Required) -> Result<Extent, V
     let mut cells: Option<Vec<u64>> = None;
     for outline in parsed.iter().filter_map(|p| p.outline.as_ref()) {
         let covering = cover(outline)?;
-        cells = Some(match cells {
+        let union = match cells {
             None => covering,
             Some(so_far) => geo::union(&so_far, &covering),
-        });
+        };
+        if union.len() > MAX_CELLS {
+            return Err(too_many_cells());
+        }
+        cells = Some(union);
     }
     let (Some(start), Some(end)) = (start, end) else {
         let which = if start.is_none() { "start" } else { "end" };

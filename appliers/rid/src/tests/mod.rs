@@ -5,6 +5,7 @@
 mod bad_input;
 mod expiry;
 mod isa;
+mod limits;
 mod notify;
 mod routes;
 mod subscription;

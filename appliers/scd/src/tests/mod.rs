@@ -4,6 +4,7 @@
 mod availability;
 mod constraint;
 mod expiry;
+mod limits;
 mod messages;
 mod migrate;
 mod notify;

@@ -31,7 +31,7 @@ fn the_pool_names_the_cluster_and_versions_answer_any_identity() {
     let named = pool(&[("cluster-id", "220b7362b2dc3687"), ("dar-id", "dar-eu-1")]);
     assert_eq!(dss.serve(named), (200, json!({"dar_id": "dar-eu-1"})));
 
-    let expected = json!({"system_identity": "gov.eu.uspace.v1.netid", "system_version": "scd-1.4.0"});
+    let expected = json!({"system_identity": "gov.eu.uspace.v1.netid", "system_version": "scd-1.5.0"});
     let versions = Request::new("GET", "/versions/gov.eu.uspace.v1.netid");
     let scope = &["interuss.versioning.read_system_versions"];
     assert_eq!(dss.serve(versions.clone().with_caller("qualifier", scope)), (200, expected.clone()));
@@ -46,7 +46,7 @@ fn the_pool_names_the_cluster_and_versions_answer_any_identity() {
 fn aux_routes() {
     let mut dss = Dss::new();
     let (status, reply) = dss.serve(Request::new("GET", "/aux/v1/version"));
-    assert_eq!((status, reply), (200, json!({"version": "scd-1.4.0"})));
+    assert_eq!((status, reply), (200, json!({"version": "scd-1.5.0"})));
     let isa = Who { sub: "uss1", scopes: &["dss.read.identification_service_areas"] };
     let owner = |o: &str| {
         Request::new("GET", "/aux/v1/validate_oauth").with_query(&format!("owner={o}")).with_caller("uss1", isa.scopes)
