@@ -66,9 +66,23 @@ pub fn status_of(e: NodeError) -> Status {
     Status::new(code, e.to_string())
 }
 
+/// The failure of a call this node handed the leader, as this node's own. A status the
+/// leader sent says what it did; one made here of a broken connection (it carries its
+/// cause) cannot: the call may have reached the leader and been carried out, so "not done,
+/// retry" would be false.
+pub fn forwarded_error(status: Status) -> NodeError {
+    match std::error::Error::source(&status) {
+        Some(_) => NodeError::DeadlineExceeded(format!(
+            "the leader's answer was lost ({}): the call may or may not have been carried out",
+            status.message()
+        )),
+        None => node_error_of(status),
+    }
+}
+
 /// A gRPC status from another node (the leader answering a call this node handed it), as
 /// this node's own refusal.
-pub fn node_error_of(status: Status) -> NodeError {
+fn node_error_of(status: Status) -> NodeError {
     let text = status.message().to_string();
     match status.code() {
         Code::DeadlineExceeded => NodeError::DeadlineExceeded(text),
@@ -78,5 +92,23 @@ pub fn node_error_of(status: Status) -> NodeError {
         Code::Aborted => NodeError::Aborted(text),
         Code::Internal => NodeError::Internal(text),
         _ => NodeError::Unavailable(format!("the leader did not take the call: {text}")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Before, a connection to the leader that broke after a forwarded member change was
+    /// sent answered UNAVAILABLE ("not done, retry"), though the leader may have made it.
+    #[test]
+    fn a_forwarded_call_whose_answer_was_lost_has_an_unknown_outcome() {
+        let broken = std::io::Error::new(std::io::ErrorKind::ConnectionReset, "connection reset by peer");
+        let lost = Status::from_error(Box::new(broken));
+        assert!(matches!(forwarded_error(lost), NodeError::DeadlineExceeded(_)));
+        let unreachable = Status::unavailable("cannot reach the leader (2 at 127.0.0.1:1): connection refused");
+        assert!(matches!(forwarded_error(unreachable), NodeError::Unavailable(_)), "never sent: not done");
+        let refused = status_of(NodeError::Refused("another membership change is still in progress".into()));
+        assert!(matches!(forwarded_error(refused), NodeError::Refused(_)), "the leader's own answer");
     }
 }

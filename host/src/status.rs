@@ -10,9 +10,9 @@ pub struct Consensus {
     pub term: u64,
     /// 0: none known.
     pub leader: u64,
-    /// How long ago this node last heard from the leader (zero on the leader); none
-    /// without a leader.
-    pub leader_contact: Option<std::time::Duration>,
+    /// When this node last heard from its leader in this term (a leader: from a quorum of
+    /// voters, once it has committed in its term); none without a leader.
+    pub leader_contact: Option<std::time::Instant>,
     pub commit_index: u64,
     pub first_index: u64,
     pub last_index: u64,

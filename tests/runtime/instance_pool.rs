@@ -2,13 +2,15 @@
 //! wasm instances with the apply path, but can never take the instances the apply path
 //! needs: however many run at once, entries keep applying (before, ~30 slow calls left the
 //! apply thread without an instance, and the node halted), and an outside call over its
-//! limit is refused as busy at once.
+//! limit is refused as busy at once. Nor can new requests take the instances that answer
+//! what the cluster already did: `render` of an applied write still runs (before, it was
+//! refused as busy, and the gateway answered a write that had applied with 503, "retry").
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use testkit_applier::{Command, Query};
 use wasmraft::runtime::{HostError, Limits, RESET_INTERVAL};
-use wasmraft_sdk::contract::Payload;
+use wasmraft_sdk::contract::{ApplierError, HttpOutcome, Payload};
 use wasmraft_sdk::{Encoding, codec};
 use wasmraft_tests::{Rng, meta, wasm_runtime};
 
@@ -49,6 +51,13 @@ fn outside_calls_cannot_take_the_apply_paths_instances() {
     let noop = Payload::postcard(codec::encode(Encoding::Postcard, &Command::Noop).unwrap());
     let applied: Vec<_> =
         (1..=30).map(|block| runtime.apply(meta(block * RESET_INTERVAL, T0, &mut rng), noop.clone())).collect();
+    let front = runtime.front();
+    let rendered: Vec<_> = (0..30)
+        .map(|_| {
+            let outcome = HttpOutcome::Failed(ApplierError::new("conflict", "rendered while the pool is full"));
+            front.render(Encoding::Postcard, outcome, Default::default()).map(|_| ())
+        })
+        .collect();
     // On a busy machine the 48 callers may not all be calling yet: give them time to go over
     // the limit (the assertion below still fails if they never do).
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
@@ -62,6 +71,7 @@ fn outside_calls_cannot_take_the_apply_paths_instances() {
     for (block, result) in applied.into_iter().enumerate() {
         assert!(matches!(result, Ok(Ok(_))), "entry of block {} did not apply: {result:?}", block + 1);
     }
+    assert!(rendered.iter().all(Result::is_ok), "a render was refused: {rendered:?}");
     assert!(busy.load(Ordering::Relaxed) > 0, "the outside calls were never over their limit");
     assert!(answered.load(Ordering::Relaxed) > 0, "no outside call ran");
 }

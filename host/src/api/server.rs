@@ -26,9 +26,6 @@ use tokio_stream::wrappers::ReceiverStream;
 use tonic::{Request, Response, Status};
 use wasmraft_sdk::contract::{ApplierError, Encoding, Payload};
 
-/// Commands larger than this are refused before they reach the log.
-pub const MAX_COMMAND_BYTES: usize = 8 << 20;
-
 pub struct ClientService {
     pub node: Arc<NodeHandle>,
 }
@@ -87,12 +84,6 @@ impl Client for ClientService {
         let deadline = deadline(request.metadata(), self.node.deadline);
         let request = request.into_inner();
         let encoding = encoding(request.encoding)?;
-        if request.command.len() > MAX_COMMAND_BYTES {
-            return Err(Status::invalid_argument(format!(
-                "the command is {} bytes; the limit is {MAX_COMMAND_BYTES}",
-                request.command.len()
-            )));
-        }
         let payload = Payload { encoding, bytes: request.command };
         let applier = named(&request.applier);
         let request_id = named(&request.request_id);

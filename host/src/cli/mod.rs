@@ -88,11 +88,12 @@ enum Command {
         #[arg(long, value_name = "NAME")]
         applier: Option<String>,
         /// `linearizable` sees every write acknowledged before it (a Raft ReadIndex round);
-        /// `stale` answers from this node's state if it heard from a leader within
-        /// --max-staleness, else refuses.
+        /// `stale` sees every write acknowledged before some instant at most
+        /// --max-staleness ago (one ReadIndex round serves this node's stale reads for that
+        /// long), else refuses.
         #[arg(long, value_enum, default_value = "linearizable")]
         consistency: ReadConsistency,
-        /// For stale reads: the oldest leader contact the answer may rest on.
+        /// For stale reads: how old the state the answer reads may be.
         #[arg(long, default_value = "1s")]
         max_staleness: humantime::Duration,
         /// The query as JSON; `-` or nothing reads it from stdin.

@@ -17,6 +17,7 @@
 //! progress with `Applied`), snapshots are written by the snapshot writer, and network I/O
 //! is the transport's. So ticks and heartbeats are never held up by the applier.
 
+mod contact;
 pub mod logger;
 #[cfg(test)]
 mod tests;
@@ -30,6 +31,7 @@ use crate::metrics::{Metrics, RoundTrips};
 use crate::proposals::{Proposals, ProposeError};
 use crate::snapshot::SnapshotDir;
 use crate::status::{self, StatusBoard};
+use contact::Contact;
 use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
 use raft::eraftpb::{Message, MessageType};
 use raft::{RawNode, SnapshotStatus, StateRole};
@@ -95,6 +97,8 @@ pub struct Consensus<O: Outbox> {
     snapshots: Arc<SnapshotDir>,
     metrics: Arc<Metrics>,
     round_trips: RoundTrips,
+    /// When this node last heard from its leader, or as leader from a quorum.
+    contact: Contact,
     /// The last index of an entry a follower proposed through this leader: until it
     /// commits, a new commit index goes to the followers at once (see
     /// [`Self::choose_commit_broadcast`]).
@@ -172,6 +176,7 @@ impl<O: Outbox> Consensus<O> {
             snapshots: settings.snapshots,
             metrics: Arc::default(),
             round_trips: RoundTrips::default(),
+            contact: Contact::default(),
         })
     }
 
@@ -236,9 +241,11 @@ impl<O: Outbox> Consensus<O> {
                         self.stamp(&mut m);
                     }
                     self.choose_commit_broadcast();
+                    let (from, term) = (m.from, m.term);
                     if let Err(e) = self.node.step(m) {
                         tracing::debug!("raft ignored a message: {e}");
                     }
+                    self.contact.heard(from, term, self.node.raft.term);
                     if forwarded && self.node.raft.state == StateRole::Leader {
                         self.forwarded_until = self.node.raft.raft_log.last_index();
                     }
@@ -584,12 +591,14 @@ impl<O: Outbox> Consensus<O> {
             },
             term: raft.term,
             leader: raft.leader_id,
-            // A follower's election clock restarts whenever the leader speaks to it.
-            leader_contact: match raft.state {
-                StateRole::Leader => Some(Duration::ZERO),
-                _ if raft.leader_id != raft::INVALID_ID => Some(self.tick * raft.election_elapsed as u32),
-                _ => None,
-            },
+            leader_contact: self.contact.last(&contact::View {
+                id: raft.id,
+                term: raft.term,
+                role: raft.state,
+                leader: raft.leader_id,
+                voters: &conf.voters,
+                committed_in_term: raft.commit_to_current_term(),
+            }),
             commit_index: raft.raft_log.committed,
             first_index: store.first_index(),
             last_index: raft.raft_log.last_index(),

@@ -15,7 +15,7 @@ impl NodeHandle {
     /// The file is unlinked at once: it is gone when the caller drops it, whatever happens.
     pub async fn backup(&self, deadline: Duration) -> Result<(File, SnapshotMetadata), NodeError> {
         let until = Instant::now() + deadline;
-        let index = self.read_index(until).await?;
+        let (_, index) = self.read_index(until).await?;
         self.applied_up_to(index, until).await?;
         let (reply, rx) = oneshot::channel();
         self.apply.send(ApplyTask::Backup { reply }).map_err(|_| NodeError::shutting_down())?;

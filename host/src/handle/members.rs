@@ -10,7 +10,7 @@ use crate::proto::client::Member;
 use crate::proto::client::{
     MemberChange, MemberChangeResponse, TransferLeaderRequest, TransferLeaderResponse, member_change,
 };
-use crate::proto::node_error_of;
+use crate::proto::forwarded_error;
 use crate::status::Consensus;
 use crate::transport;
 use std::collections::BTreeMap;
@@ -71,7 +71,7 @@ impl NodeHandle {
                 let response =
                     transport::forward_change_members(self.tls.as_deref(), (leader, &address), request, deadline)
                         .await
-                        .map_err(node_error_of)?;
+                        .map_err(forwarded_error)?;
                 // As for any proposal, answer once the entry has applied here too: a node
                 // joining through this one right after must find itself a member.
                 self.applied_up_to(response.index, until).await?;
@@ -112,7 +112,7 @@ impl NodeHandle {
                 let address = self.leader_address(leader)?;
                 return transport::forward_transfer_leader(self.tls.as_deref(), (leader, &address), request, deadline)
                     .await
-                    .map_err(node_error_of);
+                    .map_err(forwarded_error);
             }
             other => other?,
         };

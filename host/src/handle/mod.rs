@@ -85,17 +85,42 @@ impl NodeError {
 pub enum ReadPoint {
     /// Everything committed before the query arrived (a ReadIndex round with the leader).
     Linearizable,
-    /// This node's state, if it heard from its leader within `bound`.
+    /// Everything committed before some instant at most `bound` ago: the read point of
+    /// this node's latest ReadIndex round, if it was asked within `bound`, else a new round.
     Stale { bound: Duration },
 }
 
 /// A query's answer and the read point it was served at.
 pub struct Answered {
     pub answer: QueryAnswer,
-    /// How long before the read this node last heard from its leader (stale reads).
+    /// How long before the answer its read point was (stale reads): every write
+    /// acknowledged before then is in the state it read.
     pub staleness: Duration,
-    /// The commit index the stale read rests on (0 for linearizable reads).
+    /// The read index the stale read rests on (0 for linearizable reads).
     pub known_commit: u64,
+}
+
+/// Commands larger than this are refused before they reach the log, from either door (a
+/// module's `handle` can make a large command of a small request).
+pub const MAX_COMMAND_BYTES: usize = 8 << 20;
+
+/// The latest ReadIndex round this node completed: when it was asked, and the index it gave.
+/// Every write acknowledged anywhere before that instant is at or below the index.
+#[derive(Default)]
+pub struct LastRound(std::sync::Mutex<Option<(Instant, u64)>>);
+
+impl LastRound {
+    fn get(&self) -> Option<(Instant, u64)> {
+        *self.0.lock().expect("last round lock")
+    }
+
+    /// Keeps the round asked latest.
+    fn record(&self, asked: Instant, index: u64) {
+        let mut last = self.0.lock().expect("last round lock");
+        if last.is_none_or(|(at, _)| at < asked) {
+            *last = Some((asked, index));
+        }
+    }
 }
 
 /// How one ReadIndex round may take before the read asks again.
@@ -122,6 +147,8 @@ pub struct NodeHandle {
     /// request id (carried in the entry: see [`crate::runtime::requests`]).
     pub request_window: Duration,
     pub metrics: Arc<Metrics>,
+    /// What bounded-staleness reads rest on.
+    pub last_round: LastRound,
 }
 
 /// A proposal waiting for its outcome, counted while it waits (a caller that goes away
@@ -229,6 +256,10 @@ impl NodeHandle {
         if let Some(id) = request {
             RequestId::check(id).map_err(NodeError::Invalid)?;
         }
+        if payload.bytes.len() > MAX_COMMAND_BYTES {
+            let size = payload.bytes.len();
+            return Err(NodeError::Invalid(format!("the command is {size} bytes; the limit is {MAX_COMMAND_BYTES}")));
+        }
         let _admitted = self.admission.admit(payload.bytes.len())?;
         let command = ProposedCommand { timestamp_ns: now_ns(), caller, entropy: entropy()?, payload };
         let data = match (request, target) {
@@ -266,11 +297,11 @@ impl NodeHandle {
         let started = Instant::now();
         let applier = self.target(applier)?;
         let _admitted = self.admission.admit(payload.bytes.len())?;
-        let (min_applied, staleness, known_commit) = match point {
-            ReadPoint::Linearizable => (self.read_index(started + deadline).await?, Duration::ZERO, 0),
+        let (min_applied, asked, known_commit) = match point {
+            ReadPoint::Linearizable => (self.read_index(started + deadline).await?.1, None, 0),
             ReadPoint::Stale { bound } => {
-                let (commit, contact) = self.stale_read_point(bound)?;
-                (commit, contact, commit)
+                let (asked, index) = self.stale_read_point(bound, started + deadline).await?;
+                (index, Some(asked), index)
             }
         };
         let (reply, rx) = oneshot::channel();
@@ -279,12 +310,14 @@ impl NodeHandle {
             .map_err(|_| NodeError::shutting_down())?;
         let remaining = deadline.saturating_sub(started.elapsed());
         let answer = within(remaining, rx, "the node did not apply up to the read index in time").await??;
+        let staleness = asked.map_or(Duration::ZERO, |at| at.elapsed());
         Ok(Answered { answer, staleness, known_commit })
     }
 
-    /// A read index from Raft, asking again while rounds go unanswered (raft-rs drops a
-    /// ReadIndex silently when there is no leader, or a new one has not committed yet).
-    async fn read_index(&self, until: Instant) -> Result<u64, NodeError> {
+    /// A read index from Raft and when it was asked, asking again while rounds go
+    /// unanswered (raft-rs drops a ReadIndex silently when there is no leader, or a new one
+    /// has not committed yet).
+    async fn read_index(&self, until: Instant) -> Result<(Instant, u64), NodeError> {
         loop {
             let remaining = until.saturating_duration_since(Instant::now());
             if remaining.is_zero() {
@@ -293,31 +326,32 @@ impl NodeHandle {
                 ));
             }
             let (reply, rx) = oneshot::channel();
+            let asked = Instant::now();
             self.events.send(Event::ReadIndex { reply }).map_err(|_| NodeError::shutting_down())?;
             if let Ok(Ok(index)) = tokio::time::timeout(remaining.min(READ_INDEX_RETRY), rx).await {
-                return Ok(index);
+                self.last_round.record(asked, index);
+                return Ok((asked, index));
             }
         }
     }
 
-    /// The read point of a stale read bounded by `bound`: this node's commit index as of its
-    /// last contact with the leader, and how long ago that was; refused if longer than
-    /// `bound` or no leader is known.
-    fn stale_read_point(&self, bound: Duration) -> Result<(u64, Duration), NodeError> {
-        let c = self.status.consensus();
-        let contact = c.leader_contact.ok_or_else(|| {
-            NodeError::Refused("no leader is known: this node cannot bound the staleness of its state".into())
-        })?;
-        if contact > bound {
-            return Err(NodeError::Refused(format!(
-                "this node last heard from the leader {} ms ago, beyond the bound of {} ms",
-                contact.as_millis(),
-                bound.as_millis()
-            )));
+    /// The read point of a stale read bounded by `bound`: when its ReadIndex round was
+    /// asked, and the index it gave. The latest round, if it was asked within `bound` (one
+    /// round serves every stale read for that long), else a new one, which must complete
+    /// within `bound`: its state would be older than that. Refused if none does.
+    async fn stale_read_point(&self, bound: Duration, until: Instant) -> Result<(Instant, u64), NodeError> {
+        if let Some((asked, index)) = self.last_round.get()
+            && asked.elapsed() <= bound
+        {
+            return Ok((asked, index));
         }
-        // Serve what the node has applied, but not less than it had when it last knew the
-        // leader's commit index; else the bound would not hold.
-        Ok((c.commit_index, contact))
+        self.read_index(until.min(Instant::now() + bound)).await.map_err(|_| {
+            NodeError::Refused(format!(
+                "no read index within the bound of {} ms: this node cannot reach a leader with a quorum, so its \
+                 state may be older than the bound",
+                bound.as_millis()
+            ))
+        })
     }
 }
 

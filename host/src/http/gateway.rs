@@ -27,8 +27,12 @@ pub struct Gateway {
     /// Handed to the module with every request.
     pub settings: Vec<(String, String)>,
     pub max_body: usize,
-    /// What the bodies being received and handled may hold, across the door.
+    /// What the bodies being received and handled may hold, across the door: of callers
+    /// with a verified token, or of everyone on a node that verifies none.
     pub receiving: Budget,
+    /// The same for callers without a verified token on a node that verifies them: however
+    /// many bodies they send, callers with one are not kept waiting.
+    pub anonymous: Budget,
     /// How long a proposal or a read may take.
     pub deadline: Duration,
 }
@@ -61,33 +65,55 @@ fn to_http(r: HttpResponse) -> Response {
     response
 }
 
-/// A failure to get an outcome, as the module's `render` receives it.
+/// A failure to get an outcome, as the module's `render` receives it. Only what was
+/// surely not done says "retry" (503): a request that can never pass is the caller's
+/// (400), and one that may have applied is unknown (504).
 fn failure(e: NodeError) -> ApplierError {
+    use wasmraft_sdk::codes as sdk;
     let code = match e {
         NodeError::DeadlineExceeded(_) => codes::TIMEOUT,
         NodeError::Busy(_) => codes::BUSY,
-        _ => codes::UNAVAILABLE,
+        NodeError::Unavailable(_) | NodeError::Aborted(_) => codes::UNAVAILABLE,
+        NodeError::Invalid(_) => sdk::INVALID_ARGUMENT,
+        // Membership changes only, never a module's command.
+        NodeError::Refused(_) => sdk::INTERNAL,
+        // A node that halted with the command in flight: it may have applied.
+        NodeError::Internal(_) => codes::TIMEOUT,
     };
     ApplierError::new(code, e.to_string())
 }
 
-/// Runs a call of the module on a blocking thread. A failure of this node to run it is the
-/// response already: without an instance the module cannot render one.
+/// Runs a call of the module on a blocking thread.
+async fn run<T: Send + 'static>(
+    front: &Arc<dyn Front>,
+    f: impl FnOnce(&dyn Front) -> FrontResult<T> + Send + 'static,
+) -> FrontResult<T> {
+    let front = front.clone();
+    tokio::task::spawn_blocking(move || f(front.as_ref()))
+        .await
+        .unwrap_or_else(|join| Err(HostError::Call(format!("the call did not finish: {join}"))))
+}
+
+/// This node's failure to run a module's call, as the response: without an instance the
+/// module cannot render one.
+fn host_failure(e: HostError) -> Response {
+    match e {
+        busy @ HostError::Busy { .. } => {
+            let mut response = plain(StatusCode::SERVICE_UNAVAILABLE, busy.to_string());
+            response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+            response
+        }
+        host => plain(StatusCode::INTERNAL_SERVER_ERROR, host.to_string()),
+    }
+}
+
+/// Runs a call of the module on a blocking thread; a failure of this node to run it is the
+/// response already.
 async fn call<T: Send + 'static>(
     front: &Arc<dyn Front>,
     f: impl FnOnce(&dyn Front) -> FrontResult<T> + Send + 'static,
 ) -> Result<Result<T, CallError>, Response> {
-    let front = front.clone();
-    match tokio::task::spawn_blocking(move || f(front.as_ref())).await {
-        Ok(Ok(result)) => Ok(result),
-        Ok(Err(busy @ HostError::Busy { .. })) => {
-            let mut response = plain(StatusCode::SERVICE_UNAVAILABLE, busy.to_string());
-            response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
-            Err(response)
-        }
-        Ok(Err(host)) => Err(plain(StatusCode::INTERNAL_SERVER_ERROR, host.to_string())),
-        Err(join) => Err(plain(StatusCode::INTERNAL_SERVER_ERROR, format!("the call did not finish: {join}"))),
-    }
+    run(front, f).await.map_err(host_failure)
 }
 
 /// How much of a body over the limit is still read (and dropped) before the 413.
@@ -127,26 +153,23 @@ async fn read_body(
     let mut not_kept = NotKept::TooLarge;
     if declared.is_none_or(|n| n <= limit) {
         let (mut kept, mut held) = (Vec::new(), Held::default());
-        if let Some(n) = declared
-            && !reserve(&mut kept, &mut held, budget, n)
-        {
-            not_kept = NotKept::Busy;
-        } else {
-            loop {
-                match chunks.next().await {
-                    None => return Ok((kept, held)),
-                    Some(Ok(chunk)) if kept.len() + chunk.len() > limit => break,
-                    Some(Ok(chunk)) => {
-                        let need = kept.len() + chunk.len();
-                        let to = need.max(2 * kept.capacity()).min(limit);
-                        if need > kept.capacity() && !reserve(&mut kept, &mut held, budget, to) {
-                            not_kept = NotKept::Busy;
-                            break;
-                        }
-                        kept.extend_from_slice(&chunk);
+        // Held as the bytes arrive, never as announced: headers that announce a body and
+        // send none hold nothing of the door's budget.
+        let most = declared.unwrap_or(limit);
+        loop {
+            match chunks.next().await {
+                None => return Ok((kept, held)),
+                Some(Ok(chunk)) if kept.len() + chunk.len() > limit => break,
+                Some(Ok(chunk)) => {
+                    let need = kept.len() + chunk.len();
+                    let to = need.max((2 * kept.capacity()).min(most));
+                    if need > kept.capacity() && !reserve(&mut kept, &mut held, budget, to) {
+                        not_kept = NotKept::Busy;
+                        break;
                     }
-                    Some(Err(_)) => return Err(NotKept::TooLarge),
+                    kept.extend_from_slice(&chunk);
                 }
+                Some(Err(_)) => return Err(NotKept::TooLarge),
             }
         }
     }
@@ -183,17 +206,25 @@ impl Gateway {
     /// The response of `applier`'s active module (an upgrade may have replaced the one that
     /// handled the request: the outcome is the new module's) for `outcome`.
     /// Renders `outcome` with the module reading `state`, the state it came from.
+    /// The outcome is what the cluster did, so a render waits for an instance (renders have
+    /// instances of their own, which new requests cannot take) rather than answer "retry":
+    /// a write that applied is never answered 503.
     async fn render(&self, applier: &str, encoding: Encoding, outcome: HttpOutcome, state: StateMap) -> Response {
         let Some(hosted) = self.node.status.front(Some(applier)) else {
             return plain(StatusCode::SERVICE_UNAVAILABLE, "the node is starting".into());
         };
-        match call(&hosted.front, move |f| f.render(encoding, outcome, state)).await {
+        let applied = matches!(outcome, HttpOutcome::Applied(_));
+        match run(&hosted.front, move |f| f.render(encoding, outcome, state)).await {
             Ok(Ok(response)) => to_http(response),
             Ok(Err(e)) => plain(
                 StatusCode::INTERNAL_SERVER_ERROR,
                 format!("the module failed to render its answer: {}", e.into_error()),
             ),
-            Err(response) => response,
+            Err(e) if applied => plain(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                format!("the request applied, but this node could not render its answer: {e}"),
+            ),
+            Err(e) => host_failure(e),
         }
     }
 
@@ -218,7 +249,11 @@ impl Gateway {
         let declared = parts.headers.get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()?.parse().ok());
         // A body must arrive within the request's deadline: a client that trickles it holds
         // a connection and a task, never more.
-        let reading = read_body(body, declared, self.max_body, self.deadline, &self.receiving);
+        let budget = match caller.is_none() && self.verifier.is_some() {
+            true => &self.anonymous,
+            false => &self.receiving,
+        };
+        let reading = read_body(body, declared, self.max_body, self.deadline, budget);
         let (body, held) = match tokio::time::timeout(self.deadline, reading).await {
             Err(_) => {
                 let why = format!("the request body did not arrive within {:?}", self.deadline);
@@ -303,4 +338,44 @@ const IDEMPOTENT_REPLAYED: &str = "idempotent-replayed";
 
 pub(super) async fn serve(State(gateway): State<Arc<Gateway>>, request: Request) -> Response {
     gateway.serve(request).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use bytes::Bytes;
+
+    /// Before, a body held the length its headers announced at once: five HTTP/2
+    /// connections announcing 1 MiB bodies on 64 streams each, and sending none, held the
+    /// whole door, and every write was refused as busy.
+    #[tokio::test]
+    async fn announced_bodies_hold_nothing_until_their_bytes_arrive() {
+        let (budget, limit, deadline) = (Budget::new(2 << 20), 1 << 20, Duration::from_secs(5));
+        let stalled: Vec<_> = (0..4)
+            .map(|_| {
+                let budget = budget.clone();
+                let silent = Body::from_stream(tokio_stream::pending::<Result<Bytes, std::io::Error>>());
+                tokio::spawn(async move { read_body(silent, Some(limit), limit, deadline, &budget).await.is_ok() })
+            })
+            .collect();
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        let sent = vec![7u8; limit];
+        let read = read_body(Body::from(sent.clone()), Some(limit), limit, deadline, &budget).await;
+        let Ok((kept, _held)) = read else { panic!("the door held the announced bytes of silent bodies") };
+        assert_eq!(kept, sent);
+        assert!(stalled.iter().all(|s| !s.is_finished()), "a silent body was given up before its deadline");
+        stalled.iter().for_each(|s| s.abort());
+    }
+
+    #[test]
+    fn only_what_surely_did_not_happen_is_worth_a_retry() {
+        use wasmraft_sdk::http::default_status;
+        let status = |e: NodeError| default_status(&failure(e).code);
+        assert_eq!(status(NodeError::Unavailable("no leader".into())), 503);
+        assert_eq!(status(NodeError::Aborted("overtaken".into())), 503);
+        assert_eq!(status(NodeError::Busy("full".into())), 429);
+        assert_eq!(status(NodeError::Invalid("a request id of 300 bytes".into())), 400);
+        assert_eq!(status(NodeError::DeadlineExceeded("in flight".into())), 504);
+        assert_eq!(status(NodeError::Internal("halted with the entry in flight".into())), 504);
+    }
 }

@@ -36,8 +36,14 @@ pub fn ready(status: &StatusBoard) -> Result<(), String> {
 
 /// Why a node in `consensus` that applied up to `applied` is not ready, if it is not.
 fn readiness(consensus: &Consensus, applied: u64) -> Result<(), String> {
-    match consensus.leader_contact {
+    match consensus.leader_contact.map(|at| at.elapsed()) {
+        None if consensus.role == "leader" => {
+            return Err(format!("leading term {}, with no quorum's answer in it yet", consensus.term));
+        }
         None => return Err(format!("no leader known (term {})", consensus.term)),
+        Some(silence) if silence > MAX_LEADER_SILENCE && consensus.role == "leader" => {
+            return Err(format!("leading, with no word from a quorum for {} ms", silence.as_millis()));
+        }
         Some(silence) if silence > MAX_LEADER_SILENCE => {
             return Err(format!("no word from leader {} for {} ms", consensus.leader, silence.as_millis()));
         }
@@ -53,20 +59,24 @@ fn readiness(consensus: &Consensus, applied: u64) -> Result<(), String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::time::Instant;
 
     #[test]
     fn ready_with_a_leader_heard_recently_and_little_left_to_apply() {
-        let c = |leader_contact: Option<Duration>, commit_index| Consensus {
+        let ago = |silence: Duration| Instant::now().checked_sub(silence);
+        let c = |leader_contact: Option<Instant>, commit_index| Consensus {
             leader: 2,
             leader_contact,
             commit_index,
             term: 3,
             ..Default::default()
         };
-        assert_eq!(readiness(&c(Some(Duration::from_millis(40)), 5_000), 4_500), Ok(()));
+        assert_eq!(readiness(&c(ago(Duration::from_millis(40)), 5_000), 4_500), Ok(()));
         assert_eq!(readiness(&c(None, 10), 10), Err("no leader known (term 3)".into()));
-        assert!(readiness(&c(Some(Duration::from_secs(3)), 10), 10).unwrap_err().contains("no word from leader 2"));
-        let behind = readiness(&c(Some(Duration::ZERO), 5_000), 100).unwrap_err();
+        assert!(readiness(&c(ago(Duration::from_secs(3)), 10), 10).unwrap_err().contains("no word from leader 2"));
+        let deposed = Consensus { role: "leader", ..c(ago(Duration::from_secs(3)), 10) };
+        assert!(readiness(&deposed, 10).unwrap_err().contains("no word from a quorum"), "a leader no quorum answers");
+        let behind = readiness(&c(ago(Duration::ZERO), 5_000), 100).unwrap_err();
         assert_eq!(behind, "catching up: applied 100 of 5000 committed entries");
     }
 }

@@ -507,6 +507,7 @@ pub fn run(config: NodeConfig) -> anyhow::Result<()> {
         request_window: config.request_window,
         snapshots: snapshots.clone(),
         metrics: metrics.clone(),
+        last_round: Default::default(),
     });
     let peer = PeerService {
         id: config.id,
@@ -557,6 +558,7 @@ pub fn run(config: NodeConfig) -> anyhow::Result<()> {
                 .collect(),
             max_body: http.max_body,
             receiving: crate::budget::Budget::new(http::MAX_RECEIVING.max(2 * http.max_body)),
+            anonymous: crate::budget::Budget::new(http::ANONYMOUS_RECEIVING.max(2 * http.max_body)),
             deadline: config.request_timeout,
         });
         let listener = front

@@ -72,6 +72,34 @@ const APPLY_RESERVE: u32 = 4;
 /// Calls outside the log (handle, render, housekeeping, queries) running at once; one more
 /// is refused as busy at once rather than queued.
 pub const OUTSIDE_INSTANCES: u32 = POOL_INSTANCES - APPLY_RESERVE;
+/// Of those, the instances only calls that finish what the cluster already did may take
+/// ([`OutsideCall::Finish`]): however many requests arrive at once, a write that applied
+/// can be answered.
+pub const FINISH_RESERVE: u32 = 4;
+
+/// How long a [`OutsideCall::Finish`] waits for an instance before it is refused as busy.
+pub const FINISH_WAIT: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// What a call outside the log is for, which decides the instances it may take.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OutsideCall {
+    /// A client's new request (`handle`, a query): refused as busy at once beyond
+    /// `OUTSIDE_INSTANCES - FINISH_RESERVE`.
+    Start,
+    /// `render` of an outcome the cluster reached, or the node's own housekeeping: waits
+    /// (on its blocking thread) up to [`FINISH_WAIT`] for an instance.
+    Finish,
+}
+
+impl OutsideCall {
+    /// How many outside instances may be live when this call takes one.
+    pub fn limit(self) -> u32 {
+        match self {
+            OutsideCall::Start => OUTSIDE_INSTANCES - FINISH_RESERVE,
+            OutsideCall::Finish => OUTSIDE_INSTANCES,
+        }
+    }
+}
 
 /// The environment variable that, set, makes guest code visible to `perf` (see README).
 const PERFMAP_ENV: &str = "WASMRAFT_PERFMAP";

@@ -6,6 +6,7 @@
 //! that this work never waits for the apply thread, nor holds it up.
 
 use super::backend::{CallError, HostError, Outcome};
+use super::engine::OutsideCall;
 use super::module::{LoadedModule, OutsideInstance, WasmEngine};
 use super::native::{run, run_detached, run_on};
 use super::state::{StateMap, Txn};
@@ -50,9 +51,9 @@ impl WasmFront {
         WasmFront { engine, module }
     }
 
-    /// Refused as busy while [`super::engine::OUTSIDE_INSTANCES`] calls run.
-    fn instance(&self, index: u64) -> Result<OutsideInstance<'_>, HostError> {
-        self.engine.instantiate_outside(&self.module, index)
+    /// Refused as busy while `call`'s limit of calls run ([`OutsideCall::limit`]).
+    fn instance(&self, index: u64, call: OutsideCall) -> Result<OutsideInstance<'_>, HostError> {
+        self.engine.instantiate_outside(&self.module, index, call)
     }
 }
 
@@ -62,19 +63,19 @@ impl Front for WasmFront {
     }
 
     fn handle(&self, meta: Meta, request: HttpRequest) -> FrontResult<Action> {
-        self.instance(meta.index)?.instance.handle(meta, request)
+        self.instance(meta.index, OutsideCall::Start)?.instance.handle(meta, request)
     }
 
     fn render(&self, encoding: Encoding, outcome: HttpOutcome, state: StateMap) -> FrontResult<HttpResponse> {
-        self.instance(0)?.instance.render(encoding, outcome, &mut Txn::read_only(state))
+        self.instance(0, OutsideCall::Finish)?.instance.render(encoding, outcome, &mut Txn::read_only(state))
     }
 
     fn housekeeping(&self, meta: Meta) -> FrontResult<Option<Payload>> {
-        self.instance(meta.index)?.instance.housekeeping(meta)
+        self.instance(meta.index, OutsideCall::Finish)?.instance.housekeeping(meta)
     }
 
     fn query(&self, meta: Meta, query: Payload, txn: &mut Txn) -> Result<Outcome, HostError> {
-        self.instance(meta.index)?.instance.query(meta, query, txn)
+        self.instance(meta.index, OutsideCall::Start)?.instance.query(meta, query, txn)
     }
 }
 

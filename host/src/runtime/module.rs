@@ -4,7 +4,7 @@
 
 use super::backend::HostError;
 use super::backend::ModuleDescriptor;
-use super::engine::{Limits, OUTSIDE_INSTANCES, deterministic_config};
+use super::engine::{FINISH_WAIT, Limits, OUTSIDE_INSTANCES, OutsideCall, deterministic_config};
 use super::guest::{GuestState, add_imports_to_linker, bindings};
 use super::instance::Instance;
 use super::wasi;
@@ -249,18 +249,24 @@ impl WasmEngine {
         Instance::new(&self.engine, &module.pre, &self.limits, &module.info.name, index)
     }
 
-    /// A fresh instance of `module` for a call outside the log, if fewer than
-    /// [`OUTSIDE_INSTANCES`] such calls are running (see the engine's `APPLY_RESERVE`).
+    /// A fresh instance of `module` for a call outside the log, if fewer than `call`'s limit
+    /// of such calls are running (see the engine's `APPLY_RESERVE` and `FINISH_RESERVE`).
     pub(super) fn instantiate_outside(
         &self,
         module: &LoadedModule,
         index: u64,
+        call: OutsideCall,
     ) -> Result<OutsideInstance<'_>, HostError> {
-        let taken = self
-            .outside
-            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| (n < OUTSIDE_INSTANCES).then_some(n + 1));
-        if taken.is_err() {
-            return Err(HostError::Busy { limit: OUTSIDE_INSTANCES });
+        let limit = call.limit();
+        debug_assert!(limit <= OUTSIDE_INSTANCES);
+        let take = || self.outside.fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| (n < limit).then_some(n + 1));
+        let (give_up, mut backoff) = (std::time::Instant::now() + FINISH_WAIT, std::time::Duration::from_millis(1));
+        while take().is_err() {
+            if call == OutsideCall::Start || std::time::Instant::now() >= give_up {
+                return Err(HostError::Busy { limit });
+            }
+            std::thread::sleep(backoff);
+            backoff = (2 * backoff).min(std::time::Duration::from_millis(20));
         }
         // Held from here: dropped on the error path too, which frees it.
         let slot = Slot(&self.outside);
