@@ -23,7 +23,7 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 use scd_applier::{AirspaceConflict, MISSING_OVNS, Output, Scd};
 use serde_json::{Value, json};
-use wasmraft::runtime::{Limits, NativeBackend, Runtime};
+use wasmraft::runtime::{Limits, NativeBackend, OutsideCall, Runtime};
 use wasmraft_sdk::contract::{ApplierError, Caller, Encoding, HttpOutcome, Meta, Payload};
 use wasmraft_sdk::http::Request;
 use wasmraft_sdk::{Timestamp, codec};
@@ -232,7 +232,8 @@ fn busy_cell(native: &mut Runtime, wasm: &mut Runtime, writes: usize) {
             // As the node that took the request renders: from the state after the entry.
             let state = wasm.state_of(None).expect("the primary applier");
             let t = std::time::Instant::now();
-            let response = front.render(Encoding::Postcard, HttpOutcome::Applied(output.clone()), state);
+            let response =
+                front.render(OutsideCall::Finish, Encoding::Postcard, HttpOutcome::Applied(output.clone()), state);
             rendering += t.elapsed();
             let response = response.expect("no host failure").expect("rendered");
             assert_eq!(response.status, 201);

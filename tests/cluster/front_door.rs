@@ -5,7 +5,7 @@
 use serde_json::Value;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use wasmraft::http::auth::{self, TokenRequest};
-use wasmraft_tests::cluster::Cluster;
+use wasmraft_tests::cluster::{Cluster, Code, propose, put_command};
 use wasmraft_tests::http::{HttpClient, auth_flags, test_keys, token, token_signed_with};
 
 fn flags() -> Vec<String> {
@@ -178,4 +178,32 @@ async fn readyz_says_whether_a_node_can_serve_and_why_not() {
         assert!(Instant::now() < deadline, "node {lonely} did not become ready again");
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
+}
+
+/// A command is at most 8 MiB at either door. Before, only the gRPC door checked: a 9 MiB
+/// body the HTTP door took (its limit raised) became a 9 MiB entry on every node.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_command_over_the_limit_is_refused_at_both_doors() {
+    let mut flags = auth_flags();
+    flags.extend(["--http-max-body-kib".to_string(), "16384".to_string()]);
+    let cluster = Cluster::start_with(3, "kv", true, &flags.iter().map(String::as_str).collect::<Vec<_>>());
+    cluster.leader(Duration::from_secs(10)).await;
+    let mut client = cluster.client(1).await.unwrap();
+    let first = propose(&mut client, put_command("k", "v"), Duration::from_secs(5)).await.unwrap();
+    let (applied, _) = cluster.converged(first.index, Duration::from_secs(10)).await;
+
+    let http = HttpClient::default();
+    let t = token("uss1", &["kv.write"]);
+    let big = vec![b'x'; 9 << 20];
+    let refused = http.send("PUT", &format!("{}/kv/big", cluster.http_url(2)), Some(&t), Some(big)).await.unwrap();
+    assert_eq!(refused.status, 400, "{}", refused.text());
+    assert!(refused.text().contains("the limit is 8388608"), "{}", refused.text());
+
+    let command = put_command("big", &"x".repeat(9 << 20));
+    let refused = propose(&mut client, command, Duration::from_secs(5)).await.unwrap_err();
+    assert_eq!(refused.code(), Code::InvalidArgument, "{refused:?}");
+    assert!(refused.message().contains("the limit is 8388608"), "{refused:?}");
+
+    let (after, _) = cluster.converged(applied, Duration::from_secs(10)).await;
+    assert_eq!(after, applied, "nothing was proposed");
 }

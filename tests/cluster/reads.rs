@@ -55,7 +55,8 @@ async fn a_cut_off_follower_refuses_linearizable_reads_and_bounds_stale_ones() {
     let mut client = cluster.client(lonely).await.unwrap();
     let response = propose(&mut client, put_command("k", "before"), Duration::from_secs(5)).await.unwrap();
 
-    // Connected: a stale read within a generous bound is served, at once.
+    // Connected: a stale read within a generous bound is served (its ReadIndex round then
+    // serves this node's stale reads for as long as the bound).
     let (answer, out) =
         query_with(&mut client, get("k", Consistency::Stale, 2_000), Duration::from_secs(2)).await.unwrap();
     assert_eq!(out.unwrap()["entry"]["value"], "before");
@@ -78,7 +79,8 @@ async fn a_cut_off_follower_refuses_linearizable_reads_and_bounds_stale_ones() {
     assert!(matches!(refused.code(), Code::DeadlineExceeded | Code::Unavailable), "{refused:?}");
     assert!(started.elapsed() < deadline + Duration::from_millis(500), "took {:?}", started.elapsed());
 
-    // Once the leader has been silent longer than the bound, stale reads are refused too.
+    // Once the last round is older than the bound and no new one completes, stale reads are
+    // refused too.
     let refused =
         query_with(&mut client, get("k", Consistency::Stale, 1_000), Duration::from_secs(2)).await.unwrap_err();
     assert_eq!(refused.code(), Code::FailedPrecondition, "{refused:?}");

@@ -9,7 +9,7 @@ use rid_applier::Rid;
 use scd_applier::Scd;
 use serde_json::Value;
 use std::sync::{Arc, Mutex};
-use wasmraft::runtime::{Front, Limits, LogPosition, NativeBackend, Runtime, StateHash};
+use wasmraft::runtime::{Front, Limits, LogPosition, NativeBackend, OutsideCall, Runtime, StateHash};
 use wasmraft_sdk::contract::{Action, Caller, Encoding, HttpOutcome, HttpRequest, HttpResponse, Meta};
 use wasmraft_tests::dss_scenario::{self, Dss};
 use wasmraft_tests::http::Reply;
@@ -75,7 +75,10 @@ impl Node {
             HttpOutcome::Failed(_) => Default::default(),
             _ => self.runtime.state_of(None).expect("the primary applier"),
         };
-        self.front.render(encoding, outcome, state).expect("no host failure").expect("render does not trap")
+        self.front
+            .render(OutsideCall::Finish, encoding, outcome, state)
+            .expect("no host failure")
+            .expect("render does not trap")
     }
 }
 

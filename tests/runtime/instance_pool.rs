@@ -9,7 +9,7 @@
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use testkit_applier::{Command, Query};
-use wasmraft::runtime::{HostError, Limits, RESET_INTERVAL};
+use wasmraft::runtime::{HostError, Limits, OutsideCall, RESET_INTERVAL};
 use wasmraft_sdk::contract::{ApplierError, HttpOutcome, Payload};
 use wasmraft_sdk::{Encoding, codec};
 use wasmraft_tests::{Rng, meta, wasm_runtime};
@@ -55,7 +55,7 @@ fn outside_calls_cannot_take_the_apply_paths_instances() {
     let rendered: Vec<_> = (0..30)
         .map(|_| {
             let outcome = HttpOutcome::Failed(ApplierError::new("conflict", "rendered while the pool is full"));
-            front.render(Encoding::Postcard, outcome, Default::default()).map(|_| ())
+            front.render(OutsideCall::Finish, Encoding::Postcard, outcome, Default::default()).map(|_| ())
         })
         .collect();
     // On a busy machine the 48 callers may not all be calling yet: give them time to go over

@@ -87,7 +87,7 @@ const EARTH_AREA_KM2: f64 = 510_072_000.0;
 /// The Earth's radius in meters, as the DSS converts circle radii to angles.
 const EARTH_RADIUS_M: f64 = 6_371_010.0;
 /// The number of vertices of the polygon that stands for a circle.
-const CIRCLE_VERTICES: u32 = 20;
+pub const CIRCLE_VERTICES: u32 = 20;
 
 /// A position in degrees.
 #[derive(Debug, Clone, Copy, PartialEq)]

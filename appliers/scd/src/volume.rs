@@ -17,8 +17,9 @@ use crate::rfc3339::{self, Nanos};
 /// check, however the body splits them (the reference has no bound; no real OIR nears it).
 pub const MAX_REQUEST_VERTICES: usize = 4 * MAX_VERTICES;
 
-/// What a circle counts toward [`MAX_REQUEST_VERTICES`].
-const CIRCLE_VERTICES: usize = 20;
+/// What a circle counts toward [`MAX_REQUEST_VERTICES`]: the vertices of the polygon that
+/// stands for it.
+const CIRCLE_VERTICES: usize = dss_geo::CIRCLE_VERTICES as usize;
 
 /// Why a volume was refused. The routes map the kinds to different statuses.
 #[derive(Debug, Clone, PartialEq)]

@@ -25,6 +25,9 @@ pub struct View<'a> {
     /// 0: none known.
     pub leader: u64,
     pub voters: &'a [u64],
+    /// The outgoing voters of a joint configuration (empty otherwise): a majority of each
+    /// must have spoken.
+    pub outgoing: &'a [u64],
     /// Whether the commit index includes an entry of this term: until then a new leader's
     /// commit index may lag writes its predecessor acknowledged.
     pub committed_in_term: bool,
@@ -52,11 +55,17 @@ impl Contact {
             StateRole::Leader if !view.committed_in_term => None,
             StateRole::Leader => {
                 let now = Instant::now();
-                let mut times: Vec<Instant> =
-                    view.voters.iter().filter_map(|&v| if v == view.id { Some(now) } else { heard(v) }).collect();
-                times.sort_unstable_by(|a, b| b.cmp(a));
-                // The quorum's latest instant: a majority of the voters spoke at or after it.
-                times.get(view.voters.len() / 2).copied()
+                // The latest instant a majority of `voters` had all spoken at or after.
+                let quorum = |voters: &[u64]| {
+                    let mut times: Vec<Instant> =
+                        voters.iter().filter_map(|&v| if v == view.id { Some(now) } else { heard(v) }).collect();
+                    times.sort_unstable_by(|a, b| b.cmp(a));
+                    times.get(voters.len() / 2).copied()
+                };
+                match view.outgoing {
+                    [] => quorum(view.voters),
+                    outgoing => quorum(view.voters).min(quorum(outgoing)),
+                }
             }
             _ if view.leader != raft::INVALID_ID => heard(view.leader),
             _ => None,
@@ -70,7 +79,7 @@ mod tests {
     use std::time::Duration;
 
     fn view(role: StateRole, leader: u64, voters: &[u64]) -> View<'_> {
-        View { id: 1, term: 5, role, leader, voters, committed_in_term: true }
+        View { id: 1, term: 5, role, leader, voters, outgoing: &[], committed_in_term: true }
     }
 
     #[test]
@@ -107,6 +116,11 @@ mod tests {
         assert_eq!(fresh, quorum, "of 3 voters, the one other that spoke");
         let unsure = View { committed_in_term: false, ..view(StateRole::Leader, 1, &three) };
         assert_eq!(c.last(&unsure), None, "a new leader that has not committed in its term");
+        // Joint: {1, 2, 3} and {1, 6, 7}; 6 and 7 never heard: no majority of the outgoing.
+        let joint = View { outgoing: &[1, 6, 7], ..view(StateRole::Leader, 1, &three) };
+        assert_eq!(c.last(&joint), None, "a majority of each configuration");
+        c.heard(7, 5, 5);
+        assert_eq!(c.last(&joint), Some(quorum), "the older of the two majorities' instants");
         let alone = View { term: 9, ..view(StateRole::Leader, 1, &[1]) };
         assert!(c.last(&alone).is_some_and(|at| at.elapsed() < Duration::from_secs(1)), "a quorum of itself");
     }

@@ -339,9 +339,8 @@ impl<O: Outbox> Consensus<O> {
     /// At once only while an entry a follower proposed awaits its commit: that follower
     /// answers its client when it applies the entry. Otherwise the followers need not
     /// know yet: this leader answers its own proposals, linearizable reads on a follower
-    /// learn the commit index from their round's heartbeat, and a stale read's bound is
-    /// the time since the leader was last heard from, whose messages carry its commit
-    /// index as of then. A lone writer at the leader then costs each follower one append
+    /// learn the commit index from their round's heartbeat, and stale reads rest on a
+    /// ReadIndex round too. A lone writer at the leader then costs each follower one append
     /// and its answer instead of two (TiKV skips these broadcasts too): about a tenth less
     /// CPU per write (README, "Benchmarks", CPU per operation). raft-rs broadcasts a
     /// pending membership change's commit regardless.
@@ -597,6 +596,7 @@ impl<O: Outbox> Consensus<O> {
                 role: raft.state,
                 leader: raft.leader_id,
                 voters: &conf.voters,
+                outgoing: &conf.voters_outgoing,
                 committed_in_term: raft.commit_to_current_term(),
             }),
             commit_index: raft.raft_log.committed,

@@ -297,20 +297,35 @@ impl NodeHandle {
         let started = Instant::now();
         let applier = self.target(applier)?;
         let _admitted = self.admission.admit(payload.bytes.len())?;
-        let (min_applied, asked, known_commit) = match point {
-            ReadPoint::Linearizable => (self.read_index(started + deadline).await?.1, None, 0),
+        let until = started + deadline;
+        let (min_applied, stale, known_commit) = match point {
+            ReadPoint::Linearizable => (self.read_index(until).await?.1, None, 0),
             ReadPoint::Stale { bound } => {
-                let (asked, index) = self.stale_read_point(bound, started + deadline).await?;
-                (index, Some(asked), index)
+                let (asked, index) = self.stale_read_point(bound, until).await?;
+                (index, Some((asked, bound)), index)
             }
         };
         let (reply, rx) = oneshot::channel();
         self.apply
             .send(ApplyTask::Query { applier, payload, caller, min_applied, reply })
             .map_err(|_| NodeError::shutting_down())?;
-        let remaining = deadline.saturating_sub(started.elapsed());
-        let answer = within(remaining, rx, "the node did not apply up to the read index in time").await??;
-        let staleness = asked.map_or(Duration::ZERO, |at| at.elapsed());
+        // A stale read is answered within its bound of its read point, or not at all.
+        let answer_by = stale.map_or(until, |(asked, bound)| until.min(asked + bound));
+        let answer = match within(answer_by.saturating_duration_since(Instant::now()), rx, "").await {
+            Err(NodeError::DeadlineExceeded(_)) if answer_by < until => {
+                return Err(NodeError::Refused(format!(
+                    "this node did not apply up to its read point ({min_applied}) within the bound of {} ms",
+                    stale.map_or(0, |(_, bound)| bound.as_millis())
+                )));
+            }
+            Err(NodeError::DeadlineExceeded(_)) => {
+                return Err(NodeError::DeadlineExceeded(format!(
+                    "no answer within {deadline:?}: the node did not apply up to the read index in time"
+                )));
+            }
+            answer => answer??,
+        };
+        let staleness = stale.map_or(Duration::ZERO, |(asked, _)| asked.elapsed());
         Ok(Answered { answer, staleness, known_commit })
     }
 
@@ -345,13 +360,15 @@ impl NodeHandle {
         {
             return Ok((asked, index));
         }
-        self.read_index(until.min(Instant::now() + bound)).await.map_err(|_| {
-            NodeError::Refused(format!(
-                "no read index within the bound of {} ms: this node cannot reach a leader with a quorum, so its \
-                 state may be older than the bound",
+        let limit = Instant::now() + bound;
+        match self.read_index(until.min(limit)).await {
+            Err(NodeError::DeadlineExceeded(_)) if limit <= until => Err(NodeError::Refused(format!(
+                "no read index within the bound of {} ms (a bound must exceed a ReadIndex round trip): this node \
+                 cannot reach a leader with a quorum in time, so its state may be older than the bound",
                 bound.as_millis()
-            ))
-        })
+            ))),
+            other => other,
+        }
     }
 }
 

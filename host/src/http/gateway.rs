@@ -8,7 +8,7 @@ use super::auth::Verifier;
 use crate::budget::{Budget, Held};
 use crate::handle::{NodeError, NodeHandle};
 use crate::proposals::Wants;
-use crate::runtime::{CallError, Front, FrontResult, HostError, StateMap, request_meta};
+use crate::runtime::{CallError, Front, FrontResult, HostError, OutsideCall, StateMap, request_meta};
 use crate::tls::accept::ConnInfo;
 use axum::body::Body;
 use axum::extract::{Request, State};
@@ -67,7 +67,7 @@ fn to_http(r: HttpResponse) -> Response {
 
 /// A failure to get an outcome, as the module's `render` receives it. Only what was
 /// surely not done says "retry" (503): a request that can never pass is the caller's
-/// (400), and one that may have applied is unknown (504).
+/// (400), one that may have applied is unknown (504), and a node's failure is 500.
 fn failure(e: NodeError) -> ApplierError {
     use wasmraft_sdk::codes as sdk;
     let code = match e {
@@ -75,10 +75,9 @@ fn failure(e: NodeError) -> ApplierError {
         NodeError::Busy(_) => codes::BUSY,
         NodeError::Unavailable(_) | NodeError::Aborted(_) => codes::UNAVAILABLE,
         NodeError::Invalid(_) => sdk::INVALID_ARGUMENT,
-        // Membership changes only, never a module's command.
-        NodeError::Refused(_) => sdk::INTERNAL,
-        // A node that halted with the command in flight: it may have applied.
-        NodeError::Internal(_) => codes::TIMEOUT,
+        // Refused: membership changes only, never a module's command. Internal: the node
+        // failed (it may have halted with the command in flight): not a "retry" either.
+        NodeError::Refused(_) | NodeError::Internal(_) => sdk::INTERNAL,
     };
     ApplierError::new(code, e.to_string())
 }
@@ -206,25 +205,37 @@ impl Gateway {
     /// The response of `applier`'s active module (an upgrade may have replaced the one that
     /// handled the request: the outcome is the new module's) for `outcome`.
     /// Renders `outcome` with the module reading `state`, the state it came from.
-    /// The outcome is what the cluster did, so a render waits for an instance (renders have
-    /// instances of their own, which new requests cannot take) rather than answer "retry":
-    /// a write that applied is never answered 503.
-    async fn render(&self, applier: &str, encoding: Encoding, outcome: HttpOutcome, state: StateMap) -> Response {
+    /// `call`: [`OutsideCall::Finish`] for an outcome the cluster reached (of a proposal or
+    /// a query), whose render waits for an instance (renders have instances of their own,
+    /// which new requests cannot take) rather than answer "retry": a write that may have
+    /// applied is never answered 503. [`OutsideCall::Start`] for a refusal at the door.
+    async fn render(
+        &self,
+        applier: &str,
+        call: OutsideCall,
+        encoding: Encoding,
+        outcome: HttpOutcome,
+        state: StateMap,
+    ) -> Response {
         let Some(hosted) = self.node.status.front(Some(applier)) else {
             return plain(StatusCode::SERVICE_UNAVAILABLE, "the node is starting".into());
         };
-        let applied = matches!(outcome, HttpOutcome::Applied(_));
-        match run(&hosted.front, move |f| f.render(encoding, outcome, state)).await {
+        let unknown = matches!(&outcome, HttpOutcome::Failed(e) if e.code == codes::TIMEOUT);
+        match run(&hosted.front, move |f| f.render(call, encoding, outcome, state)).await {
             Ok(Ok(response)) => to_http(response),
             Ok(Err(e)) => plain(
                 StatusCode::INTERNAL_SERVER_ERROR,
                 format!("the module failed to render its answer: {}", e.into_error()),
             ),
-            Err(e) if applied => plain(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                format!("the request applied, but this node could not render its answer: {e}"),
+            Err(e) if call == OutsideCall::Start => host_failure(e),
+            Err(e) if unknown => plain(
+                StatusCode::GATEWAY_TIMEOUT,
+                format!("the request may or may not have applied, and this node could not render its answer: {e}"),
             ),
-            Err(e) => host_failure(e),
+            Err(e) => plain(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                format!("the request's outcome is known, but this node could not render its answer: {e}"),
+            ),
         }
     }
 
@@ -270,7 +281,8 @@ impl Gateway {
                         "this node is receiving as many request bodies as it takes; retry shortly".into(),
                     )),
                 };
-                return self.render(applier, Encoding::Json, HttpOutcome::Failed(e), StateMap::default()).await;
+                let refused = HttpOutcome::Failed(e);
+                return self.render(applier, OutsideCall::Start, Encoding::Json, refused, StateMap::default()).await;
             }
         };
         let Some(meta) = request_meta(self.node.status.applied().index, caller.clone()) else {
@@ -290,6 +302,7 @@ impl Gateway {
         let handled = call(&hosted.front, move |f| f.handle(meta, request)).await;
         // The body is the module's to keep no longer (a command it made travels on its own).
         drop(held);
+        let mut call = OutsideCall::Finish;
         let (encoding, (outcome, state)) = match handled {
             Ok(Ok(Action::Respond(response))) => return to_http(response),
             Ok(Ok(Action::Propose(command))) => {
@@ -321,10 +334,13 @@ impl Gateway {
                 (encoding, outcome)
             }
             // The module trapped in `handle`: it may still say so in its own words.
-            Ok(Err(e)) => (Encoding::Postcard, failed(e.into_error())),
+            Ok(Err(e)) => {
+                call = OutsideCall::Start;
+                (Encoding::Postcard, failed(e.into_error()))
+            }
             Err(response) => return response,
         };
-        let mut response = self.render(applier, encoding, outcome, state).await;
+        let mut response = self.render(applier, call, encoding, outcome, state).await;
         if replayed {
             response.headers_mut().insert(IDEMPOTENT_REPLAYED, HeaderValue::from_static("true"));
         }
@@ -376,6 +392,6 @@ mod tests {
         assert_eq!(status(NodeError::Busy("full".into())), 429);
         assert_eq!(status(NodeError::Invalid("a request id of 300 bytes".into())), 400);
         assert_eq!(status(NodeError::DeadlineExceeded("in flight".into())), 504);
-        assert_eq!(status(NodeError::Internal("halted with the entry in flight".into())), 504);
+        assert_eq!(status(NodeError::Internal("halted with the entry in flight".into())), 500);
     }
 }

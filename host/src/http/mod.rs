@@ -21,8 +21,8 @@ pub const DEFAULT_MAX_BODY: usize = 1 << 20;
 /// Bytes of request bodies the door holds while it receives them and the module handles
 /// them, across all its requests (at least two of the largest allowed).
 pub const MAX_RECEIVING: usize = 256 << 20;
-/// Of those, what callers without a verified token may hold on a node that verifies tokens
-/// (at least two of the largest allowed), from a budget of their own.
+/// What callers without a verified token may hold, on a node that verifies tokens: a budget
+/// of their own beside `MAX_RECEIVING` (at least two of the largest bodies allowed).
 pub const ANONYMOUS_RECEIVING: usize = 32 << 20;
 
 /// Serves `gateway` on the connections of `conns` until `stop` resolves, within

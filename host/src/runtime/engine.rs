@@ -69,8 +69,9 @@ pub const POOL_INSTANCES: u32 = 32;
 /// it, and the check instance of a module being loaded. Outside calls never take these, so
 /// however many requests are in flight, the apply thread can always replace its instance.
 const APPLY_RESERVE: u32 = 4;
-/// Calls outside the log (handle, render, housekeeping, queries) running at once; one more
-/// is refused as busy at once rather than queued.
+/// Calls outside the log (handle, render, housekeeping, queries) running at once: a new
+/// request's call beyond its share is refused as busy at once rather than queued (see
+/// [`OutsideCall`]).
 pub const OUTSIDE_INSTANCES: u32 = POOL_INSTANCES - APPLY_RESERVE;
 /// Of those, the instances only calls that finish what the cluster already did may take
 /// ([`OutsideCall::Finish`]): however many requests arrive at once, a write that applied

@@ -34,8 +34,16 @@ pub trait Front: Send + Sync {
     /// blake3 of the module, hex (none for a native applier): which module answers.
     fn hash(&self) -> Option<String>;
     fn handle(&self, meta: Meta, request: HttpRequest) -> FrontResult<Action>;
-    /// Renders `outcome` reading `state`, the state it came from (empty for a failure).
-    fn render(&self, encoding: Encoding, outcome: HttpOutcome, state: StateMap) -> FrontResult<HttpResponse>;
+    /// Renders `outcome` reading `state`, the state it came from (empty for a failure);
+    /// `call`: whether the outcome is the cluster's ([`OutsideCall::Finish`]) or a refusal
+    /// at the door.
+    fn render(
+        &self,
+        call: OutsideCall,
+        encoding: Encoding,
+        outcome: HttpOutcome,
+        state: StateMap,
+    ) -> FrontResult<HttpResponse>;
     fn housekeeping(&self, meta: Meta) -> FrontResult<Option<Payload>>;
     /// Answers a query from `txn` (read-only: a query cannot write).
     fn query(&self, meta: Meta, query: Payload, txn: &mut Txn) -> Result<Outcome, HostError>;
@@ -66,8 +74,14 @@ impl Front for WasmFront {
         self.instance(meta.index, OutsideCall::Start)?.instance.handle(meta, request)
     }
 
-    fn render(&self, encoding: Encoding, outcome: HttpOutcome, state: StateMap) -> FrontResult<HttpResponse> {
-        self.instance(0, OutsideCall::Finish)?.instance.render(encoding, outcome, &mut Txn::read_only(state))
+    fn render(
+        &self,
+        call: OutsideCall,
+        encoding: Encoding,
+        outcome: HttpOutcome,
+        state: StateMap,
+    ) -> FrontResult<HttpResponse> {
+        self.instance(0, call)?.instance.render(encoding, outcome, &mut Txn::read_only(state))
     }
 
     fn housekeeping(&self, meta: Meta) -> FrontResult<Option<Payload>> {
@@ -97,7 +111,13 @@ impl<A: Applier> Front for NativeFront<A> {
         Ok(run_detached(|| native::handle::<A>(meta, request)))
     }
 
-    fn render(&self, encoding: Encoding, outcome: HttpOutcome, state: StateMap) -> FrontResult<HttpResponse> {
+    fn render(
+        &self,
+        _call: OutsideCall,
+        encoding: Encoding,
+        outcome: HttpOutcome,
+        state: StateMap,
+    ) -> FrontResult<HttpResponse> {
         let mut txn = Txn::read_only(state);
         Ok(run_on(&mut txn, |host| native::render::<A>(host, encoding, outcome)))
     }

@@ -41,7 +41,7 @@ pub mod wasm;
 
 pub use backend::{Backend, CallError, HostError, ModuleDescriptor, Outcome};
 pub use checkpoint::{AppliedState, Checkpoint, CheckpointError};
-pub use engine::Limits;
+pub use engine::{Limits, OutsideCall};
 pub use front::{Front, FrontResult, request_meta};
 pub use module::{LoadError, LoadedModule, ModuleHash, WasmEngine};
 pub use native::NativeBackend;

@@ -39,8 +39,8 @@ fn circle(radius_m: f64) -> Value {
     json!({"center": {"lat": 46.0, "lng": 7.0}, "radius": {"value": radius_m, "units": "M"}})
 }
 
-/// An 11 m wide strip along the equator from `from` to `to` degrees of longitude: a few
-/// km² but about 183 cells per degree (the equator is a cell boundary).
+/// An 11 m wide strip along the equator from `from` to `to` degrees of longitude: about
+/// 1.2 km² but 183 cells per degree (the equator is a cell boundary).
 fn strip(from: f64, to: f64) -> Value {
     json!({"vertices": [{"lat": 0.0, "lng": from}, {"lat": 0.0, "lng": to},
         {"lat": 0.0001, "lng": to}, {"lat": 0.0001, "lng": from}]})
