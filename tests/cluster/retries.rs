@@ -158,3 +158,43 @@ async fn killing_the_leader_while_clients_retry_applies_every_command_once() {
         retries.load(Ordering::Relaxed)
     );
 }
+
+/// A request id is its caller's. Before, a retry whose token had expired in the meantime
+/// was served as anonymous (the KV module serves anonymous callers), found no first outcome
+/// in the anonymous scope, and applied again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_retry_with_a_refused_token_is_not_taken_as_anonymous() {
+    use std::time::{SystemTime, UNIX_EPOCH};
+    use wasmraft::http::auth::{self, TokenRequest};
+    use wasmraft_tests::http::{auth_flags, test_keys, token};
+    let flags = auth_flags();
+    let cluster = Cluster::start_with(3, "kv", true, &flags.iter().map(String::as_str).collect::<Vec<_>>());
+    cluster.leader(Duration::from_secs(10)).await;
+    let http = HttpClient::default();
+    let url = format!("{}/kv/once", cluster.http_url(1));
+    let key = [("idempotency-key", "put-once-1")];
+    let valid = token("uss1", &["kv.write"]);
+    let first = http.send_with("PUT", &url, Some(&valid), &key, Some(b"x".to_vec())).await.unwrap();
+    assert_eq!((first.status, first.json()["written"]["version"].as_u64()), (200, Some(1)), "{}", first.text());
+
+    let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_secs();
+    let scopes = ["kv.write".to_string()];
+    let request = TokenRequest {
+        subject: "uss1",
+        scopes: &scopes,
+        audience: "localhost",
+        issuer: "wasmraft-tests",
+        issued_at: now - 3_700,
+        expires_at: now - 100,
+    };
+    let expired = auth::mint(&test_keys().keys.private_pem, &request).unwrap();
+    let retry = http.send_with("PUT", &url, Some(&expired), &key, Some(b"x".to_vec())).await.unwrap();
+    assert_eq!(retry.status, 401, "{}", retry.text());
+    assert!(retry.text().contains("Idempotency-Key"), "{}", retry.text());
+
+    // With a token that verifies, the retry gets the first outcome; nothing applied twice.
+    let renewed = token("uss1", &["kv.write"]);
+    let retry = http.send_with("PUT", &url, Some(&renewed), &key, Some(b"x".to_vec())).await.unwrap();
+    assert_eq!((retry.status, retry.json()["written"]["version"].as_u64()), (200, Some(1)), "{}", retry.text());
+    assert_eq!(retry.headers.get("idempotent-replayed").map(|v| v.as_bytes()), Some(&b"true"[..]));
+}

@@ -257,6 +257,22 @@ impl Gateway {
         // the first outcome. Not ASCII: kept as it came, for the node to refuse.
         let idempotency_key =
             parts.headers.get(IDEMPOTENCY_KEY).map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned());
+        // A request id is its caller's: a retry whose token has since expired would be
+        // anonymous, find no first outcome, and apply again (where the module serves
+        // anonymous callers). So a refused token is not taken as "no token" here.
+        if let (Some(why), Some(_), Some(_)) = (&auth_error, &idempotency_key, &self.verifier) {
+            let mut response = plain(
+                StatusCode::UNAUTHORIZED,
+                format!(
+                    "the bearer token was refused ({why}); a request with an Idempotency-Key needs a valid token or \
+                     none, since its outcome is kept for its caller"
+                ),
+            );
+            response
+                .headers_mut()
+                .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer error=\"invalid_token\""));
+            return response;
+        }
         let declared = parts.headers.get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()?.parse().ok());
         // A body must arrive within the request's deadline: a client that trickles it holds
         // a connection and a task, never more.
