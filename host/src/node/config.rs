@@ -87,7 +87,7 @@ pub struct ServeArgs {
     pub request_timeout: Option<String>,
     /// How long the cluster remembers the outcome of a command proposed through this node
     /// with a request id (gRPC `request_id`, HTTP `Idempotency-Key`), so that a retry gets
-    /// the first outcome instead of applying again; 30s to 24h. Each remembered request
+    /// the first outcome instead of applying again; 60s to 24h. Each remembered request
     /// holds its output (up to 64 KiB) in the replicated state until then; the cluster
     /// holds at most 128 MiB of them and refuses new ids beyond (`request-table-full`)
     /// [default: 5m]
@@ -390,8 +390,9 @@ impl ServeArgs {
         }
         if request_window.as_nanos() < u128::from(MIN_WINDOW_NS) {
             bail!(
-                "--request-window is at least 30s: a client retries a request for up to 30s by default (the CLI's \
-                 --retry-for), and a retry after its outcome is forgotten would apply the command again"
+                "--request-window is at least 60s: a client retries a request for up to 30s by default (the CLI's \
+                 --retry-for), entry times may differ by a second or so between leaders, and a retry after its \
+                 outcome is forgotten would apply the command again"
             );
         }
         let housekeeping_interval =
@@ -569,8 +570,11 @@ mod tests {
         };
         let window = |w: &str| ServeArgs { request_window: Some(w.into()), ..base() }.resolve();
         assert_eq!(base().resolve().unwrap().request_window, Duration::from_secs(300));
-        assert_eq!(window("30s").unwrap().request_window, Duration::from_secs(30));
-        for (short, why) in [("0s", "at least 30s"), ("29s", "at least 30s"), ("25h", "at most 24h")] {
+        assert_eq!(window("60s").unwrap().request_window, Duration::from_secs(60));
+        // 30 s was the least: a last retry at the CLI's 30 s could find its outcome gone.
+        for (short, why) in
+            [("0s", "at least 60s"), ("30s", "at least 60s"), ("59s", "at least 60s"), ("25h", "at most 24h")]
+        {
             let e = window(short).unwrap_err();
             assert!(e.to_string().contains(why), "{short}: {e}");
         }

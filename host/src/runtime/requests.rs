@@ -44,9 +44,10 @@ const EXPIRE_PER_ENTRY: usize = 64;
 /// The longest window an entry may ask for: a day.
 pub const MAX_WINDOW_NS: u64 = 24 * 3600 * 1_000_000_000;
 
-/// The shortest window a node may give its entries: a retry needs the outcome kept at least
-/// as long as clients retry (the CLI's `--retry-for` is 30 s by default).
-pub const MIN_WINDOW_NS: u64 = 30 * 1_000_000_000;
+/// The shortest window a node may give its entries: a retry needs the outcome kept longer
+/// than clients retry (the CLI's `--retry-for` is 30 s by default), with room for entry
+/// times that differ between leaders. A node's setting only: entries carry their window.
+pub const MIN_WINDOW_NS: u64 = 60 * 1_000_000_000;
 
 /// The largest outcome kept for a retry (its record, encoded).
 pub const MAX_KEPT_OUTCOME_BYTES: usize = 64 * 1024;
