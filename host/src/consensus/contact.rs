@@ -1,7 +1,8 @@
 //! When this node last heard from the cluster in its current term, as an instant: a
-//! follower from its leader, a leader from a quorum of voters. `/readyz` rests on it. An instant, not a count of election ticks: a Raft thread that
-//! stalled, or a process that was paused, counts ticks late (a stall is one tick), while
-//! the time since an instant keeps growing. And a leader's own word is not enough: a
+//! follower from its leader, a leader from a quorum of voters. `/readyz` rests on it. An
+//! instant, not a count of election ticks: a Raft thread that stalled, or a process that
+//! was paused, counts ticks late (a stall is one tick), while the time since an instant
+//! keeps growing. And a leader's own word is not enough: a
 //! deposed leader that has not yet heard of its successor still believes it leads, but no
 //! quorum answers it.
 

@@ -311,19 +311,21 @@ impl NodeHandle {
             .map_err(|_| NodeError::shutting_down())?;
         // A stale read is answered within its bound of its read point, or not at all.
         let answer_by = stale.map_or(until, |(asked, bound)| until.min(asked + bound));
-        let answer = match within(answer_by.saturating_duration_since(Instant::now()), rx, "").await {
-            Err(NodeError::DeadlineExceeded(_)) if answer_by < until => {
-                return Err(NodeError::Refused(format!(
-                    "this node did not apply up to its read point ({min_applied}) within the bound of {} ms",
-                    stale.map_or(0, |(_, bound)| bound.as_millis())
-                )));
-            }
-            Err(NodeError::DeadlineExceeded(_)) => {
-                return Err(NodeError::DeadlineExceeded(format!(
-                    "no answer within {deadline:?}: the node did not apply up to the read index in time"
-                )));
-            }
-            answer => answer??,
+        let answer = match tokio::time::timeout_at(answer_by.into(), rx).await {
+            Ok(answer) => answer.map_err(|_| NodeError::shutting_down())??,
+            Err(_) => match stale {
+                Some((_, bound)) if answer_by < until => {
+                    return Err(NodeError::Refused(format!(
+                        "this node did not apply up to its read point ({min_applied}) within the bound of {} ms",
+                        bound.as_millis()
+                    )));
+                }
+                _ => {
+                    return Err(NodeError::DeadlineExceeded(format!(
+                        "no answer within {deadline:?}: the node did not apply up to the read index in time"
+                    )));
+                }
+            },
         };
         let staleness = stale.map_or(Duration::ZERO, |(asked, _)| asked.elapsed());
         Ok(Answered { answer, staleness, known_commit })
